@@ -179,6 +179,21 @@ def test_rollback_migrations_undoes_the_newest_first(
     assert "public.a" not in _tables(empty_db_url)
 
 
+def test_migrations_run_with_a_lock_timeout(empty_db_url: str, write_migrations: Any) -> None:
+    directory = write_migrations(
+        (
+            "0001_probe",
+            "CREATE TABLE probe AS SELECT current_setting('lock_timeout') AS lock_timeout,"
+            " current_setting('application_name') AS app;",
+            "DROP TABLE probe;",
+        )
+    )
+    migrations.apply_migrations(empty_db_url, directory=directory)
+    with psycopg.connect(empty_db_url) as conn:
+        row = conn.execute("SELECT lock_timeout, app FROM probe").fetchone()
+    assert row == (migrations.LOCK_TIMEOUT, migrations.APPLICATION_NAME)
+
+
 def test_every_migration_has_a_rollback_file() -> None:
     directory = paths.migrations_dir()
     missing = [
