@@ -25,6 +25,7 @@ BEGIN
 END
 $do$;
 
+DROP FUNCTION IF EXISTS public.reconcile_compatibility_columns();
 DROP FUNCTION IF EXISTS senate.install_compatibility_sync();
 DROP FUNCTION IF EXISTS senate.column_default_test(regclass, text, text);
 DROP FUNCTION IF EXISTS senate.sync_usage_compatibility_on_insert();

@@ -542,3 +542,36 @@ COMMENT ON FUNCTION senate.install_compatibility_sync() IS
 REVOKE ALL ON FUNCTION senate.install_compatibility_sync() FROM PUBLIC;
 
 DO $do$ BEGIN PERFORM senate.install_compatibility_sync(); END $do$;
+
+CREATE OR REPLACE FUNCTION public.reconcile_compatibility_columns()
+RETURNS TABLE (table_name text, column_name text, canonical_columns text[],
+               rows_missing bigint, rows_different bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    v_canonical text;
+BEGIN
+    FOR c IN SELECT r.table_name, r.column_name, r.canonical_columns
+             FROM senate.compatibility_columns AS r
+             WHERE r.is_synced AND cardinality(r.canonical_columns) > 0
+             ORDER BY r.table_name, r.column_name
+    LOOP
+        v_canonical := CASE WHEN c.column_name = 'proposer'
+            THEN format('coalesce(%s)', (SELECT string_agg(format('%I::text', x), ', ')
+                                          FROM unnest(c.canonical_columns) AS x))
+            ELSE quote_ident(c.canonical_columns[1]) END;
+        RETURN QUERY EXECUTE format(
+            'SELECT %L::text, %L::text, %L::text[], '
+            'count(*) FILTER (WHERE %2$I IS NULL AND %4$s IS NOT NULL), '
+            'count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s AND NOT (%2$I IS NULL AND %4$s IS NOT NULL)) '
+            'FROM public.%1$I HAVING count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s) > 0',
+            c.table_name, c.column_name, c.canonical_columns, v_canonical);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS
+  'Proves every compatibility column equals its canonical column(s): returns each (table, column) '
+  'with rows still missing a value (NULL while the canonical value is set) or holding a different '
+  'value. No rows means reconciled. Reads the whole tables: an audit, not a hot-path call.';

@@ -147,8 +147,8 @@ BEGIN
             IF v_key IS NOT NULL THEN
                 -- The upper key of the next batch: p_batch_size keys after the last one.
                 EXECUTE pg_catalog.format(
-                    'SELECT max(k)::text FROM (SELECT %1$I AS k FROM %2$s WHERE $1::%3$s IS NULL OR %1$I > $1::%3$s '
-                    'ORDER BY %1$I LIMIT $2) AS batch', v_key, v_rel, v_key_type)
+                    'SELECT k::text FROM (SELECT %1$I AS k FROM %2$s WHERE $1::%3$s IS NULL OR %1$I > $1::%3$s '
+                    'ORDER BY %1$I LIMIT $2) AS batch ORDER BY k DESC LIMIT 1', v_key, v_rel, v_key_type)
                     INTO v_high USING v_last, p_batch_size;
                 EXIT WHEN v_high IS NULL;
             ELSE
