@@ -758,3 +758,32 @@ def test_rolling_back_to_before_0004_keeps_the_deployed_tables_their_rows_and_ow
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 't20\\_%'"
         ).fetchone() == (0,)
 
+
+
+def test_the_backfill_walks_each_kind_of_key_in_many_small_batches(
+    deployed: str, variant: Variant, tmp_path: Path
+) -> None:
+    """uuid and bigint keys in keyset order, and heap-block ranges where there is no key."""
+    through_0004 = _copy_migrations(tmp_path, ("0001", "0002", "0003", "0004"))
+    migrations.apply_migrations(deployed, directory=through_0004)
+    with _connect(deployed) as conn:
+        missing = conn.execute("SELECT * FROM reconcile_compatibility_columns()").fetchall()
+        assert missing, "rows that predate 0004 are missing their compatibility values"
+        # 0005's statements up to, not including, its CALL: then call it with small batches.
+        _, _, statements = read_sql_migration(
+            str(paths.migrations_dir() / "0005_backfill_compatibility_columns.sql")
+        )
+        for statement in statements:
+            if statement.lstrip().startswith("CALL"):
+                break
+            conn.execute(statement)  # type: ignore[arg-type]
+        notices: list[str] = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        conn.execute("CALL senate.backfill_compatibility_columns(250, true)")
+        assert conn.execute("SELECT * FROM reconcile_compatibility_columns()").fetchall() == []
+        assert conn.execute(MISSING_OR_DIFFERENT).fetchone() == (0, 0, 0, 0)
+        batches = [n for n in notices if "resource_usage:" in n and "batches" in n]
+        assert batches and int(batches[-1].split(" batches")[0].rsplit(" ", 1)[1]) >= 6, notices
+    migrations.apply_migrations(deployed)  # 0005 onwards: nothing left for 0005 to fill
+    with _connect(deployed) as conn:
+        assert conn.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []

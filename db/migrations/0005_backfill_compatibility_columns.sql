@@ -55,6 +55,7 @@ DECLARE
     v_batch_rows bigint;
     v_batches bigint;
     v_left bigint;
+    v_total bigint;
     v_attempt integer;
     v_started timestamptz;
 BEGIN
@@ -106,9 +107,9 @@ BEGIN
         CONTINUE WHEN cardinality(v_set) = 0;
 
         v_started := clock_timestamp();
-        EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s',
-                                  v_rel, array_to_string(v_missing, ' OR '))
-            INTO v_left;
+        EXECUTE pg_catalog.format('SELECT count(*) FILTER (WHERE %s), count(*) FROM %s',
+                                  array_to_string(v_missing, ' OR '), v_rel)
+            INTO v_left, v_total;
         IF v_left = 0 THEN
             RAISE NOTICE 'public.%: no compatibility values missing', t.table_name;
             CONTINUE;
@@ -137,18 +138,16 @@ BEGIN
                 v_rel, array_to_string(v_set, ', '), array_to_string(v_missing, ' OR '));
             v_max_block := pg_catalog.pg_relation_size(v_rel)
                            / pg_catalog.current_setting('block_size')::bigint;
-            -- about p_batch_size rows per batch, from the table's rows per block
-            SELECT greatest(1, p_batch_size / greatest(1, (c2.reltuples / greatest(c2.relpages, 1))::bigint))
-            INTO v_blocks_per_batch
-            FROM pg_catalog.pg_class AS c2 WHERE c2.oid = v_rel;
+            -- about p_batch_size rows per batch, from the rows per block just counted
+            v_blocks_per_batch := greatest(1, p_batch_size / greatest(1, v_total / greatest(v_max_block, 1)));
         END IF;
 
         LOOP
             IF v_key IS NOT NULL THEN
                 -- The upper key of the next batch: p_batch_size keys after the last one.
                 EXECUTE pg_catalog.format(
-                    'SELECT k::text FROM (SELECT %1$I AS k FROM %2$s WHERE $1::%3$s IS NULL OR %1$I > $1::%3$s '
-                    'ORDER BY %1$I LIMIT $2) AS batch ORDER BY k DESC LIMIT 1', v_key, v_rel, v_key_type)
+                    'SELECT batch.k::text AS high FROM (SELECT %1$I AS k FROM %2$s WHERE $1::%3$s IS NULL OR %1$I > $1::%3$s '
+                    'ORDER BY %1$I LIMIT $2) AS batch ORDER BY batch.k DESC LIMIT 1', v_key, v_rel, v_key_type)
                     INTO v_high USING v_last, p_batch_size;
                 EXIT WHEN v_high IS NULL;
             ELSE
