@@ -54,8 +54,7 @@ def _notices(conn: psycopg.Connection[Any]) -> list[str]:
 
 def _rollups(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
     return [
-        tuple(r)
-        for r in db.execute("SELECT * FROM senate.usage_rollups ORDER BY 1, 2, 3, 4, 5, 6")
+        tuple(r) for r in db.execute("SELECT * FROM senate.usage_rollups ORDER BY 1, 2, 3, 4, 5, 6")
     ]
 
 
@@ -67,9 +66,7 @@ def test_the_backfill_fills_every_missing_value_one_transaction_per_batch(
     db.execute(PROC, (1000, True))
     assert db.execute("SELECT * FROM reconcile_compatibility_columns()").fetchall() == []
     # Each batch committed on its own: the rows carry three different transaction ids.
-    assert db.execute(
-        "SELECT count(DISTINCT xmin::text) FROM resource_usage"
-    ).fetchone() == (3,)
+    assert db.execute("SELECT count(DISTINCT xmin::text) FROM resource_usage").fetchone() == (3,)
     assert any("2500 rows filled in 3 batches" in n for n in notices), notices
     assert any("250 rows filled in 1 batches" in n for n in notices), notices
 
@@ -80,9 +77,10 @@ def test_running_the_backfill_again_writes_nothing(db: psycopg.Connection[Any]) 
     versions = db.execute("SELECT array_agg(xmin::text ORDER BY id) FROM resource_usage").fetchone()
     notices = _notices(db)
     db.execute(PROC, (100, True))
-    assert db.execute(
-        "SELECT array_agg(xmin::text ORDER BY id) FROM resource_usage"
-    ).fetchone() == versions
+    assert (
+        db.execute("SELECT array_agg(xmin::text ORDER BY id) FROM resource_usage").fetchone()
+        == versions
+    )
     assert "public.resource_usage: no compatibility values missing" in notices
 
 
@@ -117,7 +115,9 @@ def test_with_quiet_triggers_the_backfill_fires_no_other_trigger(
     assert _rollups(db) == before
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
     # and the session is back to normal afterwards: triggers fire again
-    db.execute("UPDATE resource_usage SET task_id = 't' WHERE id = (SELECT min(id) FROM resource_usage)")
+    db.execute(
+        "UPDATE resource_usage SET task_id = 't' WHERE id = (SELECT min(id) FROM resource_usage)"
+    )
     assert db.execute("SELECT count(*) FROM fired").fetchone() == (1,)
     assert db.execute("SHOW session_replication_role").fetchone() == ("origin",)
 
@@ -153,7 +153,9 @@ def test_the_backfill_waits_out_a_row_lock_held_by_another_writer(
 ) -> None:
     _legacy_rows(db, usage=300)
     writer = connect(autocommit=False)
-    writer.execute("SELECT 1 FROM resource_usage WHERE id = (SELECT max(id) FROM resource_usage) FOR UPDATE")
+    writer.execute(
+        "SELECT 1 FROM resource_usage WHERE id = (SELECT max(id) FROM resource_usage) FOR UPDATE"
+    )
 
     def release() -> None:
         time.sleep(1.0)

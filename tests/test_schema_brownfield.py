@@ -89,7 +89,8 @@ INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, prop
 SELECT 'hypothesis', md5('e' || g % 50)::uuid, 100 + g,
        CASE WHEN g % 3 = 0 THEN md5('u' || g)::uuid END,
        CASE WHEN g % 3 <> 2 THEN 'agent-' || g % 5 END, 'more evidence',
-       timestamp '2026-01-01' + g * interval '1 hour', timestamp '2026-01-02' + g * interval '1 hour'
+       timestamp '2026-01-01' + g * interval '1 hour',
+       timestamp '2026-01-02' + g * interval '1 hour'
 FROM generate_series(1, 300) AS g;
 """
 
@@ -205,7 +206,8 @@ INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, prop
                                   proposer_agent, justification, proposer, votes)
 SELECT 'entity', 'gene-' || g, g, CASE WHEN g % 2 = 0 THEN 'user-' || g END, 'agent-' || g,
        'gap-resolution progress',
-       CASE WHEN g <= 100 THEN coalesce(CASE WHEN g % 2 = 0 THEN 'user-' || g END, 'agent-' || g) END,
+       CASE WHEN g <= 100
+            THEN coalesce(CASE WHEN g % 2 = 0 THEN 'user-' || g END, 'agent-' || g) END,
        CASE WHEN g % 10 = 0 THEN '{"yes": 3, "no": 1}'::jsonb END
 FROM generate_series(1, 200) AS g;
 """
@@ -296,10 +298,17 @@ VARIANTS = {
                 " 'gap')",
                 (),
             ),
-            ("UPDATE allocation_proposals SET proposer_agent = 'curator-2' WHERE entity_id = 'gene-x'", ()),
+            (
+                "UPDATE allocation_proposals SET proposer_agent = 'curator-2'"
+                " WHERE entity_id = 'gene-x'",
+                (),
+            ),
         ),
         {"resource_usage": set(), "allocation_proposals": set()},
-        {"resource_usage": {"amount_used", "timestamp"}, "allocation_proposals": {"proposer", "votes"}},
+        {
+            "resource_usage": {"amount_used", "timestamp"},
+            "allocation_proposals": {"proposer", "votes"},
+        },
     ),
 }
 
@@ -518,7 +527,8 @@ SELECT
   (SELECT count(*) FROM resource_usage
     WHERE pg_typeof("timestamp") = pg_typeof(created_at)
       AND "timestamp"::text IS DISTINCT FROM created_at::text),
-  (SELECT count(*) FROM allocation_proposals WHERE requested_amount IS DISTINCT FROM requested_tokens),
+  (SELECT count(*) FROM allocation_proposals
+    WHERE requested_amount IS DISTINCT FROM requested_tokens),
   (SELECT count(*) FROM allocation_proposals
     WHERE proposer IS DISTINCT FROM coalesce(proposer_id::text, proposer_agent::text))
 """
@@ -589,9 +599,11 @@ def test_new_writers_can_use_the_compatibility_names_on_deployed_types(
                 " WHERE attrelid = 'resource_usage'::regclass AND attname = 'entity_id'"
             ).fetchone()[0]  # type: ignore[index]
         ]
-        key = {"id": 123456} if variant is VARIANTS[
-            "no_primary_key_and_earlier_compatibility_columns"
-        ] else {}
+        key = (
+            {"id": 123456}
+            if variant is VARIANTS["no_primary_key_and_earlier_compatibility_columns"]
+            else {}
+        )
         cols = ", ".join(["entity_type", "entity_id", "resource_type", "amount_used", *key])
         vals = ", ".join(["%s"] * (4 + len(key)))
         conn.execute(
@@ -715,7 +727,9 @@ def test_rolling_back_the_compatibility_migrations_restores_the_catalog_and_keep
     deployed: str, variant: Variant, tmp_path: Path
 ) -> None:
     first = _copy_migrations(tmp_path / "first", ("0001", "0002", "0003"))
-    through_0005 = _copy_migrations(tmp_path / "through_0005", ("0001", "0002", "0003", "0004", "0005"))
+    through_0005 = _copy_migrations(
+        tmp_path / "through_0005", ("0001", "0002", "0003", "0004", "0005")
+    )
     original = _original_columns(deployed)
     rows_before = _data_fingerprint(deployed, original)
     migrations.apply_migrations(deployed, directory=first)
@@ -757,7 +771,6 @@ def test_rolling_back_to_before_0004_keeps_the_deployed_tables_their_rows_and_ow
         assert conn.execute(
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 't20\\_%'"
         ).fetchone() == (0,)
-
 
 
 def test_the_backfill_walks_each_kind_of_key_in_many_small_batches(

@@ -164,7 +164,8 @@ def test_a_multi_row_insert_select_syncs_every_row_in_both_directions(
         (T1,),
     )
     db.execute(
-        'INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount_used, "timestamp")'
+        "INSERT INTO resource_usage"
+        ' (entity_type, entity_id, resource_type, amount_used, "timestamp")'
         " SELECT 'hypothesis', 'h-' || g, 'cpu_seconds', g, %s FROM generate_series(1, 500) g",
         (T2,),
     )
@@ -174,13 +175,16 @@ def test_a_multi_row_insert_select_syncs_every_row_in_both_directions(
     ).fetchone() == (1000, 1000)
     with pytest.raises(psycopg.Error) as exc:
         db.execute(
-            "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, amount_used)"
+            "INSERT INTO resource_usage"
+            " (entity_type, entity_id, resource_type, amount, amount_used)"
             " SELECT 'hypothesis', 'h', 'cpu_seconds', g, CASE WHEN g = 300 THEN -1 ELSE g END"
             " FROM generate_series(1, 500) g"
         )
     assert exc.value.sqlstate == "S0001"
     assert db.execute("SELECT count(*) FROM resource_usage").fetchone() == (1000,)
-    db.execute("UPDATE resource_usage SET amount_used = amount_used * 2 WHERE created_at = %s", (T1,))
+    db.execute(
+        "UPDATE resource_usage SET amount_used = amount_used * 2 WHERE created_at = %s", (T1,)
+    )
     db.execute("UPDATE resource_usage SET amount = amount + 1 WHERE created_at = %s", (T2,))
     assert db.execute(
         "SELECT count(*) FILTER (WHERE amount = amount_used), sum(amount) FROM resource_usage"
@@ -423,7 +427,12 @@ def _apply_usage_op(db: psycopg.Connection[Any], op: tuple[Any, ...], pick: int)
         values: dict[str, Any] = {
             "canonical": {"amount": amount, "created_at": when},
             "compat": {"amount_used": amount, "timestamp": when},
-            "both": {"amount": amount, "amount_used": amount, "created_at": when, "timestamp": when},
+            "both": {
+                "amount": amount,
+                "amount_used": amount,
+                "created_at": when,
+                "timestamp": when,
+            },
         }[side]
         _usage(db, **values)
         return
