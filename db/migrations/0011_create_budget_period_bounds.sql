@@ -9,9 +9,9 @@
 SET lock_timeout = '5s';
 
 CREATE OR REPLACE FUNCTION senate.period_bounds(
-    p_as_of timestamptz, p_budget_period text, p_time_zone text,
-    OUT period_start date, OUT period_end date, OUT starts_at timestamptz, OUT ends_at timestamptz)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    p_as_of timestamptz, p_budget_period text, p_time_zone text)
+RETURNS TABLE (period_start date, period_end date, starts_at timestamptz, ends_at timestamptz)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT d.first_day, d.next_first_day,
            d.first_day::timestamp AT TIME ZONE p_time_zone,
@@ -34,10 +34,9 @@ COMMENT ON FUNCTION senate.period_bounds(timestamptz, text, text) IS
   'time zone: [period_start, period_end) as local dates, [starts_at, ends_at) as instants. '
   'NULLs for an unknown period kind.';
 
-CREATE OR REPLACE FUNCTION public.budget_period_bounds(
-    as_of timestamptz DEFAULT now(),
-    OUT period_start date, OUT period_end date, OUT starts_at timestamptz, OUT ends_at timestamptz)
-LANGUAGE sql STABLE PARALLEL SAFE
+CREATE OR REPLACE FUNCTION public.budget_period_bounds(as_of timestamptz DEFAULT now())
+RETURNS TABLE (period_start date, period_end date, starts_at timestamptz, ends_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT b.period_start, b.period_end, b.starts_at, b.ends_at
     FROM (SELECT coalesce(max(p.budget_period), 'week') AS budget_period,

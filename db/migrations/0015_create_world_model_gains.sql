@@ -44,10 +44,9 @@ CREATE INDEX IF NOT EXISTS world_model_gains_observed_idx
 COMMENT ON INDEX public.world_model_gains_entity_idx IS 'Gains of one entity in a window.';
 COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
 
-CREATE OR REPLACE FUNCTION public.roi_window_bounds(
-    as_of timestamptz DEFAULT now(),
-    OUT window_start date, OUT window_end date, OUT starts_at timestamptz, OUT ends_at timestamptz)
-LANGUAGE sql STABLE PARALLEL SAFE
+CREATE OR REPLACE FUNCTION public.roi_window_bounds(as_of timestamptz DEFAULT now())
+RETURNS TABLE (window_start date, window_end date, starts_at timestamptz, ends_at timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 1
 AS $$
     SELECT w.window_end - w.days, w.window_end,
            (w.window_end - w.days)::timestamp AT TIME ZONE w.time_zone,
@@ -62,7 +61,7 @@ $$;
 COMMENT ON FUNCTION public.roi_window_bounds(timestamptz) IS
   'The ROI window ending with as_of''s day under the active policy: the ceil(roi_window / 1 day) '
   'calendar days (policy time zone) up to and including as_of''s day. Half-open: [window_start, '
-  'window_end) as dates, [starts_at, ends_at) as instants.';
+  'window_end) as dates, [starts_at, ends_at) as instants. One row (an inlinable SQL function).';
 
 CREATE OR REPLACE FUNCTION public.roi_by_entity(window_start date, window_end date)
 RETURNS TABLE (
