@@ -7,7 +7,8 @@
 --   roi_score        = kg_edges_gained / tokens_spent
 -- Bad inputs are refused with standard SQLSTATEs that name the argument:
 -- 22003 (numeric_value_out_of_range) for out-of-range values and infinities,
--- 22023 (invalid_parameter_value) for NaN. NULL in gives NULL out.
+-- 22023 (invalid_parameter_value) for NaN. NULL in gives NULL out. The argument's
+-- name is in the message and, machine-readably, in the error's COLUMN field.
 --
 -- The pure formulas are LANGUAGE sql and IMMUTABLE so the planner inlines them
 -- into set-based queries (views, refresh functions): no per-row function call.
@@ -35,12 +36,14 @@ BEGIN
         ERRCODE = p_sqlstate,
         MESSAGE = format('%s: %s = %s is not allowed', p_function, p_argument,
                          coalesce(p_value::text, 'NULL')),
+        COLUMN  = p_argument,
         DETAIL  = format('%s must be %s.', p_argument, p_expected),
         HINT    = format('Pass %s as %s.', p_argument, p_expected);
 END;
 $$;
 COMMENT ON FUNCTION senate.refuse_value(text, text, text, numeric, text) IS
-  'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns). '
+  'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); '
+  'the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). '
   'IMMUTABLE so that the SQL formulas calling it stay inlinable.';
 
 -- Weighted score with explicit weights: the one place the formula is written.

@@ -4,7 +4,10 @@
 DROP TABLE IF EXISTS public.resource_budget_tiers;
 DROP FUNCTION IF EXISTS senate.check_tier_budgets_within_token_budget();
 DROP FUNCTION IF EXISTS senate.record_tier_budget_changes();
+-- Undoing 0016 means dropping the constraints it created or widened.
+-- squawk-ignore ban-drop-constraint
 ALTER TABLE public.budget_ledger DROP CONSTRAINT IF EXISTS budget_ledger_tier_only_for_tier_account;
+-- squawk-ignore ban-drop-constraint
 ALTER TABLE public.budget_ledger DROP CONSTRAINT IF EXISTS budget_ledger_account_check;
 ALTER TABLE public.budget_ledger ADD CONSTRAINT budget_ledger_account_check
     CHECK (account IN ('entity_budget', 'reserve', 'entity_status')) NOT VALID;

@@ -75,6 +75,8 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = '22023',
             MESSAGE = format('economics_policy: time_zone = %L is not a known time zone', NEW.time_zone),
+            COLUMN = 'time_zone',
+            TABLE = 'economics_policy',
             DETAIL = 'time_zone must be a name listed in pg_timezone_names.',
             HINT = 'Use an IANA zone name such as UTC or Europe/Berlin.';
     END IF;
