@@ -85,10 +85,10 @@ AS $$
         SELECT CASE WHEN e.signal_mean IS NULL THEN NULL::numeric
                     WHEN c.cohort_mean > 0 THEN round(e.signal_mean / c.cohort_mean - 1, 6)
                     ELSE 0::numeric END AS derived_weight) AS d
-    CROSS JOIN LATERAL (
-        SELECT EXISTS (SELECT 1 FROM public.governance_blocks AS gb
-                       WHERE gb.entity_type = b.entity_type AND gb.entity_id = b.entity_id
-                         AND gb.resolved_at IS NULL) AS blocked) AS g
+    LEFT JOIN (SELECT DISTINCT gb.entity_type, gb.entity_id
+               FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL) AS ub
+      ON ub.entity_type = b.entity_type AND ub.entity_id = b.entity_id
+    CROSS JOIN LATERAL (SELECT ub.entity_id IS NOT NULL AS blocked) AS g
 $$;
 COMMENT ON FUNCTION public.market_weights(timestamptz) IS
   'How each envelope''s market_weight is derived as of a time under the active policy: signals in '

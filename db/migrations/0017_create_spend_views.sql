@@ -13,6 +13,9 @@
 -- assessment or a direct write can never lift an effective budget above
 -- base * (1 + max_market_boost) before the next refresh.
 --
+-- The current period is budget_period_bounds(now()), computed here from the active
+-- policy row the view already reads (senate.period_bounds, inlined).
+--
 -- Column order is a contract: later migrations may only APPEND columns (CREATE OR
 -- REPLACE VIEW), never reorder or rename them.
 SET lock_timeout = '5s';
@@ -49,13 +52,15 @@ SELECT b.entity_type,
        coalesce(s.spent, 0) > e.effective_budget AS over_budget
 FROM public.resource_budgets AS b
 CROSS JOIN public.resource_types AS t
-CROSS JOIN public.budget_period_bounds(now()) AS pb
-CROSS JOIN (SELECT p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty
-            FROM public.economics_policy AS p WHERE p.is_active) AS p
+CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                   p.max_market_boost, p.max_market_penalty
+            FROM public.economics_policy AS p
+            CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+            WHERE p.is_active) AS pb
 CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
 CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
-                               b.market_weight, b.priority_score, p.min_priority_for_market_weight,
-                               p.max_market_boost, p.max_market_penalty) AS market_weight) AS w
+                               b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                               pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
 CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
                                AS effective_budget) AS e
 -- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
@@ -65,7 +70,10 @@ LEFT JOIN (
     SELECT r.entity_type, r.entity_id, r.resource_type,
            sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
     FROM senate.usage_rollups AS r
-    CROSS JOIN public.budget_period_bounds(now()) AS rp
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS rp
     WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
     GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
   ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
@@ -108,12 +116,14 @@ SELECT b.entity_type,
        coalesce(s.spent, 0) > e.effective_budget AS over_budget
 FROM public.resource_budget_tiers AS c
 JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
-CROSS JOIN public.budget_period_bounds(now()) AS pb
-CROSS JOIN (SELECT p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty
-            FROM public.economics_policy AS p WHERE p.is_active) AS p
+CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                   p.max_market_boost, p.max_market_penalty
+            FROM public.economics_policy AS p
+            CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+            WHERE p.is_active) AS pb
 CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
-                               b.market_weight, b.priority_score, p.min_priority_for_market_weight,
-                               p.max_market_boost, p.max_market_penalty) AS market_weight) AS w
+                               b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                               pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
 CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
                            public.effective_budget(b.token_budget, w.market_weight)
                                AS pool_effective_budget) AS e
@@ -121,7 +131,10 @@ LEFT JOIN (
     SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
            sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
     FROM senate.usage_rollups AS r
-    CROSS JOIN public.budget_period_bounds(now()) AS rp
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS rp
     WHERE r.resource_type = 'llm_tokens'
       AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
     GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
@@ -129,7 +142,10 @@ LEFT JOIN (
 LEFT JOIN (
     SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
     FROM senate.usage_rollups AS r
-    CROSS JOIN public.budget_period_bounds(now()) AS rp
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS rp
     WHERE r.resource_type = 'llm_tokens'
       AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
     GROUP BY r.entity_type, r.entity_id) AS ps
