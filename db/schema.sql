@@ -533,10 +533,10 @@ CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now
         SELECT CASE WHEN e.signal_mean IS NULL THEN NULL::numeric
                     WHEN c.cohort_mean > 0 THEN round(e.signal_mean / c.cohort_mean - 1, 6)
                     ELSE 0::numeric END AS derived_weight) AS d
-    CROSS JOIN LATERAL (
-        SELECT EXISTS (SELECT 1 FROM public.governance_blocks AS gb
-                       WHERE gb.entity_type = b.entity_type AND gb.entity_id = b.entity_id
-                         AND gb.resolved_at IS NULL) AS blocked) AS g
+    LEFT JOIN (SELECT DISTINCT gb.entity_type, gb.entity_id
+               FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL) AS ub
+      ON ub.entity_type = b.entity_type AND ub.entity_id = b.entity_id
+    CROSS JOIN LATERAL (SELECT ub.entity_id IS NOT NULL AS blocked) AS g
 $$;
 
 
@@ -2720,16 +2720,18 @@ CREATE VIEW public.budget_status AS
             ELSE NULL::numeric
         END AS utilization,
     (COALESCE(s.spent, (0)::numeric) > e.effective_budget) AS over_budget
-   FROM (((((((public.resource_budgets b
+   FROM ((((((public.resource_budgets b
      CROSS JOIN public.resource_types t)
-     CROSS JOIN public.budget_period_bounds(now()) pb(period_start, period_end, starts_at, ends_at))
-     CROSS JOIN ( SELECT p_1.min_priority_for_market_weight,
-            p_1.max_market_boost,
-            p_1.max_market_penalty
-           FROM public.economics_policy p_1
-          WHERE p_1.is_active) p)
+     CROSS JOIN ( SELECT bounds.period_start,
+            bounds.period_end,
+            p.min_priority_for_market_weight,
+            p.max_market_boost,
+            p.max_market_penalty
+           FROM (public.economics_policy p
+             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+          WHERE p.is_active) pb)
      CROSS JOIN LATERAL ( SELECT senate.budget_amount(b.*, t.resource_type) AS base_budget) x)
-     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty) AS market_weight) w)
+     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, pb.min_priority_for_market_weight, pb.max_market_boost, pb.max_market_penalty) AS market_weight) w)
      CROSS JOIN LATERAL ( SELECT public.effective_budget(x.base_budget, w.market_weight) AS effective_budget) e)
      LEFT JOIN ( SELECT r.entity_type,
             r.entity_id,
@@ -2737,7 +2739,11 @@ CREATE VIEW public.budget_status AS
             sum(r.amount_total) AS spent,
             sum(r.cost_total_usd) AS spent_cost_usd
            FROM (senate.usage_rollups r
-             CROSS JOIN public.budget_period_bounds(now()) rp(period_start, period_end, starts_at, ends_at))
+             CROSS JOIN ( SELECT bounds.period_start,
+                    bounds.period_end
+                   FROM (public.economics_policy p
+                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+                  WHERE p.is_active) rp)
           WHERE ((r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
           GROUP BY r.entity_type, r.entity_id, r.resource_type) s ON (((s.entity_type = b.entity_type) AND (s.entity_id = b.entity_id) AND (s.resource_type = t.resource_type))));
 
@@ -2932,15 +2938,17 @@ CREATE VIEW public.budget_tier_status AS
             ELSE NULL::numeric
         END AS utilization,
     (COALESCE(s.spent, (0)::numeric) > e.effective_budget) AS over_budget
-   FROM (((((((public.resource_budget_tiers c
+   FROM ((((((public.resource_budget_tiers c
      JOIN public.resource_budgets b ON (((b.entity_type = c.entity_type) AND (b.entity_id = c.entity_id))))
-     CROSS JOIN public.budget_period_bounds(now()) pb(period_start, period_end, starts_at, ends_at))
-     CROSS JOIN ( SELECT p_1.min_priority_for_market_weight,
-            p_1.max_market_boost,
-            p_1.max_market_penalty
-           FROM public.economics_policy p_1
-          WHERE p_1.is_active) p)
-     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty) AS market_weight) w)
+     CROSS JOIN ( SELECT bounds.period_start,
+            bounds.period_end,
+            p.min_priority_for_market_weight,
+            p.max_market_boost,
+            p.max_market_penalty
+           FROM (public.economics_policy p
+             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+          WHERE p.is_active) pb)
+     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, pb.min_priority_for_market_weight, pb.max_market_boost, pb.max_market_penalty) AS market_weight) w)
      CROSS JOIN LATERAL ( SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
             public.effective_budget(b.token_budget, w.market_weight) AS pool_effective_budget) e)
      LEFT JOIN ( SELECT r.entity_type,
@@ -2949,14 +2957,22 @@ CREATE VIEW public.budget_tier_status AS
             sum(r.amount_total) AS spent,
             sum(r.cost_total_usd) AS spent_cost_usd
            FROM (senate.usage_rollups r
-             CROSS JOIN public.budget_period_bounds(now()) rp(period_start, period_end, starts_at, ends_at))
+             CROSS JOIN ( SELECT bounds.period_start,
+                    bounds.period_end
+                   FROM (public.economics_policy p
+                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+                  WHERE p.is_active) rp)
           WHERE ((r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
           GROUP BY r.entity_type, r.entity_id, r.resource_subclass) s ON (((s.entity_type = c.entity_type) AND (s.entity_id = c.entity_id) AND (s.model_tier = c.model_tier))))
      LEFT JOIN ( SELECT r.entity_type,
             r.entity_id,
             sum(r.amount_total) AS pool_spent
            FROM (senate.usage_rollups r
-             CROSS JOIN public.budget_period_bounds(now()) rp(period_start, period_end, starts_at, ends_at))
+             CROSS JOIN ( SELECT bounds.period_start,
+                    bounds.period_end
+                   FROM (public.economics_policy p
+                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+                  WHERE p.is_active) rp)
           WHERE ((r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
           GROUP BY r.entity_type, r.entity_id) ps ON (((ps.entity_type = c.entity_type) AND (ps.entity_id = c.entity_id))));
 
