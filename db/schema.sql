@@ -466,6 +466,134 @@ COMMENT ON FUNCTION public.budget_period_bounds(as_of timestamp with time zone) 
 
 
 --
+-- Name: budget_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, resource_type text, unit text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           t.resource_type,
+           t.unit,
+           x.base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(e.effective_budget - coalesce(s.spent, 0), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budgets AS b
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
+                                   AS effective_budget) AS e
+    -- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
+    -- push an entity filter into the rollup scan (one index range per entity) and
+    -- still hash-join the whole table when the view is read for every entity.
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+      ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
+     AND s.resource_type = t.resource_type
+$$;
+
+
+--
+-- Name: FUNCTION budget_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+
+
+--
+-- Name: budget_tier_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, model_tier text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           c.model_tier,
+           c.token_budget AS base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(least(e.effective_budget - coalesce(s.spent, 0),
+                          e.pool_effective_budget - coalesce(ps.pool_spent, 0)), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budget_tiers AS c
+    JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
+                               public.effective_budget(b.token_budget, w.market_weight)
+                                   AS pool_effective_budget) AS e
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
+      ON s.entity_type = c.entity_type AND s.entity_id = c.entity_id AND s.model_tier = c.model_tier
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id) AS ps
+      ON ps.entity_type = c.entity_type AND ps.entity_id = c.entity_id
+$$;
+
+
+--
+-- Name: FUNCTION budget_tier_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) IS 'budget_tier_status for the budget period containing as_of (caps, weights and policy as they are now; spend of that period). budget_tier_status is budget_tier_status_as_of(now()).';
+
+
+--
 -- Name: effective_budget(numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2562,190 +2690,25 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
-
-
---
--- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.usage_rollups (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    usage_day date NOT NULL,
-    resource_subclass text NOT NULL,
-    shard smallint NOT NULL,
-    amount_total numeric DEFAULT 0 NOT NULL,
-    cost_total_usd numeric DEFAULT 0 NOT NULL,
-    usage_rows bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
-
-
---
--- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
-
-
---
--- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
-
-
---
--- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
-
-
---
--- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
-
-
---
--- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
-
-
---
--- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
-
-
---
--- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
-
-
---
--- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
-
-
---
--- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
-
-
---
 -- Name: budget_status; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.budget_status AS
- SELECT b.entity_type,
-    b.entity_id,
-    t.resource_type,
-    t.unit,
-    x.base_budget,
-    w.market_weight,
-    e.effective_budget,
-    pb.period_start,
-    pb.period_end,
-    COALESCE(s.spent, (0)::numeric) AS spent,
-    COALESCE(s.spent_cost_usd, (0)::numeric) AS spent_cost_usd,
-    GREATEST((e.effective_budget - COALESCE(s.spent, (0)::numeric)), (0)::numeric) AS remaining,
-        CASE
-            WHEN (e.effective_budget > (0)::numeric) THEN (COALESCE(s.spent, (0)::numeric) / e.effective_budget)
-            ELSE NULL::numeric
-        END AS utilization,
-    (COALESCE(s.spent, (0)::numeric) > e.effective_budget) AS over_budget
-   FROM ((((((public.resource_budgets b
-     CROSS JOIN public.resource_types t)
-     CROSS JOIN ( SELECT bounds.period_start,
-            bounds.period_end,
-            p.min_priority_for_market_weight,
-            p.max_market_boost,
-            p.max_market_penalty
-           FROM (public.economics_policy p
-             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
-          WHERE p.is_active) pb)
-     CROSS JOIN LATERAL ( SELECT senate.budget_amount(b.*, t.resource_type) AS base_budget) x)
-     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, pb.min_priority_for_market_weight, pb.max_market_boost, pb.max_market_penalty) AS market_weight) w)
-     CROSS JOIN LATERAL ( SELECT public.effective_budget(x.base_budget, w.market_weight) AS effective_budget) e)
-     LEFT JOIN ( SELECT r.entity_type,
-            r.entity_id,
-            r.resource_type,
-            sum(r.amount_total) AS spent,
-            sum(r.cost_total_usd) AS spent_cost_usd
-           FROM (senate.usage_rollups r
-             CROSS JOIN ( SELECT bounds.period_start,
-                    bounds.period_end
-                   FROM (public.economics_policy p
-                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
-                  WHERE p.is_active) rp)
-          WHERE ((r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
-          GROUP BY r.entity_type, r.entity_id, r.resource_type) s ON (((s.entity_type = b.entity_type) AND (s.entity_id = b.entity_id) AND (s.resource_type = t.resource_type))));
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
 
 
 --
@@ -2854,127 +2817,24 @@ COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds t
 
 
 --
--- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_budget_tiers (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    model_tier text NOT NULL,
-    token_budget numeric NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT resource_budget_tiers_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric]))))
-);
-
-
---
--- Name: TABLE resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_budget_tiers IS 'Optional per-model-tier token caps of an envelope, per budget period. A cap bounds that tier''s llm_tokens spend; the pool resource_budgets.token_budget always bounds the total; caps of an entity may not be raised above token_budget in total (S1005). Changes are ledgered (budget_ledger.account entity_tier_budget).';
-
-
---
--- Name: COLUMN resource_budget_tiers.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.entity_type IS 'Kind of entity (envelope in resource_budgets).';
-
-
---
--- Name: COLUMN resource_budget_tiers.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.entity_id IS 'Identifier of the entity.';
-
-
---
--- Name: COLUMN resource_budget_tiers.model_tier; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.model_tier IS 'Model tier capped (see model_tiers; models map to tiers in llm_models).';
-
-
---
--- Name: COLUMN resource_budget_tiers.token_budget; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.token_budget IS 'Token cap of the tier per budget period, in tokens (before market weight).';
-
-
---
--- Name: COLUMN resource_budget_tiers.created_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.created_at IS 'When the cap was created.';
-
-
---
--- Name: COLUMN resource_budget_tiers.updated_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_budget_tiers.updated_at IS 'When the cap last changed.';
-
-
---
 -- Name: budget_tier_status; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.budget_tier_status AS
- SELECT b.entity_type,
-    b.entity_id,
-    c.model_tier,
-    c.token_budget AS base_budget,
-    w.market_weight,
-    e.effective_budget,
-    pb.period_start,
-    pb.period_end,
-    COALESCE(s.spent, (0)::numeric) AS spent,
-    COALESCE(s.spent_cost_usd, (0)::numeric) AS spent_cost_usd,
-    GREATEST(LEAST((e.effective_budget - COALESCE(s.spent, (0)::numeric)), (e.pool_effective_budget - COALESCE(ps.pool_spent, (0)::numeric))), (0)::numeric) AS remaining,
-        CASE
-            WHEN (e.effective_budget > (0)::numeric) THEN (COALESCE(s.spent, (0)::numeric) / e.effective_budget)
-            ELSE NULL::numeric
-        END AS utilization,
-    (COALESCE(s.spent, (0)::numeric) > e.effective_budget) AS over_budget
-   FROM ((((((public.resource_budget_tiers c
-     JOIN public.resource_budgets b ON (((b.entity_type = c.entity_type) AND (b.entity_id = c.entity_id))))
-     CROSS JOIN ( SELECT bounds.period_start,
-            bounds.period_end,
-            p.min_priority_for_market_weight,
-            p.max_market_boost,
-            p.max_market_penalty
-           FROM (public.economics_policy p
-             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
-          WHERE p.is_active) pb)
-     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, pb.min_priority_for_market_weight, pb.max_market_boost, pb.max_market_penalty) AS market_weight) w)
-     CROSS JOIN LATERAL ( SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
-            public.effective_budget(b.token_budget, w.market_weight) AS pool_effective_budget) e)
-     LEFT JOIN ( SELECT r.entity_type,
-            r.entity_id,
-            r.resource_subclass AS model_tier,
-            sum(r.amount_total) AS spent,
-            sum(r.cost_total_usd) AS spent_cost_usd
-           FROM (senate.usage_rollups r
-             CROSS JOIN ( SELECT bounds.period_start,
-                    bounds.period_end
-                   FROM (public.economics_policy p
-                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
-                  WHERE p.is_active) rp)
-          WHERE ((r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
-          GROUP BY r.entity_type, r.entity_id, r.resource_subclass) s ON (((s.entity_type = c.entity_type) AND (s.entity_id = c.entity_id) AND (s.model_tier = c.model_tier))))
-     LEFT JOIN ( SELECT r.entity_type,
-            r.entity_id,
-            sum(r.amount_total) AS pool_spent
-           FROM (senate.usage_rollups r
-             CROSS JOIN ( SELECT bounds.period_start,
-                    bounds.period_end
-                   FROM (public.economics_policy p
-                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
-                  WHERE p.is_active) rp)
-          WHERE ((r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= rp.period_start) AND (r.usage_day < rp.period_end))
-          GROUP BY r.entity_type, r.entity_id) ps ON (((ps.entity_type = c.entity_type) AND (ps.entity_id = c.entity_id))));
+ SELECT entity_type,
+    entity_id,
+    model_tier,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_tier_status_as_of(now()) s(entity_type, entity_id, model_tier, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
 
 
 --
@@ -3073,6 +2933,94 @@ COMMENT ON COLUMN public.budget_tier_status.utilization IS 'spent / effective_bu
 --
 
 COMMENT ON COLUMN public.budget_tier_status.over_budget IS 'True when the tier''s spend exceeds its effective cap.';
+
+
+--
+-- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.usage_rollups (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    usage_day date NOT NULL,
+    resource_subclass text NOT NULL,
+    shard smallint NOT NULL,
+    amount_total numeric DEFAULT 0 NOT NULL,
+    cost_total_usd numeric DEFAULT 0 NOT NULL,
+    usage_rows bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
+);
+
+
+--
+-- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
+
+
+--
+-- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+
+
+--
+-- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
+
+
+--
+-- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
 
 
 --
@@ -3389,6 +3337,119 @@ COMMENT ON COLUMN public.model_tiers.model_tier IS 'Tier name (reasoning, standa
 --
 
 COMMENT ON COLUMN public.model_tiers.description IS 'What the tier is used for.';
+
+
+--
+-- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_budget_tiers (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    model_tier text NOT NULL,
+    token_budget numeric NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT resource_budget_tiers_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric]))))
+);
+
+
+--
+-- Name: TABLE resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_budget_tiers IS 'Optional per-model-tier token caps of an envelope, per budget period. A cap bounds that tier''s llm_tokens spend; the pool resource_budgets.token_budget always bounds the total; caps of an entity may not be raised above token_budget in total (S1005). Changes are ledgered (budget_ledger.account entity_tier_budget).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_type IS 'Kind of entity (envelope in resource_budgets).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_id IS 'Identifier of the entity.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.model_tier IS 'Model tier capped (see model_tiers; models map to tiers in llm_models).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.token_budget IS 'Token cap of the tier per budget period, in tokens (before market weight).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.created_at IS 'When the cap was created.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.updated_at IS 'When the cap last changed.';
+
+
+--
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+);
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
 
 
 --

@@ -206,7 +206,8 @@ def test_formulas_declare_their_volatility_and_parallel_safety(db: Conn) -> None
     rows = db.execute(
         "SELECT p.oid::regprocedure::text, p.provolatile, p.proparallel FROM pg_proc AS p"
         " WHERE p.proname IN ('allocation_score', 'effective_budget', 'roi_score',"
-        " 'budget_period_bounds', 'roi_window_bounds', 'roi_by_entity', 'market_weights')"
+        " 'budget_period_bounds', 'roi_window_bounds', 'roi_by_entity', 'market_weights',"
+        " 'budget_status_as_of', 'budget_tier_status_as_of')"
         "   AND p.pronamespace = 'public'::regnamespace ORDER BY 1"
     ).fetchall()
     found = {name: (vol, par) for name, vol, par in rows}
@@ -214,6 +215,8 @@ def test_formulas_declare_their_volatility_and_parallel_safety(db: Conn) -> None
         "allocation_score(numeric,numeric,numeric,numeric)": ("s", "s"),
         "allocation_score(numeric,numeric,numeric,numeric,bigint)": ("s", "s"),
         "budget_period_bounds(timestamp with time zone)": ("s", "s"),
+        "budget_status_as_of(timestamp with time zone)": ("s", "s"),
+        "budget_tier_status_as_of(timestamp with time zone)": ("s", "s"),
         "effective_budget(numeric,numeric)": ("i", "s"),
         "market_weights(timestamp with time zone)": ("s", "s"),
         "roi_by_entity(date,date)": ("s", "s"),

@@ -35,6 +35,8 @@ FUNCTIONS = [
     "public.effective_budget(numeric,numeric)",
     "public.roi_score(numeric,numeric)",
     "public.budget_period_bounds(timestamptz)",
+    "public.budget_status_as_of(timestamptz)",
+    "public.budget_tier_status_as_of(timestamptz)",
     "public.refresh_priority_scores()",
     "public.place_governance_block(text,text,text,text,text)",
     "public.resolve_governance_block(bigint,text,text)",

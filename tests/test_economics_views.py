@@ -224,6 +224,27 @@ def test_budget_status_reports_exactly_the_hand_computed_figures(db: Conn) -> No
     ]
 
 
+def test_budget_status_as_of_reports_the_period_containing_that_time(db: Conn) -> None:
+    with db.transaction():
+        spend_dataset(db)
+        rows = db.execute(
+            "SELECT s.entity_id, s.period_end = b.period_start, s.spent, s.spent_cost_usd,"
+            " s.over_budget FROM budget_period_bounds() AS b,"
+            " LATERAL budget_status_as_of(b.starts_at - interval '1 hour') AS s"
+            " WHERE s.resource_type = 'llm_tokens' ORDER BY s.entity_id"
+        ).fetchall()
+        same = db.execute(
+            "SELECT count(*) FROM (SELECT * FROM budget_status"
+            " EXCEPT SELECT * FROM budget_status_as_of(now())) AS d"
+        ).fetchone()
+    assert rows == [
+        ("alpha", True, 5000, D("0.03"), False),  # last period: 5000 of 12500
+        ("beta", True, 0, 0, False),
+        ("gamma", True, 0, 0, False),
+    ]
+    assert same == (0,)
+
+
 def test_budget_status_for_one_entity_reads_one_rollup_range_per_class(db: Conn) -> None:
     spend_dataset(db)
     plan = "\n".join(

@@ -6,4 +6,6 @@ DROP VIEW IF EXISTS public.daily_spend;
 DROP VIEW IF EXISTS public.budget_tier_status;
 -- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS public.budget_status;
+DROP FUNCTION IF EXISTS public.budget_tier_status_as_of(timestamptz);
+DROP FUNCTION IF EXISTS public.budget_status_as_of(timestamptz);
 DROP FUNCTION IF EXISTS senate.applied_market_weight(numeric, numeric, numeric, numeric, numeric);

@@ -13,8 +13,11 @@
 -- assessment or a direct write can never lift an effective budget above
 -- base * (1 + max_market_boost) before the next refresh.
 --
--- The current period is budget_period_bounds(now()), computed here from the active
--- policy row the view already reads (senate.period_bounds, inlined).
+-- The period is the one containing as_of: budget_status_as_of(as_of) and
+-- budget_tier_status_as_of(as_of) are inlinable SQL functions (review cycles ask
+-- about a given day), and the views are those functions at now(). The period
+-- bounds come from the active policy row the query already reads
+-- (senate.period_bounds, inlined) - the same bounds as budget_period_bounds(as_of).
 --
 -- Column order is a contract: later migrations may only APPEND columns (CREATE OR
 -- REPLACE VIEW), never reorder or rename them.
@@ -34,50 +37,68 @@ COMMENT ON FUNCTION senate.applied_market_weight(numeric, numeric, numeric, nume
   'Market weight as the views apply it (unitless): the stored weight clamped to '
   '[-max penalty, max boost], or 0 when priority_score is below the policy threshold.';
 
-CREATE OR REPLACE VIEW public.budget_status AS
-SELECT b.entity_type,
-       b.entity_id,
-       t.resource_type,
-       t.unit,
-       x.base_budget,
-       w.market_weight,
-       e.effective_budget,
-       pb.period_start,
-       pb.period_end,
-       coalesce(s.spent, 0) AS spent,
-       coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
-       greatest(e.effective_budget - coalesce(s.spent, 0), 0) AS remaining,
-       CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
-           AS utilization,
-       coalesce(s.spent, 0) > e.effective_budget AS over_budget
-FROM public.resource_budgets AS b
-CROSS JOIN public.resource_types AS t
-CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
-                   p.max_market_boost, p.max_market_penalty
-            FROM public.economics_policy AS p
-            CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
-            WHERE p.is_active) AS pb
-CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
-CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
-                               b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
-                               pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
-CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
-                               AS effective_budget) AS e
--- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
--- push an entity filter into the rollup scan (one index range per entity) and
--- still hash-join the whole table when the view is read for every entity.
-LEFT JOIN (
-    SELECT r.entity_type, r.entity_id, r.resource_type,
-           sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
-    FROM senate.usage_rollups AS r
-    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+CREATE OR REPLACE FUNCTION public.budget_status_as_of(as_of timestamptz)
+RETURNS TABLE (
+    entity_type text, entity_id text, resource_type text, unit text, base_budget numeric,
+    market_weight numeric, effective_budget numeric, period_start date, period_end date,
+    spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric,
+    over_budget boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           t.resource_type,
+           t.unit,
+           x.base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(e.effective_budget - coalesce(s.spent, 0), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budgets AS b
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
                 FROM public.economics_policy AS p
-                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
-                WHERE p.is_active) AS rp
-    WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-    GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
-  ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
- AND s.resource_type = t.resource_type;
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
+                                   AS effective_budget) AS e
+    -- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
+    -- push an entity filter into the rollup scan (one index range per entity) and
+    -- still hash-join the whole table when the view is read for every entity.
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+      ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
+     AND s.resource_type = t.resource_type
+$$;
+COMMENT ON FUNCTION public.budget_status_as_of(timestamptz) IS
+  'budget_status for the budget period containing as_of (budgets, weights and policy as they '
+  'are now; spend of that period). An inlinable SQL function: filters on entity_type and '
+  'entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+
+CREATE OR REPLACE VIEW public.budget_status AS
+SELECT s.entity_type, s.entity_id, s.resource_type, s.unit, s.base_budget, s.market_weight,
+       s.effective_budget, s.period_start, s.period_end, s.spent, s.spent_cost_usd,
+       s.remaining, s.utilization, s.over_budget
+FROM public.budget_status_as_of(now()) AS s;
 COMMENT ON VIEW public.budget_status IS
   'Per entity and resource class, the current budget period (budget_period_bounds(now())): base '
   'budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag. '
@@ -98,58 +119,75 @@ COMMENT ON COLUMN public.budget_status.remaining IS 'effective_budget - spent, f
 COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective budget is 0.';
 COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
 
+CREATE OR REPLACE FUNCTION public.budget_tier_status_as_of(as_of timestamptz)
+RETURNS TABLE (
+    entity_type text, entity_id text, model_tier text, base_budget numeric,
+    market_weight numeric, effective_budget numeric, period_start date, period_end date,
+    spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric,
+    over_budget boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           c.model_tier,
+           c.token_budget AS base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(least(e.effective_budget - coalesce(s.spent, 0),
+                          e.pool_effective_budget - coalesce(ps.pool_spent, 0)), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budget_tiers AS c
+    JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
+                               public.effective_budget(b.token_budget, w.market_weight)
+                                   AS pool_effective_budget) AS e
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
+      ON s.entity_type = c.entity_type AND s.entity_id = c.entity_id AND s.model_tier = c.model_tier
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id) AS ps
+      ON ps.entity_type = c.entity_type AND ps.entity_id = c.entity_id
+$$;
+COMMENT ON FUNCTION public.budget_tier_status_as_of(timestamptz) IS
+  'budget_tier_status for the budget period containing as_of (caps, weights and policy as they '
+  'are now; spend of that period). budget_tier_status is budget_tier_status_as_of(now()).';
+
 CREATE OR REPLACE VIEW public.budget_tier_status AS
-SELECT b.entity_type,
-       b.entity_id,
-       c.model_tier,
-       c.token_budget AS base_budget,
-       w.market_weight,
-       e.effective_budget,
-       pb.period_start,
-       pb.period_end,
-       coalesce(s.spent, 0) AS spent,
-       coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
-       greatest(least(e.effective_budget - coalesce(s.spent, 0),
-                      e.pool_effective_budget - coalesce(ps.pool_spent, 0)), 0) AS remaining,
-       CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
-           AS utilization,
-       coalesce(s.spent, 0) > e.effective_budget AS over_budget
-FROM public.resource_budget_tiers AS c
-JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
-CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
-                   p.max_market_boost, p.max_market_penalty
-            FROM public.economics_policy AS p
-            CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
-            WHERE p.is_active) AS pb
-CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
-                               b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
-                               pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
-CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
-                           public.effective_budget(b.token_budget, w.market_weight)
-                               AS pool_effective_budget) AS e
-LEFT JOIN (
-    SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
-           sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
-    FROM senate.usage_rollups AS r
-    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
-                FROM public.economics_policy AS p
-                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
-                WHERE p.is_active) AS rp
-    WHERE r.resource_type = 'llm_tokens'
-      AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-    GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
-  ON s.entity_type = c.entity_type AND s.entity_id = c.entity_id AND s.model_tier = c.model_tier
-LEFT JOIN (
-    SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
-    FROM senate.usage_rollups AS r
-    CROSS JOIN (SELECT bounds.period_start, bounds.period_end
-                FROM public.economics_policy AS p
-                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
-                WHERE p.is_active) AS rp
-    WHERE r.resource_type = 'llm_tokens'
-      AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-    GROUP BY r.entity_type, r.entity_id) AS ps
-  ON ps.entity_type = c.entity_type AND ps.entity_id = c.entity_id;
+SELECT s.entity_type, s.entity_id, s.model_tier, s.base_budget, s.market_weight,
+       s.effective_budget, s.period_start, s.period_end, s.spent, s.spent_cost_usd,
+       s.remaining, s.utilization, s.over_budget
+FROM public.budget_tier_status_as_of(now()) AS s;
 COMMENT ON VIEW public.budget_tier_status IS
   'Per entity and capped model tier (resource_budget_tiers), the current budget period: tier cap, '
   'applied market weight, effective cap, the tier''s llm_tokens spend, and remaining = what both the '
