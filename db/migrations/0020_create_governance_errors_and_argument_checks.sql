@@ -95,12 +95,13 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_value IS NULL OR btrim(p_value) = '' OR length(btrim(p_value)) > 200 THEN
+    IF p_value IS NULL OR btrim(p_value, E' \t\n\r\f\v') = ''
+       OR length(btrim(p_value, E' \t\n\r\f\v')) > 200 THEN
         PERFORM senate.raise_error('S2010',
             format('%s must name who is acting (1-200 characters), got %s',
                    p_argument, coalesce(quote_literal(left(p_value, 80)), 'NULL')));
     END IF;
-    RETURN btrim(p_value);
+    RETURN btrim(p_value, E' \t\n\r\f\v');
 END;
 $$;
 COMMENT ON FUNCTION senate.require_actor(text, text) IS
@@ -161,7 +162,8 @@ BEGIN
                    (SELECT string_agg(e.entity_type, ', ' ORDER BY e.entity_type)
                     FROM public.entity_types AS e)));
     END IF;
-    IF p_entity_id IS NULL OR btrim(p_entity_id) = '' OR length(p_entity_id) > 200 THEN
+    IF p_entity_id IS NULL OR btrim(p_entity_id, E' \t\n\r\f\v') = ''
+       OR length(p_entity_id) > 200 THEN
         PERFORM senate.raise_error('S2009',
             format('entity_id must identify the entity (1-200 characters, not blank), got %s',
                    coalesce(quote_literal(left(p_entity_id, 80)), 'NULL')));
@@ -183,7 +185,7 @@ BEGIN
             format('%s holds %s characters; at most %s are allowed',
                    p_argument, length(p_value), p_max));
     END IF;
-    RETURN nullif(btrim(p_value), '');
+    RETURN nullif(btrim(p_value, E' \t\n\r\f\v'), '');
 END;
 $$;
 COMMENT ON FUNCTION senate.require_short_text(text, text, integer) IS

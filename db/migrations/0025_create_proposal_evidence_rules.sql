@@ -46,7 +46,7 @@ DECLARE
                                        'benchmark_results', 'gap_resolution_progress'];
     v jsonb;
 BEGIN
-    IF p_justification IS NULL OR btrim(p_justification) = '' THEN
+    IF p_justification IS NULL OR btrim(p_justification, E' \t\n\r\f\v') = '' THEN
         PERFORM senate.raise_error('S2001',
             format('justification is %s: explain how the spend leads to world-model gain',
                    CASE WHEN p_justification IS NULL THEN 'missing' ELSE 'blank' END));
@@ -119,7 +119,7 @@ BEGIN
             SELECT 1 FROM jsonb_array_elements(v) AS e
             WHERE jsonb_typeof(e) <> 'object'
                OR jsonb_typeof(e -> 'name') IS DISTINCT FROM 'string'
-               OR btrim(e ->> 'name') = ''
+               OR btrim(e ->> 'name', E' \t\n\r\f\v') = ''
                OR coalesce(jsonb_typeof(e -> 'value'), 'null') NOT IN ('number', 'string', 'boolean'))
         THEN
             PERFORM senate.raise_error('S2004',

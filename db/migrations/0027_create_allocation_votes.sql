@@ -84,7 +84,7 @@ AS $$
                   OR jsonb_typeof(e -> 'cast_at') IS DISTINCT FROM 'string'
                   OR coalesce(jsonb_typeof(e -> 'rationale'), 'null') NOT IN ('null', 'string')
                     THEN false
-                ELSE btrim(e ->> 'voter') <> '' AND length(e ->> 'voter') <= 200
+                ELSE btrim(e ->> 'voter', E' \t\n\r\f\v') <> '' AND length(e ->> 'voter') <= 200
                      AND (e ->> 'vote') IN ('approve', 'reject', 'abstain')
                      AND coalesce(length(e ->> 'rationale'), 0) <= 2000
                      AND senate.is_timestamptz(e ->> 'cast_at')
