@@ -129,7 +129,9 @@ def approved_proposal(
 
 
 def status_of(conn: Conn, proposal_id: int) -> str:
-    return str(scalar(conn, "SELECT status FROM allocation_proposals WHERE id = %s", (proposal_id,)))
+    return str(
+        scalar(conn, "SELECT status FROM allocation_proposals WHERE id = %s", (proposal_id,))
+    )
 
 
 def budget(
@@ -197,7 +199,9 @@ class Outcome:
         return None if self.error is None else self.error.sqlstate
 
 
-def run_in_thread(conn: Conn, work: Callable[[Conn], list[Any]]) -> tuple[threading.Thread, Outcome]:
+def run_in_thread(
+    conn: Conn, work: Callable[[Conn], list[Any]]
+) -> tuple[threading.Thread, Outcome]:
     """Run ``work(conn)`` in a transaction on another thread; commit on success, else roll back."""
     outcome = Outcome()
 

@@ -32,8 +32,16 @@ def test_funding_the_reserve_adds_to_it_and_the_ledger_says_who_and_why(db: Conn
     ).fetchall()
     assert rows == [
         ("reserve", "llm_tokens", 0, 1000, 1000, "reserve_funding", "treasurer", "test funding"),
-        ("reserve", "llm_tokens", 1000, Decimal("1250.5"), Decimal("250.5"), "reserve_funding",
-         "treasurer-2", "test funding"),
+        (
+            "reserve",
+            "llm_tokens",
+            1000,
+            Decimal("1250.5"),
+            Decimal("250.5"),
+            "reserve_funding",
+            "treasurer-2",
+            "test funding",
+        ),
     ]
 
 
@@ -66,8 +74,18 @@ def test_funding_a_class_whose_reserve_row_is_missing_creates_it(db: Conn) -> No
         ("llm_tokens", 10, None, None, "S2010"),
         ("llm_tokens", 10, "treasurer", "n" * 2001, "S2011"),
     ],
-    ids=["unknown class", "no class", "zero", "negative", "NaN", "infinite", "no amount",
-         "blank actor", "no actor", "note too long"],
+    ids=[
+        "unknown class",
+        "no class",
+        "zero",
+        "negative",
+        "NaN",
+        "infinite",
+        "no amount",
+        "blank actor",
+        "no actor",
+        "note too long",
+    ],
 )
 def test_bad_reserve_funding_is_refused_and_nothing_is_written(
     db: Conn,
@@ -93,9 +111,12 @@ def test_an_approval_creates_the_budget_row_and_moves_the_amount_from_the_reserv
     pid = file_proposal(db, amount=5000)
     approve_votes(db, pid)
     result = decide(db, pid, "approved", reviewer="chair", note="good evidence")
-    assert (result["status"], result["amount"], result["budget_after"], result["reserve_after"]) == (
-        "approved", 5000, 5000, 95_000
-    )
+    assert (
+        result["status"],
+        result["amount"],
+        result["budget_after"],
+        result["reserve_after"],
+    ) == ("approved", 5000, 5000, 95_000)
     assert budget(db, "h-1") == 5000
     assert reserve(db) == 95_000
     ledger = db.execute(
@@ -103,10 +124,26 @@ def test_an_approval_creates_the_budget_row_and_moves_the_amount_from_the_reserv
         "FROM budget_ledger WHERE cause_type = 'proposal_approval' ORDER BY ledger_id"
     ).fetchall()
     assert ledger == [
-        ("entity_budget", "h-1", "llm_tokens", 5000, "proposal_approval", str(pid), "chair",
-         "good evidence"),
-        ("reserve", None, "llm_tokens", -5000, "proposal_approval", str(pid), "chair",
-         "good evidence"),
+        (
+            "entity_budget",
+            "h-1",
+            "llm_tokens",
+            5000,
+            "proposal_approval",
+            str(pid),
+            "chair",
+            "good evidence",
+        ),
+        (
+            "reserve",
+            None,
+            "llm_tokens",
+            -5000,
+            "proposal_approval",
+            str(pid),
+            "chair",
+            "good evidence",
+        ),
     ]
     same_transaction = scalar(
         db,

@@ -31,8 +31,12 @@ DECIDE = "SELECT status FROM decide_allocation_proposal(%s, %s, %s)"
 
 @pytest.mark.parametrize(
     ("first_decision", "second_decision"),
-    [("approved", "approved"), ("approved", "rejected"), ("rejected", "approved"),
-     ("deferred", "approved")],
+    [
+        ("approved", "approved"),
+        ("approved", "rejected"),
+        ("rejected", "approved"),
+        ("deferred", "approved"),
+    ],
 )
 def test_two_reviewers_deciding_one_proposal_at_once_one_wins_and_the_other_gets_s2021(
     db: Conn, connect: Connect, first_decision: str, second_decision: str
@@ -132,9 +136,7 @@ def test_an_approval_waiting_for_the_reserve_gets_it_when_the_other_rolls_back(
     assert (budget(db, "h-1"), budget(db, "h-2"), reserve(db)) == (None, 60, 40)
 
 
-def _race(
-    connections: list[Conn], work: Callable[[Conn, int], list[Any]]
-) -> list[Outcome]:
+def _race(connections: list[Conn], work: Callable[[Conn, int], list[Any]]) -> list[Outcome]:
     """Start ``work(conn, i)`` on every connection at the same instant; wait for all."""
     barrier = threading.Barrier(len(connections))
     outcomes = [Outcome() for _ in connections]

@@ -29,7 +29,10 @@ VALID_EVIDENCE = {
     "a negative market_confidence_delta": {"market_confidence_delta": -0.05, **EXPECTED},
     "kg_edges_gained": {"kg_edges_gained": 17, **EXPECTED},
     "benchmark_results": {
-        "benchmark_results": [{"name": "BEIR-nfcorpus", "value": 0.41}, {"name": "x", "value": "pass"}],
+        "benchmark_results": [
+            {"name": "BEIR-nfcorpus", "value": 0.41},
+            {"name": "x", "value": "pass"},
+        ],
         **EXPECTED,
     },
     "gap_resolution_progress of 1": {"gap_resolution_progress": 1, **EXPECTED},
@@ -265,8 +268,15 @@ def test_a_proposal_with_a_bad_target_amount_or_proposer_is_refused_and_nothing_
     with pytest.raises(psycopg.Error) as exc:
         db.execute(
             "SELECT file_allocation_proposal(%s, %s, %s::numeric, %s, %s, %s, %s)",
-            (entity_type, entity_id, amount, proposer, GOOD_JUSTIFICATION, Jsonb(GOOD_EVIDENCE),
-             resource_type),
+            (
+                entity_type,
+                entity_id,
+                amount,
+                proposer,
+                GOOD_JUSTIFICATION,
+                Jsonb(GOOD_EVIDENCE),
+                resource_type,
+            ),
         )
     assert exc.value.sqlstate == sqlstate
     assert count_rows(db, "allocation_proposals") == 0
@@ -282,7 +292,9 @@ def test_sql_injection_in_text_arguments_is_stored_as_text(db: Conn) -> None:
     assert count_rows(db, "senate_reserve") == 4
 
 
-@pytest.mark.parametrize("resource_type", ["llm_tokens", "cpu_seconds", "storage_gb_hours", "api_calls"])
+@pytest.mark.parametrize(
+    "resource_type", ["llm_tokens", "cpu_seconds", "storage_gb_hours", "api_calls"]
+)
 def test_a_proposal_records_the_requested_resource_class(db: Conn, resource_type: str) -> None:
     pid = file_proposal(db, resource_type=resource_type, amount=12)
     assert scalar(db, "SELECT resource_type FROM allocation_proposals WHERE id = %s", (pid,)) == (

@@ -40,8 +40,14 @@ def test_explain_budget_tells_an_entitys_story_in_order(db: Conn) -> None:
     decide(db, first, "approved", reviewer="chair", note="strong PMIDs")
     # An administrator's direct correction, with no cause named.
     db.execute("UPDATE resource_budgets SET token_budget = 4000 WHERE entity_id = 'h-1'")
-    second = file_proposal(db, entity_id="h-1", amount=600, resource_type="cpu_seconds",
-                           proposer="agent-9", justification="Run the edge extraction notebook.")
+    second = file_proposal(
+        db,
+        entity_id="h-1",
+        amount=600,
+        resource_type="cpu_seconds",
+        proposer="agent-9",
+        justification="Run the edge extraction notebook.",
+    )
     approve_votes(db, second)
     decide(db, second, "approved", reviewer="chair-2")
     # Another entity's changes are not part of h-1's story.
@@ -52,8 +58,15 @@ def test_explain_budget_tells_an_entitys_story_in_order(db: Conn) -> None:
     story = explain(db, "h-1")
     user = scalar(db, "SELECT session_user::text")
     assert [
-        (r["resource_type"], r["balance_before"], r["balance_after"], r["delta"], r["unit"],
-         r["cause"], r["actor"])
+        (
+            r["resource_type"],
+            r["balance_before"],
+            r["balance_after"],
+            r["delta"],
+            r["unit"],
+            r["cause"],
+            r["actor"],
+        )
         for r in story
     ] == [
         ("llm_tokens", 0, 5000, 5000, "tokens", f"proposal_approval {first}", "chair"),
@@ -101,8 +114,16 @@ def test_explain_budget_is_readable_in_psql(db: Conn) -> None:
         for d in db.execute("SELECT * FROM explain_budget('hypothesis', 'h-1')").description or []
     ]
     assert columns == [
-        "ledger_id", "recorded_at", "resource_type", "balance_before", "balance_after", "delta",
-        "unit", "cause", "actor", "explanation",
+        "ledger_id",
+        "recorded_at",
+        "resource_type",
+        "balance_before",
+        "balance_after",
+        "delta",
+        "unit",
+        "cause",
+        "actor",
+        "explanation",
     ]
     comment = scalar(
         db, "SELECT obj_description('public.explain_budget(text, text)'::regprocedure)"
@@ -153,15 +174,20 @@ amounts = st.integers(min_value=1, max_value=5000) | st.decimals(
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("fund"), st.sampled_from(CLASSES), amounts),
-        st.tuples(st.just("approve"), st.sampled_from(ENTITIES), st.sampled_from(CLASSES),
-                  amounts),
-        st.tuples(st.just("reject"), st.sampled_from(ENTITIES), st.sampled_from(CLASSES),
-                  amounts),
-        st.tuples(st.just("set_budget"), st.sampled_from(ENTITIES), st.sampled_from(CLASSES),
-                  st.integers(min_value=0, max_value=5000)),
+        st.tuples(st.just("approve"), st.sampled_from(ENTITIES), st.sampled_from(CLASSES), amounts),
+        st.tuples(st.just("reject"), st.sampled_from(ENTITIES), st.sampled_from(CLASSES), amounts),
+        st.tuples(
+            st.just("set_budget"),
+            st.sampled_from(ENTITIES),
+            st.sampled_from(CLASSES),
+            st.integers(min_value=0, max_value=5000),
+        ),
         st.tuples(st.just("drop_budget"), st.sampled_from(ENTITIES)),
-        st.tuples(st.just("take_from_reserve"), st.sampled_from(CLASSES),
-                  st.integers(min_value=0, max_value=100)),
+        st.tuples(
+            st.just("take_from_reserve"),
+            st.sampled_from(CLASSES),
+            st.integers(min_value=0, max_value=100),
+        ),
     ),
     max_size=12,
 )

@@ -26,9 +26,7 @@ ALLOWED = {
     ("pending", "deferred"),
     ("deferred", "pending"),
 }
-REFUSED = [
-    (a, b) for a in STATUSES for b in STATUSES if a != b and (a, b) not in ALLOWED
-]
+REFUSED = [(a, b) for a in STATUSES for b in STATUSES if a != b and (a, b) not in ALLOWED]
 
 
 def proposal_in(db: Conn, status: str) -> int:
@@ -112,9 +110,7 @@ def test_a_decision_other_than_approved_rejected_or_deferred_is_refused(
 ) -> None:
     pid = file_proposal(db)
     with pytest.raises(psycopg.Error) as exc:
-        db.execute(
-            "SELECT decide_allocation_proposal(%s, %s, 'chair')", (pid, decision)
-        )
+        db.execute("SELECT decide_allocation_proposal(%s, %s, 'chair')", (pid, decision))
     assert exc.value.sqlstate == "S2026"
     assert status_of(db, pid) == "pending"
 
@@ -174,8 +170,11 @@ def test_a_deferral_carries_the_revisit_date_the_reviewer_gives(db: Conn) -> Non
 
 @pytest.mark.parametrize(
     ("decision", "offset"),
-    [("deferred", timedelta(days=-1)), ("rejected", timedelta(days=3)),
-     ("approved", timedelta(days=3))],
+    [
+        ("deferred", timedelta(days=-1)),
+        ("rejected", timedelta(days=3)),
+        ("approved", timedelta(days=3)),
+    ],
     ids=["deferral into the past", "revisit date on a rejection", "revisit date on an approval"],
 )
 def test_a_revisit_date_in_the_past_or_on_a_final_decision_is_refused(
@@ -219,9 +218,7 @@ def test_a_reopened_proposal_is_pending_again_keeps_its_votes_and_can_be_approve
         approve_votes(db, pid, 3)
     assert exc.value.sqlstate == "S2021"
     result = reopen(db, pid, reviewer="chair-2")
-    assert (result["status"], result["revisit_at"], result["decided_at"]) == (
-        "pending", None, None
-    )
+    assert (result["status"], result["revisit_at"], result["decided_at"]) == ("pending", None, None)
     approve_votes(db, pid, 3)
     assert decide(db, pid, "approved")["status"] == "approved"
     history = db.execute(

@@ -80,8 +80,12 @@ def test_a_vote_other_than_approve_reject_or_abstain_is_refused(
 
 @pytest.mark.parametrize(
     ("voter", "rationale", "sqlstate"),
-    [("", None, "S2010"), (None, None, "S2010"), ("v" * 201, None, "S2010"),
-     ("senator-a", "r" * 2001, "S2011")],
+    [
+        ("", None, "S2010"),
+        (None, None, "S2010"),
+        ("v" * 201, None, "S2010"),
+        ("senator-a", "r" * 2001, "S2011"),
+    ],
     ids=["blank voter", "no voter", "voter too long", "rationale too long"],
 )
 def test_a_vote_without_a_voter_or_with_an_oversize_rationale_is_refused(
@@ -89,9 +93,7 @@ def test_a_vote_without_a_voter_or_with_an_oversize_rationale_is_refused(
 ) -> None:
     pid = file_proposal(db)
     with pytest.raises(psycopg.Error) as exc:
-        db.execute(
-            "SELECT cast_allocation_vote(%s, %s, 'approve', %s)", (pid, voter, rationale)
-        )
+        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve', %s)", (pid, voter, rationale))
     assert exc.value.sqlstate == sqlstate
     assert count_rows(db, "allocation_votes") == 0
 
@@ -158,7 +160,12 @@ def test_well_formed_votes_written_directly_are_counted_and_kept_in_the_history(
     pid = file_proposal(db)
     votes = [
         {"voter": "a", "vote": "approve", "cast_at": "2025-01-01T00:00:00Z"},
-        {"voter": "b", "vote": "abstain", "cast_at": "2025-01-01T01:00:00Z", "rationale": "conflict"},
+        {
+            "voter": "b",
+            "vote": "abstain",
+            "cast_at": "2025-01-01T01:00:00Z",
+            "rationale": "conflict",
+        },
     ]
     db.execute("UPDATE allocation_proposals SET votes = %s WHERE id = %s", (Jsonb(votes), pid))
     assert count_rows(db, "allocation_votes") == 2

@@ -62,6 +62,9 @@ COMMENT ON COLUMN public.allocation_proposal_transitions.note IS 'The reviewer''
 COMMENT ON COLUMN public.allocation_proposal_transitions.revisit_at IS 'For a deferral: when the proposal is due for review again.';
 COMMENT ON COLUMN public.allocation_proposal_transitions.recorded_at IS 'When the change was recorded (clock time).';
 COMMENT ON COLUMN public.allocation_proposal_transitions.transaction_id IS 'Transaction that made the change (matches budget_ledger.transaction_id of an approval''s budget entries).';
+-- The table is created just above, in this transaction (squawk cannot see into the DO
+-- block): it is empty and no one else can write it yet, so a plain CREATE INDEX blocks nobody.
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX IF NOT EXISTS allocation_proposal_transitions_proposal_idx
     ON public.allocation_proposal_transitions (proposal_id, transition_id);
 COMMENT ON INDEX public.allocation_proposal_transitions_proposal_idx IS 'A proposal''s history, in order.';

@@ -1,4 +1,6 @@
 -- Removes only what 0028 added.
+-- Undoing this migration means dropping the view it created.
+-- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS public.proposals_due_for_review;
 DROP FUNCTION IF EXISTS public.reopen_allocation_proposal(public.allocation_proposals.id%TYPE, text, text);
 DROP FUNCTION IF EXISTS public.decide_allocation_proposal(public.allocation_proposals.id%TYPE, text, text, text, timestamptz);

@@ -1,0 +1,120 @@
+"""Governance on a deployment that already holds allocation_proposals rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from governance_support import GOOD_EVIDENCE, approve_votes, decide, fund, scalar, status_of
+from psycopg.types.json import Jsonb
+
+from senate_db.migrations import apply_migrations, migration_ids, rollback_migrations
+
+LEGACY_ID_TYPES = {
+    "bigserial": "bigserial PRIMARY KEY",
+    "uuid": "uuid PRIMARY KEY DEFAULT gen_random_uuid()",
+}
+
+
+def _legacy_proposals(url: str, id_type: str) -> dict[str, Any]:
+    """A deployed-style allocation_proposals table with three rows; returns their ids."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"""
+            CREATE TABLE allocation_proposals (
+                id {LEGACY_ID_TYPES[id_type]},
+                entity_type text NOT NULL,
+                entity_id text NOT NULL,
+                requested_tokens integer NOT NULL,
+                proposer_id text,
+                proposer_agent text,
+                justification text NOT NULL,
+                evidence jsonb NOT NULL DEFAULT '{{}}',
+                status text NOT NULL DEFAULT 'pending',
+                reviewer text,
+                decided_at timestamp,
+                created_at timestamp NOT NULL DEFAULT now(),
+                updated_at timestamp NOT NULL DEFAULT now()
+            )"""
+        )
+        ids = {}
+        for name, evidence, status in (
+            ("grounded", GOOD_EVIDENCE, "pending"),
+            ("free_form", {"note": "trust me"}, "pending"),
+            ("historical", {}, "approved"),
+        ):
+            ids[name] = scalar(
+                conn,
+                "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, "
+                "proposer_agent, justification, evidence, status) "
+                "VALUES ('hypothesis', %s, 700, 'legacy-agent', 'because', %s, %s) RETURNING id",
+                (f"h-{name}", Jsonb(evidence), status),
+            )
+    return ids
+
+
+@pytest.mark.parametrize("id_type", list(LEGACY_ID_TYPES))
+def test_proposals_filed_before_governance_keep_their_rows_and_follow_the_rules(
+    empty_db_url: str, id_type: str
+) -> None:
+    ids = _legacy_proposals(empty_db_url, id_type)
+    apply_migrations(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT entity_id, status, requested_tokens, resource_type, policy_version "
+            "FROM allocation_proposals ORDER BY entity_id"
+        ).fetchall()
+        assert rows == [
+            ("h-free_form", "pending", 700, "llm_tokens", None),
+            ("h-grounded", "pending", 700, "llm_tokens", None),
+            ("h-historical", "approved", 700, "llm_tokens", None),
+        ]
+        # Judged by the policy in force when they were filed (the initial version).
+        quorum = db.execute(
+            "SELECT DISTINCT policy_version, quorum FROM allocation_proposal_tallies"
+        ).fetchall()
+        assert quorum == [(1, 3)]
+
+        fund(db, 1000)
+        approve_votes(db, ids["grounded"])
+        result = decide(db, ids["grounded"], "approved")
+        assert result["proposal_id"] == ids["grounded"]
+        assert result["budget_after"] == 700 and result["reserve_after"] == 300
+
+        approve_votes(db, ids["free_form"])
+        with pytest.raises(psycopg.Error) as exc:
+            decide(db, ids["free_form"], "approved")
+        assert exc.value.sqlstate == "S2003"
+
+        with pytest.raises(psycopg.Error) as exc:
+            db.execute(
+                "UPDATE allocation_proposals SET status = 'pending' WHERE id = %s",
+                (ids["historical"],),
+            )
+        assert exc.value.sqlstate == "S2020"
+        assert status_of(db, ids["historical"]) == "approved"
+        assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
+
+
+def test_governance_migrations_roll_back_and_apply_again_keeping_proposals(
+    empty_db_url: str,
+) -> None:
+    ids = _legacy_proposals(empty_db_url, "bigserial")
+    apply_migrations(empty_db_url)
+    ours = [m for m in migration_ids() if "0020" <= m[:4] <= "0029"]
+    later = [m for m in migration_ids() if m[:4] > "0029"]
+    rolled_back = rollback_migrations(empty_db_url, count=len(ours) + len(later))
+    assert rolled_back[-len(ours) :] == list(reversed(ours))
+    with psycopg.connect(empty_db_url, autocommit=True) as db:
+        assert scalar(db, "SELECT count(*) FROM allocation_proposals") == 3
+        left = db.execute(
+            "SELECT proname FROM pg_proc WHERE proname IN ('file_allocation_proposal', "
+            "'decide_allocation_proposal', 'explain_budget', 'fund_reserve')"
+        ).fetchall()
+        assert left == []
+        assert scalar(db, "SELECT count(*) FROM senate.error_codes WHERE sqlstate LIKE 'S2%%'") == 0
+    assert apply_migrations(empty_db_url) == ours + later
+    with psycopg.connect(empty_db_url, autocommit=True) as db:
+        assert status_of(db, ids["grounded"]) == "pending"
+        assert scalar(db, "SELECT count(*) FROM senate.error_codes WHERE sqlstate LIKE 'S2%%'") > 0
