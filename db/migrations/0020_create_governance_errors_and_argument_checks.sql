@@ -61,9 +61,9 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
   ('S2024', 'vote_invalid',
    'A vote is not one of approve, reject, abstain.',
    'Vote approve, reject or abstain.'),
-  ('S2025', 'votes_malformed',
-   'allocation_proposals.votes was written with something other than an array of '
-   '{voter, vote, cast_at, rationale?} objects with one vote per voter, or a vote was removed.',
+  ('S2025', 'votes_rule_broken',
+   'A write to allocation_proposals.votes gives one voter two votes or removes a vote (the shape '
+   'of each record is checked by constraint allocation_proposals_votes_valid, SQLSTATE 23514).',
    'Cast votes with cast_allocation_vote(); it replaces a voter''s earlier vote and keeps history.'),
   ('S2026', 'decision_invalid',
    'A decision is not one of approved, rejected, deferred.',

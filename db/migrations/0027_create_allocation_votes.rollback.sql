@@ -8,7 +8,4 @@ DROP TRIGGER IF EXISTS t50_record_proposal_votes ON public.allocation_proposals;
 DROP FUNCTION IF EXISTS senate.record_proposal_votes();
 DROP TRIGGER IF EXISTS t12_guard_proposal_votes ON public.allocation_proposals;
 DROP FUNCTION IF EXISTS senate.guard_proposal_votes();
-DROP FUNCTION IF EXISTS senate.check_votes(text, jsonb);
-DROP FUNCTION IF EXISTS senate.is_well_formed_vote(jsonb);
-DROP FUNCTION IF EXISTS senate.is_timestamptz(text);
 DROP TABLE IF EXISTS public.allocation_votes;

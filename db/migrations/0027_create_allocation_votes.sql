@@ -1,5 +1,6 @@
--- Why: Senate votes are the basis of approval, so they must be well-formed,
--- one per voter, cast only while a proposal is pending, and never lost. The
+-- Why: Senate votes are the basis of approval, so they must be one per voter,
+-- cast only while a proposal is pending, and never lost (their shape is
+-- checked by 0004's constraint allocation_proposals_votes_valid). The
 -- current votes live where the spec puts them, in allocation_proposals.votes
 -- (a JSON array of {voter, vote, cast_at, rationale?}); voting again replaces
 -- the voter's element. Every vote ever cast, including the replaced ones, is
@@ -59,91 +60,13 @@ COMMENT ON TRIGGER t10_refuse_vote_history_truncate ON public.allocation_votes I
   'Vote history is append-only: TRUNCATE is refused (S4001).';
 REVOKE UPDATE, DELETE, TRUNCATE ON public.allocation_votes FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION senate.is_timestamptz(p_value text)
-RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM p_value::timestamptz;
-    RETURN p_value IS NOT NULL AND p_value NOT IN ('infinity', '-infinity');
-EXCEPTION WHEN data_exception THEN
-    RETURN false;
-END;
-$$;
-COMMENT ON FUNCTION senate.is_timestamptz(text) IS
-  'True when the text is a finite timestamp with time zone (PostgreSQL 15 has no '
-  'pg_input_is_valid). STABLE: parsing depends on DateStyle and TimeZone.';
-
-CREATE OR REPLACE FUNCTION senate.is_well_formed_vote(e jsonb)
-RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT CASE WHEN jsonb_typeof(e) IS DISTINCT FROM 'object' THEN false
-                WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(e) AS k
-                             WHERE k NOT IN ('voter', 'vote', 'cast_at', 'rationale')) THEN false
-                WHEN jsonb_typeof(e -> 'voter') IS DISTINCT FROM 'string'
-                  OR jsonb_typeof(e -> 'vote') IS DISTINCT FROM 'string'
-                  OR jsonb_typeof(e -> 'cast_at') IS DISTINCT FROM 'string'
-                  OR coalesce(jsonb_typeof(e -> 'rationale'), 'null') NOT IN ('null', 'string')
-                    THEN false
-                ELSE btrim(e ->> 'voter', E' \t\n\r\f\v') <> '' AND length(e ->> 'voter') <= 200
-                     AND (e ->> 'vote') IN ('approve', 'reject', 'abstain')
-                     AND coalesce(length(e ->> 'rationale'), 0) <= 2000
-                     AND senate.is_timestamptz(e ->> 'cast_at')
-           END
-$$;
-COMMENT ON FUNCTION senate.is_well_formed_vote(jsonb) IS
-  'True when e is a vote object {"voter": 1-200 characters, "vote": approve|reject|abstain, '
-  '"cast_at": timestamp, "rationale"?: text of at most 2000 characters} with no other keys.';
-
-CREATE OR REPLACE FUNCTION senate.check_votes(p_proposal_id text, p_votes jsonb)
-RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_bad jsonb;
-    v_voter text;
-BEGIN
-    IF jsonb_typeof(p_votes) IS DISTINCT FROM 'array' THEN
-        PERFORM senate.raise_error('S2025',
-            format('proposal %s: votes must be a JSON array, got %s',
-                   p_proposal_id, coalesce(jsonb_typeof(p_votes), 'NULL')));
-    END IF;
-    SELECT e INTO v_bad
-    FROM jsonb_array_elements(p_votes) AS e
-    WHERE NOT senate.is_well_formed_vote(e)
-    LIMIT 1;
-    IF v_bad IS NOT NULL THEN
-        PERFORM senate.raise_error('S2025',
-            format('proposal %s: malformed vote %s; each vote is {"voter": text, "vote": '
-                   'approve|reject|abstain, "cast_at": timestamp, "rationale"?: text}',
-                   p_proposal_id, left(v_bad::text, 300)));
-    END IF;
-    SELECT e ->> 'voter' INTO v_voter
-    FROM jsonb_array_elements(p_votes) AS e
-    GROUP BY e ->> 'voter' HAVING count(*) > 1
-    LIMIT 1;
-    IF v_voter IS NOT NULL THEN
-        PERFORM senate.raise_error('S2025',
-            format('proposal %s: voter %s has more than one vote; one vote per voter',
-                   p_proposal_id, quote_literal(v_voter)));
-    END IF;
-END;
-$$;
-COMMENT ON FUNCTION senate.check_votes(text, jsonb) IS
-  'Raises S2025 unless votes is a JSON array of {voter, vote, cast_at, rationale?} objects (vote '
-  'approve, reject or abstain; cast_at a timestamp; rationale at most 2000 characters) with one '
-  'vote per voter.';
-
 CREATE OR REPLACE FUNCTION senate.guard_proposal_votes()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
 DECLARE
-    v_removed text;
+    v_voter text;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF NEW.votes IS NOT DISTINCT FROM OLD.votes THEN
@@ -156,33 +79,49 @@ BEGIN
                                     ELSE 'being decided' END));
         END IF;
     END IF;
-    NEW.votes := coalesce(NEW.votes, '[]'::jsonb);
-    PERFORM senate.check_votes(NEW.id::text, NEW.votes);
-    IF TG_OP = 'UPDATE' THEN
-        SELECT o ->> 'voter' INTO v_removed
-        FROM jsonb_array_elements(coalesce(OLD.votes, '[]'::jsonb)) AS o
-        WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(NEW.votes) AS n
-                          WHERE n ->> 'voter' = o ->> 'voter')
+    -- The shape of each vote record is the CHECK constraint allocation_proposals_votes_valid
+    -- of migration 0004 (SQLSTATE 23514, tested after this trigger); here only the rules
+    -- that need more than one record or the previous value.
+    IF jsonb_typeof(NEW.votes) IS DISTINCT FROM 'array' THEN
+        RETURN NEW;
+    END IF;
+    SELECT e ->> 'voter' INTO v_voter
+    FROM jsonb_array_elements(NEW.votes) AS e
+    WHERE jsonb_typeof(e) = 'object' AND e ? 'voter'
+    GROUP BY e ->> 'voter' HAVING count(*) > 1
+    LIMIT 1;
+    IF v_voter IS NOT NULL THEN
+        PERFORM senate.raise_error('S2025',
+            format('proposal %s: voter %s has more than one vote; one vote per voter (voting '
+                   'again replaces the earlier vote)', NEW.id, quote_literal(v_voter)));
+    END IF;
+    IF TG_OP = 'UPDATE' AND jsonb_typeof(OLD.votes) = 'array' THEN
+        SELECT o ->> 'voter' INTO v_voter
+        FROM jsonb_array_elements(OLD.votes) AS o
+        WHERE jsonb_typeof(o) = 'object'
+          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(NEW.votes) AS n
+                          WHERE jsonb_typeof(n) = 'object' AND n ->> 'voter' = o ->> 'voter')
         LIMIT 1;
-        IF v_removed IS NOT NULL THEN
+        IF v_voter IS NOT NULL THEN
             PERFORM senate.raise_error('S2025',
                 format('proposal %s: the vote of %s would be removed; votes can be replaced, '
-                       'never withdrawn', OLD.id, quote_literal(v_removed)));
+                       'never withdrawn', OLD.id, quote_literal(v_voter)));
         END IF;
     END IF;
     RETURN NEW;
 END;
 $$;
 COMMENT ON FUNCTION senate.guard_proposal_votes() IS
-  'Row trigger on allocation_proposals: votes are well-formed (S2025), never removed (S2025) and '
-  'change only while the proposal is and stays pending (S2021).';
+  'Row trigger on allocation_proposals: votes change only while the proposal is and stays pending '
+  '(S2021), hold one vote per voter and never lose one (S2025). The shape of each record is '
+  'checked by the constraint allocation_proposals_votes_valid (0004, SQLSTATE 23514).';
 
 DROP TRIGGER IF EXISTS t12_guard_proposal_votes ON public.allocation_proposals;
 CREATE TRIGGER t12_guard_proposal_votes
     BEFORE INSERT OR UPDATE OF votes ON public.allocation_proposals
     FOR EACH ROW EXECUTE FUNCTION senate.guard_proposal_votes();
 COMMENT ON TRIGGER t12_guard_proposal_votes ON public.allocation_proposals IS
-  'Votes written by any path are well-formed, one per voter, never removed, and only while pending.';
+  'Votes written by any path: one per voter, never removed, and only while pending.';
 
 CREATE OR REPLACE FUNCTION senate.record_proposal_votes()
 RETURNS trigger
