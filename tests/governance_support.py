@@ -64,7 +64,8 @@ def file_proposal(
     justification: str = GOOD_JUSTIFICATION,
     evidence: Any = None,
     resource_type: str | None = None,
-) -> int:
+) -> Any:
+    """The new proposal's id (an int on a fresh install; the deployment's id type otherwise)."""
     ev = Jsonb(GOOD_EVIDENCE if evidence is None else evidence)
     if resource_type is None:
         sql = "SELECT file_allocation_proposal(%s, %s, %s, %s, %s, %s)"
@@ -72,7 +73,7 @@ def file_proposal(
     else:
         sql = "SELECT file_allocation_proposal(%s, %s, %s, %s, %s, %s, %s)"
         params = (entity_type, entity_id, amount, proposer, justification, ev, resource_type)
-    return int(scalar(conn, sql, params))
+    return scalar(conn, sql, params)
 
 
 def vote(

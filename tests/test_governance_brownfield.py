@@ -6,27 +6,54 @@ from typing import Any
 
 import psycopg
 import pytest
-from governance_support import GOOD_EVIDENCE, approve_votes, decide, fund, scalar, status_of
+from governance_support import (
+    GOOD_EVIDENCE,
+    approve_votes,
+    budget,
+    decide,
+    file_proposal,
+    fund,
+    scalar,
+    status_of,
+)
 from psycopg.types.json import Jsonb
 
 from senate_db.migrations import apply_migrations, migration_ids, rollback_migrations
 
-LEGACY_ID_TYPES = {
-    "bigserial": "bigserial PRIMARY KEY",
-    "uuid": "uuid PRIMARY KEY DEFAULT gen_random_uuid()",
+# Deployed shapes: (id column, entity_id type, requested_tokens type, entity ids of the rows).
+LEGACY_SHAPES: dict[str, tuple[str, str, str, list[str]]] = {
+    "bigserial ids, text entities": (
+        "bigserial PRIMARY KEY",
+        "text",
+        "integer",
+        ["h-grounded", "h-free_form", "h-historical"],
+    ),
+    "uuid ids and entities": (
+        "uuid PRIMARY KEY DEFAULT gen_random_uuid()",
+        "uuid",
+        "bigint",
+        [f"00000000-0000-0000-0000-00000000000{i}" for i in (1, 2, 3)],
+    ),
+    "integer ids, bigint entities": (
+        "serial PRIMARY KEY",
+        "bigint",
+        "numeric(12,0)",
+        ["101", "102", "103"],
+    ),
 }
 
 
-def _legacy_proposals(url: str, id_type: str) -> dict[str, Any]:
+def _legacy_proposals(url: str, shape: str) -> dict[str, Any]:
     """A deployed-style allocation_proposals table with three rows; returns their ids."""
+    id_column, entity_type, amount_type, entities = LEGACY_SHAPES[shape]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             f"""
             CREATE TABLE allocation_proposals (
-                id {LEGACY_ID_TYPES[id_type]},
+                id {id_column},
                 entity_type text NOT NULL,
-                entity_id text NOT NULL,
-                requested_tokens integer NOT NULL,
+                entity_id {entity_type} NOT NULL,
+                requested_tokens {amount_type} NOT NULL,
                 proposer_id text,
                 proposer_agent text,
                 justification text NOT NULL,
@@ -39,48 +66,56 @@ def _legacy_proposals(url: str, id_type: str) -> dict[str, Any]:
             )"""
         )
         ids = {}
-        for name, evidence, status in (
-            ("grounded", GOOD_EVIDENCE, "pending"),
-            ("free_form", {"note": "trust me"}, "pending"),
-            ("historical", {}, "approved"),
+        for (name, evidence, status), entity in zip(
+            (
+                ("grounded", GOOD_EVIDENCE, "pending"),
+                ("free_form", {"note": "trust me"}, "pending"),
+                ("historical", {}, "approved"),
+            ),
+            entities,
+            strict=True,
         ):
             ids[name] = scalar(
                 conn,
                 "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, "
-                "proposer_agent, justification, evidence, status) "
-                "VALUES ('hypothesis', %s, 700, 'legacy-agent', 'because', %s, %s) RETURNING id",
-                (f"h-{name}", Jsonb(evidence), status),
+                f"proposer_agent, justification, evidence, status) VALUES ('hypothesis', "
+                f"%s::{entity_type}, 700, 'legacy-agent', 'because', %s, %s) RETURNING id",
+                (entity, Jsonb(evidence), status),
             )
     return ids
 
 
-@pytest.mark.parametrize("id_type", list(LEGACY_ID_TYPES))
+@pytest.mark.parametrize("shape", list(LEGACY_SHAPES))
 def test_proposals_filed_before_governance_keep_their_rows_and_follow_the_rules(
-    empty_db_url: str, id_type: str
+    empty_db_url: str, shape: str
 ) -> None:
-    ids = _legacy_proposals(empty_db_url, id_type)
+    ids = _legacy_proposals(empty_db_url, shape)
+    entities = LEGACY_SHAPES[shape][3]
     apply_migrations(empty_db_url)
     with psycopg.connect(empty_db_url, autocommit=True) as db:
         rows = db.execute(
-            "SELECT entity_id, status, requested_tokens, resource_type, policy_version "
-            "FROM allocation_proposals ORDER BY entity_id"
+            "SELECT entity_id::text, status, requested_tokens, resource_type, policy_version "
+            "FROM allocation_proposals ORDER BY created_at, entity_id"
         ).fetchall()
-        assert rows == [
-            ("h-free_form", "pending", 700, "llm_tokens", None),
-            ("h-grounded", "pending", 700, "llm_tokens", None),
-            ("h-historical", "approved", 700, "llm_tokens", None),
-        ]
+        assert sorted(rows) == sorted(
+            [
+                (entities[0], "pending", 700, "llm_tokens", None),
+                (entities[1], "pending", 700, "llm_tokens", None),
+                (entities[2], "approved", 700, "llm_tokens", None),
+            ]
+        )
         # Judged by the policy in force when they were filed (the initial version).
         quorum = db.execute(
             "SELECT DISTINCT policy_version, quorum FROM allocation_proposal_tallies"
         ).fetchall()
         assert quorum == [(1, 3)]
 
-        fund(db, 1000)
+        fund(db, 100_000)
         approve_votes(db, ids["grounded"])
         result = decide(db, ids["grounded"], "approved")
         assert result["proposal_id"] == ids["grounded"]
-        assert result["budget_after"] == 700 and result["reserve_after"] == 300
+        assert result["budget_after"] == 700 and result["reserve_after"] == 99_300
+        assert budget(db, entities[0]) == 700
 
         approve_votes(db, ids["free_form"])
         with pytest.raises(psycopg.Error) as exc:
@@ -94,13 +129,24 @@ def test_proposals_filed_before_governance_keep_their_rows_and_follow_the_rules(
             )
         assert exc.value.sqlstate == "S2020"
         assert status_of(db, ids["historical"]) == "approved"
+
+        # New proposals are filed through the deployment's own column types.
+        new = file_proposal(db, entity_id=entities[0], amount=300)
+        assert type(new) is type(ids["grounded"])
+        approve_votes(db, new)
+        decide(db, new, "approved")
+        assert budget(db, entities[0]) == 1000
+        if LEGACY_SHAPES[shape][1] != "text":
+            with pytest.raises(psycopg.Error) as exc:
+                file_proposal(db, entity_id="not-an-id-of-this-type!")
+            assert exc.value.sqlstate == "S2009"
         assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
 
 
 def test_governance_migrations_roll_back_and_apply_again_keeping_proposals(
     empty_db_url: str,
 ) -> None:
-    ids = _legacy_proposals(empty_db_url, "bigserial")
+    ids = _legacy_proposals(empty_db_url, "bigserial ids, text entities")
     apply_migrations(empty_db_url)
     ours = [m for m in migration_ids() if "0020" <= m[:4] <= "0029"]
     later = [m for m in migration_ids() if m[:4] > "0029"]

@@ -209,6 +209,7 @@ AS $$
 DECLARE
     v_proposer text;
     v_id public.allocation_proposals.id%TYPE;
+    v_row public.allocation_proposals;
 BEGIN
     PERFORM senate.require_entity(p_entity_type, p_entity_id);
     PERFORM senate.require_resource_type('resource_type', p_resource_type);
@@ -216,11 +217,32 @@ BEGIN
     v_proposer := senate.require_actor('proposer', p_proposer);
     PERFORM senate.check_proposal_evidence(p_justification, p_evidence);
 
+    -- A deployed table may type entity_id (uuid, bigint) and requested_tokens (integer)
+    -- differently from a fresh install: convert through the table's own row type.
+    BEGIN
+        v_row := jsonb_populate_record(NULL::public.allocation_proposals,
+                                       jsonb_build_object('entity_type', p_entity_type,
+                                                          'entity_id', p_entity_id));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2009',
+            format('entity_id %s is not a valid identifier here (allocation_proposals.entity_id '
+                   'is %s)', quote_literal(left(p_entity_id, 80)),
+                   pg_typeof(v_row.entity_id)));
+    END;
+    BEGIN
+        v_row := jsonb_populate_record(v_row,
+                                       jsonb_build_object('requested_tokens', p_requested_amount));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2006',
+            format('requested_amount %s does not fit allocation_proposals.requested_tokens (%s)',
+                   p_requested_amount, pg_typeof(v_row.requested_tokens)));
+    END;
+
     INSERT INTO public.allocation_proposals
         (entity_type, entity_id, requested_tokens, proposer_agent, justification, evidence,
          resource_type)
-    VALUES (p_entity_type, p_entity_id, p_requested_amount, v_proposer, p_justification,
-            p_evidence, p_resource_type)
+    VALUES (v_row.entity_type, v_row.entity_id, v_row.requested_tokens, v_proposer,
+            p_justification, p_evidence, p_resource_type)
     RETURNING id INTO v_id;
     RETURN v_id;
 END;

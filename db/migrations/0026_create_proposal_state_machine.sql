@@ -93,6 +93,7 @@ DECLARE
     v_old jsonb;
     v_new jsonb;
     v_changed text;
+    v_voting_began boolean;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.status IS DISTINCT FROM 'pending' THEN
@@ -140,7 +141,9 @@ BEGIN
     -- compatibility column may be set to the canonical value (backfill).
     v_old := to_jsonb(OLD);
     v_new := to_jsonb(NEW);
-    IF OLD.status <> 'pending' OR jsonb_array_length(coalesce(v_old -> 'votes', '[]')) > 0 THEN
+    v_voting_began := CASE WHEN jsonb_typeof(v_old -> 'votes') = 'array'
+                           THEN jsonb_array_length(v_old -> 'votes') > 0 ELSE false END;
+    IF OLD.status <> 'pending' OR v_voting_began THEN
         SELECT string_agg(k, ', ') INTO v_changed
         FROM unnest(ARRAY['entity_type', 'entity_id', 'resource_type', 'requested_tokens']) AS k
         WHERE v_new -> k IS DISTINCT FROM v_old -> k;

@@ -132,10 +132,14 @@ BEGIN
     INSERT INTO public.allocation_votes (proposal_id, voter, vote, rationale, cast_at)
     SELECT NEW.id, n.e ->> 'voter', n.e ->> 'vote', n.e ->> 'rationale',
            (n.e ->> 'cast_at')::timestamptz
-    FROM jsonb_array_elements(coalesce(NEW.votes, '[]'::jsonb)) WITH ORDINALITY AS n (e, position)
-    WHERE TG_OP = 'INSERT'
-       OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(OLD.votes, '[]'::jsonb)) AS o
-                      WHERE o = n.e)
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                   ELSE '[]'::jsonb END) WITH ORDINALITY AS n (e, position)
+    WHERE jsonb_typeof(n.e) = 'object'
+      AND (TG_OP = 'INSERT'
+           OR NOT EXISTS (SELECT 1
+                          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(OLD.votes) = 'array'
+                                                         THEN OLD.votes ELSE '[]'::jsonb END) AS o
+                          WHERE o = n.e))
     ORDER BY n.position;
     RETURN NULL;
 END;
@@ -210,6 +214,7 @@ DECLARE
     v_voter text := senate.require_actor('voter', p_voter);
     v_rationale text := senate.require_short_text('rationale', p_rationale, 2000);
     v_status text;
+    v_votes jsonb;
     v_tally public.allocation_proposal_tallies;
 BEGIN
     IF p_vote IS NULL OR p_vote NOT IN ('approve', 'reject', 'abstain') THEN
@@ -217,7 +222,7 @@ BEGIN
             format('vote must be approve, reject or abstain, got %s',
                    coalesce(quote_literal(left(p_vote, 80)), 'NULL')));
     END IF;
-    SELECT p.status INTO v_status
+    SELECT p.status, p.votes INTO v_status, v_votes
     FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id
     FOR UPDATE;
     IF NOT FOUND THEN
@@ -228,6 +233,11 @@ BEGIN
         PERFORM senate.raise_error('S2021',
             format('proposal %s is %s: votes are cast only while it is pending',
                    p_proposal_id, v_status));
+    END IF;
+    IF v_votes IS NOT NULL AND jsonb_typeof(v_votes) <> 'array' THEN
+        PERFORM senate.raise_error('S2025',
+            format('proposal %s holds votes in another format (%s), not a vote array',
+                   p_proposal_id, left(v_votes::text, 100)));
     END IF;
 
     UPDATE public.allocation_proposals AS p

@@ -37,7 +37,8 @@ BEGIN
            count(*) FILTER (WHERE v.e ->> 'vote' = 'abstain') AS abstentions
     INTO v_tally
     FROM public.economics_policy AS pol
-    LEFT JOIN jsonb_array_elements(coalesce(NEW.votes, '[]'::jsonb)) AS v (e) ON true
+    LEFT JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                        ELSE '[]'::jsonb END) AS v (e) ON true
     WHERE pol.policy_version = senate.proposal_policy_version(NEW.policy_version, NEW.created_at)
     GROUP BY pol.policy_version, pol.quorum;
 
