@@ -164,3 +164,25 @@ def test_governance_migrations_roll_back_and_apply_again_keeping_proposals(
     with psycopg.connect(empty_db_url, autocommit=True) as db:
         assert status_of(db, ids["grounded"]) == "pending"
         assert scalar(db, "SELECT count(*) FROM senate.error_codes WHERE sqlstate LIKE 'S2%%'") > 0
+
+
+def test_a_deployed_proposal_for_a_kind_of_entity_without_budgets_is_not_approved(
+    empty_db_url: str,
+) -> None:
+    _legacy_proposals(empty_db_url, "bigserial ids, text entities")
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        gene = scalar(
+            conn,
+            "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, "
+            "proposer_agent, justification, evidence) VALUES ('gene', 'APOE', 10, 'legacy', "
+            "'because', %s) RETURNING id",
+            (Jsonb(GOOD_EVIDENCE),),
+        )
+    apply_migrations(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as db:
+        fund(db, 1000)
+        approve_votes(db, gene)
+        with pytest.raises(psycopg.Error) as exc:
+            decide(db, gene, "approved")
+        assert exc.value.sqlstate == "S2007"
+        assert status_of(db, gene) == "pending"

@@ -30,6 +30,8 @@ BEGIN
         RETURN NEW;
     END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
+    -- A proposal filed before governance may name a kind of entity that has no budgets.
+    PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
 
     SELECT pol.policy_version, pol.quorum,
            count(*) FILTER (WHERE v.e ->> 'vote' = 'approve') AS approvals,
@@ -64,8 +66,8 @@ END;
 $$;
 COMMENT ON FUNCTION senate.check_proposal_approval() IS
   'Row trigger on allocation_proposals: a transition to approved needs the strict justification '
-  '(S2001-S2005), a quorum of non-abstaining votes (S2027) and more approve than reject votes '
-  '(S2028), judged by the policy version recorded on the proposal.';
+  '(S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and '
+  'more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
 
 DROP TRIGGER IF EXISTS t13_check_proposal_approval ON public.allocation_proposals;
 CREATE TRIGGER t13_check_proposal_approval
