@@ -302,6 +302,314 @@ COMMENT ON FUNCTION public.active_economics_policy() IS 'The economics_policy ro
 
 
 --
+-- Name: adopt_economics_policy(jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) RETURNS public.economics_policy
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_old public.economics_policy;
+    v_new public.economics_policy;
+    v_key text;
+    v_columns text;
+    v_changed text[];
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        PERFORM senate.raise_error('S1007',
+            format('adopt_economics_policy: changes must be a JSON object, got %s',
+                   coalesce(jsonb_typeof(changes), 'NULL')));
+    END IF;
+    FOR v_key IN SELECT k FROM jsonb_object_keys(changes) AS k ORDER BY k LOOP
+        IF v_key IN ('policy_version', 'is_active', 'created_at', 'created_by', 'reason') THEN
+            PERFORM senate.raise_error('S1007',
+                format('adopt_economics_policy: field %s cannot be changed', v_key),
+                'policy_version, is_active and created_at are set by adoption; who and why are '
+                'the adopted_by and reason arguments.');
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid = 'public.economics_policy'::regclass
+                         AND a.attname = v_key AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            PERFORM senate.raise_error('S1007',
+                format('adopt_economics_policy: %s is not an economics_policy field', v_key));
+        END IF;
+    END LOOP;
+
+    -- One adoption at a time; readers are not blocked.
+    LOCK TABLE public.economics_policy IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_old FROM public.economics_policy AS p WHERE p.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'adopt_economics_policy: no economics_policy is active');
+    END IF;
+
+    v_new := jsonb_populate_record(v_old, changes);
+    v_new.is_active := true;
+    v_new.created_at := now();
+    v_new.created_by := adopted_by;
+    v_new.reason := reason;
+
+    SELECT array_agg(o.key ORDER BY o.key) INTO v_changed
+    FROM jsonb_each(to_jsonb(v_old)) AS o
+    JOIN jsonb_each(to_jsonb(v_new)) AS n ON n.key = o.key
+    WHERE o.value IS DISTINCT FROM n.value
+      AND o.key NOT IN ('is_active', 'created_at', 'created_by', 'reason');
+
+    UPDATE public.economics_policy AS p SET is_active = false
+    WHERE p.policy_version = v_old.policy_version;
+
+    -- Every column except the identity, so later-added columns are carried over.
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+    FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = 'public.economics_policy'::regclass AND a.attnum > 0
+      AND NOT a.attisdropped AND a.attidentity = '' AND a.attgenerated = ''
+      AND a.attname <> 'policy_version';
+    EXECUTE format('INSERT INTO public.economics_policy (%1$s) '
+                   'SELECT %1$s FROM jsonb_populate_record(NULL::public.economics_policy, $1) '
+                   'RETURNING *', v_columns)
+    INTO v_new
+    USING to_jsonb(v_new);
+
+    -- Bring derived values up to the new policy.
+    IF v_changed && ARRAY['weight_evidence_strength', 'weight_novelty',
+                          'weight_strategic_alignment', 'weight_community_interest'] THEN
+        PERFORM public.refresh_priority_scores();
+    END IF;
+    IF v_changed && ARRAY['weight_evidence_strength', 'weight_novelty',
+                          'weight_strategic_alignment', 'weight_community_interest',
+                          'min_priority_for_market_weight', 'max_market_boost',
+                          'max_market_penalty', 'market_signal_window'] THEN
+        PERFORM public.refresh_market_weights(now());
+    END IF;
+    IF v_changed && ARRAY['roi_window', 'time_zone'] THEN
+        PERFORM public.refresh_roi_scores(now());
+    END IF;
+    RETURN v_new;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION adopt_economics_policy(changes jsonb, adopted_by text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) IS 'Adopts a new economics_policy version: copies the active version, applies changes (a JSON object of field -> new value, e.g. {"max_market_boost": 0.3}), records adopted_by and reason, deactivates the old version and activates the new one in one transaction, then refreshes priority scores, market weights and ROI scores as the changed fields require. Returns the new version. S1007 for a non-object or an unknown or protected field; CHECK violations (23514, for example weights not summing to 1) and bad values (22xxx) as the table reports them.';
+
+
+--
+-- Name: allocation_score(numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric) RETURNS numeric
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    p public.economics_policy;
+BEGIN
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'allocation_score: no economics_policy is active');
+    END IF;
+    RETURN senate.weighted_allocation_score(
+        evidence_strength, novelty, strategic_alignment, community_interest,
+        p.weight_evidence_strength, p.weight_novelty,
+        p.weight_strategic_alignment, p.weight_community_interest);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric) IS 'Allocation score in [0, 1] (unitless) under the active economics_policy (default 0.35*evidence_strength + 0.25*novelty + 0.20*strategic_alignment + 0.20*community_interest). Inputs in [0, 1]; NULL in -> NULL out; out of range -> 22003, NaN -> 22023 (naming the argument).';
+
+
+--
+-- Name: allocation_score(numeric, numeric, numeric, numeric, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint) RETURNS numeric
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    p public.economics_policy;
+BEGIN
+    IF policy_version IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO p FROM public.economics_policy AS e
+    WHERE e.policy_version = allocation_score.policy_version;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1001',
+            format('allocation_score: economics_policy version %s does not exist', policy_version));
+    END IF;
+    RETURN senate.weighted_allocation_score(
+        evidence_strength, novelty, strategic_alignment, community_interest,
+        p.weight_evidence_strength, p.weight_novelty,
+        p.weight_strategic_alignment, p.weight_community_interest);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint) IS 'Allocation score in [0, 1] (unitless) under a given economics_policy version: w_e*evidence_strength + w_n*novelty + w_s*strategic_alignment + w_c*community_interest. Inputs in [0, 1]; NULL in -> NULL out; out of range -> 22003, NaN -> 22023 (naming the argument); unknown version -> S1001.';
+
+
+--
+-- Name: budget_period_bounds(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_period_bounds(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(period_start date, period_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql STABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT b.period_start, b.period_end, b.starts_at, b.ends_at
+    FROM (SELECT coalesce(max(p.budget_period), 'week') AS budget_period,
+                 coalesce(max(p.time_zone), 'UTC') AS time_zone
+          FROM public.economics_policy AS p WHERE p.is_active) AS a
+    CROSS JOIN LATERAL senate.period_bounds(as_of, a.budget_period, a.time_zone) AS b
+$$;
+
+
+--
+-- Name: FUNCTION budget_period_bounds(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_period_bounds(as_of timestamp with time zone) IS 'The budget period containing as_of under the active policy (budget_period day | week, ISO weeks start Monday, in the policy time_zone). Half-open: period_start is the first day, period_end the first day of the next period (dates); starts_at / ends_at the same bounds as instants (timestamptz).';
+
+
+--
+-- Name: budget_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, resource_type text, unit text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           t.resource_type,
+           t.unit,
+           x.base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(e.effective_budget - coalesce(s.spent, 0), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budgets AS b
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
+                                   AS effective_budget) AS e
+    -- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
+    -- push an entity filter into the rollup scan (one index range per entity) and
+    -- still hash-join the whole table when the view is read for every entity.
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+      ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
+     AND s.resource_type = t.resource_type
+$$;
+
+
+--
+-- Name: FUNCTION budget_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+
+
+--
+-- Name: budget_tier_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, model_tier text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           c.model_tier,
+           c.token_budget AS base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(least(e.effective_budget - coalesce(s.spent, 0),
+                          e.pool_effective_budget - coalesce(ps.pool_spent, 0)), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budget_tiers AS c
+    JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
+                               public.effective_budget(b.token_budget, w.market_weight)
+                                   AS pool_effective_budget) AS e
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
+      ON s.entity_type = c.entity_type AND s.entity_id = c.entity_id AND s.model_tier = c.model_tier
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id) AS ps
+      ON ps.entity_type = c.entity_type AND ps.entity_id = c.entity_id
+$$;
+
+
+--
+-- Name: FUNCTION budget_tier_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) IS 'budget_tier_status for the budget period containing as_of (caps, weights and policy as they are now; spend of that period). budget_tier_status is budget_tier_status_as_of(now()).';
+
+
+--
 -- Name: check_votes(jsonb); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -759,6 +1067,7 @@ DECLARE
     v_voter text := senate.require_actor('voter', p_voter);
     v_rationale text := senate.require_short_text('rationale', p_rationale, 2000);
     v_status text;
+    v_votes jsonb;
     v_tally public.allocation_proposal_tallies;
 BEGIN
     IF p_vote IS NULL OR p_vote NOT IN ('approve', 'reject', 'abstain') THEN
@@ -766,7 +1075,7 @@ BEGIN
             format('vote must be approve, reject or abstain, got %s',
                    coalesce(quote_literal(left(p_vote, 80)), 'NULL')));
     END IF;
-    SELECT p.status INTO v_status
+    SELECT p.status, p.votes INTO v_status, v_votes
     FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id
     FOR UPDATE;
     IF NOT FOUND THEN
@@ -777,6 +1086,11 @@ BEGIN
         PERFORM senate.raise_error('S2021',
             format('proposal %s is %s: votes are cast only while it is pending',
                    p_proposal_id, v_status));
+    END IF;
+    IF v_votes IS NOT NULL AND jsonb_typeof(v_votes) <> 'array' THEN
+        PERFORM senate.raise_error('S2025',
+            format('proposal %s holds votes in another format (%s), not a vote array',
+                   p_proposal_id, left(v_votes::text, 100)));
     END IF;
 
     UPDATE public.allocation_proposals AS p
@@ -900,6 +1214,35 @@ COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_de
 
 
 --
+-- Name: effective_budget(numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.effective_budget(base_budget numeric, market_weight numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'effective_budget', 'base_budget', $1, 'a finite number >= 0')
+        WHEN $1 < 0 OR $1 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'effective_budget', 'base_budget', $1, 'a finite number >= 0')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'effective_budget', 'market_weight', $2, 'a finite number >= -1')
+        WHEN $2 < -1 OR $2 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'effective_budget', 'market_weight', $2, 'a finite number >= -1')
+        ELSE $1 * (1 + $2)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION effective_budget(base_budget numeric, market_weight numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight numeric) IS 'Effective budget = base_budget * (1 + market_weight), in the unit of the base budget (tokens, CPU-seconds, GB-hours, calls). market_weight = -1 gives 0. base_budget < 0 or market_weight < -1 or infinite -> 22003; NaN -> 22023; NULL in -> NULL out.';
+
+
+--
 -- Name: explain_budget(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -959,6 +1302,7 @@ CREATE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id 
 DECLARE
     v_proposer text;
     v_id public.allocation_proposals.id%TYPE;
+    v_row public.allocation_proposals;
 BEGIN
     PERFORM senate.require_entity(p_entity_type, p_entity_id);
     PERFORM senate.require_resource_type('resource_type', p_resource_type);
@@ -966,11 +1310,32 @@ BEGIN
     v_proposer := senate.require_actor('proposer', p_proposer);
     PERFORM senate.check_proposal_evidence(p_justification, p_evidence);
 
+    -- A deployed table may type entity_id (uuid, bigint) and requested_tokens (integer)
+    -- differently from a fresh install: convert through the table's own row type.
+    BEGIN
+        v_row := jsonb_populate_record(NULL::public.allocation_proposals,
+                                       jsonb_build_object('entity_type', p_entity_type,
+                                                          'entity_id', p_entity_id));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2009',
+            format('entity_id %s is not a valid identifier here (allocation_proposals.entity_id '
+                   'is %s)', quote_literal(left(p_entity_id, 80)),
+                   pg_typeof(v_row.entity_id)));
+    END;
+    BEGIN
+        v_row := jsonb_populate_record(v_row,
+                                       jsonb_build_object('requested_tokens', p_requested_amount));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2006',
+            format('requested_amount %s does not fit allocation_proposals.requested_tokens (%s)',
+                   p_requested_amount, pg_typeof(v_row.requested_tokens)));
+    END;
+
     INSERT INTO public.allocation_proposals
         (entity_type, entity_id, requested_tokens, proposer_agent, justification, evidence,
          resource_type)
-    VALUES (p_entity_type, p_entity_id, p_requested_amount, v_proposer, p_justification,
-            p_evidence, p_resource_type)
+    VALUES (v_row.entity_type, v_row.entity_id, v_row.requested_tokens, v_proposer,
+            p_justification, p_evidence, p_resource_type)
     RETURNING id INTO v_id;
     RETURN v_id;
 END;
@@ -1018,6 +1383,80 @@ $$;
 --
 
 COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, p_actor text, p_note text) IS 'Adds amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) to the Senate reserve of resource_type and returns the new balance. The only way new resources enter. Ledger cause reserve_funding, with actor and note. Errors: S2008 unknown class, S2006 amount not positive and finite, S2010 actor missing, S2011 note over 2000 characters.';
+
+
+--
+-- Name: market_weights(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH p AS (
+        SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
+    ), per_entity AS (
+        SELECT s.entity_type, s.entity_id, count(*) AS signal_count, avg(s.value) AS signal_mean
+        FROM public.market_signals AS s, p
+        WHERE s.observed_at > as_of - p.market_signal_window AND s.observed_at <= as_of
+        GROUP BY s.entity_type, s.entity_id
+    ), cohort AS (
+        SELECT e.entity_type, avg(e.signal_mean) AS cohort_mean, count(*) AS cohort_entities
+        FROM per_entity AS e
+        GROUP BY e.entity_type
+    )
+    SELECT b.entity_type, b.entity_id, coalesce(e.signal_count, 0), e.signal_mean,
+           c.cohort_mean, c.cohort_entities, d.derived_weight,
+           CASE WHEN d.derived_weight IS NOT NULL
+                THEN greatest(-p.max_market_penalty, least(p.max_market_boost, d.derived_weight))
+           END,
+           b.priority_score,
+           b.priority_score >= p.min_priority_for_market_weight,
+           g.blocked,
+           CASE WHEN b.priority_score >= p.min_priority_for_market_weight AND NOT g.blocked
+                     AND d.derived_weight IS NOT NULL
+                THEN greatest(-p.max_market_penalty, least(p.max_market_boost, d.derived_weight))
+                ELSE 0 END
+    FROM public.resource_budgets AS b
+    CROSS JOIN p
+    LEFT JOIN per_entity AS e ON e.entity_type = b.entity_type AND e.entity_id = b.entity_id
+    LEFT JOIN cohort AS c ON c.entity_type = b.entity_type
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.signal_mean IS NULL THEN NULL::numeric
+                    WHEN c.cohort_mean > 0 THEN round(e.signal_mean / c.cohort_mean - 1, 6)
+                    ELSE 0::numeric END AS derived_weight) AS d
+    LEFT JOIN (SELECT DISTINCT gb.entity_type, gb.entity_id
+               FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL) AS ub
+      ON ub.entity_type = b.entity_type AND ub.entity_id = b.entity_id
+    CROSS JOIN LATERAL (SELECT ub.entity_id IS NOT NULL AS blocked) AS g
+$$;
+
+
+--
+-- Name: FUNCTION market_weights(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.market_weights(as_of timestamp with time zone) IS 'How each envelope''s market_weight is derived as of a time under the active policy: signals in (as_of - market_signal_window, as_of], signal_mean / cohort_mean - 1 (cohort = same entity_type, unitless, 6 decimals), clamped to [-max_market_penalty, max_market_boost], and applied only at priority_score >= min_priority_for_market_weight without an unresolved governance block (else 0). Read-only: refresh_market_weights() writes the result.';
+
+
+--
+-- Name: place_governance_block(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+    INSERT INTO public.governance_blocks (entity_type, entity_id, reason, placed_by, proposal_id)
+    VALUES ($1, $2, $3, $4, $5)
+    RETURNING block_id
+$_$;
+
+
+--
+-- Name: FUNCTION place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text) IS 'Places a governance block on an entity (its market_weight drops to 0 at once) and returns the block_id. proposal_id optionally names the allocation proposal the block stems from.';
 
 
 --
@@ -1116,6 +1555,99 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollup
 
 
 --
+-- Name: refresh_market_weights(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM public.economics_policy AS e WHERE e.is_active) THEN
+        PERFORM senate.raise_error('S1002', 'refresh_market_weights: no economics_policy is active');
+    END IF;
+    UPDATE public.resource_budgets AS b
+    SET market_weight = x.market_weight, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id, w.market_weight
+          FROM public.market_weights(as_of) AS w
+          JOIN public.resource_budgets AS b2
+            ON b2.entity_type = w.entity_type AND b2.entity_id = w.entity_id
+          WHERE b2.market_weight IS DISTINCT FROM w.market_weight
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_market_weights(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_market_weights(as_of timestamp with time zone) IS 'Writes market_weights(as_of).market_weight into resource_budgets.market_weight in one set-based UPDATE (rows locked in key order, unchanged rows untouched). Returns the number of envelopes changed. Run it on the review cadence, after new market signals or a policy change.';
+
+
+--
+-- Name: refresh_priority_scores(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_priority_scores() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT senate.sync_priority_scores(NULL, NULL)
+$$;
+
+
+--
+-- Name: FUNCTION refresh_priority_scores(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_priority_scores() IS 'Recomputes every resource_budgets.priority_score from its entity''s latest allocation_signals assessment under the active policy (needed after a change of weights; adopt_economics_policy calls it). Returns the number of envelopes changed.';
+
+
+--
+-- Name: refresh_roi_scores(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_roi_scores(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_start date;
+    v_end date;
+    v_count integer;
+BEGIN
+    SELECT w.window_start, w.window_end INTO v_start, v_end FROM public.roi_window_bounds(as_of) AS w;
+    UPDATE public.resource_budgets AS b
+    SET roi_score = x.roi_score, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id, r.roi_score
+          FROM public.resource_budgets AS b2
+          LEFT JOIN public.roi_by_entity(v_start, v_end) AS r
+            ON r.entity_type = b2.entity_type AND r.entity_id = b2.entity_id
+          WHERE b2.roi_score IS DISTINCT FROM r.roi_score
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_roi_scores(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS 'Sets resource_budgets.roi_score to roi_score(KG edges gained, llm tokens spent) over roi_window_bounds(as_of) for every envelope (NULL without spend), in one set-based UPDATE with rows locked in key order. Returns the number of envelopes changed.';
+
+
+--
 -- Name: reopen_allocation_proposal(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1152,6 +1684,267 @@ $$;
 --
 
 COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Errors: S2010 reviewer missing, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+
+
+--
+-- Name: governance_blocks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.governance_blocks (
+    block_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    reason text NOT NULL,
+    proposal_id text,
+    placed_by text NOT NULL,
+    placed_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_by text,
+    resolved_at timestamp with time zone,
+    resolution text,
+    CONSTRAINT governance_blocks_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT governance_blocks_placed_by_check CHECK (((length(placed_by) >= 1) AND (length(placed_by) <= 200))),
+    CONSTRAINT governance_blocks_proposal_id_check CHECK (((length(proposal_id) >= 1) AND (length(proposal_id) <= 200))),
+    CONSTRAINT governance_blocks_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
+    CONSTRAINT governance_blocks_resolution_check CHECK ((length(resolution) <= 2000)),
+    CONSTRAINT governance_blocks_resolution_complete CHECK ((((resolved_at IS NULL) = (resolved_by IS NULL)) AND ((resolution IS NULL) OR (resolved_at IS NOT NULL)))),
+    CONSTRAINT governance_blocks_resolved_after_placed CHECK ((resolved_at >= placed_at)),
+    CONSTRAINT governance_blocks_resolved_by_check CHECK (((length(resolved_by) >= 1) AND (length(resolved_by) <= 200)))
+);
+
+
+--
+-- Name: TABLE governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.governance_blocks IS 'Governance holds on entities. An entity with a block whose resolved_at IS NULL has an unresolved governance block: market signals do not apply to it (market_weight 0). History: resolved blocks never change, blocks are never deleted.';
+
+
+--
+-- Name: COLUMN governance_blocks.block_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.block_id IS 'Surrogate key, order of placement.';
+
+
+--
+-- Name: COLUMN governance_blocks.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.entity_type IS 'Kind of entity blocked (see entity_types).';
+
+
+--
+-- Name: COLUMN governance_blocks.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.entity_id IS 'Identifier of the entity blocked.';
+
+
+--
+-- Name: COLUMN governance_blocks.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.reason IS 'Why the entity is blocked.';
+
+
+--
+-- Name: COLUMN governance_blocks.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.proposal_id IS 'allocation_proposals.id (as text) the block stems from, if any.';
+
+
+--
+-- Name: COLUMN governance_blocks.placed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.placed_by IS 'Who placed the block.';
+
+
+--
+-- Name: COLUMN governance_blocks.placed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.placed_at IS 'When the block was placed.';
+
+
+--
+-- Name: COLUMN governance_blocks.resolved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolved_by IS 'Who resolved the block (NULL while unresolved).';
+
+
+--
+-- Name: COLUMN governance_blocks.resolved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolved_at IS 'When the block was resolved; NULL means the block is in force.';
+
+
+--
+-- Name: COLUMN governance_blocks.resolution; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolution IS 'How the block was resolved.';
+
+
+--
+-- Name: resolve_governance_block(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.resolve_governance_block(block_id bigint, resolved_by text, resolution text) RETURNS public.governance_blocks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_block public.governance_blocks;
+BEGIN
+    SELECT * INTO v_block FROM public.governance_blocks AS g
+    WHERE g.block_id = resolve_governance_block.block_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1003',
+            format('resolve_governance_block: block_id %s does not exist', block_id));
+    END IF;
+    IF v_block.resolved_at IS NOT NULL THEN
+        PERFORM senate.raise_error('S1004',
+            format('resolve_governance_block: block %s was already resolved at %s by %s',
+                   block_id, v_block.resolved_at, v_block.resolved_by));
+    END IF;
+    UPDATE public.governance_blocks AS g
+    SET resolved_by = resolve_governance_block.resolved_by,
+        resolved_at = greatest(now(), g.placed_at),
+        resolution = resolve_governance_block.resolution
+    WHERE g.block_id = resolve_governance_block.block_id
+    RETURNING g.* INTO v_block;
+    RETURN v_block;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION resolve_governance_block(block_id bigint, resolved_by text, resolution text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by text, resolution text) IS 'Resolves an unresolved governance block (who, how) and returns it; S1003 when unknown, S1004 when already resolved. The next refresh_market_weights() applies market signals again if no other block remains.';
+
+
+--
+-- Name: roi_by_entity(date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH tz AS (
+        SELECT senate.policy_time_zone() AS time_zone
+    ), gains AS (
+        SELECT g.entity_type, g.entity_id, sum(g.kg_edges_gained) AS kg_edges_gained,
+               sum(g.papers_added) AS papers_added, sum(g.hypotheses_improved) AS hypotheses_improved,
+               sum(g.artifact_quality_delta) AS artifact_quality_delta
+        FROM public.world_model_gains AS g, tz
+        WHERE g.observed_at >= window_start::timestamp AT TIME ZONE tz.time_zone
+          AND g.observed_at < window_end::timestamp AT TIME ZONE tz.time_zone
+        GROUP BY g.entity_type, g.entity_id
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS tokens_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= window_start AND r.usage_day < window_end
+        GROUP BY r.entity_type, r.entity_id
+    )
+    SELECT entity_type, entity_id,
+           coalesce(g.kg_edges_gained, 0), coalesce(g.papers_added, 0),
+           coalesce(g.hypotheses_improved, 0), coalesce(g.artifact_quality_delta, 0),
+           coalesce(s.tokens_spent, 0),
+           public.roi_score(coalesce(g.kg_edges_gained, 0), coalesce(s.tokens_spent, 0))
+    FROM gains AS g
+    FULL JOIN spend AS s USING (entity_type, entity_id)
+$$;
+
+
+--
+-- Name: FUNCTION roi_by_entity(window_start date, window_end date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_by_entity(window_start date, window_end date) IS 'World-model gains (edges, papers, hypotheses, quality points) and llm tokens spent per entity over the days [window_start, window_end) in the policy time zone, with roi_score = kg_edges_gained / tokens_spent (KG edges per token; NULL without spend). Entities with gains or spend in the window. Reads senate.usage_rollups, not resource_usage.';
+
+
+--
+-- Name: roi_score(numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_score(kg_edges_gained numeric, tokens_spent numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'roi_score', 'kg_edges_gained', $1, 'a finite number >= 0')
+        WHEN $1 < 0 OR $1 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'roi_score', 'kg_edges_gained', $1, 'a finite number >= 0')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'roi_score', 'tokens_spent', $2, 'a finite number >= 0')
+        WHEN $2 < 0 OR $2 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'roi_score', 'tokens_spent', $2, 'a finite number >= 0')
+        WHEN $2 = 0 THEN NULL::numeric
+        ELSE $1 / $2
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION roi_score(kg_edges_gained numeric, tokens_spent numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_score(kg_edges_gained numeric, tokens_spent numeric) IS 'Return on investment = kg_edges_gained / tokens_spent, in KG edges per token. tokens_spent = 0 -> NULL (no spend, no ROI yet); negative or infinite -> 22003; NaN -> 22023; NULL in -> NULL out.';
+
+
+--
+-- Name: roi_window_bounds(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_window_bounds(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(window_start date, window_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql STABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT w.window_end - w.days, w.window_end,
+           (w.window_end - w.days)::timestamp AT TIME ZONE w.time_zone,
+           w.window_end::timestamp AT TIME ZONE w.time_zone
+    FROM (SELECT (as_of AT TIME ZONE a.time_zone)::date + 1 AS window_end,
+                 greatest(1, ceil(extract(epoch FROM a.roi_window) / 86400))::integer AS days,
+                 a.time_zone
+          FROM (SELECT coalesce(max(p.time_zone), 'UTC') AS time_zone,
+                       coalesce(max(p.roi_window), interval '7 days') AS roi_window
+                FROM public.economics_policy AS p WHERE p.is_active) AS a) AS w
+$$;
+
+
+--
+-- Name: FUNCTION roi_window_bounds(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 'The ROI window ending with as_of''s day under the active policy: the ceil(roi_window / 1 day) calendar days (policy time zone) up to and including as_of''s day. Half-open: [window_start, window_end) as dates, [starts_at, ends_at) as instants. One row (an inlinable SQL function).';
+
+
+--
+-- Name: applied_market_weight(numeric, numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_priority_score >= p_min_priority
+                THEN greatest(-p_max_penalty, least(p_max_boost, p_market_weight))
+                ELSE 0::numeric END
+$$;
+
+
+--
+-- Name: FUNCTION applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric) IS 'Market weight as the views apply it (unitless): the stored weight clamped to [-max penalty, max boost], or 0 when priority_score is below the policy threshold.';
 
 
 --
@@ -1249,6 +2042,7 @@ DECLARE
     v_batch_rows bigint;
     v_batches bigint;
     v_left bigint;
+    v_total bigint;
     v_attempt integer;
     v_started timestamptz;
 BEGIN
@@ -1300,9 +2094,9 @@ BEGIN
         CONTINUE WHEN cardinality(v_set) = 0;
 
         v_started := clock_timestamp();
-        EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s',
-                                  v_rel, array_to_string(v_missing, ' OR '))
-            INTO v_left;
+        EXECUTE pg_catalog.format('SELECT count(*) FILTER (WHERE %s), count(*) FROM %s',
+                                  array_to_string(v_missing, ' OR '), v_rel)
+            INTO v_left, v_total;
         IF v_left = 0 THEN
             RAISE NOTICE 'public.%: no compatibility values missing', t.table_name;
             CONTINUE;
@@ -1331,10 +2125,8 @@ BEGIN
                 v_rel, array_to_string(v_set, ', '), array_to_string(v_missing, ' OR '));
             v_max_block := pg_catalog.pg_relation_size(v_rel)
                            / pg_catalog.current_setting('block_size')::bigint;
-            -- about p_batch_size rows per batch, from the table's rows per block
-            SELECT greatest(1, p_batch_size / greatest(1, (c2.reltuples / greatest(c2.relpages, 1))::bigint))
-            INTO v_blocks_per_batch
-            FROM pg_catalog.pg_class AS c2 WHERE c2.oid = v_rel;
+            -- about p_batch_size rows per batch, from the rows per block just counted
+            v_blocks_per_batch := greatest(1, p_batch_size / greatest(1, v_total / greatest(v_max_block, 1)));
         END IF;
 
         LOOP
@@ -1564,6 +2356,8 @@ BEGIN
         RETURN NEW;
     END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
+    -- A proposal filed before governance may name a kind of entity that has no budgets.
+    PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
 
     SELECT pol.policy_version, pol.quorum,
            count(*) FILTER (WHERE v.e ->> 'vote' = 'approve') AS approvals,
@@ -1571,7 +2365,8 @@ BEGIN
            count(*) FILTER (WHERE v.e ->> 'vote' = 'abstain') AS abstentions
     INTO v_tally
     FROM public.economics_policy AS pol
-    LEFT JOIN jsonb_array_elements(coalesce(NEW.votes, '[]'::jsonb)) AS v (e) ON true
+    LEFT JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                        ELSE '[]'::jsonb END) AS v (e) ON true
     WHERE pol.policy_version = senate.proposal_policy_version(NEW.policy_version, NEW.created_at)
     GROUP BY pol.policy_version, pol.quorum;
 
@@ -1601,7 +2396,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
 
 
 --
@@ -1756,6 +2551,69 @@ COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on
 
 
 --
+-- Name: check_tier_budgets_within_token_budget(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_tier_budgets_within_token_budget() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+    v_bad record;
+BEGIN
+    -- Entities whose total of caps this statement raised.
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+        FROM (SELECT n.entity_type, n.entity_id FROM new_rows AS n
+              GROUP BY 1, 2 HAVING sum(n.token_budget) > 0) AS x;
+    ELSE
+        SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+        FROM (SELECT entity_type, entity_id
+              FROM old_rows AS o FULL JOIN new_rows AS n USING (entity_type, entity_id, model_tier)
+              GROUP BY 1, 2
+              HAVING sum(coalesce(n.token_budget, 0) - coalesce(o.token_budget, 0)) > 0) AS x;
+    END IF;
+    IF v_types IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Serialize cap raises per entity: lock the envelopes in key order, then check
+    -- with a fresh snapshot (next statement) that sees committed concurrent raises.
+    PERFORM 1
+    FROM public.resource_budgets AS b
+    JOIN unnest(v_types, v_ids) AS t (entity_type, entity_id)
+      ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+    ORDER BY b.entity_type, b.entity_id
+    FOR NO KEY UPDATE OF b;
+    SELECT b.entity_type, b.entity_id, b.token_budget, s.total INTO v_bad
+    FROM public.resource_budgets AS b
+    JOIN unnest(v_types, v_ids) AS t (entity_type, entity_id)
+      ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+    CROSS JOIN LATERAL (SELECT sum(r.token_budget) AS total FROM public.resource_budget_tiers AS r
+                        WHERE r.entity_type = b.entity_type AND r.entity_id = b.entity_id) AS s
+    WHERE s.total > b.token_budget
+    ORDER BY b.entity_type, b.entity_id
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM senate.raise_error('S1005',
+            format('resource_budget_tiers: tier caps of %s %s would total %s tokens, above its '
+                   'token_budget of %s tokens', v_bad.entity_type, v_bad.entity_id, v_bad.total,
+                   v_bad.token_budget));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_tier_budgets_within_token_budget(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statement-level trigger on resource_budget_tiers: refuses (S1005) a write that raises an entity''s total of tier caps above its token_budget. Locks the envelopes in key order so concurrent cap writes for one entity are checked one after the other.';
+
+
+--
 -- Name: clear_change_cause(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -1833,6 +2691,90 @@ COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_i
 
 
 --
+-- Name: follow_latest_assessment(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.follow_latest_assessment() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM senate.sync_priority_scores(array_agg(n.entity_type::text), array_agg(n.entity_id::text))
+    FROM new_rows AS n;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION follow_latest_assessment(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
+
+
+--
+-- Name: guard_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_economics_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND to_jsonb(NEW) - 'is_active' = to_jsonb(OLD) - 'is_active'
+       AND (NEW.is_active = OLD.is_active OR (OLD.is_active AND NOT NEW.is_active)) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S1006',
+        MESSAGE = format('%s of economics_policy refused: policy versions are immutable '
+                         '(only is_active may flip from true to false)', TG_OP),
+        HINT = 'Adopt a new version with adopt_economics_policy(changes, adopted_by, reason).';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_economics_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_economics_policy() IS 'Trigger on economics_policy: refuses UPDATE (except deactivating the active version), DELETE and TRUNCATE with S1006.';
+
+
+--
+-- Name: guard_governance_blocks(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_governance_blocks() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND OLD.resolved_at IS NULL
+       AND (NEW.block_id, NEW.entity_type, NEW.entity_id, NEW.reason, NEW.proposal_id,
+            NEW.placed_by, NEW.placed_at)
+           IS NOT DISTINCT FROM
+           (OLD.block_id, OLD.entity_type, OLD.entity_id, OLD.reason, OLD.proposal_id,
+            OLD.placed_by, OLD.placed_at) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S1004',
+        MESSAGE = format('%s of governance block %s refused: only an unresolved block may be '
+                         'resolved, once', TG_OP, OLD.block_id),
+        HINT = 'Resolve with resolve_governance_block(); place a new block to reopen.';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_governance_blocks(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_governance_blocks() IS 'Row trigger on governance_blocks: allows only writing the resolution of an unresolved block; refuses other updates and deletes (S1004).';
+
+
+--
 -- Name: guard_proposal_state(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -1845,6 +2787,7 @@ DECLARE
     v_old jsonb;
     v_new jsonb;
     v_changed text;
+    v_voting_began boolean;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.status IS DISTINCT FROM 'pending' THEN
@@ -1892,7 +2835,9 @@ BEGIN
     -- compatibility column may be set to the canonical value (backfill).
     v_old := to_jsonb(OLD);
     v_new := to_jsonb(NEW);
-    IF OLD.status <> 'pending' OR jsonb_array_length(coalesce(v_old -> 'votes', '[]')) > 0 THEN
+    v_voting_began := CASE WHEN jsonb_typeof(v_old -> 'votes') = 'array'
+                           THEN jsonb_array_length(v_old -> 'votes') > 0 ELSE false END;
+    IF OLD.status <> 'pending' OR v_voting_began THEN
         SELECT string_agg(k, ', ') INTO v_changed
         FROM unnest(ARRAY['entity_type', 'entity_id', 'resource_type', 'requested_tokens']) AS k
         WHERE v_new -> k IS DISTINCT FROM v_old -> k;
@@ -2051,6 +2996,8 @@ DECLARE
     v_compat_default text;
     v_canonical_default text;
     v_both_differ text;
+    v_fast_test text[];
+    v_fast_fill text[];
 BEGIN
     FOR t IN SELECT * FROM (VALUES ('resource_usage', 'usage'), ('allocation_proposals', 'proposal'))
                  AS x (table_name, short_name)
@@ -2059,6 +3006,8 @@ BEGIN
         v_insert := '';
         v_update := '';
         v_when := '{}';
+        v_fast_test := '{}';
+        v_fast_fill := '{}';
         FOR p IN
             SELECT c.column_name, c.canonical_columns
             FROM senate.compatibility_columns AS c
@@ -2098,6 +3047,9 @@ BEGIN
             %s
         END IF;$f$, v_compat_default, p.column_name, p.canonical_columns[1], v_both_differ);
                 END IF;
+                v_fast_test := v_fast_test || format('NEW.%I IS NULL', p.column_name);
+                v_fast_fill := v_fast_fill || format('NEW.%I := NEW.%I;', p.column_name,
+                                                     p.canonical_columns[1]);
                 v_insert := v_insert || format($f$
     IF NEW.%1$I IS NULL THEN
         NEW.%1$I := NEW.%2$I;
@@ -2155,6 +3107,8 @@ BEGIN
             %s
         END IF;$f$, v_compat_default, v_derived, v_conflict);
                 END IF;
+                v_fast_test := v_fast_test || 'NEW.proposer IS NULL'::text;
+                v_fast_fill := v_fast_fill || format('NEW.proposer := %s;', v_derived);
                 v_insert := v_insert || format($f$
     IF NEW.proposer IS NULL THEN
         NEW.proposer := %1$s;
@@ -2204,15 +3158,21 @@ BEGIN
         END IF;
 
         -- Generated, not generic: the column names and defaults are compiled in, so a row costs
-        -- a handful of IS NULL tests and assignments, with no catalog lookup and no query.
+        -- a handful of IS NULL tests and assignments, with no catalog lookup and no query. The
+        -- hot path, a legacy writer that set no compatibility column, is one test.
         EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_insert()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $body$
-BEGIN%s
+BEGIN
+    IF %s THEN
+        %s
+        RETURN NEW;
+    END IF;%s
     RETURN NEW;
 END;
-$body$$f$, t.short_name, v_insert);
+$body$$f$, t.short_name, array_to_string(v_fast_test, ' AND '),
+           array_to_string(v_fast_fill, E'\n        '), v_insert);
         EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -2342,6 +3302,38 @@ COMMENT ON FUNCTION senate.lock_proposal(p_proposal_id bigint, p_expected_status
 
 
 --
+-- Name: period_bounds(timestamp with time zone, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text) RETURNS TABLE(period_start date, period_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql IMMUTABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT d.first_day, d.next_first_day,
+           d.first_day::timestamp AT TIME ZONE p_time_zone,
+           d.next_first_day::timestamp AT TIME ZONE p_time_zone
+    FROM (
+        SELECT s.first_day,
+               s.first_day + CASE p_budget_period WHEN 'day' THEN 1 WHEN 'week' THEN 7 END
+                   AS next_first_day
+        FROM (
+            SELECT CASE p_budget_period
+                       WHEN 'day' THEN l.local_day
+                       WHEN 'week' THEN l.local_day - (extract(isodow FROM l.local_day)::integer - 1)
+                   END AS first_day
+            FROM (SELECT (p_as_of AT TIME ZONE p_time_zone)::date AS local_day) AS l
+        ) AS s
+    ) AS d
+$$;
+
+
+--
+-- Name: FUNCTION period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text) IS 'Budget period containing p_as_of for a period kind (day | week, ISO week from Monday) in a time zone: [period_start, period_end) as local dates, [starts_at, ends_at) as instants. NULLs for an unknown period kind.';
+
+
+--
 -- Name: policy_time_zone(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2357,6 +3349,42 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none).';
+
+
+--
+-- Name: priority_from_latest_assessment(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.priority_from_latest_assessment() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_score numeric;
+BEGIN
+    SELECT senate.weighted_allocation_score(
+               s.evidence_strength, s.novelty, s.strategic_alignment, s.community_interest,
+               p.weight_evidence_strength, p.weight_novelty,
+               p.weight_strategic_alignment, p.weight_community_interest)
+    INTO v_score
+    FROM public.allocation_signals AS s
+    CROSS JOIN public.economics_policy AS p
+    WHERE p.is_active AND s.entity_type = NEW.entity_type AND s.entity_id = NEW.entity_id
+    ORDER BY s.assessed_at DESC, s.signal_id DESC
+    LIMIT 1;
+    IF FOUND THEN
+        NEW.priority_score := v_score;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION priority_from_latest_assessment(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.priority_from_latest_assessment() IS 'Row-level BEFORE INSERT trigger on resource_budgets: a new envelope takes the allocation_score of its entity''s latest assessment as priority_score (unchanged when never assessed).';
 
 
 --
@@ -2497,10 +3525,14 @@ BEGIN
     INSERT INTO public.allocation_votes (proposal_id, voter, vote, rationale, cast_at)
     SELECT NEW.id, n.e ->> 'voter', n.e ->> 'vote', n.e ->> 'rationale',
            (n.e ->> 'cast_at')::timestamptz
-    FROM jsonb_array_elements(coalesce(NEW.votes, '[]'::jsonb)) WITH ORDINALITY AS n (e, position)
-    WHERE TG_OP = 'INSERT'
-       OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(OLD.votes, '[]'::jsonb)) AS o
-                      WHERE o = n.e)
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                   ELSE '[]'::jsonb END) WITH ORDINALITY AS n (e, position)
+    WHERE jsonb_typeof(n.e) = 'object'
+      AND (TG_OP = 'INSERT'
+           OR NOT EXISTS (SELECT 1
+                          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(OLD.votes) = 'array'
+                                                         THEN OLD.votes ELSE '[]'::jsonb END) AS o
+                          WHERE o = n.e))
     ORDER BY n.position;
     RETURN NULL;
 END;
@@ -2561,6 +3593,58 @@ COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger:
 
 
 --
+-- Name: record_tier_budget_changes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_tier_budget_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', n.entity_type, n.entity_id, 'llm_tokens', n.model_tier, 0,
+               n.token_budget, c.cause_type, c.cause_id, c.actor, c.note
+        FROM new_rows AS n CROSS JOIN senate.current_change_cause() AS c
+        WHERE n.token_budget <> 0
+        ORDER BY n.entity_type, n.entity_id, n.model_tier;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', entity_type, entity_id, 'llm_tokens', model_tier,
+               coalesce(o.token_budget, 0), coalesce(n.token_budget, 0),
+               c.cause_type, c.cause_id, c.actor, c.note
+        FROM old_rows AS o
+        FULL JOIN new_rows AS n USING (entity_type, entity_id, model_tier)
+        CROSS JOIN senate.current_change_cause() AS c
+        WHERE coalesce(o.token_budget, 0) <> coalesce(n.token_budget, 0)
+        ORDER BY entity_type, entity_id, model_tier;
+    ELSE
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', o.entity_type, o.entity_id, 'llm_tokens', o.model_tier,
+               o.token_budget, 0, c.cause_type, c.cause_id, c.actor, c.note
+        FROM old_rows AS o CROSS JOIN senate.current_change_cause() AS c
+        WHERE o.token_budget <> 0
+        ORDER BY o.entity_type, o.entity_id, o.model_tier;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_tier_budget_changes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trigger: one budget_ledger row (account entity_tier_budget) per changed tier cap, with the cause from senate.current_change_cause().';
+
+
+--
 -- Name: refuse_ledger_change(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2582,6 +3666,32 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only ledgers (SQLSTATE S4001).';
+
+
+--
+-- Name: refuse_value(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = format('%s: %s = %s is not allowed', p_function, p_argument,
+                         coalesce(p_value::text, 'NULL')),
+        COLUMN  = p_argument,
+        DETAIL  = format('%s must be %s.', p_argument, p_expected),
+        HINT    = format('Pass %s as %s.', p_argument, p_expected);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) IS 'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). IMMUTABLE so that the SQL formulas calling it stay inlinable.';
 
 
 --
@@ -2643,6 +3753,34 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.require_entity(p_entity_type text, p_entity_id text) IS 'Raises S2007 when entity_type is not in entity_types, S2009 when entity_id is missing, blank or longer than 200 characters.';
+
+
+--
+-- Name: require_one_active_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_one_active_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_active bigint;
+BEGIN
+    SELECT count(*) INTO v_active FROM public.economics_policy AS p WHERE p.is_active;
+    IF v_active <> 1 THEN
+        PERFORM senate.raise_error('S1002',
+            format('economics_policy: %s versions would be active at commit; exactly one must be',
+                   v_active));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_one_active_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_one_active_policy() IS 'Deferred constraint trigger on economics_policy: at commit exactly one version is active (S1002).';
 
 
 --
@@ -2853,6 +3991,79 @@ COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, 
 
 
 --
+-- Name: sync_priority_scores(text[], text[]); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_priority_scores(p_entity_types text[] DEFAULT NULL::text[], p_entity_ids text[] DEFAULT NULL::text[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    p public.economics_policy;
+    v_count integer;
+BEGIN
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'priority_score: no economics_policy is active');
+    END IF;
+    IF p_entity_types IS NULL THEN
+        UPDATE public.resource_budgets AS b
+        SET priority_score = x.score, updated_at = now()
+        FROM (SELECT b2.entity_type, b2.entity_id,
+                     senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest) AS score
+              FROM public.resource_budgets AS b2
+              JOIN senate.latest_allocation_signals AS l
+                ON l.entity_type = b2.entity_type AND l.entity_id = b2.entity_id
+              WHERE b2.priority_score IS DISTINCT FROM senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest)
+              ORDER BY b2.entity_type, b2.entity_id
+              FOR NO KEY UPDATE OF b2) AS x
+        WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    ELSE
+        UPDATE public.resource_budgets AS b
+        SET priority_score = x.score, updated_at = now()
+        FROM (SELECT b2.entity_type, b2.entity_id,
+                     senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest) AS score
+              FROM (SELECT DISTINCT t.entity_type, t.entity_id
+                    FROM unnest(p_entity_types, p_entity_ids) AS t (entity_type, entity_id)) AS t
+              JOIN public.resource_budgets AS b2
+                ON b2.entity_type = t.entity_type AND b2.entity_id = t.entity_id
+              CROSS JOIN LATERAL (
+                  SELECT s.evidence_strength, s.novelty, s.strategic_alignment, s.community_interest
+                  FROM public.allocation_signals AS s
+                  WHERE s.entity_type = t.entity_type AND s.entity_id = t.entity_id
+                  ORDER BY s.assessed_at DESC, s.signal_id DESC
+                  LIMIT 1) AS l
+              WHERE b2.priority_score IS DISTINCT FROM senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest)
+              ORDER BY b2.entity_type, b2.entity_id
+              FOR NO KEY UPDATE OF b2) AS x
+        WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    END IF;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_priority_scores(p_entity_types text[], p_entity_ids text[]); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_priority_scores(p_entity_types text[], p_entity_ids text[]) IS 'Sets resource_budgets.priority_score to allocation_score of the latest assessment under the active policy, for the listed entities (parallel arrays) or all envelopes (NULLs). Locks rows in key order; returns the number of envelopes changed.';
+
+
+--
 -- Name: sync_proposal_compatibility_on_insert(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2860,6 +4071,11 @@ CREATE FUNCTION senate.sync_proposal_compatibility_on_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF NEW.proposer IS NULL AND NEW.requested_amount IS NULL THEN
+        NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+        NEW.requested_amount := NEW.requested_tokens;
+        RETURN NEW;
+    END IF;
     IF NEW.proposer IS NULL THEN
         NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
     ELSIF coalesce(NEW.proposer_id::text, NEW.proposer_agent::text) IS NULL THEN
@@ -2950,6 +4166,11 @@ CREATE FUNCTION senate.sync_usage_compatibility_on_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF NEW.amount_used IS NULL AND NEW."timestamp" IS NULL THEN
+        NEW.amount_used := NEW.amount;
+        NEW."timestamp" := NEW.created_at;
+        RETURN NEW;
+    END IF;
     IF NEW.amount_used IS NULL THEN
         NEW.amount_used := NEW.amount;
     ELSIF NEW.amount IS NULL THEN
@@ -3028,6 +4249,116 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDATE row trigger on public.resource_usage (generated by senate.install_compatibility_sync): the side an UPDATE changed moves the other; both changed to different values raises S0001; a row out of step takes its canonical value.';
+
+
+--
+-- Name: validate_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.validate_economics_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_previous_zone text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names AS z WHERE z.name = NEW.time_zone) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('economics_policy: time_zone = %L is not a known time zone', NEW.time_zone),
+            COLUMN = 'time_zone',
+            TABLE = 'economics_policy',
+            DETAIL = 'time_zone must be a name listed in pg_timezone_names.',
+            HINT = 'Use an IANA zone name such as UTC or Europe/Berlin.';
+    END IF;
+    SELECT p.time_zone INTO v_previous_zone
+    FROM public.economics_policy AS p
+    ORDER BY p.policy_version DESC
+    LIMIT 1;
+    IF FOUND AND v_previous_zone IS DISTINCT FROM NEW.time_zone
+       AND EXISTS (SELECT 1 FROM senate.usage_rollups) THEN
+        PERFORM senate.raise_error('S1008',
+            format('economics_policy: time_zone cannot change from %s to %s: usage is already '
+                   'rolled up by day in %s', v_previous_zone, NEW.time_zone, v_previous_zone));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION validate_economics_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before INSERT on economics_policy: time_zone must be in pg_timezone_names (22023) and may not differ from the previous version''s once usage is rolled up (S1008).';
+
+
+--
+-- Name: weighted_allocation_score(numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'evidence_strength', $1, 'a number in [0, 1]')
+        WHEN $1 < 0 OR $1 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'evidence_strength', $1, 'a number in [0, 1]')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'novelty', $2, 'a number in [0, 1]')
+        WHEN $2 < 0 OR $2 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'novelty', $2, 'a number in [0, 1]')
+        WHEN $3 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'strategic_alignment', $3, 'a number in [0, 1]')
+        WHEN $3 < 0 OR $3 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'strategic_alignment', $3, 'a number in [0, 1]')
+        WHEN $4 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'community_interest', $4, 'a number in [0, 1]')
+        WHEN $4 < 0 OR $4 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'community_interest', $4, 'a number in [0, 1]')
+        ELSE $5 * $1 + $6 * $2 + $7 * $3 + $8 * $4
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric) IS 'allocation_score with explicit weights (score in [0, 1], unitless). Inlinable: set-based callers read the policy once and pass its weights. Same NULL and error rules as allocation_score.';
+
+
+--
+-- Name: zero_blocked_market_weights(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.zero_blocked_market_weights() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE public.resource_budgets AS b
+    SET market_weight = 0, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id
+          FROM public.resource_budgets AS b2
+          WHERE (b2.entity_type, b2.entity_id) IN (
+                    SELECT n.entity_type, n.entity_id FROM new_rows AS n
+                    WHERE n.resolved_at IS NULL)
+            AND b2.market_weight <> 0
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION zero_blocked_market_weights(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.zero_blocked_market_weights() IS 'Statement-level trigger on governance_blocks: sets market_weight to 0 for the envelopes of newly blocked entities, in the same transaction (rows locked in key order).';
 
 
 --
@@ -3150,6 +4481,258 @@ CREATE SEQUENCE public.allocation_proposals_id_seq
 --
 
 ALTER SEQUENCE public.allocation_proposals_id_seq OWNED BY public.allocation_proposals.id;
+
+
+--
+-- Name: allocation_signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.allocation_signals (
+    signal_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    evidence_strength numeric NOT NULL,
+    novelty numeric NOT NULL,
+    strategic_alignment numeric NOT NULL,
+    community_interest numeric NOT NULL,
+    assessed_by text NOT NULL,
+    assessed_at timestamp with time zone DEFAULT now() NOT NULL,
+    rationale text,
+    CONSTRAINT allocation_signals_assessed_by_check CHECK (((length(assessed_by) >= 1) AND (length(assessed_by) <= 200))),
+    CONSTRAINT allocation_signals_community_interest_check CHECK (((community_interest >= (0)::numeric) AND (community_interest <= (1)::numeric))),
+    CONSTRAINT allocation_signals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT allocation_signals_evidence_strength_check CHECK (((evidence_strength >= (0)::numeric) AND (evidence_strength <= (1)::numeric))),
+    CONSTRAINT allocation_signals_novelty_check CHECK (((novelty >= (0)::numeric) AND (novelty <= (1)::numeric))),
+    CONSTRAINT allocation_signals_rationale_check CHECK ((length(rationale) <= 20000)),
+    CONSTRAINT allocation_signals_strategic_alignment_check CHECK (((strategic_alignment >= (0)::numeric) AND (strategic_alignment <= (1)::numeric)))
+);
+
+
+--
+-- Name: TABLE allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.allocation_signals IS 'Append-only scoring assessments: the four allocation_score inputs for an entity, who assessed them and when. resource_budgets.priority_score follows the latest assessment per entity.';
+
+
+--
+-- Name: COLUMN allocation_signals.signal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.signal_id IS 'Order of recording; breaks ties between assessments with the same assessed_at.';
+
+
+--
+-- Name: COLUMN allocation_signals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.entity_type IS 'Kind of entity assessed (see entity_types).';
+
+
+--
+-- Name: COLUMN allocation_signals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.entity_id IS 'Identifier of the entity assessed.';
+
+
+--
+-- Name: COLUMN allocation_signals.evidence_strength; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.evidence_strength IS 'Quality and amount of support already present (papers, debates, replication, KG links), unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.novelty; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.novelty IS 'How far the work opens underexplored terrain, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.strategic_alignment; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.strategic_alignment IS 'How directly the work advances the world-model roadmap, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.community_interest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.community_interest IS 'Demand from debates, comments, votes, bounties, review attention, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.assessed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.assessed_by IS 'Who made the assessment (user or agent).';
+
+
+--
+-- Name: COLUMN allocation_signals.assessed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.assessed_at IS 'When the assessment was made; the latest one per entity sets priority_score.';
+
+
+--
+-- Name: COLUMN allocation_signals.rationale; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.rationale IS 'Optional free-text reasoning behind the assessment.';
+
+
+--
+-- Name: allocation_ranking; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.allocation_ranking AS
+ SELECT row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id) AS priority_rank,
+    b.entity_type,
+    b.entity_id,
+    b.priority_score,
+    l.evidence_strength,
+    l.novelty,
+    l.strategic_alignment,
+    l.community_interest,
+    l.assessed_by,
+    l.assessed_at,
+    b.token_budget,
+    w.market_weight,
+    public.effective_budget(b.token_budget, w.market_weight) AS effective_token_budget
+   FROM (((public.resource_budgets b
+     CROSS JOIN ( SELECT p_1.min_priority_for_market_weight,
+            p_1.max_market_boost,
+            p_1.max_market_penalty
+           FROM public.economics_policy p_1
+          WHERE p_1.is_active) p)
+     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty) AS market_weight) w)
+     LEFT JOIN LATERAL ( SELECT s.evidence_strength,
+            s.novelty,
+            s.strategic_alignment,
+            s.community_interest,
+            s.assessed_by,
+            s.assessed_at
+           FROM public.allocation_signals s
+          WHERE ((s.entity_type = b.entity_type) AND (s.entity_id = b.entity_id))
+          ORDER BY s.assessed_at DESC, s.signal_id DESC
+         LIMIT 1) l ON (true))
+  ORDER BY b.priority_score DESC, b.entity_type, b.entity_id;
+
+
+--
+-- Name: VIEW allocation_ranking; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.allocation_ranking IS 'Entities with a budget envelope, ranked by priority_score (highest first; ties by entity_type, entity_id), with the four components of their latest assessment and their effective token budget. Reassignment of reclaimed budget starts at priority_rank 1.';
+
+
+--
+-- Name: COLUMN allocation_ranking.priority_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.priority_rank IS 'Rank, 1 = highest priority_score.';
+
+
+--
+-- Name: COLUMN allocation_ranking.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN allocation_ranking.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN allocation_ranking.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.priority_score IS 'resource_budgets.priority_score, unitless in [0, 1] (allocation_score of the latest assessment).';
+
+
+--
+-- Name: COLUMN allocation_ranking.evidence_strength; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.evidence_strength IS 'Latest assessed evidence_strength, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.novelty; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.novelty IS 'Latest assessed novelty, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.strategic_alignment; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.strategic_alignment IS 'Latest assessed strategic_alignment, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.community_interest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.community_interest IS 'Latest assessed community_interest, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.assessed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.assessed_by IS 'Who made the latest assessment.';
+
+
+--
+-- Name: COLUMN allocation_ranking.assessed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.assessed_at IS 'When the latest assessment was made.';
+
+
+--
+-- Name: COLUMN allocation_ranking.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.token_budget IS 'Base token budget per budget period, in tokens.';
+
+
+--
+-- Name: COLUMN allocation_ranking.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.market_weight IS 'Applied market weight (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN allocation_ranking.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens per budget period.';
+
+
+--
+-- Name: allocation_signals_signal_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_signals ALTER COLUMN signal_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.allocation_signals_signal_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -3316,8 +4899,10 @@ CREATE TABLE public.budget_ledger (
     note text,
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     transaction_id bigint DEFAULT txid_current() NOT NULL,
-    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text]))),
-    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL))))
+    model_tier text,
+    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
+    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
+    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
 );
 
 
@@ -3325,7 +4910,7 @@ CREATE TABLE public.budget_ledger (
 -- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity and resource class, the deltas add up to the current balance.';
+COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
 
 
 --
@@ -3427,6 +5012,27 @@ COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made 
 
 
 --
+-- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
+
+
+--
 -- Name: budget_ledger_ledger_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -3438,6 +5044,443 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: budget_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_status AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+
+
+--
+-- Name: VIEW budget_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_status.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_status.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_status.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+
+
+--
+-- Name: COLUMN budget_status.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_status.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.base_budget IS 'Envelope for the class per budget period from resource_budgets, in unit.';
+
+
+--
+-- Name: COLUMN budget_status.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.market_weight IS 'Applied market weight (unitless): resource_budgets.market_weight clamped to the active policy bounds, 0 below its priority threshold.';
+
+
+--
+-- Name: COLUMN budget_status.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.effective_budget IS 'effective_budget(base_budget, market_weight) = base_budget * (1 + market_weight), in unit.';
+
+
+--
+-- Name: COLUMN budget_status.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_status.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_status.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups).';
+
+
+--
+-- Name: COLUMN budget_status.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.spent_cost_usd IS 'Cost of the spend in the current period, in USD.';
+
+
+--
+-- Name: COLUMN budget_status.remaining; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.remaining IS 'effective_budget - spent, floored at 0, in unit.';
+
+
+--
+-- Name: COLUMN budget_status.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective budget is 0.';
+
+
+--
+-- Name: COLUMN budget_status.over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
+
+
+--
+-- Name: budget_tier_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_tier_status AS
+ SELECT entity_type,
+    entity_id,
+    model_tier,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_tier_status_as_of(now()) s(entity_type, entity_id, model_tier, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+
+
+--
+-- Name: VIEW budget_tier_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_tier_status IS 'Per entity and capped model tier (resource_budget_tiers), the current budget period: tier cap, applied market weight, effective cap, the tier''s llm_tokens spend, and remaining = what both the tier cap and the whole token pool still allow. Tiers without a cap draw on the pool only (budget_status, resource_type llm_tokens). Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_tier_status.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_tier_status.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_tier_status.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.model_tier IS 'Model tier capped (models map to tiers in llm_models).';
+
+
+--
+-- Name: COLUMN budget_tier_status.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.base_budget IS 'Tier cap per budget period, in tokens.';
+
+
+--
+-- Name: COLUMN budget_tier_status.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.market_weight IS 'Applied market weight of the entity (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN budget_tier_status.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.effective_budget IS 'base_budget * (1 + market_weight), in tokens.';
+
+
+--
+-- Name: COLUMN budget_tier_status.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_tier_status.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_tier_status.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.spent IS 'Tokens used in the current period by models of this tier.';
+
+
+--
+-- Name: COLUMN budget_tier_status.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.spent_cost_usd IS 'Cost of this tier''s spend in the current period, in USD.';
+
+
+--
+-- Name: COLUMN budget_tier_status.remaining; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.remaining IS 'Tokens this tier may still use: least(tier effective cap - tier spend, pool effective budget - pool spend), floored at 0.';
+
+
+--
+-- Name: COLUMN budget_tier_status.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective cap is 0.';
+
+
+--
+-- Name: COLUMN budget_tier_status.over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.over_budget IS 'True when the tier''s spend exceeds its effective cap.';
+
+
+--
+-- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.usage_rollups (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    usage_day date NOT NULL,
+    resource_subclass text NOT NULL,
+    shard smallint NOT NULL,
+    amount_total numeric DEFAULT 0 NOT NULL,
+    cost_total_usd numeric DEFAULT 0 NOT NULL,
+    usage_rows bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
+);
+
+
+--
+-- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
+
+
+--
+-- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+
+
+--
+-- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
+
+
+--
+-- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
+
+
+--
+-- Name: daily_spend; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.daily_spend AS
+ SELECT usage_day,
+    entity_type,
+    entity_id,
+    resource_type,
+    resource_subclass,
+        CASE
+            WHEN (resource_type = 'llm_tokens'::text) THEN resource_subclass
+            ELSE NULL::text
+        END AS model_tier,
+        CASE
+            WHEN (resource_type = 'api_calls'::text) THEN resource_subclass
+            ELSE NULL::text
+        END AS provider,
+    sum(amount_total) AS amount,
+    sum(cost_total_usd) AS cost_usd,
+    (sum(usage_rows))::bigint AS usage_rows
+   FROM senate.usage_rollups r
+  GROUP BY usage_day, entity_type, entity_id, resource_type, resource_subclass
+ HAVING ((sum(usage_rows) <> (0)::numeric) OR (sum(amount_total) <> (0)::numeric) OR (sum(cost_total_usd) <> (0)::numeric));
+
+
+--
+-- Name: VIEW daily_spend; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.daily_spend IS 'Spend per day (policy time zone) x entity x resource class x model tier or provider: amount and cost in USD. What the daily budget check reads. From senate.usage_rollups (summed over shard).';
+
+
+--
+-- Name: COLUMN daily_spend.usage_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN daily_spend.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN daily_spend.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.entity_id IS 'Entity charged.';
+
+
+--
+-- Name: COLUMN daily_spend.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN daily_spend.resource_subclass; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.resource_subclass IS 'Model tier (llm_tokens; unknown for unmapped models), provider (api_calls) or empty.';
+
+
+--
+-- Name: COLUMN daily_spend.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.model_tier IS 'Model tier for llm_tokens rows, else NULL.';
+
+
+--
+-- Name: COLUMN daily_spend.provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.provider IS 'API provider for api_calls rows, else NULL.';
+
+
+--
+-- Name: COLUMN daily_spend.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.amount IS 'Amount used, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN daily_spend.cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.cost_usd IS 'Cost in USD (row cost, else priced from llm_models / api_providers).';
+
+
+--
+-- Name: COLUMN daily_spend.usage_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.usage_rows IS 'Number of resource_usage rows, in rows.';
 
 
 --
@@ -3487,6 +5530,20 @@ COMMENT ON COLUMN public.entity_types.description IS 'What objects of this kind 
 
 
 --
+-- Name: governance_blocks_block_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.governance_blocks ALTER COLUMN block_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.governance_blocks_block_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: llm_models; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -3525,6 +5582,86 @@ COMMENT ON COLUMN public.llm_models.model_tier IS 'Tier whose token pool this mo
 --
 
 COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Blended cost in USD per token, used when a usage row carries no cost.';
+
+
+--
+-- Name: market_signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.market_signals (
+    signal_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    value numeric NOT NULL,
+    observed_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT market_signals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT market_signals_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200))),
+    CONSTRAINT market_signals_value_check CHECK (((value >= (0)::numeric) AND (value <= (1)::numeric)))
+);
+
+
+--
+-- Name: TABLE market_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.market_signals IS 'Exchange price or confidence signals per entity, written by the Exchange. Input to market_weights() / refresh_market_weights().';
+
+
+--
+-- Name: COLUMN market_signals.signal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.signal_id IS 'Surrogate key, order of recording.';
+
+
+--
+-- Name: COLUMN market_signals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.entity_type IS 'Kind of entity priced (see entity_types); the cohort for normalization.';
+
+
+--
+-- Name: COLUMN market_signals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.entity_id IS 'Identifier of the entity priced.';
+
+
+--
+-- Name: COLUMN market_signals.value; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.value IS 'Normalized price or confidence, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN market_signals.observed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.observed_at IS 'When the Exchange observed the value.';
+
+
+--
+-- Name: COLUMN market_signals.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.source IS 'Which market or feed produced the signal.';
+
+
+--
+-- Name: market_signals_signal_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.market_signals ALTER COLUMN signal_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.market_signals_signal_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -3661,6 +5798,70 @@ COMMENT ON COLUMN public.proposals_due_for_review.overdue_by IS 'How long ago it
 --
 
 COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer''s note on the deferral.';
+
+
+--
+-- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_budget_tiers (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    model_tier text NOT NULL,
+    token_budget numeric NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT resource_budget_tiers_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric]))))
+);
+
+
+--
+-- Name: TABLE resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_budget_tiers IS 'Optional per-model-tier token caps of an envelope, per budget period. A cap bounds that tier''s llm_tokens spend; the pool resource_budgets.token_budget always bounds the total; caps of an entity may not be raised above token_budget in total (S1005). Changes are ledgered (budget_ledger.account entity_tier_budget).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_type IS 'Kind of entity (envelope in resource_budgets).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_id IS 'Identifier of the entity.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.model_tier IS 'Model tier capped (see model_tiers; models map to tiers in llm_models).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.token_budget IS 'Token cap of the tier per budget period, in tokens (before market weight).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.created_at IS 'When the cap was created.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.updated_at IS 'When the cap last changed.';
 
 
 --
@@ -3883,6 +6084,111 @@ ALTER SEQUENCE public.resource_usage_id_seq OWNED BY public.resource_usage.id;
 
 
 --
+-- Name: roi_leaderboard; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.roi_leaderboard AS
+ SELECT row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id) AS roi_rank,
+    r.entity_type,
+    r.entity_id,
+    w.window_start,
+    w.window_end,
+    r.roi_score,
+    r.kg_edges_gained,
+    r.tokens_spent,
+    r.papers_added,
+    r.hypotheses_improved,
+    r.artifact_quality_delta
+   FROM (public.roi_window_bounds(now()) w(window_start, window_end, starts_at, ends_at)
+     CROSS JOIN LATERAL public.roi_by_entity(w.window_start, w.window_end) r(entity_type, entity_id, kg_edges_gained, papers_added, hypotheses_improved, artifact_quality_delta, tokens_spent, roi_score))
+  ORDER BY (row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id));
+
+
+--
+-- Name: VIEW roi_leaderboard; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.roi_leaderboard IS 'ROI per entity over the current ROI window (roi_window_bounds(now()): the policy roi_window in whole days up to today, policy time zone): KG edges gained per llm token spent, best first (entities with gains but no spend last, ROI NULL). Entities with gains or spend in the window.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.roi_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.roi_rank IS 'Rank, 1 = highest ROI.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.window_start IS 'First day of the ROI window (policy time zone).';
+
+
+--
+-- Name: COLUMN roi_leaderboard.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.window_end IS 'First day AFTER the ROI window (exclusive bound).';
+
+
+--
+-- Name: COLUMN roi_leaderboard.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.roi_score IS 'kg_edges_gained / tokens_spent, in KG edges per token; NULL without spend.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.tokens_spent IS 'LLM tokens spent in the window (all tiers), in tokens.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.papers_added; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.papers_added IS 'Papers added in the window, in papers.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.hypotheses_improved; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.hypotheses_improved IS 'Hypotheses improved in the window, in hypotheses.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.artifact_quality_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.artifact_quality_delta IS 'Net artifact quality change in the window, in quality points.';
+
+
+--
 -- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -3920,6 +6226,113 @@ COMMENT ON COLUMN public.senate_reserve.balance IS 'Unallocated amount in the un
 --
 
 COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last changed.';
+
+
+--
+-- Name: world_model_gains; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.world_model_gains (
+    gain_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    kg_edges_gained bigint DEFAULT 0 NOT NULL,
+    papers_added integer DEFAULT 0 NOT NULL,
+    hypotheses_improved integer DEFAULT 0 NOT NULL,
+    artifact_quality_delta numeric DEFAULT 0 NOT NULL,
+    observed_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT world_model_gains_artifact_quality_delta_check CHECK (((artifact_quality_delta >= ('-1000000'::integer)::numeric) AND (artifact_quality_delta <= (1000000)::numeric))),
+    CONSTRAINT world_model_gains_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT world_model_gains_hypotheses_improved_check CHECK ((hypotheses_improved >= 0)),
+    CONSTRAINT world_model_gains_kg_edges_gained_check CHECK ((kg_edges_gained >= 0)),
+    CONSTRAINT world_model_gains_papers_added_check CHECK ((papers_added >= 0)),
+    CONSTRAINT world_model_gains_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200)))
+);
+
+
+--
+-- Name: TABLE world_model_gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.world_model_gains IS 'World-model gains per entity over time, written by Atlas: the numerator of ROI. One row per observation; gains in a window are summed.';
+
+
+--
+-- Name: COLUMN world_model_gains.gain_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.gain_id IS 'Surrogate key, order of recording.';
+
+
+--
+-- Name: COLUMN world_model_gains.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.entity_type IS 'Kind of entity credited (see entity_types).';
+
+
+--
+-- Name: COLUMN world_model_gains.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.entity_id IS 'Identifier of the entity credited.';
+
+
+--
+-- Name: COLUMN world_model_gains.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.kg_edges_gained IS 'Knowledge-graph edges added, in edges (>= 0). The ROI anchor.';
+
+
+--
+-- Name: COLUMN world_model_gains.papers_added; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.papers_added IS 'Papers added to the world model, in papers (>= 0).';
+
+
+--
+-- Name: COLUMN world_model_gains.hypotheses_improved; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.hypotheses_improved IS 'Hypotheses improved, in hypotheses (>= 0).';
+
+
+--
+-- Name: COLUMN world_model_gains.artifact_quality_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.artifact_quality_delta IS 'Change in artifact quality score, in quality points (may be negative).';
+
+
+--
+-- Name: COLUMN world_model_gains.observed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.observed_at IS 'When Atlas observed the gain; decides its ROI window day (policy time zone).';
+
+
+--
+-- Name: COLUMN world_model_gains.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.source IS 'Which Atlas process reported the gain.';
+
+
+--
+-- Name: world_model_gains_gain_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.world_model_gains ALTER COLUMN gain_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.world_model_gains_gain_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -4029,91 +6442,91 @@ COMMENT ON COLUMN senate.error_codes.hint IS 'What the caller should do about it
 
 
 --
--- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+-- Name: latest_allocation_signals; Type: VIEW; Schema: senate; Owner: -
 --
 
-CREATE TABLE senate.usage_rollups (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    usage_day date NOT NULL,
-    resource_subclass text NOT NULL,
-    shard smallint NOT NULL,
-    amount_total numeric DEFAULT 0 NOT NULL,
-    cost_total_usd numeric DEFAULT 0 NOT NULL,
-    usage_rows bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
-
-
---
--- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+CREATE VIEW senate.latest_allocation_signals AS
+ SELECT DISTINCT ON (entity_type, entity_id) entity_type,
+    entity_id,
+    signal_id,
+    evidence_strength,
+    novelty,
+    strategic_alignment,
+    community_interest,
+    assessed_by,
+    assessed_at
+   FROM public.allocation_signals s
+  ORDER BY entity_type, entity_id, assessed_at DESC, signal_id DESC;
 
 
 --
--- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+-- Name: VIEW latest_allocation_signals; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
-
-
---
--- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+COMMENT ON VIEW senate.latest_allocation_signals IS 'The latest assessment of each entity (largest assessed_at, then signal_id).';
 
 
 --
--- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+-- Name: COLUMN latest_allocation_signals.entity_type; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+COMMENT ON COLUMN senate.latest_allocation_signals.entity_type IS 'Kind of entity.';
 
 
 --
--- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+-- Name: COLUMN latest_allocation_signals.entity_id; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
-
-
---
--- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+COMMENT ON COLUMN senate.latest_allocation_signals.entity_id IS 'Entity identifier.';
 
 
 --
--- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+-- Name: COLUMN latest_allocation_signals.signal_id; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
-
-
---
--- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+COMMENT ON COLUMN senate.latest_allocation_signals.signal_id IS 'allocation_signals row of the latest assessment.';
 
 
 --
--- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+-- Name: COLUMN latest_allocation_signals.evidence_strength; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
+COMMENT ON COLUMN senate.latest_allocation_signals.evidence_strength IS 'Latest evidence_strength, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.novelty; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.novelty IS 'Latest novelty, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.strategic_alignment; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.strategic_alignment IS 'Latest strategic_alignment, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.community_interest; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.community_interest IS 'Latest community_interest, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.assessed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.assessed_by IS 'Who made the latest assessment.';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.assessed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the latest assessment was made.';
 
 
 --
@@ -4144,6 +6557,14 @@ ALTER TABLE ONLY public.allocation_proposal_transitions
 
 ALTER TABLE ONLY public.allocation_proposals
     ADD CONSTRAINT allocation_proposals_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: allocation_signals allocation_signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_signals
+    ADD CONSTRAINT allocation_signals_pkey PRIMARY KEY (signal_id);
 
 
 --
@@ -4187,6 +6608,14 @@ ALTER TABLE ONLY public.entity_types
 
 
 --
+-- Name: governance_blocks governance_blocks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.governance_blocks
+    ADD CONSTRAINT governance_blocks_pkey PRIMARY KEY (block_id);
+
+
+--
 -- Name: llm_models llm_models_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -4195,11 +6624,27 @@ ALTER TABLE ONLY public.llm_models
 
 
 --
+-- Name: market_signals market_signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.market_signals
+    ADD CONSTRAINT market_signals_pkey PRIMARY KEY (signal_id);
+
+
+--
 -- Name: model_tiers model_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.model_tiers
     ADD CONSTRAINT model_tiers_pkey PRIMARY KEY (model_tier);
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_pkey PRIMARY KEY (entity_type, entity_id, model_tier);
 
 
 --
@@ -4240,6 +6685,14 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_pkey PRIMARY KEY (resource_type);
+
+
+--
+-- Name: world_model_gains world_model_gains_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.world_model_gains
+    ADD CONSTRAINT world_model_gains_pkey PRIMARY KEY (gain_id);
 
 
 --
@@ -4303,6 +6756,20 @@ CREATE INDEX allocation_proposals_status_idx ON public.allocation_proposals USIN
 
 
 --
+-- Name: allocation_signals_latest_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX allocation_signals_latest_idx ON public.allocation_signals USING btree (entity_type, entity_id, assessed_at DESC, signal_id DESC);
+
+
+--
+-- Name: INDEX allocation_signals_latest_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.allocation_signals_latest_idx IS 'Finds the latest assessment of an entity with one index probe.';
+
+
+--
 -- Name: allocation_votes_proposal_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -4345,10 +6812,66 @@ COMMENT ON INDEX public.economics_policy_one_active_idx IS 'At most one active p
 
 
 --
+-- Name: governance_blocks_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX governance_blocks_entity_idx ON public.governance_blocks USING btree (entity_type, entity_id, block_id);
+
+
+--
+-- Name: INDEX governance_blocks_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.governance_blocks_entity_idx IS 'Block history of an entity.';
+
+
+--
+-- Name: governance_blocks_unresolved_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX governance_blocks_unresolved_idx ON public.governance_blocks USING btree (entity_type, entity_id) WHERE (resolved_at IS NULL);
+
+
+--
+-- Name: INDEX governance_blocks_unresolved_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.governance_blocks_unresolved_idx IS 'Is this entity blocked? One probe.';
+
+
+--
 -- Name: llm_models_model_tier_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX llm_models_model_tier_idx ON public.llm_models USING btree (model_tier);
+
+
+--
+-- Name: market_signals_cohort_window_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX market_signals_cohort_window_idx ON public.market_signals USING btree (entity_type, observed_at) INCLUDE (entity_id, value);
+
+
+--
+-- Name: INDEX market_signals_cohort_window_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.market_signals_cohort_window_idx IS 'Signals of a cohort in a time window (index-only).';
+
+
+--
+-- Name: market_signals_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX market_signals_entity_idx ON public.market_signals USING btree (entity_type, entity_id, observed_at);
+
+
+--
+-- Name: INDEX market_signals_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.market_signals_entity_idx IS 'Signal history of one entity.';
 
 
 --
@@ -4387,6 +6910,90 @@ CREATE INDEX resource_usage_entity_created_idx ON public.resource_usage USING bt
 
 
 --
+-- Name: world_model_gains_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX world_model_gains_entity_idx ON public.world_model_gains USING btree (entity_type, entity_id, observed_at);
+
+
+--
+-- Name: INDEX world_model_gains_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.world_model_gains_entity_idx IS 'Gains of one entity in a window.';
+
+
+--
+-- Name: world_model_gains_observed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX world_model_gains_observed_idx ON public.world_model_gains USING btree (observed_at);
+
+
+--
+-- Name: INDEX world_model_gains_observed_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
+
+
+--
+-- Name: resource_budget_tiers t10_check_tier_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_tier_inserts AFTER INSERT ON public.resource_budget_tiers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_tier_budgets_within_token_budget();
+
+
+--
+-- Name: TRIGGER t10_check_tier_inserts ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_tier_inserts ON public.resource_budget_tiers IS 'New tier caps may not total more than token_budget.';
+
+
+--
+-- Name: resource_budget_tiers t10_check_tier_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_tier_updates AFTER UPDATE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_tier_budgets_within_token_budget();
+
+
+--
+-- Name: TRIGGER t10_check_tier_updates ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_tier_updates ON public.resource_budget_tiers IS 'Raised tier caps may not total more than token_budget.';
+
+
+--
+-- Name: economics_policy t10_guard_economics_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_economics_policy BEFORE DELETE OR UPDATE ON public.economics_policy FOR EACH ROW EXECUTE FUNCTION senate.guard_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_guard_economics_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_economics_policy ON public.economics_policy IS 'Policy versions are immutable; only the is_active flip from true to false is allowed.';
+
+
+--
+-- Name: governance_blocks t10_guard_governance_blocks; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_governance_blocks BEFORE DELETE OR UPDATE ON public.governance_blocks FOR EACH ROW EXECUTE FUNCTION senate.guard_governance_blocks();
+
+
+--
+-- Name: TRIGGER t10_guard_governance_blocks ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_governance_blocks ON public.governance_blocks IS 'Blocks are history: only the one-time resolution of an unresolved block may be written.';
+
+
+--
 -- Name: allocation_proposals t10_guard_proposal_state; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -4398,6 +7005,62 @@ CREATE TRIGGER t10_guard_proposal_state BEFORE INSERT OR UPDATE ON public.alloca
 --
 
 COMMENT ON TRIGGER t10_guard_proposal_state ON public.allocation_proposals IS 'State machine and fixed fields of allocation proposals, for every write path.';
+
+
+--
+-- Name: allocation_signals t10_refuse_assessment_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_assessment_changes BEFORE DELETE OR UPDATE ON public.allocation_signals FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_assessment_changes ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_assessment_changes ON public.allocation_signals IS 'Assessments are history: UPDATE and DELETE are refused (S4001); correct by a new assessment.';
+
+
+--
+-- Name: allocation_signals t10_refuse_assessment_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_assessment_truncate BEFORE TRUNCATE ON public.allocation_signals FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_assessment_truncate ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_assessment_truncate ON public.allocation_signals IS 'Assessments are history: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: economics_policy t10_refuse_economics_policy_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_economics_policy_truncate BEFORE TRUNCATE ON public.economics_policy FOR EACH STATEMENT EXECUTE FUNCTION senate.guard_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_refuse_economics_policy_truncate ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_economics_policy_truncate ON public.economics_policy IS 'Policy history is kept: TRUNCATE is refused (S1006).';
+
+
+--
+-- Name: governance_blocks t10_refuse_governance_block_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_governance_block_truncate BEFORE TRUNCATE ON public.governance_blocks FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_governance_block_truncate ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_governance_block_truncate ON public.governance_blocks IS 'Blocks are history: TRUNCATE is refused (S4001).';
 
 
 --
@@ -4482,6 +7145,34 @@ CREATE TRIGGER t10_refuse_vote_history_truncate BEFORE TRUNCATE ON public.alloca
 --
 
 COMMENT ON TRIGGER t10_refuse_vote_history_truncate ON public.allocation_votes IS 'Vote history is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: economics_policy t10_require_one_active_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER t10_require_one_active_policy AFTER INSERT OR UPDATE ON public.economics_policy DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION senate.require_one_active_policy();
+
+
+--
+-- Name: TRIGGER t10_require_one_active_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_require_one_active_policy ON public.economics_policy IS 'Exactly one policy version is active when the transaction commits.';
+
+
+--
+-- Name: economics_policy t10_validate_economics_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_validate_economics_policy BEFORE INSERT ON public.economics_policy FOR EACH ROW EXECUTE FUNCTION senate.validate_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_validate_economics_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_validate_economics_policy ON public.economics_policy IS 'A new policy version names a known time zone, and keeps the zone once usage is rolled up.';
 
 
 --
@@ -4580,6 +7271,48 @@ CREATE TRIGGER t20_sync_compatibility_on_update BEFORE UPDATE ON public.resource
 --
 
 COMMENT ON TRIGGER t20_sync_compatibility_on_update ON public.resource_usage IS 'Keeps the task-contract compatibility columns equal to their canonical columns on UPDATE; fires only for rows where a pair differs.';
+
+
+--
+-- Name: allocation_signals t30_follow_latest_assessment; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_follow_latest_assessment AFTER INSERT ON public.allocation_signals REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.follow_latest_assessment();
+
+
+--
+-- Name: TRIGGER t30_follow_latest_assessment ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_follow_latest_assessment ON public.allocation_signals IS 'priority_score of the assessed envelopes follows their latest assessment, in the same transaction.';
+
+
+--
+-- Name: resource_budgets t30_priority_from_latest_assessment; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_priority_from_latest_assessment BEFORE INSERT ON public.resource_budgets FOR EACH ROW EXECUTE FUNCTION senate.priority_from_latest_assessment();
+
+
+--
+-- Name: TRIGGER t30_priority_from_latest_assessment ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_priority_from_latest_assessment ON public.resource_budgets IS 'A new envelope starts at the priority_score of its entity''s latest assessment.';
+
+
+--
+-- Name: governance_blocks t30_zero_blocked_market_weights; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_zero_blocked_market_weights AFTER INSERT ON public.governance_blocks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.zero_blocked_market_weights();
+
+
+--
+-- Name: TRIGGER t30_zero_blocked_market_weights ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_zero_blocked_market_weights ON public.governance_blocks IS 'A blocked entity loses its market weight at once.';
 
 
 --
@@ -4709,6 +7442,48 @@ COMMENT ON TRIGGER t50_record_reserve_updates ON public.senate_reserve IS 'Ledge
 
 
 --
+-- Name: resource_budget_tiers t50_record_tier_budget_deletes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_deletes AFTER DELETE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_deletes ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_deletes ON public.resource_budget_tiers IS 'Ledger rows for removed tier caps.';
+
+
+--
+-- Name: resource_budget_tiers t50_record_tier_budget_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_inserts AFTER INSERT ON public.resource_budget_tiers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_inserts ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_inserts ON public.resource_budget_tiers IS 'Ledger rows for new tier caps.';
+
+
+--
+-- Name: resource_budget_tiers t50_record_tier_budget_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_updates AFTER UPDATE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_updates ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_updates ON public.resource_budget_tiers IS 'Ledger rows for changed tier caps.';
+
+
+--
 -- Name: resource_usage t80_roll_up_usage_deletes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -4797,6 +7572,14 @@ COMMENT ON CONSTRAINT allocation_proposals_resource_type_fkey ON public.allocati
 
 
 --
+-- Name: allocation_signals allocation_signals_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_signals
+    ADD CONSTRAINT allocation_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
 -- Name: allocation_votes allocation_votes_proposal_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -4805,11 +7588,43 @@ ALTER TABLE ONLY public.allocation_votes
 
 
 --
+-- Name: governance_blocks governance_blocks_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.governance_blocks
+    ADD CONSTRAINT governance_blocks_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
 -- Name: llm_models llm_models_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.llm_models
     ADD CONSTRAINT llm_models_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
+
+
+--
+-- Name: market_signals market_signals_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.market_signals
+    ADD CONSTRAINT market_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_entity_type_entity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_entity_type_entity_id_fkey FOREIGN KEY (entity_type, entity_id) REFERENCES public.resource_budgets(entity_type, entity_id) ON DELETE CASCADE;
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
 
 
 --
@@ -4842,6 +7657,14 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: world_model_gains world_model_gains_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.world_model_gains
+    ADD CONSTRAINT world_model_gains_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
 
 
 --
