@@ -1062,6 +1062,7 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quo
 CREATE FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text DEFAULT NULL::text) RETURNS public.allocation_proposal_tallies
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_voter text := senate.require_actor('voter', p_voter);
@@ -1165,6 +1166,7 @@ COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger
 CREATE FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text DEFAULT NULL::text, p_revisit_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
@@ -1298,6 +1300,7 @@ COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) 
 CREATE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text DEFAULT 'llm_tokens'::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_proposer text;
@@ -1654,6 +1657,7 @@ COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS
 CREATE FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text DEFAULT NULL::text) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
@@ -1965,6 +1969,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -2012,7 +2019,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -2355,6 +2362,14 @@ BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
         RETURN NEW;
     END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
+        RETURN NEW;
+    END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
     -- A proposal filed before governance may name a kind of entity that has no budgets.
     PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
@@ -2396,7 +2411,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -3256,7 +3271,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. The governance functions run with the setting off.';
 
 
 --
