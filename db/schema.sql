@@ -1062,7 +1062,6 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quo
 CREATE FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text DEFAULT NULL::text) RETURNS public.allocation_proposal_tallies
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_voter text := senate.require_actor('voter', p_voter);
@@ -1166,12 +1165,14 @@ COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger
 CREATE FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text DEFAULT NULL::text, p_revisit_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -1300,7 +1301,6 @@ COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) 
 CREATE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text DEFAULT 'llm_tokens'::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_proposer text;
@@ -1657,7 +1657,6 @@ COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS
 CREATE FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text DEFAULT NULL::text) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET "senate.legacy_proposal_writes" TO 'off'
     AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
@@ -3271,7 +3270,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. The governance functions run with the setting off.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 
 --

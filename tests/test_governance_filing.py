@@ -411,6 +411,7 @@ def test_the_governance_functions_apply_every_rule_even_in_a_legacy_session(db: 
     approve_votes(db, pid)
     decide(db, pid, "approved")
     assert scalar(db, "SELECT token_budget FROM resource_budgets WHERE entity_id = 'h-1'") == 5000
+    assert scalar(db, "SELECT current_setting('senate.legacy_proposal_writes')") == "on"
 
 
 def test_filing_is_not_executable_by_public(db: Conn) -> None:

@@ -21,9 +21,10 @@
 -- for those consumers' role only (ALTER ROLE ... SET). Their INSERTs and
 -- evidence rewrites then skip this rule, and their direct approvals are
 -- recorded without moving any budget (0028), exactly what an approval meant
--- before budgets existed. The governance functions always run with the
--- setting off: a governance approval re-checks this rule, so an ungrounded
--- proposal can never move a budget.
+-- before budgets existed. file_allocation_proposal() checks the rule itself
+-- and decide_allocation_proposal() runs with the setting off: a governance
+-- approval re-checks this rule, so an ungrounded proposal can never move a
+-- budget.
 SET lock_timeout = '5s';
 
 CREATE OR REPLACE FUNCTION senate.is_json_number_in(v jsonb, p_above numeric, p_at_most numeric)
@@ -167,7 +168,7 @@ $$;
 COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS
   'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant '
   'for legacy consumers'' role only): its proposal writes skip the strict justification rule and '
-  'its direct approvals move no budget. The governance functions run with the setting off.';
+  'its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 CREATE OR REPLACE FUNCTION senate.check_proposal_evidence_on_write()
 RETURNS trigger
@@ -208,7 +209,6 @@ RETURNS public.allocation_proposals.id%TYPE
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
-SET senate.legacy_proposal_writes = 'off'
 AS $$
 DECLARE
     v_proposer text;

@@ -209,7 +209,6 @@ RETURNS public.allocation_proposal_tallies
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
-SET senate.legacy_proposal_writes = 'off'
 AS $$
 DECLARE
     v_voter text := senate.require_actor('voter', p_voter);

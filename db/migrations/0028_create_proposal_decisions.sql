@@ -11,8 +11,8 @@
 --
 -- Legacy consumers (sessions with senate.legacy_proposal_writes on, see 0025)
 -- keep the meaning an approval had before governance existed: the status is
--- recorded, no budget moves. The governance functions always run with the
--- setting off, so their approvals are checked and credited whatever the
+-- recorded, no budget moves. decide_allocation_proposal() always runs with
+-- the setting off, so its approvals are checked and credited whatever the
 -- session says.
 --
 -- Locking: the proposal row first (FOR UPDATE in the functions, the row lock
@@ -216,12 +216,14 @@ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, rev
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
-SET senate.legacy_proposal_writes = 'off'
 AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -278,7 +280,6 @@ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, rev
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
-SET senate.legacy_proposal_writes = 'off'
 AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
