@@ -1170,6 +1170,9 @@ DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -1965,6 +1968,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -2012,7 +2018,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -2355,6 +2361,14 @@ BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
         RETURN NEW;
     END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
+        RETURN NEW;
+    END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
     -- A proposal filed before governance may name a kind of entity that has no budgets.
     PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
@@ -2396,7 +2410,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -3256,7 +3270,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 
 --
