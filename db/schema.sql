@@ -899,6 +899,8 @@ DECLARE
     v_compat_default text;
     v_canonical_default text;
     v_both_differ text;
+    v_fast_test text[];
+    v_fast_fill text[];
 BEGIN
     FOR t IN SELECT * FROM (VALUES ('resource_usage', 'usage'), ('allocation_proposals', 'proposal'))
                  AS x (table_name, short_name)
@@ -907,6 +909,8 @@ BEGIN
         v_insert := '';
         v_update := '';
         v_when := '{}';
+        v_fast_test := '{}';
+        v_fast_fill := '{}';
         FOR p IN
             SELECT c.column_name, c.canonical_columns
             FROM senate.compatibility_columns AS c
@@ -946,6 +950,9 @@ BEGIN
             %s
         END IF;$f$, v_compat_default, p.column_name, p.canonical_columns[1], v_both_differ);
                 END IF;
+                v_fast_test := v_fast_test || format('NEW.%I IS NULL', p.column_name);
+                v_fast_fill := v_fast_fill || format('NEW.%I := NEW.%I;', p.column_name,
+                                                     p.canonical_columns[1]);
                 v_insert := v_insert || format($f$
     IF NEW.%1$I IS NULL THEN
         NEW.%1$I := NEW.%2$I;
@@ -1003,6 +1010,8 @@ BEGIN
             %s
         END IF;$f$, v_compat_default, v_derived, v_conflict);
                 END IF;
+                v_fast_test := v_fast_test || 'NEW.proposer IS NULL'::text;
+                v_fast_fill := v_fast_fill || format('NEW.proposer := %s;', v_derived);
                 v_insert := v_insert || format($f$
     IF NEW.proposer IS NULL THEN
         NEW.proposer := %1$s;
@@ -1052,15 +1061,21 @@ BEGIN
         END IF;
 
         -- Generated, not generic: the column names and defaults are compiled in, so a row costs
-        -- a handful of IS NULL tests and assignments, with no catalog lookup and no query.
+        -- a handful of IS NULL tests and assignments, with no catalog lookup and no query. The
+        -- hot path, a legacy writer that set no compatibility column, is one test.
         EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_insert()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $body$
-BEGIN%s
+BEGIN
+    IF %s THEN
+        %s
+        RETURN NEW;
+    END IF;%s
     RETURN NEW;
 END;
-$body$$f$, t.short_name, v_insert);
+$body$$f$, t.short_name, array_to_string(v_fast_test, ' AND '),
+           array_to_string(v_fast_fill, E'\n        '), v_insert);
         EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_update()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1417,6 +1432,11 @@ CREATE FUNCTION senate.sync_proposal_compatibility_on_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF NEW.proposer IS NULL AND NEW.requested_amount IS NULL THEN
+        NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+        NEW.requested_amount := NEW.requested_tokens;
+        RETURN NEW;
+    END IF;
     IF NEW.proposer IS NULL THEN
         NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
     ELSIF coalesce(NEW.proposer_id::text, NEW.proposer_agent::text) IS NULL THEN
@@ -1507,6 +1527,11 @@ CREATE FUNCTION senate.sync_usage_compatibility_on_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF NEW.amount_used IS NULL AND NEW."timestamp" IS NULL THEN
+        NEW.amount_used := NEW.amount;
+        NEW."timestamp" := NEW.created_at;
+        RETURN NEW;
+    END IF;
     IF NEW.amount_used IS NULL THEN
         NEW.amount_used := NEW.amount;
     ELSIF NEW.amount IS NULL THEN

@@ -134,6 +134,10 @@ def test_a_role_that_may_not_quiet_triggers_still_backfills_with_triggers_on(
         db.execute(f"GRANT SELECT, INSERT, UPDATE ON senate.usage_rollups TO {role}")
         db.execute(f"GRANT SELECT, UPDATE ON resource_usage, allocation_proposals TO {role}")
         db.execute(f"GRANT SELECT ON economics_policy, llm_models, api_providers TO {role}")
+        db.execute(
+            "GRANT EXECUTE ON PROCEDURE senate.backfill_compatibility_columns(integer, boolean)"
+            f" TO {role}"
+        )
         notices = _notices(db)
         db.execute(f"SET ROLE {role}")
         try:

@@ -599,21 +599,25 @@ def test_new_writers_can_use_the_compatibility_names_on_deployed_types(
                 " WHERE attrelid = 'resource_usage'::regclass AND attname = 'entity_id'"
             ).fetchone()[0]  # type: ignore[index]
         ]
-        key = (
-            {"id": 123456}
+        extra: dict[str, Any] = (
+            {"id": 123456}  # no key default on that deployment; "timestamp" is its own text
             if variant is VARIANTS["no_primary_key_and_earlier_compatibility_columns"]
-            else {}
+            else {"timestamp": "2026-05-05 05:05:00"}  # created_at holds its default now()
         )
-        cols = ", ".join(["entity_type", "entity_id", "resource_type", "amount_used", *key])
-        vals = ", ".join(["%s"] * (4 + len(key)))
+        cols = ", ".join(["entity_type", "entity_id", "resource_type", "amount_used"])
+        cols += "".join(f', "{c}"' for c in extra)
+        vals = ", ".join(["%s"] * (4 + len(extra)))
         conn.execute(
             f"INSERT INTO resource_usage ({cols}) VALUES ({vals})",
-            ("hypothesis", entity, "cpu_seconds", 33, *key.values()),
+            ("hypothesis", entity, "cpu_seconds", 4321, *extra.values()),
         )
         row = conn.execute(
-            "SELECT amount, amount_used FROM resource_usage WHERE amount_used = 33"
+            'SELECT amount, amount_used, created_at::text, "timestamp"::text'
+            " FROM resource_usage WHERE amount_used = 4321"
         ).fetchone()
-        assert row == (33, 33)
+        assert row is not None and row[:2] == (4321, 4321)
+        if "timestamp" in extra:
+            assert row[2] == row[3] and row[2].startswith("2026-05-05 05:05:00")
         proposal = conn.execute(
             "INSERT INTO allocation_proposals (entity_type, entity_id, requested_amount, proposer,"
             " justification) VALUES ('hypothesis', %s, 44, 'agent-new', 'why')"
@@ -800,3 +804,53 @@ def test_the_backfill_walks_each_kind_of_key_in_many_small_batches(
     migrations.apply_migrations(deployed)  # 0005 onwards: nothing left for 0005 to fill
     with _connect(deployed) as conn:
         assert conn.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
+
+
+ADOPTED_DEFAULTS = """
+CREATE TABLE resource_usage (
+    id bigserial PRIMARY KEY, entity_type text NOT NULL, entity_id text NOT NULL,
+    resource_type text NOT NULL, amount numeric NOT NULL, cost numeric, model text,
+    artifact_type text, artifact_id text, analysis_id text, task_id text,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(), metadata jsonb,
+    "timestamp" timestamptz DEFAULT now()
+);
+CREATE TABLE allocation_proposals (
+    id bigserial PRIMARY KEY, entity_type text NOT NULL, entity_id text NOT NULL,
+    requested_tokens numeric NOT NULL, proposer_id text, proposer_agent text,
+    justification text, evidence jsonb, status text NOT NULL DEFAULT 'pending', reviewer text,
+    decided_at timestamptz, created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(), proposer text DEFAULT 'unknown'
+);
+"""
+
+
+def test_a_side_holding_only_its_column_default_counts_as_not_written(empty_db_url: str) -> None:
+    """Earlier compatibility columns with defaults, and a volatile canonical default."""
+    with _connect(empty_db_url) as conn:
+        conn.execute(ADOPTED_DEFAULTS)  # type: ignore[arg-type]
+    migrations.apply_migrations(empty_db_url)
+    with _connect(empty_db_url) as conn:
+        # legacy writer: created_at given, "timestamp" holds its default now(): no conflict
+        conn.execute(
+            "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, created_at)"
+            " VALUES ('entity', 'e1', 'cpu_seconds', 1, '2026-01-01 00:00+00')"
+        )
+        # new writer: "timestamp" given, created_at holds a volatile default: "timestamp" wins
+        conn.execute(
+            "INSERT INTO resource_usage"
+            ' (entity_type, entity_id, resource_type, amount, "timestamp")'
+            " VALUES ('entity', 'e2', 'cpu_seconds', 1, '2026-02-02 00:00+00')"
+        )
+        rows = conn.execute(
+            'SELECT entity_id, created_at = "timestamp", "timestamp"::date::text'
+            " FROM resource_usage ORDER BY entity_id"
+        ).fetchall()
+        assert rows == [("e1", True, "2026-01-01"), ("e2", True, "2026-02-02")]
+        # legacy proposal: proposer holds its default 'unknown', proposer_agent given
+        proposer = conn.execute(
+            "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
+            " proposer_agent, justification) VALUES ('entity', 'e1', 5, 'curator', 'x')"
+            " RETURNING proposer"
+        ).fetchone()
+        assert proposer == ("curator",)
+        assert conn.execute("SELECT * FROM reconcile_compatibility_columns()").fetchall() == []
