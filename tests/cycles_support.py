@@ -52,7 +52,8 @@ def period_start(conn: Conn) -> date:
 def today(conn: Conn) -> date:
     return scalar(  # type: ignore[no-any-return]
         conn,
-        "SELECT (now() AT TIME ZONE (SELECT time_zone FROM economics_policy WHERE is_active))::date",
+        "SELECT (now() AT TIME ZONE "
+        "(SELECT time_zone FROM economics_policy WHERE is_active))::date",
     )
 
 
@@ -83,8 +84,17 @@ def envelope(
         "INSERT INTO resource_budgets (entity_type, entity_id, token_budget, cpu_budget, "
         "storage_budget_gb, api_call_budget, priority_score, market_weight, created_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() - make_interval(days => %s))",
-        (entity_type, entity_id, tokens, cpu, storage, api, priority, market_weight,
-         created_days_ago),
+        (
+            entity_type,
+            entity_id,
+            tokens,
+            cpu,
+            storage,
+            api,
+            priority,
+            market_weight,
+            created_days_ago,
+        ),
     )
 
 
@@ -106,8 +116,9 @@ def spend(
     )
 
 
-def gain(conn: Conn, entity_id: str, edges: int, at: datetime,
-         entity_type: str = "hypothesis") -> None:
+def gain(
+    conn: Conn, entity_id: str, edges: int, at: datetime, entity_type: str = "hypothesis"
+) -> None:
     conn.execute(
         "INSERT INTO world_model_gains (entity_type, entity_id, kg_edges_gained, observed_at, "
         "source) VALUES (%s, %s, %s, %s, 'atlas-test')",
@@ -115,8 +126,9 @@ def gain(conn: Conn, entity_id: str, edges: int, at: datetime,
     )
 
 
-def budget(conn: Conn, entity_id: str, resource_type: str = "llm_tokens",
-           entity_type: str = "hypothesis") -> Decimal:
+def budget(
+    conn: Conn, entity_id: str, resource_type: str = "llm_tokens", entity_type: str = "hypothesis"
+) -> Decimal:
     return Decimal(
         scalar(
             conn,
@@ -129,14 +141,16 @@ def budget(conn: Conn, entity_id: str, resource_type: str = "llm_tokens",
 
 def reserve(conn: Conn, resource_type: str = "llm_tokens") -> Decimal:
     return Decimal(
-        scalar(conn, "SELECT balance FROM senate_reserve WHERE resource_type = %s",
-               (resource_type,))
+        scalar(
+            conn, "SELECT balance FROM senate_reserve WHERE resource_type = %s", (resource_type,)
+        )
     )
 
 
 def fund(conn: Conn, amount: int, resource_type: str = "llm_tokens") -> None:
-    conn.execute("SELECT fund_reserve(%s, %s, 'treasurer', 'test funding')",
-                 (resource_type, amount))
+    conn.execute(
+        "SELECT fund_reserve(%s, %s, 'treasurer', 'test funding')", (resource_type, amount)
+    )
 
 
 def totals(conn: Conn) -> dict[str, Decimal]:
@@ -150,18 +164,37 @@ def totals(conn: Conn) -> dict[str, Decimal]:
     return {str(k): Decimal(v) for k, v in found}
 
 
-def can_spend(conn: Conn, entity_id: str, amount: int | Decimal,
-              resource_type: str = "llm_tokens", model: str | None = None,
-              entity_type: str = "hypothesis") -> dict[str, Any]:
-    return one(conn, "SELECT * FROM can_spend(%s, %s, %s, %s, %s)",
-               (entity_type, entity_id, resource_type, amount, model))
+def can_spend(
+    conn: Conn,
+    entity_id: str,
+    amount: int | Decimal,
+    resource_type: str = "llm_tokens",
+    model: str | None = None,
+    entity_type: str = "hypothesis",
+) -> dict[str, Any]:
+    return one(
+        conn,
+        "SELECT * FROM can_spend(%s, %s, %s, %s, %s)",
+        (entity_type, entity_id, resource_type, amount, model),
+    )
 
 
-def reserve_spend(conn: Conn, entity_id: str, amount: int | Decimal,
-                  ttl: str = "10 minutes", resource_type: str = "llm_tokens",
-                  model: str | None = None, entity_type: str = "hypothesis") -> int:
-    return int(scalar(conn, "SELECT reserve_spend(%s, %s, %s, %s, %s::interval, %s)",
-                      (entity_type, entity_id, resource_type, amount, ttl, model)))
+def reserve_spend(
+    conn: Conn,
+    entity_id: str,
+    amount: int | Decimal,
+    ttl: str = "10 minutes",
+    resource_type: str = "llm_tokens",
+    model: str | None = None,
+    entity_type: str = "hypothesis",
+) -> int:
+    return int(
+        scalar(
+            conn,
+            "SELECT reserve_spend(%s, %s, %s, %s, %s::interval, %s)",
+            (entity_type, entity_id, resource_type, amount, ttl, model),
+        )
+    )
 
 
 def ledger_count(conn: Conn) -> int:
@@ -194,3 +227,84 @@ def start_together(n: int, work: Callable[[int], None]) -> list[BaseException]:
 
 def days_before(day: date, n: int) -> date:
     return day - timedelta(days=n)
+
+
+def scripted_weeks(db: Conn) -> None:
+    """Two complete weeks of history before the current budget period (policy defaults:
+    step 0.25, ROI low < 0.0001 and high >= 0.001 edges/token, market support >= 0.1,
+    2 low-ROI windows, 7-day ROI and idle windows, market weight applies from priority 0.5).
+
+    last week (review window, k = 0) and the week before (k = 1), per entity:
+      strong             2000 tokens / 20 edges both weeks, market weight 0.3  -> gain
+      strong-unsupported same ROI, market weight 0.05                          -> nothing
+      strong-unscored    same ROI, market weight 0.3 but priority 0.3 (weight not applied)
+      strong-blocked     same ROI and weight, unresolved governance block      -> nothing
+      low                5000 tokens / 0 edges both weeks                      -> reduced
+      low-once           5000 / 0 last week, 5000 / 10 the week before        -> nothing
+      top                1000 / 0.5 edges, highest priority                    -> reassigned
+      plain              1000 tokens / 0 edges last week only                  -> nothing
+      idle               no spend ever, tokens and CPU, old envelope           -> reclaimed
+      idle-new           no spend, envelope created 2 days ago                 -> nothing
+      idle-approved      no spend, old envelope, approval this week            -> nothing
+    Every entity except the idle ones also spends 10 tokens today.
+    """
+    monday = period_start(db)
+    last_week, week_before = noon(db, days_before(monday, 5)), noon(db, days_before(monday, 12))
+    fund(db, 100_000)
+
+    strongish = {
+        "strong": dict(priority=0.8, market_weight=0.3),
+        "strong-unsupported": dict(priority=0.8, market_weight=0.05),
+        "strong-unscored": dict(priority=0.3, market_weight=0.3),
+        "strong-blocked": dict(priority=0.8, market_weight=0.3),
+    }
+    for entity_id, scores in strongish.items():
+        envelope(db, entity_id, tokens=10_000, **scores)  # type: ignore[arg-type]
+        for at in (last_week, week_before):
+            spend(db, entity_id, 2_000, at=at)
+            gain(db, entity_id, 20, at)
+    db.execute(
+        "SELECT place_governance_block('hypothesis', 'strong-blocked', 'under review', 'chair')"
+    )
+    db.execute("UPDATE resource_budgets SET market_weight = 0.3 WHERE entity_id = 'strong-blocked'")
+
+    envelope(db, "low", tokens=10_000, priority=0.5)
+    spend(db, "low", 5_000, at=last_week)
+    spend(db, "low", 5_000, at=week_before)
+    envelope(db, "low-once", tokens=10_000, priority=0.45)
+    spend(db, "low-once", 5_000, at=last_week)
+    spend(db, "low-once", 5_000, at=week_before)
+    gain(db, "low-once", 10, week_before)
+
+    envelope(db, "top", tokens=8_000, priority=0.95)
+    spend(db, "top", 1_000, at=last_week)
+    envelope(db, "plain", tokens=8_000, priority=0.6)
+    spend(db, "plain", 1_000, at=last_week)
+    gain(db, "plain", 0, last_week)
+
+    envelope(db, "idle", tokens=4_000, cpu=400, priority=0.4)
+    envelope(db, "idle-new", tokens=4_000, priority=0.3, created_days_ago=2)
+    envelope(db, "idle-approved", tokens=0, priority=0.3)
+    pid = scalar(
+        db,
+        "SELECT file_allocation_proposal('hypothesis', 'idle-approved', 4000, "
+        "'agent-7', 'A new assay should add about 40 edges.', "
+        '\'{"pmids": ["31883511"], "expected_kg_edges": 40}\')',
+    )
+    for voter in ("s1", "s2", "s3"):
+        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
+    db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
+
+    for entity_id in (*strongish, "low", "low-once", "top", "plain"):
+        spend(db, entity_id, 10)
+
+
+EXPECTED_PLAN = [
+    ("idle", "cpu_seconds", -100, "idle_reclaim"),
+    (None, "cpu_seconds", 100, "reserve"),
+    ("idle", "llm_tokens", -1_000, "idle_reclaim"),
+    ("top", "llm_tokens", 1_000, "reassigned_idle_budget"),
+    ("strong", "llm_tokens", 2_500, "strong_roi_market_support"),
+    ("low", "llm_tokens", -2_500, "sustained_low_roi"),
+    (None, "llm_tokens", 0, "reserve"),
+]

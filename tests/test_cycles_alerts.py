@@ -54,7 +54,8 @@ def test_each_threshold_fires_exactly_once_per_period_and_reaches_a_listening_co
     assert check(db) == []
     spend(db, "h-1", 1)  # 80 %
     first = check(db)
-    assert [(a["entity_id"], a["threshold"], a["spent"]) for a in first] == [("h-1", Decimal("0.8"), 8_000)]
+    fired = [(a["entity_id"], a["threshold"], a["spent"]) for a in first]
+    assert fired == [("h-1", Decimal("0.8"), 8_000)]
     payload = received(listener, 1)
     assert len(payload) == 1
     assert payload[0]["alert_id"] == first[0]["alert_id"]
@@ -113,7 +114,8 @@ def test_a_new_budget_period_fires_the_thresholds_again(db: Conn) -> None:
     last_sunday = days_before(period_start(db), 1)
     spend(db, "h-1", 9_000, at=noon(db, last_sunday))
     assert [a["period_start"] for a in check(db, noon(db, last_sunday))] == [
-        days_before(period_start(db), 7)]
+        days_before(period_start(db), 7)
+    ]
     assert check(db) == []  # nothing spent this period yet
     spend(db, "h-1", 9_000)
     assert [a["period_start"] for a in check(db)] == [period_start(db)]
@@ -121,8 +123,10 @@ def test_a_new_budget_period_fires_the_thresholds_again(db: Conn) -> None:
 
 
 def test_thresholds_are_policy_and_measured_against_the_effective_budget(db: Conn) -> None:
-    db.execute("SELECT adopt_economics_policy('{\"alert_thresholds\": [0.5, 0.9]}', 'chair', "
-               "'earlier warnings')")
+    db.execute(
+        "SELECT adopt_economics_policy('{\"alert_thresholds\": [0.5, 0.9]}', 'chair', "
+        "'earlier warnings')"
+    )
     envelope(db, "h-1", tokens=10_000, priority=0.9, market_weight=0.5)  # effective 15 000
     spend(db, "h-1", 8_000)
     fired = check(db)
@@ -140,8 +144,9 @@ def test_a_check_for_one_entity_fires_only_its_alerts(db: Conn) -> None:
     envelope(db, "h-2", tokens=100)
     spend(db, "h-1", 100)
     spend(db, "h-2", 100)
-    one_entity = rows(db, "SELECT * FROM check_spend_alerts(entity_type => 'hypothesis', "
-                          "entity_id => 'h-2')")
+    one_entity = rows(
+        db, "SELECT * FROM check_spend_alerts(entity_type => 'hypothesis', entity_id => 'h-2')"
+    )
     assert {a["entity_id"] for a in one_entity} == {"h-2"}
     assert {a["entity_id"] for a in check(db)} == {"h-1"}
 
@@ -153,8 +158,7 @@ def test_concurrent_checks_fire_each_alert_once(db: Conn, connect: Connect) -> N
     spend(db, "h-1", 1_000)
     conns = [connect() for _ in range(8)]
     fired: list[int] = []
-    assert start_together(8, lambda i: fired.extend(
-        [a["alert_id"] for a in check(conns[i])])) == []
+    assert start_together(8, lambda i: fired.extend([a["alert_id"] for a in check(conns[i])])) == []
     assert len(fired) == 2
     assert scalar(db, "SELECT count(*) FROM spend_alerts") == 2
     assert len(received(listener, 2)) == 2

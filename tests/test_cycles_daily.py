@@ -32,14 +32,22 @@ def throttles(db: Conn, as_of: date | None = None) -> list[dict[str, object]]:
 
 
 def status(db: Conn, entity_id: str, resource_type: str = "llm_tokens") -> dict[str, object]:
-    return one(db, "SELECT * FROM budget_status WHERE entity_type = 'hypothesis' "
-                   "AND entity_id = %s AND resource_type = %s", (entity_id, resource_type))
+    return one(
+        db,
+        "SELECT * FROM budget_status WHERE entity_type = 'hypothesis' "
+        "AND entity_id = %s AND resource_type = %s",
+        (entity_id, resource_type),
+    )
 
 
 def status_ledger(db: Conn, entity_id: str) -> list[dict[str, object]]:
-    return rows(db, "SELECT resource_type, balance_before, balance_after, delta, cause_type, "
-                    "cause_id, note FROM budget_ledger WHERE account = 'entity_status' "
-                    "AND entity_id = %s ORDER BY ledger_id", (entity_id,))
+    return rows(
+        db,
+        "SELECT resource_type, balance_before, balance_after, delta, cause_type, "
+        "cause_id, note FROM budget_ledger WHERE account = 'entity_status' "
+        "AND entity_id = %s ORDER BY ledger_id",
+        (entity_id,),
+    )
 
 
 # --- budget periods and allowances -------------------------------------------------------------
@@ -69,11 +77,17 @@ def test_period_boundaries_are_calendar_weeks_in_the_policy_time_zone(db: Conn) 
     # Sunday 23:30 and Monday 00:30 in Tokyo (both Sunday in UTC).
     spend(db, "h-1", 300, at=scalar(db, "SELECT '2025-03-02 23:30+09'::timestamptz"))
     spend(db, "h-1", 40, at=scalar(db, "SELECT '2025-03-03 00:30+09'::timestamptz"))
-    position = one(db, "SELECT * FROM senate.spend_position('hypothesis', 'h-1', 'llm_tokens', "
-                       "NULL, '2025-03-05 12:00+09')")
+    position = one(
+        db,
+        "SELECT * FROM senate.spend_position('hypothesis', 'h-1', 'llm_tokens', "
+        "NULL, '2025-03-05 12:00+09')",
+    )
     assert (position["period_start"], position["spent"]) == (date(2025, 3, 3), 40)
-    before = one(db, "SELECT * FROM senate.spend_position('hypothesis', 'h-1', 'llm_tokens', "
-                     "NULL, '2025-03-02 23:59+09')")
+    before = one(
+        db,
+        "SELECT * FROM senate.spend_position('hypothesis', 'h-1', 'llm_tokens', "
+        "NULL, '2025-03-02 23:59+09')",
+    )
     assert (before["period_start"], before["spent"]) == (date(2025, 2, 24), 300)
 
 
@@ -81,11 +95,19 @@ def test_an_explicit_daily_allowance_replaces_the_derived_one_until_it_is_remove
     db: Conn,
 ) -> None:
     envelope(db, "h-1", tokens=7_000)
-    assert scalar(db, "SELECT set_daily_allowance('hypothesis', 'h-1', 'llm_tokens', 250, "
-                      "'chair', 'slow down')") == 250
+    assert (
+        scalar(
+            db,
+            "SELECT set_daily_allowance('hypothesis', 'h-1', 'llm_tokens', 250, "
+            "'chair', 'slow down')",
+        )
+        == 250
+    )
     assert status(db, "h-1")["daily_allowance"] == 250
-    assert scalar(db, "SELECT set_daily_allowance('hypothesis', 'h-1', 'llm_tokens', NULL, "
-                      "'chair')") is None
+    assert (
+        scalar(db, "SELECT set_daily_allowance('hypothesis', 'h-1', 'llm_tokens', NULL, 'chair')")
+        is None
+    )
     assert status(db, "h-1")["daily_allowance"] == 1_000
 
 
@@ -154,7 +176,11 @@ def test_the_daily_check_throttles_an_entity_past_its_daily_allowance_and_record
     assert len(actions) == 1
     a = actions[0]
     assert (a["action"], a["entity_id"], a["resource_type"], a["kind"]) == (
-        "throttled", "h-1", "llm_tokens", "daily_allowance")
+        "throttled",
+        "h-1",
+        "llm_tokens",
+        "daily_allowance",
+    )
     assert (a["window_start"], a["window_end"]) == (today(db), today(db) + timedelta(days=1))
     assert (a["spent"], a["allowance"]) == (1_500, 1_000)
 
@@ -162,9 +188,17 @@ def test_the_daily_check_throttles_an_entity_past_its_daily_allowance_and_record
     assert s["throttled"] is True and s["throttle_reason"] == a["detail"]
     ledger = status_ledger(db, "h-1")
     throttle_id = scalar(db, "SELECT throttle_id FROM spend_throttles")
-    assert ledger == [{"resource_type": "llm_tokens", "balance_before": 7_000,
-                       "balance_after": 7_000, "delta": 0, "cause_type": "throttle",
-                       "cause_id": str(throttle_id), "note": a["detail"]}]
+    assert ledger == [
+        {
+            "resource_type": "llm_tokens",
+            "balance_before": 7_000,
+            "balance_after": 7_000,
+            "delta": 0,
+            "cause_type": "throttle",
+            "cause_id": str(throttle_id),
+            "note": a["detail"],
+        }
+    ]
     explained = rows(db, "SELECT cause, explanation FROM explain_budget('hypothesis', 'h-1')")
     assert explained[-1]["explanation"] == f"status: {a['detail']}"
 
@@ -191,8 +225,11 @@ def test_only_the_entities_and_classes_past_their_allowance_are_throttled(db: Co
     spend(db, "h-within", 1_000)
     spend(db, "h-unbudgeted", 5)  # no budget: anything is past it
     spend(db, "h-stranger", 500)  # spend without an envelope: nothing to throttle
-    throttled = [(a["entity_id"], a["resource_type"], a["kind"]) for a in daily_check(db)
-                 if a["action"] == "throttled"]
+    throttled = [
+        (a["entity_id"], a["resource_type"], a["kind"])
+        for a in daily_check(db)
+        if a["action"] == "throttled"
+    ]
     assert throttled == [
         ("h-over", "llm_tokens", "daily_allowance"),
         ("h-unbudgeted", "llm_tokens", "daily_allowance"),
@@ -246,9 +283,12 @@ def test_an_approval_that_raises_the_budget_releases_the_throttle(db: Conn) -> N
     spend(db, "h-1", 1_500)
     daily_check(db)
     db.execute("SELECT fund_reserve('llm_tokens', 100000, 'treasurer')")
-    pid = scalar(db, "SELECT file_allocation_proposal('hypothesis', 'h-1', 7000, 'agent', "
-                     "'More data should add 40 edges.', "
-                     "'{\"pmids\": [\"31883511\"], \"expected_kg_edges\": 40}')")
+    pid = scalar(
+        db,
+        "SELECT file_allocation_proposal('hypothesis', 'h-1', 7000, 'agent', "
+        "'More data should add 40 edges.', "
+        '\'{"pmids": ["31883511"], "expected_kg_edges": 40}\')',
+    )
     for voter in ("s1", "s2", "s3"):
         db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
     db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
@@ -284,10 +324,16 @@ def test_throttles_of_a_past_period_are_released_when_the_new_period_is_checked(
 
     released = daily_check(db)
     assert [(a["action"], a["kind"]) for a in released] == [
-        ("released", "daily_allowance"), ("released", "period_budget")]
+        ("released", "daily_allowance"),
+        ("released", "period_budget"),
+    ]
     assert all("ended: a new" in str(a["detail"]) for a in released)
     assert [r["cause_type"] for r in status_ledger(db, "h-1")] == [
-        "throttle", "throttle", "release", "release"]
+        "throttle",
+        "throttle",
+        "release",
+        "release",
+    ]
     assert scalar(db, "SELECT count(*) FROM spend_throttles WHERE released_at IS NULL") == 0
 
 
@@ -295,9 +341,11 @@ def test_throttles_are_history_only_their_release_may_be_written(db: Conn) -> No
     envelope(db, "h-1", tokens=7_000)
     spend(db, "h-1", 1_500)
     daily_check(db)
-    for sql in ("UPDATE spend_throttles SET reason = 'edited'",
-                "DELETE FROM spend_throttles",
-                "TRUNCATE spend_throttles"):
+    for sql in (
+        "UPDATE spend_throttles SET reason = 'edited'",
+        "DELETE FROM spend_throttles",
+        "TRUNCATE spend_throttles",
+    ):
         with pytest.raises(psycopg.Error) as exc:
             db.execute(sql)
         assert exc.value.sqlstate == "S4001", sql

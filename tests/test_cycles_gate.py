@@ -125,13 +125,20 @@ def test_a_reservation_holds_budget_until_a_usage_row_naming_it_settles_it(db: C
     rid = reserve_spend(db, "h-1", 6_000)
     assert can_spend(db, "h-1", 4_001)["allowed"] is False
     assert can_spend(db, "h-1", 4_000)["allowed"] is True
-    status = one(db, "SELECT held, available FROM budget_status "
-                     "WHERE entity_id = 'h-1' AND resource_type = 'llm_tokens'")
+    status = one(
+        db,
+        "SELECT held, available FROM budget_status "
+        "WHERE entity_id = 'h-1' AND resource_type = 'llm_tokens'",
+    )
     assert (status["held"], status["available"]) == (6_000, 4_000)
 
     spend(db, "h-1", 3_500, reservation_id=rid)  # the actual spend was lower
-    settled = one(db, "SELECT settled_at IS NOT NULL AS settled, settled_amount "
-                      "FROM spend_reservations WHERE reservation_id = %s", (rid,))
+    settled = one(
+        db,
+        "SELECT settled_at IS NOT NULL AS settled, settled_amount "
+        "FROM spend_reservations WHERE reservation_id = %s",
+        (rid,),
+    )
     assert settled == {"settled": True, "settled_amount": 3_500}
     assert can_spend(db, "h-1", 1)["remaining"] == 6_500
 
@@ -151,8 +158,9 @@ def test_one_insert_statement_settles_its_reservations_with_the_sum_of_their_row
         "        ('hypothesis', 'h-2', 'llm_tokens', 50, NULL)",
         {"r1": r1, "r2": r2},
     )
-    settled = rows(db, "SELECT reservation_id, settled_amount FROM spend_reservations "
-                       "ORDER BY reservation_id")
+    settled = rows(
+        db, "SELECT reservation_id, settled_amount FROM spend_reservations ORDER BY reservation_id"
+    )
     assert [s["settled_amount"] for s in settled] == [500, 700]
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
 
@@ -165,8 +173,10 @@ def test_a_usage_row_naming_another_entitys_reservation_settles_nothing_but_is_r
     rid = reserve_spend(db, "h-1", 1_000)
     spend(db, "h-2", 400, reservation_id=rid)
     spend(db, "h-1", 400, reservation_id=rid + 1000)  # unknown reservation
-    assert scalar(db, "SELECT settled_at FROM spend_reservations WHERE reservation_id = %s",
-                  (rid,)) is None
+    assert (
+        scalar(db, "SELECT settled_at FROM spend_reservations WHERE reservation_id = %s", (rid,))
+        is None
+    )
     assert scalar(db, "SELECT count(*) FROM resource_usage") == 2
     assert can_spend(db, "h-1", 1)["remaining"] == 10_000 - 1_000 - 400
 
@@ -186,10 +196,13 @@ def test_an_expired_reservation_no_longer_counts_and_cleanup_marks_and_deletes_i
     live = reserve_spend(db, "h-1", 2_000)
     assert can_spend(db, "h-1", 1)["remaining"] == 8_000
     assert one(db, "SELECT * FROM cleanup_spend_reservations()") == {"expired": 2, "deleted": 1}
-    left = rows(db, "SELECT reservation_id, release_reason FROM spend_reservations "
-                    "ORDER BY reservation_id")
-    assert left == [{"reservation_id": 1, "release_reason": "expired"},
-                    {"reservation_id": live, "release_reason": None}]
+    left = rows(
+        db, "SELECT reservation_id, release_reason FROM spend_reservations ORDER BY reservation_id"
+    )
+    assert left == [
+        {"reservation_id": 1, "release_reason": "expired"},
+        {"reservation_id": live, "release_reason": None},
+    ]
 
 
 def test_releasing_a_reservation_returns_its_hold_and_a_second_release_is_refused(
@@ -266,10 +279,12 @@ def test_sixteen_connections_racing_for_the_last_of_a_budget_never_pass_it(
     errors = start_together(16, work)
     assert errors == []
     held = scalar(db, "SELECT coalesce(sum(amount), 0) FROM spend_reservations")
-    print(f"\nreservation race: 16 connections x {ask} tokens requested = {16 * ask}; "
-          f"budget {budget}, already spent {already_spent}, left {budget - already_spent}; "
-          f"granted {len(granted)} x {ask} = {sum(granted)}, refused {len(refused)} (S3001); "
-          f"spent + held = {already_spent + held} <= {budget}")
+    print(
+        f"\nreservation race: 16 connections x {ask} tokens requested = {16 * ask}; "
+        f"budget {budget}, already spent {already_spent}, left {budget - already_spent}; "
+        f"granted {len(granted)} x {ask} = {sum(granted)}, refused {len(refused)} (S3001); "
+        f"spent + held = {already_spent + held} <= {budget}"
+    )
     assert set(refused) <= {"S3001"}
     assert len(granted) == (budget - already_spent) // ask == 14
     assert held == sum(granted)
@@ -297,11 +312,16 @@ def test_many_rounds_of_racing_reservers_and_settling_writers_never_pass_the_bud
                 spend(conns[i], "h-hot", ask // 2, reservation_id=rid)
 
     assert start_together(16, work) == []
-    status = one(db, "SELECT spent, held FROM budget_status "
-                     "WHERE entity_id = 'h-hot' AND resource_type = 'llm_tokens'")
+    status = one(
+        db,
+        "SELECT spent, held FROM budget_status "
+        "WHERE entity_id = 'h-hot' AND resource_type = 'llm_tokens'",
+    )
     granted = scalar(db, "SELECT sum(amount) FROM spend_reservations")
-    print(f"\nreservation rounds: 16 connections x 12 requests = {requested} tokens requested; "
-          f"budget {budget}; granted {granted}; spent {status['spent']} + held {status['held']} "
-          f"= {status['spent'] + status['held']} <= {budget}")
+    print(
+        f"\nreservation rounds: 16 connections x 12 requests = {requested} tokens requested; "
+        f"budget {budget}; granted {granted}; spent {status['spent']} + held {status['held']} "
+        f"= {status['spent'] + status['held']} <= {budget}"
+    )
     assert status["spent"] + status["held"] <= budget
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []

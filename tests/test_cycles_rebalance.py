@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from cycles_support import (
+    EXPECTED_PLAN,
     Conn,
     Connect,
     budget,
@@ -27,6 +28,7 @@ from cycles_support import (
     reserve_spend,
     rows,
     scalar,
+    scripted_weeks,
     spend,
     totals,
 )
@@ -35,83 +37,6 @@ from hypothesis import strategies as st
 
 DRY_RUN = "SELECT * FROM run_rebalance()"
 APPLY = "SELECT * FROM run_rebalance(dry_run => false, actor => 'senate-chair')"
-
-
-def scripted_weeks(db: Conn) -> None:
-    """Two complete weeks of history before the current budget period (policy defaults:
-    step 0.25, ROI low < 0.0001 and high >= 0.001 edges/token, market support >= 0.1,
-    2 low-ROI windows, 7-day ROI and idle windows, market weight applies from priority 0.5).
-
-    last week (review window, k = 0) and the week before (k = 1), per entity:
-      strong             2000 tokens / 20 edges both weeks, market weight 0.3  -> gain
-      strong-unsupported same ROI, market weight 0.05                          -> nothing
-      strong-unscored    same ROI, market weight 0.3 but priority 0.3 (weight not applied)
-      strong-blocked     same ROI and weight, unresolved governance block      -> nothing
-      low                5000 tokens / 0 edges both weeks                      -> reduced
-      low-once           5000 / 0 last week, 5000 / 10 the week before        -> nothing
-      top                1000 / 0.5 edges, highest priority                    -> reassigned
-      plain              1000 tokens / 0 edges last week only                  -> nothing
-      idle               no spend ever, tokens and CPU, old envelope           -> reclaimed
-      idle-new           no spend, envelope created 2 days ago                 -> nothing
-      idle-approved      no spend, old envelope, approval this week            -> nothing
-    Every entity except the idle ones also spends 10 tokens today.
-    """
-    monday = period_start(db)
-    last_week, week_before = noon(db, days_before(monday, 5)), noon(db, days_before(monday, 12))
-    fund(db, 100_000)
-
-    strongish = {
-        "strong": dict(priority=0.8, market_weight=0.3),
-        "strong-unsupported": dict(priority=0.8, market_weight=0.05),
-        "strong-unscored": dict(priority=0.3, market_weight=0.3),
-        "strong-blocked": dict(priority=0.8, market_weight=0.3),
-    }
-    for entity_id, scores in strongish.items():
-        envelope(db, entity_id, tokens=10_000, **scores)  # type: ignore[arg-type]
-        for at in (last_week, week_before):
-            spend(db, entity_id, 2_000, at=at)
-            gain(db, entity_id, 20, at)
-    db.execute("SELECT place_governance_block('hypothesis', 'strong-blocked', 'under review', "
-               "'chair')")
-    db.execute("UPDATE resource_budgets SET market_weight = 0.3 WHERE entity_id = 'strong-blocked'")
-
-    envelope(db, "low", tokens=10_000, priority=0.5)
-    spend(db, "low", 5_000, at=last_week)
-    spend(db, "low", 5_000, at=week_before)
-    envelope(db, "low-once", tokens=10_000, priority=0.45)
-    spend(db, "low-once", 5_000, at=last_week)
-    spend(db, "low-once", 5_000, at=week_before)
-    gain(db, "low-once", 10, week_before)
-
-    envelope(db, "top", tokens=8_000, priority=0.95)
-    spend(db, "top", 1_000, at=last_week)
-    envelope(db, "plain", tokens=8_000, priority=0.6)
-    spend(db, "plain", 1_000, at=last_week)
-    gain(db, "plain", 0, last_week)
-
-    envelope(db, "idle", tokens=4_000, cpu=400, priority=0.4)
-    envelope(db, "idle-new", tokens=4_000, priority=0.3, created_days_ago=2)
-    envelope(db, "idle-approved", tokens=0, priority=0.3)
-    pid = scalar(db, "SELECT file_allocation_proposal('hypothesis', 'idle-approved', 4000, "
-                     "'agent-7', 'A new assay should add about 40 edges.', "
-                     "'{\"pmids\": [\"31883511\"], \"expected_kg_edges\": 40}')")
-    for voter in ("s1", "s2", "s3"):
-        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
-    db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
-
-    for entity_id in (*strongish, "low", "low-once", "top", "plain"):
-        spend(db, entity_id, 10)
-
-
-EXPECTED_PLAN = [
-    ("idle", "cpu_seconds", -100, "idle_reclaim"),
-    (None, "cpu_seconds", 100, "reserve"),
-    ("idle", "llm_tokens", -1_000, "idle_reclaim"),
-    ("top", "llm_tokens", 1_000, "reassigned_idle_budget"),
-    ("strong", "llm_tokens", 2_500, "strong_roi_market_support"),
-    ("low", "llm_tokens", -2_500, "sustained_low_roi"),
-    (None, "llm_tokens", 0, "reserve"),
-]
 
 
 def plan(db: Conn, sql: str = DRY_RUN) -> list[dict[str, Any]]:
@@ -144,8 +69,9 @@ def test_a_dry_run_shows_each_rule_firing_for_the_right_entities_only_and_writes
     strong = by_entity[("strong", "llm_tokens")]
     assert (strong["old_budget"], strong["new_budget"]) == (10_000, 12_500)
     assert "ROI 0.01" in strong["detail"] and "market weight 0.3" in strong["detail"]
-    assert "0 edges / 5000 tokens, 0 edges / 5000 tokens" in by_entity[("low", "llm_tokens")][
-        "detail"]
+    assert (
+        "0 edges / 5000 tokens, 0 edges / 5000 tokens" in by_entity[("low", "llm_tokens")]["detail"]
+    )
     assert "no cpu_seconds spend since" in by_entity[("idle", "cpu_seconds")]["detail"]
     assert "priority rank 1" in by_entity[("top", "llm_tokens")]["detail"]
 
@@ -175,22 +101,41 @@ def test_applying_writes_budgets_reserve_ledger_run_and_plan_and_conserves_total
     run = rows(db, "SELECT * FROM rebalance_runs")
     assert len(run) == 1
     r = run[0]
-    assert (r["window_end"], r["window_start"]) == (period_start(db),
-                                                    days_before(period_start(db), 7))
+    assert (r["window_end"], r["window_start"]) == (
+        period_start(db),
+        days_before(period_start(db), 7),
+    )
     assert (r["actor"], r["gains"], r["reductions"], r["reclaims"], r["reassignments"]) == (
-        "senate-chair", 1, 1, 2, 1)
-    ledger = rows(db, "SELECT account, entity_id, resource_type, delta, actor, note "
-                      "FROM budget_ledger WHERE cause_type = 'rebalance' AND cause_id = %s "
-                      "ORDER BY ledger_id", (str(r["run_id"]),))
+        "senate-chair",
+        1,
+        1,
+        2,
+        1,
+    )
+    ledger = rows(
+        db,
+        "SELECT account, entity_id, resource_type, delta, actor, note "
+        "FROM budget_ledger WHERE cause_type = 'rebalance' AND cause_id = %s "
+        "ORDER BY ledger_id",
+        (str(r["run_id"]),),
+    )
     assert [(x["entity_id"], x["resource_type"], x["delta"]) for x in ledger] == [
-        ("idle", "cpu_seconds", -100), ("idle", "llm_tokens", -1_000),
-        ("low", "llm_tokens", -2_500), ("strong", "llm_tokens", 2_500),
-        ("top", "llm_tokens", 1_000), (None, "cpu_seconds", 100)]
+        ("idle", "cpu_seconds", -100),
+        ("idle", "llm_tokens", -1_000),
+        ("low", "llm_tokens", -2_500),
+        ("strong", "llm_tokens", 2_500),
+        ("top", "llm_tokens", 1_000),
+        (None, "cpu_seconds", 100),
+    ]
     assert {x["actor"] for x in ledger} == {"senate-chair"}
     assert "idle_reclaim" in ledger[0]["note"] and "sustained_low_roi" in ledger[2]["note"]
-    stored = rows(db, "SELECT entity_id, resource_type, delta, reason FROM rebalance_changes "
-                      "WHERE run_id = %s ORDER BY resource_type, entity_id IS NULL, reason, "
-                      "entity_id", (r["run_id"],))
+    stored = rows(
+        db,
+        "SELECT entity_id, resource_type, delta, reason FROM rebalance_changes "
+        "WHERE run_id = %s ORDER BY resource_type, entity_id IS NULL, reason, "
+        "entity_id",
+        (r["run_id"],),
+    )
     assert [tuple(x.values()) for x in stored] == EXPECTED_PLAN
 
 
@@ -271,8 +216,11 @@ def test_rebalance_refuses_a_future_as_of_and_a_null_dry_run(db: Conn) -> None:
 def test_runs_and_their_plans_are_history(db: Conn) -> None:
     scripted_weeks(db)
     plan(db, APPLY)
-    for sql in ("UPDATE rebalance_runs SET actor = 'someone else'",
-                "DELETE FROM rebalance_changes", "TRUNCATE rebalance_runs"):
+    for sql in (
+        "UPDATE rebalance_runs SET actor = 'someone else'",
+        "DELETE FROM rebalance_changes",
+        "TRUNCATE rebalance_runs",
+    ):
         with pytest.raises(psycopg.Error) as exc:
             db.execute(sql)
         assert exc.value.sqlstate == "S4001", sql
@@ -319,8 +267,11 @@ def test_two_applies_racing_for_one_window_apply_it_once(db: Conn, connect: Conn
     assert scalar(db, "SELECT count(*) FROM rebalance_runs") == 1
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     st.lists(
         st.tuples(
@@ -361,8 +312,12 @@ def test_any_dataset_conserves_totals_and_bounds_every_change(
             if cpu_active:
                 spend(db, e, 1, resource_type="cpu_seconds")
         before = totals(db)
-        old = {r[0]: r[1:] for r in db.execute(
-            "SELECT entity_id, token_budget, cpu_budget FROM resource_budgets").fetchall()}
+        old = {
+            r[0]: r[1:]
+            for r in db.execute(
+                "SELECT entity_id, token_budget, cpu_budget FROM resource_budgets"
+            ).fetchall()
+        }
         found = plan(db, APPLY)
         assert totals(db) == before
         assert scalar(db, "SELECT min(balance) FROM senate_reserve") >= 0
@@ -373,6 +328,7 @@ def test_any_dataset_conserves_totals_and_bounds_every_change(
             column = 0 if r["resource_type"] == "llm_tokens" else 1
             assert r["old_budget"] == old[r["entity_id"]][column]
             assert 0 < abs(r["delta"]) <= step * r["old_budget"]
-            assert (r["delta"] > 0) == (r["reason"] in ("strong_roi_market_support",
-                                                        "reassigned_idle_budget"))
+            assert (r["delta"] > 0) == (
+                r["reason"] in ("strong_roi_market_support", "reassigned_idle_budget")
+            )
         assert ledger_invariant_violations(db) == []
