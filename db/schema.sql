@@ -751,7 +751,7 @@ CREATE TABLE public.allocation_proposals (
     CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
     CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
     CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
-    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
+    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
     CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
     CONSTRAINT allocation_proposals_votes_valid CHECK (((votes = '[]'::jsonb) OR senate.check_votes(votes)))
@@ -1170,6 +1170,9 @@ DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -1965,6 +1968,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -2012,7 +2018,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -2223,14 +2229,14 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
-    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_priority_score_check CHECK (((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric))),
-    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric)))
+    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_priority_score_check CHECK ((((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric)) AND (priority_score <> 'NaN'::numeric))),
+    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
@@ -2355,6 +2361,14 @@ BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
         RETURN NEW;
     END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
+        RETURN NEW;
+    END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
     -- A proposal filed before governance may name a kind of entity that has no budgets.
     PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
@@ -2396,7 +2410,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -3256,7 +3270,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 
 --
@@ -6196,7 +6210,7 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric)))
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
