@@ -85,7 +85,8 @@ SELECT CASE WHEN g.i %% 1000 = 0 THEN %(hot_type)s ELSE bench.entity_type_of(e.n
        now() - make_interval(secs => ((g.i * 7919) %% (%(days)s * 86400))::float8)
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g (i)
 CROSS JOIN LATERAL (
-    SELECT floor(%(entities)s * (((g.i * 2654435761) %% 4294967296) / 4294967296.0::float8) ^ 2)::bigint
+    SELECT floor(%(entities)s
+                 * (((g.i * 2654435761) %% 4294967296) / 4294967296.0::float8) ^ 2)::bigint
 ) AS e (n)
 CROSS JOIN LATERAL (
     SELECT CASE WHEN g.i %% 20 < 14 THEN 'llm_tokens'
