@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -345,6 +346,11 @@ def ingest_rows(n: int, tag: str, entities: int = 200) -> list[tuple[Any, ...]]:
     return rows
 
 
+def round_rows(n: int, tag: str, r: int) -> list[tuple[Any, ...]]:
+    """The rows of round ``r`` (entity ids tagged ``{tag}{r}``)."""
+    return ingest_rows(n, f"{tag}{r}")
+
+
 def chunks(rows: Sequence[tuple[Any, ...]], size: int) -> Iterator[Sequence[tuple[Any, ...]]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -516,9 +522,7 @@ def section_ingest(conn: Conn, size: Size, report: Report) -> None:
     real, bare = "public.resource_usage", "bench.bare"
     for name, writer, kind, goal in INGEST_PATHS:
         n = size.autocommit_rows if kind == "autocommit" else size.ingest_rows
-        result = paired(
-            conn, writer, (bare, real), size.rounds, lambda r, n=n: ingest_rows(n, f"ingest{r}")
-        )
+        result = paired(conn, writer, (bare, real), size.rounds, partial(round_rows, n, "ingest"))
         real_rate = rate(n, statistics.median(result.wall[real]))
         bare_rate = rate(n, statistics.median(result.wall[bare]))
         ratio = ratio_of(result.wall, real, bare)

@@ -103,6 +103,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from senate_db import bench
+
+    bench.run(_target(args).url, args.size, sys.stdout, keep=args.keep)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -161,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         [data_dir],
     )
     p.add_argument("--output", type=Path, metavar="FILE", help="default: <repo>/db/schema.sql")
+    p = add(
+        "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
+    )
+    p.add_argument("--size", choices=("tiny", "small", "default", "large"), default="default")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser
 
 
