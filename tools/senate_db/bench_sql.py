@@ -62,10 +62,11 @@ COMMENT ON FUNCTION bench.entity_id_of(bigint) IS 'Entity id of generated entity
 """
 
 #: Generated usage rows lo..hi (through every trigger on resource_usage). Deterministic in i:
-#: row i charges entity floor(entities * u^2) for a hash u of i (a skewed population), every
-#: 1000th row the hot entity; 70 % llm_tokens over 6 models, 15 % CPU, 5 % storage, 10 % API
-#: calls over 5 providers; created_at spread evenly over the last ``days`` days; cost NULL, so
-#: the rollup trigger prices every row from llm_models / api_providers.
+#: row i charges entity floor(active * u^2) for a hash u of i (a skewed population of active
+#: entities; the other budgeted entities stay idle), every 1000th row the hot entity;
+#: 70 % llm_tokens over 6 models, 15 % CPU, 5 % storage, 10 % API calls over 5 providers;
+#: created_at spread evenly over the last ``days`` days; cost NULL, so the rollup trigger
+#: prices every row from llm_models / api_providers.
 GENERATE_USAGE = """
 INSERT INTO {table}
     (entity_type, entity_id, resource_type, amount, model, provider, created_at)
@@ -85,7 +86,7 @@ SELECT CASE WHEN g.i %% 1000 = 0 THEN %(hot_type)s ELSE bench.entity_type_of(e.n
        now() - make_interval(secs => ((g.i * 7919) %% (%(days)s * 86400))::float8)
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g (i)
 CROSS JOIN LATERAL (
-    SELECT floor(%(entities)s
+    SELECT floor(%(active)s
                  * (((g.i * 2654435761) %% 4294967296) / 4294967296.0::float8) ^ 2)::bigint
 ) AS e (n)
 CROSS JOIN LATERAL (
