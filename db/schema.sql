@@ -2614,6 +2614,57 @@ COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statemen
 
 
 --
+-- Name: check_usage_references(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_usage_references() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT w.entity_type, w.resource_type,
+           le.found IS NOT NULL AS entity_type_found, lr.found IS NOT NULL AS resource_type_found
+    INTO v_bad
+    FROM (SELECT DISTINCT n.entity_type::text AS entity_type, n.resource_type::text AS resource_type
+          FROM new_rows AS n) AS w
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.entity_types AS e
+                       WHERE e.entity_type = w.entity_type FOR KEY SHARE) AS le ON true
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.resource_types AS t
+                       WHERE t.resource_type = w.resource_type FOR KEY SHARE) AS lr ON true
+    WHERE (w.entity_type IS NOT NULL AND le.found IS NULL)
+       OR (w.resource_type IS NOT NULL AND lr.found IS NULL)
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_bad.entity_type IS NOT NULL AND NOT v_bad.entity_type_found THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
+            MESSAGE = format('resource_usage.entity_type %L is not a kind in entity_types',
+                             v_bad.entity_type),
+            DETAIL = 'Every usage row names an entity kind listed in entity_types.',
+            HINT = 'Add the kind to entity_types first, or fix the writer.';
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
+        MESSAGE = format('resource_usage.resource_type %L is not a class in resource_types',
+                         v_bad.resource_type),
+        DETAIL = 'Every usage row names a resource class listed in resource_types.',
+        HINT = 'Use one of the classes in resource_types (llm_tokens, cpu_seconds, '
+               'storage_gb_hours, api_calls).';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_usage_references(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger on resource_usage (replaces the per-row foreign keys of 0003): locks the entity_types and resource_types rows the statement''s rows name FOR KEY SHARE, once per distinct value, and raises 23503 naming the column and value when one does not exist.';
+
+
+--
 -- Name: clear_change_cause(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -3338,9 +3389,12 @@ COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_bud
 --
 
 CREATE FUNCTION senate.policy_time_zone() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
-    SELECT coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active), 'UTC')
+BEGIN
+    RETURN coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active),
+                    'UTC');
+END;
 $$;
 
 
@@ -3348,7 +3402,7 @@ $$;
 -- Name: FUNCTION policy_time_zone(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none).';
+COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none). PL/pgSQL so that its query plan is cached per session (a SQL function with a subquery is re-planned by every calling statement). Callers that evaluate it per row should wrap it as a scalar subquery, (SELECT senate.policy_time_zone()), so it runs once per statement.';
 
 
 --
@@ -3669,6 +3723,77 @@ COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, D
 
 
 --
+-- Name: refuse_referenced_key_change(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_key_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_column text := TG_ARGV[0];
+    v_old text := to_jsonb(OLD) ->> v_column;
+    v_used boolean;
+BEGIN
+    IF TG_OP = 'UPDATE' AND v_old IS NOT DISTINCT FROM (to_jsonb(NEW) ->> v_column) THEN
+        RETURN NEW;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s must run in READ COMMITTED, not %s',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME,
+                             upper(current_setting('transaction_isolation'))),
+            HINT = 'Run it in its own READ COMMITTED transaction: the check for usage rows '
+                   'that still name the value needs to see rows committed while it waited.';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.resource_usage WHERE %I = $1)', v_column)
+        INTO v_used USING v_old;
+    IF v_used THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s refused: resource_usage rows still name it',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME),
+            HINT = 'Usage history is kept; a kind or class that was used cannot be removed.';
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_key_change(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_key_change() IS 'Row-level BEFORE DELETE / UPDATE trigger on entity_types and resource_types (argument: the key column): refuses (23503) to delete or re-key a value that resource_usage rows still name; requires READ COMMITTED (0A000 otherwise).';
+
+
+--
+-- Name: refuse_referenced_truncate(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.resource_usage) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME,
+            MESSAGE = format('cannot truncate %s: resource_usage rows name its values',
+                             TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_truncate(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_truncate() IS 'Statement-level BEFORE TRUNCATE trigger on entity_types and resource_types: refuses (0A000) while resource_usage holds rows, as PostgreSQL does for a table a foreign key references.';
+
+
+--
 -- Name: refuse_value(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -3875,42 +4000,98 @@ CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
-    v_shard smallint := (pg_backend_pid() % 16)::smallint;
+    v_shard smallint := senate.usage_rollup_shard();
 BEGIN
-    -- changes(sign, row): +1 for new rows, -1 for old rows.
     IF TG_OP = 'INSERT' THEN
+      IF (SELECT count(*) FROM new_rows) = 1 THEN
+        -- One row (the common single-row INSERT of a service): no grouping needed, and a
+        -- plan without aggregation nodes starts up in about half the time.
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
-        SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, v_shard,
-               sum(c.amount), sum(c.cost_usd), count(*)
+        SELECT u.entity_type::text, u.entity_id::text, u.resource_type::text,
+               (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date,
+               CASE u.resource_type::text
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
+                   ELSE '' END,
+               v_shard,
+               u.amount::numeric,
+               coalesce(u.cost::numeric,
+                        CASE u.resource_type::text
+                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
+                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                        0),
+               1
+        FROM new_rows AS u
+        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
+        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
+        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                      usage_rows = r.usage_rows + excluded.usage_rows;
+      ELSE
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+               CASE g.resource_type
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+                   ELSE '' END,
+               v_shard,
+               sum(g.amount),
+               sum(coalesce(g.cost_usd, 0)
+                   + coalesce(CASE g.resource_type
+                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                              0)),
+               sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                    u.resource_type::text AS resource_type,
                    (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
-                   CASE u.resource_type::text
-                       WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                       WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                       ELSE '' END AS resource_subclass,
-                   u.amount::numeric AS amount,
-                   coalesce(u.cost::numeric,
-                            CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                            0) AS cost_usd
+                   u.model::text AS model, u.provider::text AS provider,
+                   sum(u.amount::numeric) AS amount,
+                   sum(u.cost::numeric) AS cost_usd,
+                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   count(*) AS usage_rows
             FROM new_rows AS u
-            LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-            LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-        ) AS c
-        WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-          AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+            WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+              AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+              AND u.amount IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5, 6
+        ) AS g
+        LEFT JOIN public.llm_models AS m ON m.model = g.model
+        LEFT JOIN public.api_providers AS p ON p.provider = g.provider
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
         DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
                       cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
                       usage_rows = r.usage_rows + excluded.usage_rows;
+      END IF;
+      RETURN NULL;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+      IF NOT EXISTS (
+        SELECT o.entity_type::text, o.entity_id::text, o.resource_type::text,
+               o.created_at::timestamptz, o.model::text, o.provider::text,
+               o.amount::numeric, o.cost::numeric
+        FROM old_rows AS o
+        EXCEPT ALL
+        SELECT n.entity_type::text, n.entity_id::text, n.resource_type::text,
+               n.created_at::timestamptz, n.model::text, n.provider::text,
+               n.amount::numeric, n.cost::numeric
+        FROM new_rows AS n
+      ) THEN
+        -- Same multiset of rolled-up columns before and after: every rollup delta is zero.
         RETURN NULL;
+      END IF;
     END IF;
 
     -- UPDATE and DELETE are rare (corrections, legacy consumers): dynamic SQL lets one
@@ -3919,30 +4100,43 @@ BEGIN
     INSERT INTO senate.usage_rollups AS r
         (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
          amount_total, cost_total_usd, usage_rows)
-    SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, $2,
-           sum(c.sign * c.amount), sum(c.sign * c.cost_usd), sum(c.sign)
+    SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+           CASE g.resource_type
+               WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+               WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+               ELSE '' END AS resource_subclass,
+           $2,
+           sum(g.amount) AS amount,
+           sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) AS cost_usd,
+           sum(g.usage_rows) AS usage_rows
     FROM (
-        SELECT u.sign, u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+        SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE $1)::date AS usage_day,
-               CASE u.resource_type::text
-                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                   ELSE '' END AS resource_subclass,
-               u.amount::numeric AS amount,
-               coalesce(u.cost::numeric,
-                        CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                        0) AS cost_usd
+               u.model::text AS model, u.provider::text AS provider,
+               sum(u.sign * u.amount::numeric) AS amount,
+               sum(u.sign * u.cost::numeric) AS cost_usd,
+               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign) AS usage_rows
         FROM (%s) AS u
-        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-    ) AS c
-    WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-      AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ) AS g
+    LEFT JOIN public.llm_models AS m ON m.model = g.model
+    LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     GROUP BY 1, 2, 3, 4, 5
-    HAVING sum(c.sign) <> 0 OR sum(c.sign * c.amount) <> 0 OR sum(c.sign * c.cost_usd) <> 0
+    HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
+        OR sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -3966,7 +4160,7 @@ $_$;
 -- Name: FUNCTION roll_up_usage(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (one upsert per key, in key order, into this backend''s shard).';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 
 --
@@ -4249,6 +4443,33 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDATE row trigger on public.resource_usage (generated by senate.install_compatibility_sync): the side an UPDATE changed moves the other; both changed to different values raises S0001; a row out of step takes its canonical value.';
+
+
+--
+-- Name: usage_rollup_shard(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_rollup_shard() RETURNS smallint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_first integer := pg_backend_pid() % 16;
+BEGIN
+    FOR i IN 0 .. 15 LOOP
+        IF pg_try_advisory_xact_lock(1397050945, (v_first + i) % 16) THEN
+            RETURN (v_first + i) % 16;
+        END IF;
+    END LOOP;
+    RETURN v_first;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION usage_rollup_shard(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage_rollups the current transaction writes: held with a transaction-scoped advisory lock (key 1397050945, shard), trying pg_backend_pid() % 16 first, so at most 16 concurrent writing transactions never share one; with more, the extra writers share pid % 16 unlocked.';
 
 
 --
@@ -6938,6 +7159,20 @@ COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities
 
 
 --
+-- Name: usage_rollups_day_idx; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX usage_rollups_day_idx ON senate.usage_rollups USING btree (usage_day);
+
+
+--
+-- Name: INDEX usage_rollups_day_idx; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.usage_rollups_day_idx IS 'Rollup rows of one day or a window of days (daily_spend, review cycles), without reading the whole history.';
+
+
+--
 -- Name: resource_budget_tiers t10_check_tier_inserts; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -6963,6 +7198,34 @@ CREATE TRIGGER t10_check_tier_updates AFTER UPDATE ON public.resource_budget_tie
 --
 
 COMMENT ON TRIGGER t10_check_tier_updates ON public.resource_budget_tiers IS 'Raised tier caps may not total more than token_budget.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_inserts ON public.resource_usage IS 'Inserted rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_updates AFTER UPDATE ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_updates ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_updates ON public.resource_usage IS 'Updated rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
 
 
 --
@@ -7117,6 +7380,62 @@ CREATE TRIGGER t10_refuse_transition_log_truncate BEFORE TRUNCATE ON public.allo
 --
 
 COMMENT ON TRIGGER t10_refuse_transition_log_truncate ON public.allocation_proposal_transitions IS 'The transition log is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_change BEFORE DELETE OR UPDATE ON public.entity_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('entity_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_change ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_change ON public.entity_types IS 'An entity kind that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_truncate BEFORE TRUNCATE ON public.entity_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_truncate ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_truncate ON public.entity_types IS 'entity_types cannot be truncated while resource_usage holds rows (0A000).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_change BEFORE DELETE OR UPDATE ON public.resource_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('resource_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_change ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_change ON public.resource_types IS 'A resource class that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_truncate BEFORE TRUNCATE ON public.resource_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_truncate ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_truncate ON public.resource_types IS 'resource_types cannot be truncated while resource_usage holds rows (0A000).';
 
 
 --
@@ -7633,22 +7952,6 @@ ALTER TABLE ONLY public.resource_budget_tiers
 
 ALTER TABLE ONLY public.resource_budgets
     ADD CONSTRAINT resource_budgets_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
-
-
---
--- Name: resource_usage resource_usage_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
-
-
---
--- Name: resource_usage resource_usage_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --
