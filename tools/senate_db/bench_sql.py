@@ -21,35 +21,6 @@ SETUP = """
 CREATE SCHEMA bench;
 COMMENT ON SCHEMA bench IS 'senate-db bench scratch objects (dropped with the scratch database).';
 
--- The server-side timer: runs a statement p_calls times and reports the percentiles of its
--- wall time in milliseconds, so the figures exclude client round trips and driver overhead.
--- EXECUTE plans the statement every call, as a client sending it unprepared would.
-CREATE FUNCTION bench.time_calls(p_sql text, p_calls integer)
-RETURNS TABLE (p50_ms float8, p99_ms float8, mean_ms float8)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_t0 timestamptz;
-    v_ms float8[] := '{}';
-BEGIN
-    FOR i IN 1 .. greatest(p_calls / 10, 3) LOOP  -- warm caches and plans
-        EXECUTE p_sql;
-    END LOOP;
-    FOR i IN 1 .. p_calls LOOP
-        v_t0 := clock_timestamp();
-        EXECUTE p_sql;
-        v_ms := v_ms || (extract(epoch FROM clock_timestamp() - v_t0) * 1000)::float8;
-    END LOOP;
-    RETURN QUERY
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x),
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY x),
-               avg(x)
-        FROM unnest(v_ms) AS x;
-END;
-$$;
-COMMENT ON FUNCTION bench.time_calls(text, integer) IS
-  'Runs a statement p_calls times (after a warm-up) and returns p50, p99 and mean wall time in ms.';
-
 -- Entity n of the generated population (skewed: low n are the busy ones).
 CREATE FUNCTION bench.entity_type_of(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -65,8 +36,10 @@ COMMENT ON FUNCTION bench.entity_id_of(bigint) IS 'Entity id of generated entity
 #: row i charges entity floor(active * u^2) for a hash u of i (a skewed population of active
 #: entities; the other budgeted entities stay idle), every 1000th row the hot entity;
 #: 70 % llm_tokens over 6 models, 15 % CPU, 5 % storage, 10 % API calls over 5 providers;
-#: created_at spread evenly over the last ``days`` days; cost NULL, so the rollup trigger
-#: prices every row from llm_models / api_providers.
+#: cost NULL, so the rollup trigger prices every row from llm_models / api_providers.
+#: created_at: a load phase (rows phase_lo .. phase_lo + phase_rows - 1) covers the last ``days``
+#: days in time order, the way usage arrives, so each batch of a phase falls within a day or
+#: two; every phase covers every day, so each history size has usage in every period.
 GENERATE_USAGE = """
 INSERT INTO {table}
     (entity_type, entity_id, resource_type, amount, model, provider, created_at)
@@ -83,7 +56,11 @@ SELECT CASE WHEN g.i %% 1000 = 0 THEN %(hot_type)s ELSE bench.entity_type_of(e.n
        CASE r.resource_type WHEN 'api_calls'
            THEN (ARRAY['pubmed', 'semantic_scholar', 'openalex', 'crossref', 'other'])
                 [1 + (g.i / 20) %% 5] END,
-       now() - make_interval(secs => ((g.i * 7919) %% (%(days)s * 86400))::float8)
+       now() - make_interval(
+                   days => (%(days)s - 1
+                            - least(%(days)s - 1,
+                                    ((g.i - %(phase_lo)s) * %(days)s) / %(phase_rows)s))::int,
+                   secs => ((g.i * 7919) %% 86400)::float8)
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g (i)
 CROSS JOIN LATERAL (
     SELECT floor(%(active)s
