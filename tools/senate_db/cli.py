@@ -119,6 +119,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from senate_db import bench
+
+    bench.run(_target(args).url, args.size, sys.stdout, keep=args.keep)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -193,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="daily: a date (default today, policy time zone); weekly: a time (default now)",
     )
     p.add_argument("--actor", help="weekly: who applies the rebalance (default: the db user)")
+    p = add(
+        "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
+    )
+    p.add_argument("--size", choices=("tiny", "small", "default", "large"), default="default")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser
 
 
