@@ -20,6 +20,12 @@ from senate_db.errors import MigrationFailed, cannot_connect
 #: yoyo's bookkeeping tables (excluded from schema dumps).
 YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
 
+#: lock_timeout for every migration and rollback connection, unless the URL's ``options``
+#: already set one (a migration can still ``SET lock_timeout`` itself). DDL waiting for a lock
+#: otherwise queues every later query on the table behind it on a live database.
+LOCK_TIMEOUT = "5s"
+APPLICATION_NAME = "senate-db migrate"
+
 OnMigration = Callable[[str], None]
 
 
@@ -36,12 +42,22 @@ def migration_ids(directory: Path | None = None) -> list[str]:
     return [m.id for m in topological_sort(_read(directory))]
 
 
+def migration_url(conninfo: str) -> str:
+    """``conninfo`` with this harness's session defaults (lock_timeout, application_name)."""
+    params = urls.to_params(conninfo)
+    options = params.get("options", "")
+    if "lock_timeout" not in options:
+        params["options"] = f"{options} -c lock_timeout={LOCK_TIMEOUT}".strip()
+    params.setdefault("application_name", APPLICATION_NAME)
+    return urls.from_params(params)
+
+
 @contextmanager
 def _backend(conninfo: str) -> Iterator[Any]:
     from yoyo import get_backend
 
     try:
-        backend = get_backend(urls.to_yoyo(conninfo))
+        backend = get_backend(urls.to_yoyo(migration_url(conninfo)))
     except psycopg.OperationalError as e:
         raise cannot_connect(urls.redact(conninfo), e) from e
     try:
