@@ -286,11 +286,107 @@ COMMENT ON FUNCTION public.active_economics_policy() IS 'The economics_policy ro
 
 
 --
+-- Name: correct_resource_usage(bigint, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_original public.resource_usage%ROWTYPE;
+    v_current numeric;
+    v_delta numeric;
+    v_probe public.resource_usage.amount%TYPE;
+    v_id public.resource_usage.id%TYPE;
+BEGIN
+    IF p_usage_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'usage_id',
+            MESSAGE = 'usage_id must name the usage row to correct, not NULL';
+    END IF;
+    IF p_corrected_amount IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'corrected_amount',
+            MESSAGE = 'corrected_amount must be the right amount of the usage row, not NULL';
+    END IF;
+    IF p_corrected_amount < 0 OR p_corrected_amount IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
+            MESSAGE = format('corrected_amount %s is invalid: a usage amount is finite and >= 0',
+                             p_corrected_amount);
+    END IF;
+    BEGIN
+        v_probe := p_corrected_amount;
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        v_probe := NULL;
+    END;
+    IF v_probe IS NULL OR v_probe::numeric <> p_corrected_amount THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
+            MESSAGE = format('corrected_amount %s does not fit resource_usage.amount (%s)',
+                             p_corrected_amount, pg_typeof(v_probe));
+    END IF;
+    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = 'reason must say why the usage row is wrong (1 to 2000 characters)';
+    END IF;
+    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
+            MESSAGE = 'actor must name who corrects the usage row (1 to 200 characters)';
+    END IF;
+
+    -- Lock the original: concurrent corrections of one row are applied one after the other,
+    -- each against the total the previous one left.
+    SELECT * INTO v_original FROM public.resource_usage AS u WHERE u.id = p_usage_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4003', COLUMN = 'usage_id',
+            MESSAGE = format('usage_id %s names no resource_usage row', p_usage_id);
+    END IF;
+    IF v_original.corrects_usage_id IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4004', COLUMN = 'usage_id',
+            MESSAGE = format('usage_id %s is a correction of row %s; correct the original',
+                             p_usage_id, v_original.corrects_usage_id);
+    END IF;
+
+    SELECT v_original.amount::numeric + coalesce(sum(c.amount::numeric), 0) INTO v_current
+    FROM public.resource_usage AS c
+    WHERE c.corrects_usage_id = p_usage_id;
+    v_delta := p_corrected_amount - v_current;
+    IF v_delta = 0 THEN
+        RETURN NULL;  -- already right: nothing to record
+    END IF;
+
+    -- Cost: a row priced from the reference tables (cost NULL) gets a correction priced the
+    -- same way, so the cost rollup moves exactly with the amount. A row with an explicit cost
+    -- keeps it (cost 0 on the correction): resource_usage.cost is never negative.
+    INSERT INTO public.resource_usage
+        (entity_type, entity_id, resource_type, amount, cost, model, provider,
+         artifact_type, artifact_id, analysis_id, task_id, created_at,
+         corrects_usage_id, correction_reason, correction_actor, corrected_at)
+    VALUES
+        (v_original.entity_type, v_original.entity_id, v_original.resource_type, v_delta,
+         CASE WHEN v_original.cost IS NULL THEN NULL ELSE 0 END,
+         v_original.model, v_original.provider,
+         v_original.artifact_type, v_original.artifact_id, v_original.analysis_id,
+         v_original.task_id, v_original.created_at,
+         p_usage_id, btrim(p_reason), btrim(p_actor), now())
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
+
+
+--
 -- Name: reconcile_usage_rollups(); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text, entity_id text, resource_type text, usage_day date, resource_subclass text, usage_amount numeric, rollup_amount numeric, usage_cost_usd numeric, rollup_cost_usd numeric, usage_row_count bigint, rollup_row_count bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -339,6 +435,147 @@ $$;
 --
 
 COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs. No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
+
+
+--
+-- Name: record_resource_usage(text, text, text, numeric, text, text, numeric, text, text, text, text, text, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text DEFAULT NULL::text, p_cost numeric DEFAULT NULL::numeric, p_provider text DEFAULT NULL::text, p_artifact_type text DEFAULT NULL::text, p_artifact_id text DEFAULT NULL::text, p_analysis_id text DEFAULT NULL::text, p_task_id text DEFAULT NULL::text, p_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS TABLE(usage_id bigint, recorded boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_id public.resource_usage.id%TYPE;
+    v_existing record;
+BEGIN
+    IF p_entity_type IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_type',
+            MESSAGE = 'entity_type must name the kind of entity charged, not NULL';
+    END IF;
+    IF p_entity_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_id',
+            MESSAGE = 'entity_id must name the entity charged, not NULL';
+    END IF;
+    IF p_resource_type IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'resource_type',
+            MESSAGE = 'resource_type must name the resource class used, not NULL';
+    END IF;
+    IF p_amount IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'amount',
+            MESSAGE = 'amount must be the amount used, not NULL';
+    END IF;
+    IF p_amount < 0 OR p_amount IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'amount',
+            MESSAGE = format('amount %s is invalid: usage is finite and >= 0', p_amount);
+    END IF;
+    IF p_cost < 0 OR p_cost IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'cost',
+            MESSAGE = format('cost %s USD is invalid: a cost is finite and >= 0', p_cost);
+    END IF;
+    IF length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'idempotency_key',
+            MESSAGE = format('idempotency_key must have 1 to 200 characters, not %s',
+                             length(p_idempotency_key));
+    END IF;
+
+    INSERT INTO public.resource_usage AS u
+        (entity_type, entity_id, resource_type, amount, cost, model, provider,
+         artifact_type, artifact_id, analysis_id, task_id, created_at, metadata, idempotency_key)
+    VALUES
+        (p_entity_type, p_entity_id, p_resource_type, p_amount, p_cost, p_model, p_provider,
+         p_artifact_type, p_artifact_id, p_analysis_id, p_task_id, coalesce(p_created_at, now()),
+         coalesce(p_metadata, '{}'::jsonb), p_idempotency_key)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING u.id INTO v_id;
+
+    IF v_id IS NOT NULL THEN
+        RETURN QUERY SELECT v_id, true;
+        RETURN;
+    END IF;
+
+    -- A row with this key exists (committed before the INSERT above, which waited for it).
+    SELECT u.id, u.entity_type, u.entity_id, u.resource_type, u.amount, u.model
+    INTO v_existing
+    FROM public.resource_usage AS u
+    WHERE u.idempotency_key = p_idempotency_key;
+    IF v_existing.entity_type IS DISTINCT FROM p_entity_type
+       OR v_existing.entity_id IS DISTINCT FROM p_entity_id
+       OR v_existing.resource_type IS DISTINCT FROM p_resource_type
+       OR v_existing.amount::numeric IS DISTINCT FROM p_amount
+       OR v_existing.model IS DISTINCT FROM p_model THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4005', COLUMN = 'idempotency_key',
+            MESSAGE = format('idempotency_key %L is already recorded for a different usage (row %s)',
+                             p_idempotency_key, v_existing.id);
+    END IF;
+    RETURN QUERY SELECT v_existing.id, false;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb) IS 'Idempotent ingest of one usage event: (entity_type, entity_id, resource_type, amount in the unit of the class: tokens, CPU-seconds, GB-hours or calls, idempotency_key, model, cost in USD, provider, artifact_type, artifact_id, analysis_id, task_id, created_at default now(), metadata). Returns (usage_id, recorded): recorded is false when a row with this key was already recorded, and usage_id is then that row. NULL key: always records. Same key for a different event: S4005. Call with named arguments.';
+
+
+--
+-- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_old boolean;
+BEGIN
+    IF p_setting IS NULL OR p_setting NOT IN ('usage_append_only', 'usage_strict_validation') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'setting',
+            MESSAGE = format('setting %L is unknown', p_setting),
+            HINT = 'Known settings: usage_append_only, usage_strict_validation.';
+    END IF;
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'value',
+            MESSAGE = format('value of setting %s must be true or false, not NULL', p_setting);
+    END IF;
+    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
+            MESSAGE = 'actor must name who changes the setting (1 to 200 characters)';
+    END IF;
+    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = 'reason must say why the setting changes (1 to 2000 characters)';
+    END IF;
+
+    SELECT CASE p_setting WHEN 'usage_append_only' THEN s.usage_append_only
+                          ELSE s.usage_strict_validation END
+    INTO v_old
+    FROM senate.settings AS s
+    FOR UPDATE;
+
+    UPDATE senate.settings AS s
+    SET usage_append_only = CASE WHEN p_setting = 'usage_append_only' THEN p_value
+                                 ELSE s.usage_append_only END,
+        usage_strict_validation = CASE WHEN p_setting = 'usage_strict_validation' THEN p_value
+                                       ELSE s.usage_strict_validation END,
+        changed_at = now(),
+        changed_by = btrim(p_actor),
+        change_reason = btrim(p_reason);
+
+    INSERT INTO senate.settings_log (setting, old_value, new_value, changed_by, reason)
+    VALUES (p_setting, v_old, p_value, btrim(p_actor), btrim(p_reason));
+    RETURN v_old;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) IS 'Turns a deployment guard on or off (usage_append_only, usage_strict_validation), logging who and why in senate.settings_log; returns the previous value. Administrators only.';
 
 
 --
@@ -515,6 +752,112 @@ COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_i
 
 
 --
+-- Name: grant_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.grant_role_privileges() RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    f record;
+    t record;
+    r text;
+    s text;
+    v_secure_path constant text := 'search_path=pg_catalog, public, senate, pg_temp';
+BEGIN
+    -- Functions: every overload of each listed name that exists now.
+    FOR f IN
+        SELECT a.*, p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config,
+               has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
+        FROM senate.function_access AS a
+        JOIN pg_proc AS p
+          ON p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace
+         AND p.proname = split_part(a.function_name, '.', 2)
+        ORDER BY a.function_name, p.oid
+    LOOP
+        INSERT INTO senate.function_hardening
+            (function_oid, function_signature, was_security_definer, had_search_path,
+             public_could_execute)
+        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
+                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute)
+        ON CONFLICT (function_oid) DO NOTHING;
+
+        IF f.security_definer
+           AND (NOT f.prosecdef OR f.search_path_config IS DISTINCT FROM v_secure_path) THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, public, senate, pg_temp', f.fn);
+            RETURN NEXT format('secured %s', f.fn);
+        END IF;
+        IF f.revoke_from_public AND f.public_can_execute THEN
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+            RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
+        END IF;
+        FOREACH r IN ARRAY f.granted_to LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_proc AS p,
+                                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
+                           WHERE p.oid = f.fn_oid AND x.grantee = r::regrole
+                             AND x.privilege_type = 'EXECUTE') THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, r);
+                RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- Tables and views.
+    FOR t IN
+        SELECT a.role_name, a.privilege, c.oid::regclass AS rel, c.relkind
+        FROM senate.table_access AS a
+        JOIN pg_class AS c
+          ON c.relnamespace = split_part(a.relation_name, '.', 1)::regnamespace
+         AND CASE split_part(a.relation_name, '.', 2)
+                 WHEN '<views>' THEN c.relkind IN ('v', 'm')
+                 WHEN '<tables>' THEN c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                 ELSE c.relname = split_part(a.relation_name, '.', 2)
+                      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') END
+        WHERE c.relname NOT LIKE '\_yoyo%' AND c.relname <> 'yoyo_lock'
+        ORDER BY a.role_name, c.oid, a.privilege
+    LOOP
+        -- Grant only what is missing (a GRANT always rewrites the catalog row).
+        CONTINUE WHEN t.privilege !~ '\(' AND EXISTS (
+            SELECT 1 FROM pg_class AS c,
+                   aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS x
+            WHERE c.oid = t.rel AND x.grantee = t.role_name::regrole
+              AND x.privilege_type = t.privilege);
+        CONTINUE WHEN t.privilege ~ '\(' AND NOT EXISTS (
+            SELECT 1
+            FROM unnest(string_to_array(substring(t.privilege FROM '\((.*)\)'), ', ')) AS col (name)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                WHERE a.attrelid = t.rel AND a.attname = col.name
+                  AND x.grantee = t.role_name::regrole
+                  AND x.privilege_type = split_part(t.privilege, ' ', 1)));
+        EXECUTE format('GRANT %s ON TABLE %s TO %I', t.privilege, t.rel, t.role_name);
+        RETURN NEXT format('granted %s on %s to %s', t.privilege, t.rel, t.role_name);
+        IF t.privilege = 'INSERT' THEN
+            FOR s IN
+                SELECT pg_get_serial_sequence(t.rel::text, quote_ident(a.attname))
+                FROM pg_attribute AS a
+                WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
+                  AND pg_get_serial_sequence(t.rel::text, quote_ident(a.attname)) IS NOT NULL
+            LOOP
+                EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, t.role_name);
+            END LOOP;
+        END IF;
+    END LOOP;
+    RETURN;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION grant_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_access and senate.table_access: hardens the listed functions that exist (SECURITY DEFINER, pinned search_path, EXECUTE revoked from PUBLIC) and grants the roles their privileges. Idempotent; returns what it changed. Call it again after adding functions or tables.';
+
+
+--
 -- Name: policy_time_zone(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -562,7 +905,8 @@ COMMENT ON FUNCTION senate.raise_error(p_sqlstate text, p_message text, p_detail
 --
 
 CREATE FUNCTION senate.record_budget_changes() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -627,7 +971,8 @@ COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: 
 --
 
 CREATE FUNCTION senate.record_reserve_changes() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -669,6 +1014,38 @@ COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger:
 
 
 --
+-- Name: refuse_forged_corrections(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
+       AND NOT pg_has_role(current_user,
+                           (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+    THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
+            COLUMN = 'corrects_usage_id',
+            MESSAGE = format('role %I may not write correction rows (corrects_usage_id) directly',
+                             current_user),
+            HINT = 'Corrections are written by correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor).';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_forged_corrections(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Statement-level trigger on resource_usage inserts: only correct_resource_usage() (which runs as the table owner) may write correction rows; anyone else gets 42501.';
+
+
+--
 -- Name: refuse_ledger_change(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -693,11 +1070,113 @@ COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, D
 
 
 --
+-- Name: refuse_usage_change(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_usage_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF senate.usage_append_only() THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S4002',
+            TABLE = TG_TABLE_NAME,
+            MESSAGE = format('%s on %I.%I refused: resource_usage is append-only '
+                             '(senate.settings.usage_append_only is on)',
+                             TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor), which writes a reversal row with the reason.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_usage_change(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on resource_usage: refuses UPDATE, DELETE and TRUNCATE (S4002) while senate.settings.usage_append_only is on; does nothing when it is off.';
+
+
+--
+-- Name: revoke_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.revoke_role_privileges() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    h record;
+    r text;
+    obj record;
+BEGIN
+    -- Restore each hardened function that still exists to its recorded state.
+    FOR h IN
+        SELECT x.*, p.oid::regprocedure AS fn
+        FROM senate.function_hardening AS x
+        JOIN pg_proc AS p ON p.oid = x.function_oid
+        ORDER BY x.function_oid
+    LOOP
+        IF NOT h.was_security_definer THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', h.fn);
+        END IF;
+        IF h.had_search_path IS NULL THEN
+            EXECUTE format('ALTER FUNCTION %s RESET search_path', h.fn);
+        ELSE
+            PERFORM set_config('search_path', h.had_search_path, true);
+            EXECUTE format('ALTER FUNCTION %s SET search_path FROM CURRENT', h.fn);
+            PERFORM set_config('search_path', 'pg_catalog, public, senate, pg_temp', true);
+        END IF;
+        IF h.public_could_execute THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', h.fn);
+        END IF;
+    END LOOP;
+
+    -- Revoke whatever the group roles hold on this database's objects.
+    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin'] LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
+        FOR obj IN
+            SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
+            WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            ORDER BY c.oid
+        LOOP
+            IF obj.relkind = 'S' THEN
+                EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', obj.rel, r);
+            ELSE
+                EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', obj.rel, r);
+            END IF;
+        END LOOP;
+        FOR obj IN
+            SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
+            WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+              AND p.prokind IN ('f', 'p')
+            ORDER BY p.oid
+        LOOP
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION revoke_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
+
+
+--
 -- Name: roll_up_usage(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
@@ -814,6 +1293,122 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text) IS 'Names the cause, actor and note that the ledger triggers record for the budget and reserve changes that follow in this transaction. Call senate.clear_change_cause() afterwards.';
+
+
+--
+-- Name: usage_append_only(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_append_only() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT coalesce((SELECT s.usage_append_only FROM senate.settings AS s), true)
+$$;
+
+
+--
+-- Name: FUNCTION usage_append_only(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is append-only now (senate.settings; on when the row is missing).';
+
+
+--
+-- Name: usage_strict_validation(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_strict_validation() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
+$$;
+
+
+--
+-- Name: FUNCTION usage_strict_validation(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_strict_validation() IS 'Whether inserted usage rows are strictly validated now (senate.settings; on when the row is missing).';
+
+
+--
+-- Name: validate_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.validate_usage_inserts() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    IF NOT senate.usage_strict_validation() THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.corrects_usage_id IS NULL
+      AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity'))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
+            MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
+                             '(only correct_resource_usage() writes negative corrections)',
+                             v_bad.amount);
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE NOT EXISTS (SELECT 1 FROM public.entity_types AS t
+                      WHERE t.entity_type = n.entity_type::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
+            MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
+            HINT = 'Add the kind to entity_types first.';
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE NOT EXISTS (SELECT 1 FROM public.resource_types AS t
+                      WHERE t.resource_type = n.resource_type::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
+            MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
+                             v_bad.resource_type);
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM public.llm_models AS m WHERE m.model = n.model::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
+            MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
+            HINT = 'Add the model with its tier and price to llm_models first '
+                   '(or turn off senate.settings.usage_strict_validation).';
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM public.api_providers AS p WHERE p.provider = n.provider::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
+            MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
+            HINT = 'Add the provider to api_providers first (or use provider ''other'').';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION validate_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Statement-level trigger on resource_usage inserts, while senate.settings.usage_strict_validation is on: refuses negative or non-finite amounts outside corrections (23514) and unknown entity types, resource classes, models of llm_tokens rows and providers of api_calls rows (23503).';
 
 
 --
@@ -1332,6 +1927,11 @@ CREATE TABLE public.resource_usage (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     provider text,
+    idempotency_key text,
+    correction_reason text,
+    correction_actor text,
+    corrected_at timestamp with time zone,
+    corrects_usage_id bigint,
     CONSTRAINT resource_usage_amount_check CHECK ((amount <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric]))),
     CONSTRAINT resource_usage_analysis_id_check CHECK ((length(analysis_id) <= 200)),
     CONSTRAINT resource_usage_artifact_id_check CHECK ((length(artifact_id) <= 200)),
@@ -1449,6 +2049,41 @@ COMMENT ON COLUMN public.resource_usage.provider IS 'External API provider for a
 
 
 --
+-- Name: COLUMN resource_usage.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.idempotency_key IS 'Writer-chosen key of one usage event (1 to 200 characters), unique where present: a retried write with the same key records nothing twice (see record_resource_usage). NULL: no key.';
+
+
+--
+-- Name: COLUMN resource_usage.correction_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.correction_reason IS 'For a correction row: why the original was wrong.';
+
+
+--
+-- Name: COLUMN resource_usage.correction_actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.correction_actor IS 'For a correction row: who corrected it.';
+
+
+--
+-- Name: COLUMN resource_usage.corrected_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.corrected_at IS 'For a correction row: when the correction was recorded (created_at keeps the time of the original spend, so the correction counts in the original''s day and budget period).';
+
+
+--
+-- Name: COLUMN resource_usage.corrects_usage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.corrects_usage_id IS 'For a correction row: id of the usage row it corrects. Its amount is the change (negative when the original overstated). Written only by correct_resource_usage(). NULL otherwise.';
+
+
+--
 -- Name: resource_usage_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1554,6 +2189,319 @@ COMMENT ON COLUMN senate.error_codes.meaning IS 'What the error means.';
 --
 
 COMMENT ON COLUMN senate.error_codes.hint IS 'What the caller should do about it.';
+
+
+--
+-- Name: function_access; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.function_access (
+    function_name text NOT NULL,
+    granted_to text[] DEFAULT '{}'::text[] NOT NULL,
+    security_definer boolean NOT NULL,
+    revoke_from_public boolean DEFAULT true NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT function_access_function_name_check CHECK ((function_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'::text)),
+    CONSTRAINT function_access_granted_to_check CHECK ((granted_to <@ ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text]))
+);
+
+
+--
+-- Name: TABLE function_access; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.function_access IS 'Who may call which function (every overload of the name), applied by senate.grant_role_privileges(). Add a row and call that function to bring a new function in.';
+
+
+--
+-- Name: COLUMN function_access.function_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.function_name IS 'Schema-qualified function name (all overloads).';
+
+
+--
+-- Name: COLUMN function_access.granted_to; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.granted_to IS 'Group roles granted EXECUTE.';
+
+
+--
+-- Name: COLUMN function_access.security_definer; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.security_definer IS 'Make it SECURITY DEFINER with search_path pg_catalog, public, senate, pg_temp (mutating functions, and trigger functions that write internal tables for callers who may not).';
+
+
+--
+-- Name: COLUMN function_access.revoke_from_public; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.revoke_from_public IS 'Revoke the default EXECUTE from PUBLIC.';
+
+
+--
+-- Name: COLUMN function_access.description; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.description IS 'Why this access.';
+
+
+--
+-- Name: function_hardening; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.function_hardening (
+    function_oid oid NOT NULL,
+    function_signature text NOT NULL,
+    was_security_definer boolean NOT NULL,
+    had_search_path text,
+    public_could_execute boolean NOT NULL,
+    hardened_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE function_hardening; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.function_hardening IS 'State of each function before senate.grant_role_privileges() first changed it, so the rollback of 0059 restores it.';
+
+
+--
+-- Name: COLUMN function_hardening.function_oid; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.function_oid IS 'The function.';
+
+
+--
+-- Name: COLUMN function_hardening.function_signature; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature when recorded.';
+
+
+--
+-- Name: COLUMN function_hardening.was_security_definer; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
+
+
+--
+-- Name: COLUMN function_hardening.had_search_path; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.had_search_path IS 'Its own search_path setting before (NULL: none).';
+
+
+--
+-- Name: COLUMN function_hardening.public_could_execute; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUBLIC could execute it before.';
+
+
+--
+-- Name: COLUMN function_hardening.hardened_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.hardened_at IS 'When it was first hardened.';
+
+
+--
+-- Name: settings; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.settings (
+    singleton boolean DEFAULT true NOT NULL,
+    usage_append_only boolean NOT NULL,
+    usage_strict_validation boolean NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_by text NOT NULL,
+    change_reason text NOT NULL,
+    CONSTRAINT settings_change_reason_check CHECK (((length(btrim(change_reason)) >= 1) AND (length(btrim(change_reason)) <= 2000))),
+    CONSTRAINT settings_changed_by_check CHECK (((length(changed_by) >= 1) AND (length(changed_by) <= 200))),
+    CONSTRAINT settings_singleton_check CHECK (singleton)
+);
+
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.settings IS 'Deployment settings of the Senate layer''s integrity guards (exactly one row). Change them with set_senate_setting(setting, value, actor, reason); every change is logged in senate.settings_log.';
+
+
+--
+-- Name: COLUMN settings.singleton; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.singleton IS 'Always true: the table holds one row.';
+
+
+--
+-- Name: COLUMN settings.usage_append_only; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.usage_append_only IS 'When on (fresh installs), UPDATE, DELETE and TRUNCATE of resource_usage are refused (SQLSTATE S4002) and corrections go through correct_resource_usage(). Turn off for a deployment whose legacy consumers still update usage rows (the compatibility triggers keep each column pair in sync and the rollup triggers keep totals exact either way).';
+
+
+--
+-- Name: COLUMN settings.usage_strict_validation; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.usage_strict_validation IS 'When on (fresh installs), inserted usage rows must name a known entity type, resource class, model (llm_tokens rows that name one) and provider (api_calls rows that name one), and a non-negative finite amount (only correction rows are negative). Off for deployments whose writers may write names the reference tables do not hold yet.';
+
+
+--
+-- Name: COLUMN settings.changed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.changed_at IS 'When the settings last changed.';
+
+
+--
+-- Name: COLUMN settings.changed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.changed_by IS 'Who last changed them.';
+
+
+--
+-- Name: COLUMN settings.change_reason; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.change_reason IS 'Why they were last changed.';
+
+
+--
+-- Name: settings_log; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.settings_log (
+    log_id bigint NOT NULL,
+    setting text NOT NULL,
+    old_value boolean,
+    new_value boolean NOT NULL,
+    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    changed_by text NOT NULL,
+    reason text NOT NULL
+);
+
+
+--
+-- Name: TABLE settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.settings_log IS 'Append-only history of changes to senate.settings: which guard was turned on or off, by whom and why.';
+
+
+--
+-- Name: COLUMN settings_log.log_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.log_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN settings_log.setting; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.setting IS 'Name of the setting (a column of senate.settings).';
+
+
+--
+-- Name: COLUMN settings_log.old_value; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.old_value IS 'Value before the change.';
+
+
+--
+-- Name: COLUMN settings_log.new_value; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.new_value IS 'Value after the change.';
+
+
+--
+-- Name: COLUMN settings_log.changed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.changed_at IS 'When the change was made (clock time).';
+
+
+--
+-- Name: COLUMN settings_log.changed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.changed_by IS 'Actor named by the caller.';
+
+
+--
+-- Name: COLUMN settings_log.reason; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.reason IS 'Why the change was made.';
+
+
+--
+-- Name: settings_log_log_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
+--
+
+ALTER TABLE senate.settings_log ALTER COLUMN log_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME senate.settings_log_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: table_access; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.table_access (
+    relation_name text NOT NULL,
+    role_name text NOT NULL,
+    privilege text NOT NULL,
+    CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
+    CONSTRAINT table_access_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'::text)),
+    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text])))
+);
+
+
+--
+-- Name: TABLE table_access; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.table_access IS 'Which group role gets which privilege on which table or view, applied by senate.grant_role_privileges(). INSERT also grants USAGE on the serial sequences of the table.';
+
+
+--
+-- Name: COLUMN table_access.relation_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.relation_name IS 'Schema-qualified table or view; <views> = every view of the schema, <tables> = every table.';
+
+
+--
+-- Name: COLUMN table_access.role_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege.';
+
+
+--
+-- Name: COLUMN table_access.privilege; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, optionally with a column list.';
 
 
 --
@@ -1739,6 +2687,36 @@ ALTER TABLE ONLY public.resource_types
 
 
 --
+-- Name: resource_usage resource_usage_correction_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.resource_usage
+    ADD CONSTRAINT resource_usage_correction_check CHECK ((((corrects_usage_id IS NULL) AND (correction_reason IS NULL) AND (correction_actor IS NULL) AND (corrected_at IS NULL)) OR ((corrects_usage_id IS NOT NULL) AND ((length(btrim(correction_reason)) >= 1) AND (length(btrim(correction_reason)) <= 2000)) AND ((length(btrim(correction_actor)) >= 1) AND (length(btrim(correction_actor)) <= 200)) AND (corrected_at IS NOT NULL)))) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT resource_usage_correction_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_usage_correction_check ON public.resource_usage IS 'A correction row carries the corrected row id, a reason, an actor and a time; other rows none of them.';
+
+
+--
+-- Name: resource_usage resource_usage_idempotency_key_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.resource_usage
+    ADD CONSTRAINT resource_usage_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT resource_usage_idempotency_key_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_usage_idempotency_key_check ON public.resource_usage IS 'An idempotency key has 1 to 200 characters.';
+
+
+--
 -- Name: resource_usage resource_usage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1768,6 +2746,46 @@ ALTER TABLE ONLY senate.error_codes
 
 ALTER TABLE ONLY senate.error_codes
     ADD CONSTRAINT error_codes_pkey PRIMARY KEY (sqlstate);
+
+
+--
+-- Name: function_access function_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.function_access
+    ADD CONSTRAINT function_access_pkey PRIMARY KEY (function_name);
+
+
+--
+-- Name: function_hardening function_hardening_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.function_hardening
+    ADD CONSTRAINT function_hardening_pkey PRIMARY KEY (function_oid);
+
+
+--
+-- Name: settings_log settings_log_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.settings_log
+    ADD CONSTRAINT settings_log_pkey PRIMARY KEY (log_id);
+
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: table_access table_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.table_access
+    ADD CONSTRAINT table_access_pkey PRIMARY KEY (relation_name, role_name, privilege);
 
 
 --
@@ -1856,10 +2874,52 @@ COMMENT ON INDEX public.resource_budgets_roi_idx IS 'Ranking index for "top ROI"
 
 
 --
+-- Name: resource_usage_corrects_usage_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX resource_usage_corrects_usage_id_idx ON public.resource_usage USING btree (corrects_usage_id) WHERE (corrects_usage_id IS NOT NULL);
+
+
+--
+-- Name: INDEX resource_usage_corrects_usage_id_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.resource_usage_corrects_usage_id_idx IS 'Finds the correction rows of a usage row (partial: only correction rows are indexed).';
+
+
+--
 -- Name: resource_usage_entity_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX resource_usage_entity_created_idx ON public.resource_usage USING btree (entity_type, entity_id, created_at);
+
+
+--
+-- Name: resource_usage_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX resource_usage_idempotency_key_idx ON public.resource_usage USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: INDEX resource_usage_idempotency_key_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.resource_usage_idempotency_key_idx IS 'An idempotency key is recorded once (partial: rows without a key are not indexed); the arbiter of record_resource_usage''s ON CONFLICT DO NOTHING.';
+
+
+--
+-- Name: resource_usage t10_refuse_forged_corrections; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_forged_corrections AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_forged_corrections();
+
+
+--
+-- Name: TRIGGER t10_refuse_forged_corrections ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS 'Correction rows come only from correct_resource_usage() (42501 otherwise).';
 
 
 --
@@ -1888,6 +2948,48 @@ CREATE TRIGGER t10_refuse_ledger_truncate BEFORE TRUNCATE ON public.budget_ledge
 --
 
 COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The ledger is append-only: TRUNCATE is refused.';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_changes BEFORE DELETE OR UPDATE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_changes ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_changes ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: UPDATE and DELETE are refused (S4002); use correct_resource_usage().';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_truncate BEFORE TRUNCATE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_truncate ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: TRUNCATE is refused (S4002).';
+
+
+--
+-- Name: resource_usage t10_validate_usage_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_validate_usage_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.validate_usage_inserts();
+
+
+--
+-- Name: TRIGGER t10_validate_usage_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_validate_usage_inserts ON public.resource_usage IS 'Strict validation of inserted usage (senate.settings.usage_strict_validation): 23514 / 23503.';
 
 
 --
@@ -2014,6 +3116,34 @@ CREATE TRIGGER t80_roll_up_usage_updates AFTER UPDATE ON public.resource_usage R
 --
 
 COMMENT ON TRIGGER t80_roll_up_usage_updates ON public.resource_usage IS 'Moves updated usage between senate.usage_rollups keys.';
+
+
+--
+-- Name: settings_log t10_refuse_settings_log_changes; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_settings_log_changes BEFORE DELETE OR UPDATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_settings_log_changes ON settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_settings_log_changes ON senate.settings_log IS 'The settings log is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: settings_log t10_refuse_settings_log_truncate; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_settings_log_truncate BEFORE TRUNCATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_settings_log_truncate ON settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'The settings log is append-only: TRUNCATE is refused (S4001).';
 
 
 --

@@ -290,4 +290,8 @@ COMMENT ON FUNCTION senate.revoke_role_privileges() IS
   'The roles themselves stay (they are cluster-global).';
 REVOKE EXECUTE ON FUNCTION senate.revoke_role_privileges() FROM PUBLIC;
 
-SELECT count(*) AS changes FROM senate.grant_role_privileges();
+DO $$
+BEGIN
+    PERFORM senate.grant_role_privileges();
+END;
+$$;
