@@ -265,6 +265,9 @@ BEGIN
             SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
             WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+              AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
+                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                              WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
             ORDER BY c.oid
         LOOP
             IF obj.relkind = 'S' THEN
@@ -277,6 +280,7 @@ BEGIN
             SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND p.prokind IN ('f', 'p')
+              AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
             ORDER BY p.oid
         LOOP
             EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
