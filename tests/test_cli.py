@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from senate_db import migrations
+from senate_db import migrations, urls
 from senate_db.paths import MIGRATIONS_ENV
 from senate_db.target import DATABASE_ENV
 
@@ -118,8 +118,6 @@ def test_migrate_against_a_server_that_is_down_fails_with_one_line(
 
 
 def test_status_against_a_missing_database_fails_with_one_line(server_url: str) -> None:
-    from senate_db import urls
-
     url = urls.with_database(server_url, "senate_no_such_database")
     assert_fails_with_one_line(senate_db("status", "--database", url), "cannot connect to")
 
@@ -156,7 +154,10 @@ def test_demo_migrates_and_ends_with_the_psql_command(empty_db_url: str) -> None
     assert "pending:  0 migration(s)" in lines
     assert lines[-2] == "connect with:"
     assert "psql " in lines[-1]
-    assert empty_db_url.split("?")[0] in lines[-1]
+    dbname = urls.database_name(empty_db_url)
+    assert f"/{dbname}" in lines[-1]
+    password = urls.to_params(empty_db_url).get("password")
+    assert not password or password not in result.stdout  # a password is never printed
 
 
 @pytest.fixture

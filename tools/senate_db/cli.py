@@ -93,6 +93,16 @@ def cmd_dump_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -138,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", cmd_migrate, "apply pending migrations", both)
     p = add("rollback", cmd_rollback, "roll back applied migrations (newest first)", both)
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--count", type=int, default=1, help="how many (default 1)")
+    group.add_argument("--count", type=_positive_int, default=1, help="how many (default 1)")
     group.add_argument("--all", action="store_true", help="roll back every applied migration")
     add("status", cmd_status, "show server, applied and pending migrations", both)
     p = add("psql", cmd_psql, "open psql on the target database", both)

@@ -12,8 +12,12 @@ MIGRATIONS_ENV = "SENATE_DB_MIGRATIONS"
 
 
 def repo_root() -> Path:
-    """The repository this package is installed from (editable install: ``tools/senate_db``)."""
-    return Path(__file__).resolve().parents[2]
+    """The repository this package is installed from (editable install: ``tools/senate_db``).
+
+    Outside a checkout (a non-editable install), the current directory stands in for it.
+    """
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
 
 
 def migrations_dir() -> Path:
