@@ -228,10 +228,10 @@ BEGIN
         RETURN NEXT format('granted %s on %s to %s', t.privilege, t.rel, t.role_name);
         IF t.privilege = 'INSERT' THEN
             FOR s IN
-                SELECT pg_get_serial_sequence(t.rel::text, quote_ident(a.attname))
+                SELECT pg_get_serial_sequence(t.rel::text, a.attname)
                 FROM pg_attribute AS a
                 WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
-                  AND pg_get_serial_sequence(t.rel::text, quote_ident(a.attname)) IS NOT NULL
+                  AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
             LOOP
                 EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, t.role_name);
             END LOOP;
