@@ -173,7 +173,8 @@ def test_the_key_index_is_unique_partial_valid_and_built_outside_a_transaction(
 def test_the_index_migration_recovers_from_a_failed_concurrent_build(
     db: psycopg.Connection[Any], db_url: str
 ) -> None:
-    rolled = migrations.rollback_migrations(db_url, count=6)
+    newer = [m for m in migrations.applied(db_url) if m >= "0052"]
+    rolled = migrations.rollback_migrations(db_url, count=len(newer))
     assert rolled[-1].startswith("0052_")
     # Duplicates make a CONCURRENTLY build fail, leaving an INVALID index behind.
     for _ in range(2):
