@@ -48,6 +48,11 @@ USAGE = (
     " {provider}, {key})"
 )
 BUDGET = "INSERT INTO resource_budgets (entity_type, entity_id, {col}) VALUES ({et}, {eid}, {value})"
+PROPOSAL = (
+    "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification,"
+    " evidence) VALUES ({et}, 'h-cat', {amount}, {just}, '%s')"
+    % GOOD_EVIDENCE.replace("{", "{{").replace("}", "}}")
+)
 POLICY = "INSERT INTO economics_policy (created_by, reason, {col}) VALUES ('ops', {reason}, {value})"
 
 
@@ -90,6 +95,9 @@ class Bad:
     needs: tuple[str, ...] = ()  # functions (or "table:t", "column:t.c") that must exist
     setup: tuple[str, ...] = ()
     params: tuple[Any, ...] | None = field(default=None)
+    #: (need, expect) pairs: when that function exists (its branch has landed and guards the
+    #: entry point first), expect this instead. First present one wins.
+    expect_if: tuple[tuple[str, str], ...] = ()
 
 
 CATALOGUE: list[Bad] = [
@@ -202,20 +210,18 @@ CATALOGUE: list[Bad] = [
         "append_only_violation", "budget_ledger", setup=("budget",)),
     # --- allocation_proposals, written directly -------------------------------------------------
     Bad("proposal-negative-request", "allocation_proposals",
-        "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification)"
-        " VALUES ('hypothesis', 'h-cat', -5, 'why')", "23514", "requested_tokens"),
+        PROPOSAL.format(et="'hypothesis'", amount="-5", just="'why'"), "23514", "requested_tokens"),
     Bad("proposal-nan-request", "allocation_proposals",
-        "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification)"
-        " VALUES ('hypothesis', 'h-cat', 'NaN', 'why')", "23514", "requested_tokens"),
+        PROPOSAL.format(et="'hypothesis'", amount="'NaN'", just="'why'"), "23514", "requested_tokens"),
     Bad("proposal-unknown-status", "allocation_proposals",
         "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification,"
-        " status) VALUES ('hypothesis', 'h-cat', 5, 'why', 'maybe')", "23514", "status"),
+        f" evidence, status) VALUES ('hypothesis', 'h-cat', 5, 'why', '{GOOD_EVIDENCE}', 'maybe')",
+        "23514", "status", expect_if=(("file_allocation_proposal", "invalid_proposal_transition"),)),
     Bad("proposal-oversize-justification", "allocation_proposals",
-        "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification)"
-        " VALUES ('hypothesis', 'h-cat', 5, repeat('x', 20001))", "23514", "justification"),
+        PROPOSAL.format(et="'hypothesis'", amount="5", just="repeat('x', 20001)"), "23514",
+        "justification", expect_if=(("file_allocation_proposal", "justification_invalid"),)),
     Bad("proposal-unknown-entity-type", "allocation_proposals",
-        "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification)"
-        " VALUES ('planet', 'h-cat', 5, 'why')", "23503", "entity_type"),
+        PROPOSAL.format(et="'planet'", amount="5", just="'why'"), "23503", "entity_type"),
     Bad("proposal-direct-insert-without-evidence", "allocation_proposals",
         "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens, justification)"
         " VALUES ('hypothesis', 'h-cat', 5, 'why')", "evidence_not_grounded", "evidence",
@@ -275,7 +281,7 @@ CATALOGUE: list[Bad] = [
     Bad("file-blank-justification", "file_allocation_proposal", file(just="'   '"),
         "justification_invalid", "justification", needs=("file_allocation_proposal",)),
     Bad("file-oversize-justification", "file_allocation_proposal",
-        file(just="repeat('x', 20001)"), "text_too_long", "justification",
+        file(just="repeat('x', 20001)"), "justification_invalid", "justification",
         needs=("file_allocation_proposal",)),
     Bad("file-negative-amount", "file_allocation_proposal", file(amount="-5"), "amount_invalid",
         "requested_amount", needs=("file_allocation_proposal",)),
@@ -419,7 +425,8 @@ def test_each_bad_input_is_refused_with_its_sqlstate_naming_the_field_and_writes
     if missing:
         RESULTS[bad.id] = "skipped"
         pytest.skip(f"not on this branch yet: {', '.join(missing)}")
-    state = expected_sqlstate(db, bad.expect)
+    expect = next((e for need, e in bad.expect_if if present(db, need)), bad.expect)
+    state = expected_sqlstate(db, expect)
     values = run_setups(db, bad.setup)
     statement = bad.sql.format(**values) if values else bad.sql.replace("{{", "{").replace(
         "}}", "}")
