@@ -13,11 +13,10 @@ Acting as a group role
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from senate_db import urls
@@ -150,9 +149,9 @@ class RoleSessions:
             print(f"[roles] acted as group roles via: {', '.join(sorted(self.modes))}")
 
 
-@pytest.fixture
-def as_role(db_url: str, db: psycopg.Connection[Any]) -> Iterator[Callable[..., Any]]:
-    """``as_role(group) -> Connection`` acting as a fresh member of ``group``."""
+def role_sessions(db_url: str, db: psycopg.Connection[Any]) -> Iterator[RoleSessions]:
+    """Body of an ``as_role`` fixture: ``as_role(group) -> Connection`` acting as a fresh member
+    of ``group``; all test roles are dropped afterwards."""
     sessions = RoleSessions(db_url, db)
     try:
         yield sessions
@@ -198,8 +197,9 @@ def create_deployed_usage(conn: psycopg.Connection[Any], rows: int = 200) -> Non
             " created_at)"
             " SELECT (ARRAY['hypothesis', 'analysis'])[1 + i %% 2], 'legacy-' || (i %% 7),"
             "        (ARRAY['llm_tokens', 'cpu_seconds'])[1 + i %% 2], 10 + i,"
-            "        CASE WHEN i %% 2 = 0 THEN (ARRAY['claude-sonnet', 'gpt-4-legacy'])[1 + i %% 4 / 2]"
-            "        END, now() - make_interval(hours => i)"
+            "        CASE WHEN i %% 2 = 0"
+            "             THEN (ARRAY['claude-sonnet', 'gpt-4-legacy'])[1 + i %% 4 / 2] END,"
+            "        now() - make_interval(hours => i)"
             " FROM generate_series(1, %s) AS i",
             (rows,),
         )

@@ -40,14 +40,19 @@ def usage_total(conn: psycopg.Connection[Any], entity_id: str) -> Any:
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE budget_ledger SET note = 'rewritten'", "DELETE FROM budget_ledger",
-     "TRUNCATE budget_ledger"],
+    [
+        "UPDATE budget_ledger SET note = 'rewritten'",
+        "DELETE FROM budget_ledger",
+        "TRUNCATE budget_ledger",
+    ],
 )
 def test_the_budget_ledger_refuses_update_delete_and_truncate(
     db: psycopg.Connection[Any], statement: str
 ) -> None:
-    db.execute("INSERT INTO resource_budgets (entity_type, entity_id, token_budget)"
-               " VALUES ('hypothesis', 'h1', 1000)")
+    db.execute(
+        "INSERT INTO resource_budgets (entity_type, entity_id, token_budget)"
+        " VALUES ('hypothesis', 'h1', 1000)"
+    )
     before = row_counts(db, ["budget_ledger"])
     assert before["budget_ledger"] == 1
     assert sqlstate_of(db, statement) == "S4001"
@@ -56,8 +61,12 @@ def test_the_budget_ledger_refuses_update_delete_and_truncate(
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE resource_usage SET amount = 1", "DELETE FROM resource_usage WHERE id > 0",
-     "TRUNCATE resource_usage", "UPDATE resource_usage SET amount = 1 WHERE id = -1"],
+    [
+        "UPDATE resource_usage SET amount = 1",
+        "DELETE FROM resource_usage WHERE id > 0",
+        "TRUNCATE resource_usage",
+        "UPDATE resource_usage SET amount = 1 WHERE id = -1",
+    ],
     ids=["update", "delete", "truncate", "update-of-no-row"],
 )
 def test_usage_changes_are_refused_with_a_hint_naming_the_correction_function(
@@ -73,7 +82,9 @@ def test_usage_changes_are_refused_with_a_hint_naming_the_correction_function(
     else:
         pytest.fail("the statement should have been refused")
     assert db.execute("SELECT id, amount FROM resource_usage ORDER BY id").fetchall() == [
-        (ids[0], 100), (ids[1], 200)]
+        (ids[0], 100),
+        (ids[1], 200),
+    ]
     assert scalar(db, "SELECT hint FROM senate.error_codes WHERE sqlstate = 'S4002'")
 
 
@@ -116,15 +127,21 @@ def test_a_correction_reprices_list_priced_rows_and_keeps_explicit_costs(
     db: psycopg.Connection[Any],
 ) -> None:
     priced = add_usage(db, "h-priced", amount=1000, model="claude-opus")
-    explicit = int(scalar(
-        db,
-        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, model, cost)"
-        " VALUES ('hypothesis', 'h-explicit', 'llm_tokens', 1000, 'claude-opus', 0.5)"
-        " RETURNING id"))
+    explicit = int(
+        scalar(
+            db,
+            "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, model,"
+            " cost) VALUES ('hypothesis', 'h-explicit', 'llm_tokens', 1000, 'claude-opus', 0.5)"
+            " RETURNING id",
+        )
+    )
     db.execute("SELECT correct_resource_usage(%s, 400, 'retry double-billed', 'ops')", (priced,))
     db.execute("SELECT correct_resource_usage(%s, 400, 'retry double-billed', 'ops')", (explicit,))
-    cost = dict(db.execute(
-        "SELECT entity_id, sum(cost_total_usd) FROM senate.usage_rollups GROUP BY 1").fetchall())
+    cost = dict(
+        db.execute(
+            "SELECT entity_id, sum(cost_total_usd) FROM senate.usage_rollups GROUP BY 1"
+        ).fetchall()
+    )
     assert cost["h-priced"] == 400 * Decimal("0.000045")
     assert cost["h-explicit"] == Decimal("0.5")
     assert reconciled(db)
@@ -135,15 +152,29 @@ def test_a_correction_reprices_list_priced_rows_and_keeps_explicit_costs(
     [
         ("SELECT correct_resource_usage(-5, 1, 'why', 'ops')", "S4003", "usage_id"),
         ("SELECT correct_resource_usage({correction}, 1, 'why', 'ops')", "S4004", "usage_id"),
-        ("SELECT correct_resource_usage({original}, -1, 'why', 'ops')", "22023", "corrected_amount"),
-        ("SELECT correct_resource_usage({original}, 'NaN', 'why', 'ops')", "22023",
-         "corrected_amount"),
+        (
+            "SELECT correct_resource_usage({original}, -1, 'why', 'ops')",
+            "22023",
+            "corrected_amount",
+        ),
+        (
+            "SELECT correct_resource_usage({original}, 'NaN', 'why', 'ops')",
+            "22023",
+            "corrected_amount",
+        ),
         ("SELECT correct_resource_usage({original}, 1, '   ', 'ops')", "22023", "reason"),
         ("SELECT correct_resource_usage({original}, 1, 'why', NULL)", "22023", "actor"),
         ("SELECT correct_resource_usage(NULL, 1, 'why', 'ops')", "22004", "usage_id"),
     ],
-    ids=["missing-row", "correction-of-correction", "negative", "nan", "blank-reason",
-         "no-actor", "null-id"],
+    ids=[
+        "missing-row",
+        "correction-of-correction",
+        "negative",
+        "nan",
+        "blank-reason",
+        "no-actor",
+        "null-id",
+    ],
 )
 def test_bad_corrections_are_refused_and_write_nothing(
     db: psycopg.Connection[Any], call: str, sqlstate: str, field: str
@@ -180,10 +211,17 @@ def test_concurrent_corrections_of_one_row_apply_one_after_the_other(
     for t in threads:
         t.join()
     assert errors == []
-    last = scalar(db, "SELECT correction_reason FROM resource_usage WHERE corrects_usage_id = %s"
-                      " ORDER BY id DESC LIMIT 1", (original,))
-    final = scalar(db, "SELECT sum(amount) FROM resource_usage WHERE id = %s"
-                       " OR corrects_usage_id = %s", (original, original))
+    last = scalar(
+        db,
+        "SELECT correction_reason FROM resource_usage WHERE corrects_usage_id = %s"
+        " ORDER BY id DESC LIMIT 1",
+        (original,),
+    )
+    final = scalar(
+        db,
+        "SELECT sum(amount) FROM resource_usage WHERE id = %s OR corrects_usage_id = %s",
+        (original, original),
+    )
     assert last == "race" and final in targets
     assert reconciled(db)
     print(f"[append-only] {len(targets)} concurrent corrections; final total {final}; reconciled")
@@ -194,16 +232,27 @@ def test_with_the_guard_off_legacy_updates_and_deletes_work_and_rollups_stay_exa
 ) -> None:
     keep = add_usage(db, "h-legacy", amount=100)
     drop = add_usage(db, "h-legacy", amount=50)
-    assert scalar(db, "SELECT set_senate_setting('usage_append_only', false, 'ops',"
-                      " 'legacy consumers update rows')") is True
-    db.execute("UPDATE resource_usage SET amount = 120, model = 'claude-opus' WHERE id = %s",
-               (keep,))
+    assert (
+        scalar(
+            db,
+            "SELECT set_senate_setting('usage_append_only', false, 'ops',"
+            " 'legacy consumers update rows')",
+        )
+        is True
+    )
+    db.execute(
+        "UPDATE resource_usage SET amount = 120, model = 'claude-opus' WHERE id = %s", (keep,)
+    )
     db.execute("DELETE FROM resource_usage WHERE id = %s", (drop,))
     assert usage_total(db, "h-legacy") == 120
     assert reconciled(db)
     if column_exists(db, "public.resource_usage", "amount_used"):
-        assert scalar(db, "SELECT count(*) FROM resource_usage"
-                          " WHERE amount_used IS DISTINCT FROM amount") == 0
+        assert (
+            scalar(
+                db, "SELECT count(*) FROM resource_usage WHERE amount_used IS DISTINCT FROM amount"
+            )
+            == 0
+        )
     db.execute("SELECT set_senate_setting('usage_append_only', true, 'ops', 'consumers migrated')")
     assert sqlstate_of(db, "UPDATE resource_usage SET amount = 1") == "S4002"
 
@@ -216,9 +265,11 @@ def test_setting_changes_are_logged_and_the_log_is_append_only(db: psycopg.Conne
     assert rows == [("usage_strict_validation", True, False, "ops", "new models")]
     assert sqlstate_of(db, "DELETE FROM senate.settings_log") == "S4001"
     assert sqlstate_of(db, "TRUNCATE senate.settings_log") == "S4001"
-    for bad, state in [("SELECT set_senate_setting('usage_guard', true, 'ops', 'x')", "22023"),
-                       ("SELECT set_senate_setting('usage_append_only', NULL, 'ops', 'x')", "22004"),
-                       ("SELECT set_senate_setting('usage_append_only', true, 'ops', ' ')", "22023")]:
+    for bad, state in [
+        ("SELECT set_senate_setting('usage_guard', true, 'ops', 'x')", "22023"),
+        ("SELECT set_senate_setting('usage_append_only', NULL, 'ops', 'x')", "22004"),
+        ("SELECT set_senate_setting('usage_append_only', true, 'ops', ' ')", "22023"),
+    ]:
         assert sqlstate_of(db, bad) == state
     assert scalar(db, "SELECT count(*) FROM senate.settings_log") == 1
 
@@ -239,20 +290,24 @@ def test_a_deployment_with_usage_rows_starts_with_the_guards_off_so_legacy_write
             "SELECT usage_append_only, usage_strict_validation FROM senate.settings"
         ).fetchall() == [(False, False)]
         # The legacy consumer, unchanged: an unknown model, then an UPDATE and a DELETE.
-        new_id = scalar(conn, "INSERT INTO resource_usage (entity_type, entity_id, resource_type,"
-                              " amount, model) VALUES ('hypothesis', 'legacy-x', 'llm_tokens', 5,"
-                              " 'gpt-4-legacy') RETURNING id")
+        new_id = scalar(
+            conn,
+            "INSERT INTO resource_usage (entity_type, entity_id, resource_type,"
+            " amount, model) VALUES ('hypothesis', 'legacy-x', 'llm_tokens', 5,"
+            " 'gpt-4-legacy') RETURNING id",
+        )
         conn.execute("UPDATE resource_usage SET amount = amount + 1 WHERE id = %s", (new_id,))
         conn.execute("DELETE FROM resource_usage WHERE entity_id = 'legacy-1'")
         assert reconciled(conn)
         # Turned on later, the guard holds for the same table.
         conn.execute("SELECT set_senate_setting('usage_append_only', true, 'ops', 'migrated')")
         assert sqlstate_of(conn, "UPDATE resource_usage SET amount = 0") == "S4002"
-        correction = scalar(conn, "SELECT correct_resource_usage(%s, 3, 'typo', 'ops')",
-                            (new_id,))
+        correction = scalar(conn, "SELECT correct_resource_usage(%s, 3, 'typo', 'ops')", (new_id,))
         assert scalar(conn, "SELECT amount FROM resource_usage WHERE id = %s", (correction,)) == -3
-        assert sqlstate_of(conn, "SELECT correct_resource_usage(%s, 2.5, 'x', 'ops')",
-                           (new_id,)) == "22023"  # the deployed amount column is integer
+        assert (
+            sqlstate_of(conn, "SELECT correct_resource_usage(%s, 2.5, 'x', 'ops')", (new_id,))
+            == "22023"
+        )  # the deployed amount column is integer
         assert reconciled(conn)
 
 

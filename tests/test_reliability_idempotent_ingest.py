@@ -31,9 +31,12 @@ def batch(n: int, prefix: str = "evt") -> list[tuple[str, str, str, int, str | N
     events = []
     for i in range(n):
         resource = rng.choice(["llm_tokens", "cpu_seconds", "api_calls"])
-        model = rng.choice(["claude-opus", "claude-haiku", None]) if resource == "llm_tokens" else None
-        events.append(("hypothesis", f"h{i % 13}", resource, rng.randint(1, 5000),
-                       f"{prefix}-{i:05d}", model))
+        model = (
+            rng.choice(["claude-opus", "claude-haiku", None]) if resource == "llm_tokens" else None
+        )
+        events.append(
+            ("hypothesis", f"h{i % 13}", resource, rng.randint(1, 5000), f"{prefix}-{i:05d}", model)
+        )
     return events
 
 
@@ -54,8 +57,10 @@ def test_replaying_a_batch_records_nothing_twice_and_says_so(db: psycopg.Connect
     assert scalar(db, "SELECT sum(amount_total) FROM senate.usage_rollups") == total
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
     duplicates = sum(1 for r in second.values() if r and not r[1])
-    print(f"[ingest] events sent {2 * len(events)}, recorded {rows}, reported duplicate "
-          f"{duplicates}, recorded twice 0")
+    print(
+        f"[ingest] events sent {2 * len(events)}, recorded {rows}, reported duplicate "
+        f"{duplicates}, recorded twice 0"
+    )
 
 
 def test_parallel_retries_of_the_same_batch_record_each_key_once(
@@ -89,15 +94,19 @@ def test_parallel_retries_of_the_same_batch_record_each_key_once(
         t.join()
     assert errors == []
     rows = scalar(db, "SELECT count(*) FROM resource_usage")
-    print(f"[ingest] {writers} writers x {len(events)} events: recorded {sum(recorded)} "
-          f"(per writer {sorted(recorded)}), rows {rows}, duplicates {writers * len(events) - rows}")
+    print(
+        f"[ingest] {writers} writers x {len(events)} events: recorded {sum(recorded)} "
+        f"(per writer {sorted(recorded)}), rows {rows}, duplicates {writers * len(events) - rows}"
+    )
     assert sum(recorded) == rows == len(events)
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
 
 
 def test_a_plain_insert_repeating_a_key_is_a_unique_violation(db: psycopg.Connection[Any]) -> None:
-    insert = ("INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
-              " idempotency_key) VALUES ('hypothesis', 'h1', 'cpu_seconds', 3, 'k-plain')")
+    insert = (
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
+        " idempotency_key) VALUES ('hypothesis', 'h1', 'cpu_seconds', 3, 'k-plain')"
+    )
     db.execute(insert)
     try:
         db.execute(insert)
@@ -111,9 +120,11 @@ def test_a_plain_insert_repeating_a_key_is_a_unique_violation(db: psycopg.Connec
 
 def test_a_key_reused_for_a_different_event_is_refused(db: psycopg.Connection[Any]) -> None:
     db.execute(RECORD, ("hypothesis", "h1", "cpu_seconds", 10, "k-reuse", None))
-    for other in [("hypothesis", "h1", "cpu_seconds", 11, "k-reuse", None),
-                  ("hypothesis", "h2", "cpu_seconds", 10, "k-reuse", None),
-                  ("analysis", "h1", "cpu_seconds", 10, "k-reuse", None)]:
+    for other in [
+        ("hypothesis", "h1", "cpu_seconds", 11, "k-reuse", None),
+        ("hypothesis", "h2", "cpu_seconds", 10, "k-reuse", None),
+        ("analysis", "h1", "cpu_seconds", 10, "k-reuse", None),
+    ]:
         try:
             db.execute(RECORD, other)
         except psycopg.Error as e:
@@ -136,13 +147,17 @@ def test_a_retry_waits_for_the_first_attempt_and_follows_its_outcome(
     db: psycopg.Connection[Any], connect: Any, outcome: str
 ) -> None:
     first = connect(autocommit=False)
-    first_id = first.execute(RECORD, ("hypothesis", "h1", "cpu_seconds", 7, "k-wait", None)
-                             ).fetchone()
+    first_id = first.execute(
+        RECORD, ("hypothesis", "h1", "cpu_seconds", 7, "k-wait", None)
+    ).fetchone()
     result: list[Any] = []
     retry = threading.Thread(
         target=lambda: result.append(
-            connect().execute(RECORD, ("hypothesis", "h1", "cpu_seconds", 7, "k-wait", None))
-            .fetchone()))
+            connect()
+            .execute(RECORD, ("hypothesis", "h1", "cpu_seconds", 7, "k-wait", None))
+            .fetchone()
+        )
+    )
     retry.start()
     time.sleep(0.3)
     assert retry.is_alive(), "the retry should wait for the undecided first attempt"
@@ -178,19 +193,35 @@ def test_the_index_migration_recovers_from_a_failed_concurrent_build(
     assert rolled[-1].startswith("0052_")
     # Duplicates make a CONCURRENTLY build fail, leaving an INVALID index behind.
     for _ in range(2):
-        db.execute("INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
-                   " idempotency_key) VALUES ('hypothesis', 'h1', 'cpu_seconds', 1, 'dup')")
+        db.execute(
+            "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
+            " idempotency_key) VALUES ('hypothesis', 'h1', 'cpu_seconds', 1, 'dup')"
+        )
     assert sqlstate_of(db, "SELECT 1") is None
     try:
-        db.execute("CREATE UNIQUE INDEX CONCURRENTLY resource_usage_idempotency_key_idx"
-                   " ON resource_usage (idempotency_key) WHERE idempotency_key IS NOT NULL")
+        db.execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY resource_usage_idempotency_key_idx"
+            " ON resource_usage (idempotency_key) WHERE idempotency_key IS NOT NULL"
+        )
     except psycopg.errors.UniqueViolation:
         pass
-    assert scalar(db, "SELECT indisvalid FROM pg_index"
-                      " WHERE indexrelid = 'resource_usage_idempotency_key_idx'::regclass") is False
+    assert (
+        scalar(
+            db,
+            "SELECT indisvalid FROM pg_index"
+            " WHERE indexrelid = 'resource_usage_idempotency_key_idx'::regclass",
+        )
+        is False
+    )
     db.execute("DELETE FROM resource_usage WHERE id = (SELECT max(id) FROM resource_usage)")
     applied = migrations.apply_migrations(db_url)
     assert applied == rolled[::-1]
-    assert scalar(db, "SELECT indisvalid FROM pg_index"
-                      " WHERE indexrelid = 'resource_usage_idempotency_key_idx'::regclass") is True
+    assert (
+        scalar(
+            db,
+            "SELECT indisvalid FROM pg_index"
+            " WHERE indexrelid = 'resource_usage_idempotency_key_idx'::regclass",
+        )
+        is True
+    )
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []

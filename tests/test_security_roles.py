@@ -9,6 +9,7 @@ economics, governance and review-cycle branches land.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,10 @@ import pytest
 from reliability_support import (
     DENIED,
     GROUP_ROLES,
+    RoleSessions,
     add_usage,
-    as_role,  # noqa: F401  (fixture)
     function_exists,
+    role_sessions,
     scalar,
     sqlstate_of,
 )
@@ -54,6 +56,11 @@ RECORD_USAGE = (
 )
 
 
+@pytest.fixture
+def as_role(db_url: str, db: psycopg.Connection[Any]) -> Iterator[RoleSessions]:
+    yield from role_sessions(db_url, db)
+
+
 @dataclass(frozen=True)
 class Case:
     role: str
@@ -76,9 +83,16 @@ CASES = [
     Case("senate_reader", "insert usage", USAGE_INSERT, "denied"),
     Case("senate_reader", "record usage", RECORD_USAGE, "denied"),
     Case("senate_reader", "read internal rollups", "SELECT 1 FROM senate.usage_rollups", "denied"),
-    Case("senate_reader", "change a model price", "UPDATE llm_models SET usd_per_token = 0", "denied"),
-    Case("senate_reader", "explain a budget", "SELECT * FROM explain_budget('hypothesis', 'h1')",
-         "permitted", "explain_budget"),
+    Case(
+        "senate_reader", "change a model price", "UPDATE llm_models SET usd_per_token = 0", "denied"
+    ),
+    Case(
+        "senate_reader",
+        "explain a budget",
+        "SELECT * FROM explain_budget('hypothesis', 'h1')",
+        "permitted",
+        "explain_budget",
+    ),
     # --- writer: usage in, budgets read, gate asked ----------------------------------------
     Case("senate_writer", "insert usage", USAGE_INSERT, "allowed"),
     Case("senate_writer", "record usage idempotently", RECORD_USAGE, "allowed"),
@@ -87,72 +101,175 @@ CASES = [
     Case("senate_writer", "update usage", "UPDATE resource_usage SET amount = 0", "denied"),
     Case("senate_writer", "delete usage", "DELETE FROM resource_usage", "denied"),
     Case("senate_writer", "truncate usage", "TRUNCATE resource_usage", "denied"),
-    Case("senate_writer", "forge a correction row",
-         "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
-         " corrects_usage_id, correction_reason, correction_actor, corrected_at)"
-         " VALUES ('hypothesis', 'h-role', 'cpu_seconds', -1000, 1, 'refund me', 'me', now())",
-         "denied"),
-    Case("senate_writer", "correct usage", "SELECT correct_resource_usage(1, 0, 'x', 'me')", "denied"),
-    Case("senate_writer", "raise its own budget",
-         "UPDATE resource_budgets SET token_budget = token_budget + 1e9", "denied"),
-    Case("senate_writer", "write the ledger",
-         "INSERT INTO budget_ledger (account, resource_type, balance_before, balance_after,"
-         " cause_type, actor) VALUES ('reserve', 'llm_tokens', 0, 1, 'forged', 'me')", "denied"),
+    Case(
+        "senate_writer",
+        "forge a correction row",
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount,"
+        " corrects_usage_id, correction_reason, correction_actor, corrected_at)"
+        " VALUES ('hypothesis', 'h-role', 'cpu_seconds', -1000, 1, 'refund me', 'me', now())",
+        "denied",
+    ),
+    Case(
+        "senate_writer", "correct usage", "SELECT correct_resource_usage(1, 0, 'x', 'me')", "denied"
+    ),
+    Case(
+        "senate_writer",
+        "raise its own budget",
+        "UPDATE resource_budgets SET token_budget = token_budget + 1e9",
+        "denied",
+    ),
+    Case(
+        "senate_writer",
+        "write the ledger",
+        "INSERT INTO budget_ledger (account, resource_type, balance_before, balance_after,"
+        " cause_type, actor) VALUES ('reserve', 'llm_tokens', 0, 1, 'forged', 'me')",
+        "denied",
+    ),
     Case("senate_writer", "drain the reserve", "UPDATE senate_reserve SET balance = 0", "denied"),
-    Case("senate_writer", "turn off the guard",
-         "SELECT set_senate_setting('usage_append_only', false, 'me', 'because')", "denied"),
+    Case(
+        "senate_writer",
+        "turn off the guard",
+        "SELECT set_senate_setting('usage_append_only', false, 'me', 'because')",
+        "denied",
+    ),
     Case("senate_writer", "read internal rollups", "SELECT 1 FROM senate.usage_rollups", "denied"),
-    Case("senate_writer", "ask can_spend",
-         "SELECT * FROM can_spend('hypothesis', 'h1', 'llm_tokens', 10)", "permitted", "can_spend"),
-    Case("senate_writer", "reserve spend",
-         "SELECT * FROM reserve_spend('hypothesis', 'h1', 'llm_tokens', 10, interval '1 minute')",
-         "permitted", "reserve_spend"),
-    Case("senate_writer", "fund the reserve",
-         "SELECT fund_reserve('llm_tokens', 1e9, 'me', 'free tokens')", "denied", "fund_reserve"),
-    Case("senate_writer", "vote", "SELECT cast_allocation_vote(1, 'me', 'approve')", "denied",
-         "cast_allocation_vote"),
-    Case("senate_writer", "decide", "SELECT decide_allocation_proposal(1, 'approved', 'me')",
-         "denied", "decide_allocation_proposal"),
-    Case("senate_writer", "run a rebalance", "SELECT * FROM run_rebalance(now(), false)", "denied",
-         "run_rebalance"),
+    Case(
+        "senate_writer",
+        "ask can_spend",
+        "SELECT * FROM can_spend('hypothesis', 'h1', 'llm_tokens', 10)",
+        "permitted",
+        "can_spend",
+    ),
+    Case(
+        "senate_writer",
+        "reserve spend",
+        "SELECT * FROM reserve_spend('hypothesis', 'h1', 'llm_tokens', 10, interval '1 minute')",
+        "permitted",
+        "reserve_spend",
+    ),
+    Case(
+        "senate_writer",
+        "fund the reserve",
+        "SELECT fund_reserve('llm_tokens', 1e9, 'me', 'free tokens')",
+        "denied",
+        "fund_reserve",
+    ),
+    Case(
+        "senate_writer",
+        "vote",
+        "SELECT cast_allocation_vote(1, 'me', 'approve')",
+        "denied",
+        "cast_allocation_vote",
+    ),
+    Case(
+        "senate_writer",
+        "decide",
+        "SELECT decide_allocation_proposal(1, 'approved', 'me')",
+        "denied",
+        "decide_allocation_proposal",
+    ),
+    Case(
+        "senate_writer",
+        "run a rebalance",
+        "SELECT * FROM run_rebalance(now(), false)",
+        "denied",
+        "run_rebalance",
+    ),
     # --- reviewer: vote and decide through the functions only ------------------------------
-    Case("senate_reviewer", "read proposals", "SELECT count(*) FROM allocation_proposals",
-         "allowed"),
-    Case("senate_reviewer", "approve by UPDATE",
-         "UPDATE allocation_proposals SET status = 'approved'", "denied"),
+    Case(
+        "senate_reviewer", "read proposals", "SELECT count(*) FROM allocation_proposals", "allowed"
+    ),
+    Case(
+        "senate_reviewer",
+        "approve by UPDATE",
+        "UPDATE allocation_proposals SET status = 'approved'",
+        "denied",
+    ),
     Case("senate_reviewer", "insert usage", USAGE_INSERT, "denied"),
-    Case("senate_reviewer", "raise a budget", "UPDATE resource_budgets SET token_budget = 1",
-         "denied"),
-    Case("senate_reviewer", "vote", "SELECT cast_allocation_vote(-1, 'rev', 'approve')",
-         "permitted", "cast_allocation_vote"),
-    Case("senate_reviewer", "decide", "SELECT decide_allocation_proposal(-1, 'approved', 'rev')",
-         "permitted", "decide_allocation_proposal"),
-    Case("senate_reviewer", "fund the reserve", "SELECT fund_reserve('llm_tokens', 1, 'rev', 'x')",
-         "denied", "fund_reserve"),
+    Case(
+        "senate_reviewer",
+        "raise a budget",
+        "UPDATE resource_budgets SET token_budget = 1",
+        "denied",
+    ),
+    Case(
+        "senate_reviewer",
+        "vote",
+        "SELECT cast_allocation_vote(-1, 'rev', 'approve')",
+        "permitted",
+        "cast_allocation_vote",
+    ),
+    Case(
+        "senate_reviewer",
+        "decide",
+        "SELECT decide_allocation_proposal(-1, 'approved', 'rev')",
+        "permitted",
+        "decide_allocation_proposal",
+    ),
+    Case(
+        "senate_reviewer",
+        "fund the reserve",
+        "SELECT fund_reserve('llm_tokens', 1, 'rev', 'x')",
+        "denied",
+        "fund_reserve",
+    ),
     # --- admin: policy, reserve, settings, corrections; no votes, no usage -----------------
-    Case("senate_admin", "turn off the guard",
-         "SELECT set_senate_setting('usage_append_only', false, 'ops', 'legacy consumers')",
-         "allowed"),
-    Case("senate_admin", "correct usage", "SELECT correct_resource_usage(-1, 0, 'typo', 'ops')",
-         "permitted"),
-    Case("senate_admin", "edit a budget directly",
-         "INSERT INTO resource_budgets (entity_type, entity_id, token_budget)"
-         " VALUES ('hypothesis', 'h-admin', 500)", "allowed"),
+    Case(
+        "senate_admin",
+        "turn off the guard",
+        "SELECT set_senate_setting('usage_append_only', false, 'ops', 'legacy consumers')",
+        "allowed",
+    ),
+    Case(
+        "senate_admin",
+        "correct usage",
+        "SELECT correct_resource_usage(-1, 0, 'typo', 'ops')",
+        "permitted",
+    ),
+    Case(
+        "senate_admin",
+        "edit a budget directly",
+        "INSERT INTO resource_budgets (entity_type, entity_id, token_budget)"
+        " VALUES ('hypothesis', 'h-admin', 500)",
+        "allowed",
+    ),
     Case("senate_admin", "read everything public", "SELECT count(*) FROM budget_ledger", "allowed"),
-    Case("senate_admin", "reconcile rollups", "SELECT count(*) FROM reconcile_usage_rollups()",
-         "allowed"),
-    Case("senate_admin", "add a model",
-         "INSERT INTO llm_models (model, model_tier, usd_per_token)"
-         " VALUES ('new-model', 'batch', 0.000001)", "allowed"),
+    Case(
+        "senate_admin",
+        "reconcile rollups",
+        "SELECT count(*) FROM reconcile_usage_rollups()",
+        "allowed",
+    ),
+    Case(
+        "senate_admin",
+        "add a model",
+        "INSERT INTO llm_models (model, model_tier, usd_per_token)"
+        " VALUES ('new-model', 'batch', 0.000001)",
+        "allowed",
+    ),
     Case("senate_admin", "rewrite the ledger", "UPDATE budget_ledger SET note = 'x'", "denied"),
-    Case("senate_admin", "write the ledger",
-         "INSERT INTO budget_ledger (account, resource_type, balance_before, balance_after,"
-         " cause_type, actor) VALUES ('reserve', 'llm_tokens', 0, 1, 'forged', 'ops')", "denied"),
+    Case(
+        "senate_admin",
+        "write the ledger",
+        "INSERT INTO budget_ledger (account, resource_type, balance_before, balance_after,"
+        " cause_type, actor) VALUES ('reserve', 'llm_tokens', 0, 1, 'forged', 'ops')",
+        "denied",
+    ),
     Case("senate_admin", "insert usage", USAGE_INSERT, "denied"),
-    Case("senate_admin", "fund the reserve", "SELECT fund_reserve('llm_tokens', 100, 'ops', 'x')",
-         "permitted", "fund_reserve"),
-    Case("senate_admin", "decide", "SELECT decide_allocation_proposal(-1, 'approved', 'ops')",
-         "denied", "decide_allocation_proposal"),
+    Case(
+        "senate_admin",
+        "fund the reserve",
+        "SELECT fund_reserve('llm_tokens', 100, 'ops', 'x')",
+        "permitted",
+        "fund_reserve",
+    ),
+    Case(
+        "senate_admin",
+        "decide",
+        "SELECT decide_allocation_proposal(-1, 'approved', 'ops')",
+        "denied",
+        "decide_allocation_proposal",
+    ),
 ]
 
 
@@ -201,12 +318,14 @@ def test_an_admins_direct_budget_edit_is_ledgered_under_its_own_name(
 ) -> None:
     admin = as_role("senate_admin")
     admin.execute(
-        "INSERT INTO resource_budgets (entity_type, entity_id, cpu_budget) VALUES ('analysis', 'a1', 60)"
+        "INSERT INTO resource_budgets (entity_type, entity_id, cpu_budget)"
+        " VALUES ('analysis', 'a1', 60)"
     )
     admin.execute("UPDATE resource_budgets SET cpu_budget = 90 WHERE entity_id = 'a1'")
     who = scalar(admin, "SELECT session_user")
     rows = db.execute(
-        "SELECT delta, cause_type, actor FROM budget_ledger WHERE entity_id = 'a1' ORDER BY ledger_id"
+        "SELECT delta, cause_type, actor FROM budget_ledger WHERE entity_id = 'a1'"
+        " ORDER BY ledger_id"
     ).fetchall()
     assert rows == [(60, "direct_write", who), (30, "direct_write", who)]
 
@@ -241,8 +360,10 @@ def test_public_cannot_execute_any_mutating_security_definer_function(
         " AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1"
     ).fetchall()
     shielded = [name for name, reachable in rows if not reachable]
-    print(f"[roles] mutating SECURITY DEFINER functions with PUBLIC EXECUTE but in a schema "
-          f"PUBLIC cannot use: {shielded}")
+    print(
+        f"[roles] mutating SECURITY DEFINER functions with PUBLIC EXECUTE but in a schema "
+        f"PUBLIC cannot use: {shielded}"
+    )
     for role in GROUP_ROLES:
         assert not scalar(db, "SELECT has_schema_privilege(%s, 'senate', 'USAGE')", (role,))
     reachable = [name for name, reachable in rows if reachable]
@@ -266,16 +387,19 @@ def test_listed_functions_are_hardened_as_the_access_table_says(
         " WHERE p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace"
         "  AND p.proname = split_part(a.function_name, '.', 2)) ORDER BY 1"
     ).fetchall()
-    print(f"[roles] {len(rows)} listed functions present; not on this branch yet: "
-          f"{[m[0] for m in missing]}")
+    print(
+        f"[roles] {len(rows)} listed functions present; not on this branch yet: "
+        f"{[m[0] for m in missing]}"
+    )
     for name, sig, definer, is_definer, config, revoke, public_exec, granted in rows:
         if definer:
             assert is_definer and SECURE_PATH in config, sig
         if revoke:
             assert not public_exec, f"PUBLIC can still execute {sig}"
         for role in granted:
-            assert scalar(db, "SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
-                          (role, sig)), f"{role} cannot execute {sig}"
+            assert scalar(
+                db, "SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')", (role, sig)
+            ), f"{role} cannot execute {sig}"
         del name
 
 
@@ -302,8 +426,9 @@ def test_nobody_but_owners_can_create_objects_in_the_contract_schemas(
     for role in GROUP_ROLES:
         assert not scalar(db, "SELECT has_schema_privilege(%s, 'senate', 'CREATE')", (role,))
     public_create = scalar(db, "SELECT has_schema_privilege('public', 'public', 'CREATE')")
-    print(f"[roles] PUBLIC may CREATE in schema public: {public_create}"
-          f" (server {server_version_num})")
+    print(
+        f"[roles] PUBLIC may CREATE in schema public: {public_create} (server {server_version_num})"
+    )
     if server_version_num >= 150000:
         # PostgreSQL 15 revoked it by default; pinned search_paths rely on that.
         assert not public_create
@@ -318,11 +443,16 @@ def test_role_migration_and_grants_rerun_cleanly_over_existing_roles(
     done = migrations.rollback_migrations(db_url, count=len(newer))
     assert done[0] == "0059_grant_role_privileges" and done[-1] == "0056_create_senate_roles"
     # The roles are still there (cluster-global); this database's grants are gone.
-    assert scalar(db, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-                  (list(GROUP_ROLES),)) == 4
+    assert (
+        scalar(db, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(GROUP_ROLES),))
+        == 4
+    )
     assert db.execute(GROUP_GRANTS).fetchall() == []
-    assert scalar(db, "SELECT has_function_privilege('public',"
-                      " 'reconcile_usage_rollups()'::regprocedure, 'EXECUTE')")
+    assert scalar(
+        db,
+        "SELECT has_function_privilege('public',"
+        " 'reconcile_usage_rollups()'::regprocedure, 'EXECUTE')",
+    )
     assert not scalar(db, "SELECT prosecdef FROM pg_proc WHERE proname = 'roll_up_usage'")
     assert migrations.apply_migrations(db_url) == done[::-1]
     after = db.execute(GROUP_GRANTS).fetchall()
