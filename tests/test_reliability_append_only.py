@@ -63,11 +63,12 @@ def test_the_budget_ledger_refuses_update_delete_and_truncate(
     "statement",
     [
         "UPDATE resource_usage SET amount = 1",
+        "UPDATE resource_usage SET model = 'claude-opus' WHERE amount = 200",
         "DELETE FROM resource_usage WHERE id > 0",
+        "DELETE FROM resource_usage WHERE id = -1",
         "TRUNCATE resource_usage",
-        "UPDATE resource_usage SET amount = 1 WHERE id = -1",
     ],
-    ids=["update", "delete", "truncate", "update-of-no-row"],
+    ids=["update", "update-one-row", "delete", "delete-of-no-row", "truncate"],
 )
 def test_usage_changes_are_refused_with_a_hint_naming_the_correction_function(
     db: psycopg.Connection[Any], statement: str
@@ -81,24 +82,39 @@ def test_usage_changes_are_refused_with_a_hint_naming_the_correction_function(
         assert "resource_usage" in (e.diag.message_primary or "")
     else:
         pytest.fail("the statement should have been refused")
-    assert db.execute("SELECT id, amount FROM resource_usage ORDER BY id").fetchall() == [
-        (ids[0], 100),
-        (ids[1], 200),
+    assert db.execute("SELECT id, amount, model FROM resource_usage ORDER BY id").fetchall() == [
+        (ids[0], 100, "claude-sonnet"),
+        (ids[1], 200, "claude-sonnet"),
     ]
     assert scalar(db, "SELECT hint FROM senate.error_codes WHERE sqlstate = 'S4002'")
 
 
-def test_the_guard_is_one_statement_level_trigger_that_inserts_never_fire(
+def test_an_update_that_records_nothing_new_passes_the_guard(db: psycopg.Connection[Any]) -> None:
+    """A no-op, or a backfill of the trigger-kept compatibility columns, rewrites no history."""
+    add_usage(db, amount=100)
+    db.execute("UPDATE resource_usage SET amount = amount, entity_id = entity_id")
+    db.execute("UPDATE resource_usage SET amount = 1 WHERE id = -1")
+    if column_exists(db, "public.resource_usage", "amount_used"):
+        db.execute("UPDATE resource_usage SET amount_used = amount")
+    assert reconciled(db)
+
+
+def test_the_guard_reads_one_setting_per_statement_and_inserts_never_fire_it(
     db: psycopg.Connection[Any],
 ) -> None:
-    rows = db.execute(
-        "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'resource_usage'::regclass"
-        " AND tgname LIKE 't10_refuse_usage%' ORDER BY 1"
-    ).fetchall()
-    assert [r[0] for r in rows] == ["t10_refuse_usage_changes", "t10_refuse_usage_truncate"]
-    row_level, before, insert = 1, 2, 4
-    for _, tgtype in rows:
-        assert not tgtype & row_level and tgtype & before and not tgtype & insert
+    rows = dict(
+        db.execute(
+            "SELECT tgname, tgtype FROM pg_trigger WHERE tgrelid = 'resource_usage'::regclass"
+            " AND tgname LIKE 't10_refuse_usage%'"
+        ).fetchall()
+    )
+    row_level, before, insert, delete, update, truncate = 1, 2, 4, 8, 16, 32
+    assert rows == {
+        "t10_refuse_usage_deletes": before | delete,
+        "t10_refuse_usage_truncate": before | truncate,
+        "t10_refuse_usage_rewrites": update,
+    }
+    assert all(not t & (row_level | insert) for t in rows.values())
 
 
 def test_a_correction_writes_a_reversal_row_with_its_reason_and_keeps_rollups_exact(

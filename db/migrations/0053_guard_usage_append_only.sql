@@ -1,17 +1,23 @@
 -- Why: the spec's accounting model is additive: "usage remains append-only in
 -- resource_usage". A changed or deleted usage row rewrites history that
 -- budgets, alerts and ROI were computed from. So, while
--- senate.settings.usage_append_only is on, UPDATE, DELETE and TRUNCATE of
--- resource_usage are refused (S4002) with a hint naming the documented
--- correction path: correct_resource_usage(usage_id, corrected_amount, reason,
--- actor) writes a correction row (the change, negative when the original
--- overstated) with its reason, so the rollups (t80 triggers) stay exact and the
--- history stays readable.
+-- senate.settings.usage_append_only is on, DELETE and TRUNCATE of
+-- resource_usage are refused, and so is every UPDATE that changes what a row
+-- records (S4002), with a hint naming the documented correction path:
+-- correct_resource_usage(usage_id, corrected_amount, reason, actor) writes a
+-- correction row (the change, negative when the original overstated) with its
+-- reason, so the rollups (t80 triggers) stay exact and the history readable.
 --
--- The guard is one statement-level BEFORE trigger reading one setting: a
--- refused statement costs one lookup, however many rows it names, and inserts
--- do not pay anything. A deployment whose legacy consumers still update usage
--- rows turns it off: SELECT set_senate_setting('usage_append_only', false, ...).
+-- Cost: inserts pay nothing. DELETE and TRUNCATE meet a statement-level BEFORE
+-- trigger reading one setting. UPDATE meets a statement-level AFTER trigger
+-- (after the row work, before the t80 rollups) that reads the setting and, only
+-- while it is on, compares the statement's old and new rows as multisets over
+-- every column except the trigger-kept compatibility columns (amount_used,
+-- "timestamp"): an UPDATE that records nothing new (a compatibility backfill,
+-- a no-op) passes, any other is refused and rolled back. The transition tables
+-- are the ones the t80 rollups capture anyway.
+-- A deployment whose legacy consumers still update usage rows turns the guard
+-- off: SELECT set_senate_setting('usage_append_only', false, actor, reason).
 SET lock_timeout = '5s';
 
 CREATE OR REPLACE FUNCTION senate.refuse_usage_change()
@@ -35,22 +41,65 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION senate.refuse_usage_change() IS
-  'Statement-level trigger on resource_usage: refuses UPDATE, DELETE and TRUNCATE (S4002) while '
+  'Statement-level trigger on resource_usage: refuses DELETE and TRUNCATE (S4002) while '
   'senate.settings.usage_append_only is on; does nothing when it is off.';
 
-DROP TRIGGER IF EXISTS t10_refuse_usage_changes ON public.resource_usage;
-CREATE TRIGGER t10_refuse_usage_changes
-    BEFORE UPDATE OR DELETE ON public.resource_usage
+CREATE OR REPLACE FUNCTION senate.refuse_usage_rewrites()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, public, senate, pg_temp
+AS $$
+DECLARE
+    v_rewritten bigint;
+BEGIN
+    IF NOT senate.usage_append_only() THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO v_rewritten
+    FROM (SELECT to_jsonb(o) - 'amount_used' - 'timestamp' FROM old_rows AS o
+          EXCEPT ALL
+          SELECT to_jsonb(n) - 'amount_used' - 'timestamp' FROM new_rows AS n) AS changed;
+    IF v_rewritten > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S4002',
+            TABLE = TG_TABLE_NAME,
+            MESSAGE = format('UPDATE on %I.%I refused: it rewrites %s usage row(s) and '
+                             'resource_usage is append-only (senate.settings.usage_append_only is on)',
+                             TG_TABLE_SCHEMA, TG_TABLE_NAME, v_rewritten),
+            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor), which writes a reversal row with the reason.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION senate.refuse_usage_rewrites() IS
+  'Statement-level AFTER UPDATE trigger on resource_usage: while senate.settings.usage_append_only '
+  'is on, refuses (S4002) an UPDATE that changes any column of any row other than the '
+  'trigger-kept compatibility columns (amount_used, "timestamp"); no-op updates and '
+  'compatibility backfills pass.';
+
+DROP TRIGGER IF EXISTS t10_refuse_usage_deletes ON public.resource_usage;
+CREATE TRIGGER t10_refuse_usage_deletes
+    BEFORE DELETE ON public.resource_usage
     FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
 DROP TRIGGER IF EXISTS t10_refuse_usage_truncate ON public.resource_usage;
 CREATE TRIGGER t10_refuse_usage_truncate
     BEFORE TRUNCATE ON public.resource_usage
     FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
-COMMENT ON TRIGGER t10_refuse_usage_changes ON public.resource_usage IS
-  'Usage is append-only while senate.settings.usage_append_only is on: UPDATE and DELETE are '
-  'refused (S4002); use correct_resource_usage().';
+DROP TRIGGER IF EXISTS t10_refuse_usage_rewrites ON public.resource_usage;
+CREATE TRIGGER t10_refuse_usage_rewrites
+    AFTER UPDATE ON public.resource_usage
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_rewrites();
+COMMENT ON TRIGGER t10_refuse_usage_deletes ON public.resource_usage IS
+  'Usage is append-only while senate.settings.usage_append_only is on: DELETE is refused '
+  '(S4002); use correct_resource_usage().';
 COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS
   'Usage is append-only while senate.settings.usage_append_only is on: TRUNCATE is refused (S4002).';
+COMMENT ON TRIGGER t10_refuse_usage_rewrites ON public.resource_usage IS
+  'Usage is append-only while senate.settings.usage_append_only is on: an UPDATE that changes '
+  'what a row records is refused (S4002); use correct_resource_usage().';
 
 CREATE OR REPLACE FUNCTION public.correct_resource_usage(
     p_usage_id public.resource_usage.id%TYPE,
