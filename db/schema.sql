@@ -66,9 +66,11 @@ CREATE TABLE public.economics_policy (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     created_by text NOT NULL,
     reason text NOT NULL,
+    deferral_period interval DEFAULT '14 days'::interval NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+    CONSTRAINT economics_policy_deferral_period_positive CHECK (((deferral_period > '00:00:00'::interval) AND (deferral_period <= '366 days'::interval))),
     CONSTRAINT economics_policy_idle_window_check CHECK ((idle_window > '00:00:00'::interval)),
     CONSTRAINT economics_policy_low_roi_windows_check CHECK (((low_roi_windows >= 1) AND (low_roi_windows <= 52))),
     CONSTRAINT economics_policy_market_signal_window_check CHECK ((market_signal_window > '00:00:00'::interval)),
@@ -268,6 +270,20 @@ COMMENT ON COLUMN public.economics_policy.reason IS 'Why this policy version was
 
 
 --
+-- Name: COLUMN economics_policy.deferral_period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.deferral_period IS 'How long a deferral lasts when the reviewer gives no revisit date: a deferred proposal is due for review this long after it was deferred (default 14 days, at most 366 days).';
+
+
+--
+-- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
 -- Name: active_economics_policy(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -283,6 +299,863 @@ $$;
 --
 
 COMMENT ON FUNCTION public.active_economics_policy() IS 'The economics_policy row in force (exactly one is active).';
+
+
+--
+-- Name: adopt_economics_policy(jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) RETURNS public.economics_policy
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_old public.economics_policy;
+    v_new public.economics_policy;
+    v_key text;
+    v_columns text;
+    v_changed text[];
+BEGIN
+    IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
+        PERFORM senate.raise_error('S1007',
+            format('adopt_economics_policy: changes must be a JSON object, got %s',
+                   coalesce(jsonb_typeof(changes), 'NULL')));
+    END IF;
+    FOR v_key IN SELECT k FROM jsonb_object_keys(changes) AS k ORDER BY k LOOP
+        IF v_key IN ('policy_version', 'is_active', 'created_at', 'created_by', 'reason') THEN
+            PERFORM senate.raise_error('S1007',
+                format('adopt_economics_policy: field %s cannot be changed', v_key),
+                'policy_version, is_active and created_at are set by adoption; who and why are '
+                'the adopted_by and reason arguments.');
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                       WHERE a.attrelid = 'public.economics_policy'::regclass
+                         AND a.attname = v_key AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            PERFORM senate.raise_error('S1007',
+                format('adopt_economics_policy: %s is not an economics_policy field', v_key));
+        END IF;
+    END LOOP;
+
+    -- One adoption at a time; readers are not blocked.
+    LOCK TABLE public.economics_policy IN SHARE ROW EXCLUSIVE MODE;
+    SELECT * INTO v_old FROM public.economics_policy AS p WHERE p.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'adopt_economics_policy: no economics_policy is active');
+    END IF;
+
+    v_new := jsonb_populate_record(v_old, changes);
+    v_new.is_active := true;
+    v_new.created_at := now();
+    v_new.created_by := adopted_by;
+    v_new.reason := reason;
+
+    SELECT array_agg(o.key ORDER BY o.key) INTO v_changed
+    FROM jsonb_each(to_jsonb(v_old)) AS o
+    JOIN jsonb_each(to_jsonb(v_new)) AS n ON n.key = o.key
+    WHERE o.value IS DISTINCT FROM n.value
+      AND o.key NOT IN ('is_active', 'created_at', 'created_by', 'reason');
+
+    UPDATE public.economics_policy AS p SET is_active = false
+    WHERE p.policy_version = v_old.policy_version;
+
+    -- Every column except the identity, so later-added columns are carried over.
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+    FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = 'public.economics_policy'::regclass AND a.attnum > 0
+      AND NOT a.attisdropped AND a.attidentity = '' AND a.attgenerated = ''
+      AND a.attname <> 'policy_version';
+    EXECUTE format('INSERT INTO public.economics_policy (%1$s) '
+                   'SELECT %1$s FROM jsonb_populate_record(NULL::public.economics_policy, $1) '
+                   'RETURNING *', v_columns)
+    INTO v_new
+    USING to_jsonb(v_new);
+
+    -- Bring derived values up to the new policy.
+    IF v_changed && ARRAY['weight_evidence_strength', 'weight_novelty',
+                          'weight_strategic_alignment', 'weight_community_interest'] THEN
+        PERFORM public.refresh_priority_scores();
+    END IF;
+    IF v_changed && ARRAY['weight_evidence_strength', 'weight_novelty',
+                          'weight_strategic_alignment', 'weight_community_interest',
+                          'min_priority_for_market_weight', 'max_market_boost',
+                          'max_market_penalty', 'market_signal_window'] THEN
+        PERFORM public.refresh_market_weights(now());
+    END IF;
+    IF v_changed && ARRAY['roi_window', 'time_zone'] THEN
+        PERFORM public.refresh_roi_scores(now());
+    END IF;
+    RETURN v_new;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION adopt_economics_policy(changes jsonb, adopted_by text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) IS 'Adopts a new economics_policy version: copies the active version, applies changes (a JSON object of field -> new value, e.g. {"max_market_boost": 0.3}), records adopted_by and reason, deactivates the old version and activates the new one in one transaction, then refreshes priority scores, market weights and ROI scores as the changed fields require. Returns the new version. S1007 for a non-object or an unknown or protected field; CHECK violations (23514, for example weights not summing to 1) and bad values (22xxx) as the table reports them.';
+
+
+--
+-- Name: allocation_score(numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric) RETURNS numeric
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    p public.economics_policy;
+BEGIN
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'allocation_score: no economics_policy is active');
+    END IF;
+    RETURN senate.weighted_allocation_score(
+        evidence_strength, novelty, strategic_alignment, community_interest,
+        p.weight_evidence_strength, p.weight_novelty,
+        p.weight_strategic_alignment, p.weight_community_interest);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric) IS 'Allocation score in [0, 1] (unitless) under the active economics_policy (default 0.35*evidence_strength + 0.25*novelty + 0.20*strategic_alignment + 0.20*community_interest). Inputs in [0, 1]; NULL in -> NULL out; out of range -> 22003, NaN -> 22023 (naming the argument).';
+
+
+--
+-- Name: allocation_score(numeric, numeric, numeric, numeric, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint) RETURNS numeric
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    p public.economics_policy;
+BEGIN
+    IF policy_version IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO p FROM public.economics_policy AS e
+    WHERE e.policy_version = allocation_score.policy_version;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1001',
+            format('allocation_score: economics_policy version %s does not exist', policy_version));
+    END IF;
+    RETURN senate.weighted_allocation_score(
+        evidence_strength, novelty, strategic_alignment, community_interest,
+        p.weight_evidence_strength, p.weight_novelty,
+        p.weight_strategic_alignment, p.weight_community_interest);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint) IS 'Allocation score in [0, 1] (unitless) under a given economics_policy version: w_e*evidence_strength + w_n*novelty + w_s*strategic_alignment + w_c*community_interest. Inputs in [0, 1]; NULL in -> NULL out; out of range -> 22003, NaN -> 22023 (naming the argument); unknown version -> S1001.';
+
+
+--
+-- Name: budget_period_bounds(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_period_bounds(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(period_start date, period_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql STABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT b.period_start, b.period_end, b.starts_at, b.ends_at
+    FROM (SELECT coalesce(max(p.budget_period), 'week') AS budget_period,
+                 coalesce(max(p.time_zone), 'UTC') AS time_zone
+          FROM public.economics_policy AS p WHERE p.is_active) AS a
+    CROSS JOIN LATERAL senate.period_bounds(as_of, a.budget_period, a.time_zone) AS b
+$$;
+
+
+--
+-- Name: FUNCTION budget_period_bounds(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_period_bounds(as_of timestamp with time zone) IS 'The budget period containing as_of under the active policy (budget_period day | week, ISO weeks start Monday, in the policy time_zone). Half-open: period_start is the first day, period_end the first day of the next period (dates); starts_at / ends_at the same bounds as instants (timestamptz).';
+
+
+--
+-- Name: budget_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, resource_type text, unit text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           t.resource_type,
+           t.unit,
+           x.base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(e.effective_budget - coalesce(s.spent, 0), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budgets AS b
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.budget_amount(b, t.resource_type) AS base_budget) AS x
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(x.base_budget, w.market_weight)
+                                   AS effective_budget) AS e
+    -- A join to a grouped subquery (not a LATERAL aggregate) so that the planner can
+    -- push an entity filter into the rollup scan (one index range per entity) and
+    -- still hash-join the whole table when the view is read for every entity.
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+      ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
+     AND s.resource_type = t.resource_type
+$$;
+
+
+--
+-- Name: FUNCTION budget_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+
+
+--
+-- Name: budget_tier_status_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, model_tier text, base_budget numeric, market_weight numeric, effective_budget numeric, period_start date, period_end date, spent numeric, spent_cost_usd numeric, remaining numeric, utilization numeric, over_budget boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           c.model_tier,
+           c.token_budget AS base_budget,
+           w.market_weight,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           coalesce(s.spent, 0) AS spent,
+           coalesce(s.spent_cost_usd, 0) AS spent_cost_usd,
+           greatest(least(e.effective_budget - coalesce(s.spent, 0),
+                          e.pool_effective_budget - coalesce(ps.pool_spent, 0)), 0) AS remaining,
+           CASE WHEN e.effective_budget > 0 THEN coalesce(s.spent, 0) / e.effective_budget END
+               AS utilization,
+           coalesce(s.spent, 0) > e.effective_budget AS over_budget
+    FROM public.resource_budget_tiers AS c
+    JOIN public.resource_budgets AS b ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+    CROSS JOIN (SELECT bounds.period_start, bounds.period_end, p.min_priority_for_market_weight,
+                       p.max_market_boost, p.max_market_penalty
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                                   b.market_weight, b.priority_score, pb.min_priority_for_market_weight,
+                                   pb.max_market_boost, pb.max_market_penalty) AS market_weight) AS w
+    CROSS JOIN LATERAL (SELECT public.effective_budget(c.token_budget, w.market_weight) AS effective_budget,
+                               public.effective_budget(b.token_budget, w.market_weight)
+                                   AS pool_effective_budget) AS e
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_subclass AS model_tier,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id, r.resource_subclass) AS s
+      ON s.entity_type = c.entity_type AND s.entity_id = c.entity_id AND s.model_tier = c.model_tier
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS pool_spent
+        FROM senate.usage_rollups AS r
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS rp
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
+        GROUP BY r.entity_type, r.entity_id) AS ps
+      ON ps.entity_type = c.entity_type AND ps.entity_id = c.entity_id
+$$;
+
+
+--
+-- Name: FUNCTION budget_tier_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zone) IS 'budget_tier_status for the budget period containing as_of (caps, weights and policy as they are now; spend of that period). budget_tier_status is budget_tier_status_as_of(now()).';
+
+
+--
+-- Name: check_votes(jsonb); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_votes(p_votes jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $_$
+DECLARE
+    v_vote jsonb;
+    v_index integer := 0;
+    v_key text;
+    v_text text;
+    v_parts text[];
+BEGIN
+    IF p_votes IS NULL THEN
+        RETURN true;  -- NOT NULL is the column's business
+    END IF;
+    IF jsonb_typeof(p_votes) <> 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation',
+            MESSAGE = format('votes must be a JSON array of vote records, got a JSON %s',
+                             jsonb_typeof(p_votes)),
+            HINT = 'Use ''[]'' for no votes.';
+    END IF;
+    FOR v_vote IN SELECT e FROM jsonb_array_elements(p_votes) AS e LOOP
+        IF jsonb_typeof(v_vote) <> 'object' THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = format('votes[%s] must be a JSON object, got %s', v_index, left(v_vote::text, 200)),
+                HINT = 'Each vote is {"voter", "vote", "cast_at", "rationale"?}.';
+        END IF;
+        FOR v_key IN SELECT k FROM jsonb_object_keys(v_vote) AS k LOOP
+            IF v_key NOT IN ('voter', 'vote', 'cast_at', 'rationale') THEN
+                RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                    MESSAGE = format('votes[%s] has unknown field %s', v_index, left(quote_ident(v_key), 100)),
+                    HINT = 'Allowed fields: voter, vote, cast_at, rationale.';
+            END IF;
+        END LOOP;
+        v_text := v_vote ->> 'voter';
+        IF jsonb_typeof(v_vote -> 'voter') IS DISTINCT FROM 'string'
+           OR length(btrim(v_text)) NOT BETWEEN 1 AND 200 THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = format('votes[%s].voter must be a non-empty string of at most 200 characters, got %s',
+                                 v_index, coalesce(left((v_vote -> 'voter')::text, 200), 'nothing')),
+                HINT = 'voter names the Senate member casting the vote.';
+        END IF;
+        IF jsonb_typeof(v_vote -> 'vote') IS DISTINCT FROM 'string'
+           OR (v_vote ->> 'vote') NOT IN ('approve', 'reject', 'abstain') THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = format('votes[%s].vote must be approve, reject or abstain, got %s',
+                                 v_index, coalesce(left((v_vote -> 'vote')::text, 200), 'nothing')),
+                HINT = 'vote is one of approve, reject, abstain.';
+        END IF;
+        -- cast_at: ISO 8601 with an explicit UTC offset, checked without a text-to-timestamptz
+        -- cast (which depends on the session's TimeZone and DateStyle, so is not immutable).
+        v_text := v_vote ->> 'cast_at';
+        v_parts := regexp_match(v_text,
+            '^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$');
+        IF jsonb_typeof(v_vote -> 'cast_at') IS DISTINCT FROM 'string'
+           OR v_parts IS NULL
+           OR v_parts[1]::int < 1
+           OR v_parts[2]::int NOT BETWEEN 1 AND 12
+           OR v_parts[3]::int < 1
+           OR v_parts[3]::int > extract(day from (make_date(v_parts[1]::int, v_parts[2]::int, 1)
+                                                   + interval '1 month - 1 day'))
+           OR v_parts[4]::int > 23 OR v_parts[5]::int > 59
+           OR coalesce(substr(v_parts[6], 2, 2)::int, 0) > 59 THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = format('votes[%s].cast_at must be an ISO 8601 timestamp with a UTC offset, got %s',
+                                 v_index, coalesce(left((v_vote -> 'cast_at')::text, 200), 'nothing')),
+                HINT = 'For example "2026-04-24T08:34:00Z" or "2026-04-24 08:34:00+02:00".';
+        END IF;
+        IF v_vote ? 'rationale' AND jsonb_typeof(v_vote -> 'rationale') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = format('votes[%s].rationale must be a string or null, got %s',
+                                 v_index, left((v_vote -> 'rationale')::text, 200)),
+                HINT = 'rationale is free text explaining the vote.';
+        END IF;
+        v_index := v_index + 1;
+    END LOOP;
+    RETURN true;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION check_votes(p_votes jsonb); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_votes(p_votes jsonb) IS 'True when p_votes is a JSON array of vote records {voter, vote: approve|reject|abstain, cast_at: ISO 8601 with offset, rationale?: text}; otherwise raises check_violation (23514) naming the element, field and value. IMMUTABLE (depends on the value only), so it backs the CHECK constraint allocation_proposals_votes_valid.';
+
+
+--
+-- Name: proposal_policy_version(bigint, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.proposal_policy_version(p_recorded_version bigint, p_filed_at timestamp with time zone) RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(
+        p_recorded_version,
+        (SELECT max(p.policy_version) FROM public.economics_policy AS p
+         WHERE p.created_at <= p_filed_at),
+        (SELECT min(p.policy_version) FROM public.economics_policy AS p))
+$$;
+
+
+--
+-- Name: FUNCTION proposal_policy_version(p_recorded_version bigint, p_filed_at timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.proposal_policy_version(p_recorded_version bigint, p_filed_at timestamp with time zone) IS 'The policy version a proposal is judged by: the one recorded when it was filed; for rows filed before governance recorded it, the latest version adopted at or before the filing time (the first version when the proposal predates every policy).';
+
+
+--
+-- Name: allocation_proposals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.allocation_proposals (
+    id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    requested_tokens numeric NOT NULL,
+    proposer_id text,
+    proposer_agent text,
+    justification text NOT NULL,
+    evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    reviewer text,
+    decided_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    requested_amount numeric,
+    proposer text,
+    votes jsonb DEFAULT '[]'::jsonb NOT NULL,
+    resource_type text DEFAULT 'llm_tokens'::text NOT NULL,
+    policy_version bigint,
+    revisit_at timestamp with time zone,
+    decision_note text,
+    CONSTRAINT allocation_proposals_decision_note_length CHECK ((length(decision_note) <= 2000)),
+    CONSTRAINT allocation_proposals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
+    CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
+    CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
+    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
+    CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
+    CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
+    CONSTRAINT allocation_proposals_votes_valid CHECK (((votes = '[]'::jsonb) OR senate.check_votes(votes)))
+);
+
+
+--
+-- Name: TABLE allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.allocation_proposals IS 'Requests for more resources for an entity, with evidence-based justification; reviewed by the Senate (pending -> approved | rejected | deferred).';
+
+
+--
+-- Name: COLUMN allocation_proposals.id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.id IS 'Surrogate key.';
+
+
+--
+-- Name: COLUMN allocation_proposals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.entity_type IS 'Kind of object the request is for (see entity_types).';
+
+
+--
+-- Name: COLUMN allocation_proposals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.entity_id IS 'Identifier of the object the request is for.';
+
+
+--
+-- Name: COLUMN allocation_proposals.requested_tokens; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.requested_tokens IS 'Canonical requested amount (tokens for llm_tokens requests; the unit of the requested resource class otherwise).';
+
+
+--
+-- Name: COLUMN allocation_proposals.proposer_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.proposer_id IS 'Identifier of the proposing user, if a user filed it.';
+
+
+--
+-- Name: COLUMN allocation_proposals.proposer_agent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.proposer_agent IS 'Name of the proposing agent, if an agent filed it.';
+
+
+--
+-- Name: COLUMN allocation_proposals.justification; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.justification IS 'Why the spend is worth it, linked to expected world-model gain.';
+
+
+--
+-- Name: COLUMN allocation_proposals.evidence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.evidence IS 'Evidence backing the request (JSON object: pmids, market_confidence_delta, kg_edges_gained, benchmark_results, gap_resolution_progress, expected_kg_edges).';
+
+
+--
+-- Name: COLUMN allocation_proposals.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.status IS 'Review state: pending, approved, rejected or deferred.';
+
+
+--
+-- Name: COLUMN allocation_proposals.reviewer; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.reviewer IS 'Who recorded the decision.';
+
+
+--
+-- Name: COLUMN allocation_proposals.decided_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.decided_at IS 'When the decision was recorded.';
+
+
+--
+-- Name: COLUMN allocation_proposals.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.created_at IS 'When the proposal was filed.';
+
+
+--
+-- Name: COLUMN allocation_proposals.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.updated_at IS 'When the proposal last changed.';
+
+
+--
+-- Name: COLUMN allocation_proposals.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.requested_amount IS 'Task-contract name of requested_tokens: requested amount, in the unit of the requested resource class (tokens for llm_tokens). Same type as requested_tokens; kept equal to it by trigger t20 in both directions.';
+
+
+--
+-- Name: COLUMN allocation_proposals.proposer; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.proposer IS 'Task-contract proposer: always coalesce(proposer_id::text, proposer_agent), kept by trigger t20. Writing it alone fills proposer_agent on INSERT (and on UPDATE of a row without proposer_id); on UPDATE of a row with a proposer_id it moves proposer_id (cast to its type: a uuid or bigint id must be given in a form that type accepts).';
+
+
+--
+-- Name: COLUMN allocation_proposals.votes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.votes IS 'Senate vote records, a JSON array of {"voter": text, "vote": "approve"|"reject"|"abstain", "cast_at": ISO-8601 timestamp with offset, "rationale": text (optional)}, oldest first; checked by senate.check_votes().';
+
+
+--
+-- Name: COLUMN allocation_proposals.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.resource_type IS 'Resource class requested (see resource_types): llm_tokens (tokens), cpu_seconds (CPU-seconds), storage_gb_hours (GB-hours) or api_calls (calls). Rows filed before governance read llm_tokens.';
+
+
+--
+-- Name: COLUMN allocation_proposals.policy_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.policy_version IS 'economics_policy version in force when the proposal was filed (stamped by trigger, never changed); quorum and majority are judged by it. NULL on rows filed before governance: they are judged by the version in force at created_at.';
+
+
+--
+-- Name: COLUMN allocation_proposals.revisit_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.revisit_at IS 'For a deferred proposal: when it is due for review again (see proposals_due_for_review). NULL in every other state.';
+
+
+--
+-- Name: COLUMN allocation_proposals.decision_note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposals.decision_note IS 'The reviewer''s note on the latest status change (at most 2000 characters).';
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_decision_note_length ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_decision_note_length ON public.allocation_proposals IS 'Decision notes hold at most 2000 characters.';
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_votes_valid ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_votes_valid ON public.allocation_proposals IS 'Every vote record is {voter, vote: approve|reject|abstain, cast_at, rationale?} (senate.check_votes).';
+
+
+--
+-- Name: allocation_proposal_tallies; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.allocation_proposal_tallies AS
+ SELECT p.id AS proposal_id,
+    p.status,
+    p.entity_type,
+    p.entity_id,
+    p.resource_type,
+    p.requested_tokens AS requested_amount,
+    pol.policy_version,
+    pol.quorum,
+    t.approvals,
+    t.rejections,
+    t.abstentions,
+    ((t.approvals + t.rejections) >= pol.quorum) AS quorum_met,
+    (t.approvals > t.rejections) AS majority_reached,
+    ((p.status = 'pending'::text) AND ((t.approvals + t.rejections) >= pol.quorum) AND (t.approvals > t.rejections)) AS approvable
+   FROM ((public.allocation_proposals p
+     LEFT JOIN public.economics_policy pol ON ((pol.policy_version = senate.proposal_policy_version(p.policy_version, p.created_at))))
+     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE ((v.e ->> 'vote'::text) = 'approve'::text)) AS approvals,
+            count(*) FILTER (WHERE ((v.e ->> 'vote'::text) = 'reject'::text)) AS rejections,
+            count(*) FILTER (WHERE ((v.e ->> 'vote'::text) = 'abstain'::text)) AS abstentions
+           FROM jsonb_array_elements(
+                CASE
+                    WHEN (jsonb_typeof(p.votes) = 'array'::text) THEN p.votes
+                    ELSE '[]'::jsonb
+                END) v(e)) t);
+
+
+--
+-- Name: VIEW allocation_proposal_tallies; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.allocation_proposal_tallies IS 'Current votes of each proposal counted under the policy version recorded on it: approval needs quorum (approve + reject votes >= quorum; abstentions do not count) and majority (more approve than reject votes).';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.proposal_id IS 'The proposal.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.status IS 'Its status.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.entity_id IS 'Entity it is for.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.requested_amount IS 'Amount requested, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.policy_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.policy_version IS 'Policy version it is judged by (recorded at filing).';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.quorum; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.quorum IS 'Non-abstaining votes that version requires.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.approvals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.approvals IS 'Current approve votes.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.rejections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.rejections IS 'Current reject votes.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.abstentions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.abstentions IS 'Current abstain votes.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.quorum_met; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.quorum_met IS 'approvals + rejections >= quorum.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.majority_reached; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.majority_reached IS 'approvals > rejections.';
+
+
+--
+-- Name: COLUMN allocation_proposal_tallies.approvable; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quorum met and majority reached (the reserve is checked at decision time).';
+
+
+--
+-- Name: cast_allocation_vote(bigint, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text DEFAULT NULL::text) RETURNS public.allocation_proposal_tallies
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_voter text := senate.require_actor('voter', p_voter);
+    v_rationale text := senate.require_short_text('rationale', p_rationale, 2000);
+    v_status text;
+    v_votes jsonb;
+    v_tally public.allocation_proposal_tallies;
+BEGIN
+    IF p_vote IS NULL OR p_vote NOT IN ('approve', 'reject', 'abstain') THEN
+        PERFORM senate.raise_error('S2024',
+            format('vote must be approve, reject or abstain, got %s',
+                   coalesce(quote_literal(left(p_vote, 80)), 'NULL')));
+    END IF;
+    SELECT p.status, p.votes INTO v_status, v_votes
+    FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S2023',
+            format('allocation proposal %s does not exist', coalesce(p_proposal_id::text, 'NULL')));
+    END IF;
+    IF v_status <> 'pending' THEN
+        PERFORM senate.raise_error('S2021',
+            format('proposal %s is %s: votes are cast only while it is pending',
+                   p_proposal_id, v_status));
+    END IF;
+    IF v_votes IS NOT NULL AND jsonb_typeof(v_votes) <> 'array' THEN
+        PERFORM senate.raise_error('S2025',
+            format('proposal %s holds votes in another format (%s), not a vote array',
+                   p_proposal_id, left(v_votes::text, 100)));
+    END IF;
+
+    UPDATE public.allocation_proposals AS p
+    SET votes = coalesce((SELECT jsonb_agg(e ORDER BY position)
+                          FROM jsonb_array_elements(coalesce(p.votes, '[]'::jsonb))
+                               WITH ORDINALITY AS o (e, position)
+                          WHERE e ->> 'voter' <> v_voter), '[]'::jsonb)
+                || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                       'voter', v_voter, 'vote', p_vote, 'cast_at', now(),
+                       'rationale', v_rationale))),
+        updated_at = now()
+    WHERE p.id = p_proposal_id;
+
+    SELECT t.* INTO v_tally FROM public.allocation_proposal_tallies AS t
+    WHERE t.proposal_id = p_proposal_id;
+    RETURN v_tally;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text) IS 'Records voter''s vote (approve, reject or abstain) on a pending proposal in allocation_proposals.votes, replacing that voter''s earlier vote (the history is kept in allocation_votes), and returns the proposal''s tally. Errors: S2024 bad vote, S2010 voter missing, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending.';
+
+
+--
+-- Name: check_ledger_invariant(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    WITH ledger AS (
+        SELECT l.account, coalesce(l.entity_type, '') AS entity_type,
+               coalesce(l.entity_id, '') AS entity_id, l.resource_type, sum(l.delta) AS total
+        FROM public.budget_ledger AS l
+        WHERE l.account IN ('entity_budget', 'reserve')
+        GROUP BY 1, 2, 3, 4
+    ), balances AS (
+        SELECT 'entity_budget'::text AS account, b.entity_type, b.entity_id, rt.resource_type,
+               senate.budget_amount(b, rt.resource_type) AS balance
+        FROM public.resource_budgets AS b
+        CROSS JOIN public.resource_types AS rt
+        UNION ALL
+        SELECT 'reserve', '', '', r.resource_type, r.balance
+        FROM public.senate_reserve AS r
+    )
+    SELECT account, nullif(entity_type, ''), nullif(entity_id, ''), resource_type,
+           coalesce(l.total, 0), coalesce(b.balance, 0),
+           coalesce(b.balance, 0) - coalesce(l.total, 0)
+    FROM ledger AS l
+    FULL JOIN balances AS b USING (account, entity_type, entity_id, resource_type)
+    WHERE coalesce(l.total, 0) <> coalesce(b.balance, 0)
+    ORDER BY 1, 2, 3, 4
+$$;
+
+
+--
+-- Name: FUNCTION check_ledger_invariant(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger complete: returns every (account, entity, resource class) whose current balance (resource_budgets column, or senate_reserve balance) differs from the sum of its ledger deltas, with the difference. No rows means every budget and reserve balance is explained by the ledger. Reads the whole ledger: an audit, not a hot-path call.';
 
 
 --
@@ -378,6 +1251,346 @@ $$;
 --
 
 COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
+
+
+--
+-- Name: decide_allocation_proposal(bigint, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text DEFAULT NULL::text, p_revisit_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_reviewer text := senate.require_actor('reviewer', p_reviewer);
+    v_note text := senate.require_short_text('note', p_note, 2000);
+BEGIN
+    IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
+        PERFORM senate.raise_error('S2026',
+            format('decision must be approved, rejected or deferred, got %s',
+                   coalesce(quote_literal(left(p_decision, 80)), 'NULL')));
+    END IF;
+    IF p_revisit_at IS NOT NULL AND p_decision <> 'deferred' THEN
+        PERFORM senate.raise_error('S2031',
+            format('revisit_at %s given for decision %s: only a deferral has a revisit date',
+                   p_revisit_at, p_decision));
+    END IF;
+    IF p_revisit_at IS NOT NULL AND (p_revisit_at <= now() OR p_revisit_at = 'infinity') THEN
+        PERFORM senate.raise_error('S2031',
+            format('revisit_at %s is not a future date', p_revisit_at));
+    END IF;
+
+    PERFORM senate.lock_proposal(p_proposal_id, 'pending');
+    PERFORM senate.set_change_cause('proposal_decision', p_proposal_id::text, v_reviewer, v_note);
+    UPDATE public.allocation_proposals AS p
+    SET status = p_decision, reviewer = v_reviewer, decision_note = v_note,
+        revisit_at = p_revisit_at, updated_at = now()
+    WHERE p.id = p_proposal_id;
+    PERFORM senate.clear_change_cause();
+
+    RETURN QUERY
+    SELECT p.id, p.status::text, p.reviewer::text, p.decided_at::timestamptz, p.revisit_at,
+           p.resource_type, p.requested_tokens::numeric,
+           senate.budget_amount(b, p.resource_type), r.balance
+    FROM public.allocation_proposals AS p
+    LEFT JOIN public.resource_budgets AS b
+        ON b.entity_type = p.entity_type::text AND b.entity_id = p.entity_id::text
+    LEFT JOIN public.senate_reserve AS r ON r.resource_type = p.resource_type
+    WHERE p.id = p_proposal_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal: approved (needs quorum and majority under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S2026 bad decision, S2010 reviewer missing, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+
+
+--
+-- Name: effective_budget(numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.effective_budget(base_budget numeric, market_weight numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'effective_budget', 'base_budget', $1, 'a finite number >= 0')
+        WHEN $1 < 0 OR $1 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'effective_budget', 'base_budget', $1, 'a finite number >= 0')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'effective_budget', 'market_weight', $2, 'a finite number >= -1')
+        WHEN $2 < -1 OR $2 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'effective_budget', 'market_weight', $2, 'a finite number >= -1')
+        ELSE $1 * (1 + $2)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION effective_budget(base_budget numeric, market_weight numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight numeric) IS 'Effective budget = base_budget * (1 + market_weight), in the unit of the base budget (tokens, CPU-seconds, GB-hours, calls). market_weight = -1 gives 0. base_budget < 0 or market_weight < -1 or infinite -> 22003; NaN -> 22023; NULL in -> NULL out.';
+
+
+--
+-- Name: explain_budget(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT l.ledger_id,
+           l.recorded_at,
+           l.resource_type,
+           l.balance_before,
+           l.balance_after,
+           l.delta,
+           coalesce(rt.unit, ''),
+           l.cause_type || coalesce(' ' || l.cause_id, ''),
+           l.actor,
+           CASE
+               WHEN p.id IS NOT NULL THEN
+                   format('proposal %s by %s approved: %s%s', p.id,
+                          coalesce(p.proposer_agent::text, p.proposer_id::text, 'unknown'),
+                          CASE WHEN length(p.justification) > 160
+                               THEN left(p.justification, 159) || '…'
+                               ELSE p.justification END,
+                          coalesce(' (' || l.note || ')', ''))
+               WHEN l.account = 'entity_status' THEN coalesce('status: ' || l.note, 'status change')
+               ELSE coalesce(l.note, '')
+           END
+    FROM public.budget_ledger AS l
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = l.resource_type
+    LEFT JOIN public.allocation_proposals AS p
+        ON l.cause_type = 'proposal_approval'
+       AND p.entity_type::text = l.entity_type
+       AND p.entity_id::text = l.entity_id
+       AND p.id::text = l.cause_id
+    WHERE l.entity_type = p_entity_type
+      AND l.entity_id = p_entity_id
+      AND l.account IN ('entity_budget', 'entity_status')
+    ORDER BY l.ledger_id
+$$;
+
+
+--
+-- Name: FUNCTION explain_budget(p_entity_type text, p_entity_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when, resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor, and an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note). The last balance_after per class is the current budget.';
+
+
+--
+-- Name: file_allocation_proposal(text, text, numeric, text, text, jsonb, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text DEFAULT 'llm_tokens'::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_proposer text;
+    v_id public.allocation_proposals.id%TYPE;
+    v_row public.allocation_proposals;
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    PERFORM senate.require_positive_amount('requested_amount', p_requested_amount);
+    v_proposer := senate.require_actor('proposer', p_proposer);
+    PERFORM senate.check_proposal_evidence(p_justification, p_evidence);
+
+    -- A deployed table may type entity_id (uuid, bigint) and requested_tokens (integer)
+    -- differently from a fresh install: convert through the table's own row type.
+    BEGIN
+        v_row := jsonb_populate_record(NULL::public.allocation_proposals,
+                                       jsonb_build_object('entity_type', p_entity_type,
+                                                          'entity_id', p_entity_id));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2009',
+            format('entity_id %s is not a valid identifier here (allocation_proposals.entity_id '
+                   'is %s)', quote_literal(left(p_entity_id, 80)),
+                   pg_typeof(v_row.entity_id)));
+    END;
+    BEGIN
+        v_row := jsonb_populate_record(v_row,
+                                       jsonb_build_object('requested_tokens', p_requested_amount));
+    EXCEPTION WHEN data_exception THEN
+        PERFORM senate.raise_error('S2006',
+            format('requested_amount %s does not fit allocation_proposals.requested_tokens (%s)',
+                   p_requested_amount, pg_typeof(v_row.requested_tokens)));
+    END;
+
+    INSERT INTO public.allocation_proposals
+        (entity_type, entity_id, requested_tokens, proposer_agent, justification, evidence,
+         resource_type)
+    VALUES (v_row.entity_type, v_row.entity_id, v_row.requested_tokens, v_proposer,
+            p_justification, p_evidence, p_resource_type)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text) IS 'Files a pending allocation proposal asking for requested_amount (in the unit of resource_type: tokens, CPU-seconds, GB-hours, calls) for one entity, and returns its id. Applies the strict justification rule (senate.check_proposal_evidence) before writing anything; records the policy version in force. Errors: S2007 unknown entity_type, S2009 bad entity_id, S2008 unknown resource_type, S2006 amount not positive, S2010 proposer missing, S2001-S2005 and S2011 justification and evidence.';
+
+
+--
+-- Name: fund_reserve(text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, p_actor text, p_note text DEFAULT NULL::text) RETURNS numeric
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_actor text := senate.require_actor('actor', p_actor);
+    v_note text := senate.require_short_text('note', p_note, 2000);
+    v_balance numeric;
+BEGIN
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    PERFORM senate.require_positive_amount('amount', p_amount);
+
+    PERFORM senate.set_change_cause('reserve_funding', NULL, v_actor,
+                                    coalesce(v_note, 'reserve funded'));
+    INSERT INTO public.senate_reserve AS r (resource_type, balance)
+    VALUES (p_resource_type, p_amount)
+    ON CONFLICT (resource_type)
+    DO UPDATE SET balance = r.balance + excluded.balance, updated_at = now()
+    RETURNING r.balance INTO v_balance;
+    PERFORM senate.clear_change_cause();
+    RETURN v_balance;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION fund_reserve(p_resource_type text, p_amount numeric, p_actor text, p_note text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, p_actor text, p_note text) IS 'Adds amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) to the Senate reserve of resource_type and returns the new balance. The only way new resources enter. Ledger cause reserve_funding, with actor and note. Errors: S2008 unknown class, S2006 amount not positive and finite, S2010 actor missing, S2011 note over 2000 characters.';
+
+
+--
+-- Name: market_weights(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH p AS (
+        SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
+    ), per_entity AS (
+        SELECT s.entity_type, s.entity_id, count(*) AS signal_count, avg(s.value) AS signal_mean
+        FROM public.market_signals AS s, p
+        WHERE s.observed_at > as_of - p.market_signal_window AND s.observed_at <= as_of
+        GROUP BY s.entity_type, s.entity_id
+    ), cohort AS (
+        SELECT e.entity_type, avg(e.signal_mean) AS cohort_mean, count(*) AS cohort_entities
+        FROM per_entity AS e
+        GROUP BY e.entity_type
+    )
+    SELECT b.entity_type, b.entity_id, coalesce(e.signal_count, 0), e.signal_mean,
+           c.cohort_mean, c.cohort_entities, d.derived_weight,
+           CASE WHEN d.derived_weight IS NOT NULL
+                THEN greatest(-p.max_market_penalty, least(p.max_market_boost, d.derived_weight))
+           END,
+           b.priority_score,
+           b.priority_score >= p.min_priority_for_market_weight,
+           g.blocked,
+           CASE WHEN b.priority_score >= p.min_priority_for_market_weight AND NOT g.blocked
+                     AND d.derived_weight IS NOT NULL
+                THEN greatest(-p.max_market_penalty, least(p.max_market_boost, d.derived_weight))
+                ELSE 0 END
+    FROM public.resource_budgets AS b
+    CROSS JOIN p
+    LEFT JOIN per_entity AS e ON e.entity_type = b.entity_type AND e.entity_id = b.entity_id
+    LEFT JOIN cohort AS c ON c.entity_type = b.entity_type
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.signal_mean IS NULL THEN NULL::numeric
+                    WHEN c.cohort_mean > 0 THEN round(e.signal_mean / c.cohort_mean - 1, 6)
+                    ELSE 0::numeric END AS derived_weight) AS d
+    LEFT JOIN (SELECT DISTINCT gb.entity_type, gb.entity_id
+               FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL) AS ub
+      ON ub.entity_type = b.entity_type AND ub.entity_id = b.entity_id
+    CROSS JOIN LATERAL (SELECT ub.entity_id IS NOT NULL AS blocked) AS g
+$$;
+
+
+--
+-- Name: FUNCTION market_weights(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.market_weights(as_of timestamp with time zone) IS 'How each envelope''s market_weight is derived as of a time under the active policy: signals in (as_of - market_signal_window, as_of], signal_mean / cohort_mean - 1 (cohort = same entity_type, unitless, 6 decimals), clamped to [-max_market_penalty, max_market_boost], and applied only at priority_score >= min_priority_for_market_weight without an unresolved governance block (else 0). Read-only: refresh_market_weights() writes the result.';
+
+
+--
+-- Name: place_governance_block(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+    INSERT INTO public.governance_blocks (entity_type, entity_id, reason, placed_by, proposal_id)
+    VALUES ($1, $2, $3, $4, $5)
+    RETURNING block_id
+$_$;
+
+
+--
+-- Name: FUNCTION place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text) IS 'Places a governance block on an entity (its market_weight drops to 0 at once) and returns the block_id. proposal_id optionally names the allocation proposal the block stems from.';
+
+
+--
+-- Name: reconcile_compatibility_columns(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reconcile_compatibility_columns() RETURNS TABLE(table_name text, column_name text, canonical_columns text[], rows_missing bigint, rows_different bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    c record;
+    v_canonical text;
+BEGIN
+    FOR c IN SELECT r.table_name, r.column_name, r.canonical_columns
+             FROM senate.compatibility_columns AS r
+             WHERE r.is_synced AND cardinality(r.canonical_columns) > 0
+             ORDER BY r.table_name, r.column_name
+    LOOP
+        v_canonical := CASE WHEN c.column_name = 'proposer'
+            THEN format('coalesce(%s)', (SELECT string_agg(format('%I::text', x), ', ')
+                                          FROM unnest(c.canonical_columns) AS x))
+            ELSE quote_ident(c.canonical_columns[1]) END;
+        RETURN QUERY EXECUTE format(
+            'SELECT %L::text, %L::text, %L::text[], '
+            'count(*) FILTER (WHERE %2$I IS NULL AND %4$s IS NOT NULL), '
+            'count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s AND NOT (%2$I IS NULL AND %4$s IS NOT NULL)) '
+            'FROM public.%1$I HAVING count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s) > 0',
+            c.table_name, c.column_name, c.canonical_columns, v_canonical);
+    END LOOP;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION reconcile_compatibility_columns(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS 'Proves every compatibility column equals its canonical column(s): returns each (table, column) with rows still missing a value (NULL while the canonical value is set) or holding a different value. No rows means reconciled. Reads the whole tables: an audit, not a hot-path call.';
 
 
 --
@@ -521,6 +1734,379 @@ COMMENT ON FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id
 
 
 --
+-- Name: refresh_market_weights(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM public.economics_policy AS e WHERE e.is_active) THEN
+        PERFORM senate.raise_error('S1002', 'refresh_market_weights: no economics_policy is active');
+    END IF;
+    UPDATE public.resource_budgets AS b
+    SET market_weight = x.market_weight, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id, w.market_weight
+          FROM public.market_weights(as_of) AS w
+          JOIN public.resource_budgets AS b2
+            ON b2.entity_type = w.entity_type AND b2.entity_id = w.entity_id
+          WHERE b2.market_weight IS DISTINCT FROM w.market_weight
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_market_weights(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_market_weights(as_of timestamp with time zone) IS 'Writes market_weights(as_of).market_weight into resource_budgets.market_weight in one set-based UPDATE (rows locked in key order, unchanged rows untouched). Returns the number of envelopes changed. Run it on the review cadence, after new market signals or a policy change.';
+
+
+--
+-- Name: refresh_priority_scores(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_priority_scores() RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT senate.sync_priority_scores(NULL, NULL)
+$$;
+
+
+--
+-- Name: FUNCTION refresh_priority_scores(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_priority_scores() IS 'Recomputes every resource_budgets.priority_score from its entity''s latest allocation_signals assessment under the active policy (needed after a change of weights; adopt_economics_policy calls it). Returns the number of envelopes changed.';
+
+
+--
+-- Name: refresh_roi_scores(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_roi_scores(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_start date;
+    v_end date;
+    v_count integer;
+BEGIN
+    SELECT w.window_start, w.window_end INTO v_start, v_end FROM public.roi_window_bounds(as_of) AS w;
+    UPDATE public.resource_budgets AS b
+    SET roi_score = x.roi_score, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id, r.roi_score
+          FROM public.resource_budgets AS b2
+          LEFT JOIN public.roi_by_entity(v_start, v_end) AS r
+            ON r.entity_type = b2.entity_type AND r.entity_id = b2.entity_id
+          WHERE b2.roi_score IS DISTINCT FROM r.roi_score
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_roi_scores(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS 'Sets resource_budgets.roi_score to roi_score(KG edges gained, llm tokens spent) over roi_window_bounds(as_of) for every envelope (NULL without spend), in one set-based UPDATE with rows locked in key order. Returns the number of envelopes changed.';
+
+
+--
+-- Name: reopen_allocation_proposal(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text DEFAULT NULL::text) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_reviewer text := senate.require_actor('reviewer', p_reviewer);
+    v_note text := senate.require_short_text('note', p_note, 2000);
+BEGIN
+    PERFORM senate.lock_proposal(p_proposal_id, 'deferred');
+    PERFORM senate.set_change_cause('proposal_reopen', p_proposal_id::text, v_reviewer, v_note);
+    UPDATE public.allocation_proposals AS p
+    SET status = 'pending', reviewer = v_reviewer, decision_note = v_note, updated_at = now()
+    WHERE p.id = p_proposal_id;
+    PERFORM senate.clear_change_cause();
+
+    RETURN QUERY
+    SELECT p.id, p.status::text, p.reviewer::text, p.decided_at::timestamptz, p.revisit_at,
+           p.resource_type, p.requested_tokens::numeric,
+           senate.budget_amount(b, p.resource_type), r.balance
+    FROM public.allocation_proposals AS p
+    LEFT JOIN public.resource_budgets AS b
+        ON b.entity_type = p.entity_type::text AND b.entity_id = p.entity_id::text
+    LEFT JOIN public.senate_reserve AS r ON r.resource_type = p.resource_type
+    WHERE p.id = p_proposal_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Errors: S2010 reviewer missing, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+
+
+--
+-- Name: governance_blocks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.governance_blocks (
+    block_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    reason text NOT NULL,
+    proposal_id text,
+    placed_by text NOT NULL,
+    placed_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_by text,
+    resolved_at timestamp with time zone,
+    resolution text,
+    CONSTRAINT governance_blocks_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT governance_blocks_placed_by_check CHECK (((length(placed_by) >= 1) AND (length(placed_by) <= 200))),
+    CONSTRAINT governance_blocks_proposal_id_check CHECK (((length(proposal_id) >= 1) AND (length(proposal_id) <= 200))),
+    CONSTRAINT governance_blocks_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
+    CONSTRAINT governance_blocks_resolution_check CHECK ((length(resolution) <= 2000)),
+    CONSTRAINT governance_blocks_resolution_complete CHECK ((((resolved_at IS NULL) = (resolved_by IS NULL)) AND ((resolution IS NULL) OR (resolved_at IS NOT NULL)))),
+    CONSTRAINT governance_blocks_resolved_after_placed CHECK ((resolved_at >= placed_at)),
+    CONSTRAINT governance_blocks_resolved_by_check CHECK (((length(resolved_by) >= 1) AND (length(resolved_by) <= 200)))
+);
+
+
+--
+-- Name: TABLE governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.governance_blocks IS 'Governance holds on entities. An entity with a block whose resolved_at IS NULL has an unresolved governance block: market signals do not apply to it (market_weight 0). History: resolved blocks never change, blocks are never deleted.';
+
+
+--
+-- Name: COLUMN governance_blocks.block_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.block_id IS 'Surrogate key, order of placement.';
+
+
+--
+-- Name: COLUMN governance_blocks.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.entity_type IS 'Kind of entity blocked (see entity_types).';
+
+
+--
+-- Name: COLUMN governance_blocks.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.entity_id IS 'Identifier of the entity blocked.';
+
+
+--
+-- Name: COLUMN governance_blocks.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.reason IS 'Why the entity is blocked.';
+
+
+--
+-- Name: COLUMN governance_blocks.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.proposal_id IS 'allocation_proposals.id (as text) the block stems from, if any.';
+
+
+--
+-- Name: COLUMN governance_blocks.placed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.placed_by IS 'Who placed the block.';
+
+
+--
+-- Name: COLUMN governance_blocks.placed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.placed_at IS 'When the block was placed.';
+
+
+--
+-- Name: COLUMN governance_blocks.resolved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolved_by IS 'Who resolved the block (NULL while unresolved).';
+
+
+--
+-- Name: COLUMN governance_blocks.resolved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolved_at IS 'When the block was resolved; NULL means the block is in force.';
+
+
+--
+-- Name: COLUMN governance_blocks.resolution; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.governance_blocks.resolution IS 'How the block was resolved.';
+
+
+--
+-- Name: resolve_governance_block(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.resolve_governance_block(block_id bigint, resolved_by text, resolution text) RETURNS public.governance_blocks
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_block public.governance_blocks;
+BEGIN
+    SELECT * INTO v_block FROM public.governance_blocks AS g
+    WHERE g.block_id = resolve_governance_block.block_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1003',
+            format('resolve_governance_block: block_id %s does not exist', block_id));
+    END IF;
+    IF v_block.resolved_at IS NOT NULL THEN
+        PERFORM senate.raise_error('S1004',
+            format('resolve_governance_block: block %s was already resolved at %s by %s',
+                   block_id, v_block.resolved_at, v_block.resolved_by));
+    END IF;
+    UPDATE public.governance_blocks AS g
+    SET resolved_by = resolve_governance_block.resolved_by,
+        resolved_at = greatest(now(), g.placed_at),
+        resolution = resolve_governance_block.resolution
+    WHERE g.block_id = resolve_governance_block.block_id
+    RETURNING g.* INTO v_block;
+    RETURN v_block;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION resolve_governance_block(block_id bigint, resolved_by text, resolution text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by text, resolution text) IS 'Resolves an unresolved governance block (who, how) and returns it; S1003 when unknown, S1004 when already resolved. The next refresh_market_weights() applies market signals again if no other block remains.';
+
+
+--
+-- Name: roi_by_entity(date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    WITH tz AS (
+        SELECT senate.policy_time_zone() AS time_zone
+    ), gains AS (
+        SELECT g.entity_type, g.entity_id, sum(g.kg_edges_gained) AS kg_edges_gained,
+               sum(g.papers_added) AS papers_added, sum(g.hypotheses_improved) AS hypotheses_improved,
+               sum(g.artifact_quality_delta) AS artifact_quality_delta
+        FROM public.world_model_gains AS g, tz
+        WHERE g.observed_at >= window_start::timestamp AT TIME ZONE tz.time_zone
+          AND g.observed_at < window_end::timestamp AT TIME ZONE tz.time_zone
+        GROUP BY g.entity_type, g.entity_id
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, sum(r.amount_total) AS tokens_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= window_start AND r.usage_day < window_end
+        GROUP BY r.entity_type, r.entity_id
+    )
+    SELECT entity_type, entity_id,
+           coalesce(g.kg_edges_gained, 0), coalesce(g.papers_added, 0),
+           coalesce(g.hypotheses_improved, 0), coalesce(g.artifact_quality_delta, 0),
+           coalesce(s.tokens_spent, 0),
+           public.roi_score(coalesce(g.kg_edges_gained, 0), coalesce(s.tokens_spent, 0))
+    FROM gains AS g
+    FULL JOIN spend AS s USING (entity_type, entity_id)
+$$;
+
+
+--
+-- Name: FUNCTION roi_by_entity(window_start date, window_end date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_by_entity(window_start date, window_end date) IS 'World-model gains (edges, papers, hypotheses, quality points) and llm tokens spent per entity over the days [window_start, window_end) in the policy time zone, with roi_score = kg_edges_gained / tokens_spent (KG edges per token; NULL without spend). Entities with gains or spend in the window. Reads senate.usage_rollups, not resource_usage.';
+
+
+--
+-- Name: roi_score(numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_score(kg_edges_gained numeric, tokens_spent numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'roi_score', 'kg_edges_gained', $1, 'a finite number >= 0')
+        WHEN $1 < 0 OR $1 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'roi_score', 'kg_edges_gained', $1, 'a finite number >= 0')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'roi_score', 'tokens_spent', $2, 'a finite number >= 0')
+        WHEN $2 < 0 OR $2 = 'Infinity'::numeric THEN
+            senate.refuse_value('22003', 'roi_score', 'tokens_spent', $2, 'a finite number >= 0')
+        WHEN $2 = 0 THEN NULL::numeric
+        ELSE $1 / $2
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION roi_score(kg_edges_gained numeric, tokens_spent numeric); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_score(kg_edges_gained numeric, tokens_spent numeric) IS 'Return on investment = kg_edges_gained / tokens_spent, in KG edges per token. tokens_spent = 0 -> NULL (no spend, no ROI yet); negative or infinite -> 22003; NaN -> 22023; NULL in -> NULL out.';
+
+
+--
+-- Name: roi_window_bounds(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.roi_window_bounds(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(window_start date, window_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql STABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT w.window_end - w.days, w.window_end,
+           (w.window_end - w.days)::timestamp AT TIME ZONE w.time_zone,
+           w.window_end::timestamp AT TIME ZONE w.time_zone
+    FROM (SELECT (as_of AT TIME ZONE a.time_zone)::date + 1 AS window_end,
+                 greatest(1, ceil(extract(epoch FROM a.roi_window) / 86400))::integer AS days,
+                 a.time_zone
+          FROM (SELECT coalesce(max(p.time_zone), 'UTC') AS time_zone,
+                       coalesce(max(p.roi_window), interval '7 days') AS roi_window
+                FROM public.economics_policy AS p WHERE p.is_active) AS a) AS w
+$$;
+
+
+--
+-- Name: FUNCTION roi_window_bounds(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 'The ROI window ending with as_of''s day under the active policy: the ceil(roi_window / 1 day) calendar days (policy time zone) up to and including as_of''s day. Half-open: [window_start, window_end) as dates, [starts_at, ends_at) as instants. One row (an inlinable SQL function).';
+
+
+--
 -- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -579,6 +2165,286 @@ COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p
 
 
 --
+-- Name: applied_market_weight(numeric, numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_priority_score >= p_min_priority
+                THEN greatest(-p_max_penalty, least(p_max_boost, p_market_weight))
+                ELSE 0::numeric END
+$$;
+
+
+--
+-- Name: FUNCTION applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.applied_market_weight(p_market_weight numeric, p_priority_score numeric, p_min_priority numeric, p_max_boost numeric, p_max_penalty numeric) IS 'Market weight as the views apply it (unitless): the stored weight clamped to [-max penalty, max boost], or 0 when priority_score is below the policy threshold.';
+
+
+--
+-- Name: apply_approved_proposal(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.apply_approved_proposal() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_amount numeric := NEW.requested_tokens::numeric;
+    v_column text;
+    v_unit text;
+    v_balance numeric;
+    v_prior_cause text[] := ARRAY[current_setting('senate.cause_type', true),
+                                  current_setting('senate.cause_id', true),
+                                  current_setting('senate.actor', true),
+                                  current_setting('senate.note', true)];
+BEGIN
+    SELECT r.budget_column, r.unit INTO v_column, v_unit
+    FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
+
+    PERFORM senate.set_change_cause(
+        'proposal_approval', NEW.id::text,
+        coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
+        coalesce(NEW.decision_note, format('proposal %s approved', NEW.id)));
+
+    -- 1. The entity's envelope (created if absent), credited in the requested class.
+    INSERT INTO public.resource_budgets AS b
+        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+    VALUES (NEW.entity_type::text, NEW.entity_id::text,
+            CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
+            CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
+            CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
+            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
+    ON CONFLICT (entity_type, entity_id) DO UPDATE
+    SET token_budget = b.token_budget + excluded.token_budget,
+        cpu_budget = b.cpu_budget + excluded.cpu_budget,
+        storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+        api_call_budget = b.api_call_budget + excluded.api_call_budget,
+        updated_at = now();
+
+    -- 2. The reserve, debited only if it still covers the amount on the row
+    --    version this UPDATE locks (a concurrent approval may just have drawn it).
+    UPDATE public.senate_reserve AS r
+    SET balance = r.balance - v_amount, updated_at = now()
+    WHERE r.resource_type = NEW.resource_type AND r.balance >= v_amount;
+    IF NOT FOUND THEN
+        SELECT r.balance INTO v_balance
+        FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
+        PERFORM senate.raise_error('S2029',
+            format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
+                   NEW.id, v_amount, v_unit, NEW.resource_type, coalesce(v_balance, 0)));
+    END IF;
+
+    PERFORM senate.set_change_cause(nullif(v_prior_cause[1], ''), nullif(v_prior_cause[2], ''),
+                                    nullif(v_prior_cause[3], ''), nullif(v_prior_cause[4], ''));
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+
+
+--
+-- Name: backfill_compatibility_columns(integer, boolean); Type: PROCEDURE; Schema: senate; Owner: -
+--
+
+CREATE PROCEDURE senate.backfill_compatibility_columns(IN p_batch_size integer DEFAULT 10000, IN p_quiet_triggers boolean DEFAULT true)
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    t record;
+    c record;
+    v_rel regclass;
+    v_set text[];
+    v_missing text[];
+    v_key text;
+    v_key_type text;
+    v_next_sql text;
+    v_update_sql text;
+    v_last text;
+    v_high text;
+    v_max_block bigint;
+    v_block bigint;
+    v_blocks_per_batch bigint;
+    v_quiet boolean := p_quiet_triggers;
+    v_rows bigint;
+    v_batch_rows bigint;
+    v_batches bigint;
+    v_left bigint;
+    v_total bigint;
+    v_attempt integer;
+    v_started timestamptz;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('p_batch_size must be a positive number of rows, got %s', p_batch_size);
+    END IF;
+    IF v_quiet THEN
+        BEGIN
+            PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
+            PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'backfill runs with triggers enabled: % may not set session_replication_role',
+                current_user;
+            v_quiet := false;
+        END;
+    END IF;
+
+    FOR t IN SELECT DISTINCT table_name FROM senate.compatibility_columns WHERE is_synced
+             ORDER BY table_name
+    LOOP
+        v_rel := pg_catalog.format('public.%I', t.table_name)::regclass;
+        v_set := '{}';
+        v_missing := '{}';
+        FOR c IN SELECT column_name, canonical_columns FROM senate.compatibility_columns
+                 WHERE table_name = t.table_name AND is_synced ORDER BY column_name
+        LOOP
+            IF c.column_name = 'proposer' THEN
+                IF cardinality(c.canonical_columns) = 0 THEN
+                    CONTINUE;
+                END IF;
+                -- proposer = coalesce(proposer_id::text, proposer_agent)
+                v_set := v_set || pg_catalog.format(
+                    'proposer = CASE WHEN proposer IS NULL THEN coalesce(%s) ELSE proposer END',
+                    (SELECT string_agg(pg_catalog.format('%I::text', x), ', ')
+                     FROM unnest(c.canonical_columns) AS x));
+                v_missing := v_missing || pg_catalog.format(
+                    '(proposer IS NULL AND coalesce(%s) IS NOT NULL)',
+                    (SELECT string_agg(pg_catalog.format('%I::text', x), ', ')
+                     FROM unnest(c.canonical_columns) AS x));
+            ELSE
+                v_set := v_set || pg_catalog.format(
+                    '%1$I = CASE WHEN %1$I IS NULL THEN %2$I ELSE %1$I END',
+                    c.column_name, c.canonical_columns[1]);
+                v_missing := v_missing || pg_catalog.format(
+                    '(%I IS NULL AND %I IS NOT NULL)', c.column_name, c.canonical_columns[1]);
+            END IF;
+        END LOOP;
+        CONTINUE WHEN cardinality(v_set) = 0;
+
+        v_started := clock_timestamp();
+        EXECUTE pg_catalog.format('SELECT count(*) FILTER (WHERE %s), count(*) FROM %s',
+                                  array_to_string(v_missing, ' OR '), v_rel)
+            INTO v_left, v_total;
+        IF v_left = 0 THEN
+            RAISE NOTICE 'public.%: no compatibility values missing', t.table_name;
+            CONTINUE;
+        END IF;
+
+        -- A single-column primary key gives keyset batches; a table without one is walked in
+        -- ranges of heap blocks (TID range scans).
+        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
+        INTO v_key, v_key_type
+        FROM pg_catalog.pg_index AS i
+        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = v_rel AND i.indisprimary AND i.indnkeyatts = 1;
+
+        v_rows := 0;
+        v_batches := 0;
+        v_last := NULL;
+        v_block := 0;
+        IF v_key IS NOT NULL THEN
+            v_update_sql := pg_catalog.format(
+                'UPDATE %s SET %s WHERE ($1::%s IS NULL OR %I > $1::%s) AND %I <= $2::%s AND (%s)',
+                v_rel, array_to_string(v_set, ', '), v_key_type, v_key, v_key_type,
+                v_key, v_key_type, array_to_string(v_missing, ' OR '));
+        ELSE
+            v_update_sql := pg_catalog.format(
+                'UPDATE %s SET %s WHERE ctid >= $1::tid AND ctid < $2::tid AND (%s)',
+                v_rel, array_to_string(v_set, ', '), array_to_string(v_missing, ' OR '));
+            v_max_block := pg_catalog.pg_relation_size(v_rel)
+                           / pg_catalog.current_setting('block_size')::bigint;
+            -- about p_batch_size rows per batch, from the rows per block just counted
+            v_blocks_per_batch := greatest(1, p_batch_size / greatest(1, v_total / greatest(v_max_block, 1)));
+        END IF;
+
+        LOOP
+            IF v_key IS NOT NULL THEN
+                -- The upper key of the next batch: p_batch_size keys after the last one.
+                EXECUTE pg_catalog.format(
+                    'SELECT batch.k::text AS high FROM (SELECT %1$I AS k FROM %2$s WHERE $1::%3$s IS NULL OR %1$I > $1::%3$s '
+                    'ORDER BY %1$I LIMIT $2) AS batch ORDER BY batch.k DESC LIMIT 1', v_key, v_rel, v_key_type)
+                    INTO v_high USING v_last, p_batch_size;
+                EXIT WHEN v_high IS NULL;
+            ELSE
+                EXIT WHEN v_block > v_max_block;
+                v_last := pg_catalog.format('(%s,0)', v_block);
+                v_high := pg_catalog.format('(%s,0)', v_block + v_blocks_per_batch);
+            END IF;
+
+            v_attempt := 0;
+            LOOP
+                BEGIN
+                    IF v_quiet THEN
+                        PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
+                    END IF;
+                    EXECUTE v_update_sql USING v_last, v_high;
+                    GET DIAGNOSTICS v_batch_rows = ROW_COUNT;
+                    EXIT;
+                EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+                    -- Another transaction holds some of these rows: wait and try the batch again.
+                    v_attempt := v_attempt + 1;
+                    IF v_attempt >= 10 THEN
+                        RAISE;
+                    END IF;
+                    RAISE NOTICE 'public.%: batch after key % waits for a row lock (attempt %)',
+                        t.table_name, v_last, v_attempt;
+                    PERFORM pg_catalog.pg_sleep(0.2 * v_attempt);
+                END;
+            END LOOP;
+            v_rows := v_rows + v_batch_rows;
+            v_batches := v_batches + 1;
+            -- Ends the batch's transaction (and SET LOCAL session_replication_role with it).
+            -- A table that fits one batch needs no COMMIT, so a small database may also be
+            -- backfilled inside a transaction block (psql -1, a test's transaction).
+            IF v_left > p_batch_size THEN
+                COMMIT;
+            ELSIF v_quiet THEN
+                PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
+            END IF;
+            IF v_key IS NOT NULL THEN
+                v_last := v_high;
+            ELSE
+                v_block := v_block + v_blocks_per_batch;
+            END IF;
+            IF v_batches % 100 = 0 THEN
+                RAISE NOTICE 'public.%: % rows filled in % batches so far', t.table_name, v_rows, v_batches;
+            END IF;
+        END LOOP;
+
+        EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE %s',
+                                  v_rel, array_to_string(v_missing, ' OR '))
+            INTO v_left;
+        IF v_left > 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'S0002',
+                MESSAGE = pg_catalog.format('public.%s still has %s rows missing a compatibility value after the backfill',
+                                            t.table_name, v_left),
+                HINT = 'Check for a trigger or writer that clears the compatibility columns, then CALL senate.backfill_compatibility_columns() again.';
+        END IF;
+        RAISE NOTICE 'public.%: % rows filled in % batches (% s); none missing',
+            t.table_name, v_rows, v_batches,
+            round(extract(epoch FROM clock_timestamp() - v_started)::numeric, 1);
+    END LOOP;
+END;
+$_$;
+
+
+--
+-- Name: PROCEDURE backfill_compatibility_columns(IN p_batch_size integer, IN p_quiet_triggers boolean); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON PROCEDURE senate.backfill_compatibility_columns(IN p_batch_size integer, IN p_quiet_triggers boolean) IS 'Fills NULL compatibility columns (amount_used, timestamp, requested_amount, proposer) of existing rows from their canonical columns, p_batch_size rows per transaction in primary-key order, committing between batches; p_quiet_triggers runs the batches with session_replication_role = replica (when permitted) so no other trigger fires for them. Idempotent; raises S0002 if rows are left missing. CALL it outside a transaction block when a table needs more than one batch.';
+
+
+--
 -- Name: resource_budgets; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -595,13 +2461,19 @@ CREATE TABLE public.resource_budgets (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
     CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_market_weight_not_nan CHECK ((market_weight <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_priority_score_check CHECK (((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric))),
     CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_roi_score_not_nan CHECK ((roi_score <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric)))
+    CONSTRAINT resource_budgets_storage_budget_gb_not_nan CHECK ((storage_budget_gb <> 'NaN'::numeric)),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_token_budget_not_nan CHECK ((token_budget <> 'NaN'::numeric))
 );
 
 
@@ -690,6 +2562,48 @@ COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last 
 
 
 --
+-- Name: CONSTRAINT resource_budgets_api_call_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_api_call_budget_not_nan ON public.resource_budgets IS 'api_call_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_cpu_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_cpu_budget_not_nan ON public.resource_budgets IS 'cpu_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_market_weight_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_market_weight_not_nan ON public.resource_budgets IS 'market_weight is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_roi_score_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_roi_score_not_nan ON public.resource_budgets IS 'roi_score is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON public.resource_budgets IS 'storage_budget_gb is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_token_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_token_budget_not_nan ON public.resource_budgets IS 'token_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
 -- Name: budget_amount(public.resource_budgets, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -713,6 +2627,278 @@ COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_t
 
 
 --
+-- Name: check_proposal_approval(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_proposal_approval() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_tally record;
+BEGIN
+    IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
+        RETURN NEW;
+    END IF;
+    PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
+    -- A proposal filed before governance may name a kind of entity that has no budgets.
+    PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
+
+    SELECT pol.policy_version, pol.quorum,
+           count(*) FILTER (WHERE v.e ->> 'vote' = 'approve') AS approvals,
+           count(*) FILTER (WHERE v.e ->> 'vote' = 'reject') AS rejections,
+           count(*) FILTER (WHERE v.e ->> 'vote' = 'abstain') AS abstentions
+    INTO v_tally
+    FROM public.economics_policy AS pol
+    LEFT JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                        ELSE '[]'::jsonb END) AS v (e) ON true
+    WHERE pol.policy_version = senate.proposal_policy_version(NEW.policy_version, NEW.created_at)
+    GROUP BY pol.policy_version, pol.quorum;
+
+    IF v_tally.quorum IS NULL THEN
+        PERFORM senate.raise_error('S2027',
+            format('proposal %s: no economics_policy version to judge its votes by', NEW.id));
+    END IF;
+    IF v_tally.approvals + v_tally.rejections < v_tally.quorum THEN
+        PERFORM senate.raise_error('S2027',
+            format('proposal %s has %s non-abstaining votes (%s approve, %s reject, %s abstain); '
+                   'policy version %s requires a quorum of %s',
+                   NEW.id, v_tally.approvals + v_tally.rejections, v_tally.approvals,
+                   v_tally.rejections, v_tally.abstentions, v_tally.policy_version,
+                   v_tally.quorum));
+    END IF;
+    IF v_tally.approvals <= v_tally.rejections THEN
+        PERFORM senate.raise_error('S2028',
+            format('proposal %s has %s approve and %s reject votes: approval needs more approve '
+                   'than reject votes', NEW.id, v_tally.approvals, v_tally.rejections));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+
+
+--
+-- Name: check_proposal_evidence(text, jsonb); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_proposal_evidence(p_justification text, p_evidence jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    c_grounds CONSTANT text[] := ARRAY['pmids', 'market_confidence_delta', 'kg_edges_gained',
+                                       'benchmark_results', 'gap_resolution_progress'];
+    v jsonb;
+BEGIN
+    IF p_justification IS NULL OR btrim(p_justification, E' \t\n\r\f\v') = '' THEN
+        PERFORM senate.raise_error('S2001',
+            format('justification is %s: explain how the spend leads to world-model gain',
+                   CASE WHEN p_justification IS NULL THEN 'missing' ELSE 'blank' END));
+    END IF;
+    IF length(p_justification) > 20000 THEN
+        PERFORM senate.raise_error('S2001',
+            format('justification holds %s characters; at most 20000 are allowed',
+                   length(p_justification)));
+    END IF;
+
+    IF p_evidence IS NULL OR jsonb_typeof(p_evidence) <> 'object' THEN
+        PERFORM senate.raise_error('S2002',
+            format('evidence must be a JSON object, got %s',
+                   coalesce(jsonb_typeof(p_evidence), 'NULL')));
+    END IF;
+    IF octet_length(p_evidence::text) > 100000 THEN
+        PERFORM senate.raise_error('S2011',
+            format('evidence holds %s bytes of JSON; at most 100000 are allowed',
+                   octet_length(p_evidence::text)));
+    END IF;
+    IF NOT p_evidence ?| c_grounds THEN
+        PERFORM senate.raise_error('S2003',
+            format('evidence names none of %s (keys given: %s)',
+                   array_to_string(c_grounds, ', '),
+                   coalesce((SELECT string_agg(k, ', ' ORDER BY k)
+                             FROM jsonb_object_keys(p_evidence) AS k), 'none')));
+    END IF;
+
+    IF p_evidence ? 'pmids' THEN
+        v := p_evidence -> 'pmids';
+        IF jsonb_typeof(v) <> 'array' THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.pmids must be an array of PubMed IDs, got %s', left(v::text, 200)));
+        ELSIF jsonb_array_length(v) = 0 THEN
+            PERFORM senate.raise_error('S2004', 'evidence.pmids is an empty array');
+        ELSIF EXISTS (SELECT 1 FROM jsonb_array_elements(v) AS e
+                      WHERE jsonb_typeof(e) <> 'string' OR (e #>> '{}') !~ '^[0-9]{1,10}$') THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.pmids must hold PubMed IDs as digit strings, got %s',
+                       left(v::text, 200)));
+        END IF;
+    END IF;
+
+    IF p_evidence ? 'market_confidence_delta' THEN
+        v := p_evidence -> 'market_confidence_delta';
+        IF jsonb_typeof(v) <> 'number' THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.market_confidence_delta must be a number, got %s',
+                       left(v::text, 200)));
+        END IF;
+    END IF;
+
+    IF p_evidence ? 'kg_edges_gained' THEN
+        v := p_evidence -> 'kg_edges_gained';
+        IF NOT senate.is_json_number_in(v, 0, NULL) THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.kg_edges_gained must be a number > 0, got %s', left(v::text, 200)));
+        END IF;
+    END IF;
+
+    IF p_evidence ? 'benchmark_results' THEN
+        v := p_evidence -> 'benchmark_results';
+        IF jsonb_typeof(v) <> 'array' THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.benchmark_results must be an array of {"name", "value"} objects, '
+                       'got %s', left(v::text, 200)));
+        ELSIF jsonb_array_length(v) = 0 THEN
+            PERFORM senate.raise_error('S2004', 'evidence.benchmark_results is an empty array');
+        ELSIF EXISTS (
+            SELECT 1 FROM jsonb_array_elements(v) AS e
+            WHERE jsonb_typeof(e) <> 'object'
+               OR jsonb_typeof(e -> 'name') IS DISTINCT FROM 'string'
+               OR btrim(e ->> 'name', E' \t\n\r\f\v') = ''
+               OR coalesce(jsonb_typeof(e -> 'value'), 'null') NOT IN ('number', 'string', 'boolean'))
+        THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.benchmark_results must hold objects with a non-blank "name" and a '
+                       '"value" (number, string or boolean), got %s', left(v::text, 200)));
+        END IF;
+    END IF;
+
+    IF p_evidence ? 'gap_resolution_progress' THEN
+        v := p_evidence -> 'gap_resolution_progress';
+        IF NOT senate.is_json_number_in(v, 0, 1) THEN
+            PERFORM senate.raise_error('S2004',
+                format('evidence.gap_resolution_progress must be a number in (0, 1], got %s',
+                       left(v::text, 200)));
+        END IF;
+    END IF;
+
+    v := p_evidence -> 'expected_kg_edges';
+    IF v IS NULL THEN
+        PERFORM senate.raise_error('S2005',
+            'evidence.expected_kg_edges is missing: state the expected world-model gain '
+            '(KG edges, a number > 0)');
+    ELSIF NOT senate.is_json_number_in(v, 0, NULL) THEN
+        PERFORM senate.raise_error('S2005',
+            format('evidence.expected_kg_edges must be a number > 0, got %s', left(v::text, 200)));
+    END IF;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION check_proposal_evidence(p_justification text, p_evidence jsonb); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_proposal_evidence(p_justification text, p_evidence jsonb) IS 'The strict justification rule. Raises S2001 (justification blank or too long), S2002 (evidence not an object), S2011 (evidence over 100000 bytes), S2003 (no grounding field), S2004 (a grounding field malformed) or S2005 (expected_kg_edges missing or not > 0), each naming the field and the value; returns nothing when the proposal is well justified.';
+
+
+--
+-- Name: check_proposal_evidence_on_write(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_proposal_evidence_on_write() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF (TG_OP = 'INSERT'
+        OR NEW.justification IS DISTINCT FROM OLD.justification
+        OR NEW.evidence IS DISTINCT FROM OLD.evidence)
+       AND NOT senate.legacy_proposal_writes_allowed() THEN
+        PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_proposal_evidence_on_write(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on allocation_proposals: applies senate.check_proposal_evidence() to new rows and to changed justification or evidence, unless senate.legacy_proposal_writes is on.';
+
+
+--
+-- Name: check_tier_budgets_within_token_budget(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_tier_budgets_within_token_budget() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+    v_bad record;
+BEGIN
+    -- Entities whose total of caps this statement raised.
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+        FROM (SELECT n.entity_type, n.entity_id FROM new_rows AS n
+              GROUP BY 1, 2 HAVING sum(n.token_budget) > 0) AS x;
+    ELSE
+        SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+        FROM (SELECT entity_type, entity_id
+              FROM old_rows AS o FULL JOIN new_rows AS n USING (entity_type, entity_id, model_tier)
+              GROUP BY 1, 2
+              HAVING sum(coalesce(n.token_budget, 0) - coalesce(o.token_budget, 0)) > 0) AS x;
+    END IF;
+    IF v_types IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Serialize cap raises per entity: lock the envelopes in key order, then check
+    -- with a fresh snapshot (next statement) that sees committed concurrent raises.
+    PERFORM 1
+    FROM public.resource_budgets AS b
+    JOIN unnest(v_types, v_ids) AS t (entity_type, entity_id)
+      ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+    ORDER BY b.entity_type, b.entity_id
+    FOR NO KEY UPDATE OF b;
+    SELECT b.entity_type, b.entity_id, b.token_budget, s.total INTO v_bad
+    FROM public.resource_budgets AS b
+    JOIN unnest(v_types, v_ids) AS t (entity_type, entity_id)
+      ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+    CROSS JOIN LATERAL (SELECT sum(r.token_budget) AS total FROM public.resource_budget_tiers AS r
+                        WHERE r.entity_type = b.entity_type AND r.entity_id = b.entity_id) AS s
+    WHERE s.total > b.token_budget
+    ORDER BY b.entity_type, b.entity_id
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM senate.raise_error('S1005',
+            format('resource_budget_tiers: tier caps of %s %s would total %s tokens, above its '
+                   'token_budget of %s tokens', v_bad.entity_type, v_bad.entity_id, v_bad.total,
+                   v_bad.token_budget));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_tier_budgets_within_token_budget(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statement-level trigger on resource_budget_tiers: refuses (S1005) a write that raises an entity''s total of tier caps above its token_budget. Locks the envelopes in key order so concurrent cap writes for one entity are checked one after the other.';
+
+
+--
 -- Name: clear_change_cause(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -728,6 +2914,44 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.clear_change_cause() IS 'Forgets the cause set by senate.set_change_cause(); later writes are recorded as direct_write.';
+
+
+--
+-- Name: column_default_test(regclass, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.column_default_test(p_table regclass, p_column text, p_value text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_default text;
+    v_type text;
+BEGIN
+    SELECT pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod)
+    INTO v_default, v_type
+    FROM pg_attribute AS a
+    JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attrelid = p_table AND a.attname = p_column AND a.attgenerated = '';
+    IF v_default IS NULL THEN
+        RETURN 'false';
+    END IF;
+    IF EXISTS (SELECT 1
+               FROM regexp_matches(v_default, '([A-Za-z_][A-Za-z0-9_$]*)\s*\(', 'g') AS m
+               JOIN pg_proc AS f ON f.proname = lower(m[1])
+               WHERE f.provolatile = 'v') THEN
+        RETURN 'true';
+    END IF;
+    RETURN format('%s = (%s)::%s', p_value, v_default, v_type);
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION column_default_test(p_table regclass, p_column text, p_value text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, p_value text) IS 'Code generator helper: a PL/pgSQL boolean expression telling whether p_value (e.g. NEW.created_at) holds the column''s default, i.e. the writer most likely did not set it. ''false'' without a default; ''true'' for a volatile default (clock_timestamp(), nextval(), ...) whose value cannot be recomputed; otherwise the default re-evaluated (now() is the same within a transaction).';
 
 
 --
@@ -749,6 +2973,28 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text) IS 'The cause, actor and note the ledger triggers record now (direct_write by the session user by default).';
+
+
+--
+-- Name: follow_latest_assessment(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.follow_latest_assessment() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM senate.sync_priority_scores(array_agg(n.entity_type::text), array_agg(n.entity_id::text))
+    FROM new_rows AS n;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION follow_latest_assessment(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
 
 
 --
@@ -836,10 +3082,10 @@ BEGIN
         RETURN NEXT format('granted %s on %s to %s', t.privilege, t.rel, t.role_name);
         IF t.privilege = 'INSERT' THEN
             FOR s IN
-                SELECT pg_get_serial_sequence(t.rel::text, quote_ident(a.attname))
+                SELECT pg_get_serial_sequence(t.rel::text, a.attname)
                 FROM pg_attribute AS a
                 WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
-                  AND pg_get_serial_sequence(t.rel::text, quote_ident(a.attname)) IS NOT NULL
+                  AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
             LOOP
                 EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, t.role_name);
             END LOOP;
@@ -858,6 +3104,627 @@ COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_a
 
 
 --
+-- Name: guard_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_economics_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND to_jsonb(NEW) - 'is_active' = to_jsonb(OLD) - 'is_active'
+       AND (NEW.is_active = OLD.is_active OR (OLD.is_active AND NOT NEW.is_active)) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S1006',
+        MESSAGE = format('%s of economics_policy refused: policy versions are immutable '
+                         '(only is_active may flip from true to false)', TG_OP),
+        HINT = 'Adopt a new version with adopt_economics_policy(changes, adopted_by, reason).';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_economics_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_economics_policy() IS 'Trigger on economics_policy: refuses UPDATE (except deactivating the active version), DELETE and TRUNCATE with S1006.';
+
+
+--
+-- Name: guard_governance_blocks(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_governance_blocks() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND OLD.resolved_at IS NULL
+       AND (NEW.block_id, NEW.entity_type, NEW.entity_id, NEW.reason, NEW.proposal_id,
+            NEW.placed_by, NEW.placed_at)
+           IS NOT DISTINCT FROM
+           (OLD.block_id, OLD.entity_type, OLD.entity_id, OLD.reason, OLD.proposal_id,
+            OLD.placed_by, OLD.placed_at) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S1004',
+        MESSAGE = format('%s of governance block %s refused: only an unresolved block may be '
+                         'resolved, once', TG_OP, OLD.block_id),
+        HINT = 'Resolve with resolve_governance_block(); place a new block to reopen.';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_governance_blocks(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_governance_blocks() IS 'Row trigger on governance_blocks: allows only writing the resolution of an unresolved block; refuses other updates and deletes (S1004).';
+
+
+--
+-- Name: guard_proposal_state(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_proposal_state() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_active bigint;
+    v_old jsonb;
+    v_new jsonb;
+    v_changed text;
+    v_voting_began boolean;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status IS DISTINCT FROM 'pending' THEN
+            PERFORM senate.raise_error('S2020',
+                format('a new allocation proposal starts pending, got status %s',
+                       coalesce(quote_literal(NEW.status), 'NULL')),
+                'Decisions are recorded on filed proposals with decide_allocation_proposal().');
+        END IF;
+        SELECT p.policy_version INTO v_active FROM public.economics_policy AS p WHERE p.is_active;
+        IF NEW.policy_version IS NULL THEN
+            NEW.policy_version := v_active;
+        ELSIF NEW.policy_version IS DISTINCT FROM v_active THEN
+            PERFORM senate.raise_error('S2030',
+                format('policy_version %s given, but version %s is in force: a proposal is '
+                       'judged by the policy in force when it is filed',
+                       NEW.policy_version, coalesce(v_active::text, 'none')));
+        END IF;
+        NEW.decided_at := NULL;
+        NEW.revisit_at := NULL;
+        NEW.reviewer := NULL;
+        NEW.decision_note := NULL;
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE
+    IF NEW.policy_version IS DISTINCT FROM OLD.policy_version THEN
+        PERFORM senate.raise_error('S2030',
+            format('proposal %s: policy_version is fixed at %s (got %s)',
+                   OLD.id, coalesce(OLD.policy_version::text, 'NULL'),
+                   coalesce(NEW.policy_version::text, 'NULL')));
+    END IF;
+
+    IF NEW.status IS DISTINCT FROM OLD.status
+       AND (OLD.status, NEW.status) NOT IN (('pending', 'approved'), ('pending', 'rejected'),
+                                            ('pending', 'deferred'), ('deferred', 'pending')) THEN
+        PERFORM senate.raise_error('S2020',
+            format('proposal %s cannot go from %s to %s', OLD.id, OLD.status,
+                   coalesce(NEW.status, 'NULL')),
+            CASE WHEN OLD.status IN ('approved', 'rejected')
+                 THEN format('%s is final; file a new proposal instead.', OLD.status) END);
+    END IF;
+
+    -- What a decision rests on stays fixed. Compatibility columns (0004) are read
+    -- through to_jsonb so this guard works before and after they exist; a
+    -- compatibility column may be set to the canonical value (backfill).
+    v_old := to_jsonb(OLD);
+    v_new := to_jsonb(NEW);
+    v_voting_began := CASE WHEN jsonb_typeof(v_old -> 'votes') = 'array'
+                           THEN jsonb_array_length(v_old -> 'votes') > 0 ELSE false END;
+    IF OLD.status <> 'pending' OR v_voting_began THEN
+        SELECT string_agg(k, ', ') INTO v_changed
+        FROM unnest(ARRAY['entity_type', 'entity_id', 'resource_type', 'requested_tokens']) AS k
+        WHERE v_new -> k IS DISTINCT FROM v_old -> k;
+        IF v_changed IS NULL AND v_new ? 'requested_amount'
+           AND v_new -> 'requested_amount' IS DISTINCT FROM v_old -> 'requested_amount'
+           AND v_new -> 'requested_amount' IS DISTINCT FROM v_old -> 'requested_tokens' THEN
+            v_changed := 'requested_amount';
+        END IF;
+        IF v_changed IS NOT NULL THEN
+            PERFORM senate.raise_error('S2030',
+                format('proposal %s is %s%s: %s cannot change', OLD.id, OLD.status,
+                       CASE WHEN OLD.status = 'pending' THEN ' with votes cast' ELSE '' END,
+                       v_changed));
+        END IF;
+    END IF;
+    IF OLD.status IN ('approved', 'rejected')
+       AND (NEW.justification IS DISTINCT FROM OLD.justification
+            OR NEW.evidence IS DISTINCT FROM OLD.evidence) THEN
+        PERFORM senate.raise_error('S2030',
+            format('proposal %s is %s: its justification and evidence cannot change',
+                   OLD.id, OLD.status));
+    END IF;
+
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        -- A write that does not name the reviewer or note of this transition gets
+        -- the actor and note of the change cause (senate.set_change_cause), else
+        -- the session user and no note: never the previous transition's.
+        IF NEW.reviewer IS NOT DISTINCT FROM OLD.reviewer THEN
+            NEW.reviewer := (senate.current_change_cause()).actor;
+        END IF;
+        IF NEW.decision_note IS NOT DISTINCT FROM OLD.decision_note THEN
+            NEW.decision_note := (senate.current_change_cause()).note;
+        END IF;
+        NEW.decided_at := CASE WHEN NEW.status = 'pending' THEN NULL ELSE now() END;
+        NEW.updated_at := now();
+    END IF;
+
+    IF NEW.status = 'deferred' THEN
+        IF NEW.revisit_at IS NULL
+           OR (NEW.status IS DISTINCT FROM OLD.status
+               AND NEW.revisit_at IS NOT DISTINCT FROM OLD.revisit_at) THEN
+            NEW.revisit_at := now() + (
+                SELECT p.deferral_period FROM public.economics_policy AS p
+                WHERE p.policy_version = senate.proposal_policy_version(OLD.policy_version,
+                                                                        OLD.created_at));
+        ELSIF NEW.revisit_at IS DISTINCT FROM OLD.revisit_at AND NEW.revisit_at <= now() THEN
+            PERFORM senate.raise_error('S2031',
+                format('proposal %s: revisit_at %s is not in the future', OLD.id, NEW.revisit_at));
+        END IF;
+    ELSE
+        IF NEW.revisit_at IS NOT NULL AND NEW.revisit_at IS DISTINCT FROM OLD.revisit_at THEN
+            PERFORM senate.raise_error('S2031',
+                format('proposal %s is %s: only a deferred proposal has a revisit date',
+                       OLD.id, NEW.status));
+        END IF;
+        NEW.revisit_at := NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_proposal_state(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_proposal_state() IS 'Row trigger on allocation_proposals enforcing the state machine (S2020), the fixed fields (S2030) and the revisit date of deferrals (S2031); stamps policy_version on filing and decided_at, reviewer and decision_note (defaults: actor and note of the change cause, else the session user) and revisit_at (default: now + the policy deferral_period) on transitions.';
+
+
+--
+-- Name: guard_proposal_votes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_proposal_votes() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_voter text;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.votes IS NOT DISTINCT FROM OLD.votes THEN
+            RETURN NEW;
+        END IF;
+        IF OLD.status <> 'pending' OR NEW.status <> 'pending' THEN
+            PERFORM senate.raise_error('S2021',
+                format('proposal %s is %s: votes are cast only while it is pending',
+                       OLD.id, CASE WHEN OLD.status <> 'pending' THEN OLD.status
+                                    ELSE 'being decided' END));
+        END IF;
+    END IF;
+    -- The shape of each vote record is the CHECK constraint allocation_proposals_votes_valid
+    -- of migration 0004 (SQLSTATE 23514, tested after this trigger); here only the rules
+    -- that need more than one record or the previous value.
+    IF jsonb_typeof(NEW.votes) IS DISTINCT FROM 'array' THEN
+        RETURN NEW;
+    END IF;
+    SELECT e ->> 'voter' INTO v_voter
+    FROM jsonb_array_elements(NEW.votes) AS e
+    WHERE jsonb_typeof(e) = 'object' AND e ? 'voter'
+    GROUP BY e ->> 'voter' HAVING count(*) > 1
+    LIMIT 1;
+    IF v_voter IS NOT NULL THEN
+        PERFORM senate.raise_error('S2025',
+            format('proposal %s: voter %s has more than one vote; one vote per voter (voting '
+                   'again replaces the earlier vote)', NEW.id, quote_literal(v_voter)));
+    END IF;
+    IF TG_OP = 'UPDATE' AND jsonb_typeof(OLD.votes) = 'array' THEN
+        SELECT o ->> 'voter' INTO v_voter
+        FROM jsonb_array_elements(OLD.votes) AS o
+        WHERE jsonb_typeof(o) = 'object'
+          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(NEW.votes) AS n
+                          WHERE jsonb_typeof(n) = 'object' AND n ->> 'voter' = o ->> 'voter')
+        LIMIT 1;
+        IF v_voter IS NOT NULL THEN
+            PERFORM senate.raise_error('S2025',
+                format('proposal %s: the vote of %s would be removed; votes can be replaced, '
+                       'never withdrawn', OLD.id, quote_literal(v_voter)));
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_proposal_votes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_proposal_votes() IS 'Row trigger on allocation_proposals: votes change only while the proposal is and stays pending (S2021), hold one vote per voter and never lose one (S2025). The shape of each record is checked by the constraint allocation_proposals_votes_valid (0004, SQLSTATE 23514).';
+
+
+--
+-- Name: install_compatibility_sync(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.install_compatibility_sync() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    t record;
+    p record;
+    v_rel regclass;
+    v_insert text;
+    v_update text;
+    v_when text[];
+    v_id text;
+    v_agent text;
+    v_id_type text;
+    v_derived text;
+    v_old_derived text;
+    v_target text;
+    v_prefix text;
+    v_conflict text;
+    v_compat_default text;
+    v_canonical_default text;
+    v_both_differ text;
+    v_fast_test text[];
+    v_fast_fill text[];
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('resource_usage', 'usage'), ('allocation_proposals', 'proposal'))
+                 AS x (table_name, short_name)
+    LOOP
+        v_rel := format('public.%I', t.table_name)::regclass;
+        v_insert := '';
+        v_update := '';
+        v_when := '{}';
+        v_fast_test := '{}';
+        v_fast_fill := '{}';
+        FOR p IN
+            SELECT c.column_name, c.canonical_columns
+            FROM senate.compatibility_columns AS c
+            JOIN pg_attribute AS a ON a.attrelid = v_rel AND a.attname = c.column_name
+                                  AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.table_name = t.table_name AND c.is_synced
+            ORDER BY c.column_name
+        LOOP
+            IF p.column_name <> 'proposer' THEN
+                v_conflict := format(
+                    $f$RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%%s.%%s (%%s) and %%s.%%s (%%s) were set to different values', TG_TABLE_NAME, %L, NEW.%I, TG_TABLE_NAME, %L, NEW.%I),
+                DETAIL = %L,
+                HINT = 'Set only one of the two columns, or set both to the same value.';$f$,
+                    p.column_name, p.column_name, p.canonical_columns[1], p.canonical_columns[1],
+                    format('%s is a compatibility column kept equal to its canonical column %s.',
+                           p.column_name, p.canonical_columns[1]));
+                -- INSERT: fill whichever side is missing; when both are given and differ, a side
+                -- that merely holds its column default was not written by the caller (the other
+                -- side wins); otherwise it is a conflict.
+                v_compat_default := senate.column_default_test(v_rel, p.column_name,
+                                                              format('NEW.%I', p.column_name));
+                v_canonical_default := senate.column_default_test(v_rel, p.canonical_columns[1],
+                                                                 format('NEW.%I', p.canonical_columns[1]));
+                v_both_differ := v_conflict;
+                IF v_canonical_default <> 'false' THEN
+                    v_both_differ := format($f$IF %s THEN
+            NEW.%I := NEW.%I;
+        ELSE
+            %s
+        END IF;$f$, v_canonical_default, p.canonical_columns[1], p.column_name, v_both_differ);
+                END IF;
+                IF v_compat_default <> 'false' THEN
+                    v_both_differ := format($f$IF %s THEN
+            NEW.%I := NEW.%I;
+        ELSE
+            %s
+        END IF;$f$, v_compat_default, p.column_name, p.canonical_columns[1], v_both_differ);
+                END IF;
+                v_fast_test := v_fast_test || format('NEW.%I IS NULL', p.column_name);
+                v_fast_fill := v_fast_fill || format('NEW.%I := NEW.%I;', p.column_name,
+                                                     p.canonical_columns[1]);
+                v_insert := v_insert || format($f$
+    IF NEW.%1$I IS NULL THEN
+        NEW.%1$I := NEW.%2$I;
+    ELSIF NEW.%2$I IS NULL THEN
+        NEW.%2$I := NEW.%1$I;
+    ELSIF NEW.%1$I <> NEW.%2$I THEN
+        %3$s
+    END IF;$f$,
+                    p.column_name, p.canonical_columns[1], v_both_differ);
+                -- UPDATE (called only when the pair differs): the side the statement changed
+                -- wins; a row that was out of step (not yet backfilled) takes the canonical value.
+                v_update := v_update || format($f$
+    IF NEW.%1$I IS DISTINCT FROM NEW.%2$I THEN
+        IF NEW.%1$I IS NOT DISTINCT FROM OLD.%1$I THEN
+            NEW.%1$I := NEW.%2$I;
+        ELSIF NEW.%2$I IS NOT DISTINCT FROM OLD.%2$I THEN
+            NEW.%2$I := NEW.%1$I;
+        ELSE
+            %3$s
+        END IF;
+    END IF;$f$,
+                    p.column_name, p.canonical_columns[1], v_conflict);
+                v_when := v_when || format('NEW.%I IS DISTINCT FROM NEW.%I',
+                                           p.column_name, p.canonical_columns[1]);
+            ELSE
+                -- proposer = coalesce(proposer_id::text, proposer_agent).
+                v_id := CASE WHEN 'proposer_id' = ANY (p.canonical_columns) THEN 'proposer_id' END;
+                v_agent := CASE WHEN 'proposer_agent' = ANY (p.canonical_columns) THEN 'proposer_agent' END;
+                IF v_id IS NULL AND v_agent IS NULL THEN
+                    CONTINUE;
+                END IF;
+                SELECT format_type(a.atttypid, a.atttypmod) INTO v_id_type
+                FROM pg_attribute AS a WHERE a.attrelid = v_rel AND a.attname = 'proposer_id';
+                v_derived := CASE
+                    WHEN v_id IS NOT NULL AND v_agent IS NOT NULL
+                        THEN 'coalesce(NEW.proposer_id::text, NEW.proposer_agent::text)'
+                    WHEN v_id IS NOT NULL THEN 'NEW.proposer_id::text'
+                    ELSE 'NEW.proposer_agent::text' END;
+                v_old_derived := replace(v_derived, 'NEW.', 'OLD.');
+                -- Where a proposer written alone goes: proposer_agent (an agent name or any
+                -- free text), unless the row is identified by proposer_id.
+                v_target := coalesce(v_agent, v_id);
+                v_conflict := format(
+                    $f$RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%%s.proposer (%%L) and %%s.%s (%%L) were set to different values', TG_TABLE_NAME, NEW.proposer, TG_TABLE_NAME, %s),
+                DETAIL = 'proposer is a compatibility column kept equal to coalesce(proposer_id::text, proposer_agent).',
+                HINT = 'Set only one of the two sides, or set both to the same value.';$f$,
+                    array_to_string(p.canonical_columns, '/'), v_derived);
+                v_compat_default := senate.column_default_test(v_rel, 'proposer', 'NEW.proposer');
+                v_both_differ := v_conflict;
+                IF v_compat_default <> 'false' THEN
+                    v_both_differ := format($f$IF %s THEN
+            NEW.proposer := %s;
+        ELSE
+            %s
+        END IF;$f$, v_compat_default, v_derived, v_conflict);
+                END IF;
+                v_fast_test := v_fast_test || 'NEW.proposer IS NULL'::text;
+                v_fast_fill := v_fast_fill || format('NEW.proposer := %s;', v_derived);
+                v_insert := v_insert || format($f$
+    IF NEW.proposer IS NULL THEN
+        NEW.proposer := %1$s;
+    ELSIF %1$s IS NULL THEN
+        NEW.%2$I := NEW.proposer;
+        NEW.proposer := %1$s;
+    ELSIF NEW.proposer <> %1$s THEN
+        %3$s
+    END IF;$f$,
+                    v_derived, v_target, v_both_differ);
+                v_prefix := CASE WHEN v_id IS NOT NULL AND v_agent IS NOT NULL THEN
+                    'IF NEW.proposer_id IS NOT NULL THEN
+                NEW.proposer_id := NEW.proposer;
+            ELSE
+                NEW.proposer_agent := NEW.proposer;
+            END IF;'
+                    ELSE format('NEW.%I := NEW.proposer;', v_target) END;
+                v_update := v_update || format($f$
+    IF NEW.proposer IS DISTINCT FROM %1$s THEN
+        IF NEW.proposer IS NOT DISTINCT FROM OLD.proposer THEN
+            NEW.proposer := %1$s;
+        ELSIF %2$s IS NOT DISTINCT FROM %3$s THEN
+            %4$s
+            NEW.proposer := %1$s;
+        ELSE
+            %5$s
+        END IF;
+    END IF;$f$,
+                    v_derived,
+                    CASE WHEN v_id IS NOT NULL AND v_agent IS NOT NULL
+                         THEN 'ROW(NEW.proposer_id, NEW.proposer_agent)'
+                         ELSE format('NEW.%I', v_target) END,
+                    CASE WHEN v_id IS NOT NULL AND v_agent IS NOT NULL
+                         THEN 'ROW(OLD.proposer_id, OLD.proposer_agent)'
+                         ELSE format('OLD.%I', v_target) END,
+                    v_prefix, v_conflict);
+                v_when := v_when || format('NEW.proposer IS DISTINCT FROM %s', v_derived);
+            END IF;
+        END LOOP;
+
+        IF v_insert = '' THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS t20_sync_compatibility_on_insert ON public.%I', t.table_name);
+            EXECUTE format('DROP TRIGGER IF EXISTS t20_sync_compatibility_on_update ON public.%I', t.table_name);
+            EXECUTE format('DROP FUNCTION IF EXISTS senate.sync_%s_compatibility_on_insert()', t.short_name);
+            EXECUTE format('DROP FUNCTION IF EXISTS senate.sync_%s_compatibility_on_update()', t.short_name);
+            CONTINUE;
+        END IF;
+
+        -- Generated, not generic: the column names and defaults are compiled in, so a row costs
+        -- a handful of IS NULL tests and assignments, with no catalog lookup and no query. The
+        -- hot path, a legacy writer that set no compatibility column, is one test.
+        EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $body$
+BEGIN
+    IF %s THEN
+        %s
+        RETURN NEW;
+    END IF;%s
+    RETURN NEW;
+END;
+$body$$f$, t.short_name, array_to_string(v_fast_test, ' AND '),
+           array_to_string(v_fast_fill, E'\n        '), v_insert);
+        EXECUTE format($f$CREATE OR REPLACE FUNCTION senate.sync_%s_compatibility_on_update()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $body$
+BEGIN%s
+    RETURN NEW;
+END;
+$body$$f$, t.short_name, v_update);
+        EXECUTE format('COMMENT ON FUNCTION senate.sync_%s_compatibility_on_insert() IS %L', t.short_name,
+            format('BEFORE INSERT row trigger on public.%s (generated by senate.install_compatibility_sync '
+                   'from the catalog): fills each compatibility column from its canonical column and '
+                   'back; both set to different values raises S0001 naming both columns.', t.table_name));
+        EXECUTE format('COMMENT ON FUNCTION senate.sync_%s_compatibility_on_update() IS %L', t.short_name,
+            format('BEFORE UPDATE row trigger on public.%s (generated by senate.install_compatibility_sync): '
+                   'the side an UPDATE changed moves the other; both changed to different values raises '
+                   'S0001; a row out of step takes its canonical value.', t.table_name));
+
+        EXECUTE format($f$CREATE OR REPLACE TRIGGER t20_sync_compatibility_on_insert
+    BEFORE INSERT ON public.%I
+    FOR EACH ROW EXECUTE FUNCTION senate.sync_%s_compatibility_on_insert()$f$,
+            t.table_name, t.short_name);
+        -- WHEN: an UPDATE that leaves every pair equal (a legacy UPDATE of other columns, a
+        -- backfill that writes compat = canonical) never calls the function.
+        EXECUTE format($f$CREATE OR REPLACE TRIGGER t20_sync_compatibility_on_update
+    BEFORE UPDATE ON public.%I
+    FOR EACH ROW WHEN (%s)
+    EXECUTE FUNCTION senate.sync_%s_compatibility_on_update()$f$,
+            t.table_name, array_to_string(v_when, ' OR '), t.short_name);
+        EXECUTE format('COMMENT ON TRIGGER t20_sync_compatibility_on_insert ON public.%I IS %L', t.table_name,
+            'Keeps the task-contract compatibility columns equal to their canonical columns on INSERT '
+            '(and COPY), before NOT NULL and CHECK constraints are tested.');
+        EXECUTE format('COMMENT ON TRIGGER t20_sync_compatibility_on_update ON public.%I IS %L', t.table_name,
+            'Keeps the task-contract compatibility columns equal to their canonical columns on UPDATE; '
+            'fires only for rows where a pair differs.');
+    END LOOP;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION install_compatibility_sync(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.install_compatibility_sync() IS '(Re)generates the t20 compatibility triggers and their functions from senate.compatibility_columns and the catalog (column names, types, defaults). Idempotent. Run again after changing the default of a canonical column on a deployed table.';
+
+
+--
+-- Name: is_json_number_in(jsonb, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.is_json_number_in(v jsonb, p_above numeric, p_at_most numeric) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN jsonb_typeof(v) = 'number'
+                THEN (v #>> '{}')::numeric > p_above
+                     AND (p_at_most IS NULL OR (v #>> '{}')::numeric <= p_at_most)
+                ELSE false END
+$$;
+
+
+--
+-- Name: FUNCTION is_json_number_in(v jsonb, p_above numeric, p_at_most numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.is_json_number_in(v jsonb, p_above numeric, p_at_most numeric) IS 'True when v is a JSON number greater than p_above and (unless p_at_most is NULL) at most p_at_most; false for any other JSON value or NULL.';
+
+
+--
+-- Name: legacy_proposal_writes_allowed(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.legacy_proposal_writes_allowed() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(current_setting('senate.legacy_proposal_writes', true), '')
+           IN ('on', 'true', '1', 'yes')
+$$;
+
+
+--
+-- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+
+
+--
+-- Name: lock_proposal(bigint, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.lock_proposal(p_proposal_id bigint, p_expected_status text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_row record;
+BEGIN
+    SELECT p.status, p.reviewer, p.decided_at INTO v_row
+    FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S2023',
+            format('allocation proposal %s does not exist', coalesce(p_proposal_id::text, 'NULL')));
+    END IF;
+    IF v_row.status IS DISTINCT FROM p_expected_status THEN
+        IF p_expected_status = 'deferred' THEN
+            PERFORM senate.raise_error('S2022',
+                format('proposal %s is %s, not deferred: only a deferred proposal can be reopened',
+                       p_proposal_id, v_row.status));
+        END IF;
+        PERFORM senate.raise_error('S2021',
+            format('proposal %s is already %s%s', p_proposal_id, v_row.status,
+                   CASE WHEN v_row.status <> 'pending'
+                        THEN format(' (by %s at %s)', coalesce(v_row.reviewer::text, 'unknown'),
+                                    coalesce(v_row.decided_at::text, 'unknown time'))
+                        ELSE '' END));
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION lock_proposal(p_proposal_id bigint, p_expected_status text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.lock_proposal(p_proposal_id bigint, p_expected_status text) IS 'Locks the proposal row FOR UPDATE (waiting for a concurrent decision to finish) and raises S2023 when it does not exist, S2022 when reopening a proposal that is not deferred, S2021 when it is not in the expected status (for example decided by someone else meanwhile).';
+
+
+--
+-- Name: period_bounds(timestamp with time zone, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text) RETURNS TABLE(period_start date, period_end date, starts_at timestamp with time zone, ends_at timestamp with time zone)
+    LANGUAGE sql IMMUTABLE ROWS 1 PARALLEL SAFE
+    AS $$
+    SELECT d.first_day, d.next_first_day,
+           d.first_day::timestamp AT TIME ZONE p_time_zone,
+           d.next_first_day::timestamp AT TIME ZONE p_time_zone
+    FROM (
+        SELECT s.first_day,
+               s.first_day + CASE p_budget_period WHEN 'day' THEN 1 WHEN 'week' THEN 7 END
+                   AS next_first_day
+        FROM (
+            SELECT CASE p_budget_period
+                       WHEN 'day' THEN l.local_day
+                       WHEN 'week' THEN l.local_day - (extract(isodow FROM l.local_day)::integer - 1)
+                   END AS first_day
+            FROM (SELECT (p_as_of AT TIME ZONE p_time_zone)::date AS local_day) AS l
+        ) AS s
+    ) AS d
+$$;
+
+
+--
+-- Name: FUNCTION period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_budget_period text, p_time_zone text) IS 'Budget period containing p_as_of for a period kind (day | week, ISO week from Monday) in a time zone: [period_start, period_end) as local dates, [starts_at, ends_at) as instants. NULLs for an unknown period kind.';
+
+
+--
 -- Name: policy_time_zone(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -873,6 +3740,42 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none).';
+
+
+--
+-- Name: priority_from_latest_assessment(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.priority_from_latest_assessment() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_score numeric;
+BEGIN
+    SELECT senate.weighted_allocation_score(
+               s.evidence_strength, s.novelty, s.strategic_alignment, s.community_interest,
+               p.weight_evidence_strength, p.weight_novelty,
+               p.weight_strategic_alignment, p.weight_community_interest)
+    INTO v_score
+    FROM public.allocation_signals AS s
+    CROSS JOIN public.economics_policy AS p
+    WHERE p.is_active AND s.entity_type = NEW.entity_type AND s.entity_id = NEW.entity_id
+    ORDER BY s.assessed_at DESC, s.signal_id DESC
+    LIMIT 1;
+    IF FOUND THEN
+        NEW.priority_score := v_score;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION priority_from_latest_assessment(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.priority_from_latest_assessment() IS 'Row-level BEFORE INSERT trigger on resource_budgets: a new envelope takes the allocation_score of its entity''s latest assessment as priority_score (unchanged when never assessed).';
 
 
 --
@@ -967,6 +3870,75 @@ COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: 
 
 
 --
+-- Name: record_proposal_transition(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_proposal_transition() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.allocation_proposal_transitions
+            (proposal_id, from_status, to_status, actor, note)
+        VALUES (NEW.id, NULL, NEW.status,
+                coalesce(NEW.proposer_agent::text, NEW.proposer_id::text,
+                         to_jsonb(NEW) ->> 'proposer', session_user::text),
+                'filed');
+    ELSIF NEW.status IS DISTINCT FROM OLD.status
+          OR (NEW.status = 'deferred' AND NEW.revisit_at IS DISTINCT FROM OLD.revisit_at) THEN
+        INSERT INTO public.allocation_proposal_transitions
+            (proposal_id, from_status, to_status, actor, note, revisit_at)
+        VALUES (NEW.id, OLD.status, NEW.status,
+                coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
+                NEW.decision_note, NEW.revisit_at);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_proposal_transition(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_proposal_transition() IS 'Row trigger on allocation_proposals: appends filings, status changes and postponed revisit dates to allocation_proposal_transitions.';
+
+
+--
+-- Name: record_proposal_votes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_proposal_votes() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    INSERT INTO public.allocation_votes (proposal_id, voter, vote, rationale, cast_at)
+    SELECT NEW.id, n.e ->> 'voter', n.e ->> 'vote', n.e ->> 'rationale',
+           (n.e ->> 'cast_at')::timestamptz
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                                   ELSE '[]'::jsonb END) WITH ORDINALITY AS n (e, position)
+    WHERE jsonb_typeof(n.e) = 'object'
+      AND (TG_OP = 'INSERT'
+           OR NOT EXISTS (SELECT 1
+                          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(OLD.votes) = 'array'
+                                                         THEN OLD.votes ELSE '[]'::jsonb END) AS o
+                          WHERE o = n.e))
+    ORDER BY n.position;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_proposal_votes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation_proposals: appends every new or replaced element of votes to allocation_votes.';
+
+
+--
 -- Name: record_reserve_changes(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -1011,6 +3983,58 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger: writes one budget_ledger row (account reserve) per changed reserve balance.';
+
+
+--
+-- Name: record_tier_budget_changes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_tier_budget_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', n.entity_type, n.entity_id, 'llm_tokens', n.model_tier, 0,
+               n.token_budget, c.cause_type, c.cause_id, c.actor, c.note
+        FROM new_rows AS n CROSS JOIN senate.current_change_cause() AS c
+        WHERE n.token_budget <> 0
+        ORDER BY n.entity_type, n.entity_id, n.model_tier;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', entity_type, entity_id, 'llm_tokens', model_tier,
+               coalesce(o.token_budget, 0), coalesce(n.token_budget, 0),
+               c.cause_type, c.cause_id, c.actor, c.note
+        FROM old_rows AS o
+        FULL JOIN new_rows AS n USING (entity_type, entity_id, model_tier)
+        CROSS JOIN senate.current_change_cause() AS c
+        WHERE coalesce(o.token_budget, 0) <> coalesce(n.token_budget, 0)
+        ORDER BY entity_type, entity_id, model_tier;
+    ELSE
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, model_tier, balance_before,
+             balance_after, cause_type, cause_id, actor, note)
+        SELECT 'entity_tier_budget', o.entity_type, o.entity_id, 'llm_tokens', o.model_tier,
+               o.token_budget, 0, c.cause_type, c.cause_id, c.actor, c.note
+        FROM old_rows AS o CROSS JOIN senate.current_change_cause() AS c
+        WHERE o.token_budget <> 0
+        ORDER BY o.entity_type, o.entity_id, o.model_tier;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_tier_budget_changes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trigger: one budget_ledger row (account entity_tier_budget) per changed tier cap, with the cause from senate.current_change_cause().';
 
 
 --
@@ -1097,7 +4121,245 @@ $$;
 -- Name: FUNCTION refuse_usage_change(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on resource_usage: refuses UPDATE, DELETE and TRUNCATE (S4002) while senate.settings.usage_append_only is on; does nothing when it is off.';
+COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on resource_usage: refuses DELETE and TRUNCATE (S4002) while senate.settings.usage_append_only is on; does nothing when it is off.';
+
+
+--
+-- Name: refuse_usage_rewrites(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_usage_rewrites() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_rewritten bigint;
+BEGIN
+    IF NOT senate.usage_append_only() THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO v_rewritten
+    FROM (SELECT to_jsonb(o) - 'amount_used' - 'timestamp' FROM old_rows AS o
+          EXCEPT ALL
+          SELECT to_jsonb(n) - 'amount_used' - 'timestamp' FROM new_rows AS n) AS changed;
+    IF v_rewritten > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S4002',
+            TABLE = TG_TABLE_NAME,
+            MESSAGE = format('UPDATE on %I.%I refused: it rewrites %s usage row(s) and '
+                             'resource_usage is append-only (senate.settings.usage_append_only is on)',
+                             TG_TABLE_SCHEMA, TG_TABLE_NAME, v_rewritten),
+            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor), which writes a reversal row with the reason.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_usage_rewrites(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_usage_rewrites() IS 'Statement-level AFTER UPDATE trigger on resource_usage: while senate.settings.usage_append_only is on, refuses (S4002) an UPDATE that changes any column of any row other than the trigger-kept compatibility columns (amount_used, "timestamp"); no-op updates and compatibility backfills pass.';
+
+
+--
+-- Name: refuse_value(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = format('%s: %s = %s is not allowed', p_function, p_argument,
+                         coalesce(p_value::text, 'NULL')),
+        COLUMN  = p_argument,
+        DETAIL  = format('%s must be %s.', p_argument, p_expected),
+        HINT    = format('Pass %s as %s.', p_argument, p_expected);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) IS 'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). IMMUTABLE so that the SQL formulas calling it stay inlinable.';
+
+
+--
+-- Name: require_actor(text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_actor(p_argument text, p_value text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_value IS NULL OR btrim(p_value, E' \t\n\r\f\v') = ''
+       OR length(btrim(p_value, E' \t\n\r\f\v')) > 200 THEN
+        PERFORM senate.raise_error('S2010',
+            format('%s must name who is acting (1-200 characters), got %s',
+                   p_argument, coalesce(quote_literal(left(p_value, 80)), 'NULL')));
+    END IF;
+    RETURN btrim(p_value, E' \t\n\r\f\v');
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_actor(p_argument text, p_value text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_actor(p_argument text, p_value text) IS 'Returns the trimmed actor name (proposer, voter, reviewer, actor), or raises S2010 naming the argument when it is missing, blank or longer than 200 characters.';
+
+
+--
+-- Name: require_entity(text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_entity(p_entity_type text, p_entity_id text) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_entity_type IS NULL
+       OR NOT EXISTS (SELECT 1 FROM public.entity_types AS e WHERE e.entity_type = p_entity_type) THEN
+        PERFORM senate.raise_error('S2007',
+            format('entity_type %s is not a kind of entity (known: %s)',
+                   coalesce(quote_literal(left(p_entity_type, 80)), 'NULL'),
+                   (SELECT string_agg(e.entity_type, ', ' ORDER BY e.entity_type)
+                    FROM public.entity_types AS e)));
+    END IF;
+    IF p_entity_id IS NULL OR btrim(p_entity_id, E' \t\n\r\f\v') = ''
+       OR length(p_entity_id) > 200 THEN
+        PERFORM senate.raise_error('S2009',
+            format('entity_id must identify the entity (1-200 characters, not blank), got %s',
+                   coalesce(quote_literal(left(p_entity_id, 80)), 'NULL')));
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_entity(p_entity_type text, p_entity_id text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_entity(p_entity_type text, p_entity_id text) IS 'Raises S2007 when entity_type is not in entity_types, S2009 when entity_id is missing, blank or longer than 200 characters.';
+
+
+--
+-- Name: require_one_active_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_one_active_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_active bigint;
+BEGIN
+    SELECT count(*) INTO v_active FROM public.economics_policy AS p WHERE p.is_active;
+    IF v_active <> 1 THEN
+        PERFORM senate.raise_error('S1002',
+            format('economics_policy: %s versions would be active at commit; exactly one must be',
+                   v_active));
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_one_active_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_one_active_policy() IS 'Deferred constraint trigger on economics_policy: at commit exactly one version is active (S1002).';
+
+
+--
+-- Name: require_positive_amount(text, numeric); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_positive_amount(p_argument text, p_value numeric) RETURNS numeric
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- NaN compares greater than every number in PostgreSQL, so test it by name.
+    IF p_value IS NULL OR p_value = 'NaN'::numeric OR p_value = 'Infinity'::numeric
+       OR p_value <= 0 THEN
+        PERFORM senate.raise_error('S2006',
+            format('%s must be a positive finite amount, got %s',
+                   p_argument, coalesce(p_value::text, 'NULL')));
+    END IF;
+    RETURN p_value;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_positive_amount(p_argument text, p_value numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_positive_amount(p_argument text, p_value numeric) IS 'Returns the amount, or raises S2006 naming the argument when it is NULL, NaN, infinite, zero or negative.';
+
+
+--
+-- Name: require_resource_type(text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_resource_type(p_argument text, p_value text) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_value IS NULL
+       OR NOT EXISTS (SELECT 1 FROM public.resource_types AS r WHERE r.resource_type = p_value) THEN
+        PERFORM senate.raise_error('S2008',
+            format('%s %s is not a resource class (known: %s)',
+                   p_argument, coalesce(quote_literal(left(p_value, 80)), 'NULL'),
+                   (SELECT string_agg(r.resource_type, ', ' ORDER BY r.resource_type)
+                    FROM public.resource_types AS r)));
+    END IF;
+    RETURN p_value;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_resource_type(p_argument text, p_value text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_resource_type(p_argument text, p_value text) IS 'Returns the resource class, or raises S2008 naming the argument when it is not in resource_types.';
+
+
+--
+-- Name: require_short_text(text, text, integer); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_short_text(p_argument text, p_value text, p_max integer) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF length(p_value) > p_max THEN
+        PERFORM senate.raise_error('S2011',
+            format('%s holds %s characters; at most %s are allowed',
+                   p_argument, length(p_value), p_max));
+    END IF;
+    RETURN nullif(btrim(p_value, E' \t\n\r\f\v'), '');
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_short_text(p_argument text, p_value text, p_max integer); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_short_text(p_argument text, p_value text, p_max integer) IS 'Returns the optional text trimmed (NULL when blank), or raises S2011 naming the argument when it is longer than p_max characters.';
 
 
 --
@@ -1142,6 +4404,9 @@ BEGIN
             SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
             WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+              AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
+                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                              WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
             ORDER BY c.oid
         LOOP
             IF obj.relkind = 'S' THEN
@@ -1154,6 +4419,7 @@ BEGIN
             SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND p.prokind IN ('f', 'p')
+              AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
             ORDER BY p.oid
         LOOP
             EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
@@ -1296,6 +4562,267 @@ COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, 
 
 
 --
+-- Name: sync_priority_scores(text[], text[]); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_priority_scores(p_entity_types text[] DEFAULT NULL::text[], p_entity_ids text[] DEFAULT NULL::text[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    p public.economics_policy;
+    v_count integer;
+BEGIN
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'priority_score: no economics_policy is active');
+    END IF;
+    IF p_entity_types IS NULL THEN
+        UPDATE public.resource_budgets AS b
+        SET priority_score = x.score, updated_at = now()
+        FROM (SELECT b2.entity_type, b2.entity_id,
+                     senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest) AS score
+              FROM public.resource_budgets AS b2
+              JOIN senate.latest_allocation_signals AS l
+                ON l.entity_type = b2.entity_type AND l.entity_id = b2.entity_id
+              WHERE b2.priority_score IS DISTINCT FROM senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest)
+              ORDER BY b2.entity_type, b2.entity_id
+              FOR NO KEY UPDATE OF b2) AS x
+        WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    ELSE
+        UPDATE public.resource_budgets AS b
+        SET priority_score = x.score, updated_at = now()
+        FROM (SELECT b2.entity_type, b2.entity_id,
+                     senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest) AS score
+              FROM (SELECT DISTINCT t.entity_type, t.entity_id
+                    FROM unnest(p_entity_types, p_entity_ids) AS t (entity_type, entity_id)) AS t
+              JOIN public.resource_budgets AS b2
+                ON b2.entity_type = t.entity_type AND b2.entity_id = t.entity_id
+              CROSS JOIN LATERAL (
+                  SELECT s.evidence_strength, s.novelty, s.strategic_alignment, s.community_interest
+                  FROM public.allocation_signals AS s
+                  WHERE s.entity_type = t.entity_type AND s.entity_id = t.entity_id
+                  ORDER BY s.assessed_at DESC, s.signal_id DESC
+                  LIMIT 1) AS l
+              WHERE b2.priority_score IS DISTINCT FROM senate.weighted_allocation_score(
+                         l.evidence_strength, l.novelty, l.strategic_alignment, l.community_interest,
+                         p.weight_evidence_strength, p.weight_novelty,
+                         p.weight_strategic_alignment, p.weight_community_interest)
+              ORDER BY b2.entity_type, b2.entity_id
+              FOR NO KEY UPDATE OF b2) AS x
+        WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    END IF;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_priority_scores(p_entity_types text[], p_entity_ids text[]); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_priority_scores(p_entity_types text[], p_entity_ids text[]) IS 'Sets resource_budgets.priority_score to allocation_score of the latest assessment under the active policy, for the listed entities (parallel arrays) or all envelopes (NULLs). Locks rows in key order; returns the number of envelopes changed.';
+
+
+--
+-- Name: sync_proposal_compatibility_on_insert(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_proposal_compatibility_on_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.proposer IS NULL AND NEW.requested_amount IS NULL THEN
+        NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+        NEW.requested_amount := NEW.requested_tokens;
+        RETURN NEW;
+    END IF;
+    IF NEW.proposer IS NULL THEN
+        NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+    ELSIF coalesce(NEW.proposer_id::text, NEW.proposer_agent::text) IS NULL THEN
+        NEW.proposer_agent := NEW.proposer;
+        NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+    ELSIF NEW.proposer <> coalesce(NEW.proposer_id::text, NEW.proposer_agent::text) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.proposer (%L) and %s.proposer_id/proposer_agent (%L) were set to different values', TG_TABLE_NAME, NEW.proposer, TG_TABLE_NAME, coalesce(NEW.proposer_id::text, NEW.proposer_agent::text)),
+                DETAIL = 'proposer is a compatibility column kept equal to coalesce(proposer_id::text, proposer_agent).',
+                HINT = 'Set only one of the two sides, or set both to the same value.';
+    END IF;
+    IF NEW.requested_amount IS NULL THEN
+        NEW.requested_amount := NEW.requested_tokens;
+    ELSIF NEW.requested_tokens IS NULL THEN
+        NEW.requested_tokens := NEW.requested_amount;
+    ELSIF NEW.requested_amount <> NEW.requested_tokens THEN
+        RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'requested_amount', NEW.requested_amount, TG_TABLE_NAME, 'requested_tokens', NEW.requested_tokens),
+                DETAIL = 'requested_amount is a compatibility column kept equal to its canonical column requested_tokens.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_proposal_compatibility_on_insert(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_proposal_compatibility_on_insert() IS 'BEFORE INSERT row trigger on public.allocation_proposals (generated by senate.install_compatibility_sync from the catalog): fills each compatibility column from its canonical column and back; both set to different values raises S0001 naming both columns.';
+
+
+--
+-- Name: sync_proposal_compatibility_on_update(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_proposal_compatibility_on_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.proposer IS DISTINCT FROM coalesce(NEW.proposer_id::text, NEW.proposer_agent::text) THEN
+        IF NEW.proposer IS NOT DISTINCT FROM OLD.proposer THEN
+            NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+        ELSIF ROW(NEW.proposer_id, NEW.proposer_agent) IS NOT DISTINCT FROM ROW(OLD.proposer_id, OLD.proposer_agent) THEN
+            IF NEW.proposer_id IS NOT NULL THEN
+                NEW.proposer_id := NEW.proposer;
+            ELSE
+                NEW.proposer_agent := NEW.proposer;
+            END IF;
+            NEW.proposer := coalesce(NEW.proposer_id::text, NEW.proposer_agent::text);
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.proposer (%L) and %s.proposer_id/proposer_agent (%L) were set to different values', TG_TABLE_NAME, NEW.proposer, TG_TABLE_NAME, coalesce(NEW.proposer_id::text, NEW.proposer_agent::text)),
+                DETAIL = 'proposer is a compatibility column kept equal to coalesce(proposer_id::text, proposer_agent).',
+                HINT = 'Set only one of the two sides, or set both to the same value.';
+        END IF;
+    END IF;
+    IF NEW.requested_amount IS DISTINCT FROM NEW.requested_tokens THEN
+        IF NEW.requested_amount IS NOT DISTINCT FROM OLD.requested_amount THEN
+            NEW.requested_amount := NEW.requested_tokens;
+        ELSIF NEW.requested_tokens IS NOT DISTINCT FROM OLD.requested_tokens THEN
+            NEW.requested_tokens := NEW.requested_amount;
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'requested_amount', NEW.requested_amount, TG_TABLE_NAME, 'requested_tokens', NEW.requested_tokens),
+                DETAIL = 'requested_amount is a compatibility column kept equal to its canonical column requested_tokens.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_proposal_compatibility_on_update(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_proposal_compatibility_on_update() IS 'BEFORE UPDATE row trigger on public.allocation_proposals (generated by senate.install_compatibility_sync): the side an UPDATE changed moves the other; both changed to different values raises S0001; a row out of step takes its canonical value.';
+
+
+--
+-- Name: sync_usage_compatibility_on_insert(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_usage_compatibility_on_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.amount_used IS NULL AND NEW."timestamp" IS NULL THEN
+        NEW.amount_used := NEW.amount;
+        NEW."timestamp" := NEW.created_at;
+        RETURN NEW;
+    END IF;
+    IF NEW.amount_used IS NULL THEN
+        NEW.amount_used := NEW.amount;
+    ELSIF NEW.amount IS NULL THEN
+        NEW.amount := NEW.amount_used;
+    ELSIF NEW.amount_used <> NEW.amount THEN
+        RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'amount_used', NEW.amount_used, TG_TABLE_NAME, 'amount', NEW.amount),
+                DETAIL = 'amount_used is a compatibility column kept equal to its canonical column amount.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+    END IF;
+    IF NEW."timestamp" IS NULL THEN
+        NEW."timestamp" := NEW.created_at;
+    ELSIF NEW.created_at IS NULL THEN
+        NEW.created_at := NEW."timestamp";
+    ELSIF NEW."timestamp" <> NEW.created_at THEN
+        IF NEW.created_at = (now())::timestamp with time zone THEN
+            NEW.created_at := NEW."timestamp";
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'timestamp', NEW."timestamp", TG_TABLE_NAME, 'created_at', NEW.created_at),
+                DETAIL = 'timestamp is a compatibility column kept equal to its canonical column created_at.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_usage_compatibility_on_insert(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_usage_compatibility_on_insert() IS 'BEFORE INSERT row trigger on public.resource_usage (generated by senate.install_compatibility_sync from the catalog): fills each compatibility column from its canonical column and back; both set to different values raises S0001 naming both columns.';
+
+
+--
+-- Name: sync_usage_compatibility_on_update(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.sync_usage_compatibility_on_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.amount_used IS DISTINCT FROM NEW.amount THEN
+        IF NEW.amount_used IS NOT DISTINCT FROM OLD.amount_used THEN
+            NEW.amount_used := NEW.amount;
+        ELSIF NEW.amount IS NOT DISTINCT FROM OLD.amount THEN
+            NEW.amount := NEW.amount_used;
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'amount_used', NEW.amount_used, TG_TABLE_NAME, 'amount', NEW.amount),
+                DETAIL = 'amount_used is a compatibility column kept equal to its canonical column amount.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+        END IF;
+    END IF;
+    IF NEW."timestamp" IS DISTINCT FROM NEW.created_at THEN
+        IF NEW."timestamp" IS NOT DISTINCT FROM OLD."timestamp" THEN
+            NEW."timestamp" := NEW.created_at;
+        ELSIF NEW.created_at IS NOT DISTINCT FROM OLD.created_at THEN
+            NEW.created_at := NEW."timestamp";
+        ELSE
+            RAISE EXCEPTION USING ERRCODE = 'S0001',
+                MESSAGE = format('%s.%s (%s) and %s.%s (%s) were set to different values', TG_TABLE_NAME, 'timestamp', NEW."timestamp", TG_TABLE_NAME, 'created_at', NEW.created_at),
+                DETAIL = 'timestamp is a compatibility column kept equal to its canonical column created_at.',
+                HINT = 'Set only one of the two columns, or set both to the same value.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION sync_usage_compatibility_on_update(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDATE row trigger on public.resource_usage (generated by senate.install_compatibility_sync): the side an UPDATE changed moves the other; both changed to different values raises S0001; a row out of step takes its canonical value.';
+
+
+--
 -- Name: usage_append_only(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -1331,6 +4858,47 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.usage_strict_validation() IS 'Whether inserted usage rows are strictly validated now (senate.settings; on when the row is missing).';
+
+
+--
+-- Name: validate_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.validate_economics_policy() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_previous_zone text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names AS z WHERE z.name = NEW.time_zone) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('economics_policy: time_zone = %L is not a known time zone', NEW.time_zone),
+            COLUMN = 'time_zone',
+            TABLE = 'economics_policy',
+            DETAIL = 'time_zone must be a name listed in pg_timezone_names.',
+            HINT = 'Use an IANA zone name such as UTC or Europe/Berlin.';
+    END IF;
+    SELECT p.time_zone INTO v_previous_zone
+    FROM public.economics_policy AS p
+    ORDER BY p.policy_version DESC
+    LIMIT 1;
+    IF FOUND AND v_previous_zone IS DISTINCT FROM NEW.time_zone
+       AND EXISTS (SELECT 1 FROM senate.usage_rollups) THEN
+        PERFORM senate.raise_error('S1008',
+            format('economics_policy: time_zone cannot change from %s to %s: usage is already '
+                   'rolled up by day in %s', v_previous_zone, NEW.time_zone, v_previous_zone));
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION validate_economics_policy(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before INSERT on economics_policy: time_zone must be in pg_timezone_names (22023) and may not differ from the previous version''s once usage is rolled up (S1008).';
 
 
 --
@@ -1412,129 +4980,175 @@ COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Statement-level trigger 
 
 
 --
--- Name: allocation_proposals; Type: TABLE; Schema: public; Owner: -
+-- Name: weighted_allocation_score(numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
 --
 
-CREATE TABLE public.allocation_proposals (
-    id bigint NOT NULL,
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    requested_tokens numeric NOT NULL,
-    proposer_id text,
-    proposer_agent text,
-    justification text NOT NULL,
-    evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    reviewer text,
-    decided_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT allocation_proposals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
-    CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
-    CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
-    CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
-    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
-    CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
-    CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text])))
+CREATE FUNCTION senate.weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN $1 IS NULL OR $2 IS NULL OR $3 IS NULL OR $4 IS NULL THEN NULL::numeric
+        WHEN $1 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'evidence_strength', $1, 'a number in [0, 1]')
+        WHEN $1 < 0 OR $1 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'evidence_strength', $1, 'a number in [0, 1]')
+        WHEN $2 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'novelty', $2, 'a number in [0, 1]')
+        WHEN $2 < 0 OR $2 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'novelty', $2, 'a number in [0, 1]')
+        WHEN $3 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'strategic_alignment', $3, 'a number in [0, 1]')
+        WHEN $3 < 0 OR $3 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'strategic_alignment', $3, 'a number in [0, 1]')
+        WHEN $4 = 'NaN'::numeric THEN
+            senate.refuse_value('22023', 'allocation_score', 'community_interest', $4, 'a number in [0, 1]')
+        WHEN $4 < 0 OR $4 > 1 THEN
+            senate.refuse_value('22003', 'allocation_score', 'community_interest', $4, 'a number in [0, 1]')
+        ELSE $5 * $1 + $6 * $2 + $7 * $3 + $8 * $4
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric) IS 'allocation_score with explicit weights (score in [0, 1], unitless). Inlinable: set-based callers read the policy once and pass its weights. Same NULL and error rules as allocation_score.';
+
+
+--
+-- Name: zero_blocked_market_weights(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.zero_blocked_market_weights() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE public.resource_budgets AS b
+    SET market_weight = 0, updated_at = now()
+    FROM (SELECT b2.entity_type, b2.entity_id
+          FROM public.resource_budgets AS b2
+          WHERE (b2.entity_type, b2.entity_id) IN (
+                    SELECT n.entity_type, n.entity_id FROM new_rows AS n
+                    WHERE n.resolved_at IS NULL)
+            AND b2.market_weight <> 0
+          ORDER BY b2.entity_type, b2.entity_id
+          FOR NO KEY UPDATE OF b2) AS x
+    WHERE b.entity_type = x.entity_type AND b.entity_id = x.entity_id;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION zero_blocked_market_weights(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.zero_blocked_market_weights() IS 'Statement-level trigger on governance_blocks: sets market_weight to 0 for the envelopes of newly blocked entities, in the same transaction (rows locked in key order).';
+
+
+--
+-- Name: allocation_proposal_transitions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.allocation_proposal_transitions (
+    transition_id bigint NOT NULL,
+    proposal_id bigint NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    actor text NOT NULL,
+    note text,
+    revisit_at timestamp with time zone,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    transaction_id bigint DEFAULT txid_current() NOT NULL,
+    CONSTRAINT allocation_proposal_transitions_from_status_check CHECK ((from_status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
+    CONSTRAINT allocation_proposal_transitions_to_status_check CHECK ((to_status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text])))
 );
 
 
 --
--- Name: TABLE allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+-- Name: TABLE allocation_proposal_transitions; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.allocation_proposals IS 'Requests for more resources for an entity, with evidence-based justification; reviewed by the Senate (pending -> approved | rejected | deferred).';
-
-
---
--- Name: COLUMN allocation_proposals.id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.id IS 'Surrogate key.';
+COMMENT ON TABLE public.allocation_proposal_transitions IS 'Append-only history of every allocation proposal status change (filing, decision, deferral and its postponements, reopening), whatever path wrote it, with actor and note.';
 
 
 --
--- Name: COLUMN allocation_proposals.entity_type; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.transition_id; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.entity_type IS 'Kind of object the request is for (see entity_types).';
-
-
---
--- Name: COLUMN allocation_proposals.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.entity_id IS 'Identifier of the object the request is for.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.transition_id IS 'Order of recording.';
 
 
 --
--- Name: COLUMN allocation_proposals.requested_tokens; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.proposal_id; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.requested_tokens IS 'Canonical requested amount (tokens for llm_tokens requests; the unit of the requested resource class otherwise).';
-
-
---
--- Name: COLUMN allocation_proposals.proposer_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.proposer_id IS 'Identifier of the proposing user, if a user filed it.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.proposal_id IS 'The proposal (allocation_proposals.id).';
 
 
 --
--- Name: COLUMN allocation_proposals.proposer_agent; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.from_status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.proposer_agent IS 'Name of the proposing agent, if an agent filed it.';
-
-
---
--- Name: COLUMN allocation_proposals.justification; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.justification IS 'Why the spend is worth it, linked to expected world-model gain.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.from_status IS 'Status before (NULL when the proposal was filed).';
 
 
 --
--- Name: COLUMN allocation_proposals.evidence; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.to_status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.evidence IS 'Evidence backing the request (JSON object: pmids, market_confidence_delta, kg_edges_gained, benchmark_results, gap_resolution_progress, expected_kg_edges).';
-
-
---
--- Name: COLUMN allocation_proposals.status; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.status IS 'Review state: pending, approved, rejected or deferred.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.to_status IS 'Status after.';
 
 
 --
--- Name: COLUMN allocation_proposals.reviewer; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.actor; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.reviewer IS 'Who recorded the decision.';
-
-
---
--- Name: COLUMN allocation_proposals.decided_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.allocation_proposals.decided_at IS 'When the decision was recorded.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.actor IS 'Who made the change: the proposer for a filing, else the reviewer.';
 
 
 --
--- Name: COLUMN allocation_proposals.created_at; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.note; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.created_at IS 'When the proposal was filed.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.note IS 'The reviewer''s note, if any.';
 
 
 --
--- Name: COLUMN allocation_proposals.updated_at; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN allocation_proposal_transitions.revisit_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposals.updated_at IS 'When the proposal last changed.';
+COMMENT ON COLUMN public.allocation_proposal_transitions.revisit_at IS 'For a deferral: when the proposal is due for review again.';
+
+
+--
+-- Name: COLUMN allocation_proposal_transitions.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_transitions.recorded_at IS 'When the change was recorded (clock time).';
+
+
+--
+-- Name: COLUMN allocation_proposal_transitions.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_transitions.transaction_id IS 'Transaction that made the change (matches budget_ledger.transaction_id of an approval''s budget entries).';
+
+
+--
+-- Name: allocation_proposal_transitions_transition_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_proposal_transitions ALTER COLUMN transition_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.allocation_proposal_transitions_transition_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -1554,6 +5168,362 @@ CREATE SEQUENCE public.allocation_proposals_id_seq
 --
 
 ALTER SEQUENCE public.allocation_proposals_id_seq OWNED BY public.allocation_proposals.id;
+
+
+--
+-- Name: allocation_signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.allocation_signals (
+    signal_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    evidence_strength numeric NOT NULL,
+    novelty numeric NOT NULL,
+    strategic_alignment numeric NOT NULL,
+    community_interest numeric NOT NULL,
+    assessed_by text NOT NULL,
+    assessed_at timestamp with time zone DEFAULT now() NOT NULL,
+    rationale text,
+    CONSTRAINT allocation_signals_assessed_by_check CHECK (((length(assessed_by) >= 1) AND (length(assessed_by) <= 200))),
+    CONSTRAINT allocation_signals_community_interest_check CHECK (((community_interest >= (0)::numeric) AND (community_interest <= (1)::numeric))),
+    CONSTRAINT allocation_signals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT allocation_signals_evidence_strength_check CHECK (((evidence_strength >= (0)::numeric) AND (evidence_strength <= (1)::numeric))),
+    CONSTRAINT allocation_signals_novelty_check CHECK (((novelty >= (0)::numeric) AND (novelty <= (1)::numeric))),
+    CONSTRAINT allocation_signals_rationale_check CHECK ((length(rationale) <= 20000)),
+    CONSTRAINT allocation_signals_strategic_alignment_check CHECK (((strategic_alignment >= (0)::numeric) AND (strategic_alignment <= (1)::numeric)))
+);
+
+
+--
+-- Name: TABLE allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.allocation_signals IS 'Append-only scoring assessments: the four allocation_score inputs for an entity, who assessed them and when. resource_budgets.priority_score follows the latest assessment per entity.';
+
+
+--
+-- Name: COLUMN allocation_signals.signal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.signal_id IS 'Order of recording; breaks ties between assessments with the same assessed_at.';
+
+
+--
+-- Name: COLUMN allocation_signals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.entity_type IS 'Kind of entity assessed (see entity_types).';
+
+
+--
+-- Name: COLUMN allocation_signals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.entity_id IS 'Identifier of the entity assessed.';
+
+
+--
+-- Name: COLUMN allocation_signals.evidence_strength; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.evidence_strength IS 'Quality and amount of support already present (papers, debates, replication, KG links), unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.novelty; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.novelty IS 'How far the work opens underexplored terrain, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.strategic_alignment; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.strategic_alignment IS 'How directly the work advances the world-model roadmap, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.community_interest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.community_interest IS 'Demand from debates, comments, votes, bounties, review attention, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN allocation_signals.assessed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.assessed_by IS 'Who made the assessment (user or agent).';
+
+
+--
+-- Name: COLUMN allocation_signals.assessed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.assessed_at IS 'When the assessment was made; the latest one per entity sets priority_score.';
+
+
+--
+-- Name: COLUMN allocation_signals.rationale; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_signals.rationale IS 'Optional free-text reasoning behind the assessment.';
+
+
+--
+-- Name: allocation_ranking; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.allocation_ranking AS
+ SELECT row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id) AS priority_rank,
+    b.entity_type,
+    b.entity_id,
+    b.priority_score,
+    l.evidence_strength,
+    l.novelty,
+    l.strategic_alignment,
+    l.community_interest,
+    l.assessed_by,
+    l.assessed_at,
+    b.token_budget,
+    w.market_weight,
+    public.effective_budget(b.token_budget, w.market_weight) AS effective_token_budget
+   FROM (((public.resource_budgets b
+     CROSS JOIN ( SELECT p_1.min_priority_for_market_weight,
+            p_1.max_market_boost,
+            p_1.max_market_penalty
+           FROM public.economics_policy p_1
+          WHERE p_1.is_active) p)
+     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty) AS market_weight) w)
+     LEFT JOIN LATERAL ( SELECT s.evidence_strength,
+            s.novelty,
+            s.strategic_alignment,
+            s.community_interest,
+            s.assessed_by,
+            s.assessed_at
+           FROM public.allocation_signals s
+          WHERE ((s.entity_type = b.entity_type) AND (s.entity_id = b.entity_id))
+          ORDER BY s.assessed_at DESC, s.signal_id DESC
+         LIMIT 1) l ON (true))
+  ORDER BY b.priority_score DESC, b.entity_type, b.entity_id;
+
+
+--
+-- Name: VIEW allocation_ranking; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.allocation_ranking IS 'Entities with a budget envelope, ranked by priority_score (highest first; ties by entity_type, entity_id), with the four components of their latest assessment and their effective token budget. Reassignment of reclaimed budget starts at priority_rank 1.';
+
+
+--
+-- Name: COLUMN allocation_ranking.priority_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.priority_rank IS 'Rank, 1 = highest priority_score.';
+
+
+--
+-- Name: COLUMN allocation_ranking.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN allocation_ranking.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN allocation_ranking.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.priority_score IS 'resource_budgets.priority_score, unitless in [0, 1] (allocation_score of the latest assessment).';
+
+
+--
+-- Name: COLUMN allocation_ranking.evidence_strength; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.evidence_strength IS 'Latest assessed evidence_strength, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.novelty; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.novelty IS 'Latest assessed novelty, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.strategic_alignment; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.strategic_alignment IS 'Latest assessed strategic_alignment, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.community_interest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.community_interest IS 'Latest assessed community_interest, [0, 1]; NULL if never assessed.';
+
+
+--
+-- Name: COLUMN allocation_ranking.assessed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.assessed_by IS 'Who made the latest assessment.';
+
+
+--
+-- Name: COLUMN allocation_ranking.assessed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.assessed_at IS 'When the latest assessment was made.';
+
+
+--
+-- Name: COLUMN allocation_ranking.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.token_budget IS 'Base token budget per budget period, in tokens.';
+
+
+--
+-- Name: COLUMN allocation_ranking.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.market_weight IS 'Applied market weight (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN allocation_ranking.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_ranking.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens per budget period.';
+
+
+--
+-- Name: allocation_signals_signal_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_signals ALTER COLUMN signal_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.allocation_signals_signal_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: allocation_votes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.allocation_votes (
+    vote_id bigint NOT NULL,
+    proposal_id bigint NOT NULL,
+    voter text NOT NULL,
+    vote text NOT NULL,
+    rationale text,
+    cast_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    recorded_by text DEFAULT SESSION_USER NOT NULL,
+    transaction_id bigint DEFAULT txid_current() NOT NULL,
+    CONSTRAINT allocation_votes_rationale_check CHECK ((length(rationale) <= 2000)),
+    CONSTRAINT allocation_votes_vote_check CHECK ((vote = ANY (ARRAY['approve'::text, 'reject'::text, 'abstain'::text]))),
+    CONSTRAINT allocation_votes_voter_check CHECK (((length(voter) >= 1) AND (length(voter) <= 200)))
+);
+
+
+--
+-- Name: TABLE allocation_votes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.allocation_votes IS 'Append-only history of every Senate vote ever cast on an allocation proposal, including votes later replaced by the same voter. The current votes are allocation_proposals.votes.';
+
+
+--
+-- Name: COLUMN allocation_votes.vote_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.vote_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN allocation_votes.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.proposal_id IS 'The proposal voted on (allocation_proposals.id).';
+
+
+--
+-- Name: COLUMN allocation_votes.voter; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.voter IS 'Who voted.';
+
+
+--
+-- Name: COLUMN allocation_votes.vote; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.vote IS 'approve, reject or abstain.';
+
+
+--
+-- Name: COLUMN allocation_votes.rationale; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.rationale IS 'The voter''s reason, if given (at most 2000 characters).';
+
+
+--
+-- Name: COLUMN allocation_votes.cast_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.cast_at IS 'When the vote was cast (cast_at of the votes element).';
+
+
+--
+-- Name: COLUMN allocation_votes.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.recorded_at IS 'When the vote was recorded here (clock time).';
+
+
+--
+-- Name: COLUMN allocation_votes.recorded_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.recorded_by IS 'Session user that wrote the vote.';
+
+
+--
+-- Name: COLUMN allocation_votes.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_votes.transaction_id IS 'Transaction that wrote the vote.';
+
+
+--
+-- Name: allocation_votes_vote_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_votes ALTER COLUMN vote_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.allocation_votes_vote_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -1616,8 +5586,10 @@ CREATE TABLE public.budget_ledger (
     note text,
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     transaction_id bigint DEFAULT txid_current() NOT NULL,
-    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text]))),
-    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL))))
+    model_tier text,
+    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
+    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
+    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
 );
 
 
@@ -1625,7 +5597,7 @@ CREATE TABLE public.budget_ledger (
 -- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity and resource class, the deltas add up to the current balance.';
+COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
 
 
 --
@@ -1727,6 +5699,27 @@ COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made 
 
 
 --
+-- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
+
+
+--
 -- Name: budget_ledger_ledger_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1738,6 +5731,443 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: budget_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_status AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+
+
+--
+-- Name: VIEW budget_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_status.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_status.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_status.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+
+
+--
+-- Name: COLUMN budget_status.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_status.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.base_budget IS 'Envelope for the class per budget period from resource_budgets, in unit.';
+
+
+--
+-- Name: COLUMN budget_status.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.market_weight IS 'Applied market weight (unitless): resource_budgets.market_weight clamped to the active policy bounds, 0 below its priority threshold.';
+
+
+--
+-- Name: COLUMN budget_status.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.effective_budget IS 'effective_budget(base_budget, market_weight) = base_budget * (1 + market_weight), in unit.';
+
+
+--
+-- Name: COLUMN budget_status.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_status.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_status.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups).';
+
+
+--
+-- Name: COLUMN budget_status.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.spent_cost_usd IS 'Cost of the spend in the current period, in USD.';
+
+
+--
+-- Name: COLUMN budget_status.remaining; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.remaining IS 'effective_budget - spent, floored at 0, in unit.';
+
+
+--
+-- Name: COLUMN budget_status.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective budget is 0.';
+
+
+--
+-- Name: COLUMN budget_status.over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
+
+
+--
+-- Name: budget_tier_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_tier_status AS
+ SELECT entity_type,
+    entity_id,
+    model_tier,
+    base_budget,
+    market_weight,
+    effective_budget,
+    period_start,
+    period_end,
+    spent,
+    spent_cost_usd,
+    remaining,
+    utilization,
+    over_budget
+   FROM public.budget_tier_status_as_of(now()) s(entity_type, entity_id, model_tier, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+
+
+--
+-- Name: VIEW budget_tier_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_tier_status IS 'Per entity and capped model tier (resource_budget_tiers), the current budget period: tier cap, applied market weight, effective cap, the tier''s llm_tokens spend, and remaining = what both the tier cap and the whole token pool still allow. Tiers without a cap draw on the pool only (budget_status, resource_type llm_tokens). Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_tier_status.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_tier_status.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_tier_status.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.model_tier IS 'Model tier capped (models map to tiers in llm_models).';
+
+
+--
+-- Name: COLUMN budget_tier_status.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.base_budget IS 'Tier cap per budget period, in tokens.';
+
+
+--
+-- Name: COLUMN budget_tier_status.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.market_weight IS 'Applied market weight of the entity (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN budget_tier_status.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.effective_budget IS 'base_budget * (1 + market_weight), in tokens.';
+
+
+--
+-- Name: COLUMN budget_tier_status.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_tier_status.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_tier_status.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.spent IS 'Tokens used in the current period by models of this tier.';
+
+
+--
+-- Name: COLUMN budget_tier_status.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.spent_cost_usd IS 'Cost of this tier''s spend in the current period, in USD.';
+
+
+--
+-- Name: COLUMN budget_tier_status.remaining; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.remaining IS 'Tokens this tier may still use: least(tier effective cap - tier spend, pool effective budget - pool spend), floored at 0.';
+
+
+--
+-- Name: COLUMN budget_tier_status.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective cap is 0.';
+
+
+--
+-- Name: COLUMN budget_tier_status.over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_tier_status.over_budget IS 'True when the tier''s spend exceeds its effective cap.';
+
+
+--
+-- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.usage_rollups (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    usage_day date NOT NULL,
+    resource_subclass text NOT NULL,
+    shard smallint NOT NULL,
+    amount_total numeric DEFAULT 0 NOT NULL,
+    cost_total_usd numeric DEFAULT 0 NOT NULL,
+    usage_rows bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
+);
+
+
+--
+-- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
+
+
+--
+-- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+
+
+--
+-- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
+
+
+--
+-- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
+
+
+--
+-- Name: daily_spend; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.daily_spend AS
+ SELECT usage_day,
+    entity_type,
+    entity_id,
+    resource_type,
+    resource_subclass,
+        CASE
+            WHEN (resource_type = 'llm_tokens'::text) THEN resource_subclass
+            ELSE NULL::text
+        END AS model_tier,
+        CASE
+            WHEN (resource_type = 'api_calls'::text) THEN resource_subclass
+            ELSE NULL::text
+        END AS provider,
+    sum(amount_total) AS amount,
+    sum(cost_total_usd) AS cost_usd,
+    (sum(usage_rows))::bigint AS usage_rows
+   FROM senate.usage_rollups r
+  GROUP BY usage_day, entity_type, entity_id, resource_type, resource_subclass
+ HAVING ((sum(usage_rows) <> (0)::numeric) OR (sum(amount_total) <> (0)::numeric) OR (sum(cost_total_usd) <> (0)::numeric));
+
+
+--
+-- Name: VIEW daily_spend; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.daily_spend IS 'Spend per day (policy time zone) x entity x resource class x model tier or provider: amount and cost in USD. What the daily budget check reads. From senate.usage_rollups (summed over shard).';
+
+
+--
+-- Name: COLUMN daily_spend.usage_day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN daily_spend.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN daily_spend.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.entity_id IS 'Entity charged.';
+
+
+--
+-- Name: COLUMN daily_spend.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN daily_spend.resource_subclass; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.resource_subclass IS 'Model tier (llm_tokens; unknown for unmapped models), provider (api_calls) or empty.';
+
+
+--
+-- Name: COLUMN daily_spend.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.model_tier IS 'Model tier for llm_tokens rows, else NULL.';
+
+
+--
+-- Name: COLUMN daily_spend.provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.provider IS 'API provider for api_calls rows, else NULL.';
+
+
+--
+-- Name: COLUMN daily_spend.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.amount IS 'Amount used, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN daily_spend.cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.cost_usd IS 'Cost in USD (row cost, else priced from llm_models / api_providers).';
+
+
+--
+-- Name: COLUMN daily_spend.usage_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.daily_spend.usage_rows IS 'Number of resource_usage rows, in rows.';
 
 
 --
@@ -1787,6 +6217,20 @@ COMMENT ON COLUMN public.entity_types.description IS 'What objects of this kind 
 
 
 --
+-- Name: governance_blocks_block_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.governance_blocks ALTER COLUMN block_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.governance_blocks_block_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: llm_models; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1828,6 +6272,86 @@ COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Blended cost in USD per to
 
 
 --
+-- Name: market_signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.market_signals (
+    signal_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    value numeric NOT NULL,
+    observed_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT market_signals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT market_signals_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200))),
+    CONSTRAINT market_signals_value_check CHECK (((value >= (0)::numeric) AND (value <= (1)::numeric)))
+);
+
+
+--
+-- Name: TABLE market_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.market_signals IS 'Exchange price or confidence signals per entity, written by the Exchange. Input to market_weights() / refresh_market_weights().';
+
+
+--
+-- Name: COLUMN market_signals.signal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.signal_id IS 'Surrogate key, order of recording.';
+
+
+--
+-- Name: COLUMN market_signals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.entity_type IS 'Kind of entity priced (see entity_types); the cohort for normalization.';
+
+
+--
+-- Name: COLUMN market_signals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.entity_id IS 'Identifier of the entity priced.';
+
+
+--
+-- Name: COLUMN market_signals.value; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.value IS 'Normalized price or confidence, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN market_signals.observed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.observed_at IS 'When the Exchange observed the value.';
+
+
+--
+-- Name: COLUMN market_signals.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.source IS 'Which market or feed produced the signal.';
+
+
+--
+-- Name: market_signals_signal_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.market_signals ALTER COLUMN signal_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.market_signals_signal_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: model_tiers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1857,6 +6381,174 @@ COMMENT ON COLUMN public.model_tiers.model_tier IS 'Tier name (reasoning, standa
 --
 
 COMMENT ON COLUMN public.model_tiers.description IS 'What the tier is used for.';
+
+
+--
+-- Name: proposals_due_for_review; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.proposals_due_for_review AS
+ SELECT id AS proposal_id,
+    entity_type,
+    entity_id,
+    resource_type,
+    requested_tokens AS requested_amount,
+    COALESCE(proposer_agent, proposer_id) AS proposer,
+    reviewer AS deferred_by,
+    decided_at AS deferred_at,
+    revisit_at,
+    (now() - revisit_at) AS overdue_by,
+    decision_note
+   FROM public.allocation_proposals p
+  WHERE ((status = 'deferred'::text) AND (revisit_at <= now()));
+
+
+--
+-- Name: VIEW proposals_due_for_review; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.proposals_due_for_review IS 'Deferred proposals whose revisit date has passed, most overdue first when ordered by revisit_at: reopen them with reopen_allocation_proposal() (or reject them after reopening).';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.proposal_id IS 'The proposal.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.entity_id IS 'Entity it is for.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.requested_amount IS 'Amount requested, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.proposer; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.proposer IS 'Who filed it.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.deferred_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.deferred_by IS 'Reviewer who deferred it.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.deferred_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.deferred_at IS 'When it was deferred.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.revisit_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.revisit_at IS 'When it became due for review.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.overdue_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.overdue_by IS 'How long ago it became due.';
+
+
+--
+-- Name: COLUMN proposals_due_for_review.decision_note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer''s note on the deferral.';
+
+
+--
+-- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_budget_tiers (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    model_tier text NOT NULL,
+    token_budget numeric NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT resource_budget_tiers_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric]))))
+);
+
+
+--
+-- Name: TABLE resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_budget_tiers IS 'Optional per-model-tier token caps of an envelope, per budget period. A cap bounds that tier''s llm_tokens spend; the pool resource_budgets.token_budget always bounds the total; caps of an entity may not be raised above token_budget in total (S1005). Changes are ledgered (budget_ledger.account entity_tier_budget).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_type IS 'Kind of entity (envelope in resource_budgets).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.entity_id IS 'Identifier of the entity.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.model_tier IS 'Model tier capped (see model_tiers; models map to tiers in llm_models).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.token_budget IS 'Token cap of the tier per budget period, in tokens (before market weight).';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.created_at IS 'When the cap was created.';
+
+
+--
+-- Name: COLUMN resource_budget_tiers.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budget_tiers.updated_at IS 'When the cap last changed.';
 
 
 --
@@ -1926,6 +6618,8 @@ CREATE TABLE public.resource_usage (
     task_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    amount_used numeric,
+    "timestamp" timestamp with time zone,
     provider text,
     idempotency_key text,
     correction_reason text,
@@ -2042,6 +6736,20 @@ COMMENT ON COLUMN public.resource_usage.metadata IS 'Free-form context from the 
 
 
 --
+-- Name: COLUMN resource_usage.amount_used; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.amount_used IS 'Task-contract name of amount: amount used, in the unit of the resource class (tokens, CPU-seconds, GB-hours, calls). Same type as amount; kept equal to it by trigger t20 in both directions.';
+
+
+--
+-- Name: COLUMN resource_usage."timestamp"; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage."timestamp" IS 'Task-contract name of created_at: time of the spend. Same type as created_at; kept equal to it by trigger t20 in both directions.';
+
+
+--
 -- Name: COLUMN resource_usage.provider; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -2103,6 +6811,111 @@ ALTER SEQUENCE public.resource_usage_id_seq OWNED BY public.resource_usage.id;
 
 
 --
+-- Name: roi_leaderboard; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.roi_leaderboard AS
+ SELECT row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id) AS roi_rank,
+    r.entity_type,
+    r.entity_id,
+    w.window_start,
+    w.window_end,
+    r.roi_score,
+    r.kg_edges_gained,
+    r.tokens_spent,
+    r.papers_added,
+    r.hypotheses_improved,
+    r.artifact_quality_delta
+   FROM (public.roi_window_bounds(now()) w(window_start, window_end, starts_at, ends_at)
+     CROSS JOIN LATERAL public.roi_by_entity(w.window_start, w.window_end) r(entity_type, entity_id, kg_edges_gained, papers_added, hypotheses_improved, artifact_quality_delta, tokens_spent, roi_score))
+  ORDER BY (row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id));
+
+
+--
+-- Name: VIEW roi_leaderboard; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.roi_leaderboard IS 'ROI per entity over the current ROI window (roi_window_bounds(now()): the policy roi_window in whole days up to today, policy time zone): KG edges gained per llm token spent, best first (entities with gains but no spend last, ROI NULL). Entities with gains or spend in the window.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.roi_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.roi_rank IS 'Rank, 1 = highest ROI.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.window_start IS 'First day of the ROI window (policy time zone).';
+
+
+--
+-- Name: COLUMN roi_leaderboard.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.window_end IS 'First day AFTER the ROI window (exclusive bound).';
+
+
+--
+-- Name: COLUMN roi_leaderboard.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.roi_score IS 'kg_edges_gained / tokens_spent, in KG edges per token; NULL without spend.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.tokens_spent IS 'LLM tokens spent in the window (all tiers), in tokens.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.papers_added; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.papers_added IS 'Papers added in the window, in papers.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.hypotheses_improved; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.hypotheses_improved IS 'Hypotheses improved in the window, in hypotheses.';
+
+
+--
+-- Name: COLUMN roi_leaderboard.artifact_quality_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.roi_leaderboard.artifact_quality_delta IS 'Net artifact quality change in the window, in quality points.';
+
+
+--
 -- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2110,7 +6923,8 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric)))
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric))),
+    CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
 );
 
 
@@ -2140,6 +6954,177 @@ COMMENT ON COLUMN public.senate_reserve.balance IS 'Unallocated amount in the un
 --
 
 COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last changed.';
+
+
+--
+-- Name: CONSTRAINT senate_reserve_balance_not_nan ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: world_model_gains; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.world_model_gains (
+    gain_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    kg_edges_gained bigint DEFAULT 0 NOT NULL,
+    papers_added integer DEFAULT 0 NOT NULL,
+    hypotheses_improved integer DEFAULT 0 NOT NULL,
+    artifact_quality_delta numeric DEFAULT 0 NOT NULL,
+    observed_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT world_model_gains_artifact_quality_delta_check CHECK (((artifact_quality_delta >= ('-1000000'::integer)::numeric) AND (artifact_quality_delta <= (1000000)::numeric))),
+    CONSTRAINT world_model_gains_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT world_model_gains_hypotheses_improved_check CHECK ((hypotheses_improved >= 0)),
+    CONSTRAINT world_model_gains_kg_edges_gained_check CHECK ((kg_edges_gained >= 0)),
+    CONSTRAINT world_model_gains_papers_added_check CHECK ((papers_added >= 0)),
+    CONSTRAINT world_model_gains_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200)))
+);
+
+
+--
+-- Name: TABLE world_model_gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.world_model_gains IS 'World-model gains per entity over time, written by Atlas: the numerator of ROI. One row per observation; gains in a window are summed.';
+
+
+--
+-- Name: COLUMN world_model_gains.gain_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.gain_id IS 'Surrogate key, order of recording.';
+
+
+--
+-- Name: COLUMN world_model_gains.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.entity_type IS 'Kind of entity credited (see entity_types).';
+
+
+--
+-- Name: COLUMN world_model_gains.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.entity_id IS 'Identifier of the entity credited.';
+
+
+--
+-- Name: COLUMN world_model_gains.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.kg_edges_gained IS 'Knowledge-graph edges added, in edges (>= 0). The ROI anchor.';
+
+
+--
+-- Name: COLUMN world_model_gains.papers_added; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.papers_added IS 'Papers added to the world model, in papers (>= 0).';
+
+
+--
+-- Name: COLUMN world_model_gains.hypotheses_improved; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.hypotheses_improved IS 'Hypotheses improved, in hypotheses (>= 0).';
+
+
+--
+-- Name: COLUMN world_model_gains.artifact_quality_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.artifact_quality_delta IS 'Change in artifact quality score, in quality points (may be negative).';
+
+
+--
+-- Name: COLUMN world_model_gains.observed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.observed_at IS 'When Atlas observed the gain; decides its ROI window day (policy time zone).';
+
+
+--
+-- Name: COLUMN world_model_gains.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.source IS 'Which Atlas process reported the gain.';
+
+
+--
+-- Name: world_model_gains_gain_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.world_model_gains ALTER COLUMN gain_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.world_model_gains_gain_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: compatibility_columns; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.compatibility_columns (
+    table_name text NOT NULL,
+    column_name text NOT NULL,
+    canonical_columns text[] NOT NULL,
+    added_by_senate boolean NOT NULL,
+    is_synced boolean NOT NULL,
+    CONSTRAINT compatibility_columns_column_name_check CHECK (((length(column_name) >= 1) AND (length(column_name) <= 63))),
+    CONSTRAINT compatibility_columns_table_name_check CHECK ((table_name = ANY (ARRAY['resource_usage'::text, 'allocation_proposals'::text])))
+);
+
+
+--
+-- Name: TABLE compatibility_columns; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.compatibility_columns IS 'Registry of the task-contract compatibility columns on the deployed tables (public schema): which canonical columns each mirrors, whether this project added it (rollback of 0004 drops exactly those) and whether the t20 triggers keep it in sync.';
+
+
+--
+-- Name: COLUMN compatibility_columns.table_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.compatibility_columns.table_name IS 'Deployed table in schema public: resource_usage or allocation_proposals.';
+
+
+--
+-- Name: COLUMN compatibility_columns.column_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.compatibility_columns.column_name IS 'The compatibility column (amount_used, timestamp, requested_amount, proposer, votes).';
+
+
+--
+-- Name: COLUMN compatibility_columns.canonical_columns; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.compatibility_columns.canonical_columns IS 'Canonical column(s) it mirrors, in rule order (proposer: proposer_id then proposer_agent); empty for votes, which mirrors nothing.';
+
+
+--
+-- Name: COLUMN compatibility_columns.added_by_senate; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.compatibility_columns.added_by_senate IS 'True when migration 0004 added the column; false when the deployed table already had it (then rollback keeps it).';
+
+
+--
+-- Name: COLUMN compatibility_columns.is_synced; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.compatibility_columns.is_synced IS 'True when the t20 triggers keep the column equal to its canonical column(s); false for votes and for a pre-existing column of another type.';
 
 
 --
@@ -2309,6 +7294,94 @@ COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUB
 --
 
 COMMENT ON COLUMN senate.function_hardening.hardened_at IS 'When it was first hardened.';
+
+
+--
+-- Name: latest_allocation_signals; Type: VIEW; Schema: senate; Owner: -
+--
+
+CREATE VIEW senate.latest_allocation_signals AS
+ SELECT DISTINCT ON (entity_type, entity_id) entity_type,
+    entity_id,
+    signal_id,
+    evidence_strength,
+    novelty,
+    strategic_alignment,
+    community_interest,
+    assessed_by,
+    assessed_at
+   FROM public.allocation_signals s
+  ORDER BY entity_type, entity_id, assessed_at DESC, signal_id DESC;
+
+
+--
+-- Name: VIEW latest_allocation_signals; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON VIEW senate.latest_allocation_signals IS 'The latest assessment of each entity (largest assessed_at, then signal_id).';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.signal_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.signal_id IS 'allocation_signals row of the latest assessment.';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.evidence_strength; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.evidence_strength IS 'Latest evidence_strength, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.novelty; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.novelty IS 'Latest novelty, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.strategic_alignment; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.strategic_alignment IS 'Latest strategic_alignment, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.community_interest; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.community_interest IS 'Latest community_interest, [0, 1].';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.assessed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.assessed_by IS 'Who made the latest assessment.';
+
+
+--
+-- Name: COLUMN latest_allocation_signals.assessed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the latest assessment was made.';
 
 
 --
@@ -2505,94 +7578,6 @@ COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, op
 
 
 --
--- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.usage_rollups (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    usage_day date NOT NULL,
-    resource_subclass text NOT NULL,
-    shard smallint NOT NULL,
-    amount_total numeric DEFAULT 0 NOT NULL,
-    cost_total_usd numeric DEFAULT 0 NOT NULL,
-    usage_rows bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
-
-
---
--- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
-
-
---
--- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
-
-
---
--- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
-
-
---
--- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
-
-
---
--- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
-
-
---
--- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
-
-
---
--- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
-
-
---
--- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
-
-
---
--- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
-
-
---
 -- Name: allocation_proposals id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -2607,11 +7592,50 @@ ALTER TABLE ONLY public.resource_usage ALTER COLUMN id SET DEFAULT nextval('publ
 
 
 --
+-- Name: allocation_proposal_transitions allocation_proposal_transitions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_proposal_transitions
+    ADD CONSTRAINT allocation_proposal_transitions_pkey PRIMARY KEY (transition_id);
+
+
+--
 -- Name: allocation_proposals allocation_proposals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.allocation_proposals
     ADD CONSTRAINT allocation_proposals_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: allocation_proposals allocation_proposals_requested_tokens_not_nan; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_proposals
+    ADD CONSTRAINT allocation_proposals_requested_tokens_not_nan CHECK ((requested_tokens <> 'NaN'::numeric)) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_requested_tokens_not_nan ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_requested_tokens_not_nan ON public.allocation_proposals IS 'requested_tokens is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: allocation_signals allocation_signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_signals
+    ADD CONSTRAINT allocation_signals_pkey PRIMARY KEY (signal_id);
+
+
+--
+-- Name: allocation_votes allocation_votes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_votes
+    ADD CONSTRAINT allocation_votes_pkey PRIMARY KEY (vote_id);
 
 
 --
@@ -2647,6 +7671,14 @@ ALTER TABLE ONLY public.entity_types
 
 
 --
+-- Name: governance_blocks governance_blocks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.governance_blocks
+    ADD CONSTRAINT governance_blocks_pkey PRIMARY KEY (block_id);
+
+
+--
 -- Name: llm_models llm_models_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2655,11 +7687,27 @@ ALTER TABLE ONLY public.llm_models
 
 
 --
+-- Name: market_signals market_signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.market_signals
+    ADD CONSTRAINT market_signals_pkey PRIMARY KEY (signal_id);
+
+
+--
 -- Name: model_tiers model_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.model_tiers
     ADD CONSTRAINT model_tiers_pkey PRIMARY KEY (model_tier);
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_pkey PRIMARY KEY (entity_type, entity_id, model_tier);
 
 
 --
@@ -2733,6 +7781,22 @@ ALTER TABLE ONLY public.senate_reserve
 
 
 --
+-- Name: world_model_gains world_model_gains_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.world_model_gains
+    ADD CONSTRAINT world_model_gains_pkey PRIMARY KEY (gain_id);
+
+
+--
+-- Name: compatibility_columns compatibility_columns_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.compatibility_columns
+    ADD CONSTRAINT compatibility_columns_pkey PRIMARY KEY (table_name, column_name);
+
+
+--
 -- Name: error_codes error_codes_error_name_key; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -2797,6 +7861,20 @@ ALTER TABLE ONLY senate.usage_rollups
 
 
 --
+-- Name: allocation_proposal_transitions_proposal_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX allocation_proposal_transitions_proposal_idx ON public.allocation_proposal_transitions USING btree (proposal_id, transition_id);
+
+
+--
+-- Name: INDEX allocation_proposal_transitions_proposal_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.allocation_proposal_transitions_proposal_idx IS 'A proposal''s history, in order.';
+
+
+--
 -- Name: allocation_proposals_entity_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2808,6 +7886,34 @@ CREATE INDEX allocation_proposals_entity_idx ON public.allocation_proposals USIN
 --
 
 CREATE INDEX allocation_proposals_status_idx ON public.allocation_proposals USING btree (status, created_at);
+
+
+--
+-- Name: allocation_signals_latest_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX allocation_signals_latest_idx ON public.allocation_signals USING btree (entity_type, entity_id, assessed_at DESC, signal_id DESC);
+
+
+--
+-- Name: INDEX allocation_signals_latest_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.allocation_signals_latest_idx IS 'Finds the latest assessment of an entity with one index probe.';
+
+
+--
+-- Name: allocation_votes_proposal_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX allocation_votes_proposal_idx ON public.allocation_votes USING btree (proposal_id, vote_id);
+
+
+--
+-- Name: INDEX allocation_votes_proposal_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.allocation_votes_proposal_idx IS 'A proposal''s vote history, in order.';
 
 
 --
@@ -2839,10 +7945,66 @@ COMMENT ON INDEX public.economics_policy_one_active_idx IS 'At most one active p
 
 
 --
+-- Name: governance_blocks_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX governance_blocks_entity_idx ON public.governance_blocks USING btree (entity_type, entity_id, block_id);
+
+
+--
+-- Name: INDEX governance_blocks_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.governance_blocks_entity_idx IS 'Block history of an entity.';
+
+
+--
+-- Name: governance_blocks_unresolved_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX governance_blocks_unresolved_idx ON public.governance_blocks USING btree (entity_type, entity_id) WHERE (resolved_at IS NULL);
+
+
+--
+-- Name: INDEX governance_blocks_unresolved_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.governance_blocks_unresolved_idx IS 'Is this entity blocked? One probe.';
+
+
+--
 -- Name: llm_models_model_tier_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX llm_models_model_tier_idx ON public.llm_models USING btree (model_tier);
+
+
+--
+-- Name: market_signals_cohort_window_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX market_signals_cohort_window_idx ON public.market_signals USING btree (entity_type, observed_at) INCLUDE (entity_id, value);
+
+
+--
+-- Name: INDEX market_signals_cohort_window_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.market_signals_cohort_window_idx IS 'Signals of a cohort in a time window (index-only).';
+
+
+--
+-- Name: market_signals_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX market_signals_entity_idx ON public.market_signals USING btree (entity_type, entity_id, observed_at);
+
+
+--
+-- Name: INDEX market_signals_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.market_signals_entity_idx IS 'Signal history of one entity.';
 
 
 --
@@ -2909,6 +8071,146 @@ COMMENT ON INDEX public.resource_usage_idempotency_key_idx IS 'An idempotency ke
 
 
 --
+-- Name: world_model_gains_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX world_model_gains_entity_idx ON public.world_model_gains USING btree (entity_type, entity_id, observed_at);
+
+
+--
+-- Name: INDEX world_model_gains_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.world_model_gains_entity_idx IS 'Gains of one entity in a window.';
+
+
+--
+-- Name: world_model_gains_observed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX world_model_gains_observed_idx ON public.world_model_gains USING btree (observed_at);
+
+
+--
+-- Name: INDEX world_model_gains_observed_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
+
+
+--
+-- Name: resource_budget_tiers t10_check_tier_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_tier_inserts AFTER INSERT ON public.resource_budget_tiers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_tier_budgets_within_token_budget();
+
+
+--
+-- Name: TRIGGER t10_check_tier_inserts ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_tier_inserts ON public.resource_budget_tiers IS 'New tier caps may not total more than token_budget.';
+
+
+--
+-- Name: resource_budget_tiers t10_check_tier_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_tier_updates AFTER UPDATE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_tier_budgets_within_token_budget();
+
+
+--
+-- Name: TRIGGER t10_check_tier_updates ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_tier_updates ON public.resource_budget_tiers IS 'Raised tier caps may not total more than token_budget.';
+
+
+--
+-- Name: economics_policy t10_guard_economics_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_economics_policy BEFORE DELETE OR UPDATE ON public.economics_policy FOR EACH ROW EXECUTE FUNCTION senate.guard_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_guard_economics_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_economics_policy ON public.economics_policy IS 'Policy versions are immutable; only the is_active flip from true to false is allowed.';
+
+
+--
+-- Name: governance_blocks t10_guard_governance_blocks; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_governance_blocks BEFORE DELETE OR UPDATE ON public.governance_blocks FOR EACH ROW EXECUTE FUNCTION senate.guard_governance_blocks();
+
+
+--
+-- Name: TRIGGER t10_guard_governance_blocks ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_governance_blocks ON public.governance_blocks IS 'Blocks are history: only the one-time resolution of an unresolved block may be written.';
+
+
+--
+-- Name: allocation_proposals t10_guard_proposal_state; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_proposal_state BEFORE INSERT OR UPDATE ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.guard_proposal_state();
+
+
+--
+-- Name: TRIGGER t10_guard_proposal_state ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_proposal_state ON public.allocation_proposals IS 'State machine and fixed fields of allocation proposals, for every write path.';
+
+
+--
+-- Name: allocation_signals t10_refuse_assessment_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_assessment_changes BEFORE DELETE OR UPDATE ON public.allocation_signals FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_assessment_changes ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_assessment_changes ON public.allocation_signals IS 'Assessments are history: UPDATE and DELETE are refused (S4001); correct by a new assessment.';
+
+
+--
+-- Name: allocation_signals t10_refuse_assessment_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_assessment_truncate BEFORE TRUNCATE ON public.allocation_signals FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_assessment_truncate ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_assessment_truncate ON public.allocation_signals IS 'Assessments are history: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: economics_policy t10_refuse_economics_policy_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_economics_policy_truncate BEFORE TRUNCATE ON public.economics_policy FOR EACH STATEMENT EXECUTE FUNCTION senate.guard_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_refuse_economics_policy_truncate ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_economics_policy_truncate ON public.economics_policy IS 'Policy history is kept: TRUNCATE is refused (S1006).';
+
+
+--
 -- Name: resource_usage t10_refuse_forged_corrections; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2920,6 +8222,20 @@ CREATE TRIGGER t10_refuse_forged_corrections AFTER INSERT ON public.resource_usa
 --
 
 COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS 'Correction rows come only from correct_resource_usage() (42501 otherwise).';
+
+
+--
+-- Name: governance_blocks t10_refuse_governance_block_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_governance_block_truncate BEFORE TRUNCATE ON public.governance_blocks FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_governance_block_truncate ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_governance_block_truncate ON public.governance_blocks IS 'Blocks are history: TRUNCATE is refused (S4001).';
 
 
 --
@@ -2951,17 +8267,59 @@ COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The le
 
 
 --
--- Name: resource_usage t10_refuse_usage_changes; Type: TRIGGER; Schema: public; Owner: -
+-- Name: allocation_proposal_transitions t10_refuse_transition_log_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER t10_refuse_usage_changes BEFORE DELETE OR UPDATE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+CREATE TRIGGER t10_refuse_transition_log_changes BEFORE DELETE OR UPDATE ON public.allocation_proposal_transitions FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
 
 
 --
--- Name: TRIGGER t10_refuse_usage_changes ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+-- Name: TRIGGER t10_refuse_transition_log_changes ON allocation_proposal_transitions; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TRIGGER t10_refuse_usage_changes ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: UPDATE and DELETE are refused (S4002); use correct_resource_usage().';
+COMMENT ON TRIGGER t10_refuse_transition_log_changes ON public.allocation_proposal_transitions IS 'The transition log is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: allocation_proposal_transitions t10_refuse_transition_log_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_transition_log_truncate BEFORE TRUNCATE ON public.allocation_proposal_transitions FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_transition_log_truncate ON allocation_proposal_transitions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_transition_log_truncate ON public.allocation_proposal_transitions IS 'The transition log is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_deletes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_deletes BEFORE DELETE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_deletes ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_deletes ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: DELETE is refused (S4002); use correct_resource_usage().';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_rewrites; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_rewrites AFTER UPDATE ON public.resource_usage REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_rewrites();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_rewrites ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_rewrites ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: an UPDATE that changes what a row records is refused (S4002); use correct_resource_usage().';
 
 
 --
@@ -2979,6 +8337,62 @@ COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS 'Usage 
 
 
 --
+-- Name: allocation_votes t10_refuse_vote_history_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_vote_history_changes BEFORE DELETE OR UPDATE ON public.allocation_votes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_vote_history_changes ON allocation_votes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_vote_history_changes ON public.allocation_votes IS 'Vote history is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: allocation_votes t10_refuse_vote_history_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_vote_history_truncate BEFORE TRUNCATE ON public.allocation_votes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_vote_history_truncate ON allocation_votes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_vote_history_truncate ON public.allocation_votes IS 'Vote history is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: economics_policy t10_require_one_active_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER t10_require_one_active_policy AFTER INSERT OR UPDATE ON public.economics_policy DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION senate.require_one_active_policy();
+
+
+--
+-- Name: TRIGGER t10_require_one_active_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_require_one_active_policy ON public.economics_policy IS 'Exactly one policy version is active when the transaction commits.';
+
+
+--
+-- Name: economics_policy t10_validate_economics_policy; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_validate_economics_policy BEFORE INSERT ON public.economics_policy FOR EACH ROW EXECUTE FUNCTION senate.validate_economics_policy();
+
+
+--
+-- Name: TRIGGER t10_validate_economics_policy ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_validate_economics_policy ON public.economics_policy IS 'A new policy version names a known time zone, and keeps the zone once usage is rolled up.';
+
+
+--
 -- Name: resource_usage t10_validate_usage_inserts; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2990,6 +8404,160 @@ CREATE TRIGGER t10_validate_usage_inserts AFTER INSERT ON public.resource_usage 
 --
 
 COMMENT ON TRIGGER t10_validate_usage_inserts ON public.resource_usage IS 'Strict validation of inserted usage (senate.settings.usage_strict_validation): 23514 / 23503.';
+
+
+--
+-- Name: allocation_proposals t11_check_proposal_evidence; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t11_check_proposal_evidence BEFORE INSERT OR UPDATE OF justification, evidence ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.check_proposal_evidence_on_write();
+
+
+--
+-- Name: TRIGGER t11_check_proposal_evidence ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t11_check_proposal_evidence ON public.allocation_proposals IS 'Every path that files a proposal or rewrites its justification or evidence obeys the strict justification rule (SQLSTATEs S2001-S2005, S2011).';
+
+
+--
+-- Name: allocation_proposals t12_guard_proposal_votes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t12_guard_proposal_votes BEFORE INSERT OR UPDATE OF votes ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.guard_proposal_votes();
+
+
+--
+-- Name: TRIGGER t12_guard_proposal_votes ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t12_guard_proposal_votes ON public.allocation_proposals IS 'Votes written by any path: one per voter, never removed, and only while pending.';
+
+
+--
+-- Name: allocation_proposals t13_check_proposal_approval; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t13_check_proposal_approval BEFORE UPDATE OF status ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.check_proposal_approval();
+
+
+--
+-- Name: TRIGGER t13_check_proposal_approval ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t13_check_proposal_approval ON public.allocation_proposals IS 'Approval rules (justification, quorum, majority) for every path that approves a proposal.';
+
+
+--
+-- Name: allocation_proposals t20_sync_compatibility_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t20_sync_compatibility_on_insert BEFORE INSERT ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.sync_proposal_compatibility_on_insert();
+
+
+--
+-- Name: TRIGGER t20_sync_compatibility_on_insert ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t20_sync_compatibility_on_insert ON public.allocation_proposals IS 'Keeps the task-contract compatibility columns equal to their canonical columns on INSERT (and COPY), before NOT NULL and CHECK constraints are tested.';
+
+
+--
+-- Name: resource_usage t20_sync_compatibility_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t20_sync_compatibility_on_insert BEFORE INSERT ON public.resource_usage FOR EACH ROW EXECUTE FUNCTION senate.sync_usage_compatibility_on_insert();
+
+
+--
+-- Name: TRIGGER t20_sync_compatibility_on_insert ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t20_sync_compatibility_on_insert ON public.resource_usage IS 'Keeps the task-contract compatibility columns equal to their canonical columns on INSERT (and COPY), before NOT NULL and CHECK constraints are tested.';
+
+
+--
+-- Name: allocation_proposals t20_sync_compatibility_on_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t20_sync_compatibility_on_update BEFORE UPDATE ON public.allocation_proposals FOR EACH ROW WHEN (((new.proposer IS DISTINCT FROM COALESCE(new.proposer_id, new.proposer_agent)) OR (new.requested_amount IS DISTINCT FROM new.requested_tokens))) EXECUTE FUNCTION senate.sync_proposal_compatibility_on_update();
+
+
+--
+-- Name: TRIGGER t20_sync_compatibility_on_update ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t20_sync_compatibility_on_update ON public.allocation_proposals IS 'Keeps the task-contract compatibility columns equal to their canonical columns on UPDATE; fires only for rows where a pair differs.';
+
+
+--
+-- Name: resource_usage t20_sync_compatibility_on_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t20_sync_compatibility_on_update BEFORE UPDATE ON public.resource_usage FOR EACH ROW WHEN (((new.amount_used IS DISTINCT FROM new.amount) OR (new."timestamp" IS DISTINCT FROM new.created_at))) EXECUTE FUNCTION senate.sync_usage_compatibility_on_update();
+
+
+--
+-- Name: TRIGGER t20_sync_compatibility_on_update ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t20_sync_compatibility_on_update ON public.resource_usage IS 'Keeps the task-contract compatibility columns equal to their canonical columns on UPDATE; fires only for rows where a pair differs.';
+
+
+--
+-- Name: allocation_signals t30_follow_latest_assessment; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_follow_latest_assessment AFTER INSERT ON public.allocation_signals REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.follow_latest_assessment();
+
+
+--
+-- Name: TRIGGER t30_follow_latest_assessment ON allocation_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_follow_latest_assessment ON public.allocation_signals IS 'priority_score of the assessed envelopes follows their latest assessment, in the same transaction.';
+
+
+--
+-- Name: resource_budgets t30_priority_from_latest_assessment; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_priority_from_latest_assessment BEFORE INSERT ON public.resource_budgets FOR EACH ROW EXECUTE FUNCTION senate.priority_from_latest_assessment();
+
+
+--
+-- Name: TRIGGER t30_priority_from_latest_assessment ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_priority_from_latest_assessment ON public.resource_budgets IS 'A new envelope starts at the priority_score of its entity''s latest assessment.';
+
+
+--
+-- Name: governance_blocks t30_zero_blocked_market_weights; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t30_zero_blocked_market_weights AFTER INSERT ON public.governance_blocks REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.zero_blocked_market_weights();
+
+
+--
+-- Name: TRIGGER t30_zero_blocked_market_weights ON governance_blocks; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t30_zero_blocked_market_weights ON public.governance_blocks IS 'A blocked entity loses its market weight at once.';
+
+
+--
+-- Name: allocation_proposals t50_apply_approved_proposal; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_apply_approved_proposal AFTER UPDATE OF status ON public.allocation_proposals FOR EACH ROW WHEN (((new.status = 'approved'::text) AND (old.status IS DISTINCT FROM 'approved'::text))) EXECUTE FUNCTION senate.apply_approved_proposal();
+
+
+--
+-- Name: TRIGGER t50_apply_approved_proposal ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_apply_approved_proposal ON public.allocation_proposals IS 'An approval moves the requested amount from the Senate reserve to the entity''s budget, once, in the same transaction.';
 
 
 --
@@ -3035,6 +8603,34 @@ COMMENT ON TRIGGER t50_record_budget_updates ON public.resource_budgets IS 'Ledg
 
 
 --
+-- Name: allocation_proposals t50_record_proposal_transitions; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_proposal_transitions AFTER INSERT OR UPDATE OF status, revisit_at ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.record_proposal_transition();
+
+
+--
+-- Name: TRIGGER t50_record_proposal_transitions ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_proposal_transitions ON public.allocation_proposals IS 'History of every proposal status change in allocation_proposal_transitions.';
+
+
+--
+-- Name: allocation_proposals t50_record_proposal_votes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_proposal_votes AFTER INSERT OR UPDATE OF votes ON public.allocation_proposals FOR EACH ROW EXECUTE FUNCTION senate.record_proposal_votes();
+
+
+--
+-- Name: TRIGGER t50_record_proposal_votes ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_proposal_votes ON public.allocation_proposals IS 'Keeps the history of every vote cast in allocation_votes.';
+
+
+--
 -- Name: senate_reserve t50_record_reserve_deletes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3074,6 +8670,48 @@ CREATE TRIGGER t50_record_reserve_updates AFTER UPDATE ON public.senate_reserve 
 --
 
 COMMENT ON TRIGGER t50_record_reserve_updates ON public.senate_reserve IS 'Ledger rows for changed reserve balances.';
+
+
+--
+-- Name: resource_budget_tiers t50_record_tier_budget_deletes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_deletes AFTER DELETE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_deletes ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_deletes ON public.resource_budget_tiers IS 'Ledger rows for removed tier caps.';
+
+
+--
+-- Name: resource_budget_tiers t50_record_tier_budget_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_inserts AFTER INSERT ON public.resource_budget_tiers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_inserts ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_inserts ON public.resource_budget_tiers IS 'Ledger rows for new tier caps.';
+
+
+--
+-- Name: resource_budget_tiers t50_record_tier_budget_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_tier_budget_updates AFTER UPDATE ON public.resource_budget_tiers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_tier_budget_changes();
+
+
+--
+-- Name: TRIGGER t50_record_tier_budget_updates ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_tier_budget_updates ON public.resource_budget_tiers IS 'Ledger rows for changed tier caps.';
 
 
 --
@@ -3147,6 +8785,14 @@ COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'T
 
 
 --
+-- Name: allocation_proposal_transitions allocation_proposal_transitions_proposal_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_proposal_transitions
+    ADD CONSTRAINT allocation_proposal_transitions_proposal_id_fkey FOREIGN KEY (proposal_id) REFERENCES public.allocation_proposals(id);
+
+
+--
 -- Name: allocation_proposals allocation_proposals_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -3155,11 +8801,89 @@ ALTER TABLE ONLY public.allocation_proposals
 
 
 --
+-- Name: allocation_proposals allocation_proposals_policy_version_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_proposals
+    ADD CONSTRAINT allocation_proposals_policy_version_fkey FOREIGN KEY (policy_version) REFERENCES public.economics_policy(policy_version);
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_policy_version_fkey ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_policy_version_fkey ON public.allocation_proposals IS 'The recorded policy version must exist in economics_policy.';
+
+
+--
+-- Name: allocation_proposals allocation_proposals_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_proposals
+    ADD CONSTRAINT allocation_proposals_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_resource_type_fkey ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_resource_type_fkey ON public.allocation_proposals IS 'The requested resource class must exist in resource_types.';
+
+
+--
+-- Name: allocation_signals allocation_signals_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_signals
+    ADD CONSTRAINT allocation_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: allocation_votes allocation_votes_proposal_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.allocation_votes
+    ADD CONSTRAINT allocation_votes_proposal_id_fkey FOREIGN KEY (proposal_id) REFERENCES public.allocation_proposals(id);
+
+
+--
+-- Name: governance_blocks governance_blocks_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.governance_blocks
+    ADD CONSTRAINT governance_blocks_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
 -- Name: llm_models llm_models_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.llm_models
     ADD CONSTRAINT llm_models_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
+
+
+--
+-- Name: market_signals market_signals_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.market_signals
+    ADD CONSTRAINT market_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_entity_type_entity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_entity_type_entity_id_fkey FOREIGN KEY (entity_type, entity_id) REFERENCES public.resource_budgets(entity_type, entity_id) ON DELETE CASCADE;
+
+
+--
+-- Name: resource_budget_tiers resource_budget_tiers_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_budget_tiers
+    ADD CONSTRAINT resource_budget_tiers_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
 
 
 --
@@ -3192,6 +8916,14 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: world_model_gains world_model_gains_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.world_model_gains
+    ADD CONSTRAINT world_model_gains_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
 
 
 --

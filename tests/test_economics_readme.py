@@ -1,0 +1,38 @@
+"""The README's "SQL API" examples run on a freshly migrated database, as an analyst types them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+import pytest
+
+from senate_db import paths
+
+Conn = psycopg.Connection[Any]
+
+
+def sql_api_examples() -> list[str]:
+    readme = (paths.repo_root() / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^## SQL API\n(.*?)(?=^## |\Z)", readme, flags=re.S | re.M)
+    assert match, "README.md has no '## SQL API' section"
+    return re.findall(r"^```sql\n(.*?)^```", match.group(1), flags=re.S | re.M)
+
+
+def test_the_sql_api_section_has_examples() -> None:
+    assert len(sql_api_examples()) >= 10
+
+
+@pytest.mark.parametrize("index", range(len(sql_api_examples())))
+def test_each_sql_api_example_runs_on_its_own(db: Conn, index: int) -> None:
+    with db.transaction(force_rollback=True):
+        db.execute(sql_api_examples()[index])
+
+
+def test_the_sql_api_examples_run_one_after_another(db: Conn) -> None:
+    for example in sql_api_examples():
+        db.execute(example)
+    assert db.execute(
+        "SELECT count(*) FROM economics_policy WHERE is_active AND max_market_boost = 0.3"
+    ).fetchone() == (1,)
