@@ -1485,7 +1485,8 @@ COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, 
 --
 
 CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -1559,8 +1560,8 @@ COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id te
 --
 
 CREATE FUNCTION public.reconcile_compatibility_columns() RETURNS TABLE(table_name text, column_name text, canonical_columns text[], rows_missing bigint, rows_different bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
     c record;
@@ -2014,7 +2015,8 @@ COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by
 --
 
 CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH tz AS (
         SELECT senate.policy_time_zone() AS time_zone
@@ -3048,6 +3050,43 @@ BEGIN
                 RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
             END IF;
         END LOOP;
+    END LOOP;
+
+    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
+    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
+    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
+    FOR f IN
+        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
+          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+          AND has_function_privilege('public', p.oid, 'EXECUTE')
+          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
+                          WHERE a.function_name = 'senate.' || p.proname)
+        ORDER BY p.oid
+    LOOP
+        INSERT INTO senate.function_hardening
+            (function_oid, function_signature, was_security_definer, had_search_path,
+             public_could_execute)
+        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
+                substr(f.search_path_config, length('search_path=') + 1), true)
+        ON CONFLICT (function_oid) DO NOTHING;
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
+    END LOOP;
+
+    -- Schemas: USAGE on senate for the roles granted something in it.
+    FOR t IN
+        SELECT DISTINCT a.role_name, split_part(a.relation_name, '.', 1) AS schema_name
+        FROM senate.table_access AS a
+        WHERE split_part(a.relation_name, '.', 1) <> 'public'
+        ORDER BY 1, 2
+    LOOP
+        IF NOT has_schema_privilege(t.role_name, t.schema_name, 'USAGE') THEN
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', t.schema_name, t.role_name);
+            RETURN NEXT format('granted USAGE on schema %s to %s', t.schema_name, t.role_name);
+        END IF;
     END LOOP;
 
     -- Tables and views.
@@ -4415,6 +4454,7 @@ BEGIN
                 EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', obj.rel, r);
             END IF;
         END LOOP;
+        EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
         FOR obj IN
             SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)

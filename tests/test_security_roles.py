@@ -79,10 +79,45 @@ CASES = [
     Case("senate_reader", "read reference tables", "SELECT count(*) FROM llm_models", "allowed"),
     Case("senate_reader", "read policy", "SELECT count(*) FROM economics_policy", "allowed"),
     Case("senate_reader", "read usage rows", "SELECT count(*) FROM resource_usage", "denied"),
-    Case("senate_reader", "read budgets table", "SELECT count(*) FROM resource_budgets", "denied"),
+    Case(
+        "senate_reader",
+        "read budgets behind views",
+        "SELECT count(*) FROM resource_budgets",
+        "allowed",
+    ),
     Case("senate_reader", "insert usage", USAGE_INSERT, "denied"),
     Case("senate_reader", "record usage", RECORD_USAGE, "denied"),
-    Case("senate_reader", "read internal rollups", "SELECT 1 FROM senate.usage_rollups", "denied"),
+    Case(
+        "senate_reader",
+        "read rollups behind views",
+        "SELECT 1 FROM senate.usage_rollups",
+        "allowed",
+    ),
+    Case(
+        "senate_reader",
+        "read the error catalogue",
+        "SELECT count(*) FROM senate.error_codes",
+        "allowed",
+    ),
+    Case(
+        "senate_reader",
+        "forge rollups",
+        "UPDATE senate.usage_rollups SET amount_total = 0",
+        "denied",
+    ),
+    Case(
+        "senate_reader",
+        "flip a guard directly",
+        "UPDATE senate.settings SET usage_append_only = false",
+        "denied",
+    ),
+    Case(
+        "senate_reader",
+        "call an internal writer",
+        "SELECT senate.sync_priority_scores(NULL, NULL)",
+        "denied",
+        "senate.sync_priority_scores",
+    ),
     Case(
         "senate_reader", "change a model price", "UPDATE llm_models SET usd_per_token = 0", "denied"
     ),
@@ -132,7 +167,7 @@ CASES = [
         "SELECT set_senate_setting('usage_append_only', false, 'me', 'because')",
         "denied",
     ),
-    Case("senate_writer", "read internal rollups", "SELECT 1 FROM senate.usage_rollups", "denied"),
+    Case("senate_writer", "forge rollups", "DELETE FROM senate.usage_rollups", "denied"),
     Case(
         "senate_writer",
         "ask can_spend",
@@ -303,12 +338,38 @@ def test_group_roles_exist_cluster_wide_without_login(db: psycopg.Connection[Any
         assert scalar(db, "SELECT pg_has_role(%s, 'senate_reader', 'MEMBER')", (member,))
 
 
-def test_a_writer_inserting_usage_fills_the_rollups_it_cannot_read(
+def test_a_reader_can_read_every_view_and_call_every_read_function_granted_to_it(
+    db: psycopg.Connection[Any], as_role: Any
+) -> None:
+    """Views run with their owner's rights, but the functions they call run with the reader's:
+    every view must work for a member of senate_reader alone."""
+    reader = as_role("senate_reader")
+    views = [
+        r[0]
+        for r in db.execute(
+            "SELECT c.oid::regclass::text FROM pg_class AS c"
+            " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm') ORDER BY 1"
+        ).fetchall()
+    ]
+    failures = {v: sqlstate_of(reader, f"SELECT count(*) FROM {v}") for v in views}
+    for fn, call in [
+        ("budget_status_as_of", "SELECT count(*) FROM budget_status_as_of(now())"),
+        ("roi_by_entity", "SELECT count(*) FROM roi_by_entity(current_date - 7, current_date)"),
+        ("explain_budget", "SELECT count(*) FROM explain_budget('hypothesis', 'h')"),
+        ("active_economics_policy", "SELECT active_economics_policy()"),
+    ]:
+        if function_exists(db, fn):
+            failures[fn] = sqlstate_of(reader, call)
+    print(f"[roles] reader read {len(views)} views and {len(failures) - len(views)} functions")
+    assert {k: v for k, v in failures.items() if v} == {}
+
+
+def test_a_writer_inserting_usage_fills_the_rollups_it_cannot_write(
     db: psycopg.Connection[Any], as_role: Any
 ) -> None:
     writer = as_role("senate_writer")
     writer.execute(USAGE_INSERT)
-    assert sqlstate_of(writer, "SELECT 1 FROM senate.usage_rollups") == DENIED
+    assert sqlstate_of(writer, "UPDATE senate.usage_rollups SET amount_total = 0") == DENIED
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
     assert scalar(db, "SELECT sum(amount_total) FROM senate.usage_rollups") == 10
 
@@ -341,33 +402,35 @@ def test_every_security_definer_function_pins_its_search_path(db: psycopg.Connec
     assert unpinned == [], f"SECURITY DEFINER without {SECURE_PATH}: {unpinned}"
 
 
-def test_public_cannot_execute_any_mutating_security_definer_function(
+def test_no_role_can_reach_a_mutating_security_definer_function_it_was_not_granted(
     db: psycopg.Connection[Any],
 ) -> None:
-    """A SECURITY DEFINER function PUBLIC may call acts with its owner's rights for anyone.
+    """A SECURITY DEFINER function acts with its owner's rights for whoever may call it.
 
-    Reachable means EXECUTE and USAGE on its schema (schema senate grants no USAGE to PUBLIC
-    or to the group roles, so its internal helpers are reported, not failed). Only read-only
-    helpers may stay open. A failure names functions to add to senate.function_access (then
-    call senate.grant_role_privileges()).
+    Reachable means EXECUTE on it and USAGE on its schema. For PUBLIC and each group role, the
+    reachable mutating (VOLATILE, non-trigger) definer functions must be exactly ones that
+    senate.function_access grants to that role (or to a role it is a member of). A failure
+    names functions to add to senate.function_access (then call senate.grant_role_privileges()).
     """
-    rows = db.execute(
-        "SELECT p.oid::regprocedure::text, has_schema_privilege('public', p.pronamespace, 'USAGE')"
-        " FROM pg_proc AS p"
-        " WHERE p.prosecdef AND p.provolatile = 'v'"
-        " AND p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)"
-        " AND p.prorettype <> 'trigger'::regtype"
-        " AND has_function_privilege('public', p.oid, 'EXECUTE') ORDER BY 1"
-    ).fetchall()
-    shielded = [name for name, reachable in rows if not reachable]
-    print(
-        f"[roles] mutating SECURITY DEFINER functions with PUBLIC EXECUTE but in a schema "
-        f"PUBLIC cannot use: {shielded}"
-    )
-    for role in GROUP_ROLES:
-        assert not scalar(db, "SELECT has_schema_privilege(%s, 'senate', 'USAGE')", (role,))
-    reachable = [name for name, reachable in rows if reachable]
-    assert reachable == [], f"mutating SECURITY DEFINER functions open to PUBLIC: {reachable}"
+    reach = """
+        SELECT p.oid::regprocedure::text FROM pg_proc AS p
+        WHERE p.prosecdef AND p.provolatile = 'v' AND p.prorettype <> 'trigger'::regtype
+          AND p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+          AND has_function_privilege(%(role)s, p.oid, 'EXECUTE')
+          AND has_schema_privilege(%(role)s, p.pronamespace, 'USAGE')
+          AND NOT EXISTS (
+              SELECT 1 FROM senate.function_access AS a, unnest(a.granted_to) AS g (grantee)
+              WHERE a.function_name = p.pronamespace::regnamespace::text || '.' || p.proname
+                AND (%(role)s <> 'public' AND pg_has_role(%(role)s, g.grantee, 'MEMBER')))
+        ORDER BY 1
+    """
+    for role in ("public", *GROUP_ROLES):
+        unexpected = [r[0] for r in db.execute(reach, {"role": role}).fetchall()]
+        print(
+            f"[roles] {role}: mutating SECURITY DEFINER functions reachable beyond its grants:"
+            f" {unexpected}"
+        )
+        assert unexpected == [], f"{role} can reach {unexpected}"
 
 
 def test_listed_functions_are_hardened_as_the_access_table_says(
@@ -425,6 +488,9 @@ def test_nobody_but_owners_can_create_objects_in_the_contract_schemas(
     assert not scalar(db, "SELECT has_schema_privilege('public', 'senate', 'CREATE')")
     for role in GROUP_ROLES:
         assert not scalar(db, "SELECT has_schema_privilege(%s, 'senate', 'CREATE')", (role,))
+        assert not scalar(db, "SELECT has_schema_privilege(%s, 'public', 'CREATE')", (role,))
+    # Readers may look up the tables behind the views (and the error catalogue) in senate.
+    assert scalar(db, "SELECT has_schema_privilege('senate_reader', 'senate', 'USAGE')")
     public_create = scalar(db, "SELECT has_schema_privilege('public', 'public', 'CREATE')")
     print(
         f"[roles] PUBLIC may CREATE in schema public: {public_create} (server {server_version_num})"

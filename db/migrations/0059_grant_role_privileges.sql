@@ -75,6 +75,13 @@ INSERT INTO senate.function_access (function_name, granted_to, security_definer,
   ('public.correct_resource_usage', '{senate_admin}', true, true, 'Usage corrections by operators.'),
   ('public.set_senate_setting', '{senate_admin}', true, true, 'Deployment guards, operators only.'),
   ('public.reconcile_usage_rollups', '{senate_admin}', true, true, 'Audit of rollups (reads internal tables).'),
+  ('public.reconcile_compatibility_columns', '{senate_admin}', true, true, 'Audit of compatibility pairs (reads internal tables).'),
+  ('public.active_economics_policy', '{senate_reader}', false, false, 'The policy in force: public knowledge.'),
+  -- inlinable SQL (the planner pushes filters into them): stays SECURITY INVOKER, so only roles
+  -- that may read the tables behind it get rows; analysts use the views budget_status and
+  -- budget_tier_status instead.
+  ('public.budget_status_as_of', '{}', false, false, 'Inlinable read over budgets and rollups.'),
+  ('public.budget_tier_status_as_of', '{}', false, false, 'Inlinable read over tier budgets and rollups.'),
   -- trigger functions writing internal tables for callers who hold no privilege on them
   ('senate.roll_up_usage', '{}', true, true, 'Usage rollups written for any inserting role.'),
   ('senate.record_budget_changes', '{}', true, true, 'Ledger written for any role changing budgets.'),
@@ -86,8 +93,8 @@ INSERT INTO senate.function_access (function_name, granted_to, security_definer,
   ('public.roi_score', '{senate_reader}', false, false, 'Pure formula.'),
   ('public.budget_period_bounds', '{senate_reader}', false, false, 'Calendar arithmetic.'),
   ('public.roi_window_bounds', '{senate_reader}', false, false, 'Calendar arithmetic.'),
-  ('public.market_weights', '{senate_reader}', false, false, 'Read-only derivation.'),
-  ('public.roi_by_entity', '{senate_reader}', false, false, 'Read-only derivation.'),
+  ('public.market_weights', '{senate_reader}', true, true, 'Read-only derivation over market_signals (used by views).'),
+  ('public.roi_by_entity', '{senate_reader}', true, true, 'Read-only derivation over gains and rollups (used by roi_leaderboard).'),
   ('public.adopt_economics_policy', '{senate_admin}', true, true, 'Policy is changed by operators.'),
   ('public.refresh_market_weights', '{senate_admin}', true, true, 'Scheduler: market weights.'),
   ('public.refresh_roi_scores', '{senate_admin}', true, true, 'Scheduler: ROI scores.'),
@@ -119,12 +126,21 @@ INSERT INTO senate.table_access (relation_name, role_name, privilege) VALUES
   ('public.llm_models', 'senate_reader', 'SELECT'),
   ('public.api_providers', 'senate_reader', 'SELECT'),
   ('public.economics_policy', 'senate_reader', 'SELECT'),
+  -- Behind the views: budget_status and its kin call inlinable SQL functions, whose tables are
+  -- read with the caller's rights. Their rows are what the views show anyway.
+  ('public.resource_budgets', 'senate_reader', 'SELECT'),
+  ('public.resource_budget_tiers', 'senate_reader', 'SELECT'),
+  ('senate.usage_rollups', 'senate_reader', 'SELECT'),
+  ('senate.error_codes', 'senate_reader', 'SELECT'),
+  ('senate.settings', 'senate_reader', 'SELECT'),
   ('public.resource_usage', 'senate_writer', 'INSERT'),
   ('public.resource_usage', 'senate_writer', 'SELECT (id)'),
   ('public.resource_budgets', 'senate_writer', 'SELECT'),
   ('public.market_signals', 'senate_writer', 'INSERT'),
   ('public.world_model_gains', 'senate_writer', 'INSERT'),
   ('public.allocation_proposals', 'senate_reviewer', 'SELECT'),
+  ('public.allocation_votes', 'senate_reviewer', 'SELECT'),
+  ('public.allocation_proposal_transitions', 'senate_reviewer', 'SELECT'),
   ('public.allocation_signals', 'senate_reviewer', 'INSERT'),
   ('public.allocation_signals', 'senate_reviewer', 'SELECT'),
   ('public.governance_blocks', 'senate_reviewer', 'SELECT'),
@@ -194,6 +210,43 @@ BEGIN
                 RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
             END IF;
         END LOOP;
+    END LOOP;
+
+    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
+    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
+    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
+    FOR f IN
+        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
+          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+          AND has_function_privilege('public', p.oid, 'EXECUTE')
+          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
+                          WHERE a.function_name = 'senate.' || p.proname)
+        ORDER BY p.oid
+    LOOP
+        INSERT INTO senate.function_hardening
+            (function_oid, function_signature, was_security_definer, had_search_path,
+             public_could_execute)
+        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
+                substr(f.search_path_config, length('search_path=') + 1), true)
+        ON CONFLICT (function_oid) DO NOTHING;
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
+    END LOOP;
+
+    -- Schemas: USAGE on senate for the roles granted something in it.
+    FOR t IN
+        SELECT DISTINCT a.role_name, split_part(a.relation_name, '.', 1) AS schema_name
+        FROM senate.table_access AS a
+        WHERE split_part(a.relation_name, '.', 1) <> 'public'
+        ORDER BY 1, 2
+    LOOP
+        IF NOT has_schema_privilege(t.role_name, t.schema_name, 'USAGE') THEN
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', t.schema_name, t.role_name);
+            RETURN NEXT format('granted USAGE on schema %s to %s', t.schema_name, t.role_name);
+        END IF;
     END LOOP;
 
     -- Tables and views.
@@ -296,6 +349,7 @@ BEGIN
                 EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', obj.rel, r);
             END IF;
         END LOOP;
+        EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
         FOR obj IN
             SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
