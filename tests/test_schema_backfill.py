@@ -20,6 +20,19 @@ import pytest
 PROC = "CALL senate.backfill_compatibility_columns(%s, %s)"
 
 
+@pytest.fixture(autouse=True)
+def _legacy_consumers_update_usage(request: pytest.FixtureRequest) -> None:
+    """These tests play a deployment whose legacy consumers still UPDATE usage rows on a fresh
+    database: such a deployment turns the append-only guard off (README "Reliability and
+    security"; fresh installs start with it on, deployments with usage rows start with it off).
+    """
+    if "db" in request.fixturenames:
+        request.getfixturevalue("db").execute(
+            "SELECT set_senate_setting('usage_append_only', false, 'tests',"
+            " 'legacy consumers update usage rows')"
+        )
+
+
 def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) -> None:
     """Rows written before 0004: compatibility columns NULL."""
     db.execute("ALTER TABLE resource_usage DISABLE TRIGGER t20_sync_compatibility_on_insert")

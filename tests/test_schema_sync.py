@@ -28,6 +28,19 @@ USAGE = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _legacy_consumers_update_usage(request: pytest.FixtureRequest) -> None:
+    """These tests play a deployment whose legacy consumers still UPDATE usage rows on a fresh
+    database: such a deployment turns the append-only guard off (README "Reliability and
+    security"; fresh installs start with it on, deployments with usage rows start with it off).
+    """
+    if "db" in request.fixturenames:
+        request.getfixturevalue("db").execute(
+            "SELECT set_senate_setting('usage_append_only', false, 'tests',"
+            " 'legacy consumers update usage rows')"
+        )
+
+
 def _usage(db: psycopg.Connection[Any], **values: Any) -> tuple[Any, ...]:
     cols = ", ".join(f'"{k}"' for k in values)
     vals = ", ".join(["%s"] * len(values))
