@@ -802,6 +802,10 @@ BEGIN
     v_log.usage_rows := v_usage.usage_rows;
     v_log.usage_cost_usd := v_usage.usage_cost_usd;
     v_log.kg_edges := v_usage.kg_edges;
+    -- The last day: today's prices into market weights before the spikes aim at budgets.
+    IF p_day = s.last_day THEN
+        PERFORM public.refresh_market_weights(demo.end_of_day(p_day));
+    END IF;
     IF EXISTS (SELECT 1 FROM demo.entities AS e WHERE e.spike_day = p_day) OR p_day = s.last_day THEN
         SELECT * INTO v_usage FROM demo.simulate_spikes(p_day);
         v_log.usage_rows := v_log.usage_rows + v_usage.usage_rows;
@@ -809,9 +813,8 @@ BEGIN
     END IF;
 
     -- End of the day: the daily check and a snapshot. Market weights and ROI scores are
-    -- refreshed weekly before the rebalance, and once more at the end for the report.
+    -- refreshed weekly before the rebalance, and once more on the last day for the report.
     IF p_day = s.last_day THEN
-        PERFORM public.refresh_market_weights(demo.end_of_day(p_day));
         PERFORM public.refresh_roi_scores(demo.end_of_day(p_day));
     END IF;
     v_log.daily_check_rows := demo.run_daily_check_step(p_day);

@@ -10,13 +10,17 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from senate_db import server, urls
 from senate_db.errors import SenateDbError
+from senate_db.progress import Progress
+from senate_db.target import Target
 
 Conn = psycopg.Connection[Any]
 Row = dict[str, Any]
@@ -398,9 +402,7 @@ def render_section(data: SectionData) -> str:
     if not data.rows:
         lines.append(f"  {s.empty}")
         return "\n".join(lines)
-    lines.append(
-        table([c.header for c in s.columns], data.cells(), [c.numeric for c in s.columns])
-    )
+    lines.append(table([c.header for c in s.columns], data.cells(), [c.numeric for c in s.columns]))
     if data.total > shown:
         lines.append(f"  ... and {data.total - shown} more: SELECT * FROM {s.view};")
     return "\n".join(lines)
@@ -420,3 +422,18 @@ def render_text(report: Report) -> str:
     for data in report.sections:
         lines += ["", render_section(data)]
     return "\n".join(lines)
+
+
+def run(target: Target, out: TextIO, *, html: Path | None = None, limit: int | None = None) -> None:
+    """``senate-db report``: print the report, or write it as HTML with charts."""
+    with server.connect(target.url, autocommit=True) as conn:
+        data = read(conn, urls.redact(target.url), limit=limit)
+        if html is None:
+            print(render_text(data), file=out, flush=True)
+            return
+        from senate_db import report_html
+
+        with Progress("drawing charts", len(report_html.CHARTS)) as bar:
+            charts = report_html.draw_charts(conn, on_chart=lambda key: bar.advance(note=key))
+    html.write_text(report_html.render_html(data, charts), encoding="utf-8")
+    print(f"wrote {html} ({len(charts)} charts, {html.stat().st_size:,} bytes)", file=out)

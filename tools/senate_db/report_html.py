@@ -149,7 +149,9 @@ def chart_roi_vs_priority(plt: Any, data: ChartData) -> Chart:
     fig, ax = plt.subplots(figsize=(11, 6))
     zero = 0
     for kind in ENTITY_TYPES:
-        rows = [r for r in data.roi_priority if r["entity_type"] == kind and r["roi_score"] is not None]
+        rows = [
+            r for r in data.roi_priority if r["entity_type"] == kind and r["roi_score"] is not None
+        ]
         if not rows:
             continue
         xs = [float(r["priority_score"]) for r in rows]
@@ -164,14 +166,26 @@ def chart_roi_vs_priority(plt: Any, data: ChartData) -> Chart:
         ax.set_yscale("log")
         policy = data.policy
         if policy.get("roi_high_threshold") is not None:
-            ax.axhline(float(policy["roi_high_threshold"]), color="green", linestyle="--",
-                       label="strong ROI (policy)")
+            ax.axhline(
+                float(policy["roi_high_threshold"]),
+                color="green",
+                linestyle="--",
+                label="strong ROI (policy)",
+            )
         if policy.get("roi_low_threshold") is not None:
-            ax.axhline(float(policy["roi_low_threshold"]), color="red", linestyle="--",
-                       label="low ROI (policy)")
+            ax.axhline(
+                float(policy["roi_low_threshold"]),
+                color="red",
+                linestyle="--",
+                label="low ROI (policy)",
+            )
         if policy.get("min_priority_for_market_weight") is not None:
-            ax.axvline(float(policy["min_priority_for_market_weight"]), color="grey",
-                       linestyle=":", label="market weight applies from here")
+            ax.axvline(
+                float(policy["min_priority_for_market_weight"]),
+                color="grey",
+                linestyle=":",
+                label="market weight applies from here",
+            )
         ax.set_xlabel("priority score")
         ax.set_ylabel("ROI: KG edges per token (log)")
         ax.grid(alpha=0.3)
@@ -304,6 +318,7 @@ def render_html(report: text_report.Report, charts: list[Chart]) -> str:
         for c in charts
     )
     sections = "\n".join(_section_html(d) for d in report.sections)
+    as_of = html.escape(text_report.fmt_when(o["as_of"]))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -313,7 +328,7 @@ def render_html(report: text_report.Report, charts: list[Chart]) -> str:
 </head>
 <body>
 <h1>Senate report</h1>
-<p class="sub">{html.escape(report.database)} · as of {html.escape(text_report.fmt_when(o["as_of"]))}
+<p class="sub">{html.escape(report.database)} · as of {as_of}
 · budget period {o["period_start"]} .. {period_end}</p>
 <div class="overview">
 {figures}
