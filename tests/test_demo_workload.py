@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from demo_support import LAST_DAY, migrated_database, simulate_small
 from pytest_postgresql.executors import NoopExecutor
 
-from demo_support import LAST_DAY, migrated_database, simulate_small
 from senate_db import workload
 
 Conn = psycopg.Connection[Any]
@@ -144,12 +144,13 @@ def test_governance_went_through_filing_votes_and_every_decision(economy: Conn) 
         economy.execute("SELECT status, count(*) FROM allocation_proposals GROUP BY 1").fetchall()
     )
     assert set(statuses) == {"pending", "approved", "rejected", "deferred"}
-    assert economy.execute(
-        "SELECT count(*) FROM allocation_votes"
-    ).fetchone() >= (3 * sum(statuses.values()),)
+    assert economy.execute("SELECT count(*) FROM allocation_votes").fetchone() >= (
+        3 * sum(statuses.values()),
+    )
     # Newcomers got their first envelope through an approved proposal.
     newcomers = economy.execute(
-        "SELECT count(*) FROM demo.entities AS e JOIN resource_budgets USING (entity_type, entity_id) "
+        "SELECT count(*) FROM demo.entities AS e "
+        "JOIN resource_budgets USING (entity_type, entity_id) "
         "WHERE e.archetype = 'newcomer'"
     ).fetchone()
     assert newcomers is not None and newcomers[0] > 0
