@@ -86,8 +86,8 @@ def test_the_small_demo_gives_every_section_something_to_show(economy: Conn) -> 
     expected = {"top_allocations", "over_budget", "roi_leaders", "roi_laggards",
                 "pending_proposals", "reserve", "spend_mix"}  # fmt: skip
     steps = economy.execute("SELECT * FROM demo.cycle_steps()").fetchone()
-    if steps is not None and steps[1]:
-        expected |= {"last_rebalance", "last_rebalance_summary"}
+    if steps is not None and steps[0] and steps[1]:
+        expected |= {"throttled", "last_rebalance", "last_rebalance_summary"}
     assert expected <= shown
     assert data.overview["over_budget_entities"] > 0
     assert data.overview["pending_proposals"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -225,3 +226,33 @@ def test_days_run_once_and_in_order(db: Conn) -> None:
     with pytest.raises(psycopg.Error) as again:
         workload.generate(db, 1, "small", LAST_DAY)
     assert again.value.sqlstate == "55000"
+
+
+def test_every_review_rule_acts_on_something(economy: Conn) -> None:
+    steps = workload.cycle_steps(economy)
+    if not (steps.daily_check and steps.rebalance):
+        pytest.skip("this database has no review cycles (migrations 0030-0039)")
+    reasons = {r[0] for r in economy.execute("SELECT DISTINCT reason FROM rebalance_changes")}
+    assert {"strong_roi_market_support", "sustained_low_roi", "idle_reclaim",
+            "reassigned_idle_budget"} <= reasons  # fmt: skip
+    # Each rule acted on the archetype shaped for it, and on no archetype it does not fit.
+    acted = economy.execute(
+        "SELECT c.reason, array_agg(DISTINCT e.archetype ORDER BY e.archetype) "
+        "FROM rebalance_changes AS c JOIN demo.entities AS e USING (entity_type, entity_id) "
+        "GROUP BY c.reason"
+    ).fetchall()
+    archetypes = dict(acted)
+    assert "winner" in archetypes["strong_roi_market_support"]
+    assert "blocked" not in archetypes["strong_roi_market_support"]
+    assert "laggard" in archetypes["sustained_low_roi"]
+    assert archetypes["idle_reclaim"] == ["idle"]
+    kinds = {r[0] for r in economy.execute("SELECT DISTINCT kind FROM spend_throttles")}
+    assert kinds == {"daily_allowance", "period_budget"}
+    released = economy.execute(
+        "SELECT count(*) FROM spend_throttles WHERE released_at IS NOT NULL"
+    ).fetchone()
+    assert released is not None and released[0] > 0
+    thresholds = {r[0] for r in economy.execute("SELECT DISTINCT threshold FROM spend_alerts")}
+    assert thresholds == {Decimal("0.8"), Decimal("1.0")}
+    weeks = workload.weeks(economy)
+    assert sum(w.rebalance_changes or 0 for w in weeks) > 0

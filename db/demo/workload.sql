@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS demo.day_log (
     approved            integer NOT NULL,
     rejected            integer NOT NULL,
     deferred            integer NOT NULL,
-    daily_check_rows    integer,
+    daily_check         jsonb,
     rebalance_changes   integer,
     rebalance_summary   jsonb
 );
@@ -130,11 +130,40 @@ CREATE OR REPLACE FUNCTION demo.cycle_steps(
 LANGUAGE sql STABLE
 AS $$
     SELECT to_regprocedure('public.run_daily_check(date)') IS NOT NULL,
-           to_regprocedure('public.run_rebalance(timestamp with time zone, boolean)') IS NOT NULL
+           EXISTS (SELECT 1 FROM pg_proc AS f
+                   WHERE f.pronamespace = 'public'::regnamespace AND f.proname = 'run_rebalance'
+                     AND f.proargnames[1:2] = ARRAY['as_of', 'dry_run'])
 $$;
 COMMENT ON FUNCTION demo.cycle_steps() IS
-  'Whether run_daily_check(date) and run_rebalance(timestamptz, boolean) exist here; the demo '
+  'Whether run_daily_check(date) and run_rebalance(as_of, dry_run, ...) exist here; the demo '
   'skips the steps it cannot run.';
+
+-- Throttles that hold on a simulated day: placed by the daily check of an earlier day, whose
+-- window covers the day, not released yet. Gated services (the agent runtime) ask the spend
+-- gate first and are refused, so they do not spend. (Throttle timestamps are wall-clock time;
+-- days are simulated in order, so "placed and not released yet" means "in the simulated
+-- past".) Without the review cycles' spend_throttles table there are none.
+DO $body$
+BEGIN
+    IF to_regclass('public.spend_throttles') IS NOT NULL THEN
+        CREATE OR REPLACE FUNCTION demo.throttled_on(p_day date)
+        RETURNS TABLE (entity_type text, entity_id text, resource_type text)
+        LANGUAGE sql STABLE
+        AS $f$
+            SELECT DISTINCT t.entity_type, t.entity_id, t.resource_type
+            FROM public.spend_throttles AS t
+            WHERE t.released_at IS NULL AND t.window_start <= p_day AND t.window_end > p_day
+        $f$;
+    ELSE
+        CREATE OR REPLACE FUNCTION demo.throttled_on(p_day date)
+        RETURNS TABLE (entity_type text, entity_id text, resource_type text)
+        LANGUAGE sql STABLE
+        AS $f$ SELECT NULL::text, NULL::text, NULL::text WHERE false $f$;
+    END IF;
+END;
+$body$;
+COMMENT ON FUNCTION demo.throttled_on(date) IS
+  'Entity and class pairs under a throttle on a simulated day (none without spend_throttles).';
 
 ---------------------------------------------------------------------------------------------
 -- Setup: entities, envelopes, assessments, governance blocks, the reserve.
@@ -230,10 +259,10 @@ BEGIN
     )
     SELECT t.entity_type, t.entity_id, t.archetype,
            round(CASE t.archetype
-                     WHEN 'winner' THEN demo.between(p_seed, t.entity_id || 'rate', 0.70, 0.85)
-                     WHEN 'blocked' THEN demo.between(p_seed, t.entity_id || 'rate', 0.65, 0.80)
-                     WHEN 'laggard' THEN demo.between(p_seed, t.entity_id || 'rate', 0.60, 0.80)
-                     WHEN 'newcomer' THEN demo.between(p_seed, t.entity_id || 'rate', 0.60, 0.80)
+                     WHEN 'winner' THEN demo.between(p_seed, t.entity_id || 'rate', 0.66, 0.82)
+                     WHEN 'blocked' THEN demo.between(p_seed, t.entity_id || 'rate', 0.62, 0.78)
+                     WHEN 'laggard' THEN demo.between(p_seed, t.entity_id || 'rate', 0.58, 0.76)
+                     WHEN 'newcomer' THEN demo.between(p_seed, t.entity_id || 'rate', 0.58, 0.76)
                      ELSE demo.between(p_seed, t.entity_id || 'rate', 0.45, 0.72) END, 3),
            round(CASE t.archetype
                      WHEN 'winner' THEN demo.between(p_seed, t.entity_id || 'yield', 0.0015, 0.0035)
@@ -299,7 +328,7 @@ BEGIN
     JOIN (VALUES ('hypothesis', 400000, 20000, 120, 1200),
                  ('knowledge_gap', 250000, 10000, 60, 1800),
                  ('analysis', 500000, 120000, 600, 600),
-                 ('entity', 120000, 3000, 30, 500)) AS k (entity_type, tokens, cpu, storage, api)
+                 ('entity', 120000, 3000, 0, 500)) AS k (entity_type, tokens, cpu, storage, api)
       ON k.entity_type = e.entity_type
     WHERE e.archetype <> 'newcomer';
 
@@ -317,10 +346,14 @@ BEGIN
     -- so budgets + reserve stay equal to what was funded (locks: budgets, then reserve).
     PERFORM senate.set_change_cause('initial_allocation', NULL, 'senate-chair',
                                     'opening envelopes of the demo economy');
+    -- created_at: the start of the simulated economy (the rebalance's idle rule only reclaims
+    -- envelopes older than its idle window).
     INSERT INTO public.resource_budgets
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+         created_at, updated_at)
     SELECT b.entity_type, b.entity_id, b.token_budget, b.cpu_budget, b.storage_budget_gb,
-           b.api_call_budget
+           b.api_call_budget, demo.moment(v_last - (v_days - 1), 0),
+           demo.moment(v_last - (v_days - 1), 0)
     FROM demo_initial_budgets AS b
     ORDER BY b.entity_type, b.entity_id;
     UPDATE public.senate_reserve AS r
@@ -390,48 +423,54 @@ AS $$
 DECLARE
     v_seed integer := (SELECT s.seed FROM demo.settings AS s);
     v_as_of timestamptz := demo.end_of_day(p_day);
-    v_weekday numeric := CASE WHEN extract(isodow FROM p_day) >= 6 THEN 0.75 ELSE 1.1 END;
+    -- weekdays 1.05, weekends 0.875: a week averages 1.0
+    v_weekday numeric := CASE WHEN extract(isodow FROM p_day) >= 6 THEN 0.875 ELSE 1.05 END;
     v_start timestamptz := demo.moment(p_day, 0);
     v_span interval := demo.moment(p_day, 1) - demo.moment(p_day, 0);
     d text := p_day::text;   -- the day in draw keys
-    v_odd_day integer := (p_day - date '2000-01-01') % 2;
 BEGIN
     WITH plan AS (
         SELECT e.entity_type, e.entity_id, e.archetype, e.edge_yield, b.resource_type,
                b.effective_budget * e.usage_rate / 7 * v_weekday
-                   * demo.between(v_seed, e.entity_id || d || b.resource_type, 0.6, 1.4)
-                   * CASE b.resource_type WHEN 'storage_gb_hours' THEN 2 ELSE 1 END
+                   * demo.between(v_seed, e.entity_id || d || b.resource_type, 0.75, 1.25)
                    AS day_amount,
-               -- rows: 1-3 LLM calls, 1-2 API batches, one CPU job; storage is metered
-               -- every other day (two days' GB-hours at once)
+               -- rows: 1-3 LLM calls, 1-2 API batches, one CPU job, one storage meter reading
                CASE b.resource_type
                    WHEN 'llm_tokens' THEN 1 + floor(demo.u(v_seed, e.entity_id || d || 'n') * 3)
                    WHEN 'api_calls' THEN 1 + floor(demo.u(v_seed, e.entity_id || d || 'na') * 1.3)
-                   WHEN 'cpu_seconds' THEN 1
-                   ELSE 1 - v_odd_day END::integer AS n
+                   ELSE 1 END::integer AS n
         FROM demo.entities AS e
         JOIN public.budget_status_as_of(v_as_of) AS b
           ON b.entity_type = e.entity_type AND b.entity_id = e.entity_id
         WHERE b.effective_budget > 0
           AND (e.idle_from IS NULL OR p_day < e.idle_from)
-    ), plan_rows AS (
+          AND NOT EXISTS (SELECT 1 FROM demo.throttled_on(p_day) AS t
+                          WHERE t.entity_type = e.entity_type AND t.entity_id = e.entity_id
+                            AND t.resource_type = b.resource_type)
+    ), drawn AS (
         SELECT p.*, i,
                demo.u(v_seed, p.entity_id || d || p.resource_type || i) AS r1,
                demo.u(v_seed, p.entity_id || d || p.resource_type || i || 'x') AS r2
         FROM plan AS p
         CROSS JOIN LATERAL generate_series(1, p.n) AS i
+    ), plan_rows AS (
+        -- the rows of an entity, class and day share its day_amount in proportion to w
+        SELECT x.*, (0.5 + x.r1::numeric)
+                    / sum(0.5 + x.r1::numeric) OVER (PARTITION BY x.entity_type, x.entity_id,
+                                                                  x.resource_type) AS share
+        FROM drawn AS x
     ), ins AS (
         INSERT INTO public.resource_usage
             (entity_type, entity_id, resource_type, amount, cost, model, provider, artifact_type,
              artifact_id, analysis_id, task_id, created_at, metadata)
         SELECT r.entity_type, r.entity_id, r.resource_type,
                CASE r.resource_type
-                   WHEN 'llm_tokens' THEN round(r.day_amount / r.n * (0.7 + 0.6 * r.r1::numeric))
-                   WHEN 'api_calls' THEN round(r.day_amount / r.n * (0.7 + 0.6 * r.r1::numeric))
-                   ELSE round(r.day_amount / r.n * (0.7 + 0.6 * r.r1::numeric), 1) END,
+                   WHEN 'llm_tokens' THEN round(r.day_amount * r.share)
+                   WHEN 'api_calls' THEN round(r.day_amount * r.share)
+                   ELSE round(r.day_amount * r.share, 1) END,
                CASE r.resource_type   -- USD; NULL: priced from llm_models / api_providers
-                   WHEN 'cpu_seconds' THEN round(r.day_amount / r.n * 0.000012, 6)
-                   WHEN 'storage_gb_hours' THEN round(r.day_amount / r.n * 0.00004, 6)
+                   WHEN 'cpu_seconds' THEN round(r.day_amount * r.share * 0.000012, 6)
+                   WHEN 'storage_gb_hours' THEN round(r.day_amount * r.share * 0.00004, 6)
                END,
                CASE WHEN r.resource_type = 'llm_tokens' THEN
                    CASE WHEN r.r2 < CASE WHEN r.archetype IN ('winner', 'blocked') THEN 0.30 ELSE 0.12 END
@@ -724,11 +763,16 @@ BEGIN
     IF NOT (demo.cycle_steps()).rebalance THEN
         RETURN;
     END IF;
+    -- summary: budgets changed per rule, and the net change of the token reserve
     EXECUTE $q$
-        SELECT coalesce(sum(n), 0)::integer,
-               coalesce(jsonb_object_agg(reason, jsonb_build_object('changes', n, 'delta', delta)), '{}')
-        FROM (SELECT r.reason, count(*) AS n, sum(r.delta) AS delta
-              FROM public.run_rebalance($1, false) AS r
+        SELECT coalesce(sum(x.n) FILTER (WHERE x.reason <> 'reserve'), 0)::integer,
+               coalesce(jsonb_object_agg(x.reason, x.n) FILTER (WHERE x.reason <> 'reserve'),
+                        '{}')
+               || jsonb_build_object('reserve_tokens_delta',
+                                     coalesce(sum(x.token_delta) FILTER (WHERE x.reason = 'reserve'), 0))
+        FROM (SELECT r.reason, count(*) AS n,
+                     sum(r.delta) FILTER (WHERE r.resource_type = 'llm_tokens') AS token_delta
+              FROM public.run_rebalance(as_of => $1, dry_run => false) AS r
               GROUP BY r.reason) AS x
     $q$ INTO changes, summary USING v_as_of;
 END;
@@ -736,24 +780,34 @@ $$;
 COMMENT ON FUNCTION demo.run_rebalance_step(date) IS
   'Refreshes market weights and ROI scores as of the start of the day, then applies '
   'run_rebalance(start of the day, dry_run => false) when the database has it; returns how many '
-  'budgets changed, by reason (NULL without run_rebalance).';
+  'budgets changed and a summary: changes per rule and reserve_tokens_delta, the net change of '
+  'the token reserve (NULL without run_rebalance).';
 
 CREATE OR REPLACE FUNCTION demo.run_daily_check_step(p_day date)
-RETURNS integer
+RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_rows integer;
+    v_summary jsonb;
 BEGIN
     IF NOT (demo.cycle_steps()).daily_check THEN
         RETURN NULL;
     END IF;
-    EXECUTE 'SELECT count(*)::integer FROM public.run_daily_check($1)' INTO v_rows USING p_day;
-    RETURN v_rows;
+    -- actions: released, throttled (by kind: period_budget, daily_allowance), alert
+    EXECUTE $q$
+        SELECT coalesce(jsonb_object_agg(k, n), '{}')
+        FROM (SELECT CASE WHEN c.action = 'throttled' THEN c.action || ' ' || c.kind
+                          ELSE c.action END AS k,
+                     count(*) AS n
+              FROM public.run_daily_check($1) AS c
+              GROUP BY 1) AS x
+    $q$ INTO v_summary USING p_day;
+    RETURN v_summary;
 END;
 $$;
 COMMENT ON FUNCTION demo.run_daily_check_step(date) IS
-  'Runs run_daily_check(day) and returns the number of rows it reported; NULL without it.';
+  'Runs run_daily_check(day) and counts its actions: released, throttled period_budget, '
+  'throttled daily_allowance, alert. NULL without run_daily_check.';
 
 CREATE OR REPLACE FUNCTION demo.advance_day(p_day date)
 RETURNS demo.day_log
@@ -817,8 +871,12 @@ BEGIN
     IF p_day = s.last_day THEN
         PERFORM public.refresh_roi_scores(demo.end_of_day(p_day));
     END IF;
-    v_log.daily_check_rows := demo.run_daily_check_step(p_day);
-    IF to_regprocedure('public.record_economy_snapshot(timestamp with time zone)') IS NOT NULL THEN
+    v_log.daily_check := demo.run_daily_check_step(p_day);
+    -- Snapshots on Mondays (after the weekly review and session), on Sundays (a whole week's
+    -- spend) and on the last day: budgets and the reserve move on Mondays in this economy.
+    -- (In production record_economy_snapshot() runs daily with the daily check.)
+    IF to_regprocedure('public.record_economy_snapshot(timestamp with time zone)') IS NOT NULL
+       AND (extract(isodow FROM p_day) IN (1, 7) OR p_day = s.last_day) THEN
         EXECUTE 'SELECT public.record_economy_snapshot($1)' USING demo.end_of_day(p_day);
     END IF;
 
@@ -843,7 +901,12 @@ SELECT b.period_start AS week_start,
        sum(l.approved)::integer AS approved,
        sum(l.rejected)::integer AS rejected,
        sum(l.deferred)::integer AS deferred,
-       sum(l.daily_check_rows)::integer AS daily_check_rows,
+       (SELECT jsonb_object_agg(k, n)
+        FROM (SELECT c.key AS k, sum(c.value::integer) AS n
+              FROM demo.day_log AS l2
+              CROSS JOIN LATERAL jsonb_each_text(l2.daily_check) AS c
+              WHERE l2.day BETWEEN min(l.day) AND max(l.day)
+              GROUP BY c.key) AS x) AS daily_check,
        sum(l.rebalance_changes)::integer AS rebalance_changes,
        jsonb_agg(l.rebalance_summary) FILTER (WHERE l.rebalance_summary IS NOT NULL)
            -> 0 AS rebalance_summary

@@ -19,6 +19,8 @@ DROP VIEW IF EXISTS public.senate_report_pending_proposals;
 -- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS public.senate_report_roi_laggards;
 -- squawk-ignore ban-drop-view
+DROP VIEW IF EXISTS public.senate_report_throttled;
+-- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS public.senate_report_roi_leaders;
 -- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS public.senate_report_over_budget;

@@ -2,8 +2,9 @@
 -- the database says, so every figure it prints is a row of one of these views and
 -- the harness only formats them. Analysts query the same views in psql, and tests
 -- compare the report with them. Each view is built on the public contract
--- (budget_status, roi_leaderboard, allocation_ranking, allocation_proposal_tallies,
--- senate_reserve, budget_ledger, the snapshot tables of 0060), so the report never
+-- (budget_status with its throttle columns, roi_leaderboard, allocation_ranking,
+-- allocation_proposal_tallies, senate_reserve, budget_ledger, spend_alerts,
+-- rebalance_runs / rebalance_changes, the snapshot tables of 0060), so the report never
 -- has its own idea of a budget, a spend or an ROI. Spend comes from the usage
 -- rollups through those views, never from a scan of resource_usage.
 -- Column order is a contract: later migrations may only APPEND columns.
@@ -28,12 +29,18 @@ SELECT now() AS as_of,
        (SELECT count(*) FROM public.allocation_proposals AS p WHERE p.status = 'pending')
            AS pending_proposals,
        (SELECT r.balance FROM public.senate_reserve AS r WHERE r.resource_type = 'llm_tokens')
-           AS reserve_tokens
+           AS reserve_tokens,
+       s.throttled_entities,
+       (SELECT count(*) FROM public.spend_alerts AS a
+        WHERE a.period_start = pb.period_start) AS alerts_this_period,
+       (SELECT max(r.run_id) FROM public.rebalance_runs AS r) AS last_rebalance_run
 FROM public.budget_period_bounds(now()) AS pb
 CROSS JOIN public.roi_window_bounds(now()) AS rw
 CROSS JOIN (
     SELECT count(DISTINCT (b.entity_type, b.entity_id)) FILTER (WHERE b.over_budget)
                AS over_budget_entities,
+           count(DISTINCT (b.entity_type, b.entity_id)) FILTER (WHERE b.throttled)
+               AS throttled_entities,
            coalesce(sum(b.effective_budget) FILTER (WHERE b.resource_type = 'llm_tokens'), 0)
                AS effective_token_budget,
            coalesce(sum(b.spent) FILTER (WHERE b.resource_type = 'llm_tokens'), 0) AS tokens_spent,
@@ -46,7 +53,8 @@ CROSS JOIN (
 COMMENT ON VIEW public.senate_report_overview IS
   'The Senate report''s headline, one row: the current budget period, envelopes, entities over '
   'budget, the token budget and its use this period, the cost of this period''s spend, the ROI '
-  'window''s KG edges and tokens, pending proposals and the token reserve.';
+  'window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, '
+  'alerts fired this period and the last rebalance run.';
 COMMENT ON COLUMN public.senate_report_overview.as_of IS 'When the figures were read (now()).';
 COMMENT ON COLUMN public.senate_report_overview.period_start IS 'First day of the current budget period (policy time zone).';
 COMMENT ON COLUMN public.senate_report_overview.period_end IS 'First day after the current budget period (exclusive bound).';
@@ -63,6 +71,9 @@ COMMENT ON COLUMN public.senate_report_overview.roi_window_tokens_spent IS 'llm 
 COMMENT ON COLUMN public.senate_report_overview.roi_window_roi IS 'kg_edges_gained / roi_window_tokens_spent, in KG edges per token.';
 COMMENT ON COLUMN public.senate_report_overview.pending_proposals IS 'Allocation proposals awaiting a decision, in proposals.';
 COMMENT ON COLUMN public.senate_report_overview.reserve_tokens IS 'Senate reserve of llm_tokens, in tokens.';
+COMMENT ON COLUMN public.senate_report_overview.throttled_entities IS 'Entities with an active throttle in at least one class (budget_status.throttled), in entities.';
+COMMENT ON COLUMN public.senate_report_overview.alerts_this_period IS 'Spend alerts fired for the current budget period (spend_alerts), in alerts.';
+COMMENT ON COLUMN public.senate_report_overview.last_rebalance_run IS 'run_id of the most recent applied rebalance (rebalance_runs); NULL if none.';
 
 CREATE OR REPLACE VIEW public.senate_report_top_allocations AS
 WITH status AS (
@@ -113,7 +124,9 @@ SELECT b.entity_type,
        b.spent,
        b.spent - b.effective_budget AS overrun,
        b.utilization,
-       b.spent_cost_usd
+       b.spent_cost_usd,
+       b.throttled,
+       b.throttled_until
 FROM public.budget_status AS b
 WHERE b.over_budget
 ORDER BY b.utilization DESC NULLS FIRST, b.entity_type, b.entity_id, b.resource_type;
@@ -129,6 +142,38 @@ COMMENT ON COLUMN public.senate_report_over_budget.spent IS 'Spend this period, 
 COMMENT ON COLUMN public.senate_report_over_budget.overrun IS 'spent - effective_budget, in unit.';
 COMMENT ON COLUMN public.senate_report_over_budget.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
 COMMENT ON COLUMN public.senate_report_over_budget.spent_cost_usd IS 'Cost of the spend this period, in USD.';
+COMMENT ON COLUMN public.senate_report_over_budget.throttled IS 'True while the daily check''s throttle holds (can_spend refuses).';
+COMMENT ON COLUMN public.senate_report_over_budget.throttled_until IS 'When that throttle ends at the latest; NULL when not throttled.';
+
+CREATE OR REPLACE VIEW public.senate_report_throttled AS
+SELECT b.entity_type,
+       b.entity_id,
+       b.resource_type,
+       b.unit,
+       b.effective_budget,
+       b.spent,
+       b.utilization,
+       b.daily_allowance,
+       b.throttled_until,
+       b.throttle_reason
+FROM public.budget_status AS b
+WHERE b.throttled
+ORDER BY b.throttled_until DESC, b.utilization DESC NULLS FIRST, b.entity_type, b.entity_id,
+         b.resource_type;
+COMMENT ON VIEW public.senate_report_throttled IS
+  'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): '
+  'the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest '
+  'throttles first.';
+COMMENT ON COLUMN public.senate_report_throttled.entity_type IS 'Kind of entity.';
+COMMENT ON COLUMN public.senate_report_throttled.entity_id IS 'Entity identifier.';
+COMMENT ON COLUMN public.senate_report_throttled.resource_type IS 'Resource class throttled.';
+COMMENT ON COLUMN public.senate_report_throttled.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.senate_report_throttled.effective_budget IS 'Effective budget this period, in unit.';
+COMMENT ON COLUMN public.senate_report_throttled.spent IS 'Spend this period, in unit.';
+COMMENT ON COLUMN public.senate_report_throttled.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+COMMENT ON COLUMN public.senate_report_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day.';
+COMMENT ON COLUMN public.senate_report_throttled.throttled_until IS 'When the throttle ends at the latest (next day or next period).';
+COMMENT ON COLUMN public.senate_report_throttled.throttle_reason IS 'Why (spend against the daily allowance or the period budget).';
 
 CREATE OR REPLACE VIEW public.senate_report_roi_leaders AS
 SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type,
@@ -274,47 +319,44 @@ COMMENT ON COLUMN public.senate_report_reserve.last_change_cause IS 'Cause of th
 COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit.';
 
 CREATE OR REPLACE VIEW public.senate_report_last_rebalance AS
-WITH last_run AS (
-    SELECT g.transaction_id
-    FROM public.budget_ledger AS g
-    WHERE g.cause_type = 'rebalance'
-    ORDER BY g.ledger_id DESC
-    LIMIT 1
-)
-SELECT g.ledger_id,
-       g.recorded_at,
-       g.cause_id AS run_id,
-       g.account,
-       g.entity_type,
-       g.entity_id,
-       g.resource_type,
+SELECT r.run_id,
+       r.window_start,
+       r.window_end,
+       r.as_of,
+       r.applied_at,
+       r.actor,
+       c.entity_type,
+       c.entity_id,
+       c.resource_type,
        rt.unit,
-       g.balance_before,
-       g.balance_after,
-       g.delta,
-       g.actor,
-       g.note AS reason
-FROM public.budget_ledger AS g
-JOIN last_run AS r ON r.transaction_id = g.transaction_id
-LEFT JOIN public.resource_types AS rt ON rt.resource_type = g.resource_type
-WHERE g.cause_type = 'rebalance'
-ORDER BY g.ledger_id;
+       c.old_budget,
+       c.new_budget,
+       c.delta,
+       c.reason,
+       c.detail
+FROM (SELECT x.* FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
+JOIN public.rebalance_changes AS c ON c.run_id = r.run_id
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
+ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
 COMMENT ON VIEW public.senate_report_last_rebalance IS
-  'What the most recent applied rebalance changed and why: its ledger rows (envelopes and reserve), '
-  'in order, with before, after, delta and the reason the rebalance recorded.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.ledger_id IS 'Ledger row.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.recorded_at IS 'When it was recorded.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.run_id IS 'The rebalance run (ledger cause_id).';
-COMMENT ON COLUMN public.senate_report_last_rebalance.account IS 'entity_budget (an envelope) or reserve.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.entity_type IS 'Kind of entity (NULL for the reserve).';
-COMMENT ON COLUMN public.senate_report_last_rebalance.entity_id IS 'Entity (NULL for the reserve).';
+  'What the most recent applied rebalance (rebalance_runs) changed and why: its plan '
+  '(rebalance_changes), one row per envelope and class changed, and one reserve row per class '
+  '(entity NULL, reason reserve), with the rule and its evidence.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.run_id IS 'The run (budget_ledger.cause_id of its changes).';
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_start IS 'First day of the window it reviewed.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_end IS 'First day after that window (exclusive bound).';
+COMMENT ON COLUMN public.senate_report_last_rebalance.as_of IS 'The as_of it was applied for.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.applied_at IS 'When it was applied (clock time).';
+COMMENT ON COLUMN public.senate_report_last_rebalance.actor IS 'Who applied it.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_type IS 'Kind of entity (NULL for the reserve row).';
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_id IS 'Entity (NULL for the reserve row).';
 COMMENT ON COLUMN public.senate_report_last_rebalance.resource_type IS 'Resource class.';
 COMMENT ON COLUMN public.senate_report_last_rebalance.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.balance_before IS 'Balance before, in unit.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.balance_after IS 'Balance after, in unit.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'balance_after - balance_before, in unit.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.actor IS 'Who ran the rebalance.';
-COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'Why (the rebalance rule that applied).';
+COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence the rule acted on (ROI figures, market weight, idle since, rank).';
 
 CREATE OR REPLACE VIEW public.senate_report_spend_mix AS
 SELECT d.resource_type,
@@ -421,24 +463,24 @@ COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'E
 
 CREATE OR REPLACE VIEW public.senate_report_last_rebalance_summary AS
 SELECT r.run_id,
-       min(r.recorded_at) AS recorded_at,
-       r.account,
+       r.window_start,
+       r.window_end,
        r.resource_type,
        r.unit,
        r.reason,
        count(*) AS changes,
        sum(r.delta) AS total_delta
 FROM public.senate_report_last_rebalance AS r
-GROUP BY r.run_id, r.account, r.resource_type, r.unit, r.reason
-ORDER BY r.account, r.resource_type, r.reason;
+GROUP BY r.run_id, r.window_start, r.window_end, r.resource_type, r.unit, r.reason
+ORDER BY r.resource_type, r.reason;
 COMMENT ON VIEW public.senate_report_last_rebalance_summary IS
-  'senate_report_last_rebalance counted per account, resource class and reason: how many balances '
-  'the last rebalance changed for each rule, and by how much in total.';
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.run_id IS 'The rebalance run (ledger cause_id).';
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.recorded_at IS 'When its first change was recorded.';
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.account IS 'entity_budget (envelopes) or reserve.';
+  'senate_report_last_rebalance counted per resource class and rule: how many budgets the last '
+  'rebalance changed under each rule and by how much in total (the reserve row: its net change).';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.run_id IS 'The run.';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_start IS 'First day of the window it reviewed.';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_end IS 'First day after that window (exclusive bound).';
 COMMENT ON COLUMN public.senate_report_last_rebalance_summary.resource_type IS 'Resource class.';
 COMMENT ON COLUMN public.senate_report_last_rebalance_summary.unit IS 'Unit of total_delta: tokens, CPU-seconds, GB-hours or calls.';
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.reason IS 'Why (the rebalance rule).';
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.changes IS 'Balances changed, in ledger rows.';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.reason IS 'The rule (reserve: the net reserve change).';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.changes IS 'Budgets changed under the rule, in envelopes x classes.';
 COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Sum of their deltas, in unit.';

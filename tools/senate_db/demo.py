@@ -58,27 +58,46 @@ def _amount(value: Any) -> str:
     return f"{number:+.0f}"
 
 
-def rebalance_text(summary: dict[str, Any] | None, changes: int | None) -> str:
-    if changes is None:
+RULES = (
+    ("strong_roi_market_support", "raised for strong ROI"),
+    ("sustained_low_roi", "cut for low ROI"),
+    ("idle_reclaim", "idle reclaimed"),
+    ("reassigned_idle_budget", "reassigned"),
+)
+
+
+def checks_text(summary: dict[str, int] | None) -> str:
+    if summary is None:
         return ""
-    if not summary:
-        return "; rebalance: no change"
-    parts = [
-        f"{reason} {int(v.get('changes', 0))} ({_amount(v.get('delta'))})"
-        for reason, v in sorted(summary.items())
-    ]
-    return "; rebalance: " + ", ".join(parts)
-
-
-def week_line(week: workload.WeekLog) -> str:
-    checks = "" if week.daily_check_rows is None else f"; daily checks: {week.daily_check_rows}"
+    period = summary.get("throttled period_budget", 0)
+    daily = summary.get("throttled daily_allowance", 0)
     return (
+        f"daily checks: {period} throttled over the period budget, {daily} over a daily "
+        f"allowance, {summary.get('released', 0)} released, {summary.get('alert', 0)} alerts"
+    )
+
+
+def rebalance_text(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return ""
+    rules = ", ".join(f"{int(summary.get(key, 0))} {label}" for key, label in RULES)
+    reserve = _amount(summary.get("reserve_tokens_delta"))
+    return f"Monday rebalance: {rules}; token reserve {reserve}"
+
+
+def week_lines(week: workload.WeekLog) -> list[str]:
+    lines = [
         f"  week of {week.week_start}: {week.usage_rows:,} usage rows "
         f"(${week.usage_cost_usd:,.2f}), {week.kg_edges:,} KG edges; proposals "
         f"{week.proposals_filed} filed, {week.approved} approved, {week.rejected} rejected, "
-        f"{week.deferred} deferred{checks}"
-        f"{rebalance_text(week.rebalance_summary, week.rebalance_changes)}"
-    )
+        f"{week.deferred} deferred"
+    ]
+    lines += [
+        f"    {text}"
+        for text in (rebalance_text(week.rebalance_summary), checks_text(week.daily_check))
+        if text
+    ]
+    return lines
 
 
 def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, err: TextIO) -> None:
@@ -116,7 +135,7 @@ def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, e
                 for week in workload.weeks(conn):
                     if week.week_start not in printed:
                         printed.add(week.week_start)
-                        print(week_line(week), file=out, flush=True)
+                        print("\n".join(week_lines(week)), file=out, flush=True)
     totals = conn.execute(
         "SELECT (SELECT count(*) FROM resource_usage), "
         "(SELECT count(*) FROM allocation_proposals), "

@@ -64,8 +64,10 @@ def fmt_weight(value: Any) -> str:
 
 
 def fmt_roi(value: Any) -> str:
-    """KG edges per token, e.g. ``2.12e-03``."""
-    return NONE if value is None else f"{float(value):.2e}"
+    """KG edges per token, e.g. ``2.12e-03`` (``0`` when nothing was gained)."""
+    if value is None:
+        return NONE
+    return "0" if value == 0 else f"{float(value):.2e}"
 
 
 def fmt_signed(value: Any) -> str:
@@ -158,8 +160,25 @@ SECTIONS: tuple[Section, ...] = (
             Column("overrun", "overrun", fmt_amount),
             UNIT,
             Column("utilization", "used", fmt_pct),
+            Column("throttled", "throttled", fmt_bool, numeric=False),
         ),
         "utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
+    ),
+    Section(
+        "throttled",
+        "Throttled by the daily check (the spend gate refuses them)",
+        "senate_report_throttled",
+        (
+            KIND,
+            ENTITY,
+            CLASS,
+            Column("spent", "spent", fmt_amount),
+            Column("effective_budget", "budget", fmt_amount),
+            Column("daily_allowance", "daily allowance", fmt_amount),
+            UNIT,
+            Column("throttled_until", "until", fmt_when, numeric=False),
+        ),
+        "throttled_until DESC, utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
     ),
     Section(
         "roi_leaders",
@@ -234,33 +253,33 @@ SECTIONS: tuple[Section, ...] = (
         "Last rebalance: what changed, by rule",
         "senate_report_last_rebalance_summary",
         (
-            Column("run_id", "run", numeric=False),
-            Column("account", "account", numeric=False),
+            Column("run_id", "run", fmt_count),
+            Column("window_start", "reviewed week from", numeric=False),
             CLASS,
-            Column("reason", "reason", fmt_short(60), numeric=False),
+            Column("reason", "rule", numeric=False),
             Column("changes", "changes", fmt_count),
             Column("total_delta", "total", fmt_signed),
             UNIT,
         ),
-        "account, resource_type, reason",
+        "resource_type, reason",
         limit=None,
         empty="no rebalance has been applied yet",
     ),
     Section(
         "last_rebalance",
-        "Last rebalance: largest changes",
+        "Last rebalance: largest changes and why",
         "senate_report_last_rebalance",
         (
-            Column("account", "account", numeric=False),
             KIND,
             ENTITY,
             CLASS,
-            Column("balance_before", "before", fmt_amount),
-            Column("balance_after", "after", fmt_amount),
+            Column("old_budget", "before", fmt_amount),
+            Column("new_budget", "after", fmt_amount),
             Column("delta", "delta", fmt_signed),
-            Column("reason", "reason", fmt_short(50), numeric=False),
+            Column("reason", "rule", numeric=False),
+            Column("detail", "evidence", fmt_short(70), numeric=False),
         ),
-        "abs(delta) DESC, ledger_id",
+        "abs(delta) DESC, entity_type NULLS FIRST, entity_id, resource_type",
         empty="no rebalance has been applied yet",
     ),
     Section(
@@ -290,8 +309,11 @@ OVERVIEW: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("spent_cost_usd", "cost this period", fmt_usd),
     ("kg_edges_gained", "KG edges in ROI window", fmt_count),
     ("roi_window_roi", "ROI in window (edges/token)", fmt_roi),
+    ("throttled_entities", "entities throttled", fmt_count),
+    ("alerts_this_period", "spend alerts this period", fmt_count),
     ("pending_proposals", "pending proposals", fmt_count),
     ("reserve_tokens", "token reserve", fmt_amount),
+    ("last_rebalance_run", "last rebalance run", fmt_count),
 )
 
 

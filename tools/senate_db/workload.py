@@ -64,7 +64,7 @@ class DayLog:
     approved: int
     rejected: int
     deferred: int
-    daily_check_rows: int | None
+    daily_check: dict[str, int] | None
     rebalance_changes: int | None
     rebalance_summary: dict[str, Any] | None
 
@@ -81,7 +81,7 @@ class WeekLog:
     approved: int
     rejected: int
     deferred: int
-    daily_check_rows: int | None
+    daily_check: dict[str, int] | None
     rebalance_changes: int | None
     rebalance_summary: dict[str, Any] | None
 
