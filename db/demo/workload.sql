@@ -184,7 +184,7 @@ BEGIN
     -- v_days: whole weeks before the current one (the current week runs up to today).
     CASE p_size
         WHEN 'small' THEN v_counts := ARRAY[24, 16, 12, 20]; v_days := 21; v_per_week := 6;
-        WHEN 'default' THEN v_counts := ARRAY[200, 120, 100, 180]; v_days := 42; v_per_week := 20;
+        WHEN 'default' THEN v_counts := ARRAY[170, 110, 90, 150]; v_days := 35; v_per_week := 20;
         WHEN 'large' THEN v_counts := ARRAY[1200, 800, 600, 1400]; v_days := 84; v_per_week := 80;
         ELSE
             RAISE EXCEPTION USING ERRCODE = '22023',
