@@ -751,7 +751,7 @@ CREATE TABLE public.allocation_proposals (
     CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
     CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
     CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
-    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
+    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
     CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
     CONSTRAINT allocation_proposals_votes_valid CHECK (((votes = '[]'::jsonb) OR senate.check_votes(votes)))
@@ -2223,14 +2223,14 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
-    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_priority_score_check CHECK (((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric))),
-    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric)))
+    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_priority_score_check CHECK ((((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric)) AND (priority_score <> 'NaN'::numeric))),
+    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
@@ -6196,7 +6196,7 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric)))
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
