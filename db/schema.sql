@@ -67,6 +67,7 @@ CREATE TABLE public.economics_policy (
     created_by text NOT NULL,
     reason text NOT NULL,
     deferral_period interval DEFAULT '14 days'::interval NOT NULL,
+    max_reservation_ttl interval DEFAULT '1 day'::interval NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
@@ -78,6 +79,7 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_max_market_boost_check CHECK (((max_market_boost >= (0)::numeric) AND (max_market_boost <= (10)::numeric))),
     CONSTRAINT economics_policy_max_market_penalty_check CHECK (((max_market_penalty >= (0)::numeric) AND (max_market_penalty <= (1)::numeric))),
     CONSTRAINT economics_policy_max_rebalance_step_check CHECK (((max_rebalance_step > (0)::numeric) AND (max_rebalance_step <= (1)::numeric))),
+    CONSTRAINT economics_policy_max_reservation_ttl_range CHECK (((max_reservation_ttl > '00:00:00'::interval) AND (max_reservation_ttl <= '7 days'::interval))),
     CONSTRAINT economics_policy_min_priority_for_market_weight_check CHECK (((min_priority_for_market_weight >= (0)::numeric) AND (min_priority_for_market_weight <= (1)::numeric))),
     CONSTRAINT economics_policy_quorum_check CHECK (((quorum >= 1) AND (quorum <= 1000))),
     CONSTRAINT economics_policy_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
@@ -277,10 +279,24 @@ COMMENT ON COLUMN public.economics_policy.deferral_period IS 'How long a deferra
 
 
 --
+-- Name: COLUMN economics_policy.max_reservation_ttl; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.max_reservation_ttl IS 'Longest time-to-live a spend reservation (reserve_spend) may ask for; an unsettled reservation holds budget at most this long (default 1 day, at most 7 days).';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_max_reservation_ttl_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.economics_policy IS 'A reservation may live more than zero and at most 7 days.';
 
 
 --
@@ -610,6 +626,64 @@ COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zo
 
 
 --
+-- Name: can_spend(text, text, text, numeric, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text DEFAULT NULL::text) RETURNS TABLE(allowed boolean, reason text, remaining numeric)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_tier text := senate.check_spend_request($1, $2, $3, $4, $5);
+    v record;
+    v_pool numeric;
+    v_tier_left numeric;
+    v_left numeric;
+BEGIN
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, now());
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
+    END IF;
+    IF NOT v.has_envelope THEN
+        RETURN QUERY SELECT false, format('no_budget: %s %s has no budget envelope', $1, $2),
+                            0::numeric;
+        RETURN;
+    END IF;
+    v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    v_tier_left := CASE WHEN v.tier_capped
+                        THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
+    v_left := least(v_pool, coalesce(v_tier_left, v_pool));
+    IF v.throttled THEN
+        RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
+                                          v.throttled_until), v_left;
+    ELSIF $4 > v_pool THEN
+        RETURN QUERY SELECT false,
+            format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
+                   'held %s) in period %s..%s', $4, v_pool, v.effective_budget, v.spent, v.held,
+                   v.period_start, v.period_end - 1), v_left;
+    ELSIF $4 > v_tier_left THEN
+        RETURN QUERY SELECT false,
+            format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
+                   'held %s) in period %s..%s', $4, v_tier_left, v_tier, v.tier_effective_budget,
+                   v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
+    ELSE
+        RETURN QUERY SELECT true,
+            format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
+                   '%s..%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
+                   v.period_end - 1), v_left;
+    END IF;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. Reads one envelope, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+
+
+--
 -- Name: check_votes(jsonb); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -751,7 +825,7 @@ CREATE TABLE public.allocation_proposals (
     CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
     CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
     CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
-    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
+    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
     CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
     CONSTRAINT allocation_proposals_votes_valid CHECK (((votes = '[]'::jsonb) OR senate.check_votes(votes)))
@@ -1123,7 +1197,7 @@ COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter te
 --
 
 CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH ledger AS (
@@ -1159,98 +1233,237 @@ COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger
 
 
 --
--- Name: correct_resource_usage(bigint, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: spend_alerts; Type: TABLE; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) RETURNS bigint
+CREATE TABLE public.spend_alerts (
+    alert_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    threshold numeric NOT NULL,
+    spent numeric NOT NULL,
+    effective_budget numeric NOT NULL,
+    utilization numeric,
+    fired_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT spend_alerts_threshold_check CHECK ((threshold > (0)::numeric))
+);
+
+
+--
+-- Name: TABLE spend_alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period. Each new row is also sent as pg_notify(''senate_spend_alerts'', JSON).';
+
+
+--
+-- Name: COLUMN spend_alerts.alert_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.alert_id IS 'Surrogate key, order of firing.';
+
+
+--
+-- Name: COLUMN spend_alerts.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN spend_alerts.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.entity_id IS 'Entity whose spend crossed the threshold.';
+
+
+--
+-- Name: COLUMN spend_alerts.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN spend_alerts.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.period_start IS 'First day of the budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN spend_alerts.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.period_end IS 'First day after the budget period (exclusive).';
+
+
+--
+-- Name: COLUMN spend_alerts.threshold; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.threshold IS 'Threshold crossed, as a fraction of the effective budget (0.8 = 80 %).';
+
+
+--
+-- Name: COLUMN spend_alerts.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.spent IS 'Spend in the period when the alert fired, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_alerts.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.effective_budget IS 'Effective budget then, in the unit of the class.';
+
+
+--
+-- Name: COLUMN spend_alerts.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.utilization IS 'spent / effective_budget (1 = 100 %); NULL when the effective budget is 0.';
+
+
+--
+-- Name: COLUMN spend_alerts.fired_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (clock time).';
+
+
+--
+-- Name: check_spend_alerts(timestamp with time zone, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.check_spend_alerts(as_of timestamp with time zone DEFAULT now(), entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text) RETURNS SETOF public.spend_alerts
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
+    SET jit TO 'off'
+    AS $_$
 DECLARE
-    v_original public.resource_usage%ROWTYPE;
-    v_current numeric;
-    v_delta numeric;
-    v_probe public.resource_usage.amount%TYPE;
-    v_id public.resource_usage.id%TYPE;
+    v_fired public.spend_alerts[];
 BEGIN
-    IF p_usage_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'usage_id',
-            MESSAGE = 'usage_id must name the usage row to correct, not NULL';
+    IF $1 IS NULL OR $1 > now() THEN
+        PERFORM senate.raise_error('S3008',
+            format('check_spend_alerts: as_of %s is not a time up to now',
+                   coalesce($1::text, 'NULL')));
     END IF;
-    IF p_corrected_amount IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'corrected_amount',
-            MESSAGE = 'corrected_amount must be the right amount of the usage row, not NULL';
-    END IF;
-    IF p_corrected_amount < 0 OR p_corrected_amount IN ('NaN', 'Infinity') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
-            MESSAGE = format('corrected_amount %s is invalid: a usage amount is finite and >= 0',
-                             p_corrected_amount);
-    END IF;
-    BEGIN
-        v_probe := p_corrected_amount;
-    EXCEPTION WHEN numeric_value_out_of_range THEN
-        v_probe := NULL;
-    END;
-    IF v_probe IS NULL OR v_probe::numeric <> p_corrected_amount THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
-            MESSAGE = format('corrected_amount %s does not fit resource_usage.amount (%s)',
-                             p_corrected_amount, pg_typeof(v_probe));
-    END IF;
-    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
-            MESSAGE = 'reason must say why the usage row is wrong (1 to 2000 characters)';
-    END IF;
-    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
-            MESSAGE = 'actor must name who corrects the usage row (1 to 200 characters)';
+    IF ($2 IS NULL) <> ($3 IS NULL) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = 'check_spend_alerts: give both entity_type and entity_id, or neither',
+            COLUMN = CASE WHEN $2 IS NULL THEN 'entity_type' ELSE 'entity_id' END,
+            HINT = 'Omit both to check every entity.';
     END IF;
 
-    -- Lock the original: concurrent corrections of one row are applied one after the other,
-    -- each against the total the previous one left.
-    SELECT * INTO v_original FROM public.resource_usage AS u WHERE u.id = p_usage_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'S4003', COLUMN = 'usage_id',
-            MESSAGE = format('usage_id %s names no resource_usage row', p_usage_id);
-    END IF;
-    IF v_original.corrects_usage_id IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'S4004', COLUMN = 'usage_id',
-            MESSAGE = format('usage_id %s is a correction of row %s; correct the original',
-                             p_usage_id, v_original.corrects_usage_id);
-    END IF;
+    WITH p AS (
+        SELECT e AS policy, pb.period_start, pb.period_end,
+               (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(e.alert_thresholds) AS t)
+                   AS thresholds,
+               ($1 AT TIME ZONE e.time_zone)::date AS as_of_day
+        FROM public.economics_policy AS e
+        CROSS JOIN LATERAL senate.period_bounds($1, e.budget_period, e.time_zone) AS pb
+        WHERE e.is_active
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, r.resource_type, sum(r.amount_total) AS spent
+        FROM senate.usage_rollups AS r, p
+        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
+          AND r.usage_day <= p.as_of_day
+          AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        HAVING sum(r.amount_total) > 0
+    ), crossed AS (
+        SELECT s.entity_type, s.entity_id, s.resource_type, p.period_start, p.period_end,
+               t.threshold, s.spent, e.effective_budget,
+               CASE WHEN e.effective_budget > 0 THEN s.spent / e.effective_budget END AS utilization
+        FROM spend AS s
+        CROSS JOIN p
+        JOIN public.resource_budgets AS b
+          ON b.entity_type = s.entity_type AND b.entity_id = s.entity_id
+        CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, s.resource_type, p.policy)
+                                AS effective_budget) AS e
+        CROSS JOIN LATERAL unnest(p.thresholds) AS t (threshold)
+        WHERE s.spent >= t.threshold * e.effective_budget
+    ), fired AS (
+        INSERT INTO public.spend_alerts AS a
+            (entity_type, entity_id, resource_type, period_start, period_end, threshold, spent,
+             effective_budget, utilization)
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.period_start, c.period_end,
+               c.threshold, c.spent, c.effective_budget, c.utilization
+        FROM crossed AS c
+        ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
+        ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
+        RETURNING a.*
+    )
+    SELECT array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
 
-    SELECT v_original.amount::numeric + coalesce(sum(c.amount::numeric), 0) INTO v_current
-    FROM public.resource_usage AS c
-    WHERE c.corrects_usage_id = p_usage_id;
-    v_delta := p_corrected_amount - v_current;
-    IF v_delta = 0 THEN
-        RETURN NULL;  -- already right: nothing to record
-    END IF;
+    -- Delivered to listeners when this transaction commits, in firing order.
+    PERFORM pg_notify('senate_spend_alerts', row_to_json(a)::text)
+    FROM unnest(v_fired) AS a
+    ORDER BY a.alert_id;
 
-    -- Cost: a row priced from the reference tables (cost NULL) gets a correction priced the
-    -- same way, so the cost rollup moves exactly with the amount. A row with an explicit cost
-    -- keeps it (cost 0 on the correction): resource_usage.cost is never negative.
-    INSERT INTO public.resource_usage
-        (entity_type, entity_id, resource_type, amount, cost, model, provider,
-         artifact_type, artifact_id, analysis_id, task_id, created_at,
-         corrects_usage_id, correction_reason, correction_actor, corrected_at)
-    VALUES
-        (v_original.entity_type, v_original.entity_id, v_original.resource_type, v_delta,
-         CASE WHEN v_original.cost IS NULL THEN NULL ELSE 0 END,
-         v_original.model, v_original.provider,
-         v_original.artifact_type, v_original.artifact_id, v_original.analysis_id,
-         v_original.task_id, v_original.created_at,
-         p_usage_id, btrim(p_reason), btrim(p_actor), now())
-    RETURNING id INTO v_id;
-    RETURN v_id;
+    RETURN QUERY SELECT * FROM unnest(v_fired) AS a ORDER BY a.alert_id;
 END;
-$$;
+$_$;
 
 
 --
--- Name: FUNCTION correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row and sends pg_notify(''senate_spend_alerts'', the row as JSON: alert_id, entity_type, entity_id, resource_type, period_start, period_end, threshold, spent, effective_budget, utilization, fired_at). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+
+
+--
+-- Name: cleanup_spend_reservations(interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cleanup_spend_reservations(retain interval DEFAULT '7 days'::interval) RETURNS TABLE(expired bigint, deleted bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_expired bigint;
+    v_deleted bigint;
+BEGIN
+    IF $1 IS NULL OR $1 < interval '0' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('cleanup_spend_reservations: retain = %s is not allowed',
+                             coalesce($1::text, 'NULL')),
+            COLUMN = 'retain',
+            HINT = 'Pass an interval >= 0 (how long finished reservations are kept).';
+    END IF;
+    WITH due AS (
+        SELECT r.reservation_id FROM public.spend_reservations AS r
+        WHERE r.settled_at IS NULL AND r.released_at IS NULL AND r.expires_at <= clock_timestamp()
+        ORDER BY r.reservation_id
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE public.spend_reservations AS r
+    SET released_at = r.expires_at, release_reason = 'expired'
+    FROM due WHERE r.reservation_id = due.reservation_id;
+    GET DIAGNOSTICS v_expired = ROW_COUNT;
+
+    DELETE FROM public.spend_reservations AS r
+    WHERE (r.settled_at IS NOT NULL OR r.released_at IS NOT NULL)
+      AND coalesce(r.settled_at, r.released_at) < clock_timestamp() - $1;
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    RETURN QUERY SELECT v_expired, v_deleted;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION cleanup_spend_reservations(retain interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'Housekeeping: marks open reservations past expires_at as expired (they already stopped counting then) and deletes settled, released and expired reservations finished more than retain ago (default 7 days). Returns how many were marked and deleted. Schedule it (see README).';
 
 
 --
@@ -1342,7 +1555,7 @@ COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight n
 --
 
 CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     SELECT l.ledger_id,
@@ -1485,8 +1698,7 @@ COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, 
 --
 
 CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -1560,8 +1772,8 @@ COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id te
 --
 
 CREATE FUNCTION public.reconcile_compatibility_columns() RETURNS TABLE(table_name text, column_name text, canonical_columns text[], rows_missing bigint, rows_different bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     c record;
@@ -1599,8 +1811,7 @@ COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS 'Proves every co
 --
 
 CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text, entity_id text, resource_type text, usage_day date, resource_subclass text, usage_amount numeric, rollup_amount numeric, usage_cost_usd numeric, rollup_cost_usd numeric, usage_row_count bigint, rollup_row_count bigint)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE sql STABLE
     AS $$
     WITH from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -1652,86 +1863,76 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollup
 
 
 --
--- Name: record_resource_usage(text, text, text, numeric, text, text, numeric, text, text, text, text, text, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: -
+-- Name: record_economy_snapshot(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text DEFAULT NULL::text, p_cost numeric DEFAULT NULL::numeric, p_provider text DEFAULT NULL::text, p_artifact_type text DEFAULT NULL::text, p_artifact_id text DEFAULT NULL::text, p_analysis_id text DEFAULT NULL::text, p_task_id text DEFAULT NULL::text, p_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS TABLE(usage_id bigint, recorded boolean)
+CREATE FUNCTION public.record_economy_snapshot(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 DECLARE
-    v_id public.resource_usage.id%TYPE;
-    v_existing record;
+    v_rows integer;
+    v_reserve_rows integer;
+    v_day date := (as_of AT TIME ZONE senate.policy_time_zone())::date;
 BEGIN
-    IF p_entity_type IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_type',
-            MESSAGE = 'entity_type must name the kind of entity charged, not NULL';
-    END IF;
-    IF p_entity_id IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_id',
-            MESSAGE = 'entity_id must name the entity charged, not NULL';
-    END IF;
-    IF p_resource_type IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'resource_type',
-            MESSAGE = 'resource_type must name the resource class used, not NULL';
-    END IF;
-    IF p_amount IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'amount',
-            MESSAGE = 'amount must be the amount used, not NULL';
-    END IF;
-    IF p_amount < 0 OR p_amount IN ('NaN', 'Infinity') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'amount',
-            MESSAGE = format('amount %s is invalid: usage is finite and >= 0', p_amount);
-    END IF;
-    IF p_cost < 0 OR p_cost IN ('NaN', 'Infinity') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'cost',
-            MESSAGE = format('cost %s USD is invalid: a cost is finite and >= 0', p_cost);
-    END IF;
-    IF length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'idempotency_key',
-            MESSAGE = format('idempotency_key must have 1 to 200 characters, not %s',
-                             length(p_idempotency_key));
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'as_of',
+            MESSAGE = format('record_economy_snapshot: as_of = %s is not allowed',
+                             coalesce(as_of::text, 'NULL')),
+            HINT = 'Pass a finite timestamptz (default now()).';
     END IF;
 
-    INSERT INTO public.resource_usage AS u
-        (entity_type, entity_id, resource_type, amount, cost, model, provider,
-         artifact_type, artifact_id, analysis_id, task_id, created_at, metadata, idempotency_key)
-    VALUES
-        (p_entity_type, p_entity_id, p_resource_type, p_amount, p_cost, p_model, p_provider,
-         p_artifact_type, p_artifact_id, p_analysis_id, p_task_id, coalesce(p_created_at, now()),
-         coalesce(p_metadata, '{}'::jsonb), p_idempotency_key)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING u.id INTO v_id;
+    -- Per envelope and class: budgets from budget_status_as_of (the period containing
+    -- as_of), spend only through as_of's day (later days of the period may exist when
+    -- a past instant is recorded).
+    INSERT INTO public.budget_snapshots AS s
+        (snapshot_at, entity_type, resource_type, period_start, period_end, envelopes,
+         base_budget, effective_budget, spent, spent_cost_usd, over_budget_entities)
+    SELECT as_of, b.entity_type, b.resource_type, min(b.period_start), min(b.period_end),
+           count(*), sum(b.base_budget), sum(b.effective_budget),
+           coalesce(sum(u.spent), 0), coalesce(sum(u.spent_cost_usd), 0),
+           count(*) FILTER (WHERE coalesce(u.spent, 0) > b.effective_budget)
+    FROM public.budget_status_as_of(as_of) AS b
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN public.budget_period_bounds(as_of) AS p
+        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS u
+      ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
+     AND u.resource_type = b.resource_type
+    GROUP BY b.entity_type, b.resource_type
+    ORDER BY b.entity_type, b.resource_type
+    ON CONFLICT (snapshot_at, entity_type, resource_type) DO UPDATE
+    SET period_start = excluded.period_start, period_end = excluded.period_end,
+        envelopes = excluded.envelopes, base_budget = excluded.base_budget,
+        effective_budget = excluded.effective_budget, spent = excluded.spent,
+        spent_cost_usd = excluded.spent_cost_usd,
+        over_budget_entities = excluded.over_budget_entities, recorded_at = clock_timestamp();
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    IF v_id IS NOT NULL THEN
-        RETURN QUERY SELECT v_id, true;
-        RETURN;
-    END IF;
-
-    -- A row with this key exists (committed before the INSERT above, which waited for it).
-    SELECT u.id, u.entity_type, u.entity_id, u.resource_type, u.amount, u.model
-    INTO v_existing
-    FROM public.resource_usage AS u
-    WHERE u.idempotency_key = p_idempotency_key;
-    IF v_existing.entity_type IS DISTINCT FROM p_entity_type
-       OR v_existing.entity_id IS DISTINCT FROM p_entity_id
-       OR v_existing.resource_type IS DISTINCT FROM p_resource_type
-       OR v_existing.amount::numeric IS DISTINCT FROM p_amount
-       OR v_existing.model IS DISTINCT FROM p_model THEN
-        RAISE EXCEPTION USING ERRCODE = 'S4005', COLUMN = 'idempotency_key',
-            MESSAGE = format('idempotency_key %L is already recorded for a different usage (row %s)',
-                             p_idempotency_key, v_existing.id);
-    END IF;
-    RETURN QUERY SELECT v_existing.id, false;
+    INSERT INTO public.reserve_snapshots AS s (snapshot_at, resource_type, balance, allocated)
+    SELECT as_of, t.resource_type, coalesce(r.balance, 0),
+           coalesce((SELECT sum(senate.budget_amount(b, t.resource_type))
+                     FROM public.resource_budgets AS b), 0)
+    FROM public.resource_types AS t
+    LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+    ORDER BY t.resource_type
+    ON CONFLICT (snapshot_at, resource_type) DO UPDATE
+    SET balance = excluded.balance, allocated = excluded.allocated,
+        recorded_at = clock_timestamp();
+    GET DIAGNOSTICS v_reserve_rows = ROW_COUNT;
+    RETURN v_rows + v_reserve_rows;
 END;
 $$;
 
 
 --
--- Name: FUNCTION record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION record_economy_snapshot(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb) IS 'Idempotent ingest of one usage event: (entity_type, entity_id, resource_type, amount in the unit of the class: tokens, CPU-seconds, GB-hours or calls, idempotency_key, model, cost in USD, provider, artifact_type, artifact_id, analysis_id, task_id, created_at default now(), metadata). Returns (usage_id, recorded): recorded is false when a row with this key was already recorded, and usage_id is then that row. NULL key: always records. Same key for a different event: S4005. Call with named arguments.';
+COMMENT ON FUNCTION public.record_economy_snapshot(as_of timestamp with time zone) IS 'Records the economy as of an instant (default now()): per entity type and resource class the envelopes, base and effective budgets, spend in the budget period through as_of''s day (USD cost too) and over-budget count (budget_snapshots), and per class the reserve balance and the allocated total (reserve_snapshots). Replaces the rows of the same instant. Returns the rows written. Run it daily (the review cadence); 22023 for a NULL or infinite as_of.';
 
 
 --
@@ -1828,6 +2029,39 @@ COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS
 
 
 --
+-- Name: release_spend_reservation(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.release_spend_reservation(reservation_id bigint) RETURNS numeric
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_amount numeric;
+BEGIN
+    UPDATE public.spend_reservations AS r
+    SET released_at = clock_timestamp(), release_reason = 'released'
+    WHERE r.reservation_id = $1 AND r.settled_at IS NULL AND r.released_at IS NULL
+      AND r.expires_at > clock_timestamp()
+    RETURNING r.amount INTO v_amount;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3007',
+            format('release_spend_reservation: no open reservation has id %s',
+                   coalesce($1::text, 'NULL')));
+    END IF;
+    RETURN v_amount;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION release_spend_reservation(reservation_id bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS 'Ends an open hold unused (the job did not run) and returns the amount released, in the unit of the class. S3007 when no open reservation has this id (unknown, settled, released or expired).';
+
+
+--
 -- Name: reopen_allocation_proposal(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1864,6 +2098,93 @@ $$;
 --
 
 COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Errors: S2010 reviewer missing, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+
+
+--
+-- Name: reserve_spend(text, text, text, numeric, interval, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval DEFAULT '00:15:00'::interval, model text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_tier text;
+    v_max_ttl interval;
+    v record;
+    v_pool numeric;
+    v_tier_left numeric;
+    v_now timestamptz;
+    v_id bigint;
+BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        PERFORM senate.raise_error('S3006',
+            'reserve_spend: a REPEATABLE READ snapshot cannot see concurrent reservations');
+    END IF;
+    v_tier := senate.check_spend_request($1, $2, $3, $4, $6);
+    SELECT e.max_reservation_ttl INTO v_max_ttl FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'reserve_spend: no economics_policy is active');
+    END IF;
+    IF $5 IS NULL OR $5 <= interval '0' OR $5 > v_max_ttl THEN
+        PERFORM senate.raise_error('S3005',
+            format('ttl must be > 0 and <= %s (economics_policy.max_reservation_ttl), got %s',
+                   v_max_ttl, coalesce($5::text, 'NULL')));
+    END IF;
+
+    -- Serialize reservers of this entity; usage writers do not take this lock.
+    PERFORM 1 FROM public.resource_budgets AS b
+    WHERE b.entity_type = $1 AND b.entity_id = $2
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3003',
+            format('reserve_spend: %s %s has no budget envelope', $1, $2));
+    END IF;
+
+    -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
+    -- held the lock before us, and every usage (with its settlements) committed so far.
+    v_now := clock_timestamp();
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, v_now);
+    IF v.throttled THEN
+        PERFORM senate.raise_error('S3002',
+            format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
+            format('Throttled until %s.', v.throttled_until));
+    END IF;
+    v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    IF $4 > v_pool THEN
+        PERFORM senate.raise_error('S3001',
+            format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
+                   v_pool),
+            format('effective budget %s, spent %s, held %s, period %s..%s', v.effective_budget,
+                   v.spent, v.held, v.period_start, v.period_end - 1));
+    END IF;
+    IF v.tier_capped THEN
+        v_tier_left := greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0);
+        IF $4 > v_tier_left THEN
+            PERFORM senate.raise_error('S3001',
+                format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
+                       'of its cap', $1, $2, $4, v_tier, v_tier_left),
+                format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
+                       v.tier_effective_budget, v.tier_spent, v.tier_held, v.period_start,
+                       v.period_end - 1));
+        END IF;
+    END IF;
+
+    INSERT INTO public.spend_reservations
+        (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
+         expires_at)
+    VALUES ($1, $2, $3, v_tier, $4, session_user, v_now, v_now + $5)
+    RETURNING reservation_id INTO v_id;
+    RETURN v_id;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope; S3005 bad ttl, S3006 REPEATABLE READ caller, S3004 model, S2006-S2009 arguments.';
 
 
 --
@@ -2015,8 +2336,7 @@ COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by
 --
 
 CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     WITH tz AS (
         SELECT senate.policy_time_zone() AS time_zone
@@ -2109,61 +2429,587 @@ COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 
 
 
 --
--- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: run_daily_check(date); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) RETURNS boolean
+CREATE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date) RETURNS TABLE(action text, entity_type text, entity_id text, resource_type text, kind text, window_start date, window_end date, spent numeric, spent_cost_usd numeric, allowance numeric, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_policy public.economics_policy;
+    v_today date;
+    v_day date;
+    v_day_start timestamptz;
+    v_alert_time timestamptz;
+BEGIN
+    SELECT * INTO v_policy FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'run_daily_check: no economics_policy is active');
+    END IF;
+    v_today := (now() AT TIME ZONE v_policy.time_zone)::date;
+    v_day := coalesce($1, v_today);
+    IF v_day > v_today THEN
+        PERFORM senate.raise_error('S3008',
+            format('run_daily_check: %s is after today (%s in %s)', v_day, v_today,
+                   v_policy.time_zone));
+    END IF;
+    v_day_start := v_day::timestamp AT TIME ZONE v_policy.time_zone;
+    -- The alerts of a past day are judged at the end of that day.
+    v_alert_time := least(now(), (v_day + 1)::timestamp AT TIME ZONE v_policy.time_zone
+                                 - interval '1 microsecond');
+
+    -- 1. Releases that are due.
+    RETURN QUERY
+    SELECT 'released'::text, t.entity_type, t.entity_id, t.resource_type, t.kind,
+           t.window_start, t.window_end, t.spent, t.spent_cost_usd, t.allowance,
+           t.release_reason
+    FROM senate.release_lifted_throttles(NULL, NULL, v_day_start) AS t
+    ORDER BY t.entity_type, t.entity_id, t.resource_type, t.kind;
+
+    -- 2. New throttles.
+    RETURN QUERY
+    WITH pb AS (
+        SELECT b.period_start, b.period_end
+        FROM senate.period_bounds(v_day_start, v_policy.budget_period, v_policy.time_zone) AS b
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.usage_day = v_day), 0) AS day_spent,
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0) AS day_cost,
+               sum(r.amount_total) AS period_spent,
+               sum(r.cost_total_usd) AS period_cost
+        FROM senate.usage_rollups AS r, pb
+        WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        HAVING sum(r.amount_total) > 0
+    ), measured AS (
+        SELECT s.*, pb.period_start, pb.period_end, e.effective_budget,
+               coalesce(a.daily_allowance,
+                        senate.derived_daily_allowance(e.effective_budget, pb.period_start,
+                                                       pb.period_end)) AS daily_allowance,
+               a.daily_allowance IS NOT NULL AS explicit_allowance
+        FROM spend AS s
+        CROSS JOIN pb
+        JOIN public.resource_budgets AS b
+          ON b.entity_type = s.entity_type AND b.entity_id = s.entity_id
+        LEFT JOIN public.resource_daily_allowances AS a
+          ON a.entity_type = s.entity_type AND a.entity_id = s.entity_id
+         AND a.resource_type = s.resource_type
+        CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, s.resource_type, v_policy)
+                                AS effective_budget) AS e
+    ), breaches AS (
+        SELECT m.entity_type, m.entity_id, m.resource_type, 'period_budget' AS kind,
+               m.period_start AS window_start, m.period_end AS window_end,
+               m.period_spent AS spent, m.period_cost AS spent_cost_usd,
+               m.effective_budget AS allowance,
+               format('spent %s %s ($%s) in budget period %s..%s, over its effective budget of %s',
+                      m.period_spent, m.resource_type, round(m.period_cost, 4), m.period_start,
+                      m.period_end - 1, round(m.effective_budget, 6)) AS reason
+        FROM measured AS m
+        WHERE m.period_spent > m.effective_budget
+        UNION ALL
+        SELECT m.entity_type, m.entity_id, m.resource_type, 'daily_allowance',
+               v_day, v_day + 1, m.day_spent, m.day_cost, m.daily_allowance,
+               format('spent %s %s ($%s) on %s, over its %s daily allowance of %s',
+                      m.day_spent, m.resource_type, round(m.day_cost, 4), v_day,
+                      CASE WHEN m.explicit_allowance THEN 'explicit' ELSE 'derived' END,
+                      round(m.daily_allowance, 6))
+        FROM measured AS m
+        WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
+    ), placed AS (
+        INSERT INTO public.spend_throttles AS t
+            (entity_type, entity_id, resource_type, kind, window_start, window_end, spent,
+             spent_cost_usd, allowance, reason, throttled_until)
+        SELECT x.entity_type, x.entity_id, x.resource_type, x.kind, x.window_start, x.window_end,
+               x.spent, x.spent_cost_usd, x.allowance, x.reason,
+               x.window_end::timestamp AT TIME ZONE v_policy.time_zone
+        FROM breaches AS x
+        ORDER BY x.entity_type, x.entity_id, x.resource_type, x.kind
+        ON CONFLICT (entity_type, entity_id, resource_type, kind) WHERE released_at IS NULL
+        DO NOTHING
+        RETURNING t.*
+    )
+    SELECT 'throttled'::text, p.entity_type, p.entity_id, p.resource_type, p.kind,
+           p.window_start, p.window_end, p.spent, p.spent_cost_usd, p.allowance, p.reason
+    FROM placed AS p
+    ORDER BY p.entity_type, p.entity_id, p.resource_type, p.kind;
+
+    -- 3. Spend alerts due.
+    RETURN QUERY
+    SELECT 'alert'::text, a.entity_type, a.entity_id, a.resource_type,
+           format('threshold %s', a.threshold), a.period_start, a.period_end, a.spent,
+           NULL::numeric, a.effective_budget,
+           format('spent %s of effective budget %s (%s %%) in %s..%s', a.spent,
+                  round(a.effective_budget, 6), round(100 * a.utilization, 1), a.period_start,
+                  a.period_end - 1)
+    FROM public.check_spend_alerts(v_alert_time) AS a;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), and fires the spend alerts due. Returns one row per action (released, throttled, alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason. Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). Idempotent for a day.';
+
+
+--
+-- Name: run_rebalance(timestamp with time zone, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(), dry_run boolean DEFAULT true, actor text DEFAULT NULL::text) RETURNS TABLE(entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    p public.economics_policy;
+    v_as_of timestamptz := $1;
+    v_dry_run boolean := $2;
+    v_actor text;
+    v_tz text;
+    v_as_of_day date;
+    v_days integer;
+    v_windows integer;
+    v_window_end date;
+    v_window_start date;
+    v_history_start date;
+    v_idle_start date;
+    v_idle_start_at timestamptz;
+    v_run bigint;
+    v_pass integer;
+    v_reason text;
+    v_note text;
+BEGIN
+    IF v_as_of IS NULL OR v_as_of > now() THEN
+        PERFORM senate.raise_error('S3008',
+            format('run_rebalance: as_of %s is not a time up to now', coalesce(v_as_of::text, 'NULL')));
+    END IF;
+    IF v_dry_run IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = 'run_rebalance: dry_run = NULL is not allowed',
+            COLUMN = 'dry_run',
+            HINT = 'Pass true to see the plan, false to apply it.';
+    END IF;
+    v_actor := CASE WHEN $3 IS NULL THEN session_user::text ELSE senate.require_actor('actor', $3) END;
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'run_rebalance: no economics_policy is active');
+    END IF;
+
+    v_tz := p.time_zone;
+    v_as_of_day := (v_as_of AT TIME ZONE v_tz)::date;
+    v_days := greatest(1, ceil(extract(epoch FROM p.roi_window) / 86400))::integer;
+    v_windows := p.low_roi_windows;
+    SELECT b.period_start INTO v_window_end
+    FROM senate.period_bounds(v_as_of, p.budget_period, v_tz) AS b;
+    v_window_start := v_window_end - v_days;
+    v_history_start := v_window_end - greatest(v_windows, 1) * v_days;
+    v_idle_start := v_as_of_day - greatest(1, ceil(extract(epoch FROM p.idle_window) / 86400))::integer;
+    v_idle_start_at := v_idle_start::timestamp AT TIME ZONE v_tz;
+
+    IF NOT v_dry_run THEN
+        -- One apply at a time; a window is applied once.
+        PERFORM pg_advisory_xact_lock(hashtext('senate.run_rebalance'));
+        SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
+        WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
+        IF FOUND THEN
+            RAISE NOTICE 'run_rebalance: window %..% was already applied by run %; nothing changes',
+                v_window_start, v_window_end - 1, v_run;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- 1. Classify every envelope and class with a budget (one statement).
+    IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
+        DROP TABLE pg_temp.rebalance_candidates;
+    END IF;
+    CREATE TEMP TABLE rebalance_candidates (
+        entity_type    text NOT NULL,
+        entity_id      text NOT NULL,
+        resource_type  text NOT NULL,
+        rule           text NOT NULL,
+        priority_rank  bigint NOT NULL,
+        detail         text,
+        locked         boolean NOT NULL DEFAULT false
+    ) ON COMMIT DROP;
+
+    INSERT INTO pg_temp.rebalance_candidates
+        (entity_type, entity_id, resource_type, rule, priority_rank, detail)
+    WITH ranked_envelopes AS (
+        SELECT b.*, row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
+                        AS priority_rank
+        FROM public.resource_budgets AS b
+    ), budgets AS (
+        SELECT b.entity_type, b.entity_id, b.priority_score, b.priority_rank, b.created_at,
+               rt.resource_type,
+               senate.applied_market_weight(b.market_weight, b.priority_score,
+                                            p.min_priority_for_market_weight, p.max_market_boost,
+                                            p.max_market_penalty) AS market_weight
+        FROM ranked_envelopes AS b
+        CROSS JOIN public.resource_types AS rt
+        WHERE CASE rt.resource_type
+                  WHEN 'llm_tokens' THEN b.token_budget
+                  WHEN 'cpu_seconds' THEN b.cpu_budget
+                  WHEN 'storage_gb_hours' THEN b.storage_budget_gb
+                  WHEN 'api_calls' THEN b.api_call_budget
+              END > 0
+    ), recent AS (
+        SELECT DISTINCT r.entity_type, r.entity_id, r.resource_type
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day AND r.amount_total > 0
+    ), granted AS (
+        SELECT DISTINCT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
+               ap.resource_type
+        FROM public.allocation_proposals AS ap
+        WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
+    ), tokens AS (
+        SELECT r.entity_type, r.entity_id, (v_window_end - 1 - r.usage_day) / v_days AS k,
+               sum(r.amount_total) AS tokens
+        FROM senate.usage_rollups AS r
+        WHERE r.resource_type = 'llm_tokens'
+          AND r.usage_day >= v_history_start AND r.usage_day < v_window_end
+        GROUP BY 1, 2, 3
+        HAVING sum(r.amount_total) > 0
+    ), edges AS (
+        SELECT g.entity_type, g.entity_id,
+               (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
+               sum(g.kg_edges_gained) AS edges
+        FROM public.world_model_gains AS g
+        WHERE g.observed_at >= v_history_start::timestamp AT TIME ZONE v_tz
+          AND g.observed_at < v_window_end::timestamp AT TIME ZONE v_tz
+        GROUP BY 1, 2, 3
+    ), roi AS (
+        SELECT t.entity_type, t.entity_id,
+               max(public.roi_score(coalesce(g.edges, 0), t.tokens)) FILTER (WHERE t.k = 0) AS roi_now,
+               count(*) FILTER (WHERE t.k < v_windows
+                                  AND public.roi_score(coalesce(g.edges, 0), t.tokens)
+                                      < p.roi_low_threshold) AS low_windows,
+               string_agg(format('%s edges / %s tokens', coalesce(g.edges, 0), t.tokens), ', '
+                          ORDER BY t.k) AS evidence
+        FROM tokens AS t
+        LEFT JOIN edges AS g ON g.entity_type = t.entity_type AND g.entity_id = t.entity_id
+                            AND g.k = t.k
+        GROUP BY t.entity_type, t.entity_id
+    ), blocked AS (
+        SELECT DISTINCT gb.entity_type, gb.entity_id
+        FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL
+    ), classified AS (
+        SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
+               CASE
+                   WHEN bu.created_at <= v_idle_start_at
+                        AND NOT EXISTS (SELECT 1 FROM recent AS r
+                                        WHERE r.entity_type = bu.entity_type
+                                          AND r.entity_id = bu.entity_id
+                                          AND r.resource_type = bu.resource_type)
+                        AND NOT EXISTS (SELECT 1 FROM granted AS g
+                                        WHERE g.entity_type = bu.entity_type
+                                          AND g.entity_id = bu.entity_id
+                                          AND g.resource_type = bu.resource_type)
+                       THEN 'idle'
+                   WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
+                       THEN 'low_roi'
+                   WHEN bu.resource_type = 'llm_tokens' AND bl.entity_id IS NULL
+                        AND ro.roi_now >= p.roi_high_threshold
+                        AND bu.market_weight >= p.market_support_threshold
+                       THEN 'strong'
+                   WHEN bl.entity_id IS NULL
+                       THEN 'ranked'
+               END AS rule,
+               ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
+        FROM budgets AS bu
+        LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
+        LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
+    )
+    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
+           CASE c.rule
+               WHEN 'idle' THEN
+                   format('no %s spend since %s (idle window %s)', c.resource_type, v_idle_start,
+                          p.idle_window)
+               WHEN 'low_roi' THEN
+                   format('ROI below %s edges/token in each of the last %s windows of %s days '
+                          'before %s: %s', p.roi_low_threshold, v_windows, v_days, v_window_end,
+                          c.evidence)
+               WHEN 'strong' THEN
+                   format('ROI %s >= %s edges/token in %s..%s and market weight %s >= %s',
+                          round(c.roi_now, 8), p.roi_high_threshold, v_window_start,
+                          v_window_end - 1, c.market_weight, p.market_support_threshold)
+               ELSE
+                   format('priority rank %s in allocation_ranking (priority_score %s)',
+                          c.priority_rank, c.priority_score)
+           END
+    FROM classified AS c
+    WHERE c.rule IS NOT NULL
+      AND (c.rule <> 'ranked'
+           OR c.resource_type IN (SELECT x.resource_type FROM classified AS x WHERE x.rule = 'idle'));
+    ANALYZE pg_temp.rebalance_candidates;
+
+    -- 2. Amounts from the current budgets and reserve. Applying computes them twice: once to
+    --    learn which envelopes change (to lock them, in key order, then the reserve rows),
+    --    and again after the locks, restricted to the locked envelopes.
+    FOR v_pass IN 1 .. CASE WHEN v_dry_run THEN 1 ELSE 2 END LOOP
+        IF to_regclass('pg_temp.rebalance_plan') IS NOT NULL THEN
+            DROP TABLE pg_temp.rebalance_plan;
+        END IF;
+        CREATE TEMP TABLE rebalance_plan (
+            entity_type    text,
+            entity_id      text,
+            resource_type  text NOT NULL,
+            old_budget     numeric NOT NULL,
+            new_budget     numeric NOT NULL,
+            delta          numeric NOT NULL,
+            reason         text NOT NULL,
+            detail         text
+        ) ON COMMIT DROP;
+
+        INSERT INTO pg_temp.rebalance_plan
+            (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+        WITH cur AS (
+            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.detail,
+                   x.old_budget, floor(p.max_rebalance_step * x.old_budget) AS step_amount
+            FROM pg_temp.rebalance_candidates AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
+            WHERE v_pass = 1 OR c.locked
+        ), freed AS (
+            SELECT f.resource_type, sum(f.step_amount) AS freed,
+                   coalesce(sum(f.step_amount) FILTER (WHERE f.rule = 'idle'), 0) AS reclaimed
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi')
+            GROUP BY f.resource_type
+        ), pool AS (
+            SELECT r.resource_type, r.balance AS reserve_before,
+                   r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
+            FROM public.senate_reserve AS r
+            LEFT JOIN freed AS f ON f.resource_type = r.resource_type
+        ), strong AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'strong' AND s.step_amount > 0
+        ), strong_gain AS (
+            SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM strong AS s
+            JOIN pool AS po ON po.resource_type = s.resource_type
+        ), pool_b AS (
+            SELECT po.resource_type,
+                   greatest(least(po.reclaimed,
+                                  po.pool_a - coalesce((SELECT sum(sg.gain) FROM strong_gain AS sg
+                                                        WHERE sg.resource_type = po.resource_type),
+                                                       0)), 0) AS pool_b
+            FROM pool AS po
+        ), ranked AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'ranked' AND s.step_amount > 0
+        ), ranked_gain AS (
+            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM ranked AS s
+            JOIN pool_b AS pb ON pb.resource_type = s.resource_type
+            WHERE pb.pool_b > 0
+        ), changes AS (
+            SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
+                   -f.step_amount AS delta,
+                   CASE f.rule WHEN 'idle' THEN 'idle_reclaim' ELSE 'sustained_low_roi' END AS reason,
+                   f.detail
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi') AND f.step_amount > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'strong_roi_market_support',
+                   s.detail || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (limited by the reserve: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM strong_gain AS s
+            WHERE s.gain > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'reassigned_idle_budget',
+                   s.detail || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (the last of the reclaimed budget: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM ranked_gain AS s
+            WHERE s.gain > 0
+        )
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.old_budget, c.old_budget + c.delta,
+               c.delta, c.reason, c.detail
+        FROM changes AS c
+        UNION ALL
+        SELECT NULL, NULL, po.resource_type, po.reserve_before, po.reserve_before - t.total,
+               -t.total, 'reserve',
+               format('%s changes: %s reclaimed/reduced into the reserve, %s granted from it',
+                      t.n, t.freed, t.granted)
+        FROM (SELECT c.resource_type, sum(c.delta) AS total, count(*) AS n,
+                     -coalesce(sum(c.delta) FILTER (WHERE c.delta < 0), 0) AS freed,
+                     coalesce(sum(c.delta) FILTER (WHERE c.delta > 0), 0) AS granted
+              FROM changes AS c GROUP BY c.resource_type) AS t
+        JOIN pool AS po ON po.resource_type = t.resource_type;
+
+        IF v_pass = 1 AND NOT v_dry_run THEN
+            PERFORM 1
+            FROM public.resource_budgets AS b
+            WHERE (b.entity_type, b.entity_id) IN (
+                      SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
+                      WHERE x.entity_type IS NOT NULL)
+            ORDER BY b.entity_type, b.entity_id
+            FOR NO KEY UPDATE OF b;
+            PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
+            UPDATE pg_temp.rebalance_candidates AS c SET locked = true
+            FROM pg_temp.rebalance_plan AS x
+            WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
+              AND x.resource_type = c.resource_type;
+        END IF;
+    END LOOP;
+
+    IF v_dry_run THEN
+        RETURN QUERY
+        SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+               x.reason, x.detail
+        FROM pg_temp.rebalance_plan AS x
+        ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+        RETURN;
+    END IF;
+
+    -- 3. Apply: the run, the budgets (one statement per rule: the ledger note names it),
+    --    the reserve, and the plan.
+    INSERT INTO public.rebalance_runs
+        (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
+         reassignments)
+    SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
+           count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
+           count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
+           count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+    FROM pg_temp.rebalance_plan AS x
+    RETURNING run_id INTO v_run;
+
+    FOR v_reason, v_note IN
+        SELECT r.reason, r.note
+        FROM (VALUES
+            (1, 'idle_reclaim', format('idle budget reclaimed into the reserve: no spend since %s',
+                                       v_idle_start)),
+            (2, 'sustained_low_roi', format('sustained low ROI: below %s edges/token in %s windows',
+                                            p.roi_low_threshold, v_windows)),
+            (3, 'strong_roi_market_support',
+                format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
+                       'reserve', p.roi_high_threshold, p.market_support_threshold)),
+            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+                                          'allocation_ranking')) AS r (ord, reason, note)
+        WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
+        ORDER BY r.ord
+    LOOP
+        PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+            format('rebalance run %s (window %s..%s), %s: %s', v_run, v_window_start,
+                   v_window_end - 1, v_reason, v_note));
+        UPDATE public.resource_budgets AS b
+        SET token_budget = b.token_budget + d.llm_tokens,
+            cpu_budget = b.cpu_budget + d.cpu_seconds,
+            storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
+            api_call_budget = b.api_call_budget + d.api_calls,
+            updated_at = now()
+        FROM (SELECT x.entity_type, x.entity_id,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
+                         AS storage_gb_hours,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
+              FROM pg_temp.rebalance_plan AS x
+              WHERE x.reason = v_reason
+              GROUP BY x.entity_type, x.entity_id) AS d
+        WHERE b.entity_type = d.entity_type AND b.entity_id = d.entity_id;
+    END LOOP;
+
+    PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+        format('rebalance run %s (window %s..%s): net reserve change (reclaims and reductions in, '
+               'gains out)', v_run, v_window_start, v_window_end - 1));
+    UPDATE public.senate_reserve AS r
+    SET balance = r.balance + x.delta, updated_at = now()
+    FROM pg_temp.rebalance_plan AS x
+    WHERE x.entity_type IS NULL AND x.resource_type = r.resource_type AND x.delta <> 0;
+    PERFORM senate.clear_change_cause();
+
+    INSERT INTO public.rebalance_changes
+        (run_id, entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+    SELECT v_run, x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget,
+           x.delta, x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x;
+
+    RETURN QUERY
+    SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+           x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x
+    ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the future, 22023 dry_run NULL, S2010 bad actor.';
+
+
+--
+-- Name: set_daily_allowance(text, text, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text DEFAULT NULL::text) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 DECLARE
-    v_old boolean;
+    v_actor text := senate.require_actor('actor', p_actor);
+    v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
-    IF p_setting IS NULL OR p_setting NOT IN ('usage_append_only', 'usage_strict_validation') THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'setting',
-            MESSAGE = format('setting %L is unknown', p_setting),
-            HINT = 'Known settings: usage_append_only, usage_strict_validation.';
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    IF p_daily_allowance IS NULL THEN
+        DELETE FROM public.resource_daily_allowances AS a
+        WHERE a.entity_type = p_entity_type AND a.entity_id = p_entity_id
+          AND a.resource_type = p_resource_type;
+        RETURN NULL;
     END IF;
-    IF p_value IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'value',
-            MESSAGE = format('value of setting %s must be true or false, not NULL', p_setting);
+    IF p_daily_allowance = 'NaN'::numeric OR p_daily_allowance = 'Infinity'::numeric
+       OR p_daily_allowance < 0 THEN
+        PERFORM senate.raise_error('S2006',
+            format('daily_allowance must be a finite amount >= 0, got %s', p_daily_allowance));
     END IF;
-    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
-            MESSAGE = 'actor must name who changes the setting (1 to 200 characters)';
+    IF NOT EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                   WHERE b.entity_type = p_entity_type AND b.entity_id = p_entity_id) THEN
+        PERFORM senate.raise_error('S3003',
+            format('%s %s has no budget envelope (resource_budgets row)', p_entity_type,
+                   p_entity_id));
     END IF;
-    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
-            MESSAGE = 'reason must say why the setting changes (1 to 2000 characters)';
-    END IF;
-
-    SELECT CASE p_setting WHEN 'usage_append_only' THEN s.usage_append_only
-                          ELSE s.usage_strict_validation END
-    INTO v_old
-    FROM senate.settings AS s
-    FOR UPDATE;
-
-    UPDATE senate.settings AS s
-    SET usage_append_only = CASE WHEN p_setting = 'usage_append_only' THEN p_value
-                                 ELSE s.usage_append_only END,
-        usage_strict_validation = CASE WHEN p_setting = 'usage_strict_validation' THEN p_value
-                                       ELSE s.usage_strict_validation END,
-        changed_at = now(),
-        changed_by = btrim(p_actor),
-        change_reason = btrim(p_reason);
-
-    INSERT INTO senate.settings_log (setting, old_value, new_value, changed_by, reason)
-    VALUES (p_setting, v_old, p_value, btrim(p_actor), btrim(p_reason));
-    RETURN v_old;
+    INSERT INTO public.resource_daily_allowances AS a
+        (entity_type, entity_id, resource_type, daily_allowance, set_by, note)
+    VALUES (p_entity_type, p_entity_id, p_resource_type, p_daily_allowance, v_actor, v_note)
+    ON CONFLICT (entity_type, entity_id, resource_type) DO UPDATE
+    SET daily_allowance = excluded.daily_allowance, set_by = excluded.set_by,
+        set_at = now(), note = excluded.note;
+    RETURN p_daily_allowance;
 END;
 $$;
 
 
 --
--- Name: FUNCTION set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) IS 'Turns a deployment guard on or off (usage_append_only, usage_strict_validation), logging who and why in senate.settings_log; returns the previous value. Administrators only.';
+COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text) IS 'Sets an explicit daily allowance (amount per calendar day in the unit of the class) for an entity and resource class, or removes it when daily_allowance is NULL (back to effective budget / days in period). Returns the explicit allowance (NULL when removed). Errors: S2007/S2009 bad entity, S2008 unknown class, S2006 negative or non-finite allowance, S2010 actor missing, S2011 note too long, S3003 no envelope.';
 
 
 --
@@ -2462,20 +3308,14 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
+    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
-    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_market_weight_not_nan CHECK ((market_weight <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_priority_score_check CHECK (((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric))),
-    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_roi_score_not_nan CHECK ((roi_score <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_storage_budget_gb_not_nan CHECK ((storage_budget_gb <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric))),
-    CONSTRAINT resource_budgets_token_budget_not_nan CHECK ((token_budget <> 'NaN'::numeric))
+    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_priority_score_check CHECK ((((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric)) AND (priority_score <> 'NaN'::numeric))),
+    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
@@ -2561,48 +3401,6 @@ COMMENT ON COLUMN public.resource_budgets.created_at IS 'When the envelope was c
 --
 
 COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last changed.';
-
-
---
--- Name: CONSTRAINT resource_budgets_api_call_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_api_call_budget_not_nan ON public.resource_budgets IS 'api_call_budget is a number: NaN is refused (it would poison every sum).';
-
-
---
--- Name: CONSTRAINT resource_budgets_cpu_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_cpu_budget_not_nan ON public.resource_budgets IS 'cpu_budget is a number: NaN is refused (it would poison every sum).';
-
-
---
--- Name: CONSTRAINT resource_budgets_market_weight_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_market_weight_not_nan ON public.resource_budgets IS 'market_weight is a number: NaN is refused (it would poison every sum).';
-
-
---
--- Name: CONSTRAINT resource_budgets_roi_score_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_roi_score_not_nan ON public.resource_budgets IS 'roi_score is a number: NaN is refused (it would poison every sum).';
-
-
---
--- Name: CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON public.resource_budgets IS 'storage_budget_gb is a number: NaN is refused (it would poison every sum).';
-
-
---
--- Name: CONSTRAINT resource_budgets_token_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_budgets_token_budget_not_nan ON public.resource_budgets IS 'token_budget is a number: NaN is refused (it would poison every sum).';
 
 
 --
@@ -2838,6 +3636,45 @@ COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on
 
 
 --
+-- Name: check_spend_request(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_tier text;
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    PERFORM senate.require_positive_amount('amount', p_amount);
+    IF p_model IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_resource_type <> 'llm_tokens' THEN
+        PERFORM senate.raise_error('S3004',
+            format('model %s given for resource class %s: models apply to llm_tokens only',
+                   quote_literal(left(p_model, 80)), p_resource_type));
+    END IF;
+    SELECT m.model_tier INTO v_tier FROM public.llm_models AS m WHERE m.model = p_model;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3004',
+            format('model %s is not in llm_models', quote_literal(left(p_model, 80))));
+    END IF;
+    RETURN v_tier;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) IS 'Validates a spend request (S2007/S2009 entity, S2008 class, S2006 amount, S3004 model) and returns the model''s tier (NULL without a model).';
+
+
+--
 -- Name: check_tier_budgets_within_token_budget(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2978,6 +3815,46 @@ COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_i
 
 
 --
+-- Name: derived_daily_allowance(numeric, date, date); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT round(p_effective_budget / greatest(p_period_end - p_period_start, 1), 6)
+$$;
+
+
+--
+-- Name: FUNCTION derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date) IS 'Default daily allowance: effective budget / days in the budget period [period_start, period_end) (7 for a week, 1 for a day), rounded to 6 decimals, in the unit of the class.';
+
+
+--
+-- Name: effective_class_budget(public.resource_budgets, text, public.economics_policy); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT public.effective_budget(
+        senate.budget_amount(b, p_resource_type),
+        senate.applied_market_weight(b.market_weight, b.priority_score,
+                                     p.min_priority_for_market_weight, p.max_market_boost,
+                                     p.max_market_penalty))
+$$;
+
+
+--
+-- Name: FUNCTION effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy) IS 'Effective budget of one resource class of an envelope under a policy, exactly as budget_status computes it: base * (1 + applied market weight), in the unit of the class.';
+
+
+--
 -- Name: follow_latest_assessment(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2997,149 +3874,6 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
-
-
---
--- Name: grant_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.grant_role_privileges() RETURNS SETOF text
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-DECLARE
-    f record;
-    t record;
-    r text;
-    s text;
-    v_secure_path constant text := 'search_path=pg_catalog, public, senate, pg_temp';
-BEGIN
-    -- Functions: every overload of each listed name that exists now.
-    FOR f IN
-        SELECT a.*, p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
-               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config,
-               has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
-        FROM senate.function_access AS a
-        JOIN pg_proc AS p
-          ON p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace
-         AND p.proname = split_part(a.function_name, '.', 2)
-        ORDER BY a.function_name, p.oid
-    LOOP
-        INSERT INTO senate.function_hardening
-            (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
-        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute)
-        ON CONFLICT (function_oid) DO NOTHING;
-
-        IF f.security_definer
-           AND (NOT f.prosecdef OR f.search_path_config IS DISTINCT FROM v_secure_path) THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, public, senate, pg_temp', f.fn);
-            RETURN NEXT format('secured %s', f.fn);
-        END IF;
-        IF f.revoke_from_public AND f.public_can_execute THEN
-            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
-            RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
-        END IF;
-        FOREACH r IN ARRAY f.granted_to LOOP
-            IF NOT EXISTS (SELECT 1 FROM pg_proc AS p,
-                                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
-                           WHERE p.oid = f.fn_oid AND x.grantee = r::regrole
-                             AND x.privilege_type = 'EXECUTE') THEN
-                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, r);
-                RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
-            END IF;
-        END LOOP;
-    END LOOP;
-
-    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
-    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
-    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
-    FOR f IN
-        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
-               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
-          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-          AND has_function_privilege('public', p.oid, 'EXECUTE')
-          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
-                          WHERE a.function_name = 'senate.' || p.proname)
-        ORDER BY p.oid
-    LOOP
-        INSERT INTO senate.function_hardening
-            (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
-        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), true)
-        ON CONFLICT (function_oid) DO NOTHING;
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
-        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
-    END LOOP;
-
-    -- Schemas: USAGE on senate for the roles granted something in it.
-    FOR t IN
-        SELECT DISTINCT a.role_name, split_part(a.relation_name, '.', 1) AS schema_name
-        FROM senate.table_access AS a
-        WHERE split_part(a.relation_name, '.', 1) <> 'public'
-        ORDER BY 1, 2
-    LOOP
-        IF NOT has_schema_privilege(t.role_name, t.schema_name, 'USAGE') THEN
-            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', t.schema_name, t.role_name);
-            RETURN NEXT format('granted USAGE on schema %s to %s', t.schema_name, t.role_name);
-        END IF;
-    END LOOP;
-
-    -- Tables and views.
-    FOR t IN
-        SELECT a.role_name, a.privilege, c.oid::regclass AS rel, c.relkind
-        FROM senate.table_access AS a
-        JOIN pg_class AS c
-          ON c.relnamespace = split_part(a.relation_name, '.', 1)::regnamespace
-         AND CASE split_part(a.relation_name, '.', 2)
-                 WHEN '<views>' THEN c.relkind IN ('v', 'm')
-                 WHEN '<tables>' THEN c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                 ELSE c.relname = split_part(a.relation_name, '.', 2)
-                      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') END
-        WHERE c.relname NOT LIKE '\_yoyo%' AND c.relname <> 'yoyo_lock'
-        ORDER BY a.role_name, c.oid, a.privilege
-    LOOP
-        -- Grant only what is missing (a GRANT always rewrites the catalog row).
-        CONTINUE WHEN t.privilege !~ '\(' AND EXISTS (
-            SELECT 1 FROM pg_class AS c,
-                   aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS x
-            WHERE c.oid = t.rel AND x.grantee = t.role_name::regrole
-              AND x.privilege_type = t.privilege);
-        CONTINUE WHEN t.privilege ~ '\(' AND NOT EXISTS (
-            SELECT 1
-            FROM unnest(string_to_array(substring(t.privilege FROM '\((.*)\)'), ', ')) AS col (name)
-            WHERE NOT EXISTS (
-                SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
-                WHERE a.attrelid = t.rel AND a.attname = col.name
-                  AND x.grantee = t.role_name::regrole
-                  AND x.privilege_type = split_part(t.privilege, ' ', 1)));
-        EXECUTE format('GRANT %s ON TABLE %s TO %I', t.privilege, t.rel, t.role_name);
-        RETURN NEXT format('granted %s on %s to %s', t.privilege, t.rel, t.role_name);
-        IF t.privilege = 'INSERT' THEN
-            FOR s IN
-                SELECT pg_get_serial_sequence(t.rel::text, a.attname)
-                FROM pg_attribute AS a
-                WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
-                  AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
-            LOOP
-                EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, t.role_name);
-            END LOOP;
-        END IF;
-    END LOOP;
-    RETURN;
-END;
-$$;
-
-
---
--- Name: FUNCTION grant_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_access and senate.table_access: hardens the listed functions that exist (SECURITY DEFINER, pinned search_path, EXECUTE revoked from PUBLIC) and grants the roles their privileges. Idempotent; returns what it changed. Call it again after adding functions or tables.';
 
 
 --
@@ -3398,6 +4132,35 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.guard_proposal_votes() IS 'Row trigger on allocation_proposals: votes change only while the proposal is and stays pending (S2021), hold one vote per voter and never lose one (S2025). The shape of each record is checked by the constraint allocation_proposals_votes_valid (0004, SQLSTATE 23514).';
+
+
+--
+-- Name: guard_spend_throttles(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_spend_throttles() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL
+       AND to_jsonb(NEW) - 'released_at' - 'release_reason'
+           = to_jsonb(OLD) - 'released_at' - 'release_reason' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S4001',
+        MESSAGE = format('%s of spend throttle %s refused: throttles are history; only an '
+                         'unreleased throttle may be released, once', TG_OP, OLD.throttle_id),
+        HINT = 'Throttles are released by run_daily_check() or by a budget rise.';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_spend_throttles(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_spend_throttles() IS 'Row trigger on spend_throttles: allows only writing the release of an unreleased throttle; refuses other updates and deletes (S4001).';
 
 
 --
@@ -3847,8 +4610,7 @@ COMMENT ON FUNCTION senate.raise_error(p_sqlstate text, p_message text, p_detail
 --
 
 CREATE FUNCTION senate.record_budget_changes() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -3982,8 +4744,7 @@ COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation
 --
 
 CREATE FUNCTION senate.record_reserve_changes() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -4022,6 +4783,56 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger: writes one budget_ledger row (account reserve) per changed reserve balance.';
+
+
+--
+-- Name: record_throttle_changes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_throttle_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_status', n.entity_type, n.entity_id, n.resource_type,
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               'throttle', n.throttle_id::text, c.actor, n.reason
+        FROM new_rows AS n
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = n.entity_type AND b.entity_id = n.entity_id
+        CROSS JOIN senate.current_change_cause() AS c
+        ORDER BY n.throttle_id;
+    ELSE
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_status', n.entity_type, n.entity_id, n.resource_type,
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               'release', n.throttle_id::text, c.actor, n.release_reason
+        FROM old_rows AS o
+        JOIN new_rows AS n USING (throttle_id)
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = n.entity_type AND b.entity_id = n.entity_id
+        CROSS JOIN senate.current_change_cause() AS c
+        WHERE o.released_at IS NULL AND n.released_at IS NOT NULL
+        ORDER BY n.throttle_id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_throttle_changes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_throttle_changes() IS 'Statement-level trigger on spend_throttles: one budget_ledger row (account entity_status, delta 0, balance = the class''s current base budget) per throttle placed (cause throttle, note the reason) and per throttle released (cause release, note the release reason).';
 
 
 --
@@ -4077,38 +4888,6 @@ COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trig
 
 
 --
--- Name: refuse_forged_corrections(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
-       AND NOT pg_has_role(current_user,
-                           (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
-    THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
-            COLUMN = 'corrects_usage_id',
-            MESSAGE = format('role %I may not write correction rows (corrects_usage_id) directly',
-                             current_user),
-            HINT = 'Corrections are written by correct_resource_usage(usage_id, corrected_amount, '
-                   'reason, actor).';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION refuse_forged_corrections(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Statement-level trigger on resource_usage inserts: only correct_resource_usage() (which runs as the table owner) may write correction rows; anyone else gets 42501.';
-
-
---
 -- Name: refuse_ledger_change(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4130,77 +4909,6 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only ledgers (SQLSTATE S4001).';
-
-
---
--- Name: refuse_usage_change(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.refuse_usage_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-BEGIN
-    IF senate.usage_append_only() THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'S4002',
-            TABLE = TG_TABLE_NAME,
-            MESSAGE = format('%s on %I.%I refused: resource_usage is append-only '
-                             '(senate.settings.usage_append_only is on)',
-                             TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
-                   'reason, actor), which writes a reversal row with the reason.';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION refuse_usage_change(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on resource_usage: refuses DELETE and TRUNCATE (S4002) while senate.settings.usage_append_only is on; does nothing when it is off.';
-
-
---
--- Name: refuse_usage_rewrites(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.refuse_usage_rewrites() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-DECLARE
-    v_rewritten bigint;
-BEGIN
-    IF NOT senate.usage_append_only() THEN
-        RETURN NULL;
-    END IF;
-    SELECT count(*) INTO v_rewritten
-    FROM (SELECT to_jsonb(o) - 'amount_used' - 'timestamp' FROM old_rows AS o
-          EXCEPT ALL
-          SELECT to_jsonb(n) - 'amount_used' - 'timestamp' FROM new_rows AS n) AS changed;
-    IF v_rewritten > 0 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'S4002',
-            TABLE = TG_TABLE_NAME,
-            MESSAGE = format('UPDATE on %I.%I refused: it rewrites %s usage row(s) and '
-                             'resource_usage is append-only (senate.settings.usage_append_only is on)',
-                             TG_TABLE_SCHEMA, TG_TABLE_NAME, v_rewritten),
-            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
-                   'reason, actor), which writes a reversal row with the reason.';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION refuse_usage_rewrites(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.refuse_usage_rewrites() IS 'Statement-level AFTER UPDATE trigger on resource_usage: while senate.settings.usage_append_only is on, refuses (S4002) an UPDATE that changes any column of any row other than the trigger-kept compatibility columns (amount_used, "timestamp"); no-op updates and compatibility backfills pass.';
 
 
 --
@@ -4227,6 +4935,292 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) IS 'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). IMMUTABLE so that the SQL formulas calling it stay inlinable.';
+
+
+--
+-- Name: spend_throttles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_throttles (
+    throttle_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    kind text NOT NULL,
+    window_start date NOT NULL,
+    window_end date NOT NULL,
+    spent numeric NOT NULL,
+    spent_cost_usd numeric DEFAULT 0 NOT NULL,
+    allowance numeric NOT NULL,
+    reason text NOT NULL,
+    throttled_at timestamp with time zone DEFAULT now() NOT NULL,
+    throttled_until timestamp with time zone NOT NULL,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_throttles_kind_check CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text]))),
+    CONSTRAINT spend_throttles_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+    CONSTRAINT spend_throttles_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_throttles_release_reason_check CHECK ((length(release_reason) <= 2000)),
+    CONSTRAINT spend_throttles_window_ordered CHECK ((window_end > window_start))
+);
+
+
+--
+-- Name: TABLE spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_throttles IS 'Throttles placed by the daily check: while a throttle is active (released_at IS NULL and now() < throttled_until) can_spend refuses and reserve_spend raises S3002 for the entity and resource class. History: only the one-time release is ever written.';
+
+
+--
+-- Name: COLUMN spend_throttles.throttle_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttle_id IS 'Surrogate key; the cause_id of its ledger entries.';
+
+
+--
+-- Name: COLUMN spend_throttles.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.entity_type IS 'Kind of entity throttled.';
+
+
+--
+-- Name: COLUMN spend_throttles.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.entity_id IS 'Entity throttled.';
+
+
+--
+-- Name: COLUMN spend_throttles.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.resource_type IS 'Resource class throttled (other classes are not affected).';
+
+
+--
+-- Name: COLUMN spend_throttles.kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance) or period_budget (the period''s spend passed the effective budget).';
+
+
+--
+-- Name: COLUMN spend_throttles.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.window_start IS 'First day of the window measured (the day, or the budget period), policy time zone.';
+
+
+--
+-- Name: COLUMN spend_throttles.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.window_end IS 'First day after the window measured (exclusive).';
+
+
+--
+-- Name: COLUMN spend_throttles.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.spent IS 'Spend in the window when throttled, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_throttles.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN spend_throttles.allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget), in the unit of the class.';
+
+
+--
+-- Name: COLUMN spend_throttles.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.reason IS 'Why it was throttled (also the ledger note).';
+
+
+--
+-- Name: COLUMN spend_throttles.throttled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttled_at IS 'When the throttle was placed.';
+
+
+--
+-- Name: COLUMN spend_throttles.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttled_until IS 'End of the window (start of the next day or period): the throttle stops counting then.';
+
+
+--
+-- Name: COLUMN spend_throttles.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.released_at IS 'When the release was recorded (NULL while not recorded).';
+
+
+--
+-- Name: COLUMN spend_throttles.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released: window ended, or budget/allowance rose (also the ledger note).';
+
+
+--
+-- Name: release_lifted_throttles(text[], text[], timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) RETURNS SETOF public.spend_throttles
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH p AS (
+        SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
+    ), candidates AS (
+        SELECT t.throttle_id
+        FROM public.spend_throttles AS t
+        WHERE t.released_at IS NULL
+          AND (p_entity_types IS NULL
+               OR (t.entity_type, t.entity_id) IN (
+                      SELECT u.entity_type, u.entity_id
+                      FROM unnest(p_entity_types, p_entity_ids) AS u (entity_type, entity_id)))
+        ORDER BY t.throttle_id
+        FOR UPDATE OF t
+    ), measured AS (
+        SELECT t.throttle_id,
+               CASE WHEN t.throttled_until <= p_as_of THEN
+                        format('window %s..%s ended: a new %s began', t.window_start,
+                               t.window_end - 1,
+                               CASE t.kind WHEN 'daily_allowance' THEN 'day' ELSE 'budget period' END)
+                    WHEN b.entity_id IS NOT NULL AND s.spent <= x.allowance THEN
+                        format('%s rose: spent %s of %s in %s..%s is within it again',
+                               CASE t.kind WHEN 'daily_allowance' THEN 'daily allowance'
+                                           ELSE 'effective budget' END,
+                               s.spent, round(x.allowance, 6), t.window_start, t.window_end - 1)
+               END AS release_reason
+        FROM candidates AS c
+        JOIN public.spend_throttles AS t ON t.throttle_id = c.throttle_id
+        CROSS JOIN p
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+        LEFT JOIN public.resource_daily_allowances AS a
+          ON a.entity_type = t.entity_type AND a.entity_id = t.entity_id
+         AND a.resource_type = t.resource_type
+        CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
+                                                p.budget_period, p.time_zone) AS pb
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
+              AND r.resource_type = t.resource_type
+              AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
+        CROSS JOIN LATERAL (
+            SELECT CASE t.kind
+                       WHEN 'period_budget' THEN senate.effective_class_budget(b, t.resource_type, p)
+                       ELSE coalesce(a.daily_allowance,
+                                     senate.derived_daily_allowance(
+                                         senate.effective_class_budget(b, t.resource_type, p),
+                                         pb.period_start, pb.period_end))
+                   END AS allowance) AS x
+    )
+    UPDATE public.spend_throttles AS t
+    SET released_at = greatest(now(), t.throttled_at), release_reason = m.release_reason
+    FROM measured AS m
+    WHERE t.throttle_id = m.throttle_id AND m.release_reason IS NOT NULL
+    RETURNING t.*;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget). Locks throttles in id order; returns the released throttles.';
+
+
+--
+-- Name: release_throttles_of_changed_envelopes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_throttles_of_changed_envelopes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+BEGIN
+    -- Cheap exit for the common case (a rebalance of many envelopes, none throttled).
+    IF NOT EXISTS (SELECT 1 FROM public.spend_throttles AS t WHERE t.released_at IS NULL) THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+    FROM (SELECT DISTINCT n.entity_type::text AS entity_type, n.entity_id::text AS entity_id
+          FROM new_rows AS n
+          WHERE EXISTS (SELECT 1 FROM public.spend_throttles AS t
+                        WHERE t.entity_type = n.entity_type::text
+                          AND t.entity_id = n.entity_id::text AND t.released_at IS NULL)) AS x;
+    IF v_types IS NOT NULL THEN
+        PERFORM 1 FROM senate.release_lifted_throttles(v_types, v_ids, now());
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_throttles_of_changed_envelopes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_throttles_of_changed_envelopes() IS 'Statement-level trigger on resource_budgets (UPDATE) and resource_daily_allowances (INSERT, UPDATE): re-measures the active throttles of the entities the statement touched and releases those whose spend is within the new budget or allowance.';
+
+
+--
+-- Name: release_throttles_of_removed_allowances(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_throttles_of_removed_allowances() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+BEGIN
+    SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+    FROM (SELECT DISTINCT o.entity_type, o.entity_id
+          FROM old_rows AS o
+          WHERE EXISTS (SELECT 1 FROM public.spend_throttles AS t
+                        WHERE t.entity_type = o.entity_type AND t.entity_id = o.entity_id
+                          AND t.released_at IS NULL)) AS x;
+    IF v_types IS NOT NULL THEN
+        PERFORM 1 FROM senate.release_lifted_throttles(v_types, v_ids, now());
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_throttles_of_removed_allowances(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_throttles_of_removed_allowances() IS 'Statement-level trigger on resource_daily_allowances (DELETE): removing an explicit allowance returns to the derived one, which may lift a throttle.';
 
 
 --
@@ -4402,87 +5396,11 @@ COMMENT ON FUNCTION senate.require_short_text(p_argument text, p_value text, p_m
 
 
 --
--- Name: revoke_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.revoke_role_privileges() RETURNS void
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-DECLARE
-    h record;
-    r text;
-    obj record;
-BEGIN
-    -- Restore each hardened function that still exists to its recorded state.
-    FOR h IN
-        SELECT x.*, p.oid::regprocedure AS fn
-        FROM senate.function_hardening AS x
-        JOIN pg_proc AS p ON p.oid = x.function_oid
-        ORDER BY x.function_oid
-    LOOP
-        IF NOT h.was_security_definer THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', h.fn);
-        END IF;
-        IF h.had_search_path IS NULL THEN
-            EXECUTE format('ALTER FUNCTION %s RESET search_path', h.fn);
-        ELSE
-            PERFORM set_config('search_path', h.had_search_path, true);
-            EXECUTE format('ALTER FUNCTION %s SET search_path FROM CURRENT', h.fn);
-            PERFORM set_config('search_path', 'pg_catalog, public, senate, pg_temp', true);
-        END IF;
-        IF h.public_could_execute THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', h.fn);
-        END IF;
-    END LOOP;
-
-    -- Revoke whatever the group roles hold on this database's objects.
-    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin'] LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
-        FOR obj IN
-            SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
-            WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
-              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-              AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
-                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
-                              WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
-            ORDER BY c.oid
-        LOOP
-            IF obj.relkind = 'S' THEN
-                EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', obj.rel, r);
-            ELSE
-                EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', obj.rel, r);
-            END IF;
-        END LOOP;
-        EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
-        FOR obj IN
-            SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
-            WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
-              AND p.prokind IN ('f', 'p')
-              AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
-            ORDER BY p.oid
-        LOOP
-            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
-        END LOOP;
-    END LOOP;
-END;
-$$;
-
-
---
--- Name: FUNCTION revoke_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
-
-
---
 -- Name: roll_up_usage(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
@@ -4599,6 +5517,114 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text) IS 'Names the cause, actor and note that the ledger triggers record for the budget and reserve changes that follow in this transaction. Call senate.clear_change_cause() afterwards.';
+
+
+--
+-- Name: settle_spend_reservations(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.settle_spend_reservations() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    -- The common case (no row names a reservation) stops here after one pass over the
+    -- statement's rows, without touching spend_reservations.
+    IF NOT EXISTS (SELECT 1 FROM new_rows AS n WHERE n.reservation_id IS NOT NULL) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE public.spend_reservations AS r
+    SET settled_at = coalesce(r.settled_at, clock_timestamp()),
+        settled_amount = coalesce(r.settled_amount, 0) + s.amount
+    FROM (SELECT n.reservation_id, n.entity_type::text AS entity_type,
+                 n.entity_id::text AS entity_id, n.resource_type::text AS resource_type,
+                 sum(n.amount::numeric) AS amount
+          FROM new_rows AS n
+          WHERE n.reservation_id IS NOT NULL AND n.amount IS NOT NULL
+          GROUP BY 1, 2, 3, 4) AS s
+    WHERE r.reservation_id = s.reservation_id AND r.entity_type = s.entity_type
+      AND r.entity_id = s.entity_id AND r.resource_type = s.resource_type;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION settle_spend_reservations(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Statement-level trigger on resource_usage: settles the reservations the inserted rows name (same entity and class): the hold ends, settled_amount adds up the rows'' amounts. A statement whose rows name no reservation costs one pass over its transition table.';
+
+
+--
+-- Name: spend_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) RETURNS TABLE(has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT b.entity_id IS NOT NULL,
+           p.period_start,
+           p.period_end,
+           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
+           s.spent,
+           h.held,
+           c.model_tier IS NOT NULL,
+           public.effective_budget(c.token_budget,
+                                   senate.applied_market_weight(
+                                       b.market_weight, b.priority_score,
+                                       (p.policy).min_priority_for_market_weight,
+                                       (p.policy).max_market_boost,
+                                       (p.policy).max_market_penalty)),
+           s.tier_spent,
+           h.tier_held,
+           t.throttled_until IS NOT NULL,
+           t.reason,
+           t.throttled_until
+    FROM (SELECT e AS policy, pb.period_start, pb.period_end
+          FROM public.economics_policy AS e
+          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
+          WHERE e.is_active) AS p
+    LEFT JOIN public.resource_budgets AS b
+      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
+    LEFT JOIN public.resource_budget_tiers AS c
+      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
+     AND c.model_tier = p_model_tier AND p_resource_type = 'llm_tokens'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_total), 0) AS spent,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = p_model_tier), 0)
+                   AS tier_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+          AND r.resource_type = p_resource_type
+          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held,
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = p_model_tier), 0) AS tier_held
+        FROM public.spend_reservations AS o
+        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+          AND o.resource_type = p_resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
+               max(x.throttled_until) AS throttled_until
+        FROM public.spend_throttles AS x
+        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
+          AND x.resource_type = p_resource_type
+          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate is called before every spend).';
 
 
 --
@@ -4863,44 +5889,6 @@ COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDAT
 
 
 --
--- Name: usage_append_only(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.usage_append_only() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-    SELECT coalesce((SELECT s.usage_append_only FROM senate.settings AS s), true)
-$$;
-
-
---
--- Name: FUNCTION usage_append_only(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is append-only now (senate.settings; on when the row is missing).';
-
-
---
--- Name: usage_strict_validation(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.usage_strict_validation() RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-    SELECT coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
-$$;
-
-
---
--- Name: FUNCTION usage_strict_validation(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.usage_strict_validation() IS 'Whether inserted usage rows are strictly validated now (senate.settings; on when the row is missing).';
-
-
---
 -- Name: validate_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4939,84 +5927,6 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before INSERT on economics_policy: time_zone must be in pg_timezone_names (22023) and may not differ from the previous version''s once usage is rolled up (S1008).';
-
-
---
--- Name: validate_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.validate_usage_inserts() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    AS $$
-DECLARE
-    v_bad record;
-BEGIN
-    IF NOT senate.usage_strict_validation() THEN
-        RETURN NULL;
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.corrects_usage_id IS NULL
-      AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity'))
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
-            MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
-                             '(only correct_resource_usage() writes negative corrections)',
-                             v_bad.amount);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.entity_types AS t
-                      WHERE t.entity_type = n.entity_type::text)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
-            MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
-            HINT = 'Add the kind to entity_types first.';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.resource_types AS t
-                      WHERE t.resource_type = n.resource_type::text)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
-            MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
-                             v_bad.resource_type);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.llm_models AS m WHERE m.model = n.model::text)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
-            MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
-            HINT = 'Add the model with its tier and price to llm_models first '
-                   '(or turn off senate.settings.usage_strict_validation).';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.api_providers AS p WHERE p.provider = n.provider::text)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
-            MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
-            HINT = 'Add the provider to api_providers first (or use provider ''other'').';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION validate_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Statement-level trigger on resource_usage inserts, while senate.settings.usage_strict_validation is on: refuses negative or non-finite amounts outside corrections (23514) and unknown entity types, resource classes, models of llm_tokens rows and providers of api_calls rows (23503).';
 
 
 --
@@ -5774,32 +6684,369 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: budget_snapshots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.budget_snapshots (
+    snapshot_at timestamp with time zone NOT NULL,
+    entity_type text NOT NULL,
+    resource_type text NOT NULL,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    envelopes integer NOT NULL,
+    base_budget numeric NOT NULL,
+    effective_budget numeric NOT NULL,
+    spent numeric NOT NULL,
+    spent_cost_usd numeric NOT NULL,
+    over_budget_entities integer NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT budget_snapshots_base_budget_check CHECK ((base_budget >= (0)::numeric)),
+    CONSTRAINT budget_snapshots_check CHECK ((period_start < period_end)),
+    CONSTRAINT budget_snapshots_effective_budget_check CHECK ((effective_budget >= (0)::numeric)),
+    CONSTRAINT budget_snapshots_envelopes_check CHECK ((envelopes >= 0)),
+    CONSTRAINT budget_snapshots_over_budget_entities_check CHECK ((over_budget_entities >= 0))
+);
+
+
+--
+-- Name: TABLE budget_snapshots; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.budget_snapshots IS 'The economy at an instant, per entity type and resource class: envelopes, their base and effective budgets, spend in the budget period through the instant''s day, and how many are over budget. Written by record_economy_snapshot(); the Senate report charts it.';
+
+
+--
+-- Name: COLUMN budget_snapshots.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.snapshot_at IS 'The instant described (as_of of record_economy_snapshot).';
+
+
+--
+-- Name: COLUMN budget_snapshots.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_snapshots.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.resource_type IS 'Resource class (unit in resource_types).';
+
+
+--
+-- Name: COLUMN budget_snapshots.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.period_start IS 'First day of the budget period containing snapshot_at (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_snapshots.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.period_end IS 'First day after that budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_snapshots.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.envelopes IS 'Number of resource_budgets rows of this entity type, in envelopes.';
+
+
+--
+-- Name: COLUMN budget_snapshots.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.base_budget IS 'Sum of their base budgets for the class per period, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN budget_snapshots.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.effective_budget IS 'Sum of their effective budgets (base * (1 + applied market weight)), in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_snapshots.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.spent IS 'Their spend in the period from period_start through snapshot_at''s day, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_snapshots.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN budget_snapshots.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.over_budget_entities IS 'How many of them had spent more than their effective budget, in entities.';
+
+
+--
+-- Name: COLUMN budget_snapshots.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.recorded_at IS 'When the row was written (clock time).';
+
+
+--
+-- Name: resource_daily_allowances; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_daily_allowances (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    daily_allowance numeric NOT NULL,
+    set_by text NOT NULL,
+    set_at timestamp with time zone DEFAULT now() NOT NULL,
+    note text,
+    CONSTRAINT resource_daily_allowances_daily_allowance_check CHECK (((daily_allowance >= (0)::numeric) AND (daily_allowance <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT resource_daily_allowances_note_check CHECK ((length(note) <= 2000)),
+    CONSTRAINT resource_daily_allowances_set_by_check CHECK (((length(set_by) >= 1) AND (length(set_by) <= 200)))
+);
+
+
+--
+-- Name: TABLE resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_daily_allowances IS 'Explicit daily allowances: how much an entity may spend of a resource class per calendar day (policy time zone) before the daily check throttles it. Without a row the allowance is the effective budget divided by the days in the budget period (7 for a week). Set with set_daily_allowance().';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.entity_type IS 'Kind of entity (envelope in resource_budgets).';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.entity_id IS 'Identifier of the entity.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.resource_type IS 'Resource class the allowance is for.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.daily_allowance IS 'Allowance per calendar day, in the unit of the class (tokens, CPU-seconds, GB-hours, calls); not scaled by market weight.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.set_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.set_by IS 'Who set the allowance.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.set_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.set_at IS 'When it was last set.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.note IS 'Why it was set.';
+
+
+--
+-- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_reservations (
+    reservation_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    model_tier text,
+    amount numeric NOT NULL,
+    reserved_by text NOT NULL,
+    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    settled_at timestamp with time zone,
+    settled_amount numeric,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
+    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
+    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
+    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
+);
+
+
+--
+-- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
+
+
+--
+-- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
+
+
+--
+-- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
+
+
+--
+-- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
+
+
+--
+-- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
+
+
+--
+-- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
+
+
+--
+-- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
 -- Name: budget_status; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.budget_status AS
- SELECT entity_type,
-    entity_id,
-    resource_type,
-    unit,
-    base_budget,
-    market_weight,
-    effective_budget,
-    period_start,
-    period_end,
-    spent,
-    spent_cost_usd,
-    remaining,
-    utilization,
-    over_budget
-   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+ SELECT s.entity_type,
+    s.entity_id,
+    s.resource_type,
+    s.unit,
+    s.base_budget,
+    s.market_weight,
+    s.effective_budget,
+    s.period_start,
+    s.period_end,
+    s.spent,
+    s.spent_cost_usd,
+    s.remaining,
+    s.utilization,
+    s.over_budget,
+    COALESCE(h.held, (0)::numeric) AS held,
+    GREATEST((s.remaining - COALESCE(h.held, (0)::numeric)), (0)::numeric) AS available,
+    COALESCE(a.daily_allowance, senate.derived_daily_allowance(s.effective_budget, s.period_start, s.period_end)) AS daily_allowance,
+    (t.throttled_until IS NOT NULL) AS throttled,
+    t.reason AS throttle_reason,
+    t.throttled_until
+   FROM (((public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget)
+     LEFT JOIN ( SELECT o.entity_type,
+            o.entity_id,
+            o.resource_type,
+            sum(o.amount) AS held
+           FROM public.spend_reservations o
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))
+          GROUP BY o.entity_type, o.entity_id, o.resource_type) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
+     LEFT JOIN public.resource_daily_allowances a ON (((a.entity_type = s.entity_type) AND (a.entity_id = s.entity_id) AND (a.resource_type = s.resource_type))))
+     LEFT JOIN ( SELECT x.entity_type,
+            x.entity_id,
+            x.resource_type,
+            string_agg(x.reason, '; '::text ORDER BY x.kind) AS reason,
+            max(x.throttled_until) AS throttled_until
+           FROM public.spend_throttles x
+          WHERE ((x.released_at IS NULL) AND (x.throttled_until > now()))
+          GROUP BY x.entity_type, x.entity_id, x.resource_type) t ON (((t.entity_type = s.entity_type) AND (t.entity_id = s.entity_id) AND (t.resource_type = s.resource_type))));
 
 
 --
 -- Name: VIEW budget_status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
+COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag; then what open reservations hold, what the spend gate would still grant, the daily allowance, and the active throttle. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
 
 
 --
@@ -5898,6 +7145,48 @@ COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget 
 --
 
 COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
+
+
+--
+-- Name: COLUMN budget_status.held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit.';
+
+
+--
+-- Name: COLUMN budget_status.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.available IS 'What can_spend / reserve_spend would still grant: remaining - held, floored at 0, in unit (tier caps aside).';
+
+
+--
+-- Name: COLUMN budget_status.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.daily_allowance IS 'Daily allowance the daily check applies, in unit per day: resource_daily_allowances if set, else effective_budget / days in the budget period.';
+
+
+--
+-- Name: COLUMN budget_status.throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttled IS 'True while a throttle from the daily check is active for this entity and class (can_spend refuses).';
+
+
+--
+-- Name: COLUMN budget_status.throttle_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttle_reason IS 'Why it is throttled (both reasons when the daily and the period throttle are active); NULL when not throttled.';
+
+
+--
+-- Name: COLUMN budget_status.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttled_until IS 'When the active throttle ends at the latest (start of the next day or period) unless a budget rise lifts it sooner; NULL when not throttled.';
 
 
 --
@@ -6528,6 +7817,276 @@ COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer
 
 
 --
+-- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_changes (
+    run_id bigint NOT NULL,
+    entity_type text,
+    entity_id text,
+    resource_type text NOT NULL,
+    old_budget numeric NOT NULL,
+    new_budget numeric NOT NULL,
+    delta numeric NOT NULL,
+    reason text NOT NULL,
+    detail text,
+    CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
+    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
+    CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
+);
+
+
+--
+-- Name: TABLE rebalance_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_changes IS 'The plan each applied rebalance carried out: one row per changed envelope and class (old, new, delta, rule, evidence) and one reserve row per class (entity NULL). Per run and class the deltas add up to 0. History: never changed. Rows of run r belong to rebalance_runs.run_id r (written in the same transaction; no foreign key so that a large plan is written in one pass).';
+
+
+--
+-- Name: COLUMN rebalance_changes.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.run_id IS 'rebalance_runs.run_id.';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_type IS 'Kind of entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_id IS 'Entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.old_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.old_budget IS 'Budget (or reserve balance) before, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.new_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.new_budget IS 'Budget (or reserve balance) after, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
+
+
+--
+-- Name: COLUMN rebalance_changes.detail; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.detail IS 'Evidence for the rule (ROI figures, market weight, idle since, priority rank).';
+
+
+--
+-- Name: rebalance_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_runs (
+    run_id bigint NOT NULL,
+    window_start date NOT NULL,
+    window_end date NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    policy_version bigint NOT NULL,
+    actor text NOT NULL,
+    applied_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    gains integer NOT NULL,
+    reductions integer NOT NULL,
+    reclaims integer NOT NULL,
+    reassignments integer NOT NULL,
+    CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
+    CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
+    CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
+    CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
+    CONSTRAINT rebalance_runs_reductions_check CHECK ((reductions >= 0)),
+    CONSTRAINT rebalance_runs_window_ordered CHECK ((window_end > window_start))
+);
+
+
+--
+-- Name: TABLE rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_runs IS 'Applied rebalances (run_rebalance with dry_run = false), one per review window: the window, as_of, policy version, who applied it and when, and how many changes of each rule. The ledger rows of a run carry cause_type rebalance and cause_id run_id. History: never changed.';
+
+
+--
+-- Name: COLUMN rebalance_runs.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.run_id IS 'Run identifier (budget_ledger.cause_id of its changes).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_start IS 'First day of the review window (policy time zone).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_end IS 'First day after the review window (exclusive): the start of the budget period containing as_of.';
+
+
+--
+-- Name: COLUMN rebalance_runs.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.as_of IS 'The as_of the run was applied for.';
+
+
+--
+-- Name: COLUMN rebalance_runs.policy_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.policy_version IS 'economics_policy version whose thresholds, windows and step were used.';
+
+
+--
+-- Name: COLUMN rebalance_runs.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.actor IS 'Who applied the run.';
+
+
+--
+-- Name: COLUMN rebalance_runs.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.applied_at IS 'When it was applied (clock time).';
+
+
+--
+-- Name: COLUMN rebalance_runs.gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.gains IS 'Envelopes raised for strong ROI with market support, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reductions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reductions IS 'Envelopes reduced for sustained low ROI, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reclaims; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reassignments; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
+
+
+--
+-- Name: rebalance_runs_run_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rebalance_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.rebalance_runs_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: reserve_snapshots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.reserve_snapshots (
+    snapshot_at timestamp with time zone NOT NULL,
+    resource_type text NOT NULL,
+    balance numeric NOT NULL,
+    allocated numeric NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT reserve_snapshots_allocated_check CHECK ((allocated >= (0)::numeric)),
+    CONSTRAINT reserve_snapshots_balance_check CHECK ((balance >= (0)::numeric))
+);
+
+
+--
+-- Name: TABLE reserve_snapshots; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.reserve_snapshots IS 'The Senate reserve at an instant, per resource class, with what is allocated to envelopes at the same instant. Written by record_economy_snapshot(); the Senate report charts it.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.snapshot_at IS 'The instant described.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.resource_type IS 'Resource class of the pool.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.balance IS 'Reserve balance, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN reserve_snapshots.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.allocated IS 'Sum of the base budgets of every envelope for the class, in the unit of the class.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.recorded_at IS 'When the row was written (clock time).';
+
+
+--
 -- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -6661,11 +8220,7 @@ CREATE TABLE public.resource_usage (
     amount_used numeric,
     "timestamp" timestamp with time zone,
     provider text,
-    idempotency_key text,
-    correction_reason text,
-    correction_actor text,
-    corrected_at timestamp with time zone,
-    corrects_usage_id bigint,
+    reservation_id bigint,
     CONSTRAINT resource_usage_amount_check CHECK ((amount <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric]))),
     CONSTRAINT resource_usage_analysis_id_check CHECK ((length(analysis_id) <= 200)),
     CONSTRAINT resource_usage_artifact_id_check CHECK ((length(artifact_id) <= 200)),
@@ -6797,38 +8352,10 @@ COMMENT ON COLUMN public.resource_usage.provider IS 'External API provider for a
 
 
 --
--- Name: COLUMN resource_usage.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN resource_usage.reservation_id; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.resource_usage.idempotency_key IS 'Writer-chosen key of one usage event (1 to 200 characters), unique where present: a retried write with the same key records nothing twice (see record_resource_usage). NULL: no key.';
-
-
---
--- Name: COLUMN resource_usage.correction_reason; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_usage.correction_reason IS 'For a correction row: why the original was wrong.';
-
-
---
--- Name: COLUMN resource_usage.correction_actor; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_usage.correction_actor IS 'For a correction row: who corrected it.';
-
-
---
--- Name: COLUMN resource_usage.corrected_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_usage.corrected_at IS 'For a correction row: when the correction was recorded (created_at keeps the time of the original spend, so the correction counts in the original''s day and budget period).';
-
-
---
--- Name: COLUMN resource_usage.corrects_usage_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_usage.corrects_usage_id IS 'For a correction row: id of the usage row it corrects. Its amount is the change (negative when the original overstated). Written only by correct_resource_usage(). NULL otherwise.';
+COMMENT ON COLUMN public.resource_usage.reservation_id IS 'Spend reservation (spend_reservations.reservation_id from reserve_spend) this usage settles; NULL when the spend was not reserved.';
 
 
 --
@@ -6956,6 +8483,467 @@ COMMENT ON COLUMN public.roi_leaderboard.artifact_quality_delta IS 'Net artifact
 
 
 --
+-- Name: senate_report_budget_by_period; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_budget_by_period AS
+ SELECT DISTINCT ON (s.period_start, s.entity_type, s.resource_type) s.period_start,
+    s.period_end,
+    s.entity_type,
+    s.resource_type,
+    rt.unit,
+    s.snapshot_at,
+    s.envelopes,
+    s.base_budget,
+    s.effective_budget,
+    s.spent,
+    s.spent_cost_usd,
+        CASE
+            WHEN (s.effective_budget > (0)::numeric) THEN (s.spent / s.effective_budget)
+            ELSE NULL::numeric
+        END AS utilization,
+    s.over_budget_entities
+   FROM (public.budget_snapshots s
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
+  ORDER BY s.period_start, s.entity_type, s.resource_type, s.snapshot_at DESC;
+
+
+--
+-- Name: VIEW senate_report_budget_by_period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_budget_by_period IS 'Budget against spend per budget period, entity type and resource class: the latest snapshot (budget_snapshots) taken in each period, so a finished period shows its whole spend and the current one its spend so far. Empty until record_economy_snapshot() has run.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.period_start IS 'First day of the budget period.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.period_end IS 'First day after the budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.snapshot_at IS 'The snapshot the row comes from (the latest in the period).';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.envelopes IS 'Envelopes of this entity type then, in envelopes.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.base_budget IS 'Sum of base budgets then, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.effective_budget IS 'Sum of effective budgets then, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent IS 'Spend in the period through the snapshot''s day, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.over_budget_entities IS 'Entities over their effective budget at the snapshot, in entities.';
+
+
+--
+-- Name: senate_report_last_rebalance; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_last_rebalance AS
+ SELECT r.run_id,
+    r.window_start,
+    r.window_end,
+    r.as_of,
+    r.applied_at,
+    r.actor,
+    c.entity_type,
+    c.entity_id,
+    c.resource_type,
+    rt.unit,
+    c.old_budget,
+    c.new_budget,
+    c.delta,
+    c.reason,
+    c.detail
+   FROM ((( SELECT x.run_id,
+            x.window_start,
+            x.window_end,
+            x.as_of,
+            x.policy_version,
+            x.actor,
+            x.applied_at,
+            x.gains,
+            x.reductions,
+            x.reclaims,
+            x.reassignments
+           FROM public.rebalance_runs x
+          ORDER BY x.run_id DESC
+         LIMIT 1) r
+     JOIN public.rebalance_changes c ON ((c.run_id = r.run_id)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = c.resource_type)))
+  ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
+
+
+--
+-- Name: VIEW senate_report_last_rebalance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_last_rebalance IS 'What the most recent applied rebalance (rebalance_runs) changed and why: its plan (rebalance_changes), one row per envelope and class changed, and one reserve row per class (entity NULL, reason reserve), with the rule and its evidence.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.run_id IS 'The run (budget_ledger.cause_id of its changes).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_start IS 'First day of the window it reviewed.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_end IS 'First day after that window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.as_of IS 'The as_of it was applied for.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.applied_at IS 'When it was applied (clock time).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.actor IS 'Who applied it.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_type IS 'Kind of entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_id IS 'Entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.old_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.new_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.detail; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence the rule acted on (ROI figures, market weight, idle since, rank).';
+
+
+--
+-- Name: senate_report_last_rebalance_summary; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_last_rebalance_summary AS
+ SELECT run_id,
+    window_start,
+    window_end,
+    resource_type,
+    unit,
+    reason,
+    count(*) AS changes,
+    sum(delta) AS total_delta
+   FROM public.senate_report_last_rebalance r
+  GROUP BY run_id, window_start, window_end, resource_type, unit, reason
+  ORDER BY resource_type, reason;
+
+
+--
+-- Name: VIEW senate_report_last_rebalance_summary; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_last_rebalance_summary IS 'senate_report_last_rebalance counted per resource class and rule: how many budgets the last rebalance changed under each rule and by how much in total (the reserve row: its net change).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.run_id IS 'The run.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_start IS 'First day of the window it reviewed.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_end IS 'First day after that window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.unit IS 'Unit of total_delta: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.reason IS 'The rule (reserve: the net reserve change).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.changes IS 'Budgets changed under the rule, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.total_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Sum of their deltas, in unit.';
+
+
+--
+-- Name: senate_report_over_budget; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_over_budget AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    effective_budget,
+    spent,
+    (spent - effective_budget) AS overrun,
+    utilization,
+    spent_cost_usd,
+    throttled,
+    throttled_until
+   FROM public.budget_status b
+  WHERE over_budget
+  ORDER BY utilization DESC, entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW senate_report_over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_over_budget IS 'Envelopes that have spent more than their effective budget in a class this period, most over first (NULL utilization = spend against a zero budget).';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.resource_type IS 'Resource class over budget.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.effective_budget IS 'Effective budget this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.spent IS 'Spend this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.overrun; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.overrun IS 'spent - effective_budget, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.spent_cost_usd IS 'Cost of the spend this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.throttled IS 'True while the daily check''s throttle holds (can_spend refuses).';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.throttled_until IS 'When that throttle ends at the latest; NULL when not throttled.';
+
+
+--
 -- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -6963,8 +8951,7 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric))),
-    CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
 );
 
 
@@ -6997,10 +8984,1112 @@ COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last cha
 
 
 --
--- Name: CONSTRAINT senate_reserve_balance_not_nan ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+-- Name: senate_report_overview; Type: VIEW; Schema: public; Owner: -
 --
 
-COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
+CREATE VIEW public.senate_report_overview AS
+ SELECT now() AS as_of,
+    pb.period_start,
+    pb.period_end,
+    ( SELECT count(*) AS count
+           FROM public.resource_budgets) AS envelopes,
+    s.over_budget_entities,
+    s.effective_token_budget,
+    s.tokens_spent,
+        CASE
+            WHEN (s.effective_token_budget > (0)::numeric) THEN (s.tokens_spent / s.effective_token_budget)
+            ELSE NULL::numeric
+        END AS token_utilization,
+    s.spent_cost_usd,
+    rw.window_start AS roi_window_start,
+    rw.window_end AS roi_window_end,
+    g.kg_edges_gained,
+    g.tokens_spent AS roi_window_tokens_spent,
+    public.roi_score(g.kg_edges_gained, g.tokens_spent) AS roi_window_roi,
+    ( SELECT count(*) AS count
+           FROM public.allocation_proposals p
+          WHERE (p.status = 'pending'::text)) AS pending_proposals,
+    ( SELECT r.balance
+           FROM public.senate_reserve r
+          WHERE (r.resource_type = 'llm_tokens'::text)) AS reserve_tokens,
+    s.throttled_entities,
+    ( SELECT count(*) AS count
+           FROM public.spend_alerts a
+          WHERE (a.period_start = pb.period_start)) AS alerts_this_period,
+    ( SELECT max(r.run_id) AS max
+           FROM public.rebalance_runs r) AS last_rebalance_run
+   FROM (((public.budget_period_bounds(now()) pb(period_start, period_end, starts_at, ends_at)
+     CROSS JOIN public.roi_window_bounds(now()) rw(window_start, window_end, starts_at, ends_at))
+     CROSS JOIN ( SELECT count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.over_budget) AS over_budget_entities,
+            count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.throttled) AS throttled_entities,
+            COALESCE(sum(b.effective_budget) FILTER (WHERE (b.resource_type = 'llm_tokens'::text)), (0)::numeric) AS effective_token_budget,
+            COALESCE(sum(b.spent) FILTER (WHERE (b.resource_type = 'llm_tokens'::text)), (0)::numeric) AS tokens_spent,
+            COALESCE(sum(b.spent_cost_usd), (0)::numeric) AS spent_cost_usd
+           FROM public.budget_status b) s)
+     CROSS JOIN ( SELECT COALESCE(sum(l.kg_edges_gained), (0)::numeric) AS kg_edges_gained,
+            COALESCE(sum(l.tokens_spent), (0)::numeric) AS tokens_spent
+           FROM public.roi_leaderboard l) g);
+
+
+--
+-- Name: VIEW senate_report_overview; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_overview IS 'The Senate report''s headline, one row: the current budget period, envelopes, entities over budget, the token budget and its use this period, the cost of this period''s spend, the ROI window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, alerts fired this period and the last rebalance run.';
+
+
+--
+-- Name: COLUMN senate_report_overview.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.as_of IS 'When the figures were read (now()).';
+
+
+--
+-- Name: COLUMN senate_report_overview.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN senate_report_overview.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.period_end IS 'First day after the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_overview.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.envelopes IS 'Number of resource_budgets rows, in envelopes.';
+
+
+--
+-- Name: COLUMN senate_report_overview.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.over_budget_entities IS 'Entities over their effective budget in at least one class this period (budget_status.over_budget), in entities.';
+
+
+--
+-- Name: COLUMN senate_report_overview.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.effective_token_budget IS 'Sum of effective llm_tokens budgets this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.tokens_spent IS 'llm tokens spent by envelopes this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.token_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %).';
+
+
+--
+-- Name: COLUMN senate_report_overview.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.spent_cost_usd IS 'Cost of all classes'' spend by envelopes this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_start IS 'First day of the current ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_overview.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.kg_edges_gained IS 'KG edges gained in the ROI window (roi_leaderboard), in edges.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_tokens_spent IS 'llm tokens spent in the ROI window (roi_leaderboard), in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_roi; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_roi IS 'kg_edges_gained / roi_window_tokens_spent, in KG edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_overview.pending_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.pending_proposals IS 'Allocation proposals awaiting a decision, in proposals.';
+
+
+--
+-- Name: COLUMN senate_report_overview.reserve_tokens; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.reserve_tokens IS 'Senate reserve of llm_tokens, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.throttled_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.throttled_entities IS 'Entities with an active throttle in at least one class (budget_status.throttled), in entities.';
+
+
+--
+-- Name: COLUMN senate_report_overview.alerts_this_period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.alerts_this_period IS 'Spend alerts fired for the current budget period (spend_alerts), in alerts.';
+
+
+--
+-- Name: COLUMN senate_report_overview.last_rebalance_run; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.last_rebalance_run IS 'run_id of the most recent applied rebalance (rebalance_runs); NULL if none.';
+
+
+--
+-- Name: senate_report_pending_proposals; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_pending_proposals AS
+ SELECT p.id AS proposal_id,
+    p.created_at AS filed_at,
+    p.entity_type,
+    p.entity_id,
+    p.resource_type,
+    rt.unit,
+    p.requested_tokens AS requested_amount,
+    COALESCE(p.proposer_agent, p.proposer_id) AS proposer,
+    t.approvals,
+    t.rejections,
+    t.abstentions,
+    t.quorum,
+    t.approvable,
+    (COALESCE(r.balance, (0)::numeric) >= p.requested_tokens) AS reserve_covers,
+    p.justification
+   FROM (((public.allocation_proposals p
+     JOIN public.allocation_proposal_tallies t ON ((t.proposal_id = p.id)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = p.resource_type)))
+     LEFT JOIN public.senate_reserve r ON ((r.resource_type = p.resource_type)))
+  WHERE (p.status = 'pending'::text)
+  ORDER BY p.created_at, p.id;
+
+
+--
+-- Name: VIEW senate_report_pending_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_pending_proposals IS 'Allocation proposals awaiting a decision, oldest first: what is asked for whom, the votes so far under the proposal''s policy version, whether it could be approved now and whether the reserve covers it.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.proposal_id IS 'The proposal.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.filed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.filed_at IS 'When it was filed.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.entity_id IS 'Entity it is for.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.unit IS 'Unit of requested_amount: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.requested_amount IS 'Amount requested, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.proposer; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.proposer IS 'Who filed it (agent or user).';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.approvals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.approvals IS 'Approve votes so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.rejections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.rejections IS 'Reject votes so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.abstentions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.abstentions IS 'Abstentions so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.quorum; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.quorum IS 'Non-abstaining votes its policy version requires.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.approvable; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.approvable IS 'Quorum met and more approve than reject votes.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.reserve_covers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.reserve_covers IS 'The reserve of the class holds at least the requested amount now.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.justification; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.justification IS 'The proposer''s justification.';
+
+
+--
+-- Name: senate_report_reserve; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_reserve AS
+ SELECT t.resource_type,
+    t.unit,
+    COALESCE(r.balance, (0)::numeric) AS balance,
+    a.allocated,
+        CASE
+            WHEN ((COALESCE(r.balance, (0)::numeric) + a.allocated) > (0)::numeric) THEN (COALESCE(r.balance, (0)::numeric) / (COALESCE(r.balance, (0)::numeric) + a.allocated))
+            ELSE NULL::numeric
+        END AS reserve_share,
+    COALESCE(q.pending_requested, (0)::numeric) AS pending_requested,
+    l.recorded_at AS last_change_at,
+    l.cause_type AS last_change_cause,
+    l.delta AS last_change_delta
+   FROM ((((public.resource_types t
+     LEFT JOIN public.senate_reserve r ON ((r.resource_type = t.resource_type)))
+     CROSS JOIN LATERAL ( SELECT COALESCE(sum(senate.budget_amount(b.*, t.resource_type)), (0)::numeric) AS allocated
+           FROM public.resource_budgets b) a)
+     LEFT JOIN LATERAL ( SELECT sum(p.requested_tokens) AS pending_requested
+           FROM public.allocation_proposals p
+          WHERE ((p.status = 'pending'::text) AND (p.resource_type = t.resource_type))) q ON (true))
+     LEFT JOIN LATERAL ( SELECT g.recorded_at,
+            g.cause_type,
+            g.delta
+           FROM public.budget_ledger g
+          WHERE ((g.account = 'reserve'::text) AND (g.entity_type IS NULL) AND (g.entity_id IS NULL) AND (g.resource_type = t.resource_type))
+          ORDER BY g.ledger_id DESC
+         LIMIT 1) l ON (true))
+  ORDER BY t.resource_type;
+
+
+--
+-- Name: VIEW senate_report_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.balance IS 'Reserve balance, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.allocated IS 'Sum of the base budgets of every envelope, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.reserve_share; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.reserve_share IS 'balance / (balance + allocated) as a fraction; NULL when both are 0.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.pending_requested; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.pending_requested IS 'Sum requested by pending proposals, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_at IS 'When the reserve of the class last changed (ledger).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_cause; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_cause IS 'Cause of that change (reserve_funding, proposal_approval, rebalance, ...).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit.';
+
+
+--
+-- Name: senate_report_reserve_history; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_reserve_history AS
+ SELECT s.snapshot_at,
+    s.resource_type,
+    rt.unit,
+    s.balance,
+    s.allocated
+   FROM (public.reserve_snapshots s
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
+  ORDER BY s.resource_type, s.snapshot_at;
+
+
+--
+-- Name: VIEW senate_report_reserve_history; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_reserve_history IS 'The reserve over time per resource class (reserve_snapshots), with the allocated total beside it. Empty until record_economy_snapshot() has run.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.snapshot_at IS 'The instant.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.balance IS 'Reserve balance, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.allocated IS 'Sum of envelopes'' base budgets, in unit.';
+
+
+--
+-- Name: senate_report_roi_laggards; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_laggards AS
+ SELECT row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id) AS laggard_rank,
+    l.entity_type,
+    l.entity_id,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.priority_score,
+    a.market_weight,
+    l.window_start,
+    l.window_end
+   FROM (public.roi_leaderboard l
+     LEFT JOIN public.allocation_ranking a ON (((a.entity_type = l.entity_type) AND (a.entity_id = l.entity_id))))
+  WHERE (l.roi_score IS NOT NULL)
+  ORDER BY (row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id));
+
+
+--
+-- Name: VIEW senate_report_roi_laggards; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_laggards IS 'The poorest yield per token in the current ROI window, lowest first (ties: the larger spender first), with priority and applied market weight (NULL without an envelope).';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.laggard_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.laggard_rank IS 'Rank, 1 = lowest ROI.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.tokens_spent IS 'llm tokens spent in the window, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.priority_score IS 'priority_score of the envelope, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.market_weight IS 'Applied market weight of the envelope (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.window_start IS 'First day of the ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: senate_report_roi_leaders; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_leaders AS
+ SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id) AS leader_rank,
+    l.entity_type,
+    l.entity_id,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.priority_score,
+    a.market_weight,
+    l.window_start,
+    l.window_end
+   FROM (public.roi_leaderboard l
+     LEFT JOIN public.allocation_ranking a ON (((a.entity_type = l.entity_type) AND (a.entity_id = l.entity_id))))
+  WHERE (l.roi_score IS NOT NULL)
+  ORDER BY (row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id));
+
+
+--
+-- Name: VIEW senate_report_roi_leaders; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_leaders IS 'The best yield per token in the current ROI window (roi_leaderboard, entities that spent tokens), highest first, with priority and applied market weight (NULL without an envelope).';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.leader_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.leader_rank IS 'Rank, 1 = highest ROI.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.tokens_spent IS 'llm tokens spent in the window, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.priority_score IS 'priority_score of the envelope, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.market_weight IS 'Applied market weight of the envelope (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.window_start IS 'First day of the ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: senate_report_roi_priority; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_priority AS
+ SELECT a.entity_type,
+    a.entity_id,
+    a.priority_score,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.market_weight,
+    a.effective_token_budget
+   FROM (public.allocation_ranking a
+     LEFT JOIN public.roi_leaderboard l ON (((l.entity_type = a.entity_type) AND (l.entity_id = a.entity_id))))
+  ORDER BY a.entity_type, a.entity_id;
+
+
+--
+-- Name: VIEW senate_report_roi_priority; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_priority IS 'Every envelope''s priority score beside its ROI in the current window (NULL without token spend): does the Senate''s judgment agree with the yield? With applied market weight and effective token budget.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.priority_score IS 'priority_score, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.roi_score IS 'KG edges per token in the current ROI window; NULL without token spend.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.kg_edges_gained IS 'KG edges gained in the window, in edges (NULL when none and no spend).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.tokens_spent IS 'llm tokens spent in the window, in tokens (NULL when none and no gains).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.market_weight IS 'Applied market weight (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'Effective token budget per period, in tokens.';
+
+
+--
+-- Name: senate_report_spend_mix; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_spend_mix AS
+ SELECT d.resource_type,
+    rt.unit,
+    COALESCE(d.model_tier, d.provider, ''::text) AS tier_or_provider,
+    sum(d.amount) AS amount,
+    sum(d.cost_usd) AS cost_usd,
+    (sum(d.usage_rows))::bigint AS usage_rows
+   FROM ((public.daily_spend d
+     CROSS JOIN public.budget_period_bounds(now()) b(period_start, period_end, starts_at, ends_at))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = d.resource_type)))
+  WHERE ((d.usage_day >= b.period_start) AND (d.usage_day < b.period_end))
+  GROUP BY d.resource_type, rt.unit, COALESCE(d.model_tier, d.provider, ''::text)
+  ORDER BY (sum(d.cost_usd)) DESC, d.resource_type, COALESCE(d.model_tier, d.provider, ''::text);
+
+
+--
+-- Name: VIEW senate_report_spend_mix; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_spend_mix IS 'Where this budget period''s spend went: amount and cost per resource class and model tier or API provider (all entities, from the usage rollups), costliest first.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.unit IS 'Unit of amount: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.tier_or_provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.tier_or_provider IS 'Model tier (llm_tokens), provider (api_calls), or empty.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.amount IS 'Amount used this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.cost_usd IS 'Cost this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.usage_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.usage_rows IS 'resource_usage rows this period, in rows.';
+
+
+--
+-- Name: senate_report_throttled; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_throttled AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    effective_budget,
+    spent,
+    utilization,
+    daily_allowance,
+    throttled_until,
+    throttle_reason
+   FROM public.budget_status b
+  WHERE throttled
+  ORDER BY throttled_until DESC, utilization DESC, entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW senate_report_throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_throttled IS 'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest throttles first.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.resource_type IS 'Resource class throttled.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.effective_budget IS 'Effective budget this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.spent IS 'Spend this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.throttled_until IS 'When the throttle ends at the latest (next day or next period).';
+
+
+--
+-- Name: COLUMN senate_report_throttled.throttle_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.throttle_reason IS 'Why (spend against the daily allowance or the period budget).';
+
+
+--
+-- Name: senate_report_top_allocations; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_top_allocations AS
+ WITH status AS (
+         SELECT b.entity_type,
+            b.entity_id,
+            b.resource_type,
+            b.unit,
+            b.base_budget,
+            b.market_weight,
+            b.effective_budget,
+            b.period_start,
+            b.period_end,
+            b.spent,
+            b.spent_cost_usd,
+            b.remaining,
+            b.utilization,
+            b.over_budget,
+            b.held,
+            b.available,
+            b.daily_allowance,
+            b.throttled,
+            b.throttle_reason,
+            b.throttled_until
+           FROM public.budget_status b
+        ), cost AS (
+         SELECT s_1.entity_type,
+            s_1.entity_id,
+            sum(s_1.spent_cost_usd) AS period_cost_usd
+           FROM status s_1
+          GROUP BY s_1.entity_type, s_1.entity_id
+        )
+ SELECT row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id) AS allocation_rank,
+    s.entity_type,
+    s.entity_id,
+    e.priority_score,
+    s.market_weight,
+    s.base_budget AS token_budget,
+    s.effective_budget AS effective_token_budget,
+    s.spent AS tokens_spent,
+    s.utilization AS token_utilization,
+    e.roi_score,
+    c.period_cost_usd
+   FROM ((status s
+     JOIN public.resource_budgets e ON (((e.entity_type = s.entity_type) AND (e.entity_id = s.entity_id))))
+     JOIN cost c ON (((c.entity_type = s.entity_type) AND (c.entity_id = s.entity_id))))
+  WHERE (s.resource_type = 'llm_tokens'::text)
+  ORDER BY (row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id));
+
+
+--
+-- Name: VIEW senate_report_top_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_top_allocations IS 'Envelopes ranked by effective token budget this period (largest first), with priority, applied market weight, token spend and utilization, stored ROI score and the period''s cost in all classes.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.allocation_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.allocation_rank IS 'Rank, 1 = largest effective token budget.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.priority_score IS 'resource_budgets.priority_score, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.market_weight IS 'Applied market weight (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.token_budget IS 'Base token budget per period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.tokens_spent IS 'Tokens spent this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.token_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %); NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.roi_score IS 'resource_budgets.roi_score at the last refresh, in KG edges per token; NULL without spend.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.period_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost of this period''s spend in all four classes, in USD.';
+
+
+--
+-- Name: spend_alerts_alert_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_alerts ALTER COLUMN alert_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_alerts_alert_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: spend_reservations_reservation_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_reservations ALTER COLUMN reservation_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_reservations_reservation_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: spend_throttles_throttle_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_throttles ALTER COLUMN throttle_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_throttles_throttle_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -7217,126 +10306,6 @@ COMMENT ON COLUMN senate.error_codes.hint IS 'What the caller should do about it
 
 
 --
--- Name: function_access; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.function_access (
-    function_name text NOT NULL,
-    granted_to text[] DEFAULT '{}'::text[] NOT NULL,
-    security_definer boolean NOT NULL,
-    revoke_from_public boolean DEFAULT true NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT function_access_function_name_check CHECK ((function_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'::text)),
-    CONSTRAINT function_access_granted_to_check CHECK ((granted_to <@ ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text]))
-);
-
-
---
--- Name: TABLE function_access; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.function_access IS 'Who may call which function (every overload of the name), applied by senate.grant_role_privileges(). Add a row and call that function to bring a new function in.';
-
-
---
--- Name: COLUMN function_access.function_name; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_access.function_name IS 'Schema-qualified function name (all overloads).';
-
-
---
--- Name: COLUMN function_access.granted_to; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_access.granted_to IS 'Group roles granted EXECUTE.';
-
-
---
--- Name: COLUMN function_access.security_definer; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_access.security_definer IS 'Make it SECURITY DEFINER with search_path pg_catalog, public, senate, pg_temp (mutating functions, and trigger functions that write internal tables for callers who may not).';
-
-
---
--- Name: COLUMN function_access.revoke_from_public; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_access.revoke_from_public IS 'Revoke the default EXECUTE from PUBLIC.';
-
-
---
--- Name: COLUMN function_access.description; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_access.description IS 'Why this access.';
-
-
---
--- Name: function_hardening; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.function_hardening (
-    function_oid oid NOT NULL,
-    function_signature text NOT NULL,
-    was_security_definer boolean NOT NULL,
-    had_search_path text,
-    public_could_execute boolean NOT NULL,
-    hardened_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE function_hardening; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.function_hardening IS 'State of each function before senate.grant_role_privileges() first changed it, so the rollback of 0059 restores it.';
-
-
---
--- Name: COLUMN function_hardening.function_oid; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.function_oid IS 'The function.';
-
-
---
--- Name: COLUMN function_hardening.function_signature; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature when recorded.';
-
-
---
--- Name: COLUMN function_hardening.was_security_definer; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
-
-
---
--- Name: COLUMN function_hardening.had_search_path; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.had_search_path IS 'Its own search_path setting before (NULL: none).';
-
-
---
--- Name: COLUMN function_hardening.public_could_execute; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUBLIC could execute it before.';
-
-
---
--- Name: COLUMN function_hardening.hardened_at; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.function_hardening.hardened_at IS 'When it was first hardened.';
-
-
---
 -- Name: latest_allocation_signals; Type: VIEW; Schema: senate; Owner: -
 --
 
@@ -7425,199 +10394,6 @@ COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the late
 
 
 --
--- Name: settings; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.settings (
-    singleton boolean DEFAULT true NOT NULL,
-    usage_append_only boolean NOT NULL,
-    usage_strict_validation boolean NOT NULL,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL,
-    changed_by text NOT NULL,
-    change_reason text NOT NULL,
-    CONSTRAINT settings_change_reason_check CHECK (((length(btrim(change_reason)) >= 1) AND (length(btrim(change_reason)) <= 2000))),
-    CONSTRAINT settings_changed_by_check CHECK (((length(changed_by) >= 1) AND (length(changed_by) <= 200))),
-    CONSTRAINT settings_singleton_check CHECK (singleton)
-);
-
-
---
--- Name: TABLE settings; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.settings IS 'Deployment settings of the Senate layer''s integrity guards (exactly one row). Change them with set_senate_setting(setting, value, actor, reason); every change is logged in senate.settings_log.';
-
-
---
--- Name: COLUMN settings.singleton; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.singleton IS 'Always true: the table holds one row.';
-
-
---
--- Name: COLUMN settings.usage_append_only; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.usage_append_only IS 'When on (fresh installs), UPDATE, DELETE and TRUNCATE of resource_usage are refused (SQLSTATE S4002) and corrections go through correct_resource_usage(). Turn off for a deployment whose legacy consumers still update usage rows (the compatibility triggers keep each column pair in sync and the rollup triggers keep totals exact either way).';
-
-
---
--- Name: COLUMN settings.usage_strict_validation; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.usage_strict_validation IS 'When on (fresh installs), inserted usage rows must name a known entity type, resource class, model (llm_tokens rows that name one) and provider (api_calls rows that name one), and a non-negative finite amount (only correction rows are negative). Off for deployments whose writers may write names the reference tables do not hold yet.';
-
-
---
--- Name: COLUMN settings.changed_at; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.changed_at IS 'When the settings last changed.';
-
-
---
--- Name: COLUMN settings.changed_by; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.changed_by IS 'Who last changed them.';
-
-
---
--- Name: COLUMN settings.change_reason; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings.change_reason IS 'Why they were last changed.';
-
-
---
--- Name: settings_log; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.settings_log (
-    log_id bigint NOT NULL,
-    setting text NOT NULL,
-    old_value boolean,
-    new_value boolean NOT NULL,
-    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    changed_by text NOT NULL,
-    reason text NOT NULL
-);
-
-
---
--- Name: TABLE settings_log; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.settings_log IS 'Append-only history of changes to senate.settings: which guard was turned on or off, by whom and why.';
-
-
---
--- Name: COLUMN settings_log.log_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.log_id IS 'Order of recording.';
-
-
---
--- Name: COLUMN settings_log.setting; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.setting IS 'Name of the setting (a column of senate.settings).';
-
-
---
--- Name: COLUMN settings_log.old_value; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.old_value IS 'Value before the change.';
-
-
---
--- Name: COLUMN settings_log.new_value; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.new_value IS 'Value after the change.';
-
-
---
--- Name: COLUMN settings_log.changed_at; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.changed_at IS 'When the change was made (clock time).';
-
-
---
--- Name: COLUMN settings_log.changed_by; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.changed_by IS 'Actor named by the caller.';
-
-
---
--- Name: COLUMN settings_log.reason; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.settings_log.reason IS 'Why the change was made.';
-
-
---
--- Name: settings_log_log_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
---
-
-ALTER TABLE senate.settings_log ALTER COLUMN log_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME senate.settings_log_log_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
-
---
--- Name: table_access; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.table_access (
-    relation_name text NOT NULL,
-    role_name text NOT NULL,
-    privilege text NOT NULL,
-    CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
-    CONSTRAINT table_access_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'::text)),
-    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text])))
-);
-
-
---
--- Name: TABLE table_access; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.table_access IS 'Which group role gets which privilege on which table or view, applied by senate.grant_role_privileges(). INSERT also grants USAGE on the serial sequences of the table.';
-
-
---
--- Name: COLUMN table_access.relation_name; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.table_access.relation_name IS 'Schema-qualified table or view; <views> = every view of the schema, <tables> = every table.';
-
-
---
--- Name: COLUMN table_access.role_name; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege.';
-
-
---
--- Name: COLUMN table_access.privilege; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, optionally with a column list.';
-
-
---
 -- Name: allocation_proposals id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -7645,21 +10421,6 @@ ALTER TABLE ONLY public.allocation_proposal_transitions
 
 ALTER TABLE ONLY public.allocation_proposals
     ADD CONSTRAINT allocation_proposals_pkey PRIMARY KEY (id);
-
-
---
--- Name: allocation_proposals allocation_proposals_requested_tokens_not_nan; Type: CHECK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE public.allocation_proposals
-    ADD CONSTRAINT allocation_proposals_requested_tokens_not_nan CHECK ((requested_tokens <> 'NaN'::numeric)) NOT VALID;
-
-
---
--- Name: CONSTRAINT allocation_proposals_requested_tokens_not_nan ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT allocation_proposals_requested_tokens_not_nan ON public.allocation_proposals IS 'requested_tokens is a number: NaN is refused (it would poison every sum).';
 
 
 --
@@ -7692,6 +10453,14 @@ ALTER TABLE ONLY public.api_providers
 
 ALTER TABLE ONLY public.budget_ledger
     ADD CONSTRAINT budget_ledger_pkey PRIMARY KEY (ledger_id);
+
+
+--
+-- Name: budget_snapshots budget_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_pkey PRIMARY KEY (snapshot_at, entity_type, resource_type);
 
 
 --
@@ -7743,6 +10512,37 @@ ALTER TABLE ONLY public.model_tiers
 
 
 --
+-- Name: rebalance_runs rebalance_runs_once_per_window; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_once_per_window UNIQUE (window_start, window_end);
+
+
+--
+-- Name: CONSTRAINT rebalance_runs_once_per_window ON rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rebalance_runs_once_per_window ON public.rebalance_runs IS 'A review window is applied at most once.';
+
+
+--
+-- Name: rebalance_runs rebalance_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_pkey PRIMARY KEY (run_id);
+
+
+--
+-- Name: reserve_snapshots reserve_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reserve_snapshots
+    ADD CONSTRAINT reserve_snapshots_pkey PRIMARY KEY (snapshot_at, resource_type);
+
+
+--
 -- Name: resource_budget_tiers resource_budget_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -7756,6 +10556,14 @@ ALTER TABLE ONLY public.resource_budget_tiers
 
 ALTER TABLE ONLY public.resource_budgets
     ADD CONSTRAINT resource_budgets_pkey PRIMARY KEY (entity_type, entity_id);
+
+
+--
+-- Name: resource_daily_allowances resource_daily_allowances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_pkey PRIMARY KEY (entity_type, entity_id, resource_type);
 
 
 --
@@ -7775,36 +10583,6 @@ ALTER TABLE ONLY public.resource_types
 
 
 --
--- Name: resource_usage resource_usage_correction_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE public.resource_usage
-    ADD CONSTRAINT resource_usage_correction_check CHECK ((((corrects_usage_id IS NULL) AND (correction_reason IS NULL) AND (correction_actor IS NULL) AND (corrected_at IS NULL)) OR ((corrects_usage_id IS NOT NULL) AND ((length(btrim(correction_reason)) >= 1) AND (length(btrim(correction_reason)) <= 2000)) AND ((length(btrim(correction_actor)) >= 1) AND (length(btrim(correction_actor)) <= 200)) AND (corrected_at IS NOT NULL)))) NOT VALID;
-
-
---
--- Name: CONSTRAINT resource_usage_correction_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_usage_correction_check ON public.resource_usage IS 'A correction row carries the corrected row id, a reason, an actor and a time; other rows none of them.';
-
-
---
--- Name: resource_usage resource_usage_idempotency_key_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE public.resource_usage
-    ADD CONSTRAINT resource_usage_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))) NOT VALID;
-
-
---
--- Name: CONSTRAINT resource_usage_idempotency_key_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT resource_usage_idempotency_key_check ON public.resource_usage IS 'An idempotency key has 1 to 200 characters.';
-
-
---
 -- Name: resource_usage resource_usage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -7818,6 +10596,45 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_pkey PRIMARY KEY (resource_type);
+
+
+--
+-- Name: spend_alerts spend_alerts_once_per_period; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_once_per_period UNIQUE (entity_type, entity_id, resource_type, period_start, threshold);
+
+
+--
+-- Name: CONSTRAINT spend_alerts_once_per_period ON spend_alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_alerts_once_per_period ON public.spend_alerts IS 'Each threshold fires once per entity, class and budget period.';
+
+
+--
+-- Name: spend_alerts spend_alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_pkey PRIMARY KEY (alert_id);
+
+
+--
+-- Name: spend_reservations spend_reservations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_pkey PRIMARY KEY (reservation_id);
+
+
+--
+-- Name: spend_throttles spend_throttles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_throttles
+    ADD CONSTRAINT spend_throttles_pkey PRIMARY KEY (throttle_id);
 
 
 --
@@ -7850,46 +10667,6 @@ ALTER TABLE ONLY senate.error_codes
 
 ALTER TABLE ONLY senate.error_codes
     ADD CONSTRAINT error_codes_pkey PRIMARY KEY (sqlstate);
-
-
---
--- Name: function_access function_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
---
-
-ALTER TABLE ONLY senate.function_access
-    ADD CONSTRAINT function_access_pkey PRIMARY KEY (function_name);
-
-
---
--- Name: function_hardening function_hardening_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
---
-
-ALTER TABLE ONLY senate.function_hardening
-    ADD CONSTRAINT function_hardening_pkey PRIMARY KEY (function_oid);
-
-
---
--- Name: settings_log settings_log_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
---
-
-ALTER TABLE ONLY senate.settings_log
-    ADD CONSTRAINT settings_log_pkey PRIMARY KEY (log_id);
-
-
---
--- Name: settings settings_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
---
-
-ALTER TABLE ONLY senate.settings
-    ADD CONSTRAINT settings_pkey PRIMARY KEY (singleton);
-
-
---
--- Name: table_access table_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
---
-
-ALTER TABLE ONLY senate.table_access
-    ADD CONSTRAINT table_access_pkey PRIMARY KEY (relation_name, role_name, privilege);
 
 
 --
@@ -8048,6 +10825,34 @@ COMMENT ON INDEX public.market_signals_entity_idx IS 'Signal history of one enti
 
 
 --
+-- Name: rebalance_changes_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rebalance_changes_entity_idx ON public.rebalance_changes USING btree (entity_type, entity_id, run_id);
+
+
+--
+-- Name: INDEX rebalance_changes_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rebalance_changes_entity_idx IS 'Rebalance history of an entity.';
+
+
+--
+-- Name: rebalance_changes_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rebalance_changes_run_idx ON public.rebalance_changes USING btree (run_id);
+
+
+--
+-- Name: INDEX rebalance_changes_run_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rebalance_changes_run_idx IS 'The plan of one run.';
+
+
+--
 -- Name: resource_budgets_priority_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -8076,20 +10881,6 @@ COMMENT ON INDEX public.resource_budgets_roi_idx IS 'Ranking index for "top ROI"
 
 
 --
--- Name: resource_usage_corrects_usage_id_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX resource_usage_corrects_usage_id_idx ON public.resource_usage USING btree (corrects_usage_id) WHERE (corrects_usage_id IS NOT NULL);
-
-
---
--- Name: INDEX resource_usage_corrects_usage_id_idx; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON INDEX public.resource_usage_corrects_usage_id_idx IS 'Finds the correction rows of a usage row (partial: only correction rows are indexed).';
-
-
---
 -- Name: resource_usage_entity_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -8097,17 +10888,73 @@ CREATE INDEX resource_usage_entity_created_idx ON public.resource_usage USING bt
 
 
 --
--- Name: resource_usage_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: spend_alerts_fired_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX resource_usage_idempotency_key_idx ON public.resource_usage USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX spend_alerts_fired_idx ON public.spend_alerts USING btree (fired_at);
 
 
 --
--- Name: INDEX resource_usage_idempotency_key_idx; Type: COMMENT; Schema: public; Owner: -
+-- Name: INDEX spend_alerts_fired_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.resource_usage_idempotency_key_idx IS 'An idempotency key is recorded once (partial: rows without a key are not indexed); the arbiter of record_resource_usage''s ON CONFLICT DO NOTHING.';
+COMMENT ON INDEX public.spend_alerts_fired_idx IS 'Recent alerts first.';
+
+
+--
+-- Name: spend_reservations_finished_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_reservations_finished_idx ON public.spend_reservations USING btree (COALESCE(settled_at, released_at)) WHERE ((settled_at IS NOT NULL) OR (released_at IS NOT NULL));
+
+
+--
+-- Name: INDEX spend_reservations_finished_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_reservations_finished_idx IS 'Finished reservations by when they finished, for cleanup_spend_reservations().';
+
+
+--
+-- Name: spend_reservations_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_reservations_open_idx ON public.spend_reservations USING btree (entity_type, entity_id, resource_type) INCLUDE (amount, expires_at, model_tier) WHERE ((settled_at IS NULL) AND (released_at IS NULL));
+
+
+--
+-- Name: INDEX spend_reservations_open_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_reservations_open_idx IS 'Open holds of an entity and class (index-only sum of what is held).';
+
+
+--
+-- Name: spend_throttles_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_throttles_entity_idx ON public.spend_throttles USING btree (entity_type, entity_id, throttle_id);
+
+
+--
+-- Name: INDEX spend_throttles_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_throttles_entity_idx IS 'Throttle history of an entity.';
+
+
+--
+-- Name: spend_throttles_one_active_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX spend_throttles_one_active_idx ON public.spend_throttles USING btree (entity_type, entity_id, resource_type, kind) WHERE (released_at IS NULL);
+
+
+--
+-- Name: INDEX spend_throttles_one_active_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_throttles_one_active_idx IS 'At most one unreleased throttle per entity, class and kind; "is it throttled?" is one probe.';
 
 
 --
@@ -8209,6 +11056,20 @@ COMMENT ON TRIGGER t10_guard_proposal_state ON public.allocation_proposals IS 'S
 
 
 --
+-- Name: spend_throttles t10_guard_spend_throttles; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_spend_throttles BEFORE DELETE OR UPDATE ON public.spend_throttles FOR EACH ROW EXECUTE FUNCTION senate.guard_spend_throttles();
+
+
+--
+-- Name: TRIGGER t10_guard_spend_throttles ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_spend_throttles ON public.spend_throttles IS 'Throttles are history: only the one-time release may be written.';
+
+
+--
 -- Name: allocation_signals t10_refuse_assessment_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8248,20 +11109,6 @@ CREATE TRIGGER t10_refuse_economics_policy_truncate BEFORE TRUNCATE ON public.ec
 --
 
 COMMENT ON TRIGGER t10_refuse_economics_policy_truncate ON public.economics_policy IS 'Policy history is kept: TRUNCATE is refused (S1006).';
-
-
---
--- Name: resource_usage t10_refuse_forged_corrections; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER t10_refuse_forged_corrections AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_forged_corrections();
-
-
---
--- Name: TRIGGER t10_refuse_forged_corrections ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS 'Correction rows come only from correct_resource_usage() (42501 otherwise).';
 
 
 --
@@ -8307,6 +11154,48 @@ COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The le
 
 
 --
+-- Name: rebalance_changes t10_refuse_rebalance_change_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_rebalance_change_changes BEFORE DELETE OR UPDATE OR TRUNCATE ON public.rebalance_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_rebalance_change_changes ON rebalance_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_rebalance_change_changes ON public.rebalance_changes IS 'Plans of applied runs are history: UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: rebalance_runs t10_refuse_rebalance_run_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_rebalance_run_changes BEFORE DELETE OR UPDATE OR TRUNCATE ON public.rebalance_runs FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_rebalance_run_changes ON rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_rebalance_run_changes ON public.rebalance_runs IS 'Runs are history: UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: spend_throttles t10_refuse_spend_throttle_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_spend_throttle_truncate BEFORE TRUNCATE ON public.spend_throttles FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_spend_throttle_truncate ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_spend_throttle_truncate ON public.spend_throttles IS 'Throttles are history: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: allocation_proposal_transitions t10_refuse_transition_log_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8332,48 +11221,6 @@ CREATE TRIGGER t10_refuse_transition_log_truncate BEFORE TRUNCATE ON public.allo
 --
 
 COMMENT ON TRIGGER t10_refuse_transition_log_truncate ON public.allocation_proposal_transitions IS 'The transition log is append-only: TRUNCATE is refused (S4001).';
-
-
---
--- Name: resource_usage t10_refuse_usage_deletes; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER t10_refuse_usage_deletes BEFORE DELETE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
-
-
---
--- Name: TRIGGER t10_refuse_usage_deletes ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_usage_deletes ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: DELETE is refused (S4002); use correct_resource_usage().';
-
-
---
--- Name: resource_usage t10_refuse_usage_rewrites; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER t10_refuse_usage_rewrites AFTER UPDATE ON public.resource_usage REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_rewrites();
-
-
---
--- Name: TRIGGER t10_refuse_usage_rewrites ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_usage_rewrites ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: an UPDATE that changes what a row records is refused (S4002); use correct_resource_usage().';
-
-
---
--- Name: resource_usage t10_refuse_usage_truncate; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER t10_refuse_usage_truncate BEFORE TRUNCATE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
-
-
---
--- Name: TRIGGER t10_refuse_usage_truncate ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: TRUNCATE is refused (S4002).';
 
 
 --
@@ -8430,20 +11277,6 @@ CREATE TRIGGER t10_validate_economics_policy BEFORE INSERT ON public.economics_p
 --
 
 COMMENT ON TRIGGER t10_validate_economics_policy ON public.economics_policy IS 'A new policy version names a known time zone, and keeps the zone once usage is rolled up.';
-
-
---
--- Name: resource_usage t10_validate_usage_inserts; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER t10_validate_usage_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.validate_usage_inserts();
-
-
---
--- Name: TRIGGER t10_validate_usage_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER t10_validate_usage_inserts ON public.resource_usage IS 'Strict validation of inserted usage (senate.settings.usage_strict_validation): 23514 / 23503.';
 
 
 --
@@ -8713,6 +11546,34 @@ COMMENT ON TRIGGER t50_record_reserve_updates ON public.senate_reserve IS 'Ledge
 
 
 --
+-- Name: spend_throttles t50_record_throttle_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_throttle_inserts AFTER INSERT ON public.spend_throttles REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_throttle_changes();
+
+
+--
+-- Name: TRIGGER t50_record_throttle_inserts ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_throttle_inserts ON public.spend_throttles IS 'Ledger rows (cause throttle) for new throttles.';
+
+
+--
+-- Name: spend_throttles t50_record_throttle_releases; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_throttle_releases AFTER UPDATE ON public.spend_throttles REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_throttle_changes();
+
+
+--
+-- Name: TRIGGER t50_record_throttle_releases ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_throttle_releases ON public.spend_throttles IS 'Ledger rows (cause release) for released throttles.';
+
+
+--
 -- Name: resource_budget_tiers t50_record_tier_budget_deletes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8755,6 +11616,76 @@ COMMENT ON TRIGGER t50_record_tier_budget_updates ON public.resource_budget_tier
 
 
 --
+-- Name: resource_budgets t60_release_lifted_throttles; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles AFTER UPDATE ON public.resource_budgets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles ON public.resource_budgets IS 'A budget or market-weight rise releases the throttles it lifts, in the same transaction.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_delete AFTER DELETE ON public.resource_daily_allowances REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_removed_allowances();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_delete ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_delete ON public.resource_daily_allowances IS 'Removing an explicit allowance (back to the derived one) releases the throttles that lifts.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_insert AFTER INSERT ON public.resource_daily_allowances REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_insert ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_insert ON public.resource_daily_allowances IS 'A new explicit allowance releases the daily throttles it lifts.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_update AFTER UPDATE ON public.resource_daily_allowances REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_update ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_update ON public.resource_daily_allowances IS 'A raised explicit allowance releases the daily throttles it lifts.';
+
+
+--
+-- Name: resource_usage t70_settle_spend_reservations; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t70_settle_spend_reservations AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.settle_spend_reservations();
+
+
+--
+-- Name: TRIGGER t70_settle_spend_reservations ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t70_settle_spend_reservations ON public.resource_usage IS 'Usage rows naming a spend reservation settle it, in the same transaction.';
+
+
+--
 -- Name: resource_usage t80_roll_up_usage_deletes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8794,34 +11725,6 @@ CREATE TRIGGER t80_roll_up_usage_updates AFTER UPDATE ON public.resource_usage R
 --
 
 COMMENT ON TRIGGER t80_roll_up_usage_updates ON public.resource_usage IS 'Moves updated usage between senate.usage_rollups keys.';
-
-
---
--- Name: settings_log t10_refuse_settings_log_changes; Type: TRIGGER; Schema: senate; Owner: -
---
-
-CREATE TRIGGER t10_refuse_settings_log_changes BEFORE DELETE OR UPDATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
-
-
---
--- Name: TRIGGER t10_refuse_settings_log_changes ON settings_log; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_settings_log_changes ON senate.settings_log IS 'The settings log is append-only: UPDATE and DELETE are refused (S4001).';
-
-
---
--- Name: settings_log t10_refuse_settings_log_truncate; Type: TRIGGER; Schema: senate; Owner: -
---
-
-CREATE TRIGGER t10_refuse_settings_log_truncate BEFORE TRUNCATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
-
-
---
--- Name: TRIGGER t10_refuse_settings_log_truncate ON settings_log; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'The settings log is append-only: TRUNCATE is refused (S4001).';
 
 
 --
@@ -8887,6 +11790,22 @@ ALTER TABLE ONLY public.allocation_votes
 
 
 --
+-- Name: budget_snapshots budget_snapshots_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: budget_snapshots budget_snapshots_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
 -- Name: governance_blocks governance_blocks_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -8908,6 +11827,22 @@ ALTER TABLE ONLY public.llm_models
 
 ALTER TABLE ONLY public.market_signals
     ADD CONSTRAINT market_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: rebalance_runs rebalance_runs_policy_version_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_policy_version_fkey FOREIGN KEY (policy_version) REFERENCES public.economics_policy(policy_version);
+
+
+--
+-- Name: reserve_snapshots reserve_snapshots_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reserve_snapshots
+    ADD CONSTRAINT reserve_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --
@@ -8935,6 +11870,22 @@ ALTER TABLE ONLY public.resource_budgets
 
 
 --
+-- Name: resource_daily_allowances resource_daily_allowances_entity_type_entity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_entity_type_entity_id_fkey FOREIGN KEY (entity_type, entity_id) REFERENCES public.resource_budgets(entity_type, entity_id) ON DELETE CASCADE;
+
+
+--
+-- Name: resource_daily_allowances resource_daily_allowances_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
 -- Name: resource_usage resource_usage_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -8956,6 +11907,38 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_alerts spend_alerts_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_reservations spend_reservations_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
+
+
+--
+-- Name: spend_reservations spend_reservations_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_throttles spend_throttles_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_throttles
+    ADD CONSTRAINT spend_throttles_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --

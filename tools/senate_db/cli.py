@@ -20,6 +20,7 @@ from senate_db import (
     schema_dump,
     status,
 )
+from senate_db import report as senate_report
 from senate_db import server as pg_server
 from senate_db import target as targets
 from senate_db.errors import describe
@@ -90,7 +91,12 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(_target(args), sys.stdout)
+    demo.run(_target(args), sys.stdout, size=args.size, seed=args.seed)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    senate_report.run(_target(args), sys.stdout, html=args.html, limit=args.limit)
     return 0
 
 
@@ -176,7 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "show server, applied and pending migrations", both)
     p = add("psql", cmd_psql, "open psql on the target database", both)
     p.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql (after --)")
-    add("demo", cmd_demo, "start (if embedded), migrate, show status and the psql command", both)
+    p = add(
+        "demo",
+        cmd_demo,
+        "run a simulated Senate economy in its own database (<name>_demo) and print the report",
+        both,
+    )
+    p.add_argument("--size", choices=("small", "default", "large"), default="default")
+    p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
+    p = add("report", cmd_report, "print the Senate report (or write it as HTML)", both)
+    p.add_argument("--html", type=Path, metavar="FILE", help="write one HTML file with charts")
+    p.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="rows per ranked section (default 10)"
+    )
     p = add(
         "dump-schema",
         cmd_dump_schema,
