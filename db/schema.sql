@@ -1348,10 +1348,10 @@ COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (c
 CREATE FUNCTION public.check_spend_alerts(as_of timestamp with time zone DEFAULT now(), entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text) RETURNS SETOF public.spend_alerts
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET jit TO 'off'
     AS $_$
 DECLARE
     v_fired public.spend_alerts[];
+    v_jit text := current_setting('jit');
 BEGIN
     IF $1 IS NULL OR $1 > now() THEN
         PERFORM senate.raise_error('S3008',
@@ -1365,6 +1365,9 @@ BEGIN
             COLUMN = CASE WHEN $2 IS NULL THEN 'entity_type' ELSE 'entity_id' END,
             HINT = 'Omit both to check every entity.';
     END IF;
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
 
     WITH p AS (
         SELECT e AS policy, pb.period_start, pb.period_end,
@@ -1413,6 +1416,7 @@ BEGIN
     ORDER BY a.alert_id;
 
     RETURN QUERY SELECT * FROM unnest(v_fired) AS a ORDER BY a.alert_id;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $_$;
 
@@ -2628,7 +2632,6 @@ COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 
 CREATE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date) RETURNS TABLE(action text, entity_type text, entity_id text, resource_type text, kind text, window_start date, window_end date, spent numeric, spent_cost_usd numeric, allowance numeric, detail text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2637,7 +2640,11 @@ DECLARE
     v_day date;
     v_day_start timestamptz;
     v_alert_time timestamptz;
+    v_jit text := current_setting('jit');
 BEGIN
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
     SELECT * INTO v_policy FROM public.economics_policy AS e WHERE e.is_active;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'run_daily_check: no economics_policy is active');
@@ -2738,6 +2745,7 @@ BEGIN
                   round(a.effective_budget, 6), round(100 * a.utilization, 1), a.period_start,
                   a.period_end - 1)
     FROM public.check_spend_alerts(v_alert_time) AS a;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $_$;
 
@@ -2756,8 +2764,6 @@ COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety re
 CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(), dry_run boolean DEFAULT true, actor text DEFAULT NULL::text) RETURNS TABLE(entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET jit TO 'off'
-    SET work_mem TO '128MB'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2778,6 +2784,8 @@ DECLARE
     v_pass integer;
     v_reason text;
     v_note text;
+    v_jit text := current_setting('jit');
+    v_work_mem text := current_setting('work_mem');
 BEGIN
     IF v_as_of IS NULL OR v_as_of > now() THEN
         PERFORM senate.raise_error('S3008',
@@ -2818,6 +2826,12 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+
+    -- Planner settings for this call only (restored below; an error rolls them back): JIT
+    -- compilation costs seconds per call and buys nothing here, and the sorts and hashes of
+    -- a 100k-entity plan fit in memory with this work_mem (one apply runs at a time).
+    PERFORM set_config('jit', 'off', true);
+    PERFORM set_config('work_mem', '128MB', true);
 
     -- 1. Classify every envelope and class with a budget (one statement).
     IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
@@ -3084,6 +3098,8 @@ BEGIN
                x.reason, x.detail
         FROM pg_temp.rebalance_plan AS x
         ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+        PERFORM set_config('jit', v_jit, true);
+        PERFORM set_config('work_mem', v_work_mem, true);
         RETURN;
     END IF;
 
@@ -3156,6 +3172,8 @@ BEGIN
            x.reason, x.detail
     FROM pg_temp.rebalance_plan AS x
     ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+    PERFORM set_config('jit', v_jit, true);
+    PERFORM set_config('work_mem', v_work_mem, true);
 END;
 $_$;
 
@@ -5779,9 +5797,13 @@ COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released:
 CREATE FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) RETURNS SETOF public.spend_throttles
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
-    SET jit TO 'off'
     AS $$
+DECLARE
+    v_jit text := current_setting('jit');
 BEGIN
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
     RETURN QUERY
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -5837,6 +5859,7 @@ BEGIN
     FROM measured AS m
     WHERE t.throttle_id = m.throttle_id AND m.release_reason IS NOT NULL
     RETURNING t.*;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $$;
 

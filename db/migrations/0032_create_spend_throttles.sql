@@ -168,10 +168,13 @@ RETURNS SETOF public.spend_throttles
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
--- JIT compilation costs seconds per call and buys nothing at these sizes.
-SET jit = off
 AS $$
+DECLARE
+    v_jit text := current_setting('jit');
 BEGIN
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
     RETURN QUERY
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -227,6 +230,7 @@ BEGIN
     FROM measured AS m
     WHERE t.throttle_id = m.throttle_id AND m.release_reason IS NOT NULL
     RETURNING t.*;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $$;
 COMMENT ON FUNCTION senate.release_lifted_throttles(text[], text[], timestamptz) IS

@@ -60,11 +60,10 @@ RETURNS SETOF public.spend_alerts
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
--- JIT compilation costs seconds per call and buys nothing at these sizes.
-SET jit = off
 AS $$
 DECLARE
     v_fired public.spend_alerts[];
+    v_jit text := current_setting('jit');
 BEGIN
     IF $1 IS NULL OR $1 > now() THEN
         PERFORM senate.raise_error('S3008',
@@ -78,6 +77,9 @@ BEGIN
             COLUMN = CASE WHEN $2 IS NULL THEN 'entity_type' ELSE 'entity_id' END,
             HINT = 'Omit both to check every entity.';
     END IF;
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
 
     WITH p AS (
         SELECT e AS policy, pb.period_start, pb.period_end,
@@ -126,6 +128,7 @@ BEGIN
     ORDER BY a.alert_id;
 
     RETURN QUERY SELECT * FROM unnest(v_fired) AS a ORDER BY a.alert_id;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $$;
 COMMENT ON FUNCTION public.check_spend_alerts(timestamptz, text, text) IS

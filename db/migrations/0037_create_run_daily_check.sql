@@ -27,8 +27,6 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
--- JIT compilation costs seconds per call and buys nothing at these sizes.
-SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -37,7 +35,11 @@ DECLARE
     v_day date;
     v_day_start timestamptz;
     v_alert_time timestamptz;
+    v_jit text := current_setting('jit');
 BEGIN
+    -- Planner settings for this call only (restored below; an error rolls them back):
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM set_config('jit', 'off', true);
     SELECT * INTO v_policy FROM public.economics_policy AS e WHERE e.is_active;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'run_daily_check: no economics_policy is active');
@@ -138,6 +140,7 @@ BEGIN
                   round(a.effective_budget, 6), round(100 * a.utilization, 1), a.period_start,
                   a.period_end - 1)
     FROM public.check_spend_alerts(v_alert_time) AS a;
+    PERFORM set_config('jit', v_jit, true);
 END;
 $$;
 COMMENT ON FUNCTION public.run_daily_check(date) IS

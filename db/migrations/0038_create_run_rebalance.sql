@@ -135,10 +135,6 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
--- JIT compilation costs seconds per call and buys nothing at these sizes; the sorts and
--- hashes of a 100k-entity plan fit in memory with this work_mem (one call at a time).
-SET jit = off
-SET work_mem = '128MB'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -159,6 +155,8 @@ DECLARE
     v_pass integer;
     v_reason text;
     v_note text;
+    v_jit text := current_setting('jit');
+    v_work_mem text := current_setting('work_mem');
 BEGIN
     IF v_as_of IS NULL OR v_as_of > now() THEN
         PERFORM senate.raise_error('S3008',
@@ -199,6 +197,12 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+
+    -- Planner settings for this call only (restored below; an error rolls them back): JIT
+    -- compilation costs seconds per call and buys nothing here, and the sorts and hashes of
+    -- a 100k-entity plan fit in memory with this work_mem (one apply runs at a time).
+    PERFORM set_config('jit', 'off', true);
+    PERFORM set_config('work_mem', '128MB', true);
 
     -- 1. Classify every envelope and class with a budget (one statement).
     IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
@@ -465,6 +469,8 @@ BEGIN
                x.reason, x.detail
         FROM pg_temp.rebalance_plan AS x
         ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+        PERFORM set_config('jit', v_jit, true);
+        PERFORM set_config('work_mem', v_work_mem, true);
         RETURN;
     END IF;
 
@@ -537,6 +543,8 @@ BEGIN
            x.reason, x.detail
     FROM pg_temp.rebalance_plan AS x
     ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+    PERFORM set_config('jit', v_jit, true);
+    PERFORM set_config('work_mem', v_work_mem, true);
 END;
 $$;
 COMMENT ON FUNCTION public.run_rebalance(timestamptz, boolean, text) IS
