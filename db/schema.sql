@@ -67,6 +67,7 @@ CREATE TABLE public.economics_policy (
     created_by text NOT NULL,
     reason text NOT NULL,
     deferral_period interval DEFAULT '14 days'::interval NOT NULL,
+    max_reservation_ttl interval DEFAULT '1 day'::interval NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
@@ -78,6 +79,7 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_max_market_boost_check CHECK (((max_market_boost >= (0)::numeric) AND (max_market_boost <= (10)::numeric))),
     CONSTRAINT economics_policy_max_market_penalty_check CHECK (((max_market_penalty >= (0)::numeric) AND (max_market_penalty <= (1)::numeric))),
     CONSTRAINT economics_policy_max_rebalance_step_check CHECK (((max_rebalance_step > (0)::numeric) AND (max_rebalance_step <= (1)::numeric))),
+    CONSTRAINT economics_policy_max_reservation_ttl_range CHECK (((max_reservation_ttl > '00:00:00'::interval) AND (max_reservation_ttl <= '7 days'::interval))),
     CONSTRAINT economics_policy_min_priority_for_market_weight_check CHECK (((min_priority_for_market_weight >= (0)::numeric) AND (min_priority_for_market_weight <= (1)::numeric))),
     CONSTRAINT economics_policy_quorum_check CHECK (((quorum >= 1) AND (quorum <= 1000))),
     CONSTRAINT economics_policy_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
@@ -91,7 +93,8 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_weight_novelty_check CHECK (((weight_novelty >= (0)::numeric) AND (weight_novelty <= (1)::numeric))),
     CONSTRAINT economics_policy_weight_strategic_alignment_check CHECK (((weight_strategic_alignment >= (0)::numeric) AND (weight_strategic_alignment <= (1)::numeric))),
     CONSTRAINT economics_policy_weights_sum_to_one CHECK (((((weight_evidence_strength + weight_novelty) + weight_strategic_alignment) + weight_community_interest) = (1)::numeric))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -277,10 +280,24 @@ COMMENT ON COLUMN public.economics_policy.deferral_period IS 'How long a deferra
 
 
 --
+-- Name: COLUMN economics_policy.max_reservation_ttl; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.max_reservation_ttl IS 'Longest time-to-live a spend reservation (reserve_spend) may ask for; an unsettled reservation holds budget at most this long (default 1 day, at most 7 days).';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_max_reservation_ttl_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.economics_policy IS 'A reservation may live more than zero and at most 7 days.';
 
 
 --
@@ -610,6 +627,64 @@ COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zo
 
 
 --
+-- Name: can_spend(text, text, text, numeric, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text DEFAULT NULL::text) RETURNS TABLE(allowed boolean, reason text, remaining numeric)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_tier text := senate.check_spend_request($1, $2, $3, $4, $5);
+    v record;
+    v_pool numeric;
+    v_tier_left numeric;
+    v_left numeric;
+BEGIN
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, now());
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
+    END IF;
+    IF NOT v.has_envelope THEN
+        RETURN QUERY SELECT false, format('no_budget: %s %s has no budget envelope', $1, $2),
+                            0::numeric;
+        RETURN;
+    END IF;
+    v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    v_tier_left := CASE WHEN v.tier_capped
+                        THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
+    v_left := least(v_pool, coalesce(v_tier_left, v_pool));
+    IF v.throttled THEN
+        RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
+                                          v.throttled_until), v_left;
+    ELSIF $4 > v_pool THEN
+        RETURN QUERY SELECT false,
+            format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
+                   'held %s) in period %s..%s', $4, v_pool, v.effective_budget, v.spent, v.held,
+                   v.period_start, v.period_end - 1), v_left;
+    ELSIF $4 > v_tier_left THEN
+        RETURN QUERY SELECT false,
+            format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
+                   'held %s) in period %s..%s', $4, v_tier_left, v_tier, v.tier_effective_budget,
+                   v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
+    ELSE
+        RETURN QUERY SELECT true,
+            format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
+                   '%s..%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
+                   v.period_end - 1), v_left;
+    END IF;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. Reads one envelope, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+
+
+--
 -- Name: check_votes(jsonb); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -751,7 +826,7 @@ CREATE TABLE public.allocation_proposals (
     CONSTRAINT allocation_proposals_justification_check CHECK ((length(justification) <= 20000)),
     CONSTRAINT allocation_proposals_proposer_agent_check CHECK (((length(proposer_agent) >= 1) AND (length(proposer_agent) <= 200))),
     CONSTRAINT allocation_proposals_proposer_id_check CHECK (((length(proposer_id) >= 1) AND (length(proposer_id) <= 200))),
-    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> 'Infinity'::numeric))),
+    CONSTRAINT allocation_proposals_requested_tokens_check CHECK (((requested_tokens > (0)::numeric) AND (requested_tokens <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT allocation_proposals_reviewer_check CHECK (((length(reviewer) >= 1) AND (length(reviewer) <= 200))),
     CONSTRAINT allocation_proposals_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
     CONSTRAINT allocation_proposals_votes_valid CHECK (((votes = '[]'::jsonb) OR senate.check_votes(votes)))
@@ -1159,6 +1234,240 @@ COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger
 
 
 --
+-- Name: spend_alerts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_alerts (
+    alert_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    threshold numeric NOT NULL,
+    spent numeric NOT NULL,
+    effective_budget numeric NOT NULL,
+    utilization numeric,
+    fired_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT spend_alerts_threshold_check CHECK ((threshold > (0)::numeric))
+);
+
+
+--
+-- Name: TABLE spend_alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period. Each new row is also sent as pg_notify(''senate_spend_alerts'', JSON).';
+
+
+--
+-- Name: COLUMN spend_alerts.alert_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.alert_id IS 'Surrogate key, order of firing.';
+
+
+--
+-- Name: COLUMN spend_alerts.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN spend_alerts.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.entity_id IS 'Entity whose spend crossed the threshold.';
+
+
+--
+-- Name: COLUMN spend_alerts.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN spend_alerts.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.period_start IS 'First day of the budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN spend_alerts.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.period_end IS 'First day after the budget period (exclusive).';
+
+
+--
+-- Name: COLUMN spend_alerts.threshold; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.threshold IS 'Threshold crossed, as a fraction of the effective budget (0.8 = 80 %).';
+
+
+--
+-- Name: COLUMN spend_alerts.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.spent IS 'Spend in the period when the alert fired, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_alerts.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.effective_budget IS 'Effective budget then, in the unit of the class.';
+
+
+--
+-- Name: COLUMN spend_alerts.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.utilization IS 'spent / effective_budget (1 = 100 %); NULL when the effective budget is 0.';
+
+
+--
+-- Name: COLUMN spend_alerts.fired_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (clock time).';
+
+
+--
+-- Name: check_spend_alerts(timestamp with time zone, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.check_spend_alerts(as_of timestamp with time zone DEFAULT now(), entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text) RETURNS SETOF public.spend_alerts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+DECLARE
+    v_fired public.spend_alerts[];
+BEGIN
+    IF $1 IS NULL OR $1 > now() THEN
+        PERFORM senate.raise_error('S3008',
+            format('check_spend_alerts: as_of %s is not a time up to now',
+                   coalesce($1::text, 'NULL')));
+    END IF;
+    IF ($2 IS NULL) <> ($3 IS NULL) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = 'check_spend_alerts: give both entity_type and entity_id, or neither',
+            COLUMN = CASE WHEN $2 IS NULL THEN 'entity_type' ELSE 'entity_id' END,
+            HINT = 'Omit both to check every entity.';
+    END IF;
+
+    WITH p AS (
+        SELECT e AS policy, pb.period_start, pb.period_end,
+               (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(e.alert_thresholds) AS t)
+                   AS thresholds,
+               ($1 AT TIME ZONE e.time_zone)::date AS as_of_day
+        FROM public.economics_policy AS e
+        CROSS JOIN LATERAL senate.period_bounds($1, e.budget_period, e.time_zone) AS pb
+        WHERE e.is_active
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, r.resource_type, sum(r.amount_total) AS spent
+        FROM senate.usage_rollups AS r, p
+        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
+          AND r.usage_day <= p.as_of_day
+          AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        HAVING sum(r.amount_total) > 0
+    ), crossed AS (
+        SELECT s.entity_type, s.entity_id, s.resource_type, p.period_start, p.period_end,
+               t.threshold, s.spent, e.effective_budget,
+               CASE WHEN e.effective_budget > 0 THEN s.spent / e.effective_budget END AS utilization
+        FROM spend AS s
+        CROSS JOIN p
+        JOIN public.resource_budgets AS b
+          ON b.entity_type = s.entity_type AND b.entity_id = s.entity_id
+        CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, s.resource_type, p.policy)
+                                AS effective_budget) AS e
+        CROSS JOIN LATERAL unnest(p.thresholds) AS t (threshold)
+        WHERE s.spent >= t.threshold * e.effective_budget
+    ), fired AS (
+        INSERT INTO public.spend_alerts AS a
+            (entity_type, entity_id, resource_type, period_start, period_end, threshold, spent,
+             effective_budget, utilization)
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.period_start, c.period_end,
+               c.threshold, c.spent, c.effective_budget, c.utilization
+        FROM crossed AS c
+        ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
+        ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
+        RETURNING a.*
+    )
+    SELECT array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
+
+    -- Delivered to listeners when this transaction commits, in firing order.
+    PERFORM pg_notify('senate_spend_alerts', row_to_json(a)::text)
+    FROM unnest(v_fired) AS a
+    ORDER BY a.alert_id;
+
+    RETURN QUERY SELECT * FROM unnest(v_fired) AS a ORDER BY a.alert_id;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row and sends pg_notify(''senate_spend_alerts'', the row as JSON: alert_id, entity_type, entity_id, resource_type, period_start, period_end, threshold, spent, effective_budget, utilization, fired_at). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+
+
+--
+-- Name: cleanup_spend_reservations(interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.cleanup_spend_reservations(retain interval DEFAULT '7 days'::interval) RETURNS TABLE(expired bigint, deleted bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_expired bigint;
+    v_deleted bigint;
+BEGIN
+    IF $1 IS NULL OR $1 < interval '0' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = format('cleanup_spend_reservations: retain = %s is not allowed',
+                             coalesce($1::text, 'NULL')),
+            COLUMN = 'retain',
+            HINT = 'Pass an interval >= 0 (how long finished reservations are kept).';
+    END IF;
+    WITH due AS (
+        SELECT r.reservation_id FROM public.spend_reservations AS r
+        WHERE r.settled_at IS NULL AND r.released_at IS NULL AND r.expires_at <= clock_timestamp()
+        ORDER BY r.reservation_id
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE public.spend_reservations AS r
+    SET released_at = r.expires_at, release_reason = 'expired'
+    FROM due WHERE r.reservation_id = due.reservation_id;
+    GET DIAGNOSTICS v_expired = ROW_COUNT;
+
+    DELETE FROM public.spend_reservations AS r
+    WHERE (r.settled_at IS NOT NULL OR r.released_at IS NOT NULL)
+      AND coalesce(r.settled_at, r.released_at) < clock_timestamp() - $1;
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    RETURN QUERY SELECT v_expired, v_deleted;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION cleanup_spend_reservations(retain interval); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'Housekeeping: marks open reservations past expires_at as expired (they already stopped counting then) and deletes settled, released and expired reservations finished more than retain ago (default 7 days). Returns how many were marked and deleted. Schedule it (see README).';
+
+
+--
 -- Name: correct_resource_usage(bigint, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1265,6 +1574,9 @@ DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -1652,6 +1964,79 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollup
 
 
 --
+-- Name: record_economy_snapshot(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.record_economy_snapshot(as_of timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_rows integer;
+    v_reserve_rows integer;
+    v_day date := (as_of AT TIME ZONE senate.policy_time_zone())::date;
+BEGIN
+    IF as_of IS NULL OR NOT isfinite(as_of) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'as_of',
+            MESSAGE = format('record_economy_snapshot: as_of = %s is not allowed',
+                             coalesce(as_of::text, 'NULL')),
+            HINT = 'Pass a finite timestamptz (default now()).';
+    END IF;
+
+    -- Per envelope and class: budgets from budget_status_as_of (the period containing
+    -- as_of), spend only through as_of's day (later days of the period may exist when
+    -- a past instant is recorded).
+    INSERT INTO public.budget_snapshots AS s
+        (snapshot_at, entity_type, resource_type, period_start, period_end, envelopes,
+         base_budget, effective_budget, spent, spent_cost_usd, over_budget_entities)
+    SELECT as_of, b.entity_type, b.resource_type, min(b.period_start), min(b.period_end),
+           count(*), sum(b.base_budget), sum(b.effective_budget),
+           coalesce(sum(u.spent), 0), coalesce(sum(u.spent_cost_usd), 0),
+           count(*) FILTER (WHERE coalesce(u.spent, 0) > b.effective_budget)
+    FROM public.budget_status_as_of(as_of) AS b
+    LEFT JOIN (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        FROM senate.usage_rollups AS r
+        CROSS JOIN public.budget_period_bounds(as_of) AS p
+        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
+        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS u
+      ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
+     AND u.resource_type = b.resource_type
+    GROUP BY b.entity_type, b.resource_type
+    ORDER BY b.entity_type, b.resource_type
+    ON CONFLICT (snapshot_at, entity_type, resource_type) DO UPDATE
+    SET period_start = excluded.period_start, period_end = excluded.period_end,
+        envelopes = excluded.envelopes, base_budget = excluded.base_budget,
+        effective_budget = excluded.effective_budget, spent = excluded.spent,
+        spent_cost_usd = excluded.spent_cost_usd,
+        over_budget_entities = excluded.over_budget_entities, recorded_at = clock_timestamp();
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO public.reserve_snapshots AS s (snapshot_at, resource_type, balance, allocated)
+    SELECT as_of, t.resource_type, coalesce(r.balance, 0),
+           coalesce((SELECT sum(senate.budget_amount(b, t.resource_type))
+                     FROM public.resource_budgets AS b), 0)
+    FROM public.resource_types AS t
+    LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+    ORDER BY t.resource_type
+    ON CONFLICT (snapshot_at, resource_type) DO UPDATE
+    SET balance = excluded.balance, allocated = excluded.allocated,
+        recorded_at = clock_timestamp();
+    GET DIAGNOSTICS v_reserve_rows = ROW_COUNT;
+    RETURN v_rows + v_reserve_rows;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_economy_snapshot(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.record_economy_snapshot(as_of timestamp with time zone) IS 'Records the economy as of an instant (default now()): per entity type and resource class the envelopes, base and effective budgets, spend in the budget period through as_of''s day (USD cost too) and over-budget count (budget_snapshots), and per class the reserve balance and the allocated total (reserve_snapshots). Replaces the rows of the same instant. Returns the rows written. Run it daily (the review cadence); 22023 for a NULL or infinite as_of.';
+
+
+--
 -- Name: record_resource_usage(text, text, text, numeric, text, text, numeric, text, text, text, text, text, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1828,6 +2213,39 @@ COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS
 
 
 --
+-- Name: release_spend_reservation(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.release_spend_reservation(reservation_id bigint) RETURNS numeric
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_amount numeric;
+BEGIN
+    UPDATE public.spend_reservations AS r
+    SET released_at = clock_timestamp(), release_reason = 'released'
+    WHERE r.reservation_id = $1 AND r.settled_at IS NULL AND r.released_at IS NULL
+      AND r.expires_at > clock_timestamp()
+    RETURNING r.amount INTO v_amount;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3007',
+            format('release_spend_reservation: no open reservation has id %s',
+                   coalesce($1::text, 'NULL')));
+    END IF;
+    RETURN v_amount;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION release_spend_reservation(reservation_id bigint); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS 'Ends an open hold unused (the job did not run) and returns the amount released, in the unit of the class. S3007 when no open reservation has this id (unknown, settled, released or expired).';
+
+
+--
 -- Name: reopen_allocation_proposal(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1864,6 +2282,93 @@ $$;
 --
 
 COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Errors: S2010 reviewer missing, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+
+
+--
+-- Name: reserve_spend(text, text, text, numeric, interval, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval DEFAULT '00:15:00'::interval, model text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $_$
+DECLARE
+    v_tier text;
+    v_max_ttl interval;
+    v record;
+    v_pool numeric;
+    v_tier_left numeric;
+    v_now timestamptz;
+    v_id bigint;
+BEGIN
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        PERFORM senate.raise_error('S3006',
+            'reserve_spend: a REPEATABLE READ snapshot cannot see concurrent reservations');
+    END IF;
+    v_tier := senate.check_spend_request($1, $2, $3, $4, $6);
+    SELECT e.max_reservation_ttl INTO v_max_ttl FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'reserve_spend: no economics_policy is active');
+    END IF;
+    IF $5 IS NULL OR $5 <= interval '0' OR $5 > v_max_ttl THEN
+        PERFORM senate.raise_error('S3005',
+            format('ttl must be > 0 and <= %s (economics_policy.max_reservation_ttl), got %s',
+                   v_max_ttl, coalesce($5::text, 'NULL')));
+    END IF;
+
+    -- Serialize reservers of this entity; usage writers do not take this lock.
+    PERFORM 1 FROM public.resource_budgets AS b
+    WHERE b.entity_type = $1 AND b.entity_id = $2
+    FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3003',
+            format('reserve_spend: %s %s has no budget envelope', $1, $2));
+    END IF;
+
+    -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
+    -- held the lock before us, and every usage (with its settlements) committed so far.
+    v_now := clock_timestamp();
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, v_now);
+    IF v.throttled THEN
+        PERFORM senate.raise_error('S3002',
+            format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
+            format('Throttled until %s.', v.throttled_until));
+    END IF;
+    v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    IF $4 > v_pool THEN
+        PERFORM senate.raise_error('S3001',
+            format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
+                   v_pool),
+            format('effective budget %s, spent %s, held %s, period %s..%s', v.effective_budget,
+                   v.spent, v.held, v.period_start, v.period_end - 1));
+    END IF;
+    IF v.tier_capped THEN
+        v_tier_left := greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0);
+        IF $4 > v_tier_left THEN
+            PERFORM senate.raise_error('S3001',
+                format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
+                       'of its cap', $1, $2, $4, v_tier, v_tier_left),
+                format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
+                       v.tier_effective_budget, v.tier_spent, v.tier_held, v.period_start,
+                       v.period_end - 1));
+        END IF;
+    END IF;
+
+    INSERT INTO public.spend_reservations
+        (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
+         expires_at)
+    VALUES ($1, $2, $3, v_tier, $4, session_user, v_now, v_now + $5)
+    RETURNING reservation_id INTO v_id;
+    RETURN v_id;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope; S3005 bad ttl, S3006 REPEATABLE READ caller, S3004 model, S2006-S2009 arguments.';
 
 
 --
@@ -2109,6 +2614,601 @@ COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 
 
 
 --
+-- Name: run_daily_check(date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date) RETURNS TABLE(action text, entity_type text, entity_id text, resource_type text, kind text, window_start date, window_end date, spent numeric, spent_cost_usd numeric, allowance numeric, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_policy public.economics_policy;
+    v_today date;
+    v_day date;
+    v_day_start timestamptz;
+    v_alert_time timestamptz;
+BEGIN
+    SELECT * INTO v_policy FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'run_daily_check: no economics_policy is active');
+    END IF;
+    v_today := (now() AT TIME ZONE v_policy.time_zone)::date;
+    v_day := coalesce($1, v_today);
+    IF v_day > v_today THEN
+        PERFORM senate.raise_error('S3008',
+            format('run_daily_check: %s is after today (%s in %s)', v_day, v_today,
+                   v_policy.time_zone));
+    END IF;
+    v_day_start := v_day::timestamp AT TIME ZONE v_policy.time_zone;
+    -- The alerts of a past day are judged at the end of that day.
+    v_alert_time := least(now(), (v_day + 1)::timestamp AT TIME ZONE v_policy.time_zone
+                                 - interval '1 microsecond');
+
+    -- 1. Releases that are due.
+    RETURN QUERY
+    SELECT 'released'::text, t.entity_type, t.entity_id, t.resource_type, t.kind,
+           t.window_start, t.window_end, t.spent, t.spent_cost_usd, t.allowance,
+           t.release_reason
+    FROM senate.release_lifted_throttles(NULL, NULL, v_day_start) AS t
+    ORDER BY t.entity_type, t.entity_id, t.resource_type, t.kind;
+
+    -- 2. New throttles.
+    RETURN QUERY
+    WITH pb AS (
+        SELECT b.period_start, b.period_end
+        FROM senate.period_bounds(v_day_start, v_policy.budget_period, v_policy.time_zone) AS b
+    ), spend AS (
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.usage_day = v_day), 0) AS day_spent,
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0) AS day_cost,
+               sum(r.amount_total) AS period_spent,
+               sum(r.cost_total_usd) AS period_cost
+        FROM senate.usage_rollups AS r, pb
+        WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        HAVING sum(r.amount_total) > 0
+    ), measured AS (
+        SELECT s.*, pb.period_start, pb.period_end, e.effective_budget,
+               coalesce(a.daily_allowance,
+                        senate.derived_daily_allowance(e.effective_budget, pb.period_start,
+                                                       pb.period_end)) AS daily_allowance,
+               a.daily_allowance IS NOT NULL AS explicit_allowance
+        FROM spend AS s
+        CROSS JOIN pb
+        JOIN public.resource_budgets AS b
+          ON b.entity_type = s.entity_type AND b.entity_id = s.entity_id
+        LEFT JOIN public.resource_daily_allowances AS a
+          ON a.entity_type = s.entity_type AND a.entity_id = s.entity_id
+         AND a.resource_type = s.resource_type
+        CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, s.resource_type, v_policy)
+                                AS effective_budget) AS e
+    ), breaches AS (
+        SELECT m.entity_type, m.entity_id, m.resource_type, 'period_budget' AS kind,
+               m.period_start AS window_start, m.period_end AS window_end,
+               m.period_spent AS spent, m.period_cost AS spent_cost_usd,
+               m.effective_budget AS allowance,
+               format('spent %s %s ($%s) in budget period %s..%s, over its effective budget of %s',
+                      m.period_spent, m.resource_type, round(m.period_cost, 4), m.period_start,
+                      m.period_end - 1, round(m.effective_budget, 6)) AS reason
+        FROM measured AS m
+        WHERE m.period_spent > m.effective_budget
+        UNION ALL
+        SELECT m.entity_type, m.entity_id, m.resource_type, 'daily_allowance',
+               v_day, v_day + 1, m.day_spent, m.day_cost, m.daily_allowance,
+               format('spent %s %s ($%s) on %s, over its %s daily allowance of %s',
+                      m.day_spent, m.resource_type, round(m.day_cost, 4), v_day,
+                      CASE WHEN m.explicit_allowance THEN 'explicit' ELSE 'derived' END,
+                      round(m.daily_allowance, 6))
+        FROM measured AS m
+        WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
+    ), placed AS (
+        INSERT INTO public.spend_throttles AS t
+            (entity_type, entity_id, resource_type, kind, window_start, window_end, spent,
+             spent_cost_usd, allowance, reason, throttled_until)
+        SELECT x.entity_type, x.entity_id, x.resource_type, x.kind, x.window_start, x.window_end,
+               x.spent, x.spent_cost_usd, x.allowance, x.reason,
+               x.window_end::timestamp AT TIME ZONE v_policy.time_zone
+        FROM breaches AS x
+        ORDER BY x.entity_type, x.entity_id, x.resource_type, x.kind
+        ON CONFLICT (entity_type, entity_id, resource_type, kind) WHERE released_at IS NULL
+        DO NOTHING
+        RETURNING t.*
+    )
+    SELECT 'throttled'::text, p.entity_type, p.entity_id, p.resource_type, p.kind,
+           p.window_start, p.window_end, p.spent, p.spent_cost_usd, p.allowance, p.reason
+    FROM placed AS p
+    ORDER BY p.entity_type, p.entity_id, p.resource_type, p.kind;
+
+    -- 3. Spend alerts due.
+    RETURN QUERY
+    SELECT 'alert'::text, a.entity_type, a.entity_id, a.resource_type,
+           format('threshold %s', a.threshold), a.period_start, a.period_end, a.spent,
+           NULL::numeric, a.effective_budget,
+           format('spent %s of effective budget %s (%s %%) in %s..%s', a.spent,
+                  round(a.effective_budget, 6), round(100 * a.utilization, 1), a.period_start,
+                  a.period_end - 1)
+    FROM public.check_spend_alerts(v_alert_time) AS a;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), and fires the spend alerts due. Returns one row per action (released, throttled, alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason. Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). Idempotent for a day.';
+
+
+--
+-- Name: run_rebalance(timestamp with time zone, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(), dry_run boolean DEFAULT true, actor text DEFAULT NULL::text) RETURNS TABLE(entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    SET work_mem TO '128MB'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    p public.economics_policy;
+    v_as_of timestamptz := $1;
+    v_dry_run boolean := $2;
+    v_actor text;
+    v_tz text;
+    v_as_of_day date;
+    v_days integer;
+    v_windows integer;
+    v_window_end date;
+    v_window_start date;
+    v_history_start date;
+    v_idle_start date;
+    v_idle_start_at timestamptz;
+    v_run bigint;
+    v_pass integer;
+    v_reason text;
+    v_note text;
+BEGIN
+    IF v_as_of IS NULL OR v_as_of > now() THEN
+        PERFORM senate.raise_error('S3008',
+            format('run_rebalance: as_of %s is not a time up to now', coalesce(v_as_of::text, 'NULL')));
+    END IF;
+    IF v_dry_run IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = 'run_rebalance: dry_run = NULL is not allowed',
+            COLUMN = 'dry_run',
+            HINT = 'Pass true to see the plan, false to apply it.';
+    END IF;
+    v_actor := CASE WHEN $3 IS NULL THEN session_user::text ELSE senate.require_actor('actor', $3) END;
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'run_rebalance: no economics_policy is active');
+    END IF;
+
+    v_tz := p.time_zone;
+    v_as_of_day := (v_as_of AT TIME ZONE v_tz)::date;
+    v_days := greatest(1, ceil(extract(epoch FROM p.roi_window) / 86400))::integer;
+    v_windows := p.low_roi_windows;
+    SELECT b.period_start INTO v_window_end
+    FROM senate.period_bounds(v_as_of, p.budget_period, v_tz) AS b;
+    v_window_start := v_window_end - v_days;
+    v_history_start := v_window_end - greatest(v_windows, 1) * v_days;
+    v_idle_start := v_as_of_day - greatest(1, ceil(extract(epoch FROM p.idle_window) / 86400))::integer;
+    v_idle_start_at := v_idle_start::timestamp AT TIME ZONE v_tz;
+
+    IF NOT v_dry_run THEN
+        -- One apply at a time; a window is applied once.
+        PERFORM pg_advisory_xact_lock(hashtext('senate.run_rebalance'));
+        SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
+        WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
+        IF FOUND THEN
+            RAISE NOTICE 'run_rebalance: window %..% was already applied by run %; nothing changes',
+                v_window_start, v_window_end - 1, v_run;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- 1. Classify every envelope and class with a budget (one statement).
+    IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
+        DROP TABLE pg_temp.rebalance_candidates;
+    END IF;
+    CREATE TEMP TABLE rebalance_candidates (
+        entity_type    text NOT NULL,
+        entity_id      text NOT NULL,
+        resource_type  text NOT NULL,
+        rule           text NOT NULL,
+        priority_rank  bigint NOT NULL,
+        detail         text,
+        locked         boolean NOT NULL DEFAULT false
+    ) ON COMMIT DROP;
+
+    INSERT INTO pg_temp.rebalance_candidates
+        (entity_type, entity_id, resource_type, rule, priority_rank, detail)
+    WITH ranked_envelopes AS (
+        SELECT b.*, row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
+                        AS priority_rank
+        FROM public.resource_budgets AS b
+    ), budgets AS (
+        SELECT b.entity_type, b.entity_id, b.priority_score, b.priority_rank, b.created_at,
+               rt.resource_type,
+               senate.applied_market_weight(b.market_weight, b.priority_score,
+                                            p.min_priority_for_market_weight, p.max_market_boost,
+                                            p.max_market_penalty) AS market_weight
+        FROM ranked_envelopes AS b
+        CROSS JOIN public.resource_types AS rt
+        WHERE CASE rt.resource_type
+                  WHEN 'llm_tokens' THEN b.token_budget
+                  WHEN 'cpu_seconds' THEN b.cpu_budget
+                  WHEN 'storage_gb_hours' THEN b.storage_budget_gb
+                  WHEN 'api_calls' THEN b.api_call_budget
+              END > 0
+    ), usage AS MATERIALIZED (
+        -- One pass over the rollups of the days that matter, for both the idle test and
+        -- the ROI windows (k = window index, NULL outside the ROI windows).
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
+                    THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
+               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
+               sum(r.amount_total) AS amount
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
+        GROUP BY 1, 2, 3, 4
+    ), recent AS (
+        SELECT u.entity_type, u.entity_id, u.resource_type
+        FROM usage AS u
+        GROUP BY u.entity_type, u.entity_id, u.resource_type
+        HAVING sum(u.recent_amount) > 0
+    ), granted AS (
+        SELECT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
+               ap.resource_type::text AS resource_type
+        FROM public.allocation_proposals AS ap
+        WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
+        GROUP BY 1, 2, 3
+    ), tokens AS (
+        SELECT u.entity_type, u.entity_id, u.k, u.amount AS tokens
+        FROM usage AS u
+        WHERE u.resource_type = 'llm_tokens' AND u.k IS NOT NULL AND u.amount > 0
+    ), edges AS (
+        SELECT g.entity_type, g.entity_id,
+               (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
+               sum(g.kg_edges_gained) AS edges
+        FROM public.world_model_gains AS g
+        WHERE g.observed_at >= v_history_start::timestamp AT TIME ZONE v_tz
+          AND g.observed_at < v_window_end::timestamp AT TIME ZONE v_tz
+        GROUP BY 1, 2, 3
+    ), roi AS (
+        SELECT t.entity_type, t.entity_id,
+               max(public.roi_score(coalesce(g.edges, 0), t.tokens)) FILTER (WHERE t.k = 0) AS roi_now,
+               count(*) FILTER (WHERE t.k < v_windows
+                                  AND public.roi_score(coalesce(g.edges, 0), t.tokens)
+                                      < p.roi_low_threshold) AS low_windows,
+               string_agg(format('%s edges / %s tokens', coalesce(g.edges, 0), t.tokens), ', '
+                          ORDER BY t.k) AS evidence
+        FROM tokens AS t
+        LEFT JOIN edges AS g ON g.entity_type = t.entity_type AND g.entity_id = t.entity_id
+                            AND g.k = t.k
+        GROUP BY t.entity_type, t.entity_id
+    ), blocked AS (
+        SELECT DISTINCT gb.entity_type, gb.entity_id
+        FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL
+    ), classified AS (
+        SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
+               CASE
+                   WHEN bu.created_at <= v_idle_start_at AND rc.entity_id IS NULL
+                        AND gr.entity_id IS NULL
+                       THEN 'idle'
+                   WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
+                       THEN 'low_roi'
+                   WHEN bu.resource_type = 'llm_tokens' AND bl.entity_id IS NULL
+                        AND ro.roi_now >= p.roi_high_threshold
+                        AND bu.market_weight >= p.market_support_threshold
+                       THEN 'strong'
+                   WHEN bl.entity_id IS NULL
+                       THEN 'ranked'
+               END AS rule,
+               ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
+        FROM budgets AS bu
+        LEFT JOIN recent AS rc
+          ON rc.entity_type = bu.entity_type AND rc.entity_id = bu.entity_id
+         AND rc.resource_type = bu.resource_type
+        LEFT JOIN granted AS gr
+          ON gr.entity_type = bu.entity_type AND gr.entity_id = bu.entity_id
+         AND gr.resource_type = bu.resource_type
+        LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
+        LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
+    )
+    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
+           CASE c.rule
+               WHEN 'idle' THEN
+                   format('no %s spend since %s (idle window %s)', c.resource_type, v_idle_start,
+                          p.idle_window)
+               WHEN 'low_roi' THEN
+                   format('ROI below %s edges/token in each of the last %s windows of %s days '
+                          'before %s: %s', p.roi_low_threshold, v_windows, v_days, v_window_end,
+                          c.evidence)
+               WHEN 'strong' THEN
+                   format('ROI %s >= %s edges/token in %s..%s and market weight %s >= %s',
+                          round(c.roi_now, 8), p.roi_high_threshold, v_window_start,
+                          v_window_end - 1, c.market_weight, p.market_support_threshold)
+               ELSE
+                   format('priority rank %s in allocation_ranking (priority_score %s)',
+                          c.priority_rank, c.priority_score)
+           END
+    FROM classified AS c
+    WHERE c.rule IS NOT NULL
+      AND (c.rule <> 'ranked'
+           OR c.resource_type IN (SELECT x.resource_type FROM classified AS x WHERE x.rule = 'idle'));
+    ANALYZE pg_temp.rebalance_candidates;
+
+    -- 2. Amounts from the current budgets and reserve. Applying computes them twice: once to
+    --    learn which envelopes change (to lock them, in key order, then the reserve rows),
+    --    and again after the locks, restricted to the locked envelopes.
+    FOR v_pass IN 1 .. CASE WHEN v_dry_run THEN 1 ELSE 2 END LOOP
+        IF to_regclass('pg_temp.rebalance_plan') IS NOT NULL THEN
+            DROP TABLE pg_temp.rebalance_plan;
+        END IF;
+        CREATE TEMP TABLE rebalance_plan (
+            entity_type    text,
+            entity_id      text,
+            resource_type  text NOT NULL,
+            old_budget     numeric NOT NULL,
+            new_budget     numeric NOT NULL,
+            delta          numeric NOT NULL,
+            reason         text NOT NULL,
+            detail         text
+        ) ON COMMIT DROP;
+
+        INSERT INTO pg_temp.rebalance_plan
+            (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+        WITH cur AS MATERIALIZED (
+            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.detail,
+                   x.old_budget, floor(p.max_rebalance_step * x.old_budget) AS step_amount
+            FROM pg_temp.rebalance_candidates AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
+            WHERE v_pass = 1 OR c.locked
+        ), freed AS (
+            SELECT f.resource_type, sum(f.step_amount) AS freed,
+                   coalesce(sum(f.step_amount) FILTER (WHERE f.rule = 'idle'), 0) AS reclaimed
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi')
+            GROUP BY f.resource_type
+        ), pool AS MATERIALIZED (
+            SELECT r.resource_type, r.balance AS reserve_before,
+                   r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
+            FROM public.senate_reserve AS r
+            LEFT JOIN freed AS f ON f.resource_type = r.resource_type
+        ), strong AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'strong' AND s.step_amount > 0
+        ), strong_gain AS MATERIALIZED (
+            SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM strong AS s
+            JOIN pool AS po ON po.resource_type = s.resource_type
+        ), strong_total AS MATERIALIZED (
+            SELECT sg.resource_type, sum(sg.gain) AS total
+            FROM strong_gain AS sg
+            GROUP BY sg.resource_type
+        ), pool_b AS MATERIALIZED (
+            SELECT po.resource_type,
+                   greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
+            FROM pool AS po
+            LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
+        ), ranked AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'ranked' AND s.step_amount > 0
+        ), ranked_gain AS (
+            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM ranked AS s
+            JOIN pool_b AS pb ON pb.resource_type = s.resource_type
+            WHERE pb.pool_b > 0
+        ), changes AS (
+            SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
+                   -f.step_amount AS delta,
+                   CASE f.rule WHEN 'idle' THEN 'idle_reclaim' ELSE 'sustained_low_roi' END AS reason,
+                   f.detail
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi') AND f.step_amount > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'strong_roi_market_support',
+                   s.detail || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (limited by the reserve: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM strong_gain AS s
+            WHERE s.gain > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'reassigned_idle_budget',
+                   s.detail || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (the last of the reclaimed budget: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM ranked_gain AS s
+            WHERE s.gain > 0
+        )
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.old_budget, c.old_budget + c.delta,
+               c.delta, c.reason, c.detail
+        FROM changes AS c
+        UNION ALL
+        SELECT NULL, NULL, po.resource_type, po.reserve_before, po.reserve_before - t.total,
+               -t.total, 'reserve',
+               format('%s changes: %s reclaimed/reduced into the reserve, %s granted from it',
+                      t.n, t.freed, t.granted)
+        FROM (SELECT c.resource_type, sum(c.delta) AS total, count(*) AS n,
+                     -coalesce(sum(c.delta) FILTER (WHERE c.delta < 0), 0) AS freed,
+                     coalesce(sum(c.delta) FILTER (WHERE c.delta > 0), 0) AS granted
+              FROM changes AS c GROUP BY c.resource_type) AS t
+        JOIN pool AS po ON po.resource_type = t.resource_type;
+
+        IF v_pass = 1 AND NOT v_dry_run THEN
+            PERFORM 1
+            FROM public.resource_budgets AS b
+            WHERE (b.entity_type, b.entity_id) IN (
+                      SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
+                      WHERE x.entity_type IS NOT NULL)
+            ORDER BY b.entity_type, b.entity_id
+            FOR NO KEY UPDATE OF b;
+            PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
+            UPDATE pg_temp.rebalance_candidates AS c SET locked = true
+            FROM pg_temp.rebalance_plan AS x
+            WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
+              AND x.resource_type = c.resource_type;
+        END IF;
+    END LOOP;
+
+    IF v_dry_run THEN
+        RETURN QUERY
+        SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+               x.reason, x.detail
+        FROM pg_temp.rebalance_plan AS x
+        ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+        RETURN;
+    END IF;
+
+    -- 3. Apply: the run, the budgets (one statement per rule: the ledger note names it),
+    --    the reserve, and the plan.
+    INSERT INTO public.rebalance_runs
+        (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
+         reassignments)
+    SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
+           count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
+           count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
+           count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+    FROM pg_temp.rebalance_plan AS x
+    RETURNING run_id INTO v_run;
+
+    FOR v_reason, v_note IN
+        SELECT r.reason, r.note
+        FROM (VALUES
+            (1, 'idle_reclaim', format('idle budget reclaimed into the reserve: no spend since %s',
+                                       v_idle_start)),
+            (2, 'sustained_low_roi', format('sustained low ROI: below %s edges/token in %s windows',
+                                            p.roi_low_threshold, v_windows)),
+            (3, 'strong_roi_market_support',
+                format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
+                       'reserve', p.roi_high_threshold, p.market_support_threshold)),
+            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+                                          'allocation_ranking')) AS r (ord, reason, note)
+        WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
+        ORDER BY r.ord
+    LOOP
+        PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+            format('rebalance run %s (window %s..%s), %s: %s', v_run, v_window_start,
+                   v_window_end - 1, v_reason, v_note));
+        UPDATE public.resource_budgets AS b
+        SET token_budget = b.token_budget + d.llm_tokens,
+            cpu_budget = b.cpu_budget + d.cpu_seconds,
+            storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
+            api_call_budget = b.api_call_budget + d.api_calls,
+            updated_at = now()
+        FROM (SELECT x.entity_type, x.entity_id,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
+                         AS storage_gb_hours,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
+              FROM pg_temp.rebalance_plan AS x
+              WHERE x.reason = v_reason
+              GROUP BY x.entity_type, x.entity_id) AS d
+        WHERE b.entity_type = d.entity_type AND b.entity_id = d.entity_id;
+    END LOOP;
+
+    PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+        format('rebalance run %s (window %s..%s): net reserve change (reclaims and reductions in, '
+               'gains out)', v_run, v_window_start, v_window_end - 1));
+    UPDATE public.senate_reserve AS r
+    SET balance = r.balance + x.delta, updated_at = now()
+    FROM pg_temp.rebalance_plan AS x
+    WHERE x.entity_type IS NULL AND x.resource_type = r.resource_type AND x.delta <> 0;
+    PERFORM senate.clear_change_cause();
+
+    INSERT INTO public.rebalance_changes
+        (run_id, entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+    SELECT v_run, x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget,
+           x.delta, x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x;
+
+    RETURN QUERY
+    SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+           x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x
+    ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the future, 22023 dry_run NULL, S2010 bad actor.';
+
+
+--
+-- Name: set_daily_allowance(text, text, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text DEFAULT NULL::text) RETURNS numeric
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_actor text := senate.require_actor('actor', p_actor);
+    v_note text := senate.require_short_text('note', p_note, 2000);
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    IF p_daily_allowance IS NULL THEN
+        DELETE FROM public.resource_daily_allowances AS a
+        WHERE a.entity_type = p_entity_type AND a.entity_id = p_entity_id
+          AND a.resource_type = p_resource_type;
+        RETURN NULL;
+    END IF;
+    IF p_daily_allowance = 'NaN'::numeric OR p_daily_allowance = 'Infinity'::numeric
+       OR p_daily_allowance < 0 THEN
+        PERFORM senate.raise_error('S2006',
+            format('daily_allowance must be a finite amount >= 0, got %s', p_daily_allowance));
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                   WHERE b.entity_type = p_entity_type AND b.entity_id = p_entity_id) THEN
+        PERFORM senate.raise_error('S3003',
+            format('%s %s has no budget envelope (resource_budgets row)', p_entity_type,
+                   p_entity_id));
+    END IF;
+    INSERT INTO public.resource_daily_allowances AS a
+        (entity_type, entity_id, resource_type, daily_allowance, set_by, note)
+    VALUES (p_entity_type, p_entity_id, p_resource_type, p_daily_allowance, v_actor, v_note)
+    ON CONFLICT (entity_type, entity_id, resource_type) DO UPDATE
+    SET daily_allowance = excluded.daily_allowance, set_by = excluded.set_by,
+        set_at = now(), note = excluded.note;
+    RETURN p_daily_allowance;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text) IS 'Sets an explicit daily allowance (amount per calendar day in the unit of the class) for an entity and resource class, or removes it when daily_allowance is NULL (back to effective budget / days in period). Returns the explicit allowance (NULL when removed). Errors: S2007/S2009 bad entity, S2008 unknown class, S2006 negative or non-finite allowance, S2010 actor missing, S2011 note too long, S3003 no envelope.';
+
+
+--
 -- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2204,6 +3304,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -2251,7 +3354,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -2462,19 +3565,19 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
-    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_market_weight_not_nan CHECK ((market_weight <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_priority_score_check CHECK (((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric))),
-    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_priority_score_check CHECK ((((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric)) AND (priority_score <> 'NaN'::numeric))),
+    CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_roi_score_not_nan CHECK ((roi_score <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_storage_budget_gb_not_nan CHECK ((storage_budget_gb <> 'NaN'::numeric)),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> 'Infinity'::numeric))),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_token_budget_not_nan CHECK ((token_budget <> 'NaN'::numeric))
 );
 
@@ -2642,6 +3745,14 @@ BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
         RETURN NEW;
     END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
+        RETURN NEW;
+    END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
     -- A proposal filed before governance may name a kind of entity that has no budgets.
     PERFORM senate.require_entity(NEW.entity_type::text, NEW.entity_id::text);
@@ -2683,7 +3794,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -2838,6 +3949,45 @@ COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on
 
 
 --
+-- Name: check_spend_request(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_tier text;
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    PERFORM senate.require_positive_amount('amount', p_amount);
+    IF p_model IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_resource_type <> 'llm_tokens' THEN
+        PERFORM senate.raise_error('S3004',
+            format('model %s given for resource class %s: models apply to llm_tokens only',
+                   quote_literal(left(p_model, 80)), p_resource_type));
+    END IF;
+    SELECT m.model_tier INTO v_tier FROM public.llm_models AS m WHERE m.model = p_model;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S3004',
+            format('model %s is not in llm_models', quote_literal(left(p_model, 80))));
+    END IF;
+    RETURN v_tier;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) IS 'Validates a spend request (S2007/S2009 entity, S2008 class, S2006 amount, S3004 model) and returns the model''s tier (NULL without a model).';
+
+
+--
 -- Name: check_tier_budgets_within_token_budget(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -2898,6 +4048,57 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statement-level trigger on resource_budget_tiers: refuses (S1005) a write that raises an entity''s total of tier caps above its token_budget. Locks the envelopes in key order so concurrent cap writes for one entity are checked one after the other.';
+
+
+--
+-- Name: check_usage_references(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_usage_references() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT w.entity_type, w.resource_type,
+           le.found IS NOT NULL AS entity_type_found, lr.found IS NOT NULL AS resource_type_found
+    INTO v_bad
+    FROM (SELECT DISTINCT n.entity_type::text AS entity_type, n.resource_type::text AS resource_type
+          FROM new_rows AS n) AS w
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.entity_types AS e
+                       WHERE e.entity_type = w.entity_type FOR KEY SHARE) AS le ON true
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.resource_types AS t
+                       WHERE t.resource_type = w.resource_type FOR KEY SHARE) AS lr ON true
+    WHERE (w.entity_type IS NOT NULL AND le.found IS NULL)
+       OR (w.resource_type IS NOT NULL AND lr.found IS NULL)
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_bad.entity_type IS NOT NULL AND NOT v_bad.entity_type_found THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
+            MESSAGE = format('resource_usage.entity_type %L is not a kind in entity_types',
+                             v_bad.entity_type),
+            DETAIL = 'Every usage row names an entity kind listed in entity_types.',
+            HINT = 'Add the kind to entity_types first, or fix the writer.';
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
+        MESSAGE = format('resource_usage.resource_type %L is not a class in resource_types',
+                         v_bad.resource_type),
+        DETAIL = 'Every usage row names a resource class listed in resource_types.',
+        HINT = 'Use one of the classes in resource_types (llm_tokens, cpu_seconds, '
+               'storage_gb_hours, api_calls).';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_usage_references(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger on resource_usage (replaces the per-row foreign keys of 0003): locks the entity_types and resource_types rows the statement''s rows name FOR KEY SHARE, once per distinct value, and raises 23503 naming the column and value when one does not exist.';
 
 
 --
@@ -2975,6 +4176,46 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text) IS 'The cause, actor and note the ledger triggers record now (direct_write by the session user by default).';
+
+
+--
+-- Name: derived_daily_allowance(numeric, date, date); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT round(p_effective_budget / greatest(p_period_end - p_period_start, 1), 6)
+$$;
+
+
+--
+-- Name: FUNCTION derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.derived_daily_allowance(p_effective_budget numeric, p_period_start date, p_period_end date) IS 'Default daily allowance: effective budget / days in the budget period [period_start, period_end) (7 for a week, 1 for a day), rounded to 6 decimals, in the unit of the class.';
+
+
+--
+-- Name: effective_class_budget(public.resource_budgets, text, public.economics_policy); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT public.effective_budget(
+        senate.budget_amount(b, p_resource_type),
+        senate.applied_market_weight(b.market_weight, b.priority_score,
+                                     p.min_priority_for_market_weight, p.max_market_boost,
+                                     p.max_market_penalty))
+$$;
+
+
+--
+-- Name: FUNCTION effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy) IS 'Effective budget of one resource class of an envelope under a policy, exactly as budget_status computes it: base * (1 + applied market weight), in the unit of the class.';
 
 
 --
@@ -3401,6 +4642,35 @@ COMMENT ON FUNCTION senate.guard_proposal_votes() IS 'Row trigger on allocation_
 
 
 --
+-- Name: guard_spend_throttles(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.guard_spend_throttles() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL
+       AND to_jsonb(NEW) - 'released_at' - 'release_reason'
+           = to_jsonb(OLD) - 'released_at' - 'release_reason' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'S4001',
+        MESSAGE = format('%s of spend throttle %s refused: throttles are history; only an '
+                         'unreleased throttle may be released, once', TG_OP, OLD.throttle_id),
+        HINT = 'Throttles are released by run_daily_check() or by a budget rise.';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION guard_spend_throttles(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.guard_spend_throttles() IS 'Row trigger on spend_throttles: allows only writing the release of an unreleased throttle; refuses other updates and deletes (S4001).';
+
+
+--
 -- Name: install_compatibility_sync(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -3686,7 +4956,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 
 --
@@ -3768,9 +5038,12 @@ COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_bud
 --
 
 CREATE FUNCTION senate.policy_time_zone() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
-    SELECT coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active), 'UTC')
+BEGIN
+    RETURN coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active),
+                    'UTC');
+END;
 $$;
 
 
@@ -3778,7 +5051,7 @@ $$;
 -- Name: FUNCTION policy_time_zone(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none).';
+COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none). PL/pgSQL so that its query plan is cached per session (a SQL function with a subquery is re-planned by every calling statement). Callers that evaluate it per row should wrap it as a scalar subquery, (SELECT senate.policy_time_zone()), so it runs once per statement.';
 
 
 --
@@ -4025,6 +5298,56 @@ COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger:
 
 
 --
+-- Name: record_throttle_changes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_throttle_changes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_status', n.entity_type, n.entity_id, n.resource_type,
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               'throttle', n.throttle_id::text, c.actor, n.reason
+        FROM new_rows AS n
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = n.entity_type AND b.entity_id = n.entity_id
+        CROSS JOIN senate.current_change_cause() AS c
+        ORDER BY n.throttle_id;
+    ELSE
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_status', n.entity_type, n.entity_id, n.resource_type,
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               coalesce(senate.budget_amount(b, n.resource_type), 0),
+               'release', n.throttle_id::text, c.actor, n.release_reason
+        FROM old_rows AS o
+        JOIN new_rows AS n USING (throttle_id)
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = n.entity_type AND b.entity_id = n.entity_id
+        CROSS JOIN senate.current_change_cause() AS c
+        WHERE o.released_at IS NULL AND n.released_at IS NOT NULL
+        ORDER BY n.throttle_id;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_throttle_changes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_throttle_changes() IS 'Statement-level trigger on spend_throttles: one budget_ledger row (account entity_status, delta 0, balance = the class''s current base budget) per throttle placed (cause throttle, note the reason) and per throttle released (cause release, note the release reason).';
+
+
+--
 -- Name: record_tier_budget_changes(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4133,6 +5456,77 @@ COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, D
 
 
 --
+-- Name: refuse_referenced_key_change(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_key_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_column text := TG_ARGV[0];
+    v_old text := to_jsonb(OLD) ->> v_column;
+    v_used boolean;
+BEGIN
+    IF TG_OP = 'UPDATE' AND v_old IS NOT DISTINCT FROM (to_jsonb(NEW) ->> v_column) THEN
+        RETURN NEW;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s must run in READ COMMITTED, not %s',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME,
+                             upper(current_setting('transaction_isolation'))),
+            HINT = 'Run it in its own READ COMMITTED transaction: the check for usage rows '
+                   'that still name the value needs to see rows committed while it waited.';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.resource_usage WHERE %I = $1)', v_column)
+        INTO v_used USING v_old;
+    IF v_used THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s refused: resource_usage rows still name it',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME),
+            HINT = 'Usage history is kept; a kind or class that was used cannot be removed.';
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_key_change(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_key_change() IS 'Row-level BEFORE DELETE / UPDATE trigger on entity_types and resource_types (argument: the key column): refuses (23503) to delete or re-key a value that resource_usage rows still name; requires READ COMMITTED (0A000 otherwise).';
+
+
+--
+-- Name: refuse_referenced_truncate(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.resource_usage) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME,
+            MESSAGE = format('cannot truncate %s: resource_usage rows name its values',
+                             TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_truncate(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_truncate() IS 'Statement-level BEFORE TRUNCATE trigger on entity_types and resource_types: refuses (0A000) while resource_usage holds rows, as PostgreSQL does for a table a foreign key references.';
+
+
+--
 -- Name: refuse_usage_change(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4227,6 +5621,292 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) IS 'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). IMMUTABLE so that the SQL formulas calling it stay inlinable.';
+
+
+--
+-- Name: spend_throttles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_throttles (
+    throttle_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    kind text NOT NULL,
+    window_start date NOT NULL,
+    window_end date NOT NULL,
+    spent numeric NOT NULL,
+    spent_cost_usd numeric DEFAULT 0 NOT NULL,
+    allowance numeric NOT NULL,
+    reason text NOT NULL,
+    throttled_at timestamp with time zone DEFAULT now() NOT NULL,
+    throttled_until timestamp with time zone NOT NULL,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_throttles_kind_check CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text]))),
+    CONSTRAINT spend_throttles_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+    CONSTRAINT spend_throttles_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_throttles_release_reason_check CHECK ((length(release_reason) <= 2000)),
+    CONSTRAINT spend_throttles_window_ordered CHECK ((window_end > window_start))
+);
+
+
+--
+-- Name: TABLE spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_throttles IS 'Throttles placed by the daily check: while a throttle is active (released_at IS NULL and now() < throttled_until) can_spend refuses and reserve_spend raises S3002 for the entity and resource class. History: only the one-time release is ever written.';
+
+
+--
+-- Name: COLUMN spend_throttles.throttle_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttle_id IS 'Surrogate key; the cause_id of its ledger entries.';
+
+
+--
+-- Name: COLUMN spend_throttles.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.entity_type IS 'Kind of entity throttled.';
+
+
+--
+-- Name: COLUMN spend_throttles.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.entity_id IS 'Entity throttled.';
+
+
+--
+-- Name: COLUMN spend_throttles.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.resource_type IS 'Resource class throttled (other classes are not affected).';
+
+
+--
+-- Name: COLUMN spend_throttles.kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance) or period_budget (the period''s spend passed the effective budget).';
+
+
+--
+-- Name: COLUMN spend_throttles.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.window_start IS 'First day of the window measured (the day, or the budget period), policy time zone.';
+
+
+--
+-- Name: COLUMN spend_throttles.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.window_end IS 'First day after the window measured (exclusive).';
+
+
+--
+-- Name: COLUMN spend_throttles.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.spent IS 'Spend in the window when throttled, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_throttles.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN spend_throttles.allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget), in the unit of the class.';
+
+
+--
+-- Name: COLUMN spend_throttles.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.reason IS 'Why it was throttled (also the ledger note).';
+
+
+--
+-- Name: COLUMN spend_throttles.throttled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttled_at IS 'When the throttle was placed.';
+
+
+--
+-- Name: COLUMN spend_throttles.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttled_until IS 'End of the window (start of the next day or period): the throttle stops counting then.';
+
+
+--
+-- Name: COLUMN spend_throttles.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.released_at IS 'When the release was recorded (NULL while not recorded).';
+
+
+--
+-- Name: COLUMN spend_throttles.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released: window ended, or budget/allowance rose (also the ledger note).';
+
+
+--
+-- Name: release_lifted_throttles(text[], text[], timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) RETURNS SETOF public.spend_throttles
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET jit TO 'off'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH p AS (
+        SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
+    ), candidates AS (
+        SELECT t.throttle_id
+        FROM public.spend_throttles AS t
+        WHERE t.released_at IS NULL
+          AND (p_entity_types IS NULL
+               OR (t.entity_type, t.entity_id) IN (
+                      SELECT u.entity_type, u.entity_id
+                      FROM unnest(p_entity_types, p_entity_ids) AS u (entity_type, entity_id)))
+        ORDER BY t.throttle_id
+        FOR UPDATE OF t
+    ), measured AS (
+        SELECT t.throttle_id,
+               CASE WHEN t.throttled_until <= p_as_of THEN
+                        format('window %s..%s ended: a new %s began', t.window_start,
+                               t.window_end - 1,
+                               CASE t.kind WHEN 'daily_allowance' THEN 'day' ELSE 'budget period' END)
+                    WHEN b.entity_id IS NOT NULL AND s.spent <= x.allowance THEN
+                        format('%s rose: spent %s of %s in %s..%s is within it again',
+                               CASE t.kind WHEN 'daily_allowance' THEN 'daily allowance'
+                                           ELSE 'effective budget' END,
+                               s.spent, round(x.allowance, 6), t.window_start, t.window_end - 1)
+               END AS release_reason
+        FROM candidates AS c
+        JOIN public.spend_throttles AS t ON t.throttle_id = c.throttle_id
+        CROSS JOIN p
+        LEFT JOIN public.resource_budgets AS b
+          ON b.entity_type = t.entity_type AND b.entity_id = t.entity_id
+        LEFT JOIN public.resource_daily_allowances AS a
+          ON a.entity_type = t.entity_type AND a.entity_id = t.entity_id
+         AND a.resource_type = t.resource_type
+        CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
+                                                p.budget_period, p.time_zone) AS pb
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
+              AND r.resource_type = t.resource_type
+              AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
+        CROSS JOIN LATERAL (
+            SELECT CASE t.kind
+                       WHEN 'period_budget' THEN senate.effective_class_budget(b, t.resource_type, p)
+                       ELSE coalesce(a.daily_allowance,
+                                     senate.derived_daily_allowance(
+                                         senate.effective_class_budget(b, t.resource_type, p),
+                                         pb.period_start, pb.period_end))
+                   END AS allowance) AS x
+    )
+    UPDATE public.spend_throttles AS t
+    SET released_at = greatest(now(), t.throttled_at), release_reason = m.release_reason
+    FROM measured AS m
+    WHERE t.throttle_id = m.throttle_id AND m.release_reason IS NOT NULL
+    RETURNING t.*;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget). Locks throttles in id order; returns the released throttles.';
+
+
+--
+-- Name: release_throttles_of_changed_envelopes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_throttles_of_changed_envelopes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+BEGIN
+    -- Cheap exit for the common case (a rebalance of many envelopes, none throttled).
+    IF NOT EXISTS (SELECT 1 FROM public.spend_throttles AS t WHERE t.released_at IS NULL) THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+    FROM (SELECT DISTINCT n.entity_type::text AS entity_type, n.entity_id::text AS entity_id
+          FROM new_rows AS n
+          WHERE EXISTS (SELECT 1 FROM public.spend_throttles AS t
+                        WHERE t.entity_type = n.entity_type::text
+                          AND t.entity_id = n.entity_id::text AND t.released_at IS NULL)) AS x;
+    IF v_types IS NOT NULL THEN
+        PERFORM 1 FROM senate.release_lifted_throttles(v_types, v_ids, now());
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_throttles_of_changed_envelopes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_throttles_of_changed_envelopes() IS 'Statement-level trigger on resource_budgets (UPDATE) and resource_daily_allowances (INSERT, UPDATE): re-measures the active throttles of the entities the statement touched and releases those whose spend is within the new budget or allowance.';
+
+
+--
+-- Name: release_throttles_of_removed_allowances(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.release_throttles_of_removed_allowances() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_types text[];
+    v_ids text[];
+BEGIN
+    SELECT array_agg(x.entity_type), array_agg(x.entity_id) INTO v_types, v_ids
+    FROM (SELECT DISTINCT o.entity_type, o.entity_id
+          FROM old_rows AS o
+          WHERE EXISTS (SELECT 1 FROM public.spend_throttles AS t
+                        WHERE t.entity_type = o.entity_type AND t.entity_id = o.entity_id
+                          AND t.released_at IS NULL)) AS x;
+    IF v_types IS NOT NULL THEN
+        PERFORM 1 FROM senate.release_lifted_throttles(v_types, v_ids, now());
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_throttles_of_removed_allowances(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.release_throttles_of_removed_allowances() IS 'Statement-level trigger on resource_daily_allowances (DELETE): removing an explicit allowance returns to the derived one, which may lift a throttle.';
 
 
 --
@@ -4486,42 +6166,98 @@ CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
-    v_shard smallint := (pg_backend_pid() % 16)::smallint;
+    v_shard smallint := senate.usage_rollup_shard();
 BEGIN
-    -- changes(sign, row): +1 for new rows, -1 for old rows.
     IF TG_OP = 'INSERT' THEN
+      IF (SELECT count(*) FROM new_rows) = 1 THEN
+        -- One row (the common single-row INSERT of a service): no grouping needed, and a
+        -- plan without aggregation nodes starts up in about half the time.
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
-        SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, v_shard,
-               sum(c.amount), sum(c.cost_usd), count(*)
+        SELECT u.entity_type::text, u.entity_id::text, u.resource_type::text,
+               (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date,
+               CASE u.resource_type::text
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
+                   ELSE '' END,
+               v_shard,
+               u.amount::numeric,
+               coalesce(u.cost::numeric,
+                        CASE u.resource_type::text
+                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
+                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                        0),
+               1
+        FROM new_rows AS u
+        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
+        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
+        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                      usage_rows = r.usage_rows + excluded.usage_rows;
+      ELSE
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+               CASE g.resource_type
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+                   ELSE '' END,
+               v_shard,
+               sum(g.amount),
+               sum(coalesce(g.cost_usd, 0)
+                   + coalesce(CASE g.resource_type
+                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                              0)),
+               sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                    u.resource_type::text AS resource_type,
                    (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
-                   CASE u.resource_type::text
-                       WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                       WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                       ELSE '' END AS resource_subclass,
-                   u.amount::numeric AS amount,
-                   coalesce(u.cost::numeric,
-                            CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                            0) AS cost_usd
+                   u.model::text AS model, u.provider::text AS provider,
+                   sum(u.amount::numeric) AS amount,
+                   sum(u.cost::numeric) AS cost_usd,
+                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   count(*) AS usage_rows
             FROM new_rows AS u
-            LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-            LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-        ) AS c
-        WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-          AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+            WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+              AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+              AND u.amount IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5, 6
+        ) AS g
+        LEFT JOIN public.llm_models AS m ON m.model = g.model
+        LEFT JOIN public.api_providers AS p ON p.provider = g.provider
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
         DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
                       cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
                       usage_rows = r.usage_rows + excluded.usage_rows;
+      END IF;
+      RETURN NULL;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+      IF NOT EXISTS (
+        SELECT o.entity_type::text, o.entity_id::text, o.resource_type::text,
+               o.created_at::timestamptz, o.model::text, o.provider::text,
+               o.amount::numeric, o.cost::numeric
+        FROM old_rows AS o
+        EXCEPT ALL
+        SELECT n.entity_type::text, n.entity_id::text, n.resource_type::text,
+               n.created_at::timestamptz, n.model::text, n.provider::text,
+               n.amount::numeric, n.cost::numeric
+        FROM new_rows AS n
+      ) THEN
+        -- Same multiset of rolled-up columns before and after: every rollup delta is zero.
         RETURN NULL;
+      END IF;
     END IF;
 
     -- UPDATE and DELETE are rare (corrections, legacy consumers): dynamic SQL lets one
@@ -4530,30 +6266,43 @@ BEGIN
     INSERT INTO senate.usage_rollups AS r
         (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
          amount_total, cost_total_usd, usage_rows)
-    SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, $2,
-           sum(c.sign * c.amount), sum(c.sign * c.cost_usd), sum(c.sign)
+    SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+           CASE g.resource_type
+               WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+               WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+               ELSE '' END AS resource_subclass,
+           $2,
+           sum(g.amount) AS amount,
+           sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) AS cost_usd,
+           sum(g.usage_rows) AS usage_rows
     FROM (
-        SELECT u.sign, u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+        SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE $1)::date AS usage_day,
-               CASE u.resource_type::text
-                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                   ELSE '' END AS resource_subclass,
-               u.amount::numeric AS amount,
-               coalesce(u.cost::numeric,
-                        CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                        0) AS cost_usd
+               u.model::text AS model, u.provider::text AS provider,
+               sum(u.sign * u.amount::numeric) AS amount,
+               sum(u.sign * u.cost::numeric) AS cost_usd,
+               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign) AS usage_rows
         FROM (%s) AS u
-        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-    ) AS c
-    WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-      AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ) AS g
+    LEFT JOIN public.llm_models AS m ON m.model = g.model
+    LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     GROUP BY 1, 2, 3, 4, 5
-    HAVING sum(c.sign) <> 0 OR sum(c.sign * c.amount) <> 0 OR sum(c.sign * c.cost_usd) <> 0
+    HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
+        OR sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -4577,7 +6326,7 @@ $_$;
 -- Name: FUNCTION roll_up_usage(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (one upsert per key, in key order, into this backend''s shard).';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 
 --
@@ -4599,6 +6348,114 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text) IS 'Names the cause, actor and note that the ledger triggers record for the budget and reserve changes that follow in this transaction. Call senate.clear_change_cause() afterwards.';
+
+
+--
+-- Name: settle_spend_reservations(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.settle_spend_reservations() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    -- The common case (no row names a reservation) stops here after one pass over the
+    -- statement's rows, without touching spend_reservations.
+    IF NOT EXISTS (SELECT 1 FROM new_rows AS n WHERE n.reservation_id IS NOT NULL) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE public.spend_reservations AS r
+    SET settled_at = coalesce(r.settled_at, clock_timestamp()),
+        settled_amount = coalesce(r.settled_amount, 0) + s.amount
+    FROM (SELECT n.reservation_id, n.entity_type::text AS entity_type,
+                 n.entity_id::text AS entity_id, n.resource_type::text AS resource_type,
+                 sum(n.amount::numeric) AS amount
+          FROM new_rows AS n
+          WHERE n.reservation_id IS NOT NULL AND n.amount IS NOT NULL
+          GROUP BY 1, 2, 3, 4) AS s
+    WHERE r.reservation_id = s.reservation_id AND r.entity_type = s.entity_type
+      AND r.entity_id = s.entity_id AND r.resource_type = s.resource_type;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION settle_spend_reservations(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Statement-level trigger on resource_usage: settles the reservations the inserted rows name (same entity and class): the hold ends, settled_amount adds up the rows'' amounts. A statement whose rows name no reservation costs one pass over its transition table.';
+
+
+--
+-- Name: spend_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) RETURNS TABLE(has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT b.entity_id IS NOT NULL,
+           p.period_start,
+           p.period_end,
+           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
+           s.spent,
+           h.held,
+           c.model_tier IS NOT NULL,
+           public.effective_budget(c.token_budget,
+                                   senate.applied_market_weight(
+                                       b.market_weight, b.priority_score,
+                                       (p.policy).min_priority_for_market_weight,
+                                       (p.policy).max_market_boost,
+                                       (p.policy).max_market_penalty)),
+           s.tier_spent,
+           h.tier_held,
+           t.throttled_until IS NOT NULL,
+           t.reason,
+           t.throttled_until
+    FROM (SELECT e AS policy, pb.period_start, pb.period_end
+          FROM public.economics_policy AS e
+          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
+          WHERE e.is_active) AS p
+    LEFT JOIN public.resource_budgets AS b
+      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
+    LEFT JOIN public.resource_budget_tiers AS c
+      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
+     AND c.model_tier = p_model_tier AND p_resource_type = 'llm_tokens'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_total), 0) AS spent,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = p_model_tier), 0)
+                   AS tier_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+          AND r.resource_type = p_resource_type
+          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held,
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = p_model_tier), 0) AS tier_held
+        FROM public.spend_reservations AS o
+        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+          AND o.resource_type = p_resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
+               max(x.throttled_until) AS throttled_until
+        FROM public.spend_throttles AS x
+        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
+          AND x.resource_type = p_resource_type
+          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate is called before every spend).';
 
 
 --
@@ -4879,6 +6736,33 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is append-only now (senate.settings; on when the row is missing).';
+
+
+--
+-- Name: usage_rollup_shard(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_rollup_shard() RETURNS smallint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_first integer := pg_backend_pid() % 16;
+BEGIN
+    FOR i IN 0 .. 15 LOOP
+        IF pg_try_advisory_xact_lock(1397050945, (v_first + i) % 16) THEN
+            RETURN (v_first + i) % 16;
+        END IF;
+    END LOOP;
+    RETURN v_first;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION usage_rollup_shard(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage_rollups the current transaction writes: held with a transaction-scoped advisory lock (key 1397050945, shard), trying pg_backend_pid() % 16 first, so at most 16 concurrent writing transactions never share one; with more, the extra writers share pid % 16 unlocked.';
 
 
 --
@@ -5574,7 +7458,8 @@ CREATE TABLE public.api_providers (
     description text NOT NULL,
     CONSTRAINT api_providers_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT api_providers_usd_per_call_check CHECK (((usd_per_call >= (0)::numeric) AND (usd_per_call < (100)::numeric)))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -5772,32 +7657,369 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: budget_snapshots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.budget_snapshots (
+    snapshot_at timestamp with time zone NOT NULL,
+    entity_type text NOT NULL,
+    resource_type text NOT NULL,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    envelopes integer NOT NULL,
+    base_budget numeric NOT NULL,
+    effective_budget numeric NOT NULL,
+    spent numeric NOT NULL,
+    spent_cost_usd numeric NOT NULL,
+    over_budget_entities integer NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT budget_snapshots_base_budget_check CHECK ((base_budget >= (0)::numeric)),
+    CONSTRAINT budget_snapshots_check CHECK ((period_start < period_end)),
+    CONSTRAINT budget_snapshots_effective_budget_check CHECK ((effective_budget >= (0)::numeric)),
+    CONSTRAINT budget_snapshots_envelopes_check CHECK ((envelopes >= 0)),
+    CONSTRAINT budget_snapshots_over_budget_entities_check CHECK ((over_budget_entities >= 0))
+);
+
+
+--
+-- Name: TABLE budget_snapshots; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.budget_snapshots IS 'The economy at an instant, per entity type and resource class: envelopes, their base and effective budgets, spend in the budget period through the instant''s day, and how many are over budget. Written by record_economy_snapshot(); the Senate report charts it.';
+
+
+--
+-- Name: COLUMN budget_snapshots.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.snapshot_at IS 'The instant described (as_of of record_economy_snapshot).';
+
+
+--
+-- Name: COLUMN budget_snapshots.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_snapshots.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.resource_type IS 'Resource class (unit in resource_types).';
+
+
+--
+-- Name: COLUMN budget_snapshots.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.period_start IS 'First day of the budget period containing snapshot_at (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_snapshots.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.period_end IS 'First day after that budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_snapshots.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.envelopes IS 'Number of resource_budgets rows of this entity type, in envelopes.';
+
+
+--
+-- Name: COLUMN budget_snapshots.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.base_budget IS 'Sum of their base budgets for the class per period, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN budget_snapshots.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.effective_budget IS 'Sum of their effective budgets (base * (1 + applied market weight)), in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_snapshots.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.spent IS 'Their spend in the period from period_start through snapshot_at''s day, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_snapshots.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN budget_snapshots.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.over_budget_entities IS 'How many of them had spent more than their effective budget, in entities.';
+
+
+--
+-- Name: COLUMN budget_snapshots.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_snapshots.recorded_at IS 'When the row was written (clock time).';
+
+
+--
+-- Name: resource_daily_allowances; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_daily_allowances (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    daily_allowance numeric NOT NULL,
+    set_by text NOT NULL,
+    set_at timestamp with time zone DEFAULT now() NOT NULL,
+    note text,
+    CONSTRAINT resource_daily_allowances_daily_allowance_check CHECK (((daily_allowance >= (0)::numeric) AND (daily_allowance <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT resource_daily_allowances_note_check CHECK ((length(note) <= 2000)),
+    CONSTRAINT resource_daily_allowances_set_by_check CHECK (((length(set_by) >= 1) AND (length(set_by) <= 200)))
+);
+
+
+--
+-- Name: TABLE resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_daily_allowances IS 'Explicit daily allowances: how much an entity may spend of a resource class per calendar day (policy time zone) before the daily check throttles it. Without a row the allowance is the effective budget divided by the days in the budget period (7 for a week). Set with set_daily_allowance().';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.entity_type IS 'Kind of entity (envelope in resource_budgets).';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.entity_id IS 'Identifier of the entity.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.resource_type IS 'Resource class the allowance is for.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.daily_allowance IS 'Allowance per calendar day, in the unit of the class (tokens, CPU-seconds, GB-hours, calls); not scaled by market weight.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.set_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.set_by IS 'Who set the allowance.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.set_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.set_at IS 'When it was last set.';
+
+
+--
+-- Name: COLUMN resource_daily_allowances.note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_daily_allowances.note IS 'Why it was set.';
+
+
+--
+-- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_reservations (
+    reservation_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    model_tier text,
+    amount numeric NOT NULL,
+    reserved_by text NOT NULL,
+    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    settled_at timestamp with time zone,
+    settled_amount numeric,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
+    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
+    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
+    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
+);
+
+
+--
+-- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
+
+
+--
+-- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
+
+
+--
+-- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
+
+
+--
+-- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
+
+
+--
+-- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
+
+
+--
+-- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
+
+
+--
+-- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
 -- Name: budget_status; Type: VIEW; Schema: public; Owner: -
 --
 
 CREATE VIEW public.budget_status AS
- SELECT entity_type,
-    entity_id,
-    resource_type,
-    unit,
-    base_budget,
-    market_weight,
-    effective_budget,
-    period_start,
-    period_end,
-    spent,
-    spent_cost_usd,
-    remaining,
-    utilization,
-    over_budget
-   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+ SELECT s.entity_type,
+    s.entity_id,
+    s.resource_type,
+    s.unit,
+    s.base_budget,
+    s.market_weight,
+    s.effective_budget,
+    s.period_start,
+    s.period_end,
+    s.spent,
+    s.spent_cost_usd,
+    s.remaining,
+    s.utilization,
+    s.over_budget,
+    COALESCE(h.held, (0)::numeric) AS held,
+    GREATEST((s.remaining - COALESCE(h.held, (0)::numeric)), (0)::numeric) AS available,
+    COALESCE(a.daily_allowance, senate.derived_daily_allowance(s.effective_budget, s.period_start, s.period_end)) AS daily_allowance,
+    (t.throttled_until IS NOT NULL) AS throttled,
+    t.reason AS throttle_reason,
+    t.throttled_until
+   FROM (((public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget)
+     LEFT JOIN ( SELECT o.entity_type,
+            o.entity_id,
+            o.resource_type,
+            sum(o.amount) AS held
+           FROM public.spend_reservations o
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))
+          GROUP BY o.entity_type, o.entity_id, o.resource_type) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
+     LEFT JOIN public.resource_daily_allowances a ON (((a.entity_type = s.entity_type) AND (a.entity_id = s.entity_id) AND (a.resource_type = s.resource_type))))
+     LEFT JOIN ( SELECT x.entity_type,
+            x.entity_id,
+            x.resource_type,
+            string_agg(x.reason, '; '::text ORDER BY x.kind) AS reason,
+            max(x.throttled_until) AS throttled_until
+           FROM public.spend_throttles x
+          WHERE ((x.released_at IS NULL) AND (x.throttled_until > now()))
+          GROUP BY x.entity_type, x.entity_id, x.resource_type) t ON (((t.entity_type = s.entity_type) AND (t.entity_id = s.entity_id) AND (t.resource_type = s.resource_type))));
 
 
 --
 -- Name: VIEW budget_status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
+COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag; then what open reservations hold, what the spend gate would still grant, the daily allowance, and the active throttle. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
 
 
 --
@@ -5896,6 +8118,48 @@ COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget 
 --
 
 COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
+
+
+--
+-- Name: COLUMN budget_status.held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit.';
+
+
+--
+-- Name: COLUMN budget_status.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.available IS 'What can_spend / reserve_spend would still grant: remaining - held, floored at 0, in unit (tier caps aside).';
+
+
+--
+-- Name: COLUMN budget_status.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.daily_allowance IS 'Daily allowance the daily check applies, in unit per day: resource_daily_allowances if set, else effective_budget / days in the budget period.';
+
+
+--
+-- Name: COLUMN budget_status.throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttled IS 'True while a throttle from the daily check is active for this entity and class (can_spend refuses).';
+
+
+--
+-- Name: COLUMN budget_status.throttle_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttle_reason IS 'Why it is throttled (both reasons when the daily and the period throttle are active); NULL when not throttled.';
+
+
+--
+-- Name: COLUMN budget_status.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_status.throttled_until IS 'When the active throttle ends at the latest (start of the next day or period) unless a budget rise lifts it sooner; NULL when not throttled.';
 
 
 --
@@ -6230,7 +8494,8 @@ CREATE TABLE public.entity_types (
     entity_type text NOT NULL,
     description text NOT NULL,
     CONSTRAINT entity_types_entity_type_check CHECK ((entity_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -6278,7 +8543,8 @@ CREATE TABLE public.llm_models (
     usd_per_token numeric NOT NULL,
     CONSTRAINT llm_models_model_check CHECK (((length(model) >= 1) AND (length(model) <= 200))),
     CONSTRAINT llm_models_usd_per_token_check CHECK (((usd_per_token >= (0)::numeric) AND (usd_per_token < (1)::numeric)))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -6397,7 +8663,8 @@ CREATE TABLE public.model_tiers (
     model_tier text NOT NULL,
     description text NOT NULL,
     CONSTRAINT model_tiers_model_tier_check CHECK ((model_tier ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -6526,6 +8793,276 @@ COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer
 
 
 --
+-- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_changes (
+    run_id bigint NOT NULL,
+    entity_type text,
+    entity_id text,
+    resource_type text NOT NULL,
+    old_budget numeric NOT NULL,
+    new_budget numeric NOT NULL,
+    delta numeric NOT NULL,
+    reason text NOT NULL,
+    detail text,
+    CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
+    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
+    CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
+);
+
+
+--
+-- Name: TABLE rebalance_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_changes IS 'The plan each applied rebalance carried out: one row per changed envelope and class (old, new, delta, rule, evidence) and one reserve row per class (entity NULL). Per run and class the deltas add up to 0. History: never changed. Rows of run r belong to rebalance_runs.run_id r (written in the same transaction; no foreign key so that a large plan is written in one pass).';
+
+
+--
+-- Name: COLUMN rebalance_changes.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.run_id IS 'rebalance_runs.run_id.';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_type IS 'Kind of entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_id IS 'Entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.old_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.old_budget IS 'Budget (or reserve balance) before, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.new_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.new_budget IS 'Budget (or reserve balance) after, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
+
+
+--
+-- Name: COLUMN rebalance_changes.detail; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.detail IS 'Evidence for the rule (ROI figures, market weight, idle since, priority rank).';
+
+
+--
+-- Name: rebalance_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_runs (
+    run_id bigint NOT NULL,
+    window_start date NOT NULL,
+    window_end date NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    policy_version bigint NOT NULL,
+    actor text NOT NULL,
+    applied_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    gains integer NOT NULL,
+    reductions integer NOT NULL,
+    reclaims integer NOT NULL,
+    reassignments integer NOT NULL,
+    CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
+    CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
+    CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
+    CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
+    CONSTRAINT rebalance_runs_reductions_check CHECK ((reductions >= 0)),
+    CONSTRAINT rebalance_runs_window_ordered CHECK ((window_end > window_start))
+);
+
+
+--
+-- Name: TABLE rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_runs IS 'Applied rebalances (run_rebalance with dry_run = false), one per review window: the window, as_of, policy version, who applied it and when, and how many changes of each rule. The ledger rows of a run carry cause_type rebalance and cause_id run_id. History: never changed.';
+
+
+--
+-- Name: COLUMN rebalance_runs.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.run_id IS 'Run identifier (budget_ledger.cause_id of its changes).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_start IS 'First day of the review window (policy time zone).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_end IS 'First day after the review window (exclusive): the start of the budget period containing as_of.';
+
+
+--
+-- Name: COLUMN rebalance_runs.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.as_of IS 'The as_of the run was applied for.';
+
+
+--
+-- Name: COLUMN rebalance_runs.policy_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.policy_version IS 'economics_policy version whose thresholds, windows and step were used.';
+
+
+--
+-- Name: COLUMN rebalance_runs.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.actor IS 'Who applied the run.';
+
+
+--
+-- Name: COLUMN rebalance_runs.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.applied_at IS 'When it was applied (clock time).';
+
+
+--
+-- Name: COLUMN rebalance_runs.gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.gains IS 'Envelopes raised for strong ROI with market support, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reductions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reductions IS 'Envelopes reduced for sustained low ROI, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reclaims; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reassignments; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
+
+
+--
+-- Name: rebalance_runs_run_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.rebalance_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.rebalance_runs_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: reserve_snapshots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.reserve_snapshots (
+    snapshot_at timestamp with time zone NOT NULL,
+    resource_type text NOT NULL,
+    balance numeric NOT NULL,
+    allocated numeric NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT reserve_snapshots_allocated_check CHECK ((allocated >= (0)::numeric)),
+    CONSTRAINT reserve_snapshots_balance_check CHECK ((balance >= (0)::numeric))
+);
+
+
+--
+-- Name: TABLE reserve_snapshots; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.reserve_snapshots IS 'The Senate reserve at an instant, per resource class, with what is allocated to envelopes at the same instant. Written by record_economy_snapshot(); the Senate report charts it.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.snapshot_at IS 'The instant described.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.resource_type IS 'Resource class of the pool.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.balance IS 'Reserve balance, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN reserve_snapshots.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.allocated IS 'Sum of the base budgets of every envelope for the class, in the unit of the class.';
+
+
+--
+-- Name: COLUMN reserve_snapshots.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_snapshots.recorded_at IS 'When the row was written (clock time).';
+
+
+--
 -- Name: resource_budget_tiers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -6600,7 +9137,8 @@ CREATE TABLE public.resource_types (
     description text NOT NULL,
     CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
     CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -6659,6 +9197,7 @@ CREATE TABLE public.resource_usage (
     amount_used numeric,
     "timestamp" timestamp with time zone,
     provider text,
+    reservation_id bigint,
     idempotency_key text,
     correction_reason text,
     correction_actor text,
@@ -6792,6 +9331,13 @@ COMMENT ON COLUMN public.resource_usage."timestamp" IS 'Task-contract name of cr
 --
 
 COMMENT ON COLUMN public.resource_usage.provider IS 'External API provider for api_calls rows (see api_providers).';
+
+
+--
+-- Name: COLUMN resource_usage.reservation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.reservation_id IS 'Spend reservation (spend_reservations.reservation_id from reserve_spend) this usage settles; NULL when the spend was not reserved.';
 
 
 --
@@ -6954,6 +9500,467 @@ COMMENT ON COLUMN public.roi_leaderboard.artifact_quality_delta IS 'Net artifact
 
 
 --
+-- Name: senate_report_budget_by_period; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_budget_by_period AS
+ SELECT DISTINCT ON (s.period_start, s.entity_type, s.resource_type) s.period_start,
+    s.period_end,
+    s.entity_type,
+    s.resource_type,
+    rt.unit,
+    s.snapshot_at,
+    s.envelopes,
+    s.base_budget,
+    s.effective_budget,
+    s.spent,
+    s.spent_cost_usd,
+        CASE
+            WHEN (s.effective_budget > (0)::numeric) THEN (s.spent / s.effective_budget)
+            ELSE NULL::numeric
+        END AS utilization,
+    s.over_budget_entities
+   FROM (public.budget_snapshots s
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
+  ORDER BY s.period_start, s.entity_type, s.resource_type, s.snapshot_at DESC;
+
+
+--
+-- Name: VIEW senate_report_budget_by_period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_budget_by_period IS 'Budget against spend per budget period, entity type and resource class: the latest snapshot (budget_snapshots) taken in each period, so a finished period shows its whole spend and the current one its spend so far. Empty until record_economy_snapshot() has run.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.period_start IS 'First day of the budget period.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.period_end IS 'First day after the budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.snapshot_at IS 'The snapshot the row comes from (the latest in the period).';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.envelopes IS 'Envelopes of this entity type then, in envelopes.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.base_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.base_budget IS 'Sum of base budgets then, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.effective_budget IS 'Sum of effective budgets then, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent IS 'Spend in the period through the snapshot''s day, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent_cost_usd IS 'Cost of that spend, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_budget_by_period.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_budget_by_period.over_budget_entities IS 'Entities over their effective budget at the snapshot, in entities.';
+
+
+--
+-- Name: senate_report_last_rebalance; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_last_rebalance AS
+ SELECT r.run_id,
+    r.window_start,
+    r.window_end,
+    r.as_of,
+    r.applied_at,
+    r.actor,
+    c.entity_type,
+    c.entity_id,
+    c.resource_type,
+    rt.unit,
+    c.old_budget,
+    c.new_budget,
+    c.delta,
+    c.reason,
+    c.detail
+   FROM ((( SELECT x.run_id,
+            x.window_start,
+            x.window_end,
+            x.as_of,
+            x.policy_version,
+            x.actor,
+            x.applied_at,
+            x.gains,
+            x.reductions,
+            x.reclaims,
+            x.reassignments
+           FROM public.rebalance_runs x
+          ORDER BY x.run_id DESC
+         LIMIT 1) r
+     JOIN public.rebalance_changes c ON ((c.run_id = r.run_id)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = c.resource_type)))
+  ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
+
+
+--
+-- Name: VIEW senate_report_last_rebalance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_last_rebalance IS 'What the most recent applied rebalance (rebalance_runs) changed and why: its plan (rebalance_changes), one row per envelope and class changed, and one reserve row per class (entity NULL, reason reserve), with the rule and its evidence.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.run_id IS 'The run (budget_ledger.cause_id of its changes).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_start IS 'First day of the window it reviewed.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.window_end IS 'First day after that window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.as_of IS 'The as_of it was applied for.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.applied_at IS 'When it was applied (clock time).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.actor IS 'Who applied it.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_type IS 'Kind of entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.entity_id IS 'Entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.old_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.new_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance.detail; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence the rule acted on (ROI figures, market weight, idle since, rank).';
+
+
+--
+-- Name: senate_report_last_rebalance_summary; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_last_rebalance_summary AS
+ SELECT run_id,
+    window_start,
+    window_end,
+    resource_type,
+    unit,
+    reason,
+    count(*) AS changes,
+    sum(delta) AS total_delta
+   FROM public.senate_report_last_rebalance r
+  GROUP BY run_id, window_start, window_end, resource_type, unit, reason
+  ORDER BY resource_type, reason;
+
+
+--
+-- Name: VIEW senate_report_last_rebalance_summary; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_last_rebalance_summary IS 'senate_report_last_rebalance counted per resource class and rule: how many budgets the last rebalance changed under each rule and by how much in total (the reserve row: its net change).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.run_id IS 'The run.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_start IS 'First day of the window it reviewed.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_end IS 'First day after that window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.unit IS 'Unit of total_delta: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.reason IS 'The rule (reserve: the net reserve change).';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.changes IS 'Budgets changed under the rule, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN senate_report_last_rebalance_summary.total_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Sum of their deltas, in unit.';
+
+
+--
+-- Name: senate_report_over_budget; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_over_budget AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    effective_budget,
+    spent,
+    (spent - effective_budget) AS overrun,
+    utilization,
+    spent_cost_usd,
+    throttled,
+    throttled_until
+   FROM public.budget_status b
+  WHERE over_budget
+  ORDER BY utilization DESC, entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW senate_report_over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_over_budget IS 'Envelopes that have spent more than their effective budget in a class this period, most over first (NULL utilization = spend against a zero budget).';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.resource_type IS 'Resource class over budget.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.effective_budget IS 'Effective budget this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.spent IS 'Spend this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.overrun; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.overrun IS 'spent - effective_budget, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.spent_cost_usd IS 'Cost of the spend this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.throttled IS 'True while the daily check''s throttle holds (can_spend refuses).';
+
+
+--
+-- Name: COLUMN senate_report_over_budget.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_over_budget.throttled_until IS 'When that throttle ends at the latest; NULL when not throttled.';
+
+
+--
 -- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -6961,9 +9968,10 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> 'Infinity'::numeric))),
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -6999,6 +10007,1115 @@ COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last cha
 --
 
 COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: senate_report_overview; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_overview AS
+ SELECT now() AS as_of,
+    pb.period_start,
+    pb.period_end,
+    ( SELECT count(*) AS count
+           FROM public.resource_budgets) AS envelopes,
+    s.over_budget_entities,
+    s.effective_token_budget,
+    s.tokens_spent,
+        CASE
+            WHEN (s.effective_token_budget > (0)::numeric) THEN (s.tokens_spent / s.effective_token_budget)
+            ELSE NULL::numeric
+        END AS token_utilization,
+    s.spent_cost_usd,
+    rw.window_start AS roi_window_start,
+    rw.window_end AS roi_window_end,
+    g.kg_edges_gained,
+    g.tokens_spent AS roi_window_tokens_spent,
+    public.roi_score(g.kg_edges_gained, g.tokens_spent) AS roi_window_roi,
+    ( SELECT count(*) AS count
+           FROM public.allocation_proposals p
+          WHERE (p.status = 'pending'::text)) AS pending_proposals,
+    ( SELECT r.balance
+           FROM public.senate_reserve r
+          WHERE (r.resource_type = 'llm_tokens'::text)) AS reserve_tokens,
+    s.throttled_entities,
+    ( SELECT count(*) AS count
+           FROM public.spend_alerts a
+          WHERE (a.period_start = pb.period_start)) AS alerts_this_period,
+    ( SELECT max(r.run_id) AS max
+           FROM public.rebalance_runs r) AS last_rebalance_run
+   FROM (((public.budget_period_bounds(now()) pb(period_start, period_end, starts_at, ends_at)
+     CROSS JOIN public.roi_window_bounds(now()) rw(window_start, window_end, starts_at, ends_at))
+     CROSS JOIN ( SELECT count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.over_budget) AS over_budget_entities,
+            count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.throttled) AS throttled_entities,
+            COALESCE(sum(b.effective_budget) FILTER (WHERE (b.resource_type = 'llm_tokens'::text)), (0)::numeric) AS effective_token_budget,
+            COALESCE(sum(b.spent) FILTER (WHERE (b.resource_type = 'llm_tokens'::text)), (0)::numeric) AS tokens_spent,
+            COALESCE(sum(b.spent_cost_usd), (0)::numeric) AS spent_cost_usd
+           FROM public.budget_status b) s)
+     CROSS JOIN ( SELECT COALESCE(sum(l.kg_edges_gained), (0)::numeric) AS kg_edges_gained,
+            COALESCE(sum(l.tokens_spent), (0)::numeric) AS tokens_spent
+           FROM public.roi_leaderboard l) g);
+
+
+--
+-- Name: VIEW senate_report_overview; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_overview IS 'The Senate report''s headline, one row: the current budget period, envelopes, entities over budget, the token budget and its use this period, the cost of this period''s spend, the ROI window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, alerts fired this period and the last rebalance run.';
+
+
+--
+-- Name: COLUMN senate_report_overview.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.as_of IS 'When the figures were read (now()).';
+
+
+--
+-- Name: COLUMN senate_report_overview.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN senate_report_overview.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.period_end IS 'First day after the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_overview.envelopes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.envelopes IS 'Number of resource_budgets rows, in envelopes.';
+
+
+--
+-- Name: COLUMN senate_report_overview.over_budget_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.over_budget_entities IS 'Entities over their effective budget in at least one class this period (budget_status.over_budget), in entities.';
+
+
+--
+-- Name: COLUMN senate_report_overview.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.effective_token_budget IS 'Sum of effective llm_tokens budgets this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.tokens_spent IS 'llm tokens spent by envelopes this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.token_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %).';
+
+
+--
+-- Name: COLUMN senate_report_overview.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.spent_cost_usd IS 'Cost of all classes'' spend by envelopes this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_start IS 'First day of the current ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: COLUMN senate_report_overview.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.kg_edges_gained IS 'KG edges gained in the ROI window (roi_leaderboard), in edges.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_tokens_spent IS 'llm tokens spent in the ROI window (roi_leaderboard), in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.roi_window_roi; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.roi_window_roi IS 'kg_edges_gained / roi_window_tokens_spent, in KG edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_overview.pending_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.pending_proposals IS 'Allocation proposals awaiting a decision, in proposals.';
+
+
+--
+-- Name: COLUMN senate_report_overview.reserve_tokens; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.reserve_tokens IS 'Senate reserve of llm_tokens, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_overview.throttled_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.throttled_entities IS 'Entities with an active throttle in at least one class (budget_status.throttled), in entities.';
+
+
+--
+-- Name: COLUMN senate_report_overview.alerts_this_period; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.alerts_this_period IS 'Spend alerts fired for the current budget period (spend_alerts), in alerts.';
+
+
+--
+-- Name: COLUMN senate_report_overview.last_rebalance_run; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_overview.last_rebalance_run IS 'run_id of the most recent applied rebalance (rebalance_runs); NULL if none.';
+
+
+--
+-- Name: senate_report_pending_proposals; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_pending_proposals AS
+ SELECT p.id AS proposal_id,
+    p.created_at AS filed_at,
+    p.entity_type,
+    p.entity_id,
+    p.resource_type,
+    rt.unit,
+    p.requested_tokens AS requested_amount,
+    COALESCE(p.proposer_agent, p.proposer_id) AS proposer,
+    t.approvals,
+    t.rejections,
+    t.abstentions,
+    t.quorum,
+    t.approvable,
+    (COALESCE(r.balance, (0)::numeric) >= p.requested_tokens) AS reserve_covers,
+    p.justification
+   FROM (((public.allocation_proposals p
+     JOIN public.allocation_proposal_tallies t ON ((t.proposal_id = p.id)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = p.resource_type)))
+     LEFT JOIN public.senate_reserve r ON ((r.resource_type = p.resource_type)))
+  WHERE (p.status = 'pending'::text)
+  ORDER BY p.created_at, p.id;
+
+
+--
+-- Name: VIEW senate_report_pending_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_pending_proposals IS 'Allocation proposals awaiting a decision, oldest first: what is asked for whom, the votes so far under the proposal''s policy version, whether it could be approved now and whether the reserve covers it.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.proposal_id IS 'The proposal.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.filed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.filed_at IS 'When it was filed.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.entity_id IS 'Entity it is for.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.unit IS 'Unit of requested_amount: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.requested_amount IS 'Amount requested, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.proposer; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.proposer IS 'Who filed it (agent or user).';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.approvals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.approvals IS 'Approve votes so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.rejections; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.rejections IS 'Reject votes so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.abstentions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.abstentions IS 'Abstentions so far.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.quorum; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.quorum IS 'Non-abstaining votes its policy version requires.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.approvable; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.approvable IS 'Quorum met and more approve than reject votes.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.reserve_covers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.reserve_covers IS 'The reserve of the class holds at least the requested amount now.';
+
+
+--
+-- Name: COLUMN senate_report_pending_proposals.justification; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_pending_proposals.justification IS 'The proposer''s justification.';
+
+
+--
+-- Name: senate_report_reserve; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_reserve AS
+ SELECT t.resource_type,
+    t.unit,
+    COALESCE(r.balance, (0)::numeric) AS balance,
+    a.allocated,
+        CASE
+            WHEN ((COALESCE(r.balance, (0)::numeric) + a.allocated) > (0)::numeric) THEN (COALESCE(r.balance, (0)::numeric) / (COALESCE(r.balance, (0)::numeric) + a.allocated))
+            ELSE NULL::numeric
+        END AS reserve_share,
+    COALESCE(q.pending_requested, (0)::numeric) AS pending_requested,
+    l.recorded_at AS last_change_at,
+    l.cause_type AS last_change_cause,
+    l.delta AS last_change_delta
+   FROM ((((public.resource_types t
+     LEFT JOIN public.senate_reserve r ON ((r.resource_type = t.resource_type)))
+     CROSS JOIN LATERAL ( SELECT COALESCE(sum(senate.budget_amount(b.*, t.resource_type)), (0)::numeric) AS allocated
+           FROM public.resource_budgets b) a)
+     LEFT JOIN LATERAL ( SELECT sum(p.requested_tokens) AS pending_requested
+           FROM public.allocation_proposals p
+          WHERE ((p.status = 'pending'::text) AND (p.resource_type = t.resource_type))) q ON (true))
+     LEFT JOIN LATERAL ( SELECT g.recorded_at,
+            g.cause_type,
+            g.delta
+           FROM public.budget_ledger g
+          WHERE ((g.account = 'reserve'::text) AND (g.entity_type IS NULL) AND (g.entity_id IS NULL) AND (g.resource_type = t.resource_type))
+          ORDER BY g.ledger_id DESC
+         LIMIT 1) l ON (true))
+  ORDER BY t.resource_type;
+
+
+--
+-- Name: VIEW senate_report_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.balance IS 'Reserve balance, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.allocated IS 'Sum of the base budgets of every envelope, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.reserve_share; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.reserve_share IS 'balance / (balance + allocated) as a fraction; NULL when both are 0.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.pending_requested; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.pending_requested IS 'Sum requested by pending proposals, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_at IS 'When the reserve of the class last changed (ledger).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_cause; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_cause IS 'Cause of that change (reserve_funding, proposal_approval, rebalance, ...).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit.';
+
+
+--
+-- Name: senate_report_reserve_history; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_reserve_history AS
+ SELECT s.snapshot_at,
+    s.resource_type,
+    rt.unit,
+    s.balance,
+    s.allocated
+   FROM (public.reserve_snapshots s
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
+  ORDER BY s.resource_type, s.snapshot_at;
+
+
+--
+-- Name: VIEW senate_report_reserve_history; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_reserve_history IS 'The reserve over time per resource class (reserve_snapshots), with the allocated total beside it. Empty until record_economy_snapshot() has run.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.snapshot_at IS 'The instant.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.balance IS 'Reserve balance, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_reserve_history.allocated; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve_history.allocated IS 'Sum of envelopes'' base budgets, in unit.';
+
+
+--
+-- Name: senate_report_roi_laggards; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_laggards AS
+ SELECT row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id) AS laggard_rank,
+    l.entity_type,
+    l.entity_id,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.priority_score,
+    a.market_weight,
+    l.window_start,
+    l.window_end
+   FROM (public.roi_leaderboard l
+     LEFT JOIN public.allocation_ranking a ON (((a.entity_type = l.entity_type) AND (a.entity_id = l.entity_id))))
+  WHERE (l.roi_score IS NOT NULL)
+  ORDER BY (row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id));
+
+
+--
+-- Name: VIEW senate_report_roi_laggards; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_laggards IS 'The poorest yield per token in the current ROI window, lowest first (ties: the larger spender first), with priority and applied market weight (NULL without an envelope).';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.laggard_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.laggard_rank IS 'Rank, 1 = lowest ROI.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.tokens_spent IS 'llm tokens spent in the window, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.priority_score IS 'priority_score of the envelope, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.market_weight IS 'Applied market weight of the envelope (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.window_start IS 'First day of the ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_roi_laggards.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_laggards.window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: senate_report_roi_leaders; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_leaders AS
+ SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id) AS leader_rank,
+    l.entity_type,
+    l.entity_id,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.priority_score,
+    a.market_weight,
+    l.window_start,
+    l.window_end
+   FROM (public.roi_leaderboard l
+     LEFT JOIN public.allocation_ranking a ON (((a.entity_type = l.entity_type) AND (a.entity_id = l.entity_id))))
+  WHERE (l.roi_score IS NOT NULL)
+  ORDER BY (row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id));
+
+
+--
+-- Name: VIEW senate_report_roi_leaders; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_leaders IS 'The best yield per token in the current ROI window (roi_leaderboard, entities that spent tokens), highest first, with priority and applied market weight (NULL without an envelope).';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.leader_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.leader_rank IS 'Rank, 1 = highest ROI.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.kg_edges_gained IS 'KG edges gained in the window, in edges.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.tokens_spent IS 'llm tokens spent in the window, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.priority_score IS 'priority_score of the envelope, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.market_weight IS 'Applied market weight of the envelope (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.window_start IS 'First day of the ROI window.';
+
+
+--
+-- Name: COLUMN senate_report_roi_leaders.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_leaders.window_end IS 'First day after the ROI window (exclusive bound).';
+
+
+--
+-- Name: senate_report_roi_priority; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_roi_priority AS
+ SELECT a.entity_type,
+    a.entity_id,
+    a.priority_score,
+    l.roi_score,
+    l.kg_edges_gained,
+    l.tokens_spent,
+    a.market_weight,
+    a.effective_token_budget
+   FROM (public.allocation_ranking a
+     LEFT JOIN public.roi_leaderboard l ON (((l.entity_type = a.entity_type) AND (l.entity_id = a.entity_id))))
+  ORDER BY a.entity_type, a.entity_id;
+
+
+--
+-- Name: VIEW senate_report_roi_priority; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_roi_priority IS 'Every envelope''s priority score beside its ROI in the current window (NULL without token spend): does the Senate''s judgment agree with the yield? With applied market weight and effective token budget.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.priority_score IS 'priority_score, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.roi_score IS 'KG edges per token in the current ROI window; NULL without token spend.';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.kg_edges_gained; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.kg_edges_gained IS 'KG edges gained in the window, in edges (NULL when none and no spend).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.tokens_spent IS 'llm tokens spent in the window, in tokens (NULL when none and no gains).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.market_weight IS 'Applied market weight (unitless).';
+
+
+--
+-- Name: COLUMN senate_report_roi_priority.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'Effective token budget per period, in tokens.';
+
+
+--
+-- Name: senate_report_spend_mix; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_spend_mix AS
+ SELECT d.resource_type,
+    rt.unit,
+    COALESCE(d.model_tier, d.provider, ''::text) AS tier_or_provider,
+    sum(d.amount) AS amount,
+    sum(d.cost_usd) AS cost_usd,
+    (sum(d.usage_rows))::bigint AS usage_rows
+   FROM ((public.daily_spend d
+     CROSS JOIN public.budget_period_bounds(now()) b(period_start, period_end, starts_at, ends_at))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = d.resource_type)))
+  WHERE ((d.usage_day >= b.period_start) AND (d.usage_day < b.period_end))
+  GROUP BY d.resource_type, rt.unit, COALESCE(d.model_tier, d.provider, ''::text)
+  ORDER BY (sum(d.cost_usd)) DESC, d.resource_type, COALESCE(d.model_tier, d.provider, ''::text);
+
+
+--
+-- Name: VIEW senate_report_spend_mix; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_spend_mix IS 'Where this budget period''s spend went: amount and cost per resource class and model tier or API provider (all entities, from the usage rollups), costliest first.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.unit IS 'Unit of amount: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.tier_or_provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.tier_or_provider IS 'Model tier (llm_tokens), provider (api_calls), or empty.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.amount IS 'Amount used this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.cost_usd IS 'Cost this period, in USD.';
+
+
+--
+-- Name: COLUMN senate_report_spend_mix.usage_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_spend_mix.usage_rows IS 'resource_usage rows this period, in rows.';
+
+
+--
+-- Name: senate_report_throttled; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_throttled AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    effective_budget,
+    spent,
+    utilization,
+    daily_allowance,
+    throttled_until,
+    throttle_reason
+   FROM public.budget_status b
+  WHERE throttled
+  ORDER BY throttled_until DESC, utilization DESC, entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW senate_report_throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_throttled IS 'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest throttles first.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.resource_type IS 'Resource class throttled.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.effective_budget IS 'Effective budget this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.spent IS 'Spend this period, in unit.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day.';
+
+
+--
+-- Name: COLUMN senate_report_throttled.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.throttled_until IS 'When the throttle ends at the latest (next day or next period).';
+
+
+--
+-- Name: COLUMN senate_report_throttled.throttle_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_throttled.throttle_reason IS 'Why (spend against the daily allowance or the period budget).';
+
+
+--
+-- Name: senate_report_top_allocations; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_top_allocations AS
+ WITH status AS (
+         SELECT b.entity_type,
+            b.entity_id,
+            b.resource_type,
+            b.unit,
+            b.base_budget,
+            b.market_weight,
+            b.effective_budget,
+            b.period_start,
+            b.period_end,
+            b.spent,
+            b.spent_cost_usd,
+            b.remaining,
+            b.utilization,
+            b.over_budget,
+            b.held,
+            b.available,
+            b.daily_allowance,
+            b.throttled,
+            b.throttle_reason,
+            b.throttled_until
+           FROM public.budget_status b
+        ), cost AS (
+         SELECT s_1.entity_type,
+            s_1.entity_id,
+            sum(s_1.spent_cost_usd) AS period_cost_usd
+           FROM status s_1
+          GROUP BY s_1.entity_type, s_1.entity_id
+        )
+ SELECT row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id) AS allocation_rank,
+    s.entity_type,
+    s.entity_id,
+    e.priority_score,
+    s.market_weight,
+    s.base_budget AS token_budget,
+    s.effective_budget AS effective_token_budget,
+    s.spent AS tokens_spent,
+    s.utilization AS token_utilization,
+    e.roi_score,
+    c.period_cost_usd
+   FROM ((status s
+     JOIN public.resource_budgets e ON (((e.entity_type = s.entity_type) AND (e.entity_id = s.entity_id))))
+     JOIN cost c ON (((c.entity_type = s.entity_type) AND (c.entity_id = s.entity_id))))
+  WHERE (s.resource_type = 'llm_tokens'::text)
+  ORDER BY (row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id));
+
+
+--
+-- Name: VIEW senate_report_top_allocations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_top_allocations IS 'Envelopes ranked by effective token budget this period (largest first), with priority, applied market weight, token spend and utilization, stored ROI score and the period''s cost in all classes.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.allocation_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.allocation_rank IS 'Rank, 1 = largest effective token budget.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.priority_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.priority_score IS 'resource_budgets.priority_score, unitless in [0, 1].';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.market_weight; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.market_weight IS 'Applied market weight (unitless), as in budget_status.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.token_budget IS 'Base token budget per period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.tokens_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.tokens_spent IS 'Tokens spent this period, in tokens.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.token_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %); NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.roi_score; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.roi_score IS 'resource_budgets.roi_score at the last refresh, in KG edges per token; NULL without spend.';
+
+
+--
+-- Name: COLUMN senate_report_top_allocations.period_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost of this period''s spend in all four classes, in USD.';
+
+
+--
+-- Name: spend_alerts_alert_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_alerts ALTER COLUMN alert_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_alerts_alert_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: spend_reservations_reservation_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_reservations ALTER COLUMN reservation_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_reservations_reservation_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: spend_throttles_throttle_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.spend_throttles ALTER COLUMN throttle_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.spend_throttles_throttle_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -7693,6 +11810,14 @@ ALTER TABLE ONLY public.budget_ledger
 
 
 --
+-- Name: budget_snapshots budget_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_pkey PRIMARY KEY (snapshot_at, entity_type, resource_type);
+
+
+--
 -- Name: economics_policy economics_policy_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -7741,6 +11866,37 @@ ALTER TABLE ONLY public.model_tiers
 
 
 --
+-- Name: rebalance_runs rebalance_runs_once_per_window; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_once_per_window UNIQUE (window_start, window_end);
+
+
+--
+-- Name: CONSTRAINT rebalance_runs_once_per_window ON rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT rebalance_runs_once_per_window ON public.rebalance_runs IS 'A review window is applied at most once.';
+
+
+--
+-- Name: rebalance_runs rebalance_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_pkey PRIMARY KEY (run_id);
+
+
+--
+-- Name: reserve_snapshots reserve_snapshots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reserve_snapshots
+    ADD CONSTRAINT reserve_snapshots_pkey PRIMARY KEY (snapshot_at, resource_type);
+
+
+--
 -- Name: resource_budget_tiers resource_budget_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -7754,6 +11910,14 @@ ALTER TABLE ONLY public.resource_budget_tiers
 
 ALTER TABLE ONLY public.resource_budgets
     ADD CONSTRAINT resource_budgets_pkey PRIMARY KEY (entity_type, entity_id);
+
+
+--
+-- Name: resource_daily_allowances resource_daily_allowances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_pkey PRIMARY KEY (entity_type, entity_id, resource_type);
 
 
 --
@@ -7816,6 +11980,45 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_pkey PRIMARY KEY (resource_type);
+
+
+--
+-- Name: spend_alerts spend_alerts_once_per_period; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_once_per_period UNIQUE (entity_type, entity_id, resource_type, period_start, threshold);
+
+
+--
+-- Name: CONSTRAINT spend_alerts_once_per_period ON spend_alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_alerts_once_per_period ON public.spend_alerts IS 'Each threshold fires once per entity, class and budget period.';
+
+
+--
+-- Name: spend_alerts spend_alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_pkey PRIMARY KEY (alert_id);
+
+
+--
+-- Name: spend_reservations spend_reservations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_pkey PRIMARY KEY (reservation_id);
+
+
+--
+-- Name: spend_throttles spend_throttles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_throttles
+    ADD CONSTRAINT spend_throttles_pkey PRIMARY KEY (throttle_id);
 
 
 --
@@ -8046,6 +12249,34 @@ COMMENT ON INDEX public.market_signals_entity_idx IS 'Signal history of one enti
 
 
 --
+-- Name: rebalance_changes_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rebalance_changes_entity_idx ON public.rebalance_changes USING btree (entity_type, entity_id, run_id);
+
+
+--
+-- Name: INDEX rebalance_changes_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rebalance_changes_entity_idx IS 'Rebalance history of an entity.';
+
+
+--
+-- Name: rebalance_changes_run_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX rebalance_changes_run_idx ON public.rebalance_changes USING btree (run_id);
+
+
+--
+-- Name: INDEX rebalance_changes_run_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.rebalance_changes_run_idx IS 'The plan of one run.';
+
+
+--
 -- Name: resource_budgets_priority_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -8109,6 +12340,76 @@ COMMENT ON INDEX public.resource_usage_idempotency_key_idx IS 'An idempotency ke
 
 
 --
+-- Name: spend_alerts_fired_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_alerts_fired_idx ON public.spend_alerts USING btree (fired_at);
+
+
+--
+-- Name: INDEX spend_alerts_fired_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_alerts_fired_idx IS 'Recent alerts first.';
+
+
+--
+-- Name: spend_reservations_finished_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_reservations_finished_idx ON public.spend_reservations USING btree (COALESCE(settled_at, released_at)) WHERE ((settled_at IS NOT NULL) OR (released_at IS NOT NULL));
+
+
+--
+-- Name: INDEX spend_reservations_finished_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_reservations_finished_idx IS 'Finished reservations by when they finished, for cleanup_spend_reservations().';
+
+
+--
+-- Name: spend_reservations_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_reservations_open_idx ON public.spend_reservations USING btree (entity_type, entity_id, resource_type) INCLUDE (amount, expires_at, model_tier) WHERE ((settled_at IS NULL) AND (released_at IS NULL));
+
+
+--
+-- Name: INDEX spend_reservations_open_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_reservations_open_idx IS 'Open holds of an entity and class (index-only sum of what is held).';
+
+
+--
+-- Name: spend_throttles_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_throttles_entity_idx ON public.spend_throttles USING btree (entity_type, entity_id, throttle_id);
+
+
+--
+-- Name: INDEX spend_throttles_entity_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_throttles_entity_idx IS 'Throttle history of an entity.';
+
+
+--
+-- Name: spend_throttles_one_active_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX spend_throttles_one_active_idx ON public.spend_throttles USING btree (entity_type, entity_id, resource_type, kind) WHERE (released_at IS NULL);
+
+
+--
+-- Name: INDEX spend_throttles_one_active_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_throttles_one_active_idx IS 'At most one unreleased throttle per entity, class and kind; "is it throttled?" is one probe.';
+
+
+--
 -- Name: world_model_gains_entity_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -8137,6 +12438,34 @@ COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities
 
 
 --
+-- Name: usage_rollups_day_idx; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX usage_rollups_day_idx ON senate.usage_rollups USING btree (usage_day);
+
+
+--
+-- Name: INDEX usage_rollups_day_idx; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.usage_rollups_day_idx IS 'Rollup rows of one day or a window of days (daily_spend, review cycles), without reading the whole history.';
+
+
+--
+-- Name: usage_rollups_usage_day_brin; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX usage_rollups_usage_day_brin ON senate.usage_rollups USING brin (usage_day);
+
+
+--
+-- Name: INDEX usage_rollups_usage_day_brin; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.usage_rollups_usage_day_brin IS 'Block ranges by usage day: review cycles read only the recent days of all entities.';
+
+
+--
 -- Name: resource_budget_tiers t10_check_tier_inserts; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8162,6 +12491,34 @@ CREATE TRIGGER t10_check_tier_updates AFTER UPDATE ON public.resource_budget_tie
 --
 
 COMMENT ON TRIGGER t10_check_tier_updates ON public.resource_budget_tiers IS 'Raised tier caps may not total more than token_budget.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_inserts ON public.resource_usage IS 'Inserted rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_updates AFTER UPDATE ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_updates ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_updates ON public.resource_usage IS 'Updated rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
 
 
 --
@@ -8204,6 +12561,20 @@ CREATE TRIGGER t10_guard_proposal_state BEFORE INSERT OR UPDATE ON public.alloca
 --
 
 COMMENT ON TRIGGER t10_guard_proposal_state ON public.allocation_proposals IS 'State machine and fixed fields of allocation proposals, for every write path.';
+
+
+--
+-- Name: spend_throttles t10_guard_spend_throttles; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_guard_spend_throttles BEFORE DELETE OR UPDATE ON public.spend_throttles FOR EACH ROW EXECUTE FUNCTION senate.guard_spend_throttles();
+
+
+--
+-- Name: TRIGGER t10_guard_spend_throttles ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_guard_spend_throttles ON public.spend_throttles IS 'Throttles are history: only the one-time release may be written.';
 
 
 --
@@ -8305,6 +12676,48 @@ COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The le
 
 
 --
+-- Name: rebalance_changes t10_refuse_rebalance_change_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_rebalance_change_changes BEFORE DELETE OR UPDATE OR TRUNCATE ON public.rebalance_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_rebalance_change_changes ON rebalance_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_rebalance_change_changes ON public.rebalance_changes IS 'Plans of applied runs are history: UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: rebalance_runs t10_refuse_rebalance_run_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_rebalance_run_changes BEFORE DELETE OR UPDATE OR TRUNCATE ON public.rebalance_runs FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_rebalance_run_changes ON rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_rebalance_run_changes ON public.rebalance_runs IS 'Runs are history: UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: spend_throttles t10_refuse_spend_throttle_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_spend_throttle_truncate BEFORE TRUNCATE ON public.spend_throttles FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_spend_throttle_truncate ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_spend_throttle_truncate ON public.spend_throttles IS 'Throttles are history: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: allocation_proposal_transitions t10_refuse_transition_log_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8372,6 +12785,62 @@ CREATE TRIGGER t10_refuse_usage_truncate BEFORE TRUNCATE ON public.resource_usag
 --
 
 COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: TRUNCATE is refused (S4002).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_change BEFORE DELETE OR UPDATE ON public.entity_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('entity_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_change ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_change ON public.entity_types IS 'An entity kind that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_truncate BEFORE TRUNCATE ON public.entity_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_truncate ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_truncate ON public.entity_types IS 'entity_types cannot be truncated while resource_usage holds rows (0A000).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_change BEFORE DELETE OR UPDATE ON public.resource_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('resource_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_change ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_change ON public.resource_types IS 'A resource class that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_truncate BEFORE TRUNCATE ON public.resource_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_truncate ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_truncate ON public.resource_types IS 'resource_types cannot be truncated while resource_usage holds rows (0A000).';
 
 
 --
@@ -8711,6 +13180,34 @@ COMMENT ON TRIGGER t50_record_reserve_updates ON public.senate_reserve IS 'Ledge
 
 
 --
+-- Name: spend_throttles t50_record_throttle_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_throttle_inserts AFTER INSERT ON public.spend_throttles REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_throttle_changes();
+
+
+--
+-- Name: TRIGGER t50_record_throttle_inserts ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_throttle_inserts ON public.spend_throttles IS 'Ledger rows (cause throttle) for new throttles.';
+
+
+--
+-- Name: spend_throttles t50_record_throttle_releases; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t50_record_throttle_releases AFTER UPDATE ON public.spend_throttles REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.record_throttle_changes();
+
+
+--
+-- Name: TRIGGER t50_record_throttle_releases ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t50_record_throttle_releases ON public.spend_throttles IS 'Ledger rows (cause release) for released throttles.';
+
+
+--
 -- Name: resource_budget_tiers t50_record_tier_budget_deletes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -8750,6 +13247,76 @@ CREATE TRIGGER t50_record_tier_budget_updates AFTER UPDATE ON public.resource_bu
 --
 
 COMMENT ON TRIGGER t50_record_tier_budget_updates ON public.resource_budget_tiers IS 'Ledger rows for changed tier caps.';
+
+
+--
+-- Name: resource_budgets t60_release_lifted_throttles; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles AFTER UPDATE ON public.resource_budgets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles ON public.resource_budgets IS 'A budget or market-weight rise releases the throttles it lifts, in the same transaction.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_delete AFTER DELETE ON public.resource_daily_allowances REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_removed_allowances();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_delete ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_delete ON public.resource_daily_allowances IS 'Removing an explicit allowance (back to the derived one) releases the throttles that lifts.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_insert AFTER INSERT ON public.resource_daily_allowances REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_insert ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_insert ON public.resource_daily_allowances IS 'A new explicit allowance releases the daily throttles it lifts.';
+
+
+--
+-- Name: resource_daily_allowances t60_release_lifted_throttles_on_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t60_release_lifted_throttles_on_update AFTER UPDATE ON public.resource_daily_allowances REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.release_throttles_of_changed_envelopes();
+
+
+--
+-- Name: TRIGGER t60_release_lifted_throttles_on_update ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t60_release_lifted_throttles_on_update ON public.resource_daily_allowances IS 'A raised explicit allowance releases the daily throttles it lifts.';
+
+
+--
+-- Name: resource_usage t70_settle_spend_reservations; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t70_settle_spend_reservations AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.settle_spend_reservations();
+
+
+--
+-- Name: TRIGGER t70_settle_spend_reservations ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t70_settle_spend_reservations ON public.resource_usage IS 'Usage rows naming a spend reservation settle it, in the same transaction.';
 
 
 --
@@ -8885,6 +13452,22 @@ ALTER TABLE ONLY public.allocation_votes
 
 
 --
+-- Name: budget_snapshots budget_snapshots_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: budget_snapshots budget_snapshots_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.budget_snapshots
+    ADD CONSTRAINT budget_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
 -- Name: governance_blocks governance_blocks_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -8906,6 +13489,22 @@ ALTER TABLE ONLY public.llm_models
 
 ALTER TABLE ONLY public.market_signals
     ADD CONSTRAINT market_signals_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: rebalance_runs rebalance_runs_policy_version_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rebalance_runs
+    ADD CONSTRAINT rebalance_runs_policy_version_fkey FOREIGN KEY (policy_version) REFERENCES public.economics_policy(policy_version);
+
+
+--
+-- Name: reserve_snapshots reserve_snapshots_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reserve_snapshots
+    ADD CONSTRAINT reserve_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --
@@ -8933,19 +13532,19 @@ ALTER TABLE ONLY public.resource_budgets
 
 
 --
--- Name: resource_usage resource_usage_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: resource_daily_allowances resource_daily_allowances_entity_type_entity_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_entity_type_entity_id_fkey FOREIGN KEY (entity_type, entity_id) REFERENCES public.resource_budgets(entity_type, entity_id) ON DELETE CASCADE;
 
 
 --
--- Name: resource_usage resource_usage_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: resource_daily_allowances resource_daily_allowances_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+ALTER TABLE ONLY public.resource_daily_allowances
+    ADD CONSTRAINT resource_daily_allowances_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --
@@ -8954,6 +13553,38 @@ ALTER TABLE ONLY public.resource_usage
 
 ALTER TABLE ONLY public.senate_reserve
     ADD CONSTRAINT senate_reserve_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_alerts spend_alerts_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_alerts
+    ADD CONSTRAINT spend_alerts_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_reservations spend_reservations_model_tier_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_model_tier_fkey FOREIGN KEY (model_tier) REFERENCES public.model_tiers(model_tier);
+
+
+--
+-- Name: spend_reservations spend_reservations_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_reservations
+    ADD CONSTRAINT spend_reservations_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: spend_throttles spend_throttles_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.spend_throttles
+    ADD CONSTRAINT spend_throttles_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS public.allocation_proposals (
     entity_type       text NOT NULL REFERENCES public.entity_types (entity_type),
     entity_id         text NOT NULL CHECK (length(entity_id) BETWEEN 1 AND 200),
     requested_tokens  numeric NOT NULL
-        CHECK (requested_tokens > 0 AND requested_tokens <> 'Infinity'::numeric),
+        CHECK (requested_tokens > 0 AND requested_tokens NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     proposer_id       text CHECK (length(proposer_id) BETWEEN 1 AND 200),
     proposer_agent    text CHECK (length(proposer_agent) BETWEEN 1 AND 200),
     justification     text NOT NULL CHECK (length(justification) <= 20000),

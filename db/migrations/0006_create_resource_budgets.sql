@@ -8,19 +8,19 @@ CREATE TABLE IF NOT EXISTS public.resource_budgets (
     entity_type        text NOT NULL REFERENCES public.entity_types (entity_type),
     entity_id          text NOT NULL CHECK (length(entity_id) BETWEEN 1 AND 200),
     token_budget       numeric NOT NULL DEFAULT 0
-        CHECK (token_budget >= 0 AND token_budget <> 'Infinity'::numeric),
+        CHECK (token_budget >= 0 AND token_budget NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     cpu_budget         numeric NOT NULL DEFAULT 0
-        CHECK (cpu_budget >= 0 AND cpu_budget <> 'Infinity'::numeric),
+        CHECK (cpu_budget >= 0 AND cpu_budget NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     storage_budget_gb  numeric NOT NULL DEFAULT 0
-        CHECK (storage_budget_gb >= 0 AND storage_budget_gb <> 'Infinity'::numeric),
+        CHECK (storage_budget_gb >= 0 AND storage_budget_gb NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     api_call_budget    numeric NOT NULL DEFAULT 0
-        CHECK (api_call_budget >= 0 AND api_call_budget <> 'Infinity'::numeric),
+        CHECK (api_call_budget >= 0 AND api_call_budget NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     priority_score     numeric NOT NULL DEFAULT 0
-        CHECK (priority_score BETWEEN 0 AND 1),
+        CHECK (priority_score BETWEEN 0 AND 1 AND priority_score <> 'NaN'::numeric),
     market_weight      numeric NOT NULL DEFAULT 0
-        CHECK (market_weight >= -1 AND market_weight <> 'Infinity'::numeric),
+        CHECK (market_weight >= -1 AND market_weight NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     roi_score          numeric
-        CHECK (roi_score >= 0 AND roi_score <> 'Infinity'::numeric),
+        CHECK (roi_score >= 0 AND roi_score NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (entity_type, entity_id)

@@ -16,7 +16,7 @@ ON CONFLICT (sqlstate) DO NOTHING;
 CREATE TABLE IF NOT EXISTS public.senate_reserve (
     resource_type  text PRIMARY KEY REFERENCES public.resource_types (resource_type),
     balance        numeric NOT NULL DEFAULT 0
-        CHECK (balance >= 0 AND balance <> 'Infinity'::numeric),
+        CHECK (balance >= 0 AND balance NOT IN ('NaN'::numeric, 'Infinity'::numeric)),
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE public.senate_reserve IS

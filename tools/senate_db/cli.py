@@ -9,7 +9,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from senate_db import __version__, demo, embedded, migrations, paths, psql, schema_dump, status
+from senate_db import (
+    __version__,
+    cycle,
+    demo,
+    embedded,
+    migrations,
+    paths,
+    psql,
+    schema_dump,
+    status,
+)
+from senate_db import report as senate_report
 from senate_db import server as pg_server
 from senate_db import target as targets
 from senate_db.errors import describe
@@ -80,7 +91,12 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(_target(args), sys.stdout)
+    demo.run(_target(args), sys.stdout, size=args.size, seed=args.seed)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    senate_report.run(_target(args), sys.stdout, html=args.html, limit=args.limit)
     return 0
 
 
@@ -93,6 +109,12 @@ def cmd_dump_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cycle(args: argparse.Namespace) -> int:
+    return cycle.run(
+        _target(args), args.kind, sys.stdout, apply=args.apply, as_of=args.as_of, actor=args.actor
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -101,6 +123,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from senate_db import bench
+
+    bench.run(_target(args).url, args.size, sys.stdout, keep=args.keep)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,7 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "show server, applied and pending migrations", both)
     p = add("psql", cmd_psql, "open psql on the target database", both)
     p.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql (after --)")
-    add("demo", cmd_demo, "start (if embedded), migrate, show status and the psql command", both)
+    p = add(
+        "demo",
+        cmd_demo,
+        "run a simulated Senate economy in its own database (<name>_demo) and print the report",
+        both,
+    )
+    p.add_argument("--size", choices=("small", "default", "large"), default="default")
+    p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
+    p = add("report", cmd_report, "print the Senate report (or write it as HTML)", both)
+    p.add_argument("--html", type=Path, metavar="FILE", help="write one HTML file with charts")
+    p.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="rows per ranked section (default 10)"
+    )
     p = add(
         "dump-schema",
         cmd_dump_schema,
@@ -161,6 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
         [data_dir],
     )
     p.add_argument("--output", type=Path, metavar="FILE", help="default: <repo>/db/schema.sql")
+    p = add(
+        "cycle",
+        cmd_cycle,
+        "run a review cycle: daily (spend check) or weekly (rebalance); a dry run unless --apply",
+        both,
+    )
+    p.add_argument(
+        "kind", choices=cycle.KINDS, help="daily: run_daily_check; weekly: run_rebalance"
+    )
+    p.add_argument("--apply", action="store_true", help="write the result (default: dry run)")
+    p.add_argument(
+        "--as-of",
+        metavar="WHEN",
+        help="daily: a date (default today, policy time zone); weekly: a time (default now)",
+    )
+    p.add_argument("--actor", help="weekly: who applies the rebalance (default: the db user)")
+    p = add(
+        "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
+    )
+    p.add_argument("--size", choices=("tiny", "small", "default", "large"), default="default")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser
 
 

@@ -1,28 +1,192 @@
-"""``senate-db demo``: bring the database up to date and show how to look at it.
+"""``senate-db demo``: a simulated Senate economy, end to end, in its own database.
 
-For now: start the embedded server (when that is the target), migrate, report status and
-print the psql command. Later issues extend this into the real walkthrough.
+On the target server (the embedded one by default) the demo recreates the database
+``<name>_demo`` (``senate_demo`` on the embedded server) so it never touches the user's own data,
+applies every migration, loads the workload generator (``db/demo/workload.sql``), simulates the
+days one by one (usage, Exchange prices, KG gains, Senate sessions, then the daily checks and
+weekly rebalances the database has), prints the Senate report and ends with the psql command
+that opens the same data. All the economics run in SQL; this module only drives and prints.
 """
 
 from __future__ import annotations
 
-from typing import TextIO
+import shlex
+import sys
+import time
+from decimal import Decimal
+from typing import Any, TextIO
 
-from senate_db import migrations, psql, status
-from senate_db.target import Target
+import psycopg
+
+from senate_db import migrations, psql, report, server, urls, workload
+from senate_db.progress import Progress
+from senate_db.target import EMBEDDED_DATABASE, Target
+
+DEMO_SUFFIX = "_demo"
 
 
-def run(target: Target, out: TextIO) -> None:
+def demo_database_name(target: Target) -> str:
+    """``<target database>_demo``: next to the user's database, never the same one."""
+    base = urls.database_name(target.url) or EMBEDDED_DATABASE
+    return base[: 63 - len(DEMO_SUFFIX)] + DEMO_SUFFIX
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password (safe to print; libpq asks for it or reads ~/.pgpass)."""
+    params = urls.to_params(url)
+    params.pop("password", None)
+    return urls.from_params(params)
+
+
+def recreate_database(target: Target, dbname: str) -> str:
+    server.drop_database(target.url, dbname)
+    server.create_database(target.url, dbname)
+    return urls.with_database(target.url, dbname)
+
+
+def migrate(url: str, err: TextIO) -> list[str]:
+    pending = migrations.pending(url)
+    with Progress("migrating", len(pending), err) as bar:
+        return migrations.apply_migrations(url, on_applied=lambda mid: bar.advance(note=mid))
+
+
+def _amount(value: Any) -> str:
+    number = Decimal(value or 0)
+    for size, suffix in ((Decimal(10**9), "G"), (Decimal(10**6), "M"), (Decimal(10**3), "k")):
+        if abs(number) >= size:
+            return f"{number / size:+.1f}{suffix}"
+    return f"{number:+.0f}"
+
+
+RULES = (
+    ("strong_roi_market_support", "raised for strong ROI"),
+    ("sustained_low_roi", "cut for low ROI"),
+    ("idle_reclaim", "idle reclaimed"),
+    ("reassigned_idle_budget", "reassigned"),
+)
+
+
+def checks_text(summary: dict[str, int] | None) -> str:
+    if summary is None:
+        return ""
+    period = summary.get("throttled period_budget", 0)
+    daily = summary.get("throttled daily_allowance", 0)
+    return (
+        f"daily checks: {period} throttled over the period budget, {daily} over a daily "
+        f"allowance, {summary.get('released', 0)} released, {summary.get('alert', 0)} alerts"
+    )
+
+
+def rebalance_text(summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return ""
+    rules = ", ".join(f"{int(summary.get(key, 0))} {label}" for key, label in RULES)
+    reserve = _amount(summary.get("reserve_tokens_delta"))
+    return f"Monday rebalance: {rules}; token reserve {reserve}"
+
+
+def week_lines(week: workload.WeekLog) -> list[str]:
+    lines = [
+        f"  week of {week.week_start}: {week.usage_rows:,} usage rows "
+        f"(${week.usage_cost_usd:,.2f}), {week.kg_edges:,} KG edges; proposals "
+        f"{week.proposals_filed} filed, {week.approved} approved, {week.rejected} rejected, "
+        f"{week.deferred} deferred"
+    ]
+    lines += [
+        f"    {text}"
+        for text in (rebalance_text(week.rebalance_summary), checks_text(week.daily_check))
+        if text
+    ]
+    return lines
+
+
+def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, err: TextIO) -> None:
+    workload.install(conn)
+    setup = workload.generate(conn, seed, size)
+    days = setup.days
+    print(
+        f"workload: {setup.entities} entities ({setup.envelopes} with envelopes), "
+        f"{len(days)} days from {setup.first_day} to {setup.last_day}",
+        file=out,
+    )
+    steps = workload.cycle_steps(conn)
+    missing = [
+        name
+        for name, present in (
+            ("run_daily_check(date)", steps.daily_check),
+            ("run_rebalance(timestamptz, boolean)", steps.rebalance),
+        )
+        if not present
+    ]
+    if missing:
+        print(
+            f"note: this database has no {' or '.join(missing)} (review cycles, migrations "
+            "0030-0039): the demo skips those steps.",
+            file=out,
+        )
+    started = time.monotonic()
+    printed: set[Any] = set()
+    with Progress("simulating", len(days), err) as bar:
+        for day in days:
+            workload.advance(conn, day)
+            bar.advance(note=str(day))
+            if day.isoweekday() == 7 or day == setup.last_day:
+                bar.clear()
+                for week in workload.weeks(conn):
+                    if week.week_start not in printed:
+                        printed.add(week.week_start)
+                        print("\n".join(week_lines(week)), file=out, flush=True)
+    totals = conn.execute(
+        "SELECT (SELECT count(*) FROM resource_usage), "
+        "(SELECT count(*) FROM allocation_proposals), "
+        "(SELECT count(*) FROM allocation_proposals WHERE status = 'pending')"
+    ).fetchone()
+    assert totals is not None
+    print(
+        f"simulated {len(days)} days in {time.monotonic() - started:.1f} s: {totals[0]:,} usage "
+        f"rows, {totals[1]} proposals ({totals[2]} pending)",
+        file=out,
+    )
+
+
+def run(
+    target: Target,
+    out: TextIO,
+    *,
+    size: str = "default",
+    seed: int = workload.DEFAULT_SEED,
+    err: TextIO | None = None,
+) -> None:
+    err = err if err is not None else sys.stderr
+    started = time.monotonic()
     if target.embedded:
         print(f"embedded PostgreSQL is running in {target.data_dir}", file=out)
-    print(f"migrating {target.describe()}", file=out)
-    applied = migrations.apply_migrations(
-        target.url, on_applied=lambda mid: print(f"applied {mid}", file=out, flush=True)
+    dbname = demo_database_name(target)
+    url = recreate_database(target, dbname)
+    print(
+        f"demo database {dbname} (re)created next to {target.describe()}: "
+        "your own database is left untouched",
+        file=out,
     )
-    if not applied:
-        print("nothing to apply", file=out)
+    applied = migrate(url, err)
+    info = server.server_info(url)
+    print(f"database: {urls.redact(url)}", file=out)
+    print(f"server:   {info.version}", file=out)
+    print(f"applied:  {len(applied)} migration(s)", file=out)
+    print(f"pending:  {len(migrations.pending(url))} migration(s)", file=out)
     print(file=out)
-    print(status.render(status.collect(target)), file=out)
+    print(f"simulating a Senate economy (size {size}, seed {seed})", file=out, flush=True)
+    with server.connect(url, autocommit=True) as conn:
+        simulate(conn, seed, size, out, err)
+        print(file=out)
+        print(report.render_text(report.read(conn, dbname)), file=out)
     print(file=out)
+    shown = display_url(url)
+    print(f"demo finished in {time.monotonic() - started:.1f} s", file=out)
+    print(
+        "the same report as HTML with charts: senate-db report --database "
+        f"{shlex.quote(shown)} --html senate-report.html",
+        file=out,
+    )
     print("connect with:", file=out)
-    print(f"  {psql.shell_line(target.url)}", file=out)
+    print(f"  {psql.shell_line(url)}", file=out, flush=True)

@@ -8,7 +8,7 @@
 -- SECURITY DEFINER or not) and senate.table_access (relation -> role ->
 -- privilege). senate.grant_role_privileges() applies both, is re-runnable,
 -- and skips names that do not exist yet (functions of branches not merged):
--- this migration runs last, and re-running the function after adding
+-- this migration runs last (numbered 0099 so it stays last), and re-running the function after adding
 -- functions brings them in.
 -- Functions it hardens (SECURITY DEFINER, search_path, PUBLIC EXECUTE) have
 -- their previous state recorded in senate.function_hardening, so the rollback
@@ -115,7 +115,11 @@ INSERT INTO senate.function_access (function_name, granted_to, security_definer,
   ('public.release_spend_reservation', '{senate_writer,senate_admin}', true, true, 'Services release an unused hold.'),
   ('public.expire_spend_reservations', '{senate_admin}', true, true, 'Scheduler releases expired holds.'),
   ('public.run_daily_check', '{senate_admin}', true, true, 'Scheduler: daily spend safety.'),
-  ('public.run_rebalance', '{senate_admin}', true, true, 'Scheduler: weekly rebalance.')
+  ('public.run_rebalance', '{senate_admin}', true, true, 'Scheduler: weekly rebalance.'),
+  ('public.check_spend_alerts', '{senate_admin}', true, true, 'Scheduler: spend alerts.'),
+  ('public.cleanup_spend_reservations', '{senate_admin}', true, true, 'Scheduler removes expired holds.'),
+  ('public.set_daily_allowance', '{senate_admin}', true, true, 'Operators set an explicit daily allowance.'),
+  ('public.record_economy_snapshot', '{senate_admin}', true, true, 'Scheduler records the economy for reports.')
 ON CONFLICT (function_name) DO NOTHING;
 
 INSERT INTO senate.table_access (relation_name, role_name, privilege) VALUES
