@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS senate.function_hardening (
 );
 COMMENT ON TABLE senate.function_hardening IS
   'State of each function before senate.grant_role_privileges() first changed it, so the rollback '
-  'of 0059 restores it.';
+  'of 0099 restores it.';
 COMMENT ON COLUMN senate.function_hardening.function_oid IS 'The function.';
 COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature when recorded.';
 COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
@@ -367,7 +367,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION senate.revoke_role_privileges() IS
-  'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores '
+  'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores '
   'hardened functions to their recorded state and revokes every privilege of the group roles here. '
   'The roles themselves stay (they are cluster-global).';
 REVOKE EXECUTE ON FUNCTION senate.revoke_role_privileges() FROM PUBLIC;
