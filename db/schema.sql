@@ -4064,7 +4064,8 @@ COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statemen
 --
 
 CREATE FUNCTION senate.check_usage_references() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 DECLARE
     v_bad record;
@@ -4232,7 +4233,8 @@ COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_r
 --
 
 CREATE FUNCTION senate.follow_latest_assessment() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     PERFORM senate.sync_priority_scores(array_agg(n.entity_type::text), array_agg(n.entity_id::text))
