@@ -4082,7 +4082,8 @@ COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statemen
 --
 
 CREATE FUNCTION senate.check_usage_references() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 DECLARE
     v_bad record;
@@ -4250,7 +4251,8 @@ COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_r
 --
 
 CREATE FUNCTION senate.follow_latest_assessment() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     PERFORM senate.sync_priority_scores(array_agg(n.entity_type::text), array_agg(n.entity_id::text))
@@ -6185,7 +6187,7 @@ $$;
 -- Name: FUNCTION revoke_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
+COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
 
 
 --
@@ -6902,58 +6904,56 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.corrects_usage_id IS NULL
-      AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity'))
+    -- One pass over the statement's rows finds the first bad one (the common case: none).
+    SELECT n.amount, n.entity_type, n.resource_type, n.model, n.provider,
+           n.corrects_usage_id IS NULL
+               AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')) AS bad_amount,
+           et.entity_type IS NULL AS bad_entity_type,
+           rt.resource_type IS NULL AS bad_resource_type,
+           n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
+               AND m.model IS NULL AS bad_model,
+           n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
+               AND p.provider IS NULL AS bad_provider
+    INTO v_bad
+    FROM new_rows AS n
+    LEFT JOIN public.entity_types AS et ON et.entity_type = n.entity_type::text
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = n.resource_type::text
+    LEFT JOIN public.llm_models AS m ON m.model = n.model::text
+    LEFT JOIN public.api_providers AS p ON p.provider = n.provider::text
+    WHERE (n.corrects_usage_id IS NULL
+           AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')))
+       OR et.entity_type IS NULL
+       OR rt.resource_type IS NULL
+       OR (n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL AND m.model IS NULL)
+       OR (n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL AND p.provider IS NULL)
     LIMIT 1;
-    IF FOUND THEN
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    IF v_bad.bad_amount THEN
         RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
             MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
                              '(only correct_resource_usage() writes negative corrections)',
                              v_bad.amount);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.entity_types AS t
-                      WHERE t.entity_type = n.entity_type::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_entity_type THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
             MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
             HINT = 'Add the kind to entity_types first.';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.resource_types AS t
-                      WHERE t.resource_type = n.resource_type::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_resource_type THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
             MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
                              v_bad.resource_type);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.llm_models AS m WHERE m.model = n.model::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_model THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
             MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
             HINT = 'Add the model with its tier and price to llm_models first '
                    '(or turn off senate.settings.usage_strict_validation).';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.api_providers AS p WHERE p.provider = n.provider::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
             MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
             HINT = 'Add the provider to api_providers first (or use provider ''other'').';
     END IF;
-    RETURN NULL;
 END;
 $$;
 
@@ -11470,7 +11470,7 @@ CREATE TABLE senate.function_hardening (
 -- Name: TABLE function_hardening; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON TABLE senate.function_hardening IS 'State of each function before senate.grant_role_privileges() first changed it, so the rollback of 0059 restores it.';
+COMMENT ON TABLE senate.function_hardening IS 'State of each function before senate.grant_role_privileges() first changed it, so the rollback of 0099 restores it.';
 
 
 --

@@ -110,13 +110,21 @@ class RoleSessions:
         self.conns: list[psycopg.Connection[Any]] = []
         self.modes: set[str] = set()
 
-    def __call__(self, group: str, **kwargs: Any) -> psycopg.Connection[Any]:
-        name = f"senate_t_{group.removeprefix('senate_')}_{secrets.token_hex(5)}"
+    def __call__(
+        self, group: str | None, *, grants: Sequence[str] = (), **kwargs: Any
+    ) -> psycopg.Connection[Any]:
+        """A connection as a new LOGIN role, member of ``group`` (None: of no group) and holding
+        ``grants`` (GRANT statements with ``{role}`` for the new role's name)."""
+        label = group.removeprefix("senate_") if group else "plain"
+        name = f"senate_t_{label}_{secrets.token_hex(5)}"
         self.admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
         self.roles.append(name)
-        self.admin.execute(
-            sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(name))
-        )
+        if group:
+            self.admin.execute(
+                sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(name))
+            )
+        for grant in grants:
+            self.admin.execute(grant.format(role=sql.Identifier(name).as_string(self.admin)))
         kwargs.setdefault("autocommit", True)
         params = urls.to_params(self.db_url)
         params["user"] = name

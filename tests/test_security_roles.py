@@ -374,6 +374,46 @@ def test_a_writer_inserting_usage_fills_the_rollups_it_cannot_write(
     assert scalar(db, "SELECT sum(amount_total) FROM senate.usage_rollups") == 10
 
 
+def test_a_legacy_consumer_that_does_not_own_the_tables_keeps_working(
+    db: psycopg.Connection[Any], as_role: Any
+) -> None:
+    """The deployed app may connect as a role of its own, holding only the table privileges the
+    deployment granted it before this project. Its usage writes fire our triggers (references,
+    rollups, reservations); those must act with their owner's rights, not the app's."""
+    db.execute(
+        "SELECT set_senate_setting('usage_append_only', false, 'ops', 'legacy app updates rows')"
+    )
+    app = as_role(
+        None,
+        grants=[
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON resource_usage, allocation_proposals"
+            " TO {role}",
+            "GRANT USAGE ON SEQUENCE resource_usage_id_seq, allocation_proposals_id_seq TO {role}",
+        ],
+    )
+    usage_id = scalar(app, USAGE_INSERT)
+    app.execute("UPDATE resource_usage SET amount = amount + 1 WHERE id = %s", (usage_id,))
+    app.execute("DELETE FROM resource_usage WHERE id = %s", (usage_id,))
+    assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
+    assert sqlstate_of(app, "SELECT count(*) FROM budget_ledger") == DENIED
+
+
+def test_a_reviewers_assessment_moves_priority_through_the_owners_rights(
+    db: psycopg.Connection[Any], as_role: Any
+) -> None:
+    if not function_exists(db, "senate.follow_latest_assessment"):
+        pytest.skip("allocation_signals is not on this branch yet")
+    db.execute("INSERT INTO resource_budgets (entity_type, entity_id) VALUES ('hypothesis', 'hs')")
+    reviewer = as_role("senate_reviewer")
+    reviewer.execute(
+        "INSERT INTO allocation_signals (entity_type, entity_id, evidence_strength, novelty,"
+        " strategic_alignment, community_interest, assessed_by)"
+        " VALUES ('hypothesis', 'hs', 1, 1, 1, 1, 'rev-1')"
+    )
+    assert scalar(db, "SELECT priority_score FROM resource_budgets WHERE entity_id = 'hs'") == 1
+    assert sqlstate_of(reviewer, "UPDATE resource_budgets SET priority_score = 0") == DENIED
+
+
 def test_an_admins_direct_budget_edit_is_ledgered_under_its_own_name(
     db: psycopg.Connection[Any], as_role: Any
 ) -> None:

@@ -34,58 +34,56 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.corrects_usage_id IS NULL
-      AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity'))
+    -- One pass over the statement's rows finds the first bad one (the common case: none).
+    SELECT n.amount, n.entity_type, n.resource_type, n.model, n.provider,
+           n.corrects_usage_id IS NULL
+               AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')) AS bad_amount,
+           et.entity_type IS NULL AS bad_entity_type,
+           rt.resource_type IS NULL AS bad_resource_type,
+           n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
+               AND m.model IS NULL AS bad_model,
+           n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
+               AND p.provider IS NULL AS bad_provider
+    INTO v_bad
+    FROM new_rows AS n
+    LEFT JOIN public.entity_types AS et ON et.entity_type = n.entity_type::text
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = n.resource_type::text
+    LEFT JOIN public.llm_models AS m ON m.model = n.model::text
+    LEFT JOIN public.api_providers AS p ON p.provider = n.provider::text
+    WHERE (n.corrects_usage_id IS NULL
+           AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')))
+       OR et.entity_type IS NULL
+       OR rt.resource_type IS NULL
+       OR (n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL AND m.model IS NULL)
+       OR (n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL AND p.provider IS NULL)
     LIMIT 1;
-    IF FOUND THEN
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    IF v_bad.bad_amount THEN
         RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
             MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
                              '(only correct_resource_usage() writes negative corrections)',
                              v_bad.amount);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.entity_types AS t
-                      WHERE t.entity_type = n.entity_type::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_entity_type THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
             MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
             HINT = 'Add the kind to entity_types first.';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE NOT EXISTS (SELECT 1 FROM public.resource_types AS t
-                      WHERE t.resource_type = n.resource_type::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_resource_type THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
             MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
                              v_bad.resource_type);
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.llm_models AS m WHERE m.model = n.model::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSIF v_bad.bad_model THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
             MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
             HINT = 'Add the model with its tier and price to llm_models first '
                    '(or turn off senate.settings.usage_strict_validation).';
-    END IF;
-
-    SELECT n.* INTO v_bad FROM new_rows AS n
-    WHERE n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM public.api_providers AS p WHERE p.provider = n.provider::text)
-    LIMIT 1;
-    IF FOUND THEN
+    ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
             MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
             HINT = 'Add the provider to api_providers first (or use provider ''other'').';
     END IF;
-    RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION senate.validate_usage_inserts() IS

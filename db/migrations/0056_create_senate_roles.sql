@@ -6,14 +6,14 @@
 --   senate_reviewer  the Senate: vote and decide, through the functions only;
 --   senate_admin     operators: policy, reserve funding, settings, corrections.
 -- writer, reviewer and admin are members of reader. What each role may touch in
--- this database is granted by 0059 (senate.grant_role_privileges()).
+-- this database is granted by 0099 (senate.grant_role_privileges()).
 --
 -- Roles are cluster-global and one cluster may hold many databases (every test
 -- database, or staging next to production), so creation tolerates roles that
 -- already exist, also when another database's migration creates them at the
 -- same moment. The rollback leaves the roles in place: dropping one would strip
 -- its memberships, and with them the access of every other database that uses
--- it. Privileges are revoked per database by 0059's rollback; drop the roles
+-- it. Privileges are revoked per database by 0099's rollback; drop the roles
 -- by hand (DROP ROLE) once no database of the cluster uses them.
 -- Creating roles needs CREATEROLE (or superuser): a migration user without it
 -- fails here with 42501; a DBA then runs the CREATE ROLE lines of README

@@ -1,4 +1,4 @@
--- Removes only what 0059 added: privileges of the group roles in this
+-- Removes only what 0099 added: privileges of the group roles in this
 -- database, and the hardening of functions (restored from
 -- senate.function_hardening). The roles stay (see 0056).
 SET lock_timeout = '5s';

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS senate.function_hardening (
 );
 COMMENT ON TABLE senate.function_hardening IS
   'State of each function before senate.grant_role_privileges() first changed it, so the rollback '
-  'of 0059 restores it.';
+  'of 0099 restores it.';
 COMMENT ON COLUMN senate.function_hardening.function_oid IS 'The function.';
 COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature when recorded.';
 COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
@@ -87,6 +87,9 @@ INSERT INTO senate.function_access (function_name, granted_to, security_definer,
   ('senate.record_budget_changes', '{}', true, true, 'Ledger written for any role changing budgets.'),
   ('senate.record_reserve_changes', '{}', true, true, 'Ledger written for any role changing the reserve.'),
   ('senate.refuse_forged_corrections', '{}', false, true, 'Must judge the invoking role: stays SECURITY INVOKER.'),
+  ('senate.check_usage_references', '{}', true, true, 'Locks reference rows (FOR KEY SHARE) for any inserting role.'),
+  ('senate.settle_spend_reservations', '{}', true, true, 'Settles holds for any inserting role.'),
+  ('senate.follow_latest_assessment', '{}', true, true, 'Moves priority_score for the assessing role.'),
   -- economics: pure formulas and period helpers stay callable by everyone (views use them)
   ('public.allocation_score', '{senate_reader}', false, false, 'Pure formula.'),
   ('public.effective_budget', '{senate_reader}', false, false, 'Pure formula.'),
@@ -367,7 +370,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION senate.revoke_role_privileges() IS
-  'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores '
+  'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores '
   'hardened functions to their recorded state and revokes every privilege of the group roles here. '
   'The roles themselves stay (they are cluster-global).';
 REVOKE EXECUTE ON FUNCTION senate.revoke_role_privileges() FROM PUBLIC;
