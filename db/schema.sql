@@ -93,7 +93,8 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_weight_novelty_check CHECK (((weight_novelty >= (0)::numeric) AND (weight_novelty <= (1)::numeric))),
     CONSTRAINT economics_policy_weight_strategic_alignment_check CHECK (((weight_strategic_alignment >= (0)::numeric) AND (weight_strategic_alignment <= (1)::numeric))),
     CONSTRAINT economics_policy_weights_sum_to_one CHECK (((((weight_evidence_strength + weight_novelty) + weight_strategic_alignment) + weight_community_interest) = (1)::numeric))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -634,15 +635,19 @@ CREATE FUNCTION public.can_spend(entity_type text, entity_id text, resource_type
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
-    v_tier text := senate.check_spend_request($1, $2, $3, $4, $5);
     v record;
     v_pool numeric;
     v_tier_left numeric;
     v_left numeric;
 BEGIN
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, now());
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
+    END IF;
+    IF NOT senate.spend_request_is_valid($2, $3, $4, $5, v.entity_type_known,
+                                         v.resource_type_known, v.model_known) THEN
+        PERFORM senate.check_spend_request($1, $2, $3, $4, $5, v.entity_type_known,
+                                           v.resource_type_known, v.model_known);
     END IF;
     IF NOT v.has_envelope THEN
         RETURN QUERY SELECT false, format('no_budget: %s %s has no budget envelope', $1, $2),
@@ -664,7 +669,7 @@ BEGIN
     ELSIF $4 > v_tier_left THEN
         RETURN QUERY SELECT false,
             format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
-                   'held %s) in period %s..%s', $4, v_tier_left, v_tier, v.tier_effective_budget,
+                   'held %s) in period %s..%s', $4, v_tier_left, v.model_tier, v.tier_effective_budget,
                    v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
     ELSE
         RETURN QUERY SELECT true,
@@ -1197,7 +1202,7 @@ COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter te
 --
 
 CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH ledger AS (
@@ -1467,6 +1472,101 @@ COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'House
 
 
 --
+-- Name: correct_resource_usage(bigint, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_original public.resource_usage%ROWTYPE;
+    v_current numeric;
+    v_delta numeric;
+    v_probe public.resource_usage.amount%TYPE;
+    v_id public.resource_usage.id%TYPE;
+BEGIN
+    IF p_usage_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'usage_id',
+            MESSAGE = 'usage_id must name the usage row to correct, not NULL';
+    END IF;
+    IF p_corrected_amount IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'corrected_amount',
+            MESSAGE = 'corrected_amount must be the right amount of the usage row, not NULL';
+    END IF;
+    IF p_corrected_amount < 0 OR p_corrected_amount IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
+            MESSAGE = format('corrected_amount %s is invalid: a usage amount is finite and >= 0',
+                             p_corrected_amount);
+    END IF;
+    BEGIN
+        v_probe := p_corrected_amount;
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        v_probe := NULL;
+    END;
+    IF v_probe IS NULL OR v_probe::numeric <> p_corrected_amount THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'corrected_amount',
+            MESSAGE = format('corrected_amount %s does not fit resource_usage.amount (%s)',
+                             p_corrected_amount, pg_typeof(v_probe));
+    END IF;
+    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = 'reason must say why the usage row is wrong (1 to 2000 characters)';
+    END IF;
+    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
+            MESSAGE = 'actor must name who corrects the usage row (1 to 200 characters)';
+    END IF;
+
+    -- Lock the original: concurrent corrections of one row are applied one after the other,
+    -- each against the total the previous one left.
+    SELECT * INTO v_original FROM public.resource_usage AS u WHERE u.id = p_usage_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4003', COLUMN = 'usage_id',
+            MESSAGE = format('usage_id %s names no resource_usage row', p_usage_id);
+    END IF;
+    IF v_original.corrects_usage_id IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4004', COLUMN = 'usage_id',
+            MESSAGE = format('usage_id %s is a correction of row %s; correct the original',
+                             p_usage_id, v_original.corrects_usage_id);
+    END IF;
+
+    SELECT v_original.amount::numeric + coalesce(sum(c.amount::numeric), 0) INTO v_current
+    FROM public.resource_usage AS c
+    WHERE c.corrects_usage_id = p_usage_id;
+    v_delta := p_corrected_amount - v_current;
+    IF v_delta = 0 THEN
+        RETURN NULL;  -- already right: nothing to record
+    END IF;
+
+    -- Cost: a row priced from the reference tables (cost NULL) gets a correction priced the
+    -- same way, so the cost rollup moves exactly with the amount. A row with an explicit cost
+    -- keeps it (cost 0 on the correction): resource_usage.cost is never negative.
+    INSERT INTO public.resource_usage
+        (entity_type, entity_id, resource_type, amount, cost, model, provider,
+         artifact_type, artifact_id, analysis_id, task_id, created_at,
+         corrects_usage_id, correction_reason, correction_actor, corrected_at)
+    VALUES
+        (v_original.entity_type, v_original.entity_id, v_original.resource_type, v_delta,
+         CASE WHEN v_original.cost IS NULL THEN NULL ELSE 0 END,
+         v_original.model, v_original.provider,
+         v_original.artifact_type, v_original.artifact_id, v_original.analysis_id,
+         v_original.task_id, v_original.created_at,
+         p_usage_id, btrim(p_reason), btrim(p_actor), now())
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
+
+
+--
 -- Name: decide_allocation_proposal(bigint, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1478,6 +1578,9 @@ DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',
@@ -1555,7 +1658,7 @@ COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight n
 --
 
 CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     SELECT l.ledger_id,
@@ -1698,7 +1801,8 @@ COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, 
 --
 
 CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -1772,8 +1876,8 @@ COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id te
 --
 
 CREATE FUNCTION public.reconcile_compatibility_columns() RETURNS TABLE(table_name text, column_name text, canonical_columns text[], rows_missing bigint, rows_different bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'pg_temp'
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
     c record;
@@ -1811,7 +1915,8 @@ COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS 'Proves every co
 --
 
 CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text, entity_id text, resource_type text, usage_day date, resource_subclass text, usage_amount numeric, rollup_amount numeric, usage_cost_usd numeric, rollup_cost_usd numeric, usage_row_count bigint, rollup_row_count bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -1933,6 +2038,89 @@ $$;
 --
 
 COMMENT ON FUNCTION public.record_economy_snapshot(as_of timestamp with time zone) IS 'Records the economy as of an instant (default now()): per entity type and resource class the envelopes, base and effective budgets, spend in the budget period through as_of''s day (USD cost too) and over-budget count (budget_snapshots), and per class the reserve balance and the allocated total (reserve_snapshots). Replaces the rows of the same instant. Returns the rows written. Run it daily (the review cadence); 22023 for a NULL or infinite as_of.';
+
+
+--
+-- Name: record_resource_usage(text, text, text, numeric, text, text, numeric, text, text, text, text, text, timestamp with time zone, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text DEFAULT NULL::text, p_cost numeric DEFAULT NULL::numeric, p_provider text DEFAULT NULL::text, p_artifact_type text DEFAULT NULL::text, p_artifact_id text DEFAULT NULL::text, p_analysis_id text DEFAULT NULL::text, p_task_id text DEFAULT NULL::text, p_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS TABLE(usage_id bigint, recorded boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_id public.resource_usage.id%TYPE;
+    v_existing record;
+BEGIN
+    IF p_entity_type IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_type',
+            MESSAGE = 'entity_type must name the kind of entity charged, not NULL';
+    END IF;
+    IF p_entity_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'entity_id',
+            MESSAGE = 'entity_id must name the entity charged, not NULL';
+    END IF;
+    IF p_resource_type IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'resource_type',
+            MESSAGE = 'resource_type must name the resource class used, not NULL';
+    END IF;
+    IF p_amount IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'amount',
+            MESSAGE = 'amount must be the amount used, not NULL';
+    END IF;
+    IF p_amount < 0 OR p_amount IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'amount',
+            MESSAGE = format('amount %s is invalid: usage is finite and >= 0', p_amount);
+    END IF;
+    IF p_cost < 0 OR p_cost IN ('NaN', 'Infinity') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'cost',
+            MESSAGE = format('cost %s USD is invalid: a cost is finite and >= 0', p_cost);
+    END IF;
+    IF length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'idempotency_key',
+            MESSAGE = format('idempotency_key must have 1 to 200 characters, not %s',
+                             length(p_idempotency_key));
+    END IF;
+
+    INSERT INTO public.resource_usage AS u
+        (entity_type, entity_id, resource_type, amount, cost, model, provider,
+         artifact_type, artifact_id, analysis_id, task_id, created_at, metadata, idempotency_key)
+    VALUES
+        (p_entity_type, p_entity_id, p_resource_type, p_amount, p_cost, p_model, p_provider,
+         p_artifact_type, p_artifact_id, p_analysis_id, p_task_id, coalesce(p_created_at, now()),
+         coalesce(p_metadata, '{}'::jsonb), p_idempotency_key)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING u.id INTO v_id;
+
+    IF v_id IS NOT NULL THEN
+        RETURN QUERY SELECT v_id, true;
+        RETURN;
+    END IF;
+
+    -- A row with this key exists (committed before the INSERT above, which waited for it).
+    SELECT u.id, u.entity_type, u.entity_id, u.resource_type, u.amount, u.model
+    INTO v_existing
+    FROM public.resource_usage AS u
+    WHERE u.idempotency_key = p_idempotency_key;
+    IF v_existing.entity_type IS DISTINCT FROM p_entity_type
+       OR v_existing.entity_id IS DISTINCT FROM p_entity_id
+       OR v_existing.resource_type IS DISTINCT FROM p_resource_type
+       OR v_existing.amount::numeric IS DISTINCT FROM p_amount
+       OR v_existing.model IS DISTINCT FROM p_model THEN
+        RAISE EXCEPTION USING ERRCODE = 'S4005', COLUMN = 'idempotency_key',
+            MESSAGE = format('idempotency_key %L is already recorded for a different usage (row %s)',
+                             p_idempotency_key, v_existing.id);
+    END IF;
+    RETURN QUERY SELECT v_existing.id, false;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text, p_cost numeric, p_provider text, p_artifact_type text, p_artifact_id text, p_analysis_id text, p_task_id text, p_created_at timestamp with time zone, p_metadata jsonb) IS 'Idempotent ingest of one usage event: (entity_type, entity_id, resource_type, amount in the unit of the class: tokens, CPU-seconds, GB-hours or calls, idempotency_key, model, cost in USD, provider, artifact_type, artifact_id, analysis_id, task_id, created_at default now(), metadata). Returns (usage_id, recorded): recorded is false when a row with this key was already recorded, and usage_id is then that row. NULL key: always records. Same key for a different event: S4005. Call with named arguments.';
 
 
 --
@@ -2109,7 +2297,6 @@ CREATE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
-    v_tier text;
     v_max_ttl interval;
     v record;
     v_pool numeric;
@@ -2121,7 +2308,12 @@ BEGIN
         PERFORM senate.raise_error('S3006',
             'reserve_spend: a REPEATABLE READ snapshot cannot see concurrent reservations');
     END IF;
-    v_tier := senate.check_spend_request($1, $2, $3, $4, $6);
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
+    IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
+                                         v.resource_type_known, v.model_known) THEN
+        PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
+                                           v.resource_type_known, v.model_known);
+    END IF;
     SELECT e.max_reservation_ttl INTO v_max_ttl FROM public.economics_policy AS e WHERE e.is_active;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'reserve_spend: no economics_policy is active');
@@ -2144,7 +2336,7 @@ BEGIN
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
     -- held the lock before us, and every usage (with its settlements) committed so far.
     v_now := clock_timestamp();
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, v_now);
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -2163,7 +2355,7 @@ BEGIN
         IF $4 > v_tier_left THEN
             PERFORM senate.raise_error('S3001',
                 format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
-                       'of its cap', $1, $2, $4, v_tier, v_tier_left),
+                       'of its cap', $1, $2, $4, v.model_tier, v_tier_left),
                 format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
                        v.tier_effective_budget, v.tier_spent, v.tier_held, v.period_start,
                        v.period_end - 1));
@@ -2173,7 +2365,7 @@ BEGIN
     INSERT INTO public.spend_reservations
         (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
          expires_at)
-    VALUES ($1, $2, $3, v_tier, $4, session_user, v_now, v_now + $5)
+    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5)
     RETURNING reservation_id INTO v_id;
     RETURN v_id;
 END;
@@ -2336,7 +2528,8 @@ COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by
 --
 
 CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
     WITH tz AS (
         SELECT senate.policy_time_zone() AS time_zone
@@ -2564,6 +2757,7 @@ CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     SET jit TO 'off'
+    SET work_mem TO '128MB'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2659,23 +2853,32 @@ BEGIN
                   WHEN 'storage_gb_hours' THEN b.storage_budget_gb
                   WHEN 'api_calls' THEN b.api_call_budget
               END > 0
-    ), recent AS (
-        SELECT DISTINCT r.entity_type, r.entity_id, r.resource_type
+    ), usage AS MATERIALIZED (
+        -- One pass over the rollups of the days that matter, for both the idle test and
+        -- the ROI windows (k = window index, NULL outside the ROI windows).
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
+                    THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
+               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
+               sum(r.amount_total) AS amount
         FROM senate.usage_rollups AS r
-        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day AND r.amount_total > 0
+        WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
+        GROUP BY 1, 2, 3, 4
+    ), recent AS (
+        SELECT u.entity_type, u.entity_id, u.resource_type
+        FROM usage AS u
+        GROUP BY u.entity_type, u.entity_id, u.resource_type
+        HAVING sum(u.recent_amount) > 0
     ), granted AS (
-        SELECT DISTINCT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
-               ap.resource_type
+        SELECT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
+               ap.resource_type::text AS resource_type
         FROM public.allocation_proposals AS ap
         WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
-    ), tokens AS (
-        SELECT r.entity_type, r.entity_id, (v_window_end - 1 - r.usage_day) / v_days AS k,
-               sum(r.amount_total) AS tokens
-        FROM senate.usage_rollups AS r
-        WHERE r.resource_type = 'llm_tokens'
-          AND r.usage_day >= v_history_start AND r.usage_day < v_window_end
         GROUP BY 1, 2, 3
-        HAVING sum(r.amount_total) > 0
+    ), tokens AS (
+        SELECT u.entity_type, u.entity_id, u.k, u.amount AS tokens
+        FROM usage AS u
+        WHERE u.resource_type = 'llm_tokens' AND u.k IS NOT NULL AND u.amount > 0
     ), edges AS (
         SELECT g.entity_type, g.entity_id,
                (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
@@ -2702,15 +2905,8 @@ BEGIN
     ), classified AS (
         SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
                CASE
-                   WHEN bu.created_at <= v_idle_start_at
-                        AND NOT EXISTS (SELECT 1 FROM recent AS r
-                                        WHERE r.entity_type = bu.entity_type
-                                          AND r.entity_id = bu.entity_id
-                                          AND r.resource_type = bu.resource_type)
-                        AND NOT EXISTS (SELECT 1 FROM granted AS g
-                                        WHERE g.entity_type = bu.entity_type
-                                          AND g.entity_id = bu.entity_id
-                                          AND g.resource_type = bu.resource_type)
+                   WHEN bu.created_at <= v_idle_start_at AND rc.entity_id IS NULL
+                        AND gr.entity_id IS NULL
                        THEN 'idle'
                    WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
                        THEN 'low_roi'
@@ -2723,6 +2919,12 @@ BEGIN
                END AS rule,
                ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
         FROM budgets AS bu
+        LEFT JOIN recent AS rc
+          ON rc.entity_type = bu.entity_type AND rc.entity_id = bu.entity_id
+         AND rc.resource_type = bu.resource_type
+        LEFT JOIN granted AS gr
+          ON gr.entity_type = bu.entity_type AND gr.entity_id = bu.entity_id
+         AND gr.resource_type = bu.resource_type
         LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
         LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
     )
@@ -2769,7 +2971,7 @@ BEGIN
 
         INSERT INTO pg_temp.rebalance_plan
             (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
-        WITH cur AS (
+        WITH cur AS MATERIALIZED (
             SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.detail,
                    x.old_budget, floor(p.max_rebalance_step * x.old_budget) AS step_amount
             FROM pg_temp.rebalance_candidates AS c
@@ -2783,7 +2985,7 @@ BEGIN
             FROM cur AS f
             WHERE f.rule IN ('idle', 'low_roi')
             GROUP BY f.resource_type
-        ), pool AS (
+        ), pool AS MATERIALIZED (
             SELECT r.resource_type, r.balance AS reserve_before,
                    r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
             FROM public.senate_reserve AS r
@@ -2794,18 +2996,20 @@ BEGIN
                                                  ROWS UNBOUNDED PRECEDING) AS cum
             FROM cur AS s
             WHERE s.rule = 'strong' AND s.step_amount > 0
-        ), strong_gain AS (
+        ), strong_gain AS MATERIALIZED (
             SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
                             AS gain
             FROM strong AS s
             JOIN pool AS po ON po.resource_type = s.resource_type
-        ), pool_b AS (
+        ), strong_total AS MATERIALIZED (
+            SELECT sg.resource_type, sum(sg.gain) AS total
+            FROM strong_gain AS sg
+            GROUP BY sg.resource_type
+        ), pool_b AS MATERIALIZED (
             SELECT po.resource_type,
-                   greatest(least(po.reclaimed,
-                                  po.pool_a - coalesce((SELECT sum(sg.gain) FROM strong_gain AS sg
-                                                        WHERE sg.resource_type = po.resource_type),
-                                                       0)), 0) AS pool_b
+                   greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
             FROM pool AS po
+            LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
         ), ranked AS (
             SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
                                                  ORDER BY s.priority_rank
@@ -3013,6 +3217,64 @@ COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id t
 
 
 --
+-- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_old boolean;
+BEGIN
+    IF p_setting IS NULL OR p_setting NOT IN ('usage_append_only', 'usage_strict_validation') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'setting',
+            MESSAGE = format('setting %L is unknown', p_setting),
+            HINT = 'Known settings: usage_append_only, usage_strict_validation.';
+    END IF;
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22004', COLUMN = 'value',
+            MESSAGE = format('value of setting %s must be true or false, not NULL', p_setting);
+    END IF;
+    IF p_actor IS NULL OR length(btrim(p_actor)) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'actor',
+            MESSAGE = 'actor must name who changes the setting (1 to 200 characters)';
+    END IF;
+    IF p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = 'reason must say why the setting changes (1 to 2000 characters)';
+    END IF;
+
+    SELECT CASE p_setting WHEN 'usage_append_only' THEN s.usage_append_only
+                          ELSE s.usage_strict_validation END
+    INTO v_old
+    FROM senate.settings AS s
+    FOR UPDATE;
+
+    UPDATE senate.settings AS s
+    SET usage_append_only = CASE WHEN p_setting = 'usage_append_only' THEN p_value
+                                 ELSE s.usage_append_only END,
+        usage_strict_validation = CASE WHEN p_setting = 'usage_strict_validation' THEN p_value
+                                       ELSE s.usage_strict_validation END,
+        changed_at = now(),
+        changed_by = btrim(p_actor),
+        change_reason = btrim(p_reason);
+
+    INSERT INTO senate.settings_log (setting, old_value, new_value, changed_by, reason)
+    VALUES (p_setting, v_old, p_value, btrim(p_actor), btrim(p_reason));
+    RETURN v_old;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) IS 'Turns a deployment guard on or off (usage_append_only, usage_strict_validation), logging who and why in senate.settings_log; returns the previous value. Administrators only.';
+
+
+--
 -- Name: applied_market_weight(numeric, numeric, numeric, numeric, numeric); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -3050,6 +3312,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -3097,7 +3362,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -3309,13 +3574,19 @@ CREATE TABLE public.resource_budgets (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
     CONSTRAINT resource_budgets_market_weight_check CHECK (((market_weight >= ('-1'::integer)::numeric) AND (market_weight <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_market_weight_not_nan CHECK ((market_weight <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_priority_score_check CHECK ((((priority_score >= (0)::numeric) AND (priority_score <= (1)::numeric)) AND (priority_score <> 'NaN'::numeric))),
     CONSTRAINT resource_budgets_roi_score_check CHECK (((roi_score >= (0)::numeric) AND (roi_score <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_roi_score_not_nan CHECK ((roi_score <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_storage_budget_gb_check CHECK (((storage_budget_gb >= (0)::numeric) AND (storage_budget_gb <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
-    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
+    CONSTRAINT resource_budgets_storage_budget_gb_not_nan CHECK ((storage_budget_gb <> 'NaN'::numeric)),
+    CONSTRAINT resource_budgets_token_budget_check CHECK (((token_budget >= (0)::numeric) AND (token_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT resource_budgets_token_budget_not_nan CHECK ((token_budget <> 'NaN'::numeric))
 );
 
 
@@ -3404,6 +3675,48 @@ COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last 
 
 
 --
+-- Name: CONSTRAINT resource_budgets_api_call_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_api_call_budget_not_nan ON public.resource_budgets IS 'api_call_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_cpu_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_cpu_budget_not_nan ON public.resource_budgets IS 'cpu_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_market_weight_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_market_weight_not_nan ON public.resource_budgets IS 'market_weight is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_roi_score_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_roi_score_not_nan ON public.resource_budgets IS 'roi_score is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_storage_budget_gb_not_nan ON public.resource_budgets IS 'storage_budget_gb is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_token_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_token_budget_not_nan ON public.resource_budgets IS 'token_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
 -- Name: budget_amount(public.resource_budgets, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -3438,6 +3751,14 @@ DECLARE
     v_tally record;
 BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
+        RETURN NEW;
+    END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
         RETURN NEW;
     END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
@@ -3481,7 +3802,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -3636,42 +3957,43 @@ COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on
 
 
 --
--- Name: check_spend_request(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+-- Name: check_spend_request(text, text, text, numeric, text, boolean, boolean, boolean); Type: FUNCTION; Schema: senate; Owner: -
 --
 
-CREATE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) RETURNS text
+CREATE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
-DECLARE
-    v_tier text;
 BEGIN
-    PERFORM senate.require_entity(p_entity_type, p_entity_id);
-    PERFORM senate.require_resource_type('resource_type', p_resource_type);
-    PERFORM senate.require_positive_amount('amount', p_amount);
-    IF p_model IS NULL THEN
-        RETURN NULL;
+    IF NOT p_entity_type_known OR p_entity_id IS NULL OR length(p_entity_id) > 200
+       OR btrim(p_entity_id, E' \t\n\r\f\v') = '' THEN
+        PERFORM senate.require_entity(p_entity_type, p_entity_id);
     END IF;
-    IF p_resource_type <> 'llm_tokens' THEN
+    IF NOT p_resource_type_known THEN
+        PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    END IF;
+    IF p_amount IS NULL OR p_amount = 'NaN'::numeric OR p_amount = 'Infinity'::numeric
+       OR p_amount <= 0 THEN
+        PERFORM senate.require_positive_amount('amount', p_amount);
+    END IF;
+    IF p_model IS NOT NULL AND p_resource_type <> 'llm_tokens' THEN
         PERFORM senate.raise_error('S3004',
             format('model %s given for resource class %s: models apply to llm_tokens only',
                    quote_literal(left(p_model, 80)), p_resource_type));
     END IF;
-    SELECT m.model_tier INTO v_tier FROM public.llm_models AS m WHERE m.model = p_model;
-    IF NOT FOUND THEN
+    IF p_model IS NOT NULL AND NOT p_model_known THEN
         PERFORM senate.raise_error('S3004',
             format('model %s is not in llm_models', quote_literal(left(p_model, 80))));
     END IF;
-    RETURN v_tier;
 END;
 $$;
 
 
 --
--- Name: FUNCTION check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text); Type: COMMENT; Schema: senate; Owner: -
+-- Name: FUNCTION check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text) IS 'Validates a spend request (S2007/S2009 entity, S2008 class, S2006 amount, S3004 model) and returns the model''s tier (NULL without a model).';
+COMMENT ON FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean) IS 'Raises the error a bad spend request deserves: S2007/S2009 entity, S2008 class, S2006 amount, S3004 model (unknown, or given for a class other than llm_tokens). Called only when senate.spend_request_is_valid() says the request is not valid.';
 
 
 --
@@ -3735,6 +4057,57 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statement-level trigger on resource_budget_tiers: refuses (S1005) a write that raises an entity''s total of tier caps above its token_budget. Locks the envelopes in key order so concurrent cap writes for one entity are checked one after the other.';
+
+
+--
+-- Name: check_usage_references(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.check_usage_references() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT w.entity_type, w.resource_type,
+           le.found IS NOT NULL AS entity_type_found, lr.found IS NOT NULL AS resource_type_found
+    INTO v_bad
+    FROM (SELECT DISTINCT n.entity_type::text AS entity_type, n.resource_type::text AS resource_type
+          FROM new_rows AS n) AS w
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.entity_types AS e
+                       WHERE e.entity_type = w.entity_type FOR KEY SHARE) AS le ON true
+    LEFT JOIN LATERAL (SELECT true AS found FROM public.resource_types AS t
+                       WHERE t.resource_type = w.resource_type FOR KEY SHARE) AS lr ON true
+    WHERE (w.entity_type IS NOT NULL AND le.found IS NULL)
+       OR (w.resource_type IS NOT NULL AND lr.found IS NULL)
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_bad.entity_type IS NOT NULL AND NOT v_bad.entity_type_found THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
+            MESSAGE = format('resource_usage.entity_type %L is not a kind in entity_types',
+                             v_bad.entity_type),
+            DETAIL = 'Every usage row names an entity kind listed in entity_types.',
+            HINT = 'Add the kind to entity_types first, or fix the writer.';
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
+        MESSAGE = format('resource_usage.resource_type %L is not a class in resource_types',
+                         v_bad.resource_type),
+        DETAIL = 'Every usage row names a resource class listed in resource_types.',
+        HINT = 'Use one of the classes in resource_types (llm_tokens, cpu_seconds, '
+               'storage_gb_hours, api_calls).';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_usage_references(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger on resource_usage (replaces the per-row foreign keys of 0003): locks the entity_types and resource_types rows the statement''s rows name FOR KEY SHARE, once per distinct value, and raises 23503 naming the column and value when one does not exist.';
 
 
 --
@@ -3874,6 +4247,149 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
+
+
+--
+-- Name: grant_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.grant_role_privileges() RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    f record;
+    t record;
+    r text;
+    s text;
+    v_secure_path constant text := 'search_path=pg_catalog, public, senate, pg_temp';
+BEGIN
+    -- Functions: every overload of each listed name that exists now.
+    FOR f IN
+        SELECT a.*, p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config,
+               has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
+        FROM senate.function_access AS a
+        JOIN pg_proc AS p
+          ON p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace
+         AND p.proname = split_part(a.function_name, '.', 2)
+        ORDER BY a.function_name, p.oid
+    LOOP
+        INSERT INTO senate.function_hardening
+            (function_oid, function_signature, was_security_definer, had_search_path,
+             public_could_execute)
+        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
+                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute)
+        ON CONFLICT (function_oid) DO NOTHING;
+
+        IF f.security_definer
+           AND (NOT f.prosecdef OR f.search_path_config IS DISTINCT FROM v_secure_path) THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, public, senate, pg_temp', f.fn);
+            RETURN NEXT format('secured %s', f.fn);
+        END IF;
+        IF f.revoke_from_public AND f.public_can_execute THEN
+            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+            RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
+        END IF;
+        FOREACH r IN ARRAY f.granted_to LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_proc AS p,
+                                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
+                           WHERE p.oid = f.fn_oid AND x.grantee = r::regrole
+                             AND x.privilege_type = 'EXECUTE') THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, r);
+                RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
+    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
+    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
+    FOR f IN
+        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
+          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+          AND has_function_privilege('public', p.oid, 'EXECUTE')
+          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
+                          WHERE a.function_name = 'senate.' || p.proname)
+        ORDER BY p.oid
+    LOOP
+        INSERT INTO senate.function_hardening
+            (function_oid, function_signature, was_security_definer, had_search_path,
+             public_could_execute)
+        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
+                substr(f.search_path_config, length('search_path=') + 1), true)
+        ON CONFLICT (function_oid) DO NOTHING;
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
+    END LOOP;
+
+    -- Schemas: USAGE on senate for the roles granted something in it.
+    FOR t IN
+        SELECT DISTINCT a.role_name, split_part(a.relation_name, '.', 1) AS schema_name
+        FROM senate.table_access AS a
+        WHERE split_part(a.relation_name, '.', 1) <> 'public'
+        ORDER BY 1, 2
+    LOOP
+        IF NOT has_schema_privilege(t.role_name, t.schema_name, 'USAGE') THEN
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', t.schema_name, t.role_name);
+            RETURN NEXT format('granted USAGE on schema %s to %s', t.schema_name, t.role_name);
+        END IF;
+    END LOOP;
+
+    -- Tables and views.
+    FOR t IN
+        SELECT a.role_name, a.privilege, c.oid::regclass AS rel, c.relkind
+        FROM senate.table_access AS a
+        JOIN pg_class AS c
+          ON c.relnamespace = split_part(a.relation_name, '.', 1)::regnamespace
+         AND CASE split_part(a.relation_name, '.', 2)
+                 WHEN '<views>' THEN c.relkind IN ('v', 'm')
+                 WHEN '<tables>' THEN c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                 ELSE c.relname = split_part(a.relation_name, '.', 2)
+                      AND c.relkind IN ('r', 'p', 'v', 'm', 'f') END
+        WHERE c.relname NOT LIKE '\_yoyo%' AND c.relname <> 'yoyo_lock'
+        ORDER BY a.role_name, c.oid, a.privilege
+    LOOP
+        -- Grant only what is missing (a GRANT always rewrites the catalog row).
+        CONTINUE WHEN t.privilege !~ '\(' AND EXISTS (
+            SELECT 1 FROM pg_class AS c,
+                   aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS x
+            WHERE c.oid = t.rel AND x.grantee = t.role_name::regrole
+              AND x.privilege_type = t.privilege);
+        CONTINUE WHEN t.privilege ~ '\(' AND NOT EXISTS (
+            SELECT 1
+            FROM unnest(string_to_array(substring(t.privilege FROM '\((.*)\)'), ', ')) AS col (name)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                WHERE a.attrelid = t.rel AND a.attname = col.name
+                  AND x.grantee = t.role_name::regrole
+                  AND x.privilege_type = split_part(t.privilege, ' ', 1)));
+        EXECUTE format('GRANT %s ON TABLE %s TO %I', t.privilege, t.rel, t.role_name);
+        RETURN NEXT format('granted %s on %s to %s', t.privilege, t.rel, t.role_name);
+        IF t.privilege = 'INSERT' THEN
+            FOR s IN
+                SELECT pg_get_serial_sequence(t.rel::text, a.attname)
+                FROM pg_attribute AS a
+                WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
+                  AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
+            LOOP
+                EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, t.role_name);
+            END LOOP;
+        END IF;
+    END LOOP;
+    RETURN;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION grant_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_access and senate.table_access: hardens the listed functions that exist (SECURITY DEFINER, pinned search_path, EXECUTE revoked from PUBLIC) and grants the roles their privileges. Idempotent; returns what it changed. Call it again after adding functions or tables.';
 
 
 --
@@ -4449,7 +4965,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session may write proposals whose evidence breaks the strict rule (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). Such proposals stay pending: approval always applies the rule.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 
 --
@@ -4531,9 +5047,12 @@ COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_bud
 --
 
 CREATE FUNCTION senate.policy_time_zone() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
-    SELECT coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active), 'UTC')
+BEGIN
+    RETURN coalesce((SELECT p.time_zone FROM public.economics_policy AS p WHERE p.is_active),
+                    'UTC');
+END;
 $$;
 
 
@@ -4541,7 +5060,7 @@ $$;
 -- Name: FUNCTION policy_time_zone(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none).';
+COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days begin (active policy; UTC if none). PL/pgSQL so that its query plan is cached per session (a SQL function with a subquery is re-planned by every calling statement). Callers that evaluate it per row should wrap it as a scalar subquery, (SELECT senate.policy_time_zone()), so it runs once per statement.';
 
 
 --
@@ -4610,7 +5129,8 @@ COMMENT ON FUNCTION senate.raise_error(p_sqlstate text, p_message text, p_detail
 --
 
 CREATE FUNCTION senate.record_budget_changes() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -4744,7 +5264,8 @@ COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation
 --
 
 CREATE FUNCTION senate.record_reserve_changes() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -4888,6 +5409,38 @@ COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trig
 
 
 --
+-- Name: refuse_forged_corrections(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
+       AND NOT pg_has_role(current_user,
+                           (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+    THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
+            COLUMN = 'corrects_usage_id',
+            MESSAGE = format('role %I may not write correction rows (corrects_usage_id) directly',
+                             current_user),
+            HINT = 'Corrections are written by correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor).';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_forged_corrections(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Statement-level trigger on resource_usage inserts: only correct_resource_usage() (which runs as the table owner) may write correction rows; anyone else gets 42501.';
+
+
+--
 -- Name: refuse_ledger_change(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4909,6 +5462,148 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only ledgers (SQLSTATE S4001).';
+
+
+--
+-- Name: refuse_referenced_key_change(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_key_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_column text := TG_ARGV[0];
+    v_old text := to_jsonb(OLD) ->> v_column;
+    v_used boolean;
+BEGIN
+    IF TG_OP = 'UPDATE' AND v_old IS NOT DISTINCT FROM (to_jsonb(NEW) ->> v_column) THEN
+        RETURN NEW;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s must run in READ COMMITTED, not %s',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME,
+                             upper(current_setting('transaction_isolation'))),
+            HINT = 'Run it in its own READ COMMITTED transaction: the check for usage rows '
+                   'that still name the value needs to see rows committed while it waited.';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.resource_usage WHERE %I = $1)', v_column)
+        INTO v_used USING v_old;
+    IF v_used THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '23503', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+            MESSAGE = format('%s of %s %L in %s refused: resource_usage rows still name it',
+                             TG_OP, v_column, v_old, TG_TABLE_NAME),
+            HINT = 'Usage history is kept; a kind or class that was used cannot be removed.';
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_key_change(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_key_change() IS 'Row-level BEFORE DELETE / UPDATE trigger on entity_types and resource_types (argument: the key column): refuses (23503) to delete or re-key a value that resource_usage rows still name; requires READ COMMITTED (0A000 otherwise).';
+
+
+--
+-- Name: refuse_referenced_truncate(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_referenced_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.resource_usage) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '0A000', TABLE = TG_TABLE_NAME,
+            MESSAGE = format('cannot truncate %s: resource_usage rows name its values',
+                             TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_referenced_truncate(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_referenced_truncate() IS 'Statement-level BEFORE TRUNCATE trigger on entity_types and resource_types: refuses (0A000) while resource_usage holds rows, as PostgreSQL does for a table a foreign key references.';
+
+
+--
+-- Name: refuse_usage_change(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_usage_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+BEGIN
+    IF senate.usage_append_only() THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S4002',
+            TABLE = TG_TABLE_NAME,
+            MESSAGE = format('%s on %I.%I refused: resource_usage is append-only '
+                             '(senate.settings.usage_append_only is on)',
+                             TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor), which writes a reversal row with the reason.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_usage_change(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on resource_usage: refuses DELETE and TRUNCATE (S4002) while senate.settings.usage_append_only is on; does nothing when it is off.';
+
+
+--
+-- Name: refuse_usage_rewrites(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_usage_rewrites() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_rewritten bigint;
+BEGIN
+    IF NOT senate.usage_append_only() THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO v_rewritten
+    FROM (SELECT to_jsonb(o) - 'amount_used' - 'timestamp' FROM old_rows AS o
+          EXCEPT ALL
+          SELECT to_jsonb(n) - 'amount_used' - 'timestamp' FROM new_rows AS n) AS changed;
+    IF v_rewritten > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S4002',
+            TABLE = TG_TABLE_NAME,
+            MESSAGE = format('UPDATE on %I.%I refused: it rewrites %s usage row(s) and '
+                             'resource_usage is append-only (senate.settings.usage_append_only is on)',
+                             TG_TABLE_SCHEMA, TG_TABLE_NAME, v_rewritten),
+            HINT = 'Correct a usage row with correct_resource_usage(usage_id, corrected_amount, '
+                   'reason, actor), which writes a reversal row with the reason.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_usage_rewrites(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_usage_rewrites() IS 'Statement-level AFTER UPDATE trigger on resource_usage: while senate.settings.usage_append_only is on, refuses (S4002) an UPDATE that changes any column of any row other than the trigger-kept compatibility columns (amount_used, "timestamp"); no-op updates and compatibility backfills pass.';
 
 
 --
@@ -5396,50 +6091,182 @@ COMMENT ON FUNCTION senate.require_short_text(p_argument text, p_value text, p_m
 
 
 --
+-- Name: revoke_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.revoke_role_privileges() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    h record;
+    r text;
+    obj record;
+BEGIN
+    -- Restore each hardened function that still exists to its recorded state.
+    FOR h IN
+        SELECT x.*, p.oid::regprocedure AS fn
+        FROM senate.function_hardening AS x
+        JOIN pg_proc AS p ON p.oid = x.function_oid
+        ORDER BY x.function_oid
+    LOOP
+        IF NOT h.was_security_definer THEN
+            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', h.fn);
+        END IF;
+        IF h.had_search_path IS NULL THEN
+            EXECUTE format('ALTER FUNCTION %s RESET search_path', h.fn);
+        ELSE
+            PERFORM set_config('search_path', h.had_search_path, true);
+            EXECUTE format('ALTER FUNCTION %s SET search_path FROM CURRENT', h.fn);
+            PERFORM set_config('search_path', 'pg_catalog, public, senate, pg_temp', true);
+        END IF;
+        IF h.public_could_execute THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', h.fn);
+        END IF;
+    END LOOP;
+
+    -- Revoke whatever the group roles hold on this database's objects.
+    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin'] LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
+        FOR obj IN
+            SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
+            WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+              AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
+                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                              WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
+            ORDER BY c.oid
+        LOOP
+            IF obj.relkind = 'S' THEN
+                EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', obj.rel, r);
+            ELSE
+                EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', obj.rel, r);
+            END IF;
+        END LOOP;
+        EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
+        FOR obj IN
+            SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
+            WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+              AND p.prokind IN ('f', 'p')
+              AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
+            ORDER BY p.oid
+        LOOP
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION revoke_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0059): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
+
+
+--
 -- Name: roll_up_usage(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
-    v_shard smallint := (pg_backend_pid() % 16)::smallint;
+    v_shard smallint := senate.usage_rollup_shard();
 BEGIN
-    -- changes(sign, row): +1 for new rows, -1 for old rows.
     IF TG_OP = 'INSERT' THEN
+      IF (SELECT count(*) FROM new_rows) = 1 THEN
+        -- One row (the common single-row INSERT of a service): no grouping needed, and a
+        -- plan without aggregation nodes starts up in about half the time.
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
-        SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, v_shard,
-               sum(c.amount), sum(c.cost_usd), count(*)
+        SELECT u.entity_type::text, u.entity_id::text, u.resource_type::text,
+               (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date,
+               CASE u.resource_type::text
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
+                   ELSE '' END,
+               v_shard,
+               u.amount::numeric,
+               coalesce(u.cost::numeric,
+                        CASE u.resource_type::text
+                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
+                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                        0),
+               1
+        FROM new_rows AS u
+        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
+        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
+        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                      usage_rows = r.usage_rows + excluded.usage_rows;
+      ELSE
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+               CASE g.resource_type
+                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                   WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+                   ELSE '' END,
+               v_shard,
+               sum(g.amount),
+               sum(coalesce(g.cost_usd, 0)
+                   + coalesce(CASE g.resource_type
+                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                              0)),
+               sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                    u.resource_type::text AS resource_type,
                    (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
-                   CASE u.resource_type::text
-                       WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                       WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                       ELSE '' END AS resource_subclass,
-                   u.amount::numeric AS amount,
-                   coalesce(u.cost::numeric,
-                            CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                            0) AS cost_usd
+                   u.model::text AS model, u.provider::text AS provider,
+                   sum(u.amount::numeric) AS amount,
+                   sum(u.cost::numeric) AS cost_usd,
+                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   count(*) AS usage_rows
             FROM new_rows AS u
-            LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-            LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-        ) AS c
-        WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-          AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+            WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+              AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+              AND u.amount IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5, 6
+        ) AS g
+        LEFT JOIN public.llm_models AS m ON m.model = g.model
+        LEFT JOIN public.api_providers AS p ON p.provider = g.provider
         GROUP BY 1, 2, 3, 4, 5
         ORDER BY 1, 2, 3, 4, 5
         ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
         DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
                       cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
                       usage_rows = r.usage_rows + excluded.usage_rows;
+      END IF;
+      RETURN NULL;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+      IF NOT EXISTS (
+        SELECT o.entity_type::text, o.entity_id::text, o.resource_type::text,
+               o.created_at::timestamptz, o.model::text, o.provider::text,
+               o.amount::numeric, o.cost::numeric
+        FROM old_rows AS o
+        EXCEPT ALL
+        SELECT n.entity_type::text, n.entity_id::text, n.resource_type::text,
+               n.created_at::timestamptz, n.model::text, n.provider::text,
+               n.amount::numeric, n.cost::numeric
+        FROM new_rows AS n
+      ) THEN
+        -- Same multiset of rolled-up columns before and after: every rollup delta is zero.
         RETURN NULL;
+      END IF;
     END IF;
 
     -- UPDATE and DELETE are rare (corrections, legacy consumers): dynamic SQL lets one
@@ -5448,30 +6275,43 @@ BEGIN
     INSERT INTO senate.usage_rollups AS r
         (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
          amount_total, cost_total_usd, usage_rows)
-    SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass, $2,
-           sum(c.sign * c.amount), sum(c.sign * c.cost_usd), sum(c.sign)
+    SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+           CASE g.resource_type
+               WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+               WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+               ELSE '' END AS resource_subclass,
+           $2,
+           sum(g.amount) AS amount,
+           sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) AS cost_usd,
+           sum(g.usage_rows) AS usage_rows
     FROM (
-        SELECT u.sign, u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+        SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE $1)::date AS usage_day,
-               CASE u.resource_type::text
-                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                   WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
-                   ELSE '' END AS resource_subclass,
-               u.amount::numeric AS amount,
-               coalesce(u.cost::numeric,
-                        CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
-                        0) AS cost_usd
+               u.model::text AS model, u.provider::text AS provider,
+               sum(u.sign * u.amount::numeric) AS amount,
+               sum(u.sign * u.cost::numeric) AS cost_usd,
+               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign) AS usage_rows
         FROM (%s) AS u
-        LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-        LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-    ) AS c
-    WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
-      AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL AND c.amount IS NOT NULL
+        WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
+          AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
+          AND u.amount IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ) AS g
+    LEFT JOIN public.llm_models AS m ON m.model = g.model
+    LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     GROUP BY 1, 2, 3, 4, 5
-    HAVING sum(c.sign) <> 0 OR sum(c.sign * c.amount) <> 0 OR sum(c.sign * c.cost_usd) <> 0
+    HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
+        OR sum(coalesce(g.cost_usd, 0)
+               + coalesce(CASE g.resource_type
+                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
+                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
+                          0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -5495,7 +6335,7 @@ $_$;
 -- Name: FUNCTION roll_up_usage(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (one upsert per key, in key order, into this backend''s shard).';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 
 --
@@ -5560,14 +6400,17 @@ COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Statement-level trigg
 -- Name: spend_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
 --
 
-CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) RETURNS TABLE(has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
+CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
     AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT b.entity_id IS NOT NULL,
+    SELECT et.entity_type IS NOT NULL,
+           rt.resource_type IS NOT NULL,
+           m.model IS NOT NULL,
+           m.model_tier,
+           b.entity_id IS NOT NULL,
            p.period_start,
            p.period_end,
            coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
@@ -5589,14 +6432,17 @@ BEGIN
           FROM public.economics_policy AS e
           CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
           WHERE e.is_active) AS p
+    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
+    LEFT JOIN public.llm_models AS m ON m.model = p_model
     LEFT JOIN public.resource_budgets AS b
       ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
     LEFT JOIN public.resource_budget_tiers AS c
       ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
-     AND c.model_tier = p_model_tier AND p_resource_type = 'llm_tokens'
+     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(r.amount_total), 0) AS spent,
-               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = p_model_tier), 0)
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
                    AS tier_spent
         FROM senate.usage_rollups AS r
         WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
@@ -5604,7 +6450,7 @@ BEGIN
           AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(o.amount), 0) AS held,
-               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = p_model_tier), 0) AS tier_held
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
         FROM public.spend_reservations AS o
         WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
           AND o.resource_type = p_resource_type
@@ -5621,10 +6467,34 @@ $$;
 
 
 --
--- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+-- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate is called before every spend).';
+COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query: whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate runs before every spend); no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+
+
+--
+-- Name: spend_request_is_valid(text, text, numeric, text, boolean, boolean, boolean); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.spend_request_is_valid(p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(p_entity_type_known AND p_resource_type_known
+                    AND length(p_entity_id) BETWEEN 1 AND 200
+                    AND btrim(p_entity_id, E' \t\n\r\f\v') <> ''
+                    AND p_amount > 0 AND p_amount <> 'NaN'::numeric
+                    AND p_amount <> 'Infinity'::numeric
+                    AND (p_model IS NULL OR (p_model_known AND p_resource_type = 'llm_tokens')),
+                    false)
+$$;
+
+
+--
+-- Name: FUNCTION spend_request_is_valid(p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.spend_request_is_valid(p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean) IS 'The fast test of a spend request: known entity type and class, entity_id of 1-200 non-blank characters, a positive finite amount, and a known model only for llm_tokens.';
 
 
 --
@@ -5889,6 +6759,71 @@ COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDAT
 
 
 --
+-- Name: usage_append_only(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_append_only() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT coalesce((SELECT s.usage_append_only FROM senate.settings AS s), true)
+$$;
+
+
+--
+-- Name: FUNCTION usage_append_only(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is append-only now (senate.settings; on when the row is missing).';
+
+
+--
+-- Name: usage_rollup_shard(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_rollup_shard() RETURNS smallint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_first integer := pg_backend_pid() % 16;
+BEGIN
+    FOR i IN 0 .. 15 LOOP
+        IF pg_try_advisory_xact_lock(1397050945, (v_first + i) % 16) THEN
+            RETURN (v_first + i) % 16;
+        END IF;
+    END LOOP;
+    RETURN v_first;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION usage_rollup_shard(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage_rollups the current transaction writes: held with a transaction-scoped advisory lock (key 1397050945, shard), trying pg_backend_pid() % 16 first, so at most 16 concurrent writing transactions never share one; with more, the extra writers share pid % 16 unlocked.';
+
+
+--
+-- Name: usage_strict_validation(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_strict_validation() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+    SELECT coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
+$$;
+
+
+--
+-- Name: FUNCTION usage_strict_validation(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_strict_validation() IS 'Whether inserted usage rows are strictly validated now (senate.settings; on when the row is missing).';
+
+
+--
 -- Name: validate_economics_policy(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -5927,6 +6862,84 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before INSERT on economics_policy: time_zone must be in pg_timezone_names (22023) and may not differ from the previous version''s once usage is rolled up (S1008).';
+
+
+--
+-- Name: validate_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.validate_usage_inserts() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    IF NOT senate.usage_strict_validation() THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.corrects_usage_id IS NULL
+      AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity'))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
+            MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
+                             '(only correct_resource_usage() writes negative corrections)',
+                             v_bad.amount);
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE NOT EXISTS (SELECT 1 FROM public.entity_types AS t
+                      WHERE t.entity_type = n.entity_type::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
+            MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
+            HINT = 'Add the kind to entity_types first.';
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE NOT EXISTS (SELECT 1 FROM public.resource_types AS t
+                      WHERE t.resource_type = n.resource_type::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
+            MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
+                             v_bad.resource_type);
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM public.llm_models AS m WHERE m.model = n.model::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
+            MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
+            HINT = 'Add the model with its tier and price to llm_models first '
+                   '(or turn off senate.settings.usage_strict_validation).';
+    END IF;
+
+    SELECT n.* INTO v_bad FROM new_rows AS n
+    WHERE n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM public.api_providers AS p WHERE p.provider = n.provider::text)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
+            MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
+            HINT = 'Add the provider to api_providers first (or use provider ''other'').';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION validate_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Statement-level trigger on resource_usage inserts, while senate.settings.usage_strict_validation is on: refuses negative or non-finite amounts outside corrections (23514) and unknown entity types, resource classes, models of llm_tokens rows and providers of api_calls rows (23503).';
 
 
 --
@@ -6486,7 +7499,8 @@ CREATE TABLE public.api_providers (
     description text NOT NULL,
     CONSTRAINT api_providers_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT api_providers_usd_per_call_check CHECK (((usd_per_call >= (0)::numeric) AND (usd_per_call < (100)::numeric)))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -7521,7 +8535,8 @@ CREATE TABLE public.entity_types (
     entity_type text NOT NULL,
     description text NOT NULL,
     CONSTRAINT entity_types_entity_type_check CHECK ((entity_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -7569,7 +8584,8 @@ CREATE TABLE public.llm_models (
     usd_per_token numeric NOT NULL,
     CONSTRAINT llm_models_model_check CHECK (((length(model) >= 1) AND (length(model) <= 200))),
     CONSTRAINT llm_models_usd_per_token_check CHECK (((usd_per_token >= (0)::numeric) AND (usd_per_token < (1)::numeric)))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -7688,7 +8704,8 @@ CREATE TABLE public.model_tiers (
     model_tier text NOT NULL,
     description text NOT NULL,
     CONSTRAINT model_tiers_model_tier_check CHECK ((model_tier ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -8161,7 +9178,8 @@ CREATE TABLE public.resource_types (
     description text NOT NULL,
     CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
     CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-);
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -8221,6 +9239,11 @@ CREATE TABLE public.resource_usage (
     "timestamp" timestamp with time zone,
     provider text,
     reservation_id bigint,
+    idempotency_key text,
+    correction_reason text,
+    correction_actor text,
+    corrected_at timestamp with time zone,
+    corrects_usage_id bigint,
     CONSTRAINT resource_usage_amount_check CHECK ((amount <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric]))),
     CONSTRAINT resource_usage_analysis_id_check CHECK ((length(analysis_id) <= 200)),
     CONSTRAINT resource_usage_artifact_id_check CHECK ((length(artifact_id) <= 200)),
@@ -8356,6 +9379,41 @@ COMMENT ON COLUMN public.resource_usage.provider IS 'External API provider for a
 --
 
 COMMENT ON COLUMN public.resource_usage.reservation_id IS 'Spend reservation (spend_reservations.reservation_id from reserve_spend) this usage settles; NULL when the spend was not reserved.';
+
+
+--
+-- Name: COLUMN resource_usage.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.idempotency_key IS 'Writer-chosen key of one usage event (1 to 200 characters), unique where present: a retried write with the same key records nothing twice (see record_resource_usage). NULL: no key.';
+
+
+--
+-- Name: COLUMN resource_usage.correction_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.correction_reason IS 'For a correction row: why the original was wrong.';
+
+
+--
+-- Name: COLUMN resource_usage.correction_actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.correction_actor IS 'For a correction row: who corrected it.';
+
+
+--
+-- Name: COLUMN resource_usage.corrected_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.corrected_at IS 'For a correction row: when the correction was recorded (created_at keeps the time of the original spend, so the correction counts in the original''s day and budget period).';
+
+
+--
+-- Name: COLUMN resource_usage.corrects_usage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_usage.corrects_usage_id IS 'For a correction row: id of the usage row it corrects. Its amount is the change (negative when the original overstated). Written only by correct_resource_usage(). NULL otherwise.';
 
 
 --
@@ -8951,8 +10009,10 @@ CREATE TABLE public.senate_reserve (
     resource_type text NOT NULL,
     balance numeric DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric]))))
-);
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 
 
 --
@@ -8981,6 +10041,13 @@ COMMENT ON COLUMN public.senate_reserve.balance IS 'Unallocated amount in the un
 --
 
 COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last changed.';
+
+
+--
+-- Name: CONSTRAINT senate_reserve_balance_not_nan ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
 
 
 --
@@ -10306,6 +11373,126 @@ COMMENT ON COLUMN senate.error_codes.hint IS 'What the caller should do about it
 
 
 --
+-- Name: function_access; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.function_access (
+    function_name text NOT NULL,
+    granted_to text[] DEFAULT '{}'::text[] NOT NULL,
+    security_definer boolean NOT NULL,
+    revoke_from_public boolean DEFAULT true NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT function_access_function_name_check CHECK ((function_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'::text)),
+    CONSTRAINT function_access_granted_to_check CHECK ((granted_to <@ ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text]))
+);
+
+
+--
+-- Name: TABLE function_access; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.function_access IS 'Who may call which function (every overload of the name), applied by senate.grant_role_privileges(). Add a row and call that function to bring a new function in.';
+
+
+--
+-- Name: COLUMN function_access.function_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.function_name IS 'Schema-qualified function name (all overloads).';
+
+
+--
+-- Name: COLUMN function_access.granted_to; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.granted_to IS 'Group roles granted EXECUTE.';
+
+
+--
+-- Name: COLUMN function_access.security_definer; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.security_definer IS 'Make it SECURITY DEFINER with search_path pg_catalog, public, senate, pg_temp (mutating functions, and trigger functions that write internal tables for callers who may not).';
+
+
+--
+-- Name: COLUMN function_access.revoke_from_public; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.revoke_from_public IS 'Revoke the default EXECUTE from PUBLIC.';
+
+
+--
+-- Name: COLUMN function_access.description; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_access.description IS 'Why this access.';
+
+
+--
+-- Name: function_hardening; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.function_hardening (
+    function_oid oid NOT NULL,
+    function_signature text NOT NULL,
+    was_security_definer boolean NOT NULL,
+    had_search_path text,
+    public_could_execute boolean NOT NULL,
+    hardened_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE function_hardening; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.function_hardening IS 'State of each function before senate.grant_role_privileges() first changed it, so the rollback of 0059 restores it.';
+
+
+--
+-- Name: COLUMN function_hardening.function_oid; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.function_oid IS 'The function.';
+
+
+--
+-- Name: COLUMN function_hardening.function_signature; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature when recorded.';
+
+
+--
+-- Name: COLUMN function_hardening.was_security_definer; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
+
+
+--
+-- Name: COLUMN function_hardening.had_search_path; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.had_search_path IS 'Its own search_path setting before (NULL: none).';
+
+
+--
+-- Name: COLUMN function_hardening.public_could_execute; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUBLIC could execute it before.';
+
+
+--
+-- Name: COLUMN function_hardening.hardened_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.hardened_at IS 'When it was first hardened.';
+
+
+--
 -- Name: latest_allocation_signals; Type: VIEW; Schema: senate; Owner: -
 --
 
@@ -10394,6 +11581,199 @@ COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the late
 
 
 --
+-- Name: settings; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.settings (
+    singleton boolean DEFAULT true NOT NULL,
+    usage_append_only boolean NOT NULL,
+    usage_strict_validation boolean NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_by text NOT NULL,
+    change_reason text NOT NULL,
+    CONSTRAINT settings_change_reason_check CHECK (((length(btrim(change_reason)) >= 1) AND (length(btrim(change_reason)) <= 2000))),
+    CONSTRAINT settings_changed_by_check CHECK (((length(changed_by) >= 1) AND (length(changed_by) <= 200))),
+    CONSTRAINT settings_singleton_check CHECK (singleton)
+);
+
+
+--
+-- Name: TABLE settings; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.settings IS 'Deployment settings of the Senate layer''s integrity guards (exactly one row). Change them with set_senate_setting(setting, value, actor, reason); every change is logged in senate.settings_log.';
+
+
+--
+-- Name: COLUMN settings.singleton; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.singleton IS 'Always true: the table holds one row.';
+
+
+--
+-- Name: COLUMN settings.usage_append_only; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.usage_append_only IS 'When on (fresh installs), UPDATE, DELETE and TRUNCATE of resource_usage are refused (SQLSTATE S4002) and corrections go through correct_resource_usage(). Turn off for a deployment whose legacy consumers still update usage rows (the compatibility triggers keep each column pair in sync and the rollup triggers keep totals exact either way).';
+
+
+--
+-- Name: COLUMN settings.usage_strict_validation; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.usage_strict_validation IS 'When on (fresh installs), inserted usage rows must name a known entity type, resource class, model (llm_tokens rows that name one) and provider (api_calls rows that name one), and a non-negative finite amount (only correction rows are negative). Off for deployments whose writers may write names the reference tables do not hold yet.';
+
+
+--
+-- Name: COLUMN settings.changed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.changed_at IS 'When the settings last changed.';
+
+
+--
+-- Name: COLUMN settings.changed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.changed_by IS 'Who last changed them.';
+
+
+--
+-- Name: COLUMN settings.change_reason; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings.change_reason IS 'Why they were last changed.';
+
+
+--
+-- Name: settings_log; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.settings_log (
+    log_id bigint NOT NULL,
+    setting text NOT NULL,
+    old_value boolean,
+    new_value boolean NOT NULL,
+    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    changed_by text NOT NULL,
+    reason text NOT NULL
+);
+
+
+--
+-- Name: TABLE settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.settings_log IS 'Append-only history of changes to senate.settings: which guard was turned on or off, by whom and why.';
+
+
+--
+-- Name: COLUMN settings_log.log_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.log_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN settings_log.setting; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.setting IS 'Name of the setting (a column of senate.settings).';
+
+
+--
+-- Name: COLUMN settings_log.old_value; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.old_value IS 'Value before the change.';
+
+
+--
+-- Name: COLUMN settings_log.new_value; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.new_value IS 'Value after the change.';
+
+
+--
+-- Name: COLUMN settings_log.changed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.changed_at IS 'When the change was made (clock time).';
+
+
+--
+-- Name: COLUMN settings_log.changed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.changed_by IS 'Actor named by the caller.';
+
+
+--
+-- Name: COLUMN settings_log.reason; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.reason IS 'Why the change was made.';
+
+
+--
+-- Name: settings_log_log_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
+--
+
+ALTER TABLE senate.settings_log ALTER COLUMN log_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME senate.settings_log_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: table_access; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.table_access (
+    relation_name text NOT NULL,
+    role_name text NOT NULL,
+    privilege text NOT NULL,
+    CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
+    CONSTRAINT table_access_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'::text)),
+    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text])))
+);
+
+
+--
+-- Name: TABLE table_access; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.table_access IS 'Which group role gets which privilege on which table or view, applied by senate.grant_role_privileges(). INSERT also grants USAGE on the serial sequences of the table.';
+
+
+--
+-- Name: COLUMN table_access.relation_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.relation_name IS 'Schema-qualified table or view; <views> = every view of the schema, <tables> = every table.';
+
+
+--
+-- Name: COLUMN table_access.role_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege.';
+
+
+--
+-- Name: COLUMN table_access.privilege; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, optionally with a column list.';
+
+
+--
 -- Name: allocation_proposals id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -10421,6 +11801,21 @@ ALTER TABLE ONLY public.allocation_proposal_transitions
 
 ALTER TABLE ONLY public.allocation_proposals
     ADD CONSTRAINT allocation_proposals_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: allocation_proposals allocation_proposals_requested_tokens_not_nan; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.allocation_proposals
+    ADD CONSTRAINT allocation_proposals_requested_tokens_not_nan CHECK ((requested_tokens <> 'NaN'::numeric)) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT allocation_proposals_requested_tokens_not_nan ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT allocation_proposals_requested_tokens_not_nan ON public.allocation_proposals IS 'requested_tokens is a number: NaN is refused (it would poison every sum).';
 
 
 --
@@ -10583,6 +11978,36 @@ ALTER TABLE ONLY public.resource_types
 
 
 --
+-- Name: resource_usage resource_usage_correction_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.resource_usage
+    ADD CONSTRAINT resource_usage_correction_check CHECK ((((corrects_usage_id IS NULL) AND (correction_reason IS NULL) AND (correction_actor IS NULL) AND (corrected_at IS NULL)) OR ((corrects_usage_id IS NOT NULL) AND ((length(btrim(correction_reason)) >= 1) AND (length(btrim(correction_reason)) <= 2000)) AND ((length(btrim(correction_actor)) >= 1) AND (length(btrim(correction_actor)) <= 200)) AND (corrected_at IS NOT NULL)))) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT resource_usage_correction_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_usage_correction_check ON public.resource_usage IS 'A correction row carries the corrected row id, a reason, an actor and a time; other rows none of them.';
+
+
+--
+-- Name: resource_usage resource_usage_idempotency_key_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.resource_usage
+    ADD CONSTRAINT resource_usage_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))) NOT VALID;
+
+
+--
+-- Name: CONSTRAINT resource_usage_idempotency_key_check ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_usage_idempotency_key_check ON public.resource_usage IS 'An idempotency key has 1 to 200 characters.';
+
+
+--
 -- Name: resource_usage resource_usage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -10667,6 +12092,46 @@ ALTER TABLE ONLY senate.error_codes
 
 ALTER TABLE ONLY senate.error_codes
     ADD CONSTRAINT error_codes_pkey PRIMARY KEY (sqlstate);
+
+
+--
+-- Name: function_access function_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.function_access
+    ADD CONSTRAINT function_access_pkey PRIMARY KEY (function_name);
+
+
+--
+-- Name: function_hardening function_hardening_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.function_hardening
+    ADD CONSTRAINT function_hardening_pkey PRIMARY KEY (function_oid);
+
+
+--
+-- Name: settings_log settings_log_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.settings_log
+    ADD CONSTRAINT settings_log_pkey PRIMARY KEY (log_id);
+
+
+--
+-- Name: settings settings_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.settings
+    ADD CONSTRAINT settings_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: table_access table_access_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.table_access
+    ADD CONSTRAINT table_access_pkey PRIMARY KEY (relation_name, role_name, privilege);
 
 
 --
@@ -10881,10 +12346,38 @@ COMMENT ON INDEX public.resource_budgets_roi_idx IS 'Ranking index for "top ROI"
 
 
 --
+-- Name: resource_usage_corrects_usage_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX resource_usage_corrects_usage_id_idx ON public.resource_usage USING btree (corrects_usage_id) WHERE (corrects_usage_id IS NOT NULL);
+
+
+--
+-- Name: INDEX resource_usage_corrects_usage_id_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.resource_usage_corrects_usage_id_idx IS 'Finds the correction rows of a usage row (partial: only correction rows are indexed).';
+
+
+--
 -- Name: resource_usage_entity_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX resource_usage_entity_created_idx ON public.resource_usage USING btree (entity_type, entity_id, created_at);
+
+
+--
+-- Name: resource_usage_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX resource_usage_idempotency_key_idx ON public.resource_usage USING btree (idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: INDEX resource_usage_idempotency_key_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.resource_usage_idempotency_key_idx IS 'An idempotency key is recorded once (partial: rows without a key are not indexed); the arbiter of record_resource_usage''s ON CONFLICT DO NOTHING.';
 
 
 --
@@ -10986,6 +12479,20 @@ COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities
 
 
 --
+-- Name: usage_rollups_day_idx; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX usage_rollups_day_idx ON senate.usage_rollups USING btree (usage_day);
+
+
+--
+-- Name: INDEX usage_rollups_day_idx; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.usage_rollups_day_idx IS 'Rollup rows of one day or a window of days (daily_spend, review cycles), without reading the whole history.';
+
+
+--
 -- Name: resource_budget_tiers t10_check_tier_inserts; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -11011,6 +12518,34 @@ CREATE TRIGGER t10_check_tier_updates AFTER UPDATE ON public.resource_budget_tie
 --
 
 COMMENT ON TRIGGER t10_check_tier_updates ON public.resource_budget_tiers IS 'Raised tier caps may not total more than token_budget.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_inserts ON public.resource_usage IS 'Inserted rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
+
+
+--
+-- Name: resource_usage t10_check_usage_reference_updates; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_check_usage_reference_updates AFTER UPDATE ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+
+
+--
+-- Name: TRIGGER t10_check_usage_reference_updates ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_check_usage_reference_updates ON public.resource_usage IS 'Updated rows must name an existing entity kind and resource class (23503); replaces the per-row foreign keys of 0003.';
 
 
 --
@@ -11109,6 +12644,20 @@ CREATE TRIGGER t10_refuse_economics_policy_truncate BEFORE TRUNCATE ON public.ec
 --
 
 COMMENT ON TRIGGER t10_refuse_economics_policy_truncate ON public.economics_policy IS 'Policy history is kept: TRUNCATE is refused (S1006).';
+
+
+--
+-- Name: resource_usage t10_refuse_forged_corrections; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_forged_corrections AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_forged_corrections();
+
+
+--
+-- Name: TRIGGER t10_refuse_forged_corrections ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS 'Correction rows come only from correct_resource_usage() (42501 otherwise).';
 
 
 --
@@ -11224,6 +12773,104 @@ COMMENT ON TRIGGER t10_refuse_transition_log_truncate ON public.allocation_propo
 
 
 --
+-- Name: resource_usage t10_refuse_usage_deletes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_deletes BEFORE DELETE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_deletes ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_deletes ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: DELETE is refused (S4002); use correct_resource_usage().';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_rewrites; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_rewrites AFTER UPDATE ON public.resource_usage REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_rewrites();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_rewrites ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_rewrites ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: an UPDATE that changes what a row records is refused (S4002); use correct_resource_usage().';
+
+
+--
+-- Name: resource_usage t10_refuse_usage_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_usage_truncate BEFORE TRUNCATE ON public.resource_usage FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_usage_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_usage_truncate ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_usage_truncate ON public.resource_usage IS 'Usage is append-only while senate.settings.usage_append_only is on: TRUNCATE is refused (S4002).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_change BEFORE DELETE OR UPDATE ON public.entity_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('entity_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_change ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_change ON public.entity_types IS 'An entity kind that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: entity_types t10_refuse_used_entity_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_entity_type_truncate BEFORE TRUNCATE ON public.entity_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_entity_type_truncate ON entity_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_entity_type_truncate ON public.entity_types IS 'entity_types cannot be truncated while resource_usage holds rows (0A000).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_change; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_change BEFORE DELETE OR UPDATE ON public.resource_types FOR EACH ROW EXECUTE FUNCTION senate.refuse_referenced_key_change('resource_type');
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_change ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_change ON public.resource_types IS 'A resource class that usage rows name cannot be deleted or re-keyed (23503).';
+
+
+--
+-- Name: resource_types t10_refuse_used_resource_type_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_used_resource_type_truncate BEFORE TRUNCATE ON public.resource_types FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_referenced_truncate();
+
+
+--
+-- Name: TRIGGER t10_refuse_used_resource_type_truncate ON resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_used_resource_type_truncate ON public.resource_types IS 'resource_types cannot be truncated while resource_usage holds rows (0A000).';
+
+
+--
 -- Name: allocation_votes t10_refuse_vote_history_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -11277,6 +12924,20 @@ CREATE TRIGGER t10_validate_economics_policy BEFORE INSERT ON public.economics_p
 --
 
 COMMENT ON TRIGGER t10_validate_economics_policy ON public.economics_policy IS 'A new policy version names a known time zone, and keeps the zone once usage is rolled up.';
+
+
+--
+-- Name: resource_usage t10_validate_usage_inserts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_validate_usage_inserts AFTER INSERT ON public.resource_usage REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION senate.validate_usage_inserts();
+
+
+--
+-- Name: TRIGGER t10_validate_usage_inserts ON resource_usage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_validate_usage_inserts ON public.resource_usage IS 'Strict validation of inserted usage (senate.settings.usage_strict_validation): 23514 / 23503.';
 
 
 --
@@ -11728,6 +13389,34 @@ COMMENT ON TRIGGER t80_roll_up_usage_updates ON public.resource_usage IS 'Moves 
 
 
 --
+-- Name: settings_log t10_refuse_settings_log_changes; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_settings_log_changes BEFORE DELETE OR UPDATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_settings_log_changes ON settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_settings_log_changes ON senate.settings_log IS 'The settings log is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: settings_log t10_refuse_settings_log_truncate; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_settings_log_truncate BEFORE TRUNCATE ON senate.settings_log FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_settings_log_truncate ON settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'The settings log is append-only: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: allocation_proposal_transitions allocation_proposal_transitions_proposal_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -11883,22 +13572,6 @@ ALTER TABLE ONLY public.resource_daily_allowances
 
 ALTER TABLE ONLY public.resource_daily_allowances
     ADD CONSTRAINT resource_daily_allowances_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
-
-
---
--- Name: resource_usage resource_usage_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
-
-
---
--- Name: resource_usage resource_usage_resource_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.resource_usage
-    ADD CONSTRAINT resource_usage_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
 
 
 --

@@ -157,18 +157,14 @@ def reserve(conn: Conn, resource_type: str = "llm_tokens") -> Decimal:
 
 
 def adopt_policy(conn: Conn, **settings: Any) -> int:
-    """Make a new economics_policy version active (others default) and return its number."""
-    columns = ["is_active", "created_by", "reason", *settings]
-    values = [True, "governance tests", "policy change in a test", *settings.values()]
-    with conn.transaction():
-        conn.execute("UPDATE economics_policy SET is_active = false WHERE is_active")
-        version = scalar(
+    """Adopt a new economics_policy version with these settings; return its number."""
+    return int(
+        scalar(
             conn,
-            f"INSERT INTO economics_policy ({', '.join(columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING policy_version",
-            values,
+            "SELECT policy_version FROM adopt_economics_policy(%s, %s, %s)",
+            (Jsonb(settings), "governance tests", "policy change in a test"),
         )
-    return int(version)
+    )
 
 
 def ledger_invariant_violations(conn: Conn) -> list[tuple[Any, ...]]:

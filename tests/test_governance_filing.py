@@ -383,6 +383,37 @@ def test_legacy_writers_may_file_free_form_evidence_but_such_a_proposal_is_never
     assert status_of(db, pid) == "rejected"
 
 
+def test_a_legacy_writers_direct_approval_is_recorded_but_moves_no_budget(db: Conn) -> None:
+    fund(db, 100_000)
+    pid = file_proposal(db, amount=5000)
+    db.execute("SET senate.legacy_proposal_writes = on")
+    db.execute("UPDATE allocation_proposals SET status = 'approved' WHERE id = %s", (pid,))
+    db.execute("RESET senate.legacy_proposal_writes")
+    assert status_of(db, pid) == "approved"
+    assert count_rows(db, "resource_budgets") == 0
+    assert scalar(db, "SELECT balance FROM senate_reserve WHERE resource_type = 'llm_tokens'") == (
+        100_000
+    )
+    note = scalar(db, "SELECT decision_note FROM allocation_proposals WHERE id = %s", (pid,))
+    assert note.startswith("legacy write")
+
+
+def test_the_governance_functions_apply_every_rule_even_in_a_legacy_session(db: Conn) -> None:
+    fund(db, 100_000)
+    db.execute("SET senate.legacy_proposal_writes = on")
+    with pytest.raises(psycopg.Error) as exc:
+        _file_raw(db, GOOD_JUSTIFICATION, {"pmids": ["1"]})
+    assert exc.value.sqlstate == "S2005"
+    pid = file_proposal(db, amount=5000)
+    with pytest.raises(psycopg.Error) as exc:
+        decide(db, pid, "approved")
+    assert exc.value.sqlstate == "S2027"
+    approve_votes(db, pid)
+    decide(db, pid, "approved")
+    assert scalar(db, "SELECT token_budget FROM resource_budgets WHERE entity_id = 'h-1'") == 5000
+    assert scalar(db, "SELECT current_setting('senate.legacy_proposal_writes')") == "on"
+
+
 def test_filing_is_not_executable_by_public(db: Conn) -> None:
     rows = db.execute(
         "SELECT p.proname FROM pg_proc AS p "
@@ -395,9 +426,10 @@ def test_filing_is_not_executable_by_public(db: Conn) -> None:
         "       AND NOT p.prosecdef)"
     ).fetchall()
     assert rows == []
-    configs = db.execute(
-        "SELECT DISTINCT array_to_string(proconfig, ',') FROM pg_proc "
+    unpinned = db.execute(
+        "SELECT proname FROM pg_proc "
         "WHERE proname IN ('fund_reserve', 'file_allocation_proposal', 'cast_allocation_vote', "
-        "                  'decide_allocation_proposal', 'reopen_allocation_proposal')"
+        "                  'decide_allocation_proposal', 'reopen_allocation_proposal') "
+        "  AND NOT 'search_path=pg_catalog, public, senate, pg_temp' = ANY (proconfig)"
     ).fetchall()
-    assert configs == [("search_path=pg_catalog, public, senate, pg_temp",)]
+    assert unpinned == []

@@ -20,6 +20,19 @@ import pytest
 PROC = "CALL senate.backfill_compatibility_columns(%s, %s)"
 
 
+@pytest.fixture(autouse=True)
+def _legacy_consumers_update_usage(request: pytest.FixtureRequest) -> None:
+    """These tests play a deployment whose legacy consumers still UPDATE usage rows on a fresh
+    database: such a deployment turns the append-only guard off (README "Reliability and
+    security"; fresh installs start with it on, deployments with usage rows start with it off).
+    """
+    if "db" in request.fixturenames:
+        request.getfixturevalue("db").execute(
+            "SELECT set_senate_setting('usage_append_only', false, 'tests',"
+            " 'legacy consumers update usage rows')"
+        )
+
+
 def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) -> None:
     """Rows written before 0004: compatibility columns NULL."""
     db.execute("ALTER TABLE resource_usage DISABLE TRIGGER t20_sync_compatibility_on_insert")
@@ -32,6 +45,9 @@ def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) ->
         " FROM generate_series(1, %s) g",
         (usage,),
     )
+    # Proposals of a deployment's legacy writer: free-form evidence (governance's documented
+    # path for such writers, migration 0025).
+    db.execute("SET senate.legacy_proposal_writes = on")
     db.execute(
         "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
         " proposer_id, proposer_agent, justification)"
@@ -39,6 +55,7 @@ def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) ->
         " FROM generate_series(1, %s) g",
         (proposals,),
     )
+    db.execute("RESET senate.legacy_proposal_writes")
     db.execute("ALTER TABLE resource_usage ENABLE TRIGGER t20_sync_compatibility_on_insert")
     db.execute("ALTER TABLE allocation_proposals ENABLE TRIGGER t20_sync_compatibility_on_insert")
     assert db.execute(
@@ -134,6 +151,10 @@ def test_a_role_that_may_not_quiet_triggers_still_backfills_with_triggers_on(
         db.execute(f"GRANT SELECT, INSERT, UPDATE ON senate.usage_rollups TO {role}")
         db.execute(f"GRANT SELECT, UPDATE ON resource_usage, allocation_proposals TO {role}")
         db.execute(f"GRANT SELECT ON economics_policy, llm_models, api_providers TO {role}")
+        db.execute(
+            "GRANT EXECUTE ON PROCEDURE senate.backfill_compatibility_columns(integer, boolean)"
+            f" TO {role}"
+        )
         notices = _notices(db)
         db.execute(f"SET ROLE {role}")
         try:

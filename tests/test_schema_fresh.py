@@ -155,3 +155,15 @@ def test_the_vote_check_is_validated_after_the_backfill_migration(
 
 def test_a_fresh_database_reconciles_with_nothing_missing(db: psycopg.Connection[Any]) -> None:
     assert db.execute("SELECT * FROM reconcile_compatibility_columns()").fetchall() == []
+
+
+def test_every_role_that_writes_proposals_may_run_the_vote_check(
+    db: psycopg.Connection[Any],
+) -> None:
+    """The CHECK calls senate.check_votes: PostgreSQL checks EXECUTE for each writer."""
+    assert db.execute(
+        "SELECT has_function_privilege('public', 'senate.check_votes(jsonb)', 'EXECUTE'),"
+        " has_function_privilege('public', 'senate.install_compatibility_sync()', 'EXECUTE'),"
+        " has_function_privilege('public',"
+        "   'senate.backfill_compatibility_columns(integer, boolean)', 'EXECUTE')"
+    ).fetchone() == (True, False, False)

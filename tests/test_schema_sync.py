@@ -15,8 +15,10 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 UTC = dt.UTC
+EVIDENCE = Jsonb({"pmids": ["12345678"], "expected_kg_edges": 40})
 T1 = dt.datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 T2 = dt.datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
 
@@ -24,6 +26,19 @@ USAGE = (
     "INSERT INTO resource_usage (entity_type, entity_id, resource_type, {cols})"
     " VALUES (%s, %s, %s, {vals})"
 )
+
+
+@pytest.fixture(autouse=True)
+def _legacy_consumers_update_usage(request: pytest.FixtureRequest) -> None:
+    """These tests play a deployment whose legacy consumers still UPDATE usage rows on a fresh
+    database: such a deployment turns the append-only guard off (README "Reliability and
+    security"; fresh installs start with it on, deployments with usage rows start with it off).
+    """
+    if "db" in request.fixturenames:
+        request.getfixturevalue("db").execute(
+            "SELECT set_senate_setting('usage_append_only', false, 'tests',"
+            " 'legacy consumers update usage rows')"
+        )
 
 
 def _usage(db: psycopg.Connection[Any], **values: Any) -> tuple[Any, ...]:
@@ -48,7 +63,13 @@ def _usage_row(db: psycopg.Connection[Any], row_id: int) -> tuple[Any, ...]:
 
 
 def _proposal(db: psycopg.Connection[Any], **values: Any) -> tuple[Any, ...]:
-    values = {"entity_type": "hypothesis", "entity_id": "h-1", "justification": "x", **values}
+    values = {
+        "entity_type": "hypothesis",
+        "entity_id": "h-1",
+        "justification": "x",
+        "evidence": EVIDENCE,  # governance (0025) refuses ungrounded proposals
+        **values,
+    }
     cols = ", ".join(values)
     vals = ", ".join(["%s"] * len(values))
     row = db.execute(
@@ -306,15 +327,17 @@ def test_a_multi_row_proposal_insert_select_syncs_both_directions(
 ) -> None:
     db.execute(
         "INSERT INTO allocation_proposals (entity_type, entity_id, justification,"
-        " requested_amount, proposer)"
-        " SELECT 'hypothesis', 'h-' || g, 'because', g * 10, 'agent-' || g"
-        " FROM generate_series(1, 100) g"
+        " requested_amount, proposer, evidence)"
+        " SELECT 'hypothesis', 'h-' || g, 'because', g * 10, 'agent-' || g, %s"
+        " FROM generate_series(1, 100) g",
+        (EVIDENCE,),
     )
     db.execute(
         "INSERT INTO allocation_proposals (entity_type, entity_id, justification,"
-        " requested_tokens, proposer_id)"
-        " SELECT 'hypothesis', 'h-' || g, 'because', g * 10, 'user-' || g"
-        " FROM generate_series(1, 100) g"
+        " requested_tokens, proposer_id, evidence)"
+        " SELECT 'hypothesis', 'h-' || g, 'because', g * 10, 'user-' || g, %s"
+        " FROM generate_series(1, 100) g",
+        (EVIDENCE,),
     )
     assert db.execute(
         "SELECT count(*) FILTER (WHERE requested_tokens = requested_amount"

@@ -257,6 +257,9 @@ BEGIN
     RETURN true;
 END;
 $$;
+-- EXECUTE stays granted to PUBLIC, deliberately: PostgreSQL checks it for every role that
+-- INSERTs or UPDATEs allocation_proposals (the CHECK calls it), and it reads nothing.
+GRANT EXECUTE ON FUNCTION senate.check_votes(jsonb) TO PUBLIC;
 COMMENT ON FUNCTION senate.check_votes(jsonb) IS
   'True when p_votes is a JSON array of vote records {voter, vote: approve|reject|abstain, '
   'cast_at: ISO 8601 with offset, rationale?: text}; otherwise raises check_violation (23514) '

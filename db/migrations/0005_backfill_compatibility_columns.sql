@@ -218,6 +218,10 @@ COMMENT ON PROCEDURE senate.backfill_compatibility_columns(integer, boolean) IS
   'replica (when permitted) so no other trigger fires for them. Idempotent; raises S0002 if rows are '
   'left missing. CALL it outside a transaction block when a table needs more than one batch.';
 
+-- It runs with the caller's rights (a procedure that commits cannot be SECURITY DEFINER);
+-- only the migration owner and operators it grants to need it.
+REVOKE ALL ON PROCEDURE senate.backfill_compatibility_columns(integer, boolean) FROM PUBLIC;
+
 CALL senate.backfill_compatibility_columns();
 
 DO $do$

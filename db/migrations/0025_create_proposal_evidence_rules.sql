@@ -16,11 +16,15 @@
 --   expected_kg_edges        number > 0 (expected world-model gain).
 -- Other keys are allowed (context for reviewers).
 --
--- Legacy writers: a deployment whose old consumers still INSERT proposals
--- with free-form evidence can let those rows in as pending by setting
--- senate.legacy_proposal_writes = on for those consumers' role only
--- (ALTER ROLE ... SET). Approval re-checks the rule unconditionally
--- (migration 0028), so an ungrounded proposal can never move a budget.
+-- Legacy writers: a deployment whose old consumers still write proposals the
+-- way they did before governance can set senate.legacy_proposal_writes = on
+-- for those consumers' role only (ALTER ROLE ... SET). Their INSERTs and
+-- evidence rewrites then skip this rule, and their direct approvals are
+-- recorded without moving any budget (0028), exactly what an approval meant
+-- before budgets existed. file_allocation_proposal() checks the rule itself
+-- and decide_allocation_proposal() runs with the setting off: a governance
+-- approval re-checks this rule, so an ungrounded proposal can never move a
+-- budget.
 SET lock_timeout = '5s';
 
 CREATE OR REPLACE FUNCTION senate.is_json_number_in(v jsonb, p_above numeric, p_at_most numeric)
@@ -162,9 +166,9 @@ AS $$
            IN ('on', 'true', '1', 'yes')
 $$;
 COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS
-  'True when this session may write proposals whose evidence breaks the strict rule '
-  '(setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only). '
-  'Such proposals stay pending: approval always applies the rule.';
+  'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant '
+  'for legacy consumers'' role only): its proposal writes skip the strict justification rule and '
+  'its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
 
 CREATE OR REPLACE FUNCTION senate.check_proposal_evidence_on_write()
 RETURNS trigger

@@ -9,6 +9,12 @@
 -- reserve, naming the cause proposal_approval so the ledger explains it.
 -- Because approved is final (0026), the credit cannot happen twice.
 --
+-- Legacy consumers (sessions with senate.legacy_proposal_writes on, see 0025)
+-- keep the meaning an approval had before governance existed: the status is
+-- recorded, no budget moves. decide_allocation_proposal() always runs with
+-- the setting off, so its approvals are checked and credited whatever the
+-- session says.
+--
 -- Locking: the proposal row first (FOR UPDATE in the functions, the row lock
 -- of a direct UPDATE), then the entity's resource_budgets row, then the
 -- reserve row. Every writer that touches budgets and the reserve takes them
@@ -27,6 +33,14 @@ DECLARE
     v_tally record;
 BEGIN
     IF NEW.status IS DISTINCT FROM 'approved' OR OLD.status IS NOT DISTINCT FROM 'approved' THEN
+        RETURN NEW;
+    END IF;
+    IF senate.legacy_proposal_writes_allowed() THEN
+        -- A legacy consumer records its decision as it always did; it moves no budget
+        -- (senate.apply_approved_proposal skips it too), so no governance rule is needed.
+        NEW.decision_note := coalesce(NEW.decision_note,
+            'legacy write (senate.legacy_proposal_writes): recorded without governance checks, '
+            'no budget change');
         RETURN NEW;
     END IF;
     PERFORM senate.check_proposal_evidence(NEW.justification, NEW.evidence);
@@ -67,7 +81,9 @@ $$;
 COMMENT ON FUNCTION senate.check_proposal_approval() IS
   'Row trigger on allocation_proposals: a transition to approved needs the strict justification '
   '(S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and '
-  'more approve than reject votes (S2028), judged by the policy version recorded on the proposal.';
+  'more approve than reject votes (S2028), judged by the policy version recorded on the proposal. '
+  'A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves '
+  'no budget.';
 
 DROP TRIGGER IF EXISTS t13_check_proposal_approval ON public.allocation_proposals;
 CREATE TRIGGER t13_check_proposal_approval
@@ -91,6 +107,9 @@ DECLARE
                                   current_setting('senate.actor', true),
                                   current_setting('senate.note', true)];
 BEGIN
+    IF senate.legacy_proposal_writes_allowed() THEN
+        RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
+    END IF;
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
@@ -136,7 +155,8 @@ COMMENT ON FUNCTION senate.apply_approved_proposal() IS
   'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s '
   'resource_budgets row (created if absent) with the requested amount in the requested class and '
   'debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger '
-  'cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row.';
+  'cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. '
+  'Does nothing for a session with senate.legacy_proposal_writes on.';
 
 DROP TRIGGER IF EXISTS t50_apply_approved_proposal ON public.allocation_proposals;
 CREATE TRIGGER t50_apply_approved_proposal
@@ -201,6 +221,9 @@ DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
+    -- A governance decision is never a legacy write, whatever the session says. Local to
+    -- this call: a function with a SET clause restores every setting it changed on exit.
+    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
             format('decision must be approved, rejected or deferred, got %s',

@@ -44,7 +44,7 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
    'A review cycle was asked about a date or time in the future (or NULL where a value is '
    'needed).',
    'Pass a date up to today (policy time zone) to run_daily_check, a time up to now() to '
-   'run_rebalance.')
+   'run_rebalance and check_spend_alerts.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
 ALTER TABLE public.economics_policy

@@ -24,20 +24,24 @@
 SET lock_timeout = '5s';
 
 CREATE OR REPLACE FUNCTION senate.spend_position(
-    p_entity_type text, p_entity_id text, p_resource_type text, p_model_tier text,
+    p_entity_type text, p_entity_id text, p_resource_type text, p_model text,
     p_as_of timestamptz)
 RETURNS TABLE (
-    has_envelope boolean, period_start date, period_end date, effective_budget numeric,
-    spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric,
-    tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text,
-    throttled_until timestamptz)
+    entity_type_known boolean, resource_type_known boolean, model_known boolean,
+    model_tier text, has_envelope boolean, period_start date, period_end date,
+    effective_budget numeric, spent numeric, held numeric, tier_capped boolean,
+    tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean,
+    throttle_reason text, throttled_until timestamptz)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT b.entity_id IS NOT NULL,
+    SELECT et.entity_type IS NOT NULL,
+           rt.resource_type IS NOT NULL,
+           m.model IS NOT NULL,
+           m.model_tier,
+           b.entity_id IS NOT NULL,
            p.period_start,
            p.period_end,
            coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
@@ -59,14 +63,17 @@ BEGIN
           FROM public.economics_policy AS e
           CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
           WHERE e.is_active) AS p
+    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
+    LEFT JOIN public.llm_models AS m ON m.model = p_model
     LEFT JOIN public.resource_budgets AS b
       ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
     LEFT JOIN public.resource_budget_tiers AS c
       ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
-     AND c.model_tier = p_model_tier AND p_resource_type = 'llm_tokens'
+     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(r.amount_total), 0) AS spent,
-               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = p_model_tier), 0)
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
                    AS tier_spent
         FROM senate.usage_rollups AS r
         WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
@@ -74,7 +81,7 @@ BEGIN
           AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(o.amount), 0) AS held,
-               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = p_model_tier), 0) AS tier_held
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
         FROM public.spend_reservations AS o
         WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
           AND o.resource_type = p_resource_type
@@ -89,44 +96,68 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION senate.spend_position(text, text, text, text, timestamptz) IS
-  'Where an entity stands for one resource class at p_as_of: envelope present, current budget '
-  'period, effective budget, spent this period (rollups), held by open reservations, the model '
-  'tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in '
-  'the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached '
-  'per session (the gate is called before every spend).';
+  'Where an entity stands for one resource class at p_as_of, in one query: whether the entity '
+  'type, the class and the model are known (and the model''s tier), envelope present, current '
+  'budget period, effective budget, spent this period (rollups), held by open reservations, the '
+  'model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. '
+  'Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan '
+  'is cached per session (the gate runs before every spend); no SET clause (its callers pin '
+  'search_path; every name in it is schema-qualified).';
 
--- Argument checks shared by can_spend and reserve_spend; returns the model's tier (or NULL).
+-- Raises the error for a spend request whose arguments spend_position found wrong (the
+-- checks run only on that failure path, so a valid request pays nothing for them).
 CREATE OR REPLACE FUNCTION senate.check_spend_request(
-    p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text)
-RETURNS text
+    p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text,
+    p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean)
+RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
-DECLARE
-    v_tier text;
 BEGIN
-    PERFORM senate.require_entity(p_entity_type, p_entity_id);
-    PERFORM senate.require_resource_type('resource_type', p_resource_type);
-    PERFORM senate.require_positive_amount('amount', p_amount);
-    IF p_model IS NULL THEN
-        RETURN NULL;
+    IF NOT p_entity_type_known OR p_entity_id IS NULL OR length(p_entity_id) > 200
+       OR btrim(p_entity_id, E' \t\n\r\f\v') = '' THEN
+        PERFORM senate.require_entity(p_entity_type, p_entity_id);
     END IF;
-    IF p_resource_type <> 'llm_tokens' THEN
+    IF NOT p_resource_type_known THEN
+        PERFORM senate.require_resource_type('resource_type', p_resource_type);
+    END IF;
+    IF p_amount IS NULL OR p_amount = 'NaN'::numeric OR p_amount = 'Infinity'::numeric
+       OR p_amount <= 0 THEN
+        PERFORM senate.require_positive_amount('amount', p_amount);
+    END IF;
+    IF p_model IS NOT NULL AND p_resource_type <> 'llm_tokens' THEN
         PERFORM senate.raise_error('S3004',
             format('model %s given for resource class %s: models apply to llm_tokens only',
                    quote_literal(left(p_model, 80)), p_resource_type));
     END IF;
-    SELECT m.model_tier INTO v_tier FROM public.llm_models AS m WHERE m.model = p_model;
-    IF NOT FOUND THEN
+    IF p_model IS NOT NULL AND NOT p_model_known THEN
         PERFORM senate.raise_error('S3004',
             format('model %s is not in llm_models', quote_literal(left(p_model, 80))));
     END IF;
-    RETURN v_tier;
 END;
 $$;
-COMMENT ON FUNCTION senate.check_spend_request(text, text, text, numeric, text) IS
-  'Validates a spend request (S2007/S2009 entity, S2008 class, S2006 amount, S3004 model) and '
-  'returns the model''s tier (NULL without a model).';
+COMMENT ON FUNCTION senate.check_spend_request(text, text, text, numeric, text, boolean, boolean, boolean) IS
+  'Raises the error a bad spend request deserves: S2007/S2009 entity, S2008 class, S2006 amount, '
+  'S3004 model (unknown, or given for a class other than llm_tokens). Called only when '
+  'senate.spend_request_is_valid() says the request is not valid.';
+
+CREATE OR REPLACE FUNCTION senate.spend_request_is_valid(
+    p_entity_id text, p_resource_type text, p_amount numeric, p_model text,
+    p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_entity_type_known AND p_resource_type_known
+                    AND length(p_entity_id) BETWEEN 1 AND 200
+                    AND btrim(p_entity_id, E' \t\n\r\f\v') <> ''
+                    AND p_amount > 0 AND p_amount <> 'NaN'::numeric
+                    AND p_amount <> 'Infinity'::numeric
+                    AND (p_model IS NULL OR (p_model_known AND p_resource_type = 'llm_tokens')),
+                    false)
+$$;
+COMMENT ON FUNCTION senate.spend_request_is_valid(text, text, numeric, text, boolean, boolean, boolean) IS
+  'The fast test of a spend request: known entity type and class, entity_id of 1-200 non-blank '
+  'characters, a positive finite amount, and a known model only for llm_tokens.';
 
 CREATE OR REPLACE FUNCTION public.can_spend(
     entity_type text, entity_id text, resource_type text, amount numeric, model text DEFAULT NULL)
@@ -136,15 +167,19 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
 DECLARE
-    v_tier text := senate.check_spend_request($1, $2, $3, $4, $5);
     v record;
     v_pool numeric;
     v_tier_left numeric;
     v_left numeric;
 BEGIN
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, now());
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
+    END IF;
+    IF NOT senate.spend_request_is_valid($2, $3, $4, $5, v.entity_type_known,
+                                         v.resource_type_known, v.model_known) THEN
+        PERFORM senate.check_spend_request($1, $2, $3, $4, $5, v.entity_type_known,
+                                           v.resource_type_known, v.model_known);
     END IF;
     IF NOT v.has_envelope THEN
         RETURN QUERY SELECT false, format('no_budget: %s %s has no budget envelope', $1, $2),
@@ -166,7 +201,7 @@ BEGIN
     ELSIF $4 > v_tier_left THEN
         RETURN QUERY SELECT false,
             format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
-                   'held %s) in period %s..%s', $4, v_tier_left, v_tier, v.tier_effective_budget,
+                   'held %s) in period %s..%s', $4, v_tier_left, v.model_tier, v.tier_effective_budget,
                    v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
     ELSE
         RETURN QUERY SELECT true,
@@ -198,7 +233,6 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
 DECLARE
-    v_tier text;
     v_max_ttl interval;
     v record;
     v_pool numeric;
@@ -210,7 +244,12 @@ BEGIN
         PERFORM senate.raise_error('S3006',
             'reserve_spend: a REPEATABLE READ snapshot cannot see concurrent reservations');
     END IF;
-    v_tier := senate.check_spend_request($1, $2, $3, $4, $6);
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
+    IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
+                                         v.resource_type_known, v.model_known) THEN
+        PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
+                                           v.resource_type_known, v.model_known);
+    END IF;
     SELECT e.max_reservation_ttl INTO v_max_ttl FROM public.economics_policy AS e WHERE e.is_active;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'reserve_spend: no economics_policy is active');
@@ -233,7 +272,7 @@ BEGIN
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
     -- held the lock before us, and every usage (with its settlements) committed so far.
     v_now := clock_timestamp();
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, v_tier, v_now);
+    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -252,7 +291,7 @@ BEGIN
         IF $4 > v_tier_left THEN
             PERFORM senate.raise_error('S3001',
                 format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
-                       'of its cap', $1, $2, $4, v_tier, v_tier_left),
+                       'of its cap', $1, $2, $4, v.model_tier, v_tier_left),
                 format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
                        v.tier_effective_budget, v.tier_spent, v.tier_held, v.period_start,
                        v.period_end - 1));
@@ -262,7 +301,7 @@ BEGIN
     INSERT INTO public.spend_reservations
         (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
          expires_at)
-    VALUES ($1, $2, $3, v_tier, $4, session_user, v_now, v_now + $5)
+    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5)
     RETURNING reservation_id INTO v_id;
     RETURN v_id;
 END;

@@ -135,8 +135,10 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public, senate, pg_temp
--- JIT compilation costs seconds per call and buys nothing at these sizes.
+-- JIT compilation costs seconds per call and buys nothing at these sizes; the sorts and
+-- hashes of a 100k-entity plan fit in memory with this work_mem (one call at a time).
 SET jit = off
+SET work_mem = '128MB'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -232,23 +234,32 @@ BEGIN
                   WHEN 'storage_gb_hours' THEN b.storage_budget_gb
                   WHEN 'api_calls' THEN b.api_call_budget
               END > 0
-    ), recent AS (
-        SELECT DISTINCT r.entity_type, r.entity_id, r.resource_type
+    ), usage AS MATERIALIZED (
+        -- One pass over the rollups of the days that matter, for both the idle test and
+        -- the ROI windows (k = window index, NULL outside the ROI windows).
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
+                    THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
+               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
+               sum(r.amount_total) AS amount
         FROM senate.usage_rollups AS r
-        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day AND r.amount_total > 0
+        WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
+        GROUP BY 1, 2, 3, 4
+    ), recent AS (
+        SELECT u.entity_type, u.entity_id, u.resource_type
+        FROM usage AS u
+        GROUP BY u.entity_type, u.entity_id, u.resource_type
+        HAVING sum(u.recent_amount) > 0
     ), granted AS (
-        SELECT DISTINCT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
-               ap.resource_type
+        SELECT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
+               ap.resource_type::text AS resource_type
         FROM public.allocation_proposals AS ap
         WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
-    ), tokens AS (
-        SELECT r.entity_type, r.entity_id, (v_window_end - 1 - r.usage_day) / v_days AS k,
-               sum(r.amount_total) AS tokens
-        FROM senate.usage_rollups AS r
-        WHERE r.resource_type = 'llm_tokens'
-          AND r.usage_day >= v_history_start AND r.usage_day < v_window_end
         GROUP BY 1, 2, 3
-        HAVING sum(r.amount_total) > 0
+    ), tokens AS (
+        SELECT u.entity_type, u.entity_id, u.k, u.amount AS tokens
+        FROM usage AS u
+        WHERE u.resource_type = 'llm_tokens' AND u.k IS NOT NULL AND u.amount > 0
     ), edges AS (
         SELECT g.entity_type, g.entity_id,
                (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
@@ -275,15 +286,8 @@ BEGIN
     ), classified AS (
         SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
                CASE
-                   WHEN bu.created_at <= v_idle_start_at
-                        AND NOT EXISTS (SELECT 1 FROM recent AS r
-                                        WHERE r.entity_type = bu.entity_type
-                                          AND r.entity_id = bu.entity_id
-                                          AND r.resource_type = bu.resource_type)
-                        AND NOT EXISTS (SELECT 1 FROM granted AS g
-                                        WHERE g.entity_type = bu.entity_type
-                                          AND g.entity_id = bu.entity_id
-                                          AND g.resource_type = bu.resource_type)
+                   WHEN bu.created_at <= v_idle_start_at AND rc.entity_id IS NULL
+                        AND gr.entity_id IS NULL
                        THEN 'idle'
                    WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
                        THEN 'low_roi'
@@ -296,6 +300,12 @@ BEGIN
                END AS rule,
                ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
         FROM budgets AS bu
+        LEFT JOIN recent AS rc
+          ON rc.entity_type = bu.entity_type AND rc.entity_id = bu.entity_id
+         AND rc.resource_type = bu.resource_type
+        LEFT JOIN granted AS gr
+          ON gr.entity_type = bu.entity_type AND gr.entity_id = bu.entity_id
+         AND gr.resource_type = bu.resource_type
         LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
         LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
     )
@@ -342,7 +352,7 @@ BEGIN
 
         INSERT INTO pg_temp.rebalance_plan
             (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
-        WITH cur AS (
+        WITH cur AS MATERIALIZED (
             SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.detail,
                    x.old_budget, floor(p.max_rebalance_step * x.old_budget) AS step_amount
             FROM pg_temp.rebalance_candidates AS c
@@ -356,7 +366,7 @@ BEGIN
             FROM cur AS f
             WHERE f.rule IN ('idle', 'low_roi')
             GROUP BY f.resource_type
-        ), pool AS (
+        ), pool AS MATERIALIZED (
             SELECT r.resource_type, r.balance AS reserve_before,
                    r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
             FROM public.senate_reserve AS r
@@ -367,18 +377,20 @@ BEGIN
                                                  ROWS UNBOUNDED PRECEDING) AS cum
             FROM cur AS s
             WHERE s.rule = 'strong' AND s.step_amount > 0
-        ), strong_gain AS (
+        ), strong_gain AS MATERIALIZED (
             SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
                             AS gain
             FROM strong AS s
             JOIN pool AS po ON po.resource_type = s.resource_type
-        ), pool_b AS (
+        ), strong_total AS MATERIALIZED (
+            SELECT sg.resource_type, sum(sg.gain) AS total
+            FROM strong_gain AS sg
+            GROUP BY sg.resource_type
+        ), pool_b AS MATERIALIZED (
             SELECT po.resource_type,
-                   greatest(least(po.reclaimed,
-                                  po.pool_a - coalesce((SELECT sum(sg.gain) FROM strong_gain AS sg
-                                                        WHERE sg.resource_type = po.resource_type),
-                                                       0)), 0) AS pool_b
+                   greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
             FROM pool AS po
+            LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
         ), ranked AS (
             SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
                                                  ORDER BY s.priority_rank

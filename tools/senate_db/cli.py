@@ -9,7 +9,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from senate_db import __version__, demo, embedded, migrations, paths, psql, schema_dump, status
+from senate_db import (
+    __version__,
+    cycle,
+    demo,
+    embedded,
+    migrations,
+    paths,
+    psql,
+    schema_dump,
+    status,
+)
 from senate_db import report as senate_report
 from senate_db import server as pg_server
 from senate_db import target as targets
@@ -99,6 +109,12 @@ def cmd_dump_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cycle(args: argparse.Namespace) -> int:
+    return cycle.run(
+        _target(args), args.kind, sys.stdout, apply=args.apply, as_of=args.as_of, actor=args.actor
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -107,6 +123,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from senate_db import bench
+
+    bench.run(_target(args).url, args.size, sys.stdout, keep=args.keep)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
         [data_dir],
     )
     p.add_argument("--output", type=Path, metavar="FILE", help="default: <repo>/db/schema.sql")
+    p = add(
+        "cycle",
+        cmd_cycle,
+        "run a review cycle: daily (spend check) or weekly (rebalance); a dry run unless --apply",
+        both,
+    )
+    p.add_argument(
+        "kind", choices=cycle.KINDS, help="daily: run_daily_check; weekly: run_rebalance"
+    )
+    p.add_argument("--apply", action="store_true", help="write the result (default: dry run)")
+    p.add_argument(
+        "--as-of",
+        metavar="WHEN",
+        help="daily: a date (default today, policy time zone); weekly: a time (default now)",
+    )
+    p.add_argument("--actor", help="weekly: who applies the rebalance (default: the db user)")
+    p = add(
+        "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
+    )
+    p.add_argument("--size", choices=("tiny", "small", "default", "large"), default="default")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser
 
 

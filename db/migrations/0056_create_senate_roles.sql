@@ -1,0 +1,70 @@
+-- Why: least privilege. Four NOLOGIN group roles name what a caller may do;
+-- login roles (services, analysts, reviewers, operators) are made members:
+--   senate_reader    analysts: SELECT on the views and the reference tables;
+--   senate_writer    services: INSERT usage (or record_resource_usage), read
+--                    budgets, ask can_spend / reserve_spend, file proposals;
+--   senate_reviewer  the Senate: vote and decide, through the functions only;
+--   senate_admin     operators: policy, reserve funding, settings, corrections.
+-- writer, reviewer and admin are members of reader. What each role may touch in
+-- this database is granted by 0059 (senate.grant_role_privileges()).
+--
+-- Roles are cluster-global and one cluster may hold many databases (every test
+-- database, or staging next to production), so creation tolerates roles that
+-- already exist, also when another database's migration creates them at the
+-- same moment. The rollback leaves the roles in place: dropping one would strip
+-- its memberships, and with them the access of every other database that uses
+-- it. Privileges are revoked per database by 0059's rollback; drop the roles
+-- by hand (DROP ROLE) once no database of the cluster uses them.
+-- Creating roles needs CREATEROLE (or superuser): a migration user without it
+-- fails here with 42501; a DBA then runs the CREATE ROLE lines of README
+-- "Reliability and security" once per cluster and re-runs the migration.
+SET lock_timeout = '5s';
+
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT v.role_name, v.description
+        FROM (VALUES
+            ('senate_reader', 'Senate economics: analysts. SELECT on views and reference tables.'),
+            ('senate_writer', 'Senate economics: services. INSERT usage, read budgets, call can_spend, '
+                              'reserve_spend, record_resource_usage, file_allocation_proposal.'),
+            ('senate_reviewer', 'Senate economics: reviewers. Vote and decide proposals through '
+                                'cast_allocation_vote and decide_allocation_proposal only.'),
+            ('senate_admin', 'Senate economics: operators. Policy, reserve funding, settings, '
+                             'usage corrections, review cycles.')
+        ) AS v (role_name, description)
+        ORDER BY v.role_name
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.role_name) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', r.role_name);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created meanwhile by a migration of another database
+            END;
+        END IF;
+        IF shobj_description((SELECT oid FROM pg_roles WHERE rolname = r.role_name), 'pg_authid')
+           IS DISTINCT FROM r.description THEN
+            BEGIN
+                EXECUTE format('COMMENT ON ROLE %I IS %L', r.role_name, r.description);
+            EXCEPTION WHEN internal_error OR unique_violation THEN
+                NULL;  -- "tuple concurrently updated": another database commented it meanwhile
+            END;
+        END IF;
+    END LOOP;
+
+    FOR r IN
+        SELECT m.member_name
+        FROM (VALUES ('senate_admin'), ('senate_reviewer'), ('senate_writer')) AS m (member_name)
+        WHERE NOT pg_has_role(m.member_name, 'senate_reader', 'MEMBER')
+        ORDER BY 1
+    LOOP
+        BEGIN
+            EXECUTE format('GRANT senate_reader TO %I', r.member_name);
+        EXCEPTION WHEN unique_violation OR internal_error THEN
+            NULL;  -- granted meanwhile by a migration of another database
+        END;
+    END LOOP;
+END;
+$$;
