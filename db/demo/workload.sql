@@ -884,10 +884,11 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION demo.advance_day(date) IS
-  'Simulates one day, in order: on Mondays the weekly rebalance (if present) and reassessments; '
-  'the Senate session (first day and Mondays); Exchange signals; usage, KG gains and spikes; then '
-  'market-weight and ROI refreshes, the daily check (if present) and an economy snapshot. Days '
-  'run once, in order. Returns the day''s log row.';
+  'Simulates one day, in order: on Mondays the weekly review of the week before (market weights, '
+  'ROI scores, run_rebalance if present) and reassessments; the Senate session (first day and '
+  'Mondays); Exchange signals; usage and the KG gains it buys (throttled pairs do not spend); '
+  'spikes; then the daily check (if present) and, on Mondays, Sundays and the last day, an economy '
+  'snapshot. Days run once, in order. Returns the day''s log row.';
 
 CREATE OR REPLACE VIEW demo.week_log AS
 SELECT b.period_start AS week_start,
