@@ -447,18 +447,17 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM demo.throttled_on(p_day) AS t
                           WHERE t.entity_type = e.entity_type AND t.entity_id = e.entity_id
                             AND t.resource_type = b.resource_type)
-    ), drawn AS (
+    ), plan_rows AS (
+        -- The n rows of an entity, class and day share its day_amount: row i gets
+        -- (1 + (2i - n - 1) / n * spread) / n of it, so the shares always add up to 1.
         SELECT p.*, i,
+               (1 + (2 * i - p.n - 1)::numeric / p.n
+                    * demo.between(v_seed, p.entity_id || d || p.resource_type || 'spread', 0, 0.8))
+               / p.n AS share,
                demo.u(v_seed, p.entity_id || d || p.resource_type || i) AS r1,
                demo.u(v_seed, p.entity_id || d || p.resource_type || i || 'x') AS r2
         FROM plan AS p
         CROSS JOIN LATERAL generate_series(1, p.n) AS i
-    ), plan_rows AS (
-        -- the rows of an entity, class and day share its day_amount in proportion to w
-        SELECT x.*, (0.5 + x.r1::numeric)
-                    / sum(0.5 + x.r1::numeric) OVER (PARTITION BY x.entity_type, x.entity_id,
-                                                                  x.resource_type) AS share
-        FROM drawn AS x
     ), ins AS (
         INSERT INTO public.resource_usage
             (entity_type, entity_id, resource_type, amount, cost, model, provider, artifact_type,
@@ -885,10 +884,11 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION demo.advance_day(date) IS
-  'Simulates one day, in order: on Mondays the weekly rebalance (if present) and reassessments; '
-  'the Senate session (first day and Mondays); Exchange signals; usage, KG gains and spikes; then '
-  'market-weight and ROI refreshes, the daily check (if present) and an economy snapshot. Days '
-  'run once, in order. Returns the day''s log row.';
+  'Simulates one day, in order: on Mondays the weekly review of the week before (market weights, '
+  'ROI scores, run_rebalance if present) and reassessments; the Senate session (first day and '
+  'Mondays); Exchange signals; usage and the KG gains it buys (throttled pairs do not spend); '
+  'spikes; then the daily check (if present) and, on Mondays, Sundays and the last day, an economy '
+  'snapshot. Days run once, in order. Returns the day''s log row.';
 
 CREATE OR REPLACE VIEW demo.week_log AS
 SELECT b.period_start AS week_start,

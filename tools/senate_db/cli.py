@@ -188,7 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run a simulated Senate economy in its own database (<name>_demo) and print the report",
         both,
     )
-    p.add_argument("--size", choices=("small", "default", "large"), default="default")
+    p.add_argument(
+        "--size",
+        choices=("small", "default", "large"),
+        default="default",
+        help="small: 72 entities, 3 weeks; default: 520 entities, 5 weeks; large: 4000, 12 "
+        "(each plus the current week so far)",
+    )
     p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
     p = add("report", cmd_report, "print the Senate report (or write it as HTML)", both)
     p.add_argument("--html", type=Path, metavar="FILE", help="write one HTML file with charts")

@@ -179,7 +179,7 @@ def run(
     with server.connect(url, autocommit=True) as conn:
         simulate(conn, seed, size, out, err)
         print(file=out)
-        print(report.render_text(report.read(conn, dbname)), file=out)
+        print(report.render_text(report.read(conn, dbname, progress=err)), file=out)
     print(file=out)
     shown = display_url(url)
     print(f"demo finished in {time.monotonic() - started:.1f} s", file=out)

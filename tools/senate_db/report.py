@@ -7,6 +7,8 @@ Every figure comes from a view (migrations 0060-0061); this module only selects 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -368,8 +370,14 @@ def fetch_section(conn: Conn, section: Section, limit: int | None = None) -> Sec
     return SectionData(section, rows, total)
 
 
-def collect(conn: Conn, database: str, *, limit: int | None = None) -> Report:
-    """Read the report from the views (in one REPEATABLE READ snapshot when possible)."""
+def collect(
+    conn: Conn,
+    database: str,
+    *,
+    limit: int | None = None,
+    on_section: Callable[[str], None] | None = None,
+) -> Report:
+    """Read the report from the views; ``on_section`` is told each section read."""
     missing = missing_views(conn)
     if missing:
         raise SenateDbError(
@@ -379,22 +387,34 @@ def collect(conn: Conn, database: str, *, limit: int | None = None) -> Report:
         overview = cur.execute("SELECT * FROM public.senate_report_overview").fetchone()
     assert overview is not None
     report = Report(database=database, overview=overview)
+    if on_section:
+        on_section("overview")
     for section in SECTIONS:
         report.sections.append(fetch_section(conn, section, limit))
+        if on_section:
+            on_section(section.key)
     return report
 
 
-def read(conn: Conn, database: str, *, limit: int | None = None) -> Report:
-    """:func:`collect` inside one read-only snapshot, so every section agrees."""
-    if conn.autocommit:
+def read(
+    conn: Conn, database: str, *, limit: int | None = None, progress: TextIO | None = None
+) -> Report:
+    """:func:`collect` inside one read-only snapshot, so every section agrees; with
+    ``progress``, a progress bar on that stream (a terminal)."""
+    with Progress("reading the report", len(SECTIONS) + 1, progress or io.StringIO()) as bar:
+
+        def tick(key: str) -> None:
+            bar.advance(note=key)
+
+        if not conn.autocommit:
+            return collect(conn, database, limit=limit, on_section=tick)
         conn.autocommit = False
         try:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return collect(conn, database, limit=limit)
+            return collect(conn, database, limit=limit, on_section=tick)
         finally:
             conn.rollback()
             conn.autocommit = True
-    return collect(conn, database, limit=limit)
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -449,7 +469,7 @@ def render_text(report: Report) -> str:
 def run(target: Target, out: TextIO, *, html: Path | None = None, limit: int | None = None) -> None:
     """``senate-db report``: print the report, or write it as HTML with charts."""
     with server.connect(target.url, autocommit=True) as conn:
-        data = read(conn, urls.redact(target.url), limit=limit)
+        data = read(conn, urls.redact(target.url), limit=limit, progress=sys.stderr)
         if html is None:
             print(render_text(data), file=out, flush=True)
             return
