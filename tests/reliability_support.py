@@ -6,12 +6,14 @@ Acting as a group role
     connections). When the server refuses the login (e.g. ``--database`` / ``$DATABASE_URL`` to a
     password-authenticated server), the connection is opened as the test's own user and then
     ``SET ROLE`` to the login role: privilege checks use the current role either way, so the
-    same assertions hold (only ``session_user`` differs). The mode used is printed.
+    same assertions hold (only ``session_user`` differs). The mode used is printed;
+    ``SENATE_TEST_ROLE_MODE=set-role`` forces the second path.
     Roles are cluster-global: every test role is dropped at teardown.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -22,6 +24,9 @@ from psycopg import sql
 from senate_db import urls
 
 GROUP_ROLES = ("senate_reader", "senate_writer", "senate_reviewer", "senate_admin")
+
+#: Set to ``set-role`` to act through SET ROLE even where a login would work (to test that path).
+ROLE_MODE_ENV = "SENATE_TEST_ROLE_MODE"
 
 #: SQLSTATE of "permission denied".
 DENIED = "42501"
@@ -130,6 +135,8 @@ class RoleSessions:
         params["user"] = name
         params.pop("password", None)
         try:
+            if os.environ.get(ROLE_MODE_ENV) == "set-role":
+                raise psycopg.OperationalError("SET ROLE requested by " + ROLE_MODE_ENV)
             conn = psycopg.connect(urls.from_params(params), connect_timeout=10, **kwargs)
             self.modes.add("login")
         except psycopg.OperationalError:

@@ -471,7 +471,7 @@ CATALOGUE: list[Bad] = [
         "allocation_proposals",
         'UPDATE allocation_proposals SET votes = \'[{{"voter": "a", "vote": "maybe",'
         ' "cast_at": "2024-01-01T00:00:00Z"}}]\' WHERE id = {proposal_id}',
-        "votes_malformed",
+        "23514",
         "vote",
         setup=("proposal",),
     ),
@@ -479,7 +479,7 @@ CATALOGUE: list[Bad] = [
         "proposal-votes-not-an-array",
         "allocation_proposals",
         'UPDATE allocation_proposals SET votes = \'{{"voter": "a"}}\' WHERE id = {proposal_id}',
-        "votes_malformed",
+        "23514",
         "votes",
         setup=("proposal",),
     ),
