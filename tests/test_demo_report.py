@@ -183,3 +183,19 @@ def _has_matplotlib() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_an_empty_database_gets_the_report_and_placeholder_charts(db: Conn) -> None:
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from senate_db import report_html
+
+    data = report.read(db, "empty")
+    assert {s.section.key for s in data.sections if s.rows} == {"reserve"}
+    assert "none" in report.render_text(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        charts = report_html.draw_charts(db)
+    assert [c.key for c in charts] == ["budget_vs_spend", "roi_vs_priority", "reserve"]
+    assert all(c.png.startswith(b"\x89PNG") for c in charts)

@@ -130,7 +130,8 @@ def chart_budget_vs_spend(plt: Any, data: ChartData) -> Chart:
         ax.yaxis.set_major_formatter(FuncFormatter(_millions))
         ax.grid(axis="y", alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30)
-    axes.flat[0].legend(loc="lower left", fontsize="small")
+    if data.budget_by_period:
+        axes.flat[0].legend(loc="lower left", fontsize="small")
     fig.suptitle("LLM tokens per budget period: effective budget against spend")
     fig.tight_layout()
     png = _png(fig)
