@@ -2843,12 +2843,13 @@ BEGIN
         resource_type  text NOT NULL,
         rule           text NOT NULL,
         priority_rank  bigint NOT NULL,
+        priority_score numeric NOT NULL,
         detail         text,
         locked         boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP;
 
     INSERT INTO pg_temp.rebalance_candidates
-        (entity_type, entity_id, resource_type, rule, priority_rank, detail)
+        (entity_type, entity_id, resource_type, rule, priority_rank, priority_score, detail)
     WITH ranked_envelopes AS (
         SELECT b.*, row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
                         AS priority_rank
@@ -2942,7 +2943,7 @@ BEGIN
         LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
         LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
     )
-    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
+    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.priority_score,
            CASE c.rule
                WHEN 'idle' THEN
                    format('no %s spend since %s (idle window %s)', c.resource_type, v_idle_start,
@@ -2955,9 +2956,7 @@ BEGIN
                    format('ROI %s >= %s edges/token in %s..%s and market weight %s >= %s',
                           round(c.roi_now, 8), p.roi_high_threshold, v_window_start,
                           v_window_end - 1, c.market_weight, p.market_support_threshold)
-               ELSE
-                   format('priority rank %s in allocation_ranking (priority_score %s)',
-                          c.priority_rank, c.priority_score)
+               -- ranked: described in the plan, for the few that receive something
            END
     FROM classified AS c
     WHERE c.rule IS NOT NULL
@@ -2965,10 +2964,13 @@ BEGIN
            OR c.resource_type IN (SELECT x.resource_type FROM classified AS x WHERE x.rule = 'idle'));
     ANALYZE pg_temp.rebalance_candidates;
 
-    -- 2. Amounts from the current budgets and reserve. Applying computes them twice: once to
-    --    learn which envelopes change (to lock them, in key order, then the reserve rows),
-    --    and again after the locks, restricted to the locked envelopes.
-    FOR v_pass IN 1 .. CASE WHEN v_dry_run THEN 1 ELSE 2 END LOOP
+    -- 2. Amounts from the current budgets and reserve. Applying then locks the envelopes that
+    --    change (in key order) and the reserve rows, and checks with a fresh snapshot that no
+    --    budget or reserve balance the amounts were computed from has changed meanwhile (a
+    --    concurrent approval, say); only if one has are the amounts computed again, from the
+    --    locked rows and restricted to them.
+    v_pass := 1;
+    LOOP
         IF to_regclass('pg_temp.rebalance_plan') IS NOT NULL THEN
             DROP TABLE pg_temp.rebalance_plan;
         END IF;
@@ -2986,8 +2988,9 @@ BEGIN
         INSERT INTO pg_temp.rebalance_plan
             (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
         WITH cur AS MATERIALIZED (
-            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.detail,
-                   x.old_budget, floor(p.max_rebalance_step * x.old_budget) AS step_amount
+            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
+                   c.priority_score, c.detail, x.old_budget,
+                   floor(p.max_rebalance_step * x.old_budget) AS step_amount
             FROM pg_temp.rebalance_candidates AS c
             JOIN public.resource_budgets AS b
               ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
@@ -3055,7 +3058,9 @@ BEGIN
             UNION ALL
             SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
                    'reassigned_idle_budget',
-                   s.detail || CASE WHEN s.gain < s.step_amount
+                   format('priority rank %s in allocation_ranking (priority_score %s)',
+                          s.priority_rank, s.priority_score)
+                   || CASE WHEN s.gain < s.step_amount
                                     THEN format(' (the last of the reclaimed budget: %s of a %s step)',
                                                 s.gain, s.step_amount)
                                     ELSE '' END
@@ -3076,20 +3081,31 @@ BEGIN
               FROM changes AS c GROUP BY c.resource_type) AS t
         JOIN pool AS po ON po.resource_type = t.resource_type;
 
-        IF v_pass = 1 AND NOT v_dry_run THEN
-            PERFORM 1
-            FROM public.resource_budgets AS b
-            WHERE (b.entity_type, b.entity_id) IN (
-                      SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
-                      WHERE x.entity_type IS NOT NULL)
-            ORDER BY b.entity_type, b.entity_id
-            FOR NO KEY UPDATE OF b;
-            PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
-            UPDATE pg_temp.rebalance_candidates AS c SET locked = true
+        EXIT WHEN v_dry_run OR v_pass = 2;
+        PERFORM 1
+        FROM public.resource_budgets AS b
+        WHERE (b.entity_type, b.entity_id) IN (
+                  SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
+                  WHERE x.entity_type IS NOT NULL)
+        ORDER BY b.entity_type, b.entity_id
+        FOR NO KEY UPDATE OF b;
+        PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
+        EXIT WHEN NOT EXISTS (
+            SELECT 1
             FROM pg_temp.rebalance_plan AS x
-            WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
-              AND x.resource_type = c.resource_type;
-        END IF;
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = x.entity_type AND b.entity_id = x.entity_id
+            WHERE senate.budget_amount(b, x.resource_type) <> x.old_budget
+            UNION ALL
+            SELECT 1
+            FROM pg_temp.rebalance_plan AS x
+            JOIN public.senate_reserve AS r ON r.resource_type = x.resource_type
+            WHERE x.entity_type IS NULL AND r.balance <> x.old_budget);
+        UPDATE pg_temp.rebalance_candidates AS c SET locked = true
+        FROM pg_temp.rebalance_plan AS x
+        WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
+          AND x.resource_type = c.resource_type;
+        v_pass := 2;
     END LOOP;
 
     IF v_dry_run THEN

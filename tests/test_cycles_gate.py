@@ -325,3 +325,24 @@ def test_many_rounds_of_racing_reservers_and_settling_writers_never_pass_the_bud
     )
     assert status["spent"] + status["held"] <= budget
     assert db.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
+
+
+def test_a_reserver_holding_the_entity_lock_blocks_other_reservers_but_not_usage_writers(
+    db: Conn, connect: Connect
+) -> None:
+    envelope(db, "h-1", tokens=10_000)
+    first = connect(autocommit=False)
+    reserve_spend(first, "h-1", 6_000)  # uncommitted: holds the envelope's row lock
+    writer = connect()
+    writer.execute("SET statement_timeout = '3s'")
+    spend(writer, "h-1", 500)  # not blocked
+    second = connect()
+    second.execute("SET lock_timeout = '300ms'")
+    with pytest.raises(psycopg.Error) as exc:
+        reserve_spend(second, "h-1", 1)
+    assert exc.value.sqlstate == "55P03"  # lock_not_available: it queued behind the first
+    first.commit()
+    with pytest.raises(psycopg.Error) as exc:
+        reserve_spend(second, "h-1", 3_501)  # now sees the 6000 held and the 500 spent
+    assert exc.value.sqlstate == "S3001"
+    reserve_spend(second, "h-1", 3_500)
