@@ -150,7 +150,13 @@ def test_a_role_that_may_not_quiet_triggers_still_backfills_with_triggers_on(
         db.execute(f"GRANT SELECT ON senate.compatibility_columns TO {role}")
         db.execute(f"GRANT SELECT, INSERT, UPDATE ON senate.usage_rollups TO {role}")
         db.execute(f"GRANT SELECT, UPDATE ON resource_usage, allocation_proposals TO {role}")
-        db.execute(f"GRANT SELECT ON economics_policy, llm_models, api_providers TO {role}")
+        db.execute(
+            "GRANT SELECT ON economics_policy, llm_models, api_providers, entity_types,"
+            f" resource_types TO {role}"
+        )
+        # 0043's reference check locks the named reference rows FOR KEY SHARE with the
+        # caller's rights, which PostgreSQL allows only to roles with UPDATE on the table.
+        db.execute(f"GRANT UPDATE ON entity_types, resource_types TO {role}")
         db.execute(
             "GRANT EXECUTE ON PROCEDURE senate.backfill_compatibility_columns(integer, boolean)"
             f" TO {role}"

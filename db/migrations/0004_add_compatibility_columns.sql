@@ -565,7 +565,10 @@ CREATE OR REPLACE FUNCTION public.reconcile_compatibility_columns()
 RETURNS TABLE (table_name text, column_name text, canonical_columns text[],
                rows_missing bigint, rows_different bigint)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- An audit that reads internal tables: SECURITY DEFINER with a pinned search_path, EXECUTE
+-- for whom the grants migration (0099) names, as for reconcile_usage_rollups().
+SECURITY DEFINER
+SET search_path = pg_catalog, public, senate, pg_temp
 AS $$
 DECLARE
     c record;
@@ -593,3 +596,4 @@ COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS
   'Proves every compatibility column equals its canonical column(s): returns each (table, column) '
   'with rows still missing a value (NULL while the canonical value is set) or holding a different '
   'value. No rows means reconciled. Reads the whole tables: an audit, not a hot-path call.';
+REVOKE ALL ON FUNCTION public.reconcile_compatibility_columns() FROM PUBLIC;
