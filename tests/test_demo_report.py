@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,6 +118,61 @@ def test_the_html_report_is_one_file_with_its_charts_as_pngs(economy: Conn) -> N
     assert "<script" not in page and "http://" not in page and "https://" not in page
     for section_data in data.sections:
         assert section_data.section.title in page.replace("&#x27;", "'")
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def test_the_html_report_draws_its_charts_in_a_headless_browser(
+    economy: Conn, tmp_path: Path
+) -> None:
+    """Rendered by a real browser, the page shows the three charts: the screenshot has the
+    charts' coloured pixels (bars, dots, reserve lines), not only text on white."""
+    pytest.importorskip("matplotlib")
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    import matplotlib.image
+
+    from senate_db import report_html
+
+    page = tmp_path / "report.html"
+    page.write_text(
+        report_html.render_html(report.read(economy, "economy"), report_html.draw_charts(economy))
+    )
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1400,2600",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = matplotlib.image.imread(str(shot))[:, :, :3]
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    coloured = float((saturation > 0.25).mean())
+    print(f"screenshot {pixels.shape[1]}x{pixels.shape[0]}: {coloured:.1%} coloured pixels")
+    # Text and tables are grey on white (no saturation); only the drawn charts add colour.
+    assert coloured > 0.02
 
 
 def test_a_database_without_the_report_views_is_told_to_migrate(empty_db_url: str) -> None:

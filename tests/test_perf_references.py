@@ -36,6 +36,16 @@ def reference_triggers(db: Conn) -> set[str]:
     return {r[0] for r in rows}
 
 
+def inserts_check_references(db: Conn) -> bool:
+    """Whether the insert trigger of 0058 (which folded 0043's insert check in) was told to
+    check and lock the kinds and classes inserted rows name."""
+    row = db.execute(
+        "SELECT encode(tgargs, 'escape') FROM pg_trigger "
+        "WHERE tgrelid = 'public.resource_usage'::regclass AND tgname = 't80_account_usage_inserts'"
+    ).fetchone()
+    return row is not None and row[0] == "check_references\\000"
+
+
 def foreign_keys(db: Conn) -> set[str]:
     rows = db.execute(
         "SELECT conname FROM pg_constraint "
@@ -46,8 +56,8 @@ def foreign_keys(db: Conn) -> set[str]:
 
 def test_a_fresh_install_checks_usage_references_per_statement_not_per_row(db: Conn) -> None:
     assert foreign_keys(db) == set()
+    assert inserts_check_references(db)
     assert {
-        "t10_check_usage_reference_inserts",
         "t10_check_usage_reference_updates",
         "t10_refuse_used_entity_type_change",
         "t10_refuse_used_resource_type_change",
@@ -198,7 +208,8 @@ def test_a_deployed_table_without_foreign_keys_is_left_without_new_checks(
     migrations.apply_migrations(empty_db_url)
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         assert foreign_keys(conn) == set()
-        assert "t10_check_usage_reference_inserts" not in reference_triggers(conn)
+        assert "t10_check_usage_reference_updates" not in reference_triggers(conn)
+        assert not inserts_check_references(conn)
         assert conn.execute("SELECT count(*) FROM public.reconcile_usage_rollups()").fetchone() == (
             0,
         )

@@ -1,0 +1,59 @@
+-- Removes only what 0058 added and puts back the insert triggers it folded together
+-- (the reference check only where 0058 found it: its trigger argument says so).
+SET lock_timeout = '5s';
+
+DO $$
+DECLARE
+    v_check_references boolean;
+BEGIN
+    SELECT t.tgnargs > 0 INTO v_check_references
+    FROM pg_trigger AS t
+    WHERE t.tgrelid = 'public.resource_usage'::regclass
+      AND t.tgname = 't80_account_usage_inserts';
+    IF NOT FOUND THEN
+        RETURN;  -- not applied
+    END IF;
+    DROP TRIGGER t80_account_usage_inserts ON public.resource_usage;
+    DROP TRIGGER IF EXISTS t10_refuse_forged_corrections ON public.resource_usage;
+    DROP TRIGGER IF EXISTS t70_settle_spend_reservations ON public.resource_usage;
+
+    IF v_check_references THEN
+        CREATE TRIGGER t10_check_usage_reference_inserts
+            AFTER INSERT ON public.resource_usage
+            REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION senate.check_usage_references();
+        COMMENT ON TRIGGER t10_check_usage_reference_inserts ON public.resource_usage IS
+          'Inserted rows must name an existing entity kind and resource class (23503); replaces '
+          'the per-row foreign keys of 0003.';
+    END IF;
+    CREATE TRIGGER t10_validate_usage_inserts
+        AFTER INSERT ON public.resource_usage
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION senate.validate_usage_inserts();
+    COMMENT ON TRIGGER t10_validate_usage_inserts ON public.resource_usage IS
+      'Strict validation of inserted usage (senate.settings.usage_strict_validation): 23514 / 23503.';
+    CREATE TRIGGER t10_refuse_forged_corrections
+        AFTER INSERT ON public.resource_usage
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_forged_corrections();
+    COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS
+      'Correction rows come only from correct_resource_usage() (42501 otherwise).';
+    CREATE TRIGGER t70_settle_spend_reservations
+        AFTER INSERT ON public.resource_usage
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION senate.settle_spend_reservations();
+    COMMENT ON TRIGGER t70_settle_spend_reservations ON public.resource_usage IS
+      'Usage rows naming a spend reservation settle it, in the same transaction.';
+    CREATE TRIGGER t80_roll_up_usage_inserts
+        AFTER INSERT ON public.resource_usage
+        REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION senate.roll_up_usage();
+    COMMENT ON TRIGGER t80_roll_up_usage_inserts ON public.resource_usage IS
+      'Folds inserted usage into senate.usage_rollups.';
+END;
+$$;
+
+DROP FUNCTION IF EXISTS senate.settle_spend_reservation();
+DROP FUNCTION IF EXISTS senate.refuse_forged_correction_row();
+DROP FUNCTION IF EXISTS senate.account_usage_inserts();
+DROP FUNCTION IF EXISTS senate.raise_usage_insert_error(text, text);
