@@ -3322,39 +3322,34 @@ DECLARE
     v_bad record;
     v_shard smallint;
 BEGIN
-    -- One query reads the statement's first row with everything it needs (names checked and,
-    -- where asked, locked; prices; settings) and counts the statement's rows.
+    -- One query reads the statement's first row with everything it needs (kind and class
+    -- looked up and locked, prices, settings) and counts the statement's rows.
     SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
            u.resource_type::text AS resource_type, u.model::text AS model,
            u.provider::text AS provider, u.amount::numeric AS amount, u.cost::numeric AS cost_usd,
-           (u.created_at::timestamptz AT TIME ZONE z.time_zone)::date AS usage_day,
+           (u.created_at::timestamptz AT TIME ZONE
+               coalesce((SELECT e.time_zone FROM public.economics_policy AS e WHERE e.is_active),
+                        'UTC'))::date AS usage_day,
            u.corrects_usage_id IS NULL
                AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
                AS bad_amount,
            m.model IS NOT NULL AS model_known, m.model_tier, m.usd_per_token,
            p.provider IS NOT NULL AS provider_known, p.usd_per_call,
-           EXISTS (SELECT 1 FROM public.entity_types AS e
-                   WHERE e.entity_type = u.entity_type::text) AS entity_type_known,
-           EXISTS (SELECT 1 FROM public.resource_types AS t
-                   WHERE t.resource_type = u.resource_type::text) AS resource_type_known,
-           le.locked IS NOT NULL AS entity_type_locked,
-           lr.locked IS NOT NULL AS resource_type_locked,
-           z.time_zone,
+           et.known IS NOT NULL AS entity_type_known,
+           rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
                AS strict_validation,
            (SELECT count(*) FROM new_rows) AS statement_rows
     INTO v
     FROM new_rows AS u
-    CROSS JOIN (SELECT coalesce((SELECT p.time_zone FROM public.economics_policy AS p
-                                 WHERE p.is_active), 'UTC') AS time_zone) AS z
     LEFT JOIN public.llm_models AS m ON m.model = u.model::text
     LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-    LEFT JOIN LATERAL (SELECT true AS locked FROM public.entity_types AS e
-                       WHERE v_check_references AND e.entity_type = u.entity_type::text
-                       FOR KEY SHARE) AS le ON true
-    LEFT JOIN LATERAL (SELECT true AS locked FROM public.resource_types AS t
-                       WHERE v_check_references AND t.resource_type = u.resource_type::text
-                       FOR KEY SHARE) AS lr ON true
+    -- The kind and class are locked FOR KEY SHARE, as a foreign key would: a kind or class
+    -- cannot be removed under a writer that names it.
+    LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
+                       WHERE e.entity_type = u.entity_type::text FOR KEY SHARE) AS et ON true
+    LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
+                       WHERE t.resource_type = u.resource_type::text FOR KEY SHARE) AS rt ON true
     LIMIT 1;
     IF NOT FOUND THEN
         RETURN NULL;  -- an INSERT of no rows
@@ -3362,10 +3357,10 @@ BEGIN
 
     IF v.statement_rows = 1 THEN
         -- The common case, a service recording one row: checked here, one upsert.
-        IF v_check_references AND v.entity_type IS NOT NULL AND NOT v.entity_type_locked THEN
+        IF v_check_references AND v.entity_type IS NOT NULL AND NOT v.entity_type_known THEN
             PERFORM senate.raise_usage_insert_error('missing_entity_type', v.entity_type);
         ELSIF v_check_references AND v.resource_type IS NOT NULL
-              AND NOT v.resource_type_locked THEN
+              AND NOT v.resource_type_known THEN
             PERFORM senate.raise_usage_insert_error('missing_resource_type', v.resource_type);
         ELSIF v.strict_validation THEN
             IF v.bad_amount THEN
@@ -3416,7 +3411,9 @@ BEGIN
     WITH g AS MATERIALIZED (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
-               (u.created_at::timestamptz AT TIME ZONE v.time_zone)::date AS usage_day,
+               (u.created_at::timestamptz AT TIME ZONE
+                   coalesce((SELECT e.time_zone FROM public.economics_policy AS e
+                             WHERE e.is_active), 'UTC'))::date AS usage_day,
                u.model::text AS model, u.provider::text AS provider,
                sum(u.amount::numeric) AS amount,
                sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
@@ -3430,20 +3427,15 @@ BEGIN
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
     k AS MATERIALIZED (
+        -- Each kind and class named, checked and locked FOR KEY SHARE once.
         SELECT d.entity_type, d.resource_type,
-               et.entity_type IS NOT NULL AS entity_type_known,
-               rt.resource_type IS NOT NULL AS resource_type_known,
-               le.locked IS NOT NULL AS entity_type_locked,
-               lr.locked IS NOT NULL AS resource_type_locked
+               et.known IS NOT NULL AS entity_type_known,
+               rt.known IS NOT NULL AS resource_type_known
         FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
-        LEFT JOIN public.entity_types AS et ON et.entity_type = d.entity_type
-        LEFT JOIN public.resource_types AS rt ON rt.resource_type = d.resource_type
-        LEFT JOIN LATERAL (SELECT true AS locked FROM public.entity_types AS e
-                           WHERE v_check_references AND e.entity_type = d.entity_type
-                           FOR KEY SHARE) AS le ON true
-        LEFT JOIN LATERAL (SELECT true AS locked FROM public.resource_types AS t
-                           WHERE v_check_references AND t.resource_type = d.resource_type
-                           FOR KEY SHARE) AS lr ON true
+        LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
+                           WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
+        LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
+                           WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt ON true
     ),
     rolled AS (
         INSERT INTO senate.usage_rollups AS r
@@ -3477,9 +3469,9 @@ BEGIN
     )
     SELECT CASE
                WHEN v_check_references AND g.entity_type IS NOT NULL
-                    AND NOT k.entity_type_locked THEN 1
+                    AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
-                    AND NOT k.resource_type_locked THEN 2
+                    AND NOT k.resource_type_known THEN 2
                WHEN g.bad_amount IS NOT NULL THEN 3
                WHEN NOT k.entity_type_known THEN 4
                WHEN NOT k.resource_type_known THEN 5
@@ -3493,8 +3485,8 @@ BEGIN
           AND k.resource_type IS NOT DISTINCT FROM g.resource_type
     LEFT JOIN public.llm_models AS m ON m.model = g.model
     LEFT JOIN public.api_providers AS p ON p.provider = g.provider
-    WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_locked)
-       OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_locked)
+    WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_known)
+       OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
        OR (v.strict_validation AND (g.bad_amount IS NOT NULL
                          OR NOT k.entity_type_known
                          OR NOT k.resource_type_known
