@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from senate_db import cli
+from senate_db import cli, paths
 
 #: Every figure of the table, as the start of its label.
 FIGURES = (
@@ -75,3 +75,20 @@ def test_the_bench_reports_functions_that_are_not_installed_as_n_a(
     assert report.figures[0].measured == "n/a (function not installed)"
     assert bench.function_signature(db, "surely_not_installed") is None
     assert bench.function_signature(db, "reconcile_usage_rollups") == "reconcile_usage_rollups()"
+
+
+def test_the_readme_carries_a_measured_row_for_every_figure() -> None:
+    """README "Performance" holds the table a real run printed: a row per figure, each with a
+    measurement (not n/a), at the issue's sizes (10M usage rows, 100k entities)."""
+    readme = (paths.repo_root() / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Performance\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    for figure in FIGURES:
+        pattern = re.escape(figure).replace("1k", r"\d+k")
+        matching = [row for row in rows if re.search(r"^\| \w+ \| " + pattern, row)]
+        assert matching, f"README Performance has no row for {figure!r}"
+        for row in matching:
+            measured = row.split(" | ")[2]
+            assert measured and "n/a" not in measured, row
+    assert any("@ 10M vs 1M usage rows" in row for row in rows)
+    assert any("run_rebalance @ 100k vs 10k entities, 10M rows" in row for row in rows)
