@@ -5780,7 +5780,7 @@ $$;
 -- Name: FUNCTION refuse_forged_corrections(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Statement-level trigger on resource_usage inserts: only correct_resource_usage() (which runs as the table owner) may write correction rows; anyone else gets 42501.';
+COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Not attached since 0058 (replaced by the row trigger senate.refuse_forged_correction_row()); kept so that rolling 0058 back restores its trigger.';
 
 
 --
@@ -6769,7 +6769,7 @@ $$;
 -- Name: FUNCTION settle_spend_reservations(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Statement-level trigger on resource_usage: settles the reservations the inserted rows name (same entity and class): the hold ends, settled_amount adds up the rows'' amounts. A statement whose rows name no reservation costs one pass over its transition table.';
+COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Not attached since 0058 (replaced by the row trigger senate.settle_spend_reservation()); kept so that rolling 0058 back restores its trigger.';
 
 
 --
@@ -7313,7 +7313,7 @@ $$;
 -- Name: FUNCTION validate_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Statement-level trigger on resource_usage inserts, while senate.settings.usage_strict_validation is on: refuses negative or non-finite amounts outside corrections (23514) and unknown entity types, resource classes, models of llm_tokens rows and providers of api_calls rows (23503).';
+COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Not attached since 0058 (strict validation of inserted usage is done by senate.account_usage_inserts()); kept so that rolling 0058 back restores its trigger.';
 
 
 --

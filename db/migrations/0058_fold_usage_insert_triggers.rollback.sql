@@ -53,6 +53,18 @@ BEGIN
 END;
 $$;
 
+COMMENT ON FUNCTION senate.validate_usage_inserts() IS
+  'Statement-level trigger on resource_usage inserts, while senate.settings.usage_strict_validation '
+  'is on: refuses negative or non-finite amounts outside corrections (23514) and unknown entity '
+  'types, resource classes, models of llm_tokens rows and providers of api_calls rows (23503).';
+COMMENT ON FUNCTION senate.refuse_forged_corrections() IS
+  'Statement-level trigger on resource_usage inserts: only correct_resource_usage() (which runs '
+  'as the table owner) may write correction rows; anyone else gets 42501.';
+COMMENT ON FUNCTION senate.settle_spend_reservations() IS
+  'Statement-level trigger on resource_usage: settles the reservations the inserted rows name '
+  '(same entity and class): the hold ends, settled_amount adds up the rows'' amounts. A statement '
+  'whose rows name no reservation costs one pass over its transition table.';
+
 DROP FUNCTION IF EXISTS senate.settle_spend_reservation();
 DROP FUNCTION IF EXISTS senate.refuse_forged_correction_row();
 DROP FUNCTION IF EXISTS senate.account_usage_inserts();

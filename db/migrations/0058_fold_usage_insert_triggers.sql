@@ -391,3 +391,15 @@ BEGIN
       'Usage rows naming a spend reservation settle it, in the same transaction.';
 END;
 $$;
+
+-- The functions whose insert triggers were folded stay defined for the rollback; say so where
+-- \df+ shows them.
+COMMENT ON FUNCTION senate.validate_usage_inserts() IS
+  'Not attached since 0058 (strict validation of inserted usage is done by '
+  'senate.account_usage_inserts()); kept so that rolling 0058 back restores its trigger.';
+COMMENT ON FUNCTION senate.refuse_forged_corrections() IS
+  'Not attached since 0058 (replaced by the row trigger senate.refuse_forged_correction_row()); '
+  'kept so that rolling 0058 back restores its trigger.';
+COMMENT ON FUNCTION senate.settle_spend_reservations() IS
+  'Not attached since 0058 (replaced by the row trigger senate.settle_spend_reservation()); '
+  'kept so that rolling 0058 back restores its trigger.';
