@@ -3323,7 +3323,7 @@ DECLARE
     v_shard smallint;
 BEGIN
     -- One query reads the statement's first row with everything it needs (kind and class
-    -- looked up and locked, prices, settings) and counts the statement's rows.
+    -- looked up and locked, prices, settings) and whether the statement holds more rows.
     SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
            u.resource_type::text AS resource_type, u.model::text AS model,
            u.provider::text AS provider, u.amount::numeric AS amount, u.cost::numeric AS cost_usd,
@@ -3339,7 +3339,8 @@ BEGIN
            rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
                AS strict_validation,
-           (SELECT count(*) FROM new_rows) AS statement_rows
+           -- one row or more: stops reading after two, so a batch is not counted in full
+           (SELECT count(*) FROM (SELECT FROM new_rows LIMIT 2) AS n) AS statement_rows
     INTO v
     FROM new_rows AS u
     LEFT JOIN public.llm_models AS m ON m.model = u.model::text
