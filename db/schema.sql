@@ -1476,6 +1476,89 @@ COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'House
 
 
 --
+-- Name: compact_usage_rollups(date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.compact_usage_rollups(from_day date DEFAULT NULL::date, to_day date DEFAULT NULL::date) RETURNS TABLE(rollup_keys bigint, rows_removed bigint, rows_left bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    AS $$
+DECLARE
+    v_to date := coalesce(to_day,
+                          (now() AT TIME ZONE senate.policy_time_zone())::date - 1);
+    v_from date := coalesce(from_day, v_to - 6);
+    v_shard smallint;
+BEGIN
+    IF v_from > v_to THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'from_day',
+            MESSAGE = format('compact_usage_rollups: from_day %s is after to_day %s',
+                             v_from, v_to),
+            HINT = 'Give a window of days with from_day <= to_day (both inclusive), or '
+                   'neither for the week before today.';
+    END IF;
+    v_shard := senate.usage_rollup_shard();
+    WITH spread AS (
+        -- Keys of those days held in more than one shard row.
+        SELECT r.entity_type, r.entity_id, r.resource_type, r.usage_day, r.resource_subclass
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day BETWEEN v_from AND v_to
+        GROUP BY 1, 2, 3, 4, 5
+        HAVING count(*) > 1
+    ),
+    taken AS (
+        SELECT r.entity_type, r.entity_id, r.resource_type, r.usage_day,
+               r.resource_subclass, r.shard
+        FROM senate.usage_rollups AS r
+        JOIN spread AS s USING (entity_type, entity_id, resource_type, usage_day,
+                                resource_subclass)
+        WHERE r.usage_day BETWEEN v_from AND v_to
+          AND r.shard <> v_shard
+        FOR UPDATE OF r SKIP LOCKED
+    ),
+    removed AS (
+        DELETE FROM senate.usage_rollups AS r
+        USING taken AS t
+        WHERE (r.entity_type, r.entity_id, r.resource_type, r.usage_day,
+               r.resource_subclass, r.shard)
+            = (t.entity_type, t.entity_id, t.resource_type, t.usage_day,
+               t.resource_subclass, t.shard)
+        RETURNING r.entity_type, r.entity_id, r.resource_type, r.usage_day,
+                  r.resource_subclass, r.amount_total, r.cost_total_usd, r.usage_rows
+    ),
+    merged AS (
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT d.entity_type, d.entity_id, d.resource_type, d.usage_day, d.resource_subclass,
+               v_shard, sum(d.amount_total), sum(d.cost_total_usd), sum(d.usage_rows)
+        FROM removed AS d
+        GROUP BY 1, 2, 3, 4, 5
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass,
+                     shard)
+        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                      usage_rows = r.usage_rows + excluded.usage_rows
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM merged), (SELECT count(*) FROM removed)
+    INTO rollup_keys, rows_removed;
+    -- A new statement sees what the one above wrote.
+    SELECT count(*) INTO rows_left
+    FROM senate.usage_rollups AS r WHERE r.usage_day BETWEEN v_from AND v_to;
+    RETURN NEXT;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION compact_usage_rollups(from_day date, to_day date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.compact_usage_rollups(from_day date, to_day date) IS 'Merges the writer-shard rows of each usage rollup key on the days from_day .. to_day (inclusive; default the 7 days before today in the policy time zone) into one row, so budget checks read one row per class, tier and day. Totals are unchanged; rows held by a writer''s open transaction are skipped (next run), never waited for. Returns rollup_keys (keys merged into one row), rows_removed (shard rows folded in) and rows_left (rollup rows of those days afterwards). 22023 if from_day > to_day. Run daily (senate-db cycle daily does).';
+
+
+--
 -- Name: correct_resource_usage(bigint, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 

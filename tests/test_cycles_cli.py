@@ -49,6 +49,27 @@ def test_cycle_daily_with_apply_throttles_and_a_second_run_finds_nothing_to_do(
     assert "(0 rows)" in second.stdout
 
 
+def test_cycle_daily_compacts_the_weeks_usage_rollups_first_and_only_with_apply(
+    db: Conn, db_url: str
+) -> None:
+    envelope(db, "h-1", tokens=7_000)
+    db.execute(
+        "INSERT INTO senate.usage_rollups (entity_type, entity_id, resource_type, usage_day, "
+        "resource_subclass, shard, amount_total, cost_total_usd, usage_rows) "
+        "SELECT 'hypothesis', 'h-1', 'cpu_seconds', "
+        "(now() AT TIME ZONE senate.policy_time_zone())::date - 2, '', s, 1, 0, 1 "
+        "FROM generate_series(3, 7) AS s"
+    )
+    rows = "SELECT count(*) FROM senate.usage_rollups WHERE entity_id = 'h-1'"
+    dry = senate_db("cycle", "daily", "--database", db_url)
+    assert "usage rollups compacted: 1 keys" in dry.stdout, dry.stdout + dry.stderr
+    assert scalar(db, rows) == 5
+    applied = senate_db("cycle", "daily", "--apply", "--database", db_url)
+    assert applied.returncode == 0, applied.stderr
+    assert scalar(db, rows) == 1
+    assert scalar(db, "SELECT sum(amount_total) FROM senate.usage_rollups") == 5
+
+
 def test_cycle_weekly_prints_the_plan_and_applies_it_once(db: Conn, db_url: str) -> None:
     scripted_weeks(db)
     dry = senate_db("cycle", "weekly", "--database", db_url)

@@ -45,6 +45,6 @@ def test_the_review_cycles_examples_run_in_order_and_do_what_they_say(db: Conn) 
 
 def test_the_pg_cron_lines_schedule_commands_that_run(db: Conn) -> None:
     commands = cron_commands()
-    assert len(commands) == 4
+    assert len(commands) == 5
     for command in commands:
         db.execute(command)

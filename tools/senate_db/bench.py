@@ -612,6 +612,26 @@ def section_breakdown(conn: Conn, size: Size, report: Report) -> None:
     )
     tables.append("bench.part")
     labels["bench.part"] = "bare, partitioned by month (design option)"
+    found = conn.execute(
+        "SELECT to_regprocedure('senate.check_usage_references()') IS NOT NULL "
+        "AND to_regprocedure('senate.validate_usage_inserts()') IS NOT NULL"
+    ).fetchone()
+    if found and found[0]:
+        # The floor of any design that moves the rollups off the insert path but still refuses
+        # bad rows in the writer's statement: the pre-0058 reference-check and validation
+        # triggers alone, no rollup (two statement triggers: an upper bound of that floor).
+        create_copy(conn, "bench.checks", "bench.bare + insert checks without rollups")
+        for function in ("senate.check_usage_references", "senate.validate_usage_inserts"):
+            conn.execute(
+                f"CREATE TRIGGER t10_{function.split('.')[1]} AFTER INSERT ON bench.checks "
+                f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+                f"{function}()"
+            )
+        tables.append("bench.checks")
+        labels["bench.checks"] = (
+            "bare + reference check and strict validation, no rollup (design option: the floor "
+            "with rollups off the insert path)"
+        )
     for name, writer in (
         (f"multi-row INSERT, {MULTI_ROW}/stmt", write_multirow),
         (f"COPY, {COPY_ROWS:,}/COPY", write_copy),
@@ -1127,16 +1147,45 @@ def time_rebalance(conn: Conn, signature: str) -> tuple[float, float, int] | str
         return f"n/a (call failed: {describe_database_error(e)}; signature {signature})"
 
 
+def compact_history(conn: Conn, size: Size, report: Report, usage_rows: int) -> None:
+    """What the daily cycle does to past days (``compact_usage_rollups``), done here for the
+    whole generated history at once, so budget checks read what a deployment's would."""
+    if function_signature(conn, "compact_usage_rollups") is None:
+        return
+    t0 = time.perf_counter()
+    row = conn.execute(
+        "SELECT * FROM public.compact_usage_rollups("
+        "(now() AT TIME ZONE senate.policy_time_zone())::date - %s, NULL)",
+        (size.days,),
+    ).fetchone()
+    seconds = time.perf_counter() - t0
+    conn.execute("ANALYZE senate.usage_rollups")
+    if row is not None:
+        report.add(
+            Figure(
+                "compact",
+                f"compact_usage_rollups, {size.days} past days @ {count_label(usage_rows)} rows",
+                fmt_s(seconds),
+                f"{row[1]:,} shard rows merged into {row[0]:,}",
+                None,
+                "the daily cycle's step, all days at once",
+                "info",
+            )
+        )
+
+
 def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     load_budgets(conn, 0, size.entities_small - 1)
     checks = probes(conn)
     daily = Probe("daily_spend, one day", daily_spend_statement(conn), "n/a (view not installed)")
     next_i = section_server_side_ingest(conn, size, report)
     load_usage(url, conn, size, (1, size.usage_small), next_i, report)
+    compact_history(conn, size, report, size.usage_small)
     for probe in (*checks, daily):
         measure(conn, probe, size.calls if probe is not daily else max(10, size.calls // 20))
     big_phase = (size.usage_small + 1, size.usage_big - size.usage_small)
     load_usage(url, conn, size, big_phase, big_phase[0], report)
+    compact_history(conn, size, report, size.usage_big)
     for probe in (*checks, daily):
         measure(conn, probe, size.calls if probe is not daily else max(10, size.calls // 20))
     for probe in checks:

@@ -3,7 +3,9 @@
 The cycles themselves live in the database (``run_daily_check``, ``run_rebalance``); this
 module only calls them and prints the rows they return.
 
-* ``daily``  runs ``run_daily_check(as_of)``: releases, throttles and spend alerts.
+* ``daily``  runs ``compact_usage_rollups()`` (the week's writer-shard rollup rows merged, so
+  budget checks stay flat) and then ``run_daily_check(as_of)``: releases, throttles and spend
+  alerts.
 * ``weekly`` runs ``run_rebalance(as_of, dry_run)``: the rebalance plan, or its application.
 
 Without ``--apply`` nothing is written: the weekly cycle is a dry run, and the daily check runs
@@ -55,6 +57,13 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _has_function(cur: psycopg.Cursor[Any], signature: str) -> bool:
+    """Whether the database has this function (a database migrated before it has not)."""
+    cur.execute("SELECT to_regprocedure(%s) IS NOT NULL", (signature,))
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
 def run_cycle(
     url: str, kind: str, *, apply: bool, as_of: str | None = None, actor: str | None = None
 ) -> CycleResult:
@@ -70,6 +79,14 @@ def run_cycle(
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         with conn.cursor() as cur:
             if kind == "daily":
+                if _has_function(cur, "public.compact_usage_rollups(date, date)"):
+                    cur.execute("SELECT * FROM compact_usage_rollups()")
+                    compacted = cur.fetchone()
+                    if compacted is not None:
+                        notices.append(
+                            f"usage rollups compacted: {compacted[0]} keys, "
+                            f"{compacted[1]} shard rows merged"
+                        )
                 cur.execute("SELECT * FROM run_daily_check(%s::date)", (as_of,))
             else:
                 cur.execute(
