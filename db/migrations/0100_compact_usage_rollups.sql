@@ -112,4 +112,4 @@ INSERT INTO senate.function_access
 VALUES ('public.compact_usage_rollups', '{senate_admin}', true, true,
         'Scheduler: daily compaction of usage rollup shards.')
 ON CONFLICT (function_name) DO NOTHING;
-SELECT count(*) FROM senate.grant_role_privileges();
+DO $$ BEGIN PERFORM senate.grant_role_privileges(); END $$;
