@@ -68,6 +68,10 @@ CREATE TABLE public.economics_policy (
     reason text NOT NULL,
     deferral_period interval DEFAULT '14 days'::interval NOT NULL,
     max_reservation_ttl interval DEFAULT '1 day'::interval NOT NULL,
+    max_votes_per_proposal integer DEFAULT 1000 NOT NULL,
+    usage_max_clock_skew interval DEFAULT '00:10:00'::interval NOT NULL,
+    usage_max_age interval DEFAULT '10 years'::interval NOT NULL,
+    max_open_holds_per_login integer DEFAULT 1000 NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
@@ -78,8 +82,10 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_market_support_threshold_check CHECK (((market_support_threshold >= ('-1'::integer)::numeric) AND (market_support_threshold <= (10)::numeric))),
     CONSTRAINT economics_policy_max_market_boost_check CHECK (((max_market_boost >= (0)::numeric) AND (max_market_boost <= (10)::numeric))),
     CONSTRAINT economics_policy_max_market_penalty_check CHECK (((max_market_penalty >= (0)::numeric) AND (max_market_penalty <= (1)::numeric))),
+    CONSTRAINT economics_policy_max_open_holds_per_login_range CHECK (((max_open_holds_per_login >= 1) AND (max_open_holds_per_login <= 1000000))),
     CONSTRAINT economics_policy_max_rebalance_step_check CHECK (((max_rebalance_step > (0)::numeric) AND (max_rebalance_step <= (1)::numeric))),
     CONSTRAINT economics_policy_max_reservation_ttl_range CHECK (((max_reservation_ttl > '00:00:00'::interval) AND (max_reservation_ttl <= '7 days'::interval))),
+    CONSTRAINT economics_policy_max_votes_per_proposal_range CHECK ((((max_votes_per_proposal >= 1) AND (max_votes_per_proposal <= 100000)) AND (max_votes_per_proposal >= quorum))),
     CONSTRAINT economics_policy_min_priority_for_market_weight_check CHECK (((min_priority_for_market_weight >= (0)::numeric) AND (min_priority_for_market_weight <= (1)::numeric))),
     CONSTRAINT economics_policy_quorum_check CHECK (((quorum >= 1) AND (quorum <= 1000))),
     CONSTRAINT economics_policy_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
@@ -88,6 +94,8 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_roi_thresholds_ordered CHECK ((roi_low_threshold <= roi_high_threshold)),
     CONSTRAINT economics_policy_roi_window_check CHECK ((roi_window > '00:00:00'::interval)),
     CONSTRAINT economics_policy_time_zone_check CHECK (((length(time_zone) >= 1) AND (length(time_zone) <= 64))),
+    CONSTRAINT economics_policy_usage_max_age_range CHECK (((usage_max_age >= '1 day'::interval) AND (usage_max_age <= '100 years'::interval))),
+    CONSTRAINT economics_policy_usage_max_clock_skew_range CHECK (((usage_max_clock_skew >= '00:00:00'::interval) AND (usage_max_clock_skew <= '1 day'::interval))),
     CONSTRAINT economics_policy_weight_community_interest_check CHECK (((weight_community_interest >= (0)::numeric) AND (weight_community_interest <= (1)::numeric))),
     CONSTRAINT economics_policy_weight_evidence_strength_check CHECK (((weight_evidence_strength >= (0)::numeric) AND (weight_evidence_strength <= (1)::numeric))),
     CONSTRAINT economics_policy_weight_novelty_check CHECK (((weight_novelty >= (0)::numeric) AND (weight_novelty <= (1)::numeric))),
@@ -287,6 +295,34 @@ COMMENT ON COLUMN public.economics_policy.max_reservation_ttl IS 'Longest time-t
 
 
 --
+-- Name: COLUMN economics_policy.max_votes_per_proposal; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.max_votes_per_proposal IS 'Most votes (voters) a proposal filed under this version may hold (default 1000, 1 to 100000, at least the quorum): a vote beyond it is refused (S5014).';
+
+
+--
+-- Name: COLUMN economics_policy.usage_max_clock_skew; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.usage_max_clock_skew IS 'How far ahead of the clock a usage row''s created_at may be (writers'' clock skew; default 10 minutes, at most 1 day). Later rows are refused (S5031): they would count in no current period.';
+
+
+--
+-- Name: COLUMN economics_policy.usage_max_age; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.usage_max_age IS 'How far in the past a usage row''s created_at may be (default 10 years, 1 day to 100 years). Older rows are refused (S5031). Narrow it to the ingest lag: a back-dated row counts in its own (past) period, not the current one.';
+
+
+--
+-- Name: COLUMN economics_policy.max_open_holds_per_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.max_open_holds_per_login IS 'Most open spend reservations one login (session_user) may hold at once (default 1000, 1 to 1000000); reserve_spend refuses more (S5032).';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -294,10 +330,38 @@ COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.econom
 
 
 --
+-- Name: CONSTRAINT economics_policy_max_open_holds_per_login_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_max_open_holds_per_login_range ON public.economics_policy IS 'One login may hold 1 to 1000000 open reservations.';
+
+
+--
 -- Name: CONSTRAINT economics_policy_max_reservation_ttl_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.economics_policy IS 'A reservation may live more than zero and at most 7 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_max_votes_per_proposal_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_max_votes_per_proposal_range ON public.economics_policy IS 'The vote cap is between 1 and 100000 and never below the quorum.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_usage_max_age_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_usage_max_age_range ON public.economics_policy IS 'Usage may be at most 1 day to 100 years old.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_usage_max_clock_skew_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_usage_max_clock_skew_range ON public.economics_policy IS 'The clock skew allowed to usage writers is 0 to 1 day.';
 
 
 --
@@ -319,12 +383,62 @@ COMMENT ON FUNCTION public.active_economics_policy() IS 'The economics_policy ro
 
 
 --
+-- Name: add_senator(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.add_senator(p_login text, p_senator_id text) RETURNS TABLE(membership_id bigint, login_name text, senator_id text, added_at timestamp with time zone, added_by text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_role oid;
+    v_can_login boolean;
+    v_senator text := senate.require_actor('senator_id', p_senator_id);
+BEGIN
+    SELECT r.oid, r.rolcanlogin INTO v_role, v_can_login
+    FROM pg_catalog.pg_roles AS r WHERE r.rolname = p_login;
+    IF v_role IS NULL OR NOT v_can_login THEN
+        PERFORM senate.raise_error('S5015',
+            format('login %s %s', coalesce(quote_literal(left(p_login, 80)), 'NULL'),
+                   CASE WHEN v_role IS NULL THEN 'is not a role of this cluster'
+                        ELSE 'is a NOLOGIN role: a senator is a login' END));
+    END IF;
+    -- Concurrent adds of the same login or senator id serialise on the unique indexes.
+    IF EXISTS (SELECT 1 FROM senate.senate_members AS m
+               WHERE m.removed_at IS NULL AND (m.login_role = v_role OR m.senator_id = v_senator)) THEN
+        PERFORM senate.raise_error('S5016',
+            format('login %s or senator %s is already a current member', quote_ident(p_login),
+                   quote_literal(v_senator)));
+    END IF;
+    BEGIN
+        RETURN QUERY
+        INSERT INTO senate.senate_members AS m (login_role, login_name, senator_id, added_at, added_by)
+        VALUES (v_role, p_login, v_senator, pg_catalog.clock_timestamp(),
+                pg_catalog."session_user"())
+        RETURNING m.membership_id, m.login_name, m.senator_id, m.added_at, m.added_by;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM senate.raise_error('S5016',
+            format('login %s or senator %s was just mapped by another session',
+                   quote_ident(p_login), quote_literal(v_senator)));
+    END;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION add_senator(p_login text, p_senator_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.add_senator(p_login text, p_senator_id text) IS 'Maps a LOGIN role to a senator id (senate.senate_members), recording the calling login and the time. Operators (senate_admin) only. Errors: S5015 no such role or NOLOGIN, S5016 login or senator id already a current member, S2010 senator id missing or over 200 characters.';
+
+
+--
 -- Name: adopt_economics_policy(jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) RETURNS public.economics_policy
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     v_old public.economics_policy;
@@ -632,7 +746,7 @@ COMMENT ON FUNCTION public.budget_tier_status_as_of(as_of timestamp with time zo
 
 CREATE FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text DEFAULT NULL::text) RETURNS TABLE(allowed boolean, reason text, remaining numeric)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     v record;
@@ -999,6 +1113,99 @@ COMMENT ON CONSTRAINT allocation_proposals_votes_valid ON public.allocation_prop
 
 
 --
+-- Name: senate_members; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.senate_members (
+    membership_id bigint NOT NULL,
+    login_role oid NOT NULL,
+    login_name text NOT NULL,
+    senator_id text NOT NULL,
+    added_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    added_by text DEFAULT SESSION_USER NOT NULL,
+    removed_at timestamp with time zone,
+    removed_by text,
+    CONSTRAINT senate_members_login_name_check CHECK (((length(login_name) >= 1) AND (length(login_name) <= 63))),
+    CONSTRAINT senate_members_removal_complete CHECK (((removed_at IS NULL) = (removed_by IS NULL))),
+    CONSTRAINT senate_members_senator_id_check CHECK ((((length(senator_id) >= 1) AND (length(senator_id) <= 200)) AND (senator_id = btrim(senator_id, ' 	
+
+
+
+'::text))))
+);
+
+
+--
+-- Name: TABLE senate_members; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.senate_members IS 'Senators are logins: each row maps a LOGIN role (by oid) to a senator id, with who added it and when, and who removed it and when (removed rows are kept as history). Written only by the owner, through add_senator() and remove_senator().';
+
+
+--
+-- Name: COLUMN senate_members.membership_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.membership_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN senate_members.login_role; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.login_role IS 'The login (pg_roles.oid): session_user must be this role.';
+
+
+--
+-- Name: COLUMN senate_members.login_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.login_name IS 'Name of the login when it was added (display only; the oid decides).';
+
+
+--
+-- Name: COLUMN senate_members.senator_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.senator_id IS 'The senator id votes and decisions are recorded under (1-200 characters).';
+
+
+--
+-- Name: COLUMN senate_members.added_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.added_at IS 'When the mapping was added (clock time).';
+
+
+--
+-- Name: COLUMN senate_members.added_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.added_by IS 'Login (session_user) that added it.';
+
+
+--
+-- Name: COLUMN senate_members.removed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.removed_at IS 'When the mapping was removed (NULL: current member).';
+
+
+--
+-- Name: COLUMN senate_members.removed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.senate_members.removed_by IS 'Login (session_user) that removed it.';
+
+
+--
+-- Name: CONSTRAINT senate_members_removal_complete ON senate_members; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON CONSTRAINT senate_members_removal_complete ON senate.senate_members IS 'A removal records both when and by whom.';
+
+
+--
 -- Name: allocation_proposal_tallies; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -1026,14 +1233,17 @@ CREATE VIEW public.allocation_proposal_tallies AS
                 CASE
                     WHEN (jsonb_typeof(p.votes) = 'array'::text) THEN p.votes
                     ELSE '[]'::jsonb
-                END) v(e)) t);
+                END) v(e)
+          WHERE ((v.e ->> 'voter'::text) IN ( SELECT m.senator_id
+                   FROM senate.senate_members m
+                  WHERE (m.removed_at IS NULL)))) t);
 
 
 --
 -- Name: VIEW allocation_proposal_tallies; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.allocation_proposal_tallies IS 'Current votes of each proposal counted under the policy version recorded on it: approval needs quorum (approve + reject votes >= quorum; abstentions do not count) and majority (more approve than reject votes).';
+COMMENT ON VIEW public.allocation_proposal_tallies IS 'Current votes of each proposal counted under the policy version recorded on it: approval needs quorum (approve + reject votes >= quorum; abstentions do not count) and majority (more approve than reject votes). Only votes of current members (senate.senate_members) count: one per senator, and a senator is one login.';
 
 
 --
@@ -1096,21 +1306,21 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.quorum IS 'Non-abstaining v
 -- Name: COLUMN allocation_proposal_tallies.approvals; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposal_tallies.approvals IS 'Current approve votes.';
+COMMENT ON COLUMN public.allocation_proposal_tallies.approvals IS 'Current approve votes of current members.';
 
 
 --
 -- Name: COLUMN allocation_proposal_tallies.rejections; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposal_tallies.rejections IS 'Current reject votes.';
+COMMENT ON COLUMN public.allocation_proposal_tallies.rejections IS 'Current reject votes of current members.';
 
 
 --
 -- Name: COLUMN allocation_proposal_tallies.abstentions; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.allocation_proposal_tallies.abstentions IS 'Current abstain votes.';
+COMMENT ON COLUMN public.allocation_proposal_tallies.abstentions IS 'Current abstain votes of current members.';
 
 
 --
@@ -1140,10 +1350,10 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quo
 
 CREATE FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text DEFAULT NULL::text) RETURNS public.allocation_proposal_tallies
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_voter text := senate.require_actor('voter', p_voter);
+    v_voter text := senate.require_session_senator('voter', p_voter);
     v_rationale text := senate.require_short_text('rationale', p_rationale, 2000);
     v_status text;
     v_votes jsonb;
@@ -1151,36 +1361,39 @@ DECLARE
 BEGIN
     IF p_vote IS NULL OR p_vote NOT IN ('approve', 'reject', 'abstain') THEN
         PERFORM senate.raise_error('S2024',
-            format('vote must be approve, reject or abstain, got %s',
-                   coalesce(quote_literal(left(p_vote, 80)), 'NULL')));
+            pg_catalog.format('vote must be approve, reject or abstain, got %s',
+                   coalesce(pg_catalog.quote_literal(pg_catalog.left(p_vote, 80)), 'NULL')));
     END IF;
     SELECT p.status, p.votes INTO v_status, v_votes
     FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S2023',
-            format('allocation proposal %s does not exist', coalesce(p_proposal_id::text, 'NULL')));
+            pg_catalog.format('allocation proposal %s does not exist',
+                              coalesce(p_proposal_id::text, 'NULL')));
     END IF;
     IF v_status <> 'pending' THEN
         PERFORM senate.raise_error('S2021',
-            format('proposal %s is %s: votes are cast only while it is pending',
+            pg_catalog.format('proposal %s is %s: votes are cast only while it is pending',
                    p_proposal_id, v_status));
     END IF;
-    IF v_votes IS NOT NULL AND jsonb_typeof(v_votes) <> 'array' THEN
+    IF v_votes IS NOT NULL AND pg_catalog.jsonb_typeof(v_votes) <> 'array' THEN
         PERFORM senate.raise_error('S2025',
-            format('proposal %s holds votes in another format (%s), not a vote array',
-                   p_proposal_id, left(v_votes::text, 100)));
+            pg_catalog.format('proposal %s holds votes in another format (%s), not a vote array',
+                   p_proposal_id, pg_catalog.left(v_votes::text, 100)));
     END IF;
 
+    -- One pass: every other voter's record as it was, then this voter's (re-voting replaces).
     UPDATE public.allocation_proposals AS p
-    SET votes = coalesce((SELECT jsonb_agg(e ORDER BY position)
-                          FROM jsonb_array_elements(coalesce(p.votes, '[]'::jsonb))
+    SET votes = coalesce((SELECT pg_catalog.jsonb_agg(o.e ORDER BY o.position)
+                          FROM pg_catalog.jsonb_array_elements(coalesce(p.votes, '[]'::jsonb))
                                WITH ORDINALITY AS o (e, position)
-                          WHERE e ->> 'voter' <> v_voter), '[]'::jsonb)
-                || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-                       'voter', v_voter, 'vote', p_vote, 'cast_at', now(),
-                       'rationale', v_rationale))),
-        updated_at = now()
+                          WHERE (o.e ->> 'voter') IS DISTINCT FROM v_voter), '[]'::jsonb)
+                || pg_catalog.jsonb_build_array(pg_catalog.jsonb_strip_nulls(
+                       pg_catalog.jsonb_build_object('voter', v_voter, 'vote', p_vote,
+                                                     'cast_at', pg_catalog.now(),
+                                                     'rationale', v_rationale))),
+        updated_at = pg_catalog.now()
     WHERE p.id = p_proposal_id;
 
     SELECT t.* INTO v_tally FROM public.allocation_proposal_tallies AS t
@@ -1194,7 +1407,7 @@ $$;
 -- Name: FUNCTION cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text) IS 'Records voter''s vote (approve, reject or abstain) on a pending proposal in allocation_proposals.votes, replacing that voter''s earlier vote (the history is kept in allocation_votes), and returns the proposal''s tally. Errors: S2024 bad vote, S2010 voter missing, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending.';
+COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text) IS 'Records the session''s senator''s vote (approve, reject or abstain) on a pending proposal in allocation_proposals.votes, replacing that senator''s own earlier vote (the history is kept in allocation_votes), and returns the proposal''s tally. The voter is session_user mapped through senate.senate_members; p_voter is kept for compatibility: NULL, or the session''s own senator id or login name. Errors: S5010 login is no senator, S5011 p_voter names someone else, S2024 bad vote, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending, S5014 vote cap of the policy reached.';
 
 
 --
@@ -1203,7 +1416,7 @@ COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter te
 
 CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH ledger AS (
         SELECT l.account, coalesce(l.entity_type, '') AS entity_type,
@@ -1261,7 +1474,7 @@ CREATE TABLE public.spend_alerts (
 -- Name: TABLE spend_alerts; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period. Each new row is also sent as pg_notify(''senate_spend_alerts'', JSON).';
+COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period. Each new row is announced by pg_notify(''senate_spend_alerts'', JSON of its identifiers); listeners re-read the row here by alert_id.';
 
 
 --
@@ -1347,11 +1560,12 @@ COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (c
 
 CREATE FUNCTION public.check_spend_alerts(as_of timestamp with time zone DEFAULT now(), entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text) RETURNS SETOF public.spend_alerts
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $_$
 DECLARE
     v_fired public.spend_alerts[];
-    v_jit text := current_setting('jit');
+    v_jit text := pg_catalog.current_setting('jit');
 BEGIN
     IF $1 IS NULL OR $1 > now() THEN
         PERFORM senate.raise_error('S3008',
@@ -1367,7 +1581,7 @@ BEGIN
     END IF;
     -- Planner settings for this call only (restored below; an error rolls them back):
     -- JIT compilation costs seconds per call and buys nothing at these sizes.
-    PERFORM set_config('jit', 'off', true);
+    PERFORM pg_catalog.set_config('jit', 'off', true);
 
     WITH p AS (
         SELECT e AS policy, pb.period_start, pb.period_end,
@@ -1410,13 +1624,20 @@ BEGIN
     )
     SELECT array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
 
-    -- Delivered to listeners when this transaction commits, in firing order.
-    PERFORM pg_notify('senate_spend_alerts', row_to_json(a)::text)
-    FROM unnest(v_fired) AS a
+    -- Delivered to listeners when this transaction commits, in firing order. Identifiers
+    -- only: any login may NOTIFY this channel, so a listener re-reads spend_alerts by
+    -- alert_id and acts only on a row it finds there (the payload stays a few hundred bytes
+    -- whatever the figures are).
+    PERFORM pg_catalog.pg_notify('senate_spend_alerts',
+                                 pg_catalog.json_build_object(
+                                     'alert_id', a.alert_id, 'entity_type', a.entity_type,
+                                     'entity_id', a.entity_id, 'resource_type', a.resource_type,
+                                     'threshold', a.threshold)::text)
+    FROM pg_catalog.unnest(v_fired) AS a
     ORDER BY a.alert_id;
 
     RETURN QUERY SELECT * FROM unnest(v_fired) AS a ORDER BY a.alert_id;
-    PERFORM set_config('jit', v_jit, true);
+    PERFORM pg_catalog.set_config('jit', v_jit, true);
 END;
 $_$;
 
@@ -1425,7 +1646,7 @@ $_$;
 -- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row and sends pg_notify(''senate_spend_alerts'', the row as JSON: alert_id, entity_type, entity_id, resource_type, period_start, period_end, threshold, spent, effective_budget, utilization, fired_at). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 
 --
@@ -1434,7 +1655,8 @@ COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, en
 
 CREATE FUNCTION public.cleanup_spend_reservations(retain interval DEFAULT '7 days'::interval) RETURNS TABLE(expired bigint, deleted bigint)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $_$
 DECLARE
     v_expired bigint;
@@ -1481,7 +1703,8 @@ COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'House
 
 CREATE FUNCTION public.compact_usage_rollups(from_day date DEFAULT NULL::date, to_day date DEFAULT NULL::date) RETURNS TABLE(rollup_keys bigint, rows_removed bigint, rows_left bigint)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
 DECLARE
     v_to date := coalesce(to_day,
@@ -1564,7 +1787,7 @@ COMMENT ON FUNCTION public.compact_usage_rollups(from_day date, to_day date) IS 
 
 CREATE FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_original public.resource_usage%ROWTYPE;
@@ -1659,35 +1882,36 @@ COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected
 
 CREATE FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text DEFAULT NULL::text, p_revisit_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_reviewer text := senate.require_actor('reviewer', p_reviewer);
+    v_reviewer text := senate.require_session_senator('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
     -- A governance decision is never a legacy write, whatever the session says. Local to
     -- this call: a function with a SET clause restores every setting it changed on exit.
-    PERFORM set_config('senate.legacy_proposal_writes', 'off', true);
+    PERFORM pg_catalog.set_config('senate.legacy_proposal_writes', 'off', true);
     IF p_decision IS NULL OR p_decision NOT IN ('approved', 'rejected', 'deferred') THEN
         PERFORM senate.raise_error('S2026',
-            format('decision must be approved, rejected or deferred, got %s',
-                   coalesce(quote_literal(left(p_decision, 80)), 'NULL')));
+            pg_catalog.format('decision must be approved, rejected or deferred, got %s',
+                   coalesce(pg_catalog.quote_literal(pg_catalog.left(p_decision, 80)), 'NULL')));
     END IF;
     IF p_revisit_at IS NOT NULL AND p_decision <> 'deferred' THEN
         PERFORM senate.raise_error('S2031',
-            format('revisit_at %s given for decision %s: only a deferral has a revisit date',
-                   p_revisit_at, p_decision));
+            pg_catalog.format('revisit_at %s given for decision %s: only a deferral has a '
+                              'revisit date', p_revisit_at, p_decision));
     END IF;
-    IF p_revisit_at IS NOT NULL AND (p_revisit_at <= now() OR p_revisit_at = 'infinity') THEN
+    IF p_revisit_at IS NOT NULL AND (p_revisit_at <= pg_catalog.now() OR p_revisit_at = 'infinity') THEN
         PERFORM senate.raise_error('S2031',
-            format('revisit_at %s is not a future date', p_revisit_at));
+            pg_catalog.format('revisit_at %s is not a future date', p_revisit_at));
     END IF;
 
     PERFORM senate.lock_proposal(p_proposal_id, 'pending');
+    PERFORM senate.refuse_own_proposal(p_proposal_id, v_reviewer);
     PERFORM senate.set_change_cause('proposal_decision', p_proposal_id::text, v_reviewer, v_note);
     UPDATE public.allocation_proposals AS p
     SET status = p_decision, reviewer = v_reviewer, decision_note = v_note,
-        revisit_at = p_revisit_at, updated_at = now()
+        revisit_at = p_revisit_at, updated_at = pg_catalog.now()
     WHERE p.id = p_proposal_id;
     PERFORM senate.clear_change_cause();
 
@@ -1708,7 +1932,7 @@ $$;
 -- Name: FUNCTION decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal: approved (needs quorum and majority under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S2026 bad decision, S2010 reviewer missing, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
 
 
 --
@@ -1744,9 +1968,9 @@ COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight n
 -- Name: explain_budget(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text)
+CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text, login text)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT l.ledger_id,
            l.recorded_at,
@@ -1759,15 +1983,16 @@ CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETU
            l.actor,
            CASE
                WHEN p.id IS NOT NULL THEN
-                   format('proposal %s by %s approved: %s%s', p.id,
+                   pg_catalog.format('proposal %s by %s approved: %s%s', p.id,
                           coalesce(p.proposer_agent::text, p.proposer_id::text, 'unknown'),
-                          CASE WHEN length(p.justification) > 160
-                               THEN left(p.justification, 159) || '…'
+                          CASE WHEN pg_catalog.length(p.justification) > 160
+                               THEN pg_catalog.left(p.justification, 159) || '…'
                                ELSE p.justification END,
                           coalesce(' (' || l.note || ')', ''))
                WHEN l.account = 'entity_status' THEN coalesce('status: ' || l.note, 'status change')
                ELSE coalesce(l.note, '')
-           END
+           END,
+           l.session_login
     FROM public.budget_ledger AS l
     LEFT JOIN public.resource_types AS rt ON rt.resource_type = l.resource_type
     LEFT JOIN public.allocation_proposals AS p
@@ -1786,7 +2011,7 @@ $$;
 -- Name: FUNCTION explain_budget(p_entity_type text, p_entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when, resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor, and an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note). The last balance_after per class is the current budget.';
+COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when, resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor (as named by the function that made the change), an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note) and login (session_user that made the change; NULL before migration 0111). A direct edit reads as direct_write under its login. The last balance_after per class is the current budget.';
 
 
 --
@@ -1795,7 +2020,7 @@ COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) 
 
 CREATE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text DEFAULT 'llm_tokens'::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_proposer text;
@@ -1853,7 +2078,7 @@ COMMENT ON FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity
 
 CREATE FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, p_actor text, p_note text DEFAULT NULL::text) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_actor text := senate.require_actor('actor', p_actor);
@@ -1889,7 +2114,7 @@ COMMENT ON FUNCTION public.fund_reserve(p_resource_type text, p_amount numeric, 
 
 CREATE FUNCTION public.market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS TABLE(entity_type text, entity_id text, signal_count bigint, signal_mean numeric, cohort_mean numeric, cohort_entities bigint, derived_weight numeric, clamped_weight numeric, priority_score numeric, meets_priority_threshold boolean, governance_blocked boolean, market_weight numeric)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH p AS (
         SELECT e.* FROM public.economics_policy AS e WHERE e.is_active
@@ -1943,7 +2168,7 @@ COMMENT ON FUNCTION public.market_weights(as_of timestamp with time zone) IS 'Ho
 
 CREATE FUNCTION public.place_governance_block(entity_type text, entity_id text, reason text, placed_by text, proposal_id text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
     INSERT INTO public.governance_blocks (entity_type, entity_id, reason, placed_by, proposal_id)
     VALUES ($1, $2, $3, $4, $5)
@@ -1964,7 +2189,7 @@ COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id te
 
 CREATE FUNCTION public.reconcile_compatibility_columns() RETURNS TABLE(table_name text, column_name text, canonical_columns text[], rows_missing bigint, rows_different bigint)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     c record;
@@ -2003,7 +2228,7 @@ COMMENT ON FUNCTION public.reconcile_compatibility_columns() IS 'Proves every co
 
 CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text, entity_id text, resource_type text, usage_day date, resource_subclass text, usage_amount numeric, rollup_amount numeric, usage_cost_usd numeric, rollup_cost_usd numeric, usage_row_count bigint, rollup_row_count bigint)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -2060,7 +2285,8 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollup
 
 CREATE FUNCTION public.record_economy_snapshot(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
 DECLARE
     v_rows integer;
@@ -2133,7 +2359,7 @@ COMMENT ON FUNCTION public.record_economy_snapshot(as_of timestamp with time zon
 
 CREATE FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text DEFAULT NULL::text, p_cost numeric DEFAULT NULL::numeric, p_provider text DEFAULT NULL::text, p_artifact_type text DEFAULT NULL::text, p_artifact_id text DEFAULT NULL::text, p_analysis_id text DEFAULT NULL::text, p_task_id text DEFAULT NULL::text, p_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS TABLE(usage_id bigint, recorded boolean)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_id public.resource_usage.id%TYPE;
@@ -2216,7 +2442,7 @@ COMMENT ON FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id
 
 CREATE FUNCTION public.refresh_market_weights(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_count integer;
@@ -2253,7 +2479,7 @@ COMMENT ON FUNCTION public.refresh_market_weights(as_of timestamp with time zone
 
 CREATE FUNCTION public.refresh_priority_scores() RETURNS integer
     LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT senate.sync_priority_scores(NULL, NULL)
 $$;
@@ -2272,7 +2498,7 @@ COMMENT ON FUNCTION public.refresh_priority_scores() IS 'Recomputes every resour
 
 CREATE FUNCTION public.refresh_roi_scores(as_of timestamp with time zone DEFAULT now()) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_start date;
@@ -2309,19 +2535,32 @@ COMMENT ON FUNCTION public.refresh_roi_scores(as_of timestamp with time zone) IS
 
 CREATE FUNCTION public.release_spend_reservation(reservation_id bigint) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     v_amount numeric;
 BEGIN
     UPDATE public.spend_reservations AS r
-    SET released_at = clock_timestamp(), release_reason = 'released'
+    SET released_at = pg_catalog.clock_timestamp(), release_reason = 'released'
     WHERE r.reservation_id = $1 AND r.settled_at IS NULL AND r.released_at IS NULL
-      AND r.expires_at > clock_timestamp()
+      AND r.expires_at > pg_catalog.clock_timestamp()
+      AND (r.reserved_by = session_user
+           OR pg_catalog.pg_has_role(session_user, 'senate_admin', 'MEMBER'))
     RETURNING r.amount INTO v_amount;
+    IF NOT FOUND AND EXISTS (
+        SELECT 1 FROM public.spend_reservations AS r
+        WHERE r.reservation_id = $1 AND r.settled_at IS NULL AND r.released_at IS NULL
+          AND r.expires_at > pg_catalog.clock_timestamp()) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'spend_reservations',
+            COLUMN = 'reserved_by',
+            MESSAGE = pg_catalog.format('release_spend_reservation: reservation %s belongs to '
+                                        'another login; %s may not release it', $1, session_user),
+            HINT = 'A hold is released by the login that reserved it, or by a senate_admin '
+                   'member.';
+    END IF;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S3007',
-            format('release_spend_reservation: no open reservation has id %s',
+            pg_catalog.format('release_spend_reservation: no open reservation has id %s',
                    coalesce($1::text, 'NULL')));
     END IF;
     RETURN v_amount;
@@ -2333,7 +2572,37 @@ $_$;
 -- Name: FUNCTION release_spend_reservation(reservation_id bigint); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS 'Ends an open hold unused (the job did not run) and returns the amount released, in the unit of the class. S3007 when no open reservation has this id (unknown, settled, released or expired).';
+COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS 'Ends an open hold unused (the job did not run) and returns the amount released, in the unit of the class. Only the login that reserved it (reserved_by) or a senate_admin member may: 42501 for anyone else. S3007 when no open reservation has this id (unknown, settled, released or expired).';
+
+
+--
+-- Name: remove_senator(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.remove_senator(p_senator_id text) RETURNS TABLE(membership_id bigint, login_name text, senator_id text, removed_at timestamp with time zone, removed_by text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY
+    UPDATE senate.senate_members AS m
+    SET removed_at = pg_catalog.clock_timestamp(), removed_by = pg_catalog."session_user"()
+    WHERE m.senator_id = p_senator_id AND m.removed_at IS NULL
+    RETURNING m.membership_id, m.login_name, m.senator_id, m.removed_at, m.removed_by;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S5017',
+            format('senator %s is not a current member',
+                   coalesce(quote_literal(left(p_senator_id, 80)), 'NULL')));
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION remove_senator(p_senator_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.remove_senator(p_senator_id text) IS 'Ends a senator''s membership (sets removed_at and removed_by to now and the calling login; the row stays as history). Their votes on pending proposals stop counting towards quorum. Operators (senate_admin) only. Errors: S5017 no current member has this senator id.';
 
 
 --
@@ -2342,16 +2611,17 @@ COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS '
 
 CREATE FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text DEFAULT NULL::text) RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_reviewer text := senate.require_actor('reviewer', p_reviewer);
+    v_reviewer text := senate.require_session_senator('reviewer', p_reviewer);
     v_note text := senate.require_short_text('note', p_note, 2000);
 BEGIN
     PERFORM senate.lock_proposal(p_proposal_id, 'deferred');
     PERFORM senate.set_change_cause('proposal_reopen', p_proposal_id::text, v_reviewer, v_note);
     UPDATE public.allocation_proposals AS p
-    SET status = 'pending', reviewer = v_reviewer, decision_note = v_note, updated_at = now()
+    SET status = 'pending', reviewer = v_reviewer, decision_note = v_note,
+        updated_at = pg_catalog.now()
     WHERE p.id = p_proposal_id;
     PERFORM senate.clear_change_cause();
 
@@ -2372,7 +2642,7 @@ $$;
 -- Name: FUNCTION reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Errors: S2010 reviewer missing, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Acts as the session''s senator (p_reviewer: NULL, or the session''s own senator id or login name). Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
 
 
 --
@@ -2381,19 +2651,27 @@ COMMENT ON FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_re
 
 CREATE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval DEFAULT '00:15:00'::interval, model text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     v_max_ttl interval;
+    v_max_holds integer;
+    v_open bigint;
     v record;
     v_pool numeric;
     v_tier_left numeric;
     v_now timestamptz;
     v_id bigint;
 BEGIN
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+    -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
+    -- statement and never sees holds committed after it, so the budget row lock below would
+    -- order two reservers without the second seeing the first's hold (issue 15: two holds of
+    -- 60,000 passed a 70,000 budget).
+    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable')
+    THEN
         PERFORM senate.raise_error('S3006',
-            'reserve_spend: a REPEATABLE READ snapshot cannot see concurrent reservations');
+            pg_catalog.format('reserve_spend: a %s snapshot cannot see concurrent reservations',
+                              pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
     END IF;
     SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
     IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
@@ -2401,14 +2679,30 @@ BEGIN
         PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
                                            v.resource_type_known, v.model_known);
     END IF;
-    SELECT e.max_reservation_ttl INTO v_max_ttl FROM public.economics_policy AS e WHERE e.is_active;
+    SELECT e.max_reservation_ttl, e.max_open_holds_per_login INTO v_max_ttl, v_max_holds
+    FROM public.economics_policy AS e WHERE e.is_active;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'reserve_spend: no economics_policy is active');
     END IF;
     IF $5 IS NULL OR $5 <= interval '0' OR $5 > v_max_ttl THEN
         PERFORM senate.raise_error('S3005',
-            format('ttl must be > 0 and <= %s (economics_policy.max_reservation_ttl), got %s',
+            pg_catalog.format('ttl must be > 0 and <= %s (economics_policy.max_reservation_ttl), got %s',
                    v_max_ttl, coalesce($5::text, 'NULL')));
+    END IF;
+
+    -- One reservation of a login at a time (its senate.reservation_logins row), so the count
+    -- of its open holds below cannot be raced past the cap. Lock order: login, then envelope.
+    INSERT INTO senate.reservation_logins AS l (login, last_reserved_at)
+    VALUES (session_user, pg_catalog.clock_timestamp())
+    ON CONFLICT (login) DO UPDATE SET last_reserved_at = excluded.last_reserved_at;
+    SELECT pg_catalog.count(*) INTO v_open FROM public.spend_reservations AS o
+    WHERE o.reserved_by = session_user AND o.settled_at IS NULL AND o.released_at IS NULL
+      AND o.expires_at > pg_catalog.clock_timestamp();
+    IF v_open >= v_max_holds THEN
+        PERFORM senate.raise_error('S5032',
+            pg_catalog.format('reserve_spend: login %s already holds %s open reservations '
+                              '(economics_policy.max_open_holds_per_login = %s)',
+                              session_user, v_open, v_max_holds));
     END IF;
 
     -- Serialize reservers of this entity; usage writers do not take this lock.
@@ -2417,7 +2711,7 @@ BEGIN
     FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S3003',
-            format('reserve_spend: %s %s has no budget envelope', $1, $2));
+            pg_catalog.format('reserve_spend: %s %s has no budget envelope', $1, $2));
     END IF;
 
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
@@ -2426,24 +2720,24 @@ BEGIN
     SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
-            format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
-            format('Throttled until %s.', v.throttled_until));
+            pg_catalog.format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
+            pg_catalog.format('Throttled until %s.', v.throttled_until));
     END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
     IF $4 > v_pool THEN
         PERFORM senate.raise_error('S3001',
-            format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
+            pg_catalog.format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
                    v_pool),
-            format('effective budget %s, spent %s, held %s, period %s..%s', v.effective_budget,
+            pg_catalog.format('effective budget %s, spent %s, held %s, period %s..%s', v.effective_budget,
                    v.spent, v.held, v.period_start, v.period_end - 1));
     END IF;
     IF v.tier_capped THEN
         v_tier_left := greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0);
         IF $4 > v_tier_left THEN
             PERFORM senate.raise_error('S3001',
-                format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
+                pg_catalog.format('reserve_spend: %s %s asked for %s tokens of tier %s, but only %s remains '
                        'of its cap', $1, $2, $4, v.model_tier, v_tier_left),
-                format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
+                pg_catalog.format('tier cap (effective) %s, tier spent %s, tier held %s, period %s..%s',
                        v.tier_effective_budget, v.tier_spent, v.tier_held, v.period_start,
                        v.period_end - 1));
         END IF;
@@ -2463,7 +2757,7 @@ $_$;
 -- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope; S3005 bad ttl, S3006 REPEATABLE READ caller, S3004 model, S2006-S2009 arguments.';
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 
 --
@@ -2575,7 +2869,7 @@ COMMENT ON COLUMN public.governance_blocks.resolution IS 'How the block was reso
 
 CREATE FUNCTION public.resolve_governance_block(block_id bigint, resolved_by text, resolution text) RETURNS public.governance_blocks
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_block public.governance_blocks;
@@ -2616,7 +2910,7 @@ COMMENT ON FUNCTION public.resolve_governance_block(block_id bigint, resolved_by
 
 CREATE FUNCTION public.roi_by_entity(window_start date, window_end date) RETURNS TABLE(entity_type text, entity_id text, kg_edges_gained numeric, papers_added bigint, hypotheses_improved bigint, artifact_quality_delta numeric, tokens_spent numeric, roi_score numeric)
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH tz AS (
         SELECT senate.policy_time_zone() AS time_zone
@@ -2714,7 +3008,8 @@ COMMENT ON FUNCTION public.roi_window_bounds(as_of timestamp with time zone) IS 
 
 CREATE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date) RETURNS TABLE(action text, entity_type text, entity_id text, resource_type text, kind text, window_start date, window_end date, spent numeric, spent_cost_usd numeric, allowance numeric, detail text)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2846,7 +3141,8 @@ COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety re
 
 CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(), dry_run boolean DEFAULT true, actor text DEFAULT NULL::text) RETURNS TABLE(entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -2900,7 +3196,7 @@ BEGIN
 
     IF NOT v_dry_run THEN
         -- One apply at a time; a window is applied once.
-        PERFORM pg_advisory_xact_lock(hashtext('senate.run_rebalance'));
+        PERFORM senate.lock_cycle('run_rebalance');
         SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
         WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
         IF FOUND THEN
@@ -3281,7 +3577,7 @@ $_$;
 -- Name: FUNCTION run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the future, 22023 dry_run NULL, S2010 bad actor.';
+COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the future, 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after 5 s).';
 
 
 --
@@ -3290,7 +3586,7 @@ COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run
 
 CREATE FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text DEFAULT NULL::text) RETURNS numeric
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_actor text := senate.require_actor('actor', p_actor);
@@ -3339,7 +3635,7 @@ COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id t
 
 CREATE FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p_actor text, p_reason text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_old boolean;
@@ -3397,7 +3693,7 @@ COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p
 
 CREATE FUNCTION senate.account_usage_inserts() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_check_references boolean := TG_NARGS > 0 AND TG_ARGV[0] = 'check_references';
@@ -3410,9 +3706,48 @@ BEGIN
     SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
            u.resource_type::text AS resource_type, u.model::text AS model,
            u.provider::text AS provider, u.amount::numeric AS amount, u.cost::numeric AS cost_usd,
-           (u.created_at::timestamptz AT TIME ZONE
-               coalesce((SELECT e.time_zone FROM public.economics_policy AS e WHERE e.is_active),
-                        'UTC'))::date AS usage_day,
+           (u.created_at::timestamptz AT TIME ZONE coalesce(pol.time_zone, 'UTC'))::date
+               AS usage_day,
+           u.created_at::timestamptz AS created_at,
+           -- Bounds (senate.value_bounds), tested whatever strict validation says.
+           coalesce(pg_catalog.abs(u.amount::numeric) > 1e15
+                    OR pg_catalog.scale(u.amount::numeric) > 18, false) AS amount_out_of_range,
+           coalesce(pg_catalog.abs(u.cost::numeric) > 1e9
+                    OR pg_catalog.scale(u.cost::numeric) > 18, false) AS cost_out_of_range,
+           u.corrects_usage_id IS NULL
+               AND coalesce(u.created_at::timestamptz
+                                > pg_catalog.clock_timestamp()
+                                  + coalesce(pol.usage_max_clock_skew, interval '10 minutes')
+                            OR u.created_at::timestamptz
+                                < pg_catalog.now() - coalesce(pol.usage_max_age, interval '10 years'),
+                            false) AS created_at_out_of_window,
+           CASE WHEN pg_catalog.length(u.provider::text) > 200
+                    THEN 'provider:' || pg_catalog.length(u.provider::text) || ' characters:200'
+                WHEN pg_catalog.octet_length(u.metadata::text) > 16384
+                    THEN 'metadata:' || pg_catalog.octet_length(u.metadata::text)
+                         || ' bytes:16384 bytes'
+                WHEN pg_catalog.length(u.entity_id::text) > 200
+                    THEN 'entity_id:' || pg_catalog.length(u.entity_id::text) || ' characters:200'
+                WHEN pg_catalog.length(u.model::text) > 200
+                    THEN 'model:' || pg_catalog.length(u.model::text) || ' characters:200'
+                WHEN pg_catalog.length(u.artifact_type::text) > 200
+                    THEN 'artifact_type:' || pg_catalog.length(u.artifact_type::text)
+                         || ' characters:200'
+                WHEN pg_catalog.length(u.artifact_id::text) > 200
+                    THEN 'artifact_id:' || pg_catalog.length(u.artifact_id::text)
+                         || ' characters:200'
+                WHEN pg_catalog.length(u.analysis_id::text) > 200
+                    THEN 'analysis_id:' || pg_catalog.length(u.analysis_id::text)
+                         || ' characters:200'
+                WHEN pg_catalog.length(u.task_id::text) > 200
+                    THEN 'task_id:' || pg_catalog.length(u.task_id::text) || ' characters:200'
+                WHEN pg_catalog.length(u.idempotency_key::text) > 200
+                    THEN 'idempotency_key:' || pg_catalog.length(u.idempotency_key::text)
+                         || ' characters:200'
+                WHEN pg_catalog.length(u.correction_reason::text) > 2000
+                    THEN 'correction_reason:' || pg_catalog.length(u.correction_reason::text)
+                         || ' characters:2000'
+           END AS too_large,
            u.corrects_usage_id IS NULL
                AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
                AS bad_amount,
@@ -3422,10 +3757,13 @@ BEGIN
            rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
                AS strict_validation,
+           pol.time_zone, pol.usage_max_clock_skew, pol.usage_max_age,
            -- one row or more: stops reading after two, so a batch is not counted in full
-           (SELECT count(*) FROM (SELECT FROM new_rows LIMIT 2) AS n) AS statement_rows
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM new_rows LIMIT 2) AS n) AS statement_rows
     INTO v
     FROM new_rows AS u
+    LEFT JOIN LATERAL (SELECT e.time_zone, e.usage_max_clock_skew, e.usage_max_age
+                       FROM public.economics_policy AS e WHERE e.is_active) AS pol ON true
     LEFT JOIN public.llm_models AS m ON m.model = u.model::text
     LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
     -- The kind and class are locked FOR KEY SHARE, as a foreign key would: a kind or class
@@ -3446,10 +3784,18 @@ BEGIN
         ELSIF v_check_references AND v.resource_type IS NOT NULL
               AND NOT v.resource_type_known THEN
             PERFORM senate.raise_usage_insert_error('missing_resource_type', v.resource_type);
+        ELSIF v.strict_validation AND v.bad_amount THEN
+            PERFORM senate.raise_usage_insert_error('bad_amount', v.amount::text);
+        ELSIF v.amount_out_of_range THEN
+            PERFORM senate.raise_usage_insert_error('amount_out_of_range', v.amount::text);
+        ELSIF v.cost_out_of_range THEN
+            PERFORM senate.raise_usage_insert_error('cost_out_of_range', v.cost_usd::text);
+        ELSIF v.created_at_out_of_window THEN
+            PERFORM senate.raise_usage_insert_error('created_at_out_of_window', v.created_at::text);
+        ELSIF v.too_large IS NOT NULL THEN
+            PERFORM senate.raise_usage_insert_error('too_large', v.too_large);
         ELSIF v.strict_validation THEN
-            IF v.bad_amount THEN
-                PERFORM senate.raise_usage_insert_error('bad_amount', v.amount::text);
-            ELSIF NOT v.entity_type_known THEN
+            IF NOT v.entity_type_known THEN
                 PERFORM senate.raise_usage_insert_error('bad_entity_type', v.entity_type);
             ELSIF NOT v.resource_type_known THEN
                 PERFORM senate.raise_usage_insert_error('bad_resource_type', v.resource_type);
@@ -3495,9 +3841,8 @@ BEGIN
     WITH g AS MATERIALIZED (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
-               (u.created_at::timestamptz AT TIME ZONE
-                   coalesce((SELECT e.time_zone FROM public.economics_policy AS e
-                             WHERE e.is_active), 'UTC'))::date AS usage_day,
+               (u.created_at::timestamptz AT TIME ZONE coalesce(v.time_zone, 'UTC'))::date
+                   AS usage_day,
                u.model::text AS model, u.provider::text AS provider,
                sum(u.amount::numeric) AS amount,
                sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
@@ -3506,7 +3851,51 @@ BEGIN
                min(u.amount::numeric) FILTER (
                    WHERE u.corrects_usage_id IS NULL
                      AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
-               ) AS bad_amount
+               ) AS bad_amount,
+               -- Bounds (senate.value_bounds), tested whatever strict validation says.
+               pg_catalog.min(u.amount::numeric) FILTER (
+                   WHERE pg_catalog.abs(u.amount::numeric) > 1e15
+                      OR pg_catalog.scale(u.amount::numeric) > 18) AS amount_out_of_range,
+               pg_catalog.min(u.cost::numeric) FILTER (
+                   WHERE pg_catalog.abs(u.cost::numeric) > 1e9
+                      OR pg_catalog.scale(u.cost::numeric) > 18) AS cost_out_of_range,
+               pg_catalog.min(u.created_at::timestamptz) FILTER (
+                   WHERE u.corrects_usage_id IS NULL
+                     AND (u.created_at::timestamptz
+                              > pg_catalog.clock_timestamp()
+                                + coalesce(v.usage_max_clock_skew, interval '10 minutes')
+                          OR u.created_at::timestamptz
+                              < pg_catalog.now() - coalesce(v.usage_max_age, interval '10 years')))
+                   AS created_at_out_of_window,
+               pg_catalog.min(CASE
+                   WHEN pg_catalog.length(u.provider::text) > 200
+                       THEN 'provider:' || pg_catalog.length(u.provider::text) || ' characters:200'
+                   WHEN pg_catalog.octet_length(u.metadata::text) > 16384
+                       THEN 'metadata:' || pg_catalog.octet_length(u.metadata::text)
+                            || ' bytes:16384 bytes'
+                   WHEN pg_catalog.length(u.entity_id::text) > 200
+                       THEN 'entity_id:' || pg_catalog.length(u.entity_id::text)
+                            || ' characters:200'
+                   WHEN pg_catalog.length(u.model::text) > 200
+                       THEN 'model:' || pg_catalog.length(u.model::text) || ' characters:200'
+                   WHEN pg_catalog.length(u.artifact_type::text) > 200
+                       THEN 'artifact_type:' || pg_catalog.length(u.artifact_type::text)
+                            || ' characters:200'
+                   WHEN pg_catalog.length(u.artifact_id::text) > 200
+                       THEN 'artifact_id:' || pg_catalog.length(u.artifact_id::text)
+                            || ' characters:200'
+                   WHEN pg_catalog.length(u.analysis_id::text) > 200
+                       THEN 'analysis_id:' || pg_catalog.length(u.analysis_id::text)
+                            || ' characters:200'
+                   WHEN pg_catalog.length(u.task_id::text) > 200
+                       THEN 'task_id:' || pg_catalog.length(u.task_id::text) || ' characters:200'
+                   WHEN pg_catalog.length(u.idempotency_key::text) > 200
+                       THEN 'idempotency_key:' || pg_catalog.length(u.idempotency_key::text)
+                            || ' characters:200'
+                   WHEN pg_catalog.length(u.correction_reason::text) > 2000
+                       THEN 'correction_reason:' || pg_catalog.length(u.correction_reason::text)
+                            || ' characters:2000'
+               END) AS too_large
         FROM new_rows AS u
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
@@ -3556,13 +3945,18 @@ BEGIN
                     AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
                     AND NOT k.resource_type_known THEN 2
-               WHEN g.bad_amount IS NOT NULL THEN 3
-               WHEN NOT k.entity_type_known THEN 4
-               WHEN NOT k.resource_type_known THEN 5
+               WHEN v.strict_validation AND g.bad_amount IS NOT NULL THEN 3
+               WHEN g.amount_out_of_range IS NOT NULL THEN 4
+               WHEN g.cost_out_of_range IS NOT NULL THEN 5
+               WHEN g.created_at_out_of_window IS NOT NULL THEN 6
+               WHEN g.too_large IS NOT NULL THEN 7
+               WHEN NOT k.entity_type_known THEN 8
+               WHEN NOT k.resource_type_known THEN 9
                WHEN g.resource_type = 'llm_tokens' AND g.model IS NOT NULL
-                    AND m.model IS NULL THEN 6
-               ELSE 7 END AS problem_rank,
-           g.entity_type, g.resource_type, g.model, g.provider, g.bad_amount
+                    AND m.model IS NULL THEN 10
+               ELSE 11 END AS problem_rank,
+           g.entity_type, g.resource_type, g.model, g.provider, g.bad_amount,
+           g.amount_out_of_range, g.cost_out_of_range, g.created_at_out_of_window, g.too_large
     INTO v_bad
     FROM g
     JOIN k ON k.entity_type IS NOT DISTINCT FROM g.entity_type
@@ -3571,6 +3965,8 @@ BEGIN
     LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_known)
        OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
+       OR g.amount_out_of_range IS NOT NULL OR g.cost_out_of_range IS NOT NULL
+       OR g.created_at_out_of_window IS NOT NULL OR g.too_large IS NOT NULL
        OR (v.strict_validation AND (g.bad_amount IS NOT NULL
                          OR NOT k.entity_type_known
                          OR NOT k.resource_type_known
@@ -3578,21 +3974,26 @@ BEGIN
                              AND m.model IS NULL)
                          OR (g.resource_type = 'api_calls' AND g.provider IS NOT NULL
                              AND p.provider IS NULL)))
-    -- Report in the order the one-row path checks: references, then amount, then names.
+    -- Report in the order the one-row path checks: references, amount, bounds, then names.
     ORDER BY 1
     LIMIT 1;
     IF FOUND THEN
         PERFORM senate.raise_usage_insert_error(
             (ARRAY['missing_entity_type', 'missing_resource_type', 'bad_amount',
-                   'bad_entity_type', 'bad_resource_type', 'bad_model',
+                   'amount_out_of_range', 'cost_out_of_range', 'created_at_out_of_window',
+                   'too_large', 'bad_entity_type', 'bad_resource_type', 'bad_model',
                    'bad_provider'])[v_bad.problem_rank],
             CASE v_bad.problem_rank
                 WHEN 1 THEN v_bad.entity_type
                 WHEN 2 THEN v_bad.resource_type
                 WHEN 3 THEN v_bad.bad_amount::text
-                WHEN 4 THEN v_bad.entity_type
-                WHEN 5 THEN v_bad.resource_type
-                WHEN 6 THEN v_bad.model
+                WHEN 4 THEN v_bad.amount_out_of_range::text
+                WHEN 5 THEN v_bad.cost_out_of_range::text
+                WHEN 6 THEN v_bad.created_at_out_of_window::text
+                WHEN 7 THEN v_bad.too_large
+                WHEN 8 THEN v_bad.entity_type
+                WHEN 9 THEN v_bad.resource_type
+                WHEN 10 THEN v_bad.model
                 ELSE v_bad.provider END);
     END IF;
     RETURN NULL;
@@ -3604,7 +4005,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where 0043 replaced the foreign keys; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where 0043 replaced the foreign keys; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
 
 
 --
@@ -3640,10 +4041,7 @@ DECLARE
     v_column text;
     v_unit text;
     v_balance numeric;
-    v_prior_cause text[] := ARRAY[current_setting('senate.cause_type', true),
-                                  current_setting('senate.cause_id', true),
-                                  current_setting('senate.actor', true),
-                                  current_setting('senate.note', true)];
+    v_prior senate.change_causes;
 BEGIN
     IF senate.legacy_proposal_writes_allowed() THEN
         RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
@@ -3651,10 +4049,13 @@ BEGIN
     SELECT r.budget_column, r.unit INTO v_column, v_unit
     FROM public.resource_types AS r WHERE r.resource_type = NEW.resource_type;
 
+    SELECT c.* INTO v_prior FROM senate.change_causes AS c
+    WHERE c.backend_pid = pg_catalog.pg_backend_pid()
+      AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned();
     PERFORM senate.set_change_cause(
         'proposal_approval', NEW.id::text,
         coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
-        coalesce(NEW.decision_note, format('proposal %s approved', NEW.id)));
+        coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id)));
 
     -- 1. The entity's envelope (created if absent), credited in the requested class.
     INSERT INTO public.resource_budgets AS b
@@ -3669,23 +4070,24 @@ BEGIN
         cpu_budget = b.cpu_budget + excluded.cpu_budget,
         storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
         api_call_budget = b.api_call_budget + excluded.api_call_budget,
-        updated_at = now();
+        updated_at = pg_catalog.now();
 
     -- 2. The reserve, debited only if it still covers the amount on the row
     --    version this UPDATE locks (a concurrent approval may just have drawn it).
     UPDATE public.senate_reserve AS r
-    SET balance = r.balance - v_amount, updated_at = now()
+    SET balance = r.balance - v_amount, updated_at = pg_catalog.now()
     WHERE r.resource_type = NEW.resource_type AND r.balance >= v_amount;
     IF NOT FOUND THEN
         SELECT r.balance INTO v_balance
         FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
         PERFORM senate.raise_error('S2029',
-            format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
-                   NEW.id, v_amount, v_unit, NEW.resource_type, coalesce(v_balance, 0)));
+            pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
+                              NEW.id, v_amount, v_unit, NEW.resource_type,
+                              coalesce(v_balance, 0)));
     END IF;
 
-    PERFORM senate.set_change_cause(nullif(v_prior_cause[1], ''), nullif(v_prior_cause[2], ''),
-                                    nullif(v_prior_cause[3], ''), nullif(v_prior_cause[4], ''));
+    PERFORM senate.set_change_cause(v_prior.cause_type, v_prior.cause_id, v_prior.actor,
+                                    v_prior.note);
     RETURN NULL;
 END;
 $$;
@@ -3695,7 +4097,100 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id. Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+
+
+--
+-- Name: apply_value_bounds(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.apply_value_bounds() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET client_min_messages TO 'warning'
+    AS $_$
+DECLARE
+    t record;
+    v_tables integer := 0;
+BEGIN
+    FOR t IN
+        SELECT b.relation_name, c.oid AS relid,
+               pg_catalog.array_agg(b.kind || ':' || b.column_name || ':' || b.max_value::text
+                                    ORDER BY b.column_name) AS specs,
+               pg_catalog.string_agg(
+                   CASE b.kind
+                       WHEN 'amount' THEN pg_catalog.format(
+                           '(pg_catalog.abs(NEW.%1$I::numeric) > %2$s '
+                           'AND pg_catalog.abs(NEW.%1$I::numeric) < ''Infinity''::numeric '
+                           'OR pg_catalog.scale(NEW.%1$I::numeric) > 18)', b.column_name, b.max_value)
+                       WHEN 'text' THEN pg_catalog.format(
+                           'pg_catalog.length(NEW.%1$I::text) > %2$s', b.column_name, b.max_value)
+                       ELSE pg_catalog.format(
+                           'pg_catalog.octet_length(NEW.%1$I::text) > %2$s', b.column_name,
+                           b.max_value) END,
+                   ' OR ' ORDER BY b.column_name) AS insert_when,
+               pg_catalog.string_agg(
+                   CASE b.kind
+                       WHEN 'amount' THEN pg_catalog.format(
+                           '((pg_catalog.abs(NEW.%1$I::numeric) > %2$s '
+                           'AND pg_catalog.abs(NEW.%1$I::numeric) < ''Infinity''::numeric '
+                           'OR pg_catalog.scale(NEW.%1$I::numeric) > 18) '
+                           'AND NOT coalesce(pg_catalog.abs(OLD.%1$I::numeric) > %2$s '
+                           'OR pg_catalog.scale(OLD.%1$I::numeric) > 18, false))',
+                           b.column_name, b.max_value)
+                       WHEN 'text' THEN pg_catalog.format(
+                           '(pg_catalog.length(NEW.%1$I::text) > %2$s '
+                           'AND NEW.%1$I IS DISTINCT FROM OLD.%1$I)', b.column_name, b.max_value)
+                       ELSE pg_catalog.format(
+                           '(pg_catalog.octet_length(NEW.%1$I::text) > %2$s '
+                           'AND NEW.%1$I::text IS DISTINCT FROM OLD.%1$I::text)',
+                           b.column_name, b.max_value) END,
+                   ' OR ' ORDER BY b.column_name) AS update_when
+        FROM senate.value_bounds AS b
+        JOIN pg_catalog.pg_class AS c ON c.oid = pg_catalog.to_regclass(b.relation_name)
+        JOIN pg_catalog.pg_attribute AS a
+          ON a.attrelid = c.oid AND a.attname = b.column_name AND a.attnum > 0
+         AND NOT a.attisdropped
+        WHERE b.enforced_by = 'row_trigger' AND c.relkind IN ('r', 'p')
+        GROUP BY b.relation_name, c.oid
+        ORDER BY b.relation_name
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS t05_bound_values_insert ON %s',
+                                  t.relid::regclass);
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS t05_bound_values_update ON %s',
+                                  t.relid::regclass);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON %s FOR EACH ROW WHEN (%s) '
+            'EXECUTE FUNCTION senate.refuse_out_of_bound_value(%s)',
+            t.relid::regclass, t.insert_when,
+            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(s), ', ')
+             FROM pg_catalog.unnest(t.specs) AS s));
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON %s FOR EACH ROW WHEN (%s) '
+            'EXECUTE FUNCTION senate.refuse_out_of_bound_value(%s)',
+            t.relid::regclass, t.update_when,
+            (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(s), ', ')
+             FROM pg_catalog.unnest(t.specs) AS s));
+        EXECUTE pg_catalog.format(
+            'COMMENT ON TRIGGER t05_bound_values_insert ON %s IS %L', t.relid::regclass,
+            'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, '
+            '22001 text / JSON size).');
+        EXECUTE pg_catalog.format(
+            'COMMENT ON TRIGGER t05_bound_values_update ON %s IS %L', t.relid::regclass,
+            'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / '
+            '22001); a legacy value already beyond it is let through.');
+        v_tables := v_tables + 1;
+    END LOOP;
+    RETURN v_tables;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION apply_value_bounds(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.apply_value_bounds() IS 'Creates (again) the t05_bound_values_insert / _update triggers from the row_trigger rows of senate.value_bounds, for the columns each table has; returns how many tables it bounded. Re-runnable: add a row and call it.';
 
 
 --
@@ -3748,6 +4243,15 @@ BEGIN
              ORDER BY table_name
     LOOP
         v_rel := pg_catalog.format('public.%I', t.table_name)::regclass;
+        -- Row-level security applying to this role would hide rows from the batches and from
+        -- the final count, and the backfill would end "complete" on a subset: refuse instead.
+        IF pg_catalog.row_security_active(v_rel) THEN
+            RAISE EXCEPTION USING ERRCODE = 'S0030',
+                MESSAGE = pg_catalog.format('row-level security on public.%s applies to %s: the backfill would see only part of its rows',
+                                            t.table_name, current_user),
+                DETAIL = 'FORCE ROW LEVEL SECURITY applies the policies to the table owner too.',
+                HINT = 'Run it as a role with BYPASSRLS or a superuser (senate-db check reports this before migrating).';
+        END IF;
         v_set := '{}';
         v_missing := '{}';
         FOR c IN SELECT column_name, canonical_columns FROM senate.compatibility_columns
@@ -4077,8 +4581,8 @@ COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_t
 --
 
 CREATE FUNCTION senate.check_proposal_approval() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_tally record;
@@ -4105,7 +4609,9 @@ BEGIN
     INTO v_tally
     FROM public.economics_policy AS pol
     LEFT JOIN jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
-                                        ELSE '[]'::jsonb END) AS v (e) ON true
+                                        ELSE '[]'::jsonb END) AS v (e)
+        ON (v.e ->> 'voter') IN (SELECT m.senator_id FROM senate.senate_members AS m
+                                 WHERE m.removed_at IS NULL)
     WHERE pol.policy_version = senate.proposal_policy_version(NEW.policy_version, NEW.created_at)
     GROUP BY pol.policy_version, pol.quorum;
 
@@ -4135,7 +4641,7 @@ $$;
 -- Name: FUNCTION check_proposal_approval(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
+COMMENT ON FUNCTION senate.check_proposal_approval() IS 'Row trigger on allocation_proposals: a transition to approved needs the strict justification (S2001-S2005), a known kind of entity (S2007), a quorum of non-abstaining votes (S2027) and more approve than reject votes (S2028), judged by the policy version recorded on the proposal; only votes of current members (senate.senate_members) count. A session with senate.legacy_proposal_writes on records its approval unchecked, and it moves no budget.';
 
 
 --
@@ -4268,7 +4774,7 @@ COMMENT ON FUNCTION senate.check_proposal_evidence(p_justification text, p_evide
 
 CREATE FUNCTION senate.check_proposal_evidence_on_write() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF (TG_OP = 'INSERT'
@@ -4295,7 +4801,7 @@ COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on
 
 CREATE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF NOT p_entity_type_known OR p_entity_id IS NULL OR length(p_entity_id) > 200
@@ -4335,7 +4841,7 @@ COMMENT ON FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id t
 
 CREATE FUNCTION senate.check_tier_budgets_within_token_budget() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_types text[];
@@ -4398,7 +4904,7 @@ COMMENT ON FUNCTION senate.check_tier_budgets_within_token_budget() IS 'Statemen
 
 CREATE FUNCTION senate.check_usage_references() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_bad record;
@@ -4445,11 +4951,58 @@ COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger 
 
 
 --
+-- Name: claim(text, text, text, text); Type: PROCEDURE; Schema: senate; Owner: -
+--
+
+CREATE PROCEDURE senate.claim(IN p_migration text, IN p_kind text, IN p_relation text, IN p_name text DEFAULT ''::text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_exists boolean := senate.registry_object_exists(p_kind, p_relation, p_name);
+BEGIN
+    IF p_kind IN ('column', 'constraint') AND EXISTS (
+        SELECT 1 FROM senate.schema_registry AS g
+        WHERE g.object_kind = 'table' AND g.relation = p_relation AND g.action = 'created'
+          AND g.migration = p_migration) THEN
+        RETURN;  -- part of the table this migration created: it goes with the table
+    END IF;
+    INSERT INTO senate.schema_registry
+        (migration, object_kind, relation, object_name, action, previous_comment)
+    VALUES (p_migration, p_kind, p_relation, p_name,
+            CASE WHEN v_exists THEN 'adopted' ELSE 'created' END,
+            CASE WHEN v_exists THEN senate.registry_comment(p_kind, p_relation, p_name) END)
+    ON CONFLICT (object_kind, relation, object_name) DO NOTHING;
+    IF v_exists AND p_kind = 'table' THEN
+        -- An adopted table brings its columns: recorded as adopted, with their comments.
+        INSERT INTO senate.schema_registry
+            (migration, object_kind, relation, object_name, action, previous_comment)
+        SELECT p_migration, 'column', p_relation, a.attname, 'adopted',
+               pg_catalog.col_description(a.attrelid, a.attnum)
+        FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = pg_catalog.to_regclass(p_relation) AND a.attnum > 0
+          AND NOT a.attisdropped
+        ORDER BY a.attnum
+        ON CONFLICT (object_kind, relation, object_name) DO NOTHING;
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: PROCEDURE claim(IN p_migration text, IN p_kind text, IN p_relation text, IN p_name text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON PROCEDURE senate.claim(IN p_migration text, IN p_kind text, IN p_relation text, IN p_name text) IS 'Call before a CREATE ... IF NOT EXISTS / ADD COLUMN IF NOT EXISTS: records the object (kind table, column, index or constraint) in senate.schema_registry as created (absent now) or adopted (the deployment''s, with its comment; for a table also each of its columns). An object already recorded keeps its first record.';
+
+
+--
 -- Name: clear_change_cause(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.clear_change_cause() RETURNS void
     LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT senate.set_change_cause(NULL, NULL, NULL, NULL);
 $$;
@@ -4459,7 +5012,7 @@ $$;
 -- Name: FUNCTION clear_change_cause(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.clear_change_cause() IS 'Forgets the cause set by senate.set_change_cause(); later writes are recorded as direct_write.';
+COMMENT ON FUNCTION senate.clear_change_cause() IS 'Forgets the cause set by senate.set_change_cause(); later writes are recorded as direct_write. Owner only.';
 
 
 --
@@ -4505,12 +5058,17 @@ COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, 
 --
 
 CREATE FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text) RETURNS record
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce(nullif(current_setting('senate.cause_type', true), ''), 'direct_write'),
-           nullif(current_setting('senate.cause_id', true), ''),
-           coalesce(nullif(current_setting('senate.actor', true), ''), session_user::text),
-           nullif(current_setting('senate.note', true), '');
+    SELECT coalesce(c.cause_type, 'direct_write'),
+           c.cause_id,
+           coalesce(c.actor, pg_catalog."session_user"()::text),
+           c.note
+    FROM (SELECT 1) AS one
+    LEFT JOIN senate.change_causes AS c
+      ON c.backend_pid = pg_catalog.pg_backend_pid()
+     AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned()
 $$;
 
 
@@ -4518,7 +5076,7 @@ $$;
 -- Name: FUNCTION current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text) IS 'The cause, actor and note the ledger triggers record now (direct_write by the session user by default).';
+COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_id text, OUT actor text, OUT note text) IS 'The cause, actor and note the ledger triggers record now: the row senate.set_change_cause() wrote for this transaction, else direct_write by the login (session_user). SECURITY DEFINER so that triggers running as any writer can read it; it shows only the calling transaction''s cause.';
 
 
 --
@@ -4567,7 +5125,7 @@ COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_r
 
 CREATE FUNCTION senate.follow_latest_assessment() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     PERFORM senate.sync_priority_scores(array_agg(n.entity_type::text), array_agg(n.entity_id::text))
@@ -4590,75 +5148,80 @@ COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigge
 
 CREATE FUNCTION senate.grant_role_privileges() RETURNS SETOF text
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     f record;
     t record;
     r text;
     s text;
-    v_secure_path constant text := 'search_path=pg_catalog, public, senate, pg_temp';
+    v_secure_config constant text[] := ARRAY['search_path=pg_catalog, pg_temp'];
+    v_owner constant oid := (SELECT o.oid FROM pg_catalog.pg_roles AS o WHERE o.rolname = 'senate_owner');
 BEGIN
-    -- Functions: every overload of each listed name that exists now.
+    IF v_owner IS NULL THEN
+        RAISE EXCEPTION 'role senate_owner does not exist (created by migration 0056)'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Re-run 0056 as a role with CREATEROLE, or CREATE ROLE senate_owner NOLOGIN.';
+    END IF;
+
+    -- Functions: every overload of each listed name that exists now, and every function of
+    -- schema senate (all of it is ours; functions of extensions excepted).
     FOR f IN
-        SELECT a.*, p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+        SELECT a.function_name, coalesce(a.granted_to, '{}') AS granted_to,
+               coalesce(a.security_definer, p.prosecdef) AS security_definer,
+               coalesce(a.revoke_from_public, p.prosecdef AND p.provolatile = 'v'
+                        AND p.prorettype <> 'trigger'::regtype) AS revoke_from_public,
+               p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef, p.proowner, p.proconfig,
                (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config,
                has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
-        FROM senate.function_access AS a
-        JOIN pg_proc AS p
+        FROM pg_catalog.pg_proc AS p
+        LEFT JOIN senate.function_access AS a
           ON p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace
          AND p.proname = split_part(a.function_name, '.', 2)
-        ORDER BY a.function_name, p.oid
+        WHERE (a.function_name IS NOT NULL OR p.pronamespace = 'senate'::regnamespace)
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                          WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                            AND d.deptype = 'e')
+        ORDER BY p.pronamespace, p.proname, p.oid
     LOOP
         INSERT INTO senate.function_hardening
             (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
+             public_could_execute, had_owner)
         VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute)
+                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute,
+                f.proowner)
         ON CONFLICT (function_oid) DO NOTHING;
 
+        IF f.proowner <> v_owner THEN
+            EXECUTE format('ALTER ROUTINE %s OWNER TO senate_owner', f.fn);
+            RETURN NEXT format('gave %s to senate_owner', f.fn);
+        END IF;
         IF f.security_definer
-           AND (NOT f.prosecdef OR f.search_path_config IS DISTINCT FROM v_secure_path) THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, public, senate, pg_temp', f.fn);
+           AND (NOT f.prosecdef
+                OR ARRAY(SELECT c FROM unnest(f.proconfig) AS c WHERE c NOT LIKE 'lock_timeout=%')
+                   IS DISTINCT FROM v_secure_config) THEN
+            -- Only the pinned path, and a bounded lock wait (lock_timeout, the scheduled cycles),
+            -- may stay in a definer function's SET clauses.
+            IF EXISTS (SELECT 1 FROM unnest(f.proconfig) AS c
+                       WHERE c NOT LIKE 'lock_timeout=%' AND c NOT LIKE 'search_path=%') THEN
+                EXECUTE format('ALTER ROUTINE %s RESET ALL', f.fn);
+            END IF;
+            EXECUTE format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f.fn);
             RETURN NEXT format('secured %s', f.fn);
         END IF;
         IF f.revoke_from_public AND f.public_can_execute THEN
-            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+            EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.fn);
             RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
         END IF;
         FOREACH r IN ARRAY f.granted_to LOOP
-            IF NOT EXISTS (SELECT 1 FROM pg_proc AS p,
+            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p,
                                   aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
                            WHERE p.oid = f.fn_oid AND x.grantee = r::regrole
                              AND x.privilege_type = 'EXECUTE') THEN
-                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, r);
+                EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f.fn, r);
                 RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
             END IF;
         END LOOP;
-    END LOOP;
-
-    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
-    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
-    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
-    FOR f IN
-        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
-               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
-          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-          AND has_function_privilege('public', p.oid, 'EXECUTE')
-          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
-                          WHERE a.function_name = 'senate.' || p.proname)
-        ORDER BY p.oid
-    LOOP
-        INSERT INTO senate.function_hardening
-            (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
-        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), true)
-        ON CONFLICT (function_oid) DO NOTHING;
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
-        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
     END LOOP;
 
     -- Schemas: USAGE on senate for the roles granted something in it.
@@ -4678,7 +5241,7 @@ BEGIN
     FOR t IN
         SELECT a.role_name, a.privilege, c.oid::regclass AS rel, c.relkind
         FROM senate.table_access AS a
-        JOIN pg_class AS c
+        JOIN pg_catalog.pg_class AS c
           ON c.relnamespace = split_part(a.relation_name, '.', 1)::regnamespace
          AND CASE split_part(a.relation_name, '.', 2)
                  WHEN '<views>' THEN c.relkind IN ('v', 'm')
@@ -4686,11 +5249,16 @@ BEGIN
                  ELSE c.relname = split_part(a.relation_name, '.', 2)
                       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') END
         WHERE c.relname NOT LIKE '\_yoyo%' AND c.relname <> 'yoyo_lock'
+          -- The access machinery is written by migrations only, never by a definer function.
+          AND NOT (a.role_name = 'senate_owner'
+                   AND c.relnamespace = 'senate'::regnamespace
+                   AND c.relname IN ('function_access', 'table_access', 'function_hardening',
+                                     'revoked_schema_privileges'))
         ORDER BY a.role_name, c.oid, a.privilege
     LOOP
         -- Grant only what is missing (a GRANT always rewrites the catalog row).
         CONTINUE WHEN t.privilege !~ '\(' AND EXISTS (
-            SELECT 1 FROM pg_class AS c,
+            SELECT 1 FROM pg_catalog.pg_class AS c,
                    aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS x
             WHERE c.oid = t.rel AND x.grantee = t.role_name::regrole
               AND x.privilege_type = t.privilege);
@@ -4698,7 +5266,7 @@ BEGIN
             SELECT 1
             FROM unnest(string_to_array(substring(t.privilege FROM '\((.*)\)'), ', ')) AS col (name)
             WHERE NOT EXISTS (
-                SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                SELECT 1 FROM pg_catalog.pg_attribute AS a, aclexplode(a.attacl) AS x
                 WHERE a.attrelid = t.rel AND a.attname = col.name
                   AND x.grantee = t.role_name::regrole
                   AND x.privilege_type = split_part(t.privilege, ' ', 1)));
@@ -4707,7 +5275,7 @@ BEGIN
         IF t.privilege = 'INSERT' THEN
             FOR s IN
                 SELECT pg_get_serial_sequence(t.rel::text, a.attname)
-                FROM pg_attribute AS a
+                FROM pg_catalog.pg_attribute AS a
                 WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
                   AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
             LOOP
@@ -4724,7 +5292,7 @@ $$;
 -- Name: FUNCTION grant_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_access and senate.table_access: hardens the listed functions that exist (SECURITY DEFINER, pinned search_path, EXECUTE revoked from PUBLIC) and grants the roles their privileges. Idempotent; returns what it changed. Call it again after adding functions or tables.';
+COMMENT ON FUNCTION senate.grant_role_privileges() IS 'Applies senate.function_access and senate.table_access: gives the listed functions that exist, and every function of schema senate, to senate_owner; makes the SECURITY DEFINER ones run with search_path = pg_catalog, pg_temp (and nothing else in proconfig); revokes EXECUTE from PUBLIC; grants the roles (and senate_owner) their privileges. Records each function''s prior state in senate.function_hardening. Idempotent; returns what it changed. Call it again after adding or replacing functions (CREATE OR REPLACE resets SECURITY DEFINER and SET clauses).';
 
 
 --
@@ -4795,7 +5363,7 @@ COMMENT ON FUNCTION senate.guard_governance_blocks() IS 'Row trigger on governan
 
 CREATE FUNCTION senate.guard_proposal_state() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_active bigint;
@@ -4927,11 +5495,16 @@ COMMENT ON FUNCTION senate.guard_proposal_state() IS 'Row trigger on allocation_
 --
 
 CREATE FUNCTION senate.guard_proposal_votes() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_voter text;
+    v_me text;
+    v_new_count bigint;
+    v_old_count bigint;
+    v_cap integer;
+    v_old jsonb;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF NEW.votes IS NOT DISTINCT FROM OLD.votes THEN
@@ -4939,38 +5512,100 @@ BEGIN
         END IF;
         IF OLD.status <> 'pending' OR NEW.status <> 'pending' THEN
             PERFORM senate.raise_error('S2021',
-                format('proposal %s is %s: votes are cast only while it is pending',
+                pg_catalog.format('proposal %s is %s: votes are cast only while it is pending',
                        OLD.id, CASE WHEN OLD.status <> 'pending' THEN OLD.status
                                     ELSE 'being decided' END));
         END IF;
     END IF;
     -- The shape of each vote record is the CHECK constraint allocation_proposals_votes_valid
     -- of migration 0004 (SQLSTATE 23514, tested after this trigger); here only the rules
-    -- that need more than one record or the previous value.
-    IF jsonb_typeof(NEW.votes) IS DISTINCT FROM 'array' THEN
+    -- that need more than one record or the previous value. Each is one set operation.
+    IF pg_catalog.jsonb_typeof(NEW.votes) IS DISTINCT FROM 'array' THEN
         RETURN NEW;
     END IF;
-    SELECT e ->> 'voter' INTO v_voter
-    FROM jsonb_array_elements(NEW.votes) AS e
-    WHERE jsonb_typeof(e) = 'object' AND e ? 'voter'
-    GROUP BY e ->> 'voter' HAVING count(*) > 1
+    SELECT x.voter INTO v_voter
+    FROM (SELECT e ->> 'voter' AS voter
+          FROM pg_catalog.jsonb_array_elements(NEW.votes) AS e
+          WHERE pg_catalog.jsonb_typeof(e) = 'object' AND e ? 'voter'
+          GROUP BY e ->> 'voter' HAVING count(*) > 1) AS x
     LIMIT 1;
-    IF v_voter IS NOT NULL THEN
+    IF FOUND THEN
         PERFORM senate.raise_error('S2025',
-            format('proposal %s: voter %s has more than one vote; one vote per voter (voting '
-                   'again replaces the earlier vote)', NEW.id, quote_literal(v_voter)));
+            pg_catalog.format('proposal %s: voter %s has more than one vote; one vote per voter '
+                              '(voting again replaces the earlier vote)',
+                              NEW.id, coalesce(pg_catalog.quote_literal(v_voter), 'NULL')));
     END IF;
-    IF TG_OP = 'UPDATE' AND jsonb_typeof(OLD.votes) = 'array' THEN
-        SELECT o ->> 'voter' INTO v_voter
-        FROM jsonb_array_elements(OLD.votes) AS o
-        WHERE jsonb_typeof(o) = 'object'
-          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(NEW.votes) AS n
-                          WHERE jsonb_typeof(n) = 'object' AND n ->> 'voter' = o ->> 'voter')
+    v_new_count := pg_catalog.jsonb_array_length(NEW.votes);
+    v_old := CASE WHEN TG_OP = 'UPDATE' AND pg_catalog.jsonb_typeof(OLD.votes) = 'array'
+                  THEN OLD.votes ELSE '[]'::jsonb END;
+    v_me := senate.session_senator();
+
+    IF TG_OP = 'UPDATE' THEN
+        SELECT x.voter INTO v_voter
+        FROM (SELECT o ->> 'voter' AS voter FROM pg_catalog.jsonb_array_elements(v_old) AS o
+              WHERE pg_catalog.jsonb_typeof(o) = 'object'
+              EXCEPT
+              SELECT n ->> 'voter' FROM pg_catalog.jsonb_array_elements(NEW.votes) AS n
+              WHERE pg_catalog.jsonb_typeof(n) = 'object') AS x
         LIMIT 1;
-        IF v_voter IS NOT NULL THEN
+        IF FOUND THEN
             PERFORM senate.raise_error('S2025',
-                format('proposal %s: the vote of %s would be removed; votes can be replaced, '
-                       'never withdrawn', OLD.id, quote_literal(v_voter)));
+                pg_catalog.format('proposal %s: the vote of %s would be removed; votes can be '
+                                  'replaced, never withdrawn',
+                                  OLD.id, coalesce(pg_catalog.quote_literal(v_voter), 'NULL')));
+        END IF;
+        -- Every voter of OLD is still there, so an OLD record missing verbatim from NEW
+        -- is a replaced vote: only its voter's session replaces it.
+        SELECT x.o ->> 'voter' INTO v_voter
+        FROM (SELECT o FROM pg_catalog.jsonb_array_elements(v_old) AS o
+              EXCEPT
+              SELECT n FROM pg_catalog.jsonb_array_elements(NEW.votes) AS n) AS x (o)
+        WHERE (x.o ->> 'voter') IS DISTINCT FROM v_me
+        LIMIT 1;
+        IF FOUND THEN
+            PERFORM senate.raise_error('S5012',
+                pg_catalog.format('proposal %s: the vote of %s can be replaced only by its voter '
+                                  '(login %s is %s)',
+                                  OLD.id, pg_catalog.quote_literal(v_voter),
+                                  pg_catalog.quote_ident(pg_catalog."session_user"()::text),
+                                  coalesce('senator ' || pg_catalog.quote_literal(v_me),
+                                           'no senator')));
+        END IF;
+    END IF;
+
+    -- New records under the name of a current member are that member's own.
+    SELECT x.n ->> 'voter' INTO v_voter
+    FROM (SELECT n FROM pg_catalog.jsonb_array_elements(NEW.votes) AS n
+          WHERE pg_catalog.jsonb_typeof(n) = 'object'
+          EXCEPT
+          SELECT o FROM pg_catalog.jsonb_array_elements(v_old) AS o) AS x (n)
+    WHERE (x.n ->> 'voter') IS DISTINCT FROM v_me
+      AND EXISTS (SELECT 1 FROM senate.senate_members AS m
+                  WHERE m.senator_id = x.n ->> 'voter' AND m.removed_at IS NULL)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM senate.raise_error('S5011',
+            pg_catalog.format('proposal %s: a vote of senator %s can be cast only by that '
+                              'senator''s login (login %s is %s)',
+                              NEW.id, pg_catalog.quote_literal(v_voter),
+                              pg_catalog.quote_ident(pg_catalog."session_user"()::text),
+                              coalesce('senator ' || pg_catalog.quote_literal(v_me), 'no senator')));
+    END IF;
+
+    -- The policy cap, counted on voters; replacing a vote never adds one.
+    v_old_count := pg_catalog.jsonb_array_length(v_old);
+    IF v_new_count > v_old_count THEN
+        SELECT pol.max_votes_per_proposal INTO v_cap
+        FROM public.economics_policy AS pol
+        WHERE pol.policy_version = senate.proposal_policy_version(NEW.policy_version,
+                                                                  NEW.created_at);
+        IF v_new_count > v_cap THEN
+            PERFORM senate.raise_error('S5014',
+                pg_catalog.format('proposal %s would hold %s votes; policy version %s allows at '
+                                  'most %s votes per proposal (max_votes_per_proposal)',
+                                  NEW.id, v_new_count,
+                                  senate.proposal_policy_version(NEW.policy_version, NEW.created_at),
+                                  v_cap));
         END IF;
     END IF;
     RETURN NEW;
@@ -4982,7 +5617,7 @@ $$;
 -- Name: FUNCTION guard_proposal_votes(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.guard_proposal_votes() IS 'Row trigger on allocation_proposals: votes change only while the proposal is and stays pending (S2021), hold one vote per voter and never lose one (S2025). The shape of each record is checked by the constraint allocation_proposals_votes_valid (0004, SQLSTATE 23514).';
+COMMENT ON FUNCTION senate.guard_proposal_votes() IS 'Row trigger on allocation_proposals: votes change only while the proposal is and stays pending (S2021), hold one vote per voter and never lose one (S2025); a vote is replaced only by its voter''s session (S5012) and a new vote under a current member''s senator id only by that member''s session (S5011); at most max_votes_per_proposal votes (S5014). Set-based: linear in the number of votes. The shape of each record is checked by the constraint allocation_proposals_votes_valid (0004, SQLSTATE 23514).';
 
 
 --
@@ -5304,12 +5939,49 @@ COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this s
 
 
 --
+-- Name: lock_cycle(text, interval); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.lock_cycle(p_cycle text, p_wait interval DEFAULT '00:00:05'::interval) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $$
+BEGIN
+    -- The SET clause restores the caller's lock_timeout when this function returns.
+    PERFORM pg_catalog.set_config(
+        'lock_timeout',
+        greatest(1, (extract(epoch FROM coalesce(p_wait, interval '5 seconds')) * 1000)::bigint)::text,
+        true);
+    PERFORM 1 FROM senate.cycle_locks AS c WHERE c.cycle = p_cycle FOR UPDATE OF c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'cycle',
+            MESSAGE = pg_catalog.format('lock_cycle: %L is not a cycle of senate.cycle_locks',
+                                        p_cycle);
+    END IF;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM senate.raise_error('S5030',
+        pg_catalog.format('%s: another run holds the cycle lock (waited %s)', p_cycle,
+                          coalesce(p_wait, interval '5 seconds')),
+        'Nothing was written by this run.');
+END;
+$$;
+
+
+--
+-- Name: FUNCTION lock_cycle(p_cycle text, p_wait interval); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.lock_cycle(p_cycle text, p_wait interval) IS 'Takes the cycle lock of a scheduled cycle (its senate.cycle_locks row, FOR UPDATE, held to the end of the transaction), waiting at most p_wait (default 5 s); S5030 when another run holds it. SECURITY INVOKER: only the owner (a SECURITY DEFINER cycle) may lock the row.';
+
+
+--
 -- Name: lock_proposal(bigint, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.lock_proposal(p_proposal_id bigint, p_expected_status text) RETURNS void
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_row record;
@@ -5404,7 +6076,7 @@ COMMENT ON FUNCTION senate.policy_time_zone() IS 'Time zone in which usage days 
 
 CREATE FUNCTION senate.priority_from_latest_assessment() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_score numeric;
@@ -5465,48 +6137,81 @@ COMMENT ON FUNCTION senate.raise_error(p_sqlstate text, p_message text, p_detail
 
 CREATE FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) RETURNS void
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     CASE p_problem
     WHEN 'missing_entity_type' THEN
         RAISE EXCEPTION USING
             ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
-            MESSAGE = format('resource_usage.entity_type %L is not a kind in entity_types',
+            MESSAGE = pg_catalog.format('resource_usage.entity_type %L is not a kind in entity_types',
                              p_value),
             DETAIL = 'Every usage row names an entity kind listed in entity_types.',
             HINT = 'Add the kind to entity_types first, or fix the writer.';
     WHEN 'missing_resource_type' THEN
         RAISE EXCEPTION USING
             ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
-            MESSAGE = format('resource_usage.resource_type %L is not a class in resource_types',
+            MESSAGE = pg_catalog.format('resource_usage.resource_type %L is not a class in resource_types',
                              p_value),
             DETAIL = 'Every usage row names a resource class listed in resource_types.',
             HINT = 'Use one of the classes in resource_types (llm_tokens, cpu_seconds, '
                    'storage_gb_hours, api_calls).';
     WHEN 'bad_amount' THEN
         RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
-            MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
+            MESSAGE = pg_catalog.format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
                              '(only correct_resource_usage() writes negative corrections)',
                              p_value),
             HINT = 'Record the amount actually used; fix a recorded row with '
                    'correct_resource_usage().';
     WHEN 'bad_entity_type' THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
-            MESSAGE = format('resource_usage.entity_type %L is not in entity_types', p_value),
+            MESSAGE = pg_catalog.format('resource_usage.entity_type %L is not in entity_types', p_value),
             HINT = 'Add the kind to entity_types first.';
     WHEN 'bad_resource_type' THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
-            MESSAGE = format('resource_usage.resource_type %L is not in resource_types', p_value),
+            MESSAGE = pg_catalog.format('resource_usage.resource_type %L is not in resource_types', p_value),
             HINT = 'Use one of the classes in resource_types.';
     WHEN 'bad_model' THEN
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
-            MESSAGE = format('resource_usage.model %L is not in llm_models', p_value),
+            MESSAGE = pg_catalog.format('resource_usage.model %L is not in llm_models', p_value),
             HINT = 'Add the model with its tier and price to llm_models first '
                    '(or turn off senate.settings.usage_strict_validation).';
+    WHEN 'amount_out_of_range' THEN
+        RAISE EXCEPTION USING ERRCODE = '22003', TABLE = 'resource_usage', COLUMN = 'amount',
+            MESSAGE = pg_catalog.format('resource_usage.amount %s is out of range: at most 1e15 '
+                                        'in absolute value with at most 18 decimal places',
+                                        senate.shorten_value(p_value)),
+            DETAIL = 'The bounds are listed in senate.value_bounds.',
+            HINT = 'Record the amount actually used, in the unit of the class; no real row is '
+                   'this large.';
+    WHEN 'cost_out_of_range' THEN
+        RAISE EXCEPTION USING ERRCODE = '22003', TABLE = 'resource_usage', COLUMN = 'cost',
+            MESSAGE = pg_catalog.format('resource_usage.cost %s is out of range: at most 1e9 USD '
+                                        'in absolute value with at most 18 decimal places',
+                                        senate.shorten_value(p_value)),
+            DETAIL = 'The bounds are listed in senate.value_bounds.',
+            HINT = 'Record the cost in USD, or leave it NULL to price from llm_models / '
+                   'api_providers.';
+    WHEN 'created_at_out_of_window' THEN
+        RAISE EXCEPTION USING ERRCODE = 'S5031', TABLE = 'resource_usage', COLUMN = 'created_at',
+            MESSAGE = pg_catalog.format('resource_usage.created_at %s is outside the accepted '
+                                        'window: not infinite, at most '
+                                        'economics_policy.usage_max_clock_skew ahead of now and '
+                                        'at most usage_max_age ago', p_value),
+            HINT = 'Record the time the spend happened; an operator widens the window with '
+                   'adopt_economics_policy when older usage must be imported.';
+    WHEN 'too_large' THEN
+        RAISE EXCEPTION USING ERRCODE = '22001', TABLE = 'resource_usage',
+            COLUMN = pg_catalog.split_part(p_value, ':', 1),
+            MESSAGE = pg_catalog.format('resource_usage.%s is too long: %s, at most %s',
+                                        pg_catalog.split_part(p_value, ':', 1),
+                                        pg_catalog.split_part(p_value, ':', 2),
+                                        pg_catalog.split_part(p_value, ':', 3)),
+            DETAIL = 'The bounds are listed in senate.value_bounds.',
+            HINT = 'Store a reference to large content, not the content.';
     ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
-            MESSAGE = format('resource_usage.provider %L is not in api_providers', p_value),
+            MESSAGE = pg_catalog.format('resource_usage.provider %L is not in api_providers', p_value),
             HINT = 'Add the provider to api_providers first (or use provider ''other'').';
     END CASE;
 END;
@@ -5517,7 +6222,7 @@ $$;
 -- Name: FUNCTION raise_usage_insert_error(p_problem text, p_value text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503). Called by senate.account_usage_inserts().';
+COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound). Called by senate.account_usage_inserts().';
 
 
 --
@@ -5526,7 +6231,7 @@ COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text
 
 CREATE FUNCTION senate.record_budget_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -5592,7 +6297,7 @@ COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: 
 
 CREATE FUNCTION senate.record_proposal_transition() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -5628,20 +6333,21 @@ COMMENT ON FUNCTION senate.record_proposal_transition() IS 'Row trigger on alloc
 
 CREATE FUNCTION senate.record_proposal_votes() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     INSERT INTO public.allocation_votes (proposal_id, voter, vote, rationale, cast_at)
     SELECT NEW.id, n.e ->> 'voter', n.e ->> 'vote', n.e ->> 'rationale',
            (n.e ->> 'cast_at')::timestamptz
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
-                                   ELSE '[]'::jsonb END) WITH ORDINALITY AS n (e, position)
-    WHERE jsonb_typeof(n.e) = 'object'
+    FROM pg_catalog.jsonb_array_elements(
+             CASE WHEN pg_catalog.jsonb_typeof(NEW.votes) = 'array' THEN NEW.votes
+                  ELSE '[]'::jsonb END) WITH ORDINALITY AS n (e, position)
+    WHERE pg_catalog.jsonb_typeof(n.e) = 'object'
       AND (TG_OP = 'INSERT'
-           OR NOT EXISTS (SELECT 1
-                          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(OLD.votes) = 'array'
-                                                         THEN OLD.votes ELSE '[]'::jsonb END) AS o
-                          WHERE o = n.e))
+           OR n.e NOT IN (SELECT o.e
+                          FROM pg_catalog.jsonb_array_elements(
+                                   CASE WHEN pg_catalog.jsonb_typeof(OLD.votes) = 'array'
+                                        THEN OLD.votes ELSE '[]'::jsonb END) AS o (e)))
     ORDER BY n.position;
     RETURN NULL;
 END;
@@ -5652,7 +6358,7 @@ $$;
 -- Name: FUNCTION record_proposal_votes(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation_proposals: appends every new or replaced element of votes to allocation_votes.';
+COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation_proposals: appends every new or replaced element of votes to allocation_votes (set-based: one hashed NOT IN against the previous votes, linear in their number).';
 
 
 --
@@ -5661,7 +6367,7 @@ COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation
 
 CREATE FUNCTION senate.record_reserve_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -5708,7 +6414,7 @@ COMMENT ON FUNCTION senate.record_reserve_changes() IS 'Statement-level trigger:
 
 CREATE FUNCTION senate.record_throttle_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -5758,7 +6464,7 @@ COMMENT ON FUNCTION senate.record_throttle_changes() IS 'Statement-level trigger
 
 CREATE FUNCTION senate.record_tier_budget_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -5810,11 +6516,15 @@ COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trig
 
 CREATE FUNCTION senate.refuse_forged_correction_row() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    -- The table's owner, or senate_owner (as whom correct_resource_usage() runs).
     IF NOT pg_has_role(current_user,
                        (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+       AND NOT coalesce(pg_has_role(current_user,
+                                    (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = 'senate_owner'),
+                                    'USAGE'), false)
     THEN
         RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
             COLUMN = 'corrects_usage_id',
@@ -5832,7 +6542,7 @@ $$;
 -- Name: FUNCTION refuse_forged_correction_row(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS 'BEFORE INSERT row trigger on resource_usage, fired only for rows with corrects_usage_id: only correct_resource_usage() (which runs as the table owner) may write correction rows; anyone else gets 42501.';
+COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS 'BEFORE INSERT row trigger on resource_usage, fired only for rows with corrects_usage_id: only correct_resource_usage() (which runs as senate_owner) or the table owner may write correction rows; anyone else gets 42501.';
 
 
 --
@@ -5841,12 +6551,16 @@ COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS 'BEFORE INSERT row 
 
 CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
        AND NOT pg_has_role(current_user,
                            (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+       -- senate_owner: correct_resource_usage() runs as it
+       AND NOT coalesce(pg_has_role(current_user,
+                                    (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = 'senate_owner'),
+                                    'USAGE'), false)
     THEN
         RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
             COLUMN = 'corrects_usage_id',
@@ -5889,6 +6603,120 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_ledger_change() IS 'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only ledgers (SQLSTATE S4001).';
+
+
+--
+-- Name: refuse_out_of_bound_value(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_out_of_bound_value() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_new jsonb := pg_catalog.to_jsonb(NEW);
+    v_old jsonb := CASE WHEN TG_OP = 'UPDATE' THEN pg_catalog.to_jsonb(OLD) END;
+    v_spec text;
+    v_kind text;
+    v_column text;
+    v_max numeric;
+    v_text text;
+    v_old_text text;
+    v_amount numeric;
+    v_old_amount numeric;
+    v_size bigint;
+BEGIN
+    FOREACH v_spec IN ARRAY TG_ARGV LOOP
+        v_kind := pg_catalog.split_part(v_spec, ':', 1);
+        v_column := pg_catalog.split_part(v_spec, ':', 2);
+        v_max := pg_catalog.split_part(v_spec, ':', 3)::numeric;
+        v_text := v_new ->> v_column;
+        v_old_text := v_old ->> v_column;
+        CONTINUE WHEN v_text IS NULL;
+        IF v_kind = 'amount' THEN
+            v_amount := v_text::numeric;
+            v_old_amount := v_old_text::numeric;
+            -- NaN and infinities are left to the tables' own CHECKs (23514, 0057).
+            IF (pg_catalog.abs(v_amount) > v_max AND pg_catalog.abs(v_amount) < 'Infinity'::numeric
+                OR pg_catalog.scale(v_amount) > 18)
+               AND NOT coalesce(pg_catalog.abs(v_old_amount) > v_max
+                                OR pg_catalog.scale(v_old_amount) > 18, false) THEN
+                RAISE EXCEPTION USING ERRCODE = '22003', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+                    MESSAGE = pg_catalog.format(
+                        '%s.%s = %s is out of range: at most %s in absolute value, with at most '
+                        '18 decimal places', TG_TABLE_NAME, v_column,
+                        CASE WHEN pg_catalog.length(v_text) > 40
+                             THEN pg_catalog.left(v_text, 20) || '...(' ||
+                                  pg_catalog.length(v_text) || ' characters)'
+                             ELSE v_text END, v_max),
+                    DETAIL = 'The bounds are listed in senate.value_bounds.',
+                    HINT = 'Amounts are in the unit of the resource class; no real value is '
+                           'this large.';
+            END IF;
+        ELSIF v_kind IN ('text', 'json') THEN
+            v_size := CASE v_kind WHEN 'text' THEN pg_catalog.length(v_text)
+                                  ELSE pg_catalog.octet_length(v_text) END;
+            IF v_size > v_max AND v_text IS DISTINCT FROM v_old_text THEN
+                RAISE EXCEPTION USING ERRCODE = '22001', TABLE = TG_TABLE_NAME, COLUMN = v_column,
+                    MESSAGE = pg_catalog.format(
+                        '%s.%s is too long: %s %s, at most %s', TG_TABLE_NAME, v_column,
+                        v_size,
+                        CASE v_kind WHEN 'text' THEN 'characters' ELSE 'bytes' END, v_max),
+                    DETAIL = 'The bounds are listed in senate.value_bounds.',
+                    HINT = 'Store a reference to large content, not the content.';
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_out_of_bound_value(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_out_of_bound_value() IS 'BEFORE INSERT / UPDATE row trigger (t05_bound_values_*), fired only when its WHEN clause found a value beyond its bound in senate.value_bounds: raises 22003 for an amount (naming table, column and value) or 22001 for a text or JSON value too large. An UPDATE of a legacy value already beyond the bound is let through.';
+
+
+--
+-- Name: refuse_own_proposal(bigint, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refuse_own_proposal(p_proposal_id bigint, p_senator text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_filer text;
+    v_proposer text;
+BEGIN
+    SELECT t.session_login INTO v_filer
+    FROM public.allocation_proposal_transitions AS t
+    WHERE t.proposal_id = p_proposal_id AND t.from_status IS NULL
+    ORDER BY t.transition_id
+    LIMIT 1;
+    SELECT coalesce(p.proposer_agent::text, p.proposer_id::text,
+                    pg_catalog.to_jsonb(p) ->> 'proposer') INTO v_proposer
+    FROM public.allocation_proposals AS p WHERE p.id = p_proposal_id;
+    IF v_filer = pg_catalog."session_user"()::text OR v_proposer = p_senator THEN
+        PERFORM senate.raise_error('S5013',
+            pg_catalog.format('proposal %s was filed by %s: a proposer does not decide their own '
+                              'proposal',
+                              p_proposal_id,
+                              CASE WHEN v_filer = pg_catalog."session_user"()::text
+                                   THEN 'login ' || pg_catalog.quote_ident(v_filer)
+                                   ELSE 'senator ' || pg_catalog.quote_literal(v_proposer) END));
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refuse_own_proposal(p_proposal_id bigint, p_senator text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refuse_own_proposal(p_proposal_id bigint, p_senator text) IS 'Raises S5013 when the session''s login filed the proposal (session_login of its filing transition) or p_senator is the proposer named on it.';
 
 
 --
@@ -5968,7 +6796,7 @@ COMMENT ON FUNCTION senate.refuse_referenced_truncate() IS 'Statement-level BEFO
 
 CREATE FUNCTION senate.refuse_usage_change() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     IF senate.usage_append_only() THEN
@@ -5999,7 +6827,7 @@ COMMENT ON FUNCTION senate.refuse_usage_change() IS 'Statement-level trigger on 
 
 CREATE FUNCTION senate.refuse_usage_rewrites() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_rewritten bigint;
@@ -6057,6 +6885,116 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_value(p_sqlstate text, p_function text, p_argument text, p_value numeric, p_expected text) IS 'Raises SQLSTATE p_sqlstate naming the function, the argument and its value (never returns); the argument name is also in the error''s COLUMN field (psycopg: diag.column_name). IMMUTABLE so that the SQL formulas calling it stay inlinable.';
+
+
+--
+-- Name: registry_comment(text, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.registry_comment(p_kind text, p_relation text, p_name text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE p_kind
+        WHEN 'column' THEN (SELECT pg_catalog.col_description(a.attrelid, a.attnum)
+                            FROM pg_catalog.pg_attribute AS a
+                            WHERE a.attrelid = pg_catalog.to_regclass(p_relation)
+                              AND a.attname = p_name AND a.attnum > 0 AND NOT a.attisdropped)
+        WHEN 'constraint' THEN (SELECT pg_catalog.obj_description(c.oid, 'pg_constraint')
+                                FROM pg_catalog.pg_constraint AS c
+                                WHERE c.conrelid = pg_catalog.to_regclass(p_relation)
+                                  AND c.conname = p_name)
+        WHEN 'row' THEN NULL
+        ELSE pg_catalog.obj_description(pg_catalog.to_regclass(p_relation), 'pg_class')
+    END
+$$;
+
+
+--
+-- Name: FUNCTION registry_comment(p_kind text, p_relation text, p_name text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.registry_comment(p_kind text, p_relation text, p_name text) IS 'The comment an object of senate.schema_registry carries now (NULL: none or no such object).';
+
+
+--
+-- Name: registry_object_exists(text, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.registry_object_exists(p_kind text, p_relation text, p_name text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE p_kind
+        WHEN 'column' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                                   WHERE a.attrelid = pg_catalog.to_regclass(p_relation)
+                                     AND a.attname = p_name AND a.attnum > 0
+                                     AND NOT a.attisdropped)
+        WHEN 'constraint' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS c
+                                       WHERE c.conrelid = pg_catalog.to_regclass(p_relation)
+                                         AND c.conname = p_name)
+        ELSE pg_catalog.to_regclass(p_relation) IS NOT NULL
+    END
+$$;
+
+
+--
+-- Name: FUNCTION registry_object_exists(p_kind text, p_relation text, p_name text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.registry_object_exists(p_kind text, p_relation text, p_name text) IS 'Whether a table, index (p_relation), column or constraint (p_name of p_relation) exists now.';
+
+
+--
+-- Name: release(text); Type: PROCEDURE; Schema: senate; Owner: -
+--
+
+CREATE PROCEDURE senate.release(IN p_migration text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    r record;
+    v_rel regclass;
+BEGIN
+    FOR r IN SELECT g.entry_id, g.object_kind, g.relation, g.object_name
+             FROM senate.schema_registry AS g
+             WHERE g.action = 'adopted' AND g.commented_by = p_migration
+    LOOP
+        CALL senate.set_registry_comment(r.object_kind, r.relation, r.object_name, NULL);
+        UPDATE senate.schema_registry SET commented_by = NULL WHERE entry_id = r.entry_id;
+    END LOOP;
+    FOR r IN SELECT g.object_kind, g.relation, g.object_name, g.key_column
+             FROM senate.schema_registry AS g
+             WHERE g.migration = p_migration AND g.action = 'created'
+             ORDER BY g.entry_id DESC
+    LOOP
+        v_rel := pg_catalog.to_regclass(r.relation);
+        CONTINUE WHEN v_rel IS NULL
+            OR NOT senate.registry_object_exists(r.object_kind, r.relation, r.object_name)
+               AND r.object_kind <> 'row';
+        CASE r.object_kind
+            WHEN 'table' THEN EXECUTE pg_catalog.format('DROP TABLE %s', v_rel);
+            WHEN 'index' THEN EXECUTE pg_catalog.format('DROP INDEX %s', v_rel);
+            WHEN 'column' THEN
+                EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', v_rel, r.object_name);
+            WHEN 'constraint' THEN
+                EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', v_rel, r.object_name);
+            WHEN 'row' THEN
+                EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I::text = $1', v_rel, r.key_column)
+                USING r.object_name;
+        END CASE;
+    END LOOP;
+    DELETE FROM senate.schema_registry WHERE migration = p_migration;
+END;
+$_$;
+
+
+--
+-- Name: PROCEDURE release(IN p_migration text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON PROCEDURE senate.release(IN p_migration text) IS 'The registry part of a rollback: removes the comments p_migration gave adopted objects, then drops what p_migration created (rows, constraints, columns, indexes, tables; newest first) and forgets its records. Adopted objects and their data are never touched.';
 
 
 --
@@ -6205,7 +7143,7 @@ COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released:
 
 CREATE FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) RETURNS SETOF public.spend_throttles
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_jit text := current_setting('jit');
@@ -6286,7 +7224,7 @@ COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_ent
 
 CREATE FUNCTION senate.release_throttles_of_changed_envelopes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_types text[];
@@ -6323,7 +7261,7 @@ COMMENT ON FUNCTION senate.release_throttles_of_changed_envelopes() IS 'Statemen
 
 CREATE FUNCTION senate.release_throttles_of_removed_allowances() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_types text[];
@@ -6497,6 +7435,47 @@ COMMENT ON FUNCTION senate.require_resource_type(p_argument text, p_value text) 
 
 
 --
+-- Name: require_session_senator(text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.require_session_senator(p_argument text, p_claimed text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_me text := senate.session_senator();
+    v_claimed text;
+BEGIN
+    -- A name, when given, is checked like every actor name first (S2010).
+    IF p_claimed IS NOT NULL THEN
+        v_claimed := senate.require_actor(p_argument, p_claimed);
+    END IF;
+    IF v_me IS NULL THEN
+        PERFORM senate.raise_error('S5010',
+            format('login %s is not a senator: it cannot act as %s %s',
+                   quote_ident(pg_catalog."session_user"()::text), p_argument,
+                   coalesce(quote_literal(left(v_claimed, 80)), '(itself)')));
+    END IF;
+    IF v_claimed IS NOT NULL AND v_claimed <> v_me
+       AND v_claimed <> pg_catalog."session_user"()::text THEN
+        PERFORM senate.raise_error('S5011',
+            format('%s %s is not the session''s senator: login %s is senator %s',
+                   p_argument, quote_literal(left(v_claimed, 80)),
+                   quote_ident(pg_catalog."session_user"()::text), quote_literal(v_me)));
+    END IF;
+    RETURN v_me;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION require_session_senator(p_argument text, p_claimed text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.require_session_senator(p_argument text, p_claimed text) IS 'The session''s senator id, or raises S2010 when the claimed name (argument p_argument: voter, reviewer) is given but blank or over 200 characters, S5010 when the login is no member, S5011 when the claimed name is neither NULL nor the session''s senator id or login name.';
+
+
+--
 -- Name: require_short_text(text, text, integer); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6528,7 +7507,7 @@ COMMENT ON FUNCTION senate.require_short_text(p_argument text, p_value text, p_m
 
 CREATE FUNCTION senate.revoke_role_privileges() RETURNS void
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     h record;
@@ -6537,35 +7516,41 @@ DECLARE
 BEGIN
     -- Restore each hardened function that still exists to its recorded state.
     FOR h IN
-        SELECT x.*, p.oid::regprocedure AS fn
+        SELECT x.*, p.oid::regprocedure AS fn, p.proowner
         FROM senate.function_hardening AS x
-        JOIN pg_proc AS p ON p.oid = x.function_oid
+        JOIN pg_catalog.pg_proc AS p ON p.oid = x.function_oid
         ORDER BY x.function_oid
     LOOP
         IF NOT h.was_security_definer THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', h.fn);
+            EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', h.fn);
         END IF;
         IF h.had_search_path IS NULL THEN
-            EXECUTE format('ALTER FUNCTION %s RESET search_path', h.fn);
+            EXECUTE format('ALTER ROUTINE %s RESET search_path', h.fn);
         ELSE
             PERFORM set_config('search_path', h.had_search_path, true);
-            EXECUTE format('ALTER FUNCTION %s SET search_path FROM CURRENT', h.fn);
-            PERFORM set_config('search_path', 'pg_catalog, public, senate, pg_temp', true);
+            EXECUTE format('ALTER ROUTINE %s SET search_path FROM CURRENT', h.fn);
+            PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
         END IF;
-        IF h.public_could_execute THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', h.fn);
+        IF h.public_could_execute AND NOT has_function_privilege('public', h.fn, 'EXECUTE') THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO PUBLIC', h.fn);
+        END IF;
+        IF h.proowner <> h.had_owner
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o WHERE o.oid = h.had_owner) THEN
+            EXECUTE format('ALTER ROUTINE %s OWNER TO %I', h.fn,
+                           (SELECT o.rolname FROM pg_catalog.pg_roles AS o WHERE o.oid = h.had_owner));
         END IF;
     END LOOP;
 
-    -- Revoke whatever the group roles hold on this database's objects.
-    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin'] LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
+    -- Revoke whatever the group roles and senate_owner hold on this database's objects.
+    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin',
+                             'senate_owner'] LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r);
         FOR obj IN
-            SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
+            SELECT c.oid::regclass AS rel, c.relkind FROM pg_catalog.pg_class AS c
             WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
               AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
-                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a, aclexplode(a.attacl) AS x
                               WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
             ORDER BY c.oid
         LOOP
@@ -6577,13 +7562,13 @@ BEGIN
         END LOOP;
         EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
         FOR obj IN
-            SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
+            SELECT p.oid::regprocedure AS fn FROM pg_catalog.pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND p.prokind IN ('f', 'p')
               AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
             ORDER BY p.oid
         LOOP
-            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
+            EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %I', obj.fn, r);
         END LOOP;
     END LOOP;
 END;
@@ -6594,7 +7579,7 @@ $$;
 -- Name: FUNCTION revoke_role_privileges(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores hardened functions to their recorded state and revokes every privilege of the group roles here. The roles themselves stay (they are cluster-global).';
+COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores hardened functions to their recorded state (owner, SECURITY DEFINER, search_path, PUBLIC EXECUTE) and revokes every privilege of the group roles and senate_owner here. The roles themselves stay (they are cluster-global).';
 
 
 --
@@ -6603,7 +7588,7 @@ COMMENT ON FUNCTION senate.revoke_role_privileges() IS 'Undoes senate.grant_role
 
 CREATE FUNCTION senate.roll_up_usage() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
     v_time_zone text := senate.policy_time_zone();
@@ -6771,16 +7756,55 @@ COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resour
 
 
 --
+-- Name: session_senator(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.session_senator() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT m.senator_id
+    FROM senate.senate_members AS m
+    WHERE m.login_role = (SELECT r.oid FROM pg_catalog.pg_roles AS r
+                          WHERE r.rolname = pg_catalog."session_user"())
+      AND m.removed_at IS NULL
+$$;
+
+
+--
+-- Name: FUNCTION session_senator(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.session_senator() IS 'The senator id of the session''s login (session_user, through senate.senate_members); NULL when the login is no current member. Whatever current_user a SECURITY DEFINER function runs as, session_user is the login that connected (or SET SESSION AUTHORIZATION by a superuser).';
+
+
+--
 -- Name: set_change_cause(text, text, text, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text DEFAULT NULL::text) RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT set_config('senate.cause_type', coalesce(p_cause_type, ''), true),
-           set_config('senate.cause_id', coalesce(p_cause_id, ''), true),
-           set_config('senate.actor', coalesce(p_actor, ''), true),
-           set_config('senate.note', coalesce(p_note, ''), true);
+DECLARE
+    v_xact xid8 := pg_catalog.pg_current_xact_id();
+BEGIN
+    -- Rows this backend left behind in earlier transactions (committed without a clear).
+    DELETE FROM senate.change_causes AS c
+    WHERE c.backend_pid = pg_catalog.pg_backend_pid() AND c.transaction_id <> v_xact;
+    IF nullif(p_cause_type, '') IS NULL THEN
+        DELETE FROM senate.change_causes AS c
+        WHERE c.backend_pid = pg_catalog.pg_backend_pid() AND c.transaction_id = v_xact;
+        RETURN;
+    END IF;
+    INSERT INTO senate.change_causes AS c
+        (backend_pid, transaction_id, cause_type, cause_id, actor, note)
+    VALUES (pg_catalog.pg_backend_pid(), v_xact, p_cause_type, nullif(p_cause_id, ''),
+            nullif(p_actor, ''), nullif(p_note, ''))
+    ON CONFLICT (backend_pid, transaction_id) DO UPDATE
+    SET cause_type = excluded.cause_type, cause_id = excluded.cause_id,
+        actor = excluded.actor, note = excluded.note, set_at = excluded.set_at;
+END;
 $$;
 
 
@@ -6788,7 +7812,84 @@ $$;
 -- Name: FUNCTION set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text) IS 'Names the cause, actor and note that the ledger triggers record for the budget and reserve changes that follow in this transaction. Call senate.clear_change_cause() afterwards.';
+COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, p_actor text, p_note text) IS 'Names the cause, actor and note that the ledger triggers record for the budget and reserve changes that follow in this transaction (a row of senate.change_causes; a NULL cause_type clears it). Owner only: the project''s SECURITY DEFINER functions call it; nothing a caller can SET is read. Call senate.clear_change_cause() afterwards.';
+
+
+--
+-- Name: set_registry_comment(text, text, text, text); Type: PROCEDURE; Schema: senate; Owner: -
+--
+
+CREATE PROCEDURE senate.set_registry_comment(IN p_kind text, IN p_relation text, IN p_name text, IN p_comment text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_rel regclass := pg_catalog.to_regclass(p_relation);
+    v_relkind "char";
+BEGIN
+    IF NOT senate.registry_object_exists(p_kind, p_relation, p_name) THEN
+        RETURN;
+    END IF;
+    SELECT c.relkind INTO v_relkind FROM pg_catalog.pg_class AS c WHERE c.oid = v_rel;
+    IF p_kind = 'column' THEN
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', v_rel, p_name, p_comment);
+    ELSIF p_kind = 'constraint' THEN
+        EXECUTE pg_catalog.format('COMMENT ON CONSTRAINT %I ON %s IS %L', p_name, v_rel, p_comment);
+    ELSE
+        EXECUTE pg_catalog.format('COMMENT ON %s %s IS %L',
+            CASE v_relkind WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'v' THEN 'VIEW'
+                           WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+                           ELSE 'TABLE' END,
+            v_rel, p_comment);
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: PROCEDURE set_registry_comment(IN p_kind text, IN p_relation text, IN p_name text, IN p_comment text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON PROCEDURE senate.set_registry_comment(IN p_kind text, IN p_relation text, IN p_name text, IN p_comment text) IS 'Sets (NULL: removes) the comment of a registry object if it exists; used by senate.settle_comments and senate.release.';
+
+
+--
+-- Name: settle_comments(text); Type: PROCEDURE; Schema: senate; Owner: -
+--
+
+CREATE PROCEDURE senate.settle_comments(IN p_migration text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT g.entry_id, g.object_kind, g.relation, g.object_name, g.previous_comment,
+                    g.commented_by,
+                    senate.registry_comment(g.object_kind, g.relation, g.object_name) AS now_comment
+             FROM senate.schema_registry AS g
+             WHERE g.action = 'adopted'
+             ORDER BY g.entry_id
+    LOOP
+        IF r.previous_comment IS NOT NULL THEN
+            IF r.now_comment IS DISTINCT FROM r.previous_comment THEN
+                CALL senate.set_registry_comment(r.object_kind, r.relation, r.object_name,
+                                                 r.previous_comment);
+            END IF;
+        ELSIF r.now_comment IS NOT NULL AND r.commented_by IS NULL THEN
+            UPDATE senate.schema_registry SET commented_by = p_migration
+            WHERE entry_id = r.entry_id;
+        END IF;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: PROCEDURE settle_comments(IN p_migration text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON PROCEDURE senate.settle_comments(IN p_migration text) IS 'Call at the end of a migration that comments objects it may have adopted: every adopted object gets back the comment the deployment gave it; one that had none keeps the project''s comment, recorded as set by p_migration so that its rollback removes it.';
 
 
 --
@@ -6797,16 +7898,21 @@ COMMENT ON FUNCTION senate.set_change_cause(p_cause_type text, p_cause_id text, 
 
 CREATE FUNCTION senate.settle_spend_reservation() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    -- Only the reserving login's usage (or a senate_admin member's) settles a hold: a row
+    -- naming another login's reservation is recorded but settles nothing (its hold ends at
+    -- its ttl), so nobody ends another's hold by naming its (sequential) id.
     UPDATE public.spend_reservations AS r
-    SET settled_at = coalesce(r.settled_at, clock_timestamp()),
+    SET settled_at = coalesce(r.settled_at, pg_catalog.clock_timestamp()),
         settled_amount = coalesce(r.settled_amount, 0) + NEW.amount::numeric
     WHERE r.reservation_id = NEW.reservation_id
       AND r.entity_type = NEW.entity_type::text
       AND r.entity_id = NEW.entity_id::text
-      AND r.resource_type = NEW.resource_type::text;
+      AND r.resource_type = NEW.resource_type::text
+      AND (r.reserved_by = session_user
+           OR pg_catalog.pg_has_role(session_user, 'senate_admin', 'MEMBER'));
     RETURN NULL;
 END;
 $$;
@@ -6816,7 +7922,7 @@ $$;
 -- Name: FUNCTION settle_spend_reservation(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class): the hold ends, settled_amount adds up the rows'' amounts.';
+COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, and written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts. A row naming another login''s reservation settles nothing.';
 
 
 --
@@ -6825,7 +7931,7 @@ COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigg
 
 CREATE FUNCTION senate.settle_spend_reservations() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     -- The common case (no row names a reservation) stops here after one pass over the
@@ -6854,6 +7960,28 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Not attached since 0058 (replaced by the row trigger senate.settle_spend_reservation()); kept so that rolling 0058 back restores its trigger.';
+
+
+--
+-- Name: shorten_value(text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.shorten_value(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN pg_catalog.length(p_value) > 40
+                THEN pg_catalog.left(p_value, 20) || '...(' || pg_catalog.length(p_value)
+                     || ' characters)'
+                ELSE p_value END
+$$;
+
+
+--
+-- Name: FUNCTION shorten_value(p_value text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.shorten_value(p_value text) IS 'A value for an error message: as is up to 40 characters, else its first 20 and its length.';
 
 
 --
@@ -6958,12 +8086,56 @@ COMMENT ON FUNCTION senate.spend_request_is_valid(p_entity_id text, p_resource_t
 
 
 --
+-- Name: stamp_session_login(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.stamp_session_login() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.session_login := pg_catalog."session_user"()::text;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION stamp_session_login(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.stamp_session_login() IS 'BEFORE INSERT row trigger: sets session_login to session_user, whatever the INSERT gave.';
+
+
+--
+-- Name: stamp_vote_recorder(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.stamp_vote_recorder() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.recorded_by := pg_catalog."session_user"()::text;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION stamp_vote_recorder(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.stamp_vote_recorder() IS 'BEFORE INSERT row trigger on allocation_votes: sets recorded_by to session_user, whatever the INSERT gave.';
+
+
+--
 -- Name: sync_priority_scores(text[], text[]); Type: FUNCTION; Schema: senate; Owner: -
 --
 
 CREATE FUNCTION senate.sync_priority_scores(p_entity_types text[] DEFAULT NULL::text[], p_entity_ids text[] DEFAULT NULL::text[]) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     p public.economics_policy;
@@ -7224,7 +8396,7 @@ COMMENT ON FUNCTION senate.sync_usage_compatibility_on_update() IS 'BEFORE UPDAT
 
 CREATE FUNCTION senate.usage_append_only() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT coalesce((SELECT s.usage_append_only FROM senate.settings AS s), true)
 $$;
@@ -7270,7 +8442,7 @@ COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage
 
 CREATE FUNCTION senate.usage_strict_validation() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
 $$;
@@ -7330,7 +8502,7 @@ COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before IN
 
 CREATE FUNCTION senate.validate_usage_inserts() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_bad record;
@@ -7443,7 +8615,7 @@ COMMENT ON FUNCTION senate.weighted_allocation_score(evidence_strength numeric, 
 
 CREATE FUNCTION senate.zero_blocked_market_weights() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
     UPDATE public.resource_budgets AS b
@@ -7483,6 +8655,7 @@ CREATE TABLE public.allocation_proposal_transitions (
     revisit_at timestamp with time zone,
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     transaction_id bigint DEFAULT txid_current() NOT NULL,
+    session_login text DEFAULT SESSION_USER,
     CONSTRAINT allocation_proposal_transitions_from_status_check CHECK ((from_status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
     CONSTRAINT allocation_proposal_transitions_to_status_check CHECK ((to_status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text])))
 );
@@ -7556,6 +8729,13 @@ COMMENT ON COLUMN public.allocation_proposal_transitions.recorded_at IS 'When th
 --
 
 COMMENT ON COLUMN public.allocation_proposal_transitions.transaction_id IS 'Transaction that made the change (matches budget_ledger.transaction_id of an approval''s budget entries).';
+
+
+--
+-- Name: COLUMN allocation_proposal_transitions.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_transitions.session_login IS 'Login that made the transition (session_user); for the filing row, the login that filed the proposal. Set by trigger t99_stamp_session_login; NULL for rows recorded before migration 0111.';
 
 
 --
@@ -8009,6 +9189,7 @@ CREATE TABLE public.budget_ledger (
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     transaction_id bigint DEFAULT txid_current() NOT NULL,
     model_tier text,
+    session_login text DEFAULT SESSION_USER,
     CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
     CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
     CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
@@ -8125,6 +9306,13 @@ COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made 
 --
 
 COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
+
+
+--
+-- Name: COLUMN budget_ledger.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
 
 
 --
@@ -11725,6 +12913,77 @@ ALTER TABLE public.world_model_gains ALTER COLUMN gain_id ADD GENERATED ALWAYS A
 
 
 --
+-- Name: change_causes; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.change_causes (
+    backend_pid integer NOT NULL,
+    transaction_id xid8 NOT NULL,
+    cause_type text NOT NULL,
+    cause_id text,
+    actor text,
+    note text,
+    set_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+
+--
+-- Name: TABLE change_causes; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.change_causes IS 'The cause the ledger triggers record for the budget and reserve changes of one transaction (backend pid and top-level transaction id), written only by senate.set_change_cause(), which only the owner (and so only the project''s SECURITY DEFINER functions) may execute. A transaction''s row is removed by senate.clear_change_cause() or by its backend''s next cause.';
+
+
+--
+-- Name: COLUMN change_causes.backend_pid; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.backend_pid IS 'Backend (pg_backend_pid()) of the transaction.';
+
+
+--
+-- Name: COLUMN change_causes.transaction_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.transaction_id IS 'Top-level transaction (pg_current_xact_id()).';
+
+
+--
+-- Name: COLUMN change_causes.cause_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.cause_type IS 'What causes the changes: proposal_approval, rebalance, reserve_funding, ...';
+
+
+--
+-- Name: COLUMN change_causes.cause_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.cause_id IS 'Identifier of the cause (proposal id, run id, ...), if any.';
+
+
+--
+-- Name: COLUMN change_causes.actor; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.actor IS 'Actor named by the function (a senator id, the scheduler''s name); NULL: the login.';
+
+
+--
+-- Name: COLUMN change_causes.note; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.note IS 'Free-text reason.';
+
+
+--
+-- Name: COLUMN change_causes.set_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_causes.set_at IS 'When the cause was set (clock time).';
+
+
+--
 -- Name: compatibility_columns; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -11779,6 +13038,38 @@ COMMENT ON COLUMN senate.compatibility_columns.added_by_senate IS 'True when mig
 --
 
 COMMENT ON COLUMN senate.compatibility_columns.is_synced IS 'True when the t20 triggers keep the column equal to its canonical column(s); false for votes and for a pre-existing column of another type.';
+
+
+--
+-- Name: cycle_locks; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.cycle_locks (
+    cycle text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT cycle_locks_cycle_check CHECK ((cycle ~ '^[a-z_]+$'::text))
+);
+
+
+--
+-- Name: TABLE cycle_locks; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.cycle_locks IS 'One row per scheduled cycle that must run one at a time; senate.lock_cycle(cycle) locks it FOR UPDATE until the transaction ends. Nobody but the owner has UPDATE on it, so no other login can take or hold the lock (an advisory lock anyone can).';
+
+
+--
+-- Name: COLUMN cycle_locks.cycle; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.cycle_locks.cycle IS 'Name of the cycle (its function).';
+
+
+--
+-- Name: COLUMN cycle_locks.description; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.cycle_locks.description IS 'What the lock serialises.';
 
 
 --
@@ -11870,7 +13161,7 @@ COMMENT ON COLUMN senate.function_access.granted_to IS 'Group roles granted EXEC
 -- Name: COLUMN function_access.security_definer; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.function_access.security_definer IS 'Make it SECURITY DEFINER with search_path pg_catalog, public, senate, pg_temp (mutating functions, and trigger functions that write internal tables for callers who may not).';
+COMMENT ON COLUMN senate.function_access.security_definer IS 'Make it SECURITY DEFINER with search_path pg_catalog, pg_temp (mutating functions, and trigger functions that write internal tables for callers who may not). Every listed function is owned by senate_owner either way.';
 
 
 --
@@ -11897,6 +13188,7 @@ CREATE TABLE senate.function_hardening (
     was_security_definer boolean NOT NULL,
     had_search_path text,
     public_could_execute boolean NOT NULL,
+    had_owner oid NOT NULL,
     hardened_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
@@ -11941,6 +13233,13 @@ COMMENT ON COLUMN senate.function_hardening.had_search_path IS 'Its own search_p
 --
 
 COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUBLIC could execute it before.';
+
+
+--
+-- Name: COLUMN function_hardening.had_owner; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.function_hardening.had_owner IS 'Its owner before (pg_authid oid; ownership passes to senate_owner).';
 
 
 --
@@ -12039,6 +13338,234 @@ COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the late
 
 
 --
+-- Name: reservation_logins; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.reservation_logins (
+    login text NOT NULL,
+    last_reserved_at timestamp with time zone NOT NULL,
+    CONSTRAINT reservation_logins_login_check CHECK (((length(login) >= 1) AND (length(login) <= 200)))
+);
+
+
+--
+-- Name: TABLE reservation_logins; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.reservation_logins IS 'One row per login that ever reserved spend; reserve_spend locks it so that one login''s reservations run one at a time (its open-hold count cannot be raced past economics_policy.max_open_holds_per_login).';
+
+
+--
+-- Name: COLUMN reservation_logins.login; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.reservation_logins.login IS 'The login (session_user).';
+
+
+--
+-- Name: COLUMN reservation_logins.last_reserved_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.reservation_logins.last_reserved_at IS 'When it last reserved (clock time).';
+
+
+--
+-- Name: revoked_schema_privileges; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.revoked_schema_privileges (
+    schema_name name NOT NULL,
+    grantee text NOT NULL,
+    privilege text NOT NULL,
+    grantor text NOT NULL,
+    grantable boolean NOT NULL,
+    revoked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT revoked_schema_privileges_privilege_check CHECK ((privilege = 'CREATE'::text))
+);
+
+
+--
+-- Name: TABLE revoked_schema_privileges; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.revoked_schema_privileges IS 'Schema privileges the install revoked (CREATE on public from PUBLIC, the PostgreSQL 14 default), so the rollback of 0001 grants them back exactly as they were.';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.schema_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.schema_name IS 'Schema whose ACL was changed.';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.grantee; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.grantee IS 'Who held the privilege (PUBLIC or a role name).';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.privilege; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.privilege IS 'The privilege revoked.';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.grantor; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.grantor IS 'Role that had granted it (restored as grantor).';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.grantable; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.grantable IS 'Whether it was held WITH GRANT OPTION.';
+
+
+--
+-- Name: COLUMN revoked_schema_privileges.revoked_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.revoked_schema_privileges.revoked_at IS 'When the install revoked it.';
+
+
+--
+-- Name: schema_registry; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.schema_registry (
+    entry_id bigint NOT NULL,
+    migration text NOT NULL,
+    object_kind text NOT NULL,
+    relation text NOT NULL,
+    object_name text DEFAULT ''::text NOT NULL,
+    key_column text,
+    action text NOT NULL,
+    previous_comment text,
+    commented_by text,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT schema_registry_action_check CHECK ((action = ANY (ARRAY['created'::text, 'adopted'::text]))),
+    CONSTRAINT schema_registry_check CHECK (((object_kind = 'row'::text) OR (key_column IS NULL))),
+    CONSTRAINT schema_registry_check1 CHECK (((object_kind <> 'row'::text) OR ((key_column IS NOT NULL) AND (action = 'created'::text)))),
+    CONSTRAINT schema_registry_commented_by_check CHECK ((commented_by ~ '^[0-9]{4}$'::text)),
+    CONSTRAINT schema_registry_key_column_check CHECK ((length(key_column) <= 63)),
+    CONSTRAINT schema_registry_migration_check CHECK ((migration ~ '^[0-9]{4}$'::text)),
+    CONSTRAINT schema_registry_object_kind_check CHECK ((object_kind = ANY (ARRAY['table'::text, 'column'::text, 'index'::text, 'constraint'::text, 'row'::text]))),
+    CONSTRAINT schema_registry_object_name_check CHECK ((length(object_name) <= 300)),
+    CONSTRAINT schema_registry_relation_check CHECK (((length(relation) >= 1) AND (length(relation) <= 300)))
+);
+
+
+--
+-- Name: TABLE schema_registry; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.schema_registry IS 'What the migrations created and what they adopted from the deployment, one row per object (tables, columns, indexes, constraints, seed rows written into adopted tables). Rollbacks remove only the created ones and restore comments; adopted objects are never dropped.';
+
+
+--
+-- Name: COLUMN schema_registry.entry_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.entry_id IS 'Order of recording; rollbacks undo in reverse.';
+
+
+--
+-- Name: COLUMN schema_registry.migration; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.migration IS 'Four-digit number of the migration that recorded the object.';
+
+
+--
+-- Name: COLUMN schema_registry.object_kind; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.object_kind IS 'table, column, index, constraint, or row (a seed row written into an adopted table).';
+
+
+--
+-- Name: COLUMN schema_registry.relation; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.relation IS 'Schema-qualified table (for an index: the index itself).';
+
+
+--
+-- Name: COLUMN schema_registry.object_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.object_name IS 'Column or constraint name, or the row''s key value; empty for tables and indexes.';
+
+
+--
+-- Name: COLUMN schema_registry.key_column; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.key_column IS 'For rows: the key column that object_name is a value of.';
+
+
+--
+-- Name: COLUMN schema_registry.action; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.action IS 'created: absent before, the rollback removes it; adopted: the deployment''s, never dropped.';
+
+
+--
+-- Name: COLUMN schema_registry.previous_comment; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.previous_comment IS 'For adopted objects: the comment the deployment had (NULL: none).';
+
+
+--
+-- Name: COLUMN schema_registry.commented_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.commented_by IS 'For adopted objects without a comment: the migration that gave it the project''s comment (its rollback removes it again).';
+
+
+--
+-- Name: COLUMN schema_registry.recorded_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.schema_registry.recorded_at IS 'When the object was recorded.';
+
+
+--
+-- Name: schema_registry_entry_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
+--
+
+ALTER TABLE senate.schema_registry ALTER COLUMN entry_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME senate.schema_registry_entry_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: senate_members_membership_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
+--
+
+ALTER TABLE senate.senate_members ALTER COLUMN membership_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME senate.senate_members_membership_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: settings; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -12115,7 +13642,8 @@ CREATE TABLE senate.settings_log (
     new_value boolean NOT NULL,
     changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     changed_by text NOT NULL,
-    reason text NOT NULL
+    reason text NOT NULL,
+    session_login text DEFAULT SESSION_USER
 );
 
 
@@ -12176,6 +13704,13 @@ COMMENT ON COLUMN senate.settings_log.reason IS 'Why the change was made.';
 
 
 --
+-- Name: COLUMN settings_log.session_login; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.settings_log.session_login IS 'Login that changed the setting (session_user), set by trigger t99_stamp_session_login; NULL for rows recorded before migration 0111.';
+
+
+--
 -- Name: settings_log_log_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
 --
 
@@ -12197,9 +13732,9 @@ CREATE TABLE senate.table_access (
     relation_name text NOT NULL,
     role_name text NOT NULL,
     privilege text NOT NULL,
-    CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
+    CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE|DELETE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
     CONSTRAINT table_access_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'::text)),
-    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text])))
+    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text, 'senate_owner'::text])))
 );
 
 
@@ -12221,14 +13756,93 @@ COMMENT ON COLUMN senate.table_access.relation_name IS 'Schema-qualified table o
 -- Name: COLUMN table_access.role_name; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege.';
+COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege, or senate_owner (what the SECURITY DEFINER functions may touch).';
 
 
 --
 -- Name: COLUMN table_access.privilege; Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, optionally with a column list.';
+COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT, UPDATE or DELETE, optionally with a column list.';
+
+
+--
+-- Name: value_bounds; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.value_bounds (
+    relation_name text NOT NULL,
+    column_name text NOT NULL,
+    kind text NOT NULL,
+    max_value numeric,
+    unit text NOT NULL,
+    enforced_by text NOT NULL,
+    why text NOT NULL,
+    CONSTRAINT value_bounds_check CHECK (((kind = 'time'::text) = (max_value IS NULL))),
+    CONSTRAINT value_bounds_column_name_check CHECK ((column_name ~ '^[a-z_][a-z0-9_]*$'::text)),
+    CONSTRAINT value_bounds_enforced_by_check CHECK ((enforced_by = ANY (ARRAY['row_trigger'::text, 'usage_ingest'::text]))),
+    CONSTRAINT value_bounds_kind_check CHECK ((kind = ANY (ARRAY['amount'::text, 'text'::text, 'json'::text, 'time'::text]))),
+    CONSTRAINT value_bounds_max_value_check CHECK ((max_value > (0)::numeric)),
+    CONSTRAINT value_bounds_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'::text)),
+    CONSTRAINT value_bounds_unit_check CHECK (((length(unit) >= 1) AND (length(unit) <= 200))),
+    CONSTRAINT value_bounds_why_check CHECK (((length(why) >= 1) AND (length(why) <= 2000)))
+);
+
+
+--
+-- Name: TABLE value_bounds; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.value_bounds IS 'The documented bound of every amount, text and JSON value writers supply (issue 15): an amount is at most max_value in absolute value with at most 18 decimal places (22003 otherwise); a text at most max_value characters and a JSON value at most max_value bytes as text (22001). row_trigger bounds are applied by senate.apply_value_bounds(); usage_ingest ones are tested by senate.account_usage_inserts() (migration 0121).';
+
+
+--
+-- Name: COLUMN value_bounds.relation_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.relation_name IS 'Schema-qualified table.';
+
+
+--
+-- Name: COLUMN value_bounds.column_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.column_name IS 'Column bounded.';
+
+
+--
+-- Name: COLUMN value_bounds.kind; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.kind IS 'amount (numeric: |value| <= max_value, scale <= 18; NaN and infinities are refused by the tables'' CHECKs), text (characters), json (bytes of its text form), time (the usage window of economics_policy: no max_value).';
+
+
+--
+-- Name: COLUMN value_bounds.max_value; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.max_value IS 'The bound, in unit; NULL for kind time.';
+
+
+--
+-- Name: COLUMN value_bounds.unit; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.unit IS 'Unit of max_value.';
+
+
+--
+-- Name: COLUMN value_bounds.enforced_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.enforced_by IS 'row_trigger: t05_bound_values_insert / _update on the table; usage_ingest: the statement trigger t80_account_usage_inserts on resource_usage.';
+
+
+--
+-- Name: COLUMN value_bounds.why; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.value_bounds.why IS 'Why this bound.';
 
 
 --
@@ -12529,11 +14143,27 @@ ALTER TABLE ONLY public.world_model_gains
 
 
 --
+-- Name: change_causes change_causes_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.change_causes
+    ADD CONSTRAINT change_causes_pkey PRIMARY KEY (backend_pid, transaction_id);
+
+
+--
 -- Name: compatibility_columns compatibility_columns_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
 ALTER TABLE ONLY senate.compatibility_columns
     ADD CONSTRAINT compatibility_columns_pkey PRIMARY KEY (table_name, column_name);
+
+
+--
+-- Name: cycle_locks cycle_locks_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.cycle_locks
+    ADD CONSTRAINT cycle_locks_pkey PRIMARY KEY (cycle);
 
 
 --
@@ -12569,6 +14199,46 @@ ALTER TABLE ONLY senate.function_hardening
 
 
 --
+-- Name: reservation_logins reservation_logins_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.reservation_logins
+    ADD CONSTRAINT reservation_logins_pkey PRIMARY KEY (login);
+
+
+--
+-- Name: revoked_schema_privileges revoked_schema_privileges_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.revoked_schema_privileges
+    ADD CONSTRAINT revoked_schema_privileges_pkey PRIMARY KEY (schema_name, grantee, privilege);
+
+
+--
+-- Name: schema_registry schema_registry_object_kind_relation_object_name_key; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.schema_registry
+    ADD CONSTRAINT schema_registry_object_kind_relation_object_name_key UNIQUE (object_kind, relation, object_name);
+
+
+--
+-- Name: schema_registry schema_registry_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.schema_registry
+    ADD CONSTRAINT schema_registry_pkey PRIMARY KEY (entry_id);
+
+
+--
+-- Name: senate_members senate_members_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.senate_members
+    ADD CONSTRAINT senate_members_pkey PRIMARY KEY (membership_id);
+
+
+--
 -- Name: settings_log settings_log_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -12598,6 +14268,14 @@ ALTER TABLE ONLY senate.table_access
 
 ALTER TABLE ONLY senate.usage_rollups
     ADD CONSTRAINT usage_rollups_pkey PRIMARY KEY (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard);
+
+
+--
+-- Name: value_bounds value_bounds_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.value_bounds
+    ADD CONSTRAINT value_bounds_pkey PRIMARY KEY (relation_name, column_name);
 
 
 --
@@ -12867,6 +14545,20 @@ COMMENT ON INDEX public.spend_reservations_finished_idx IS 'Finished reservation
 
 
 --
+-- Name: spend_reservations_open_by_login_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX spend_reservations_open_by_login_idx ON public.spend_reservations USING btree (reserved_by) WHERE ((settled_at IS NULL) AND (released_at IS NULL));
+
+
+--
+-- Name: INDEX spend_reservations_open_by_login_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.spend_reservations_open_by_login_idx IS 'Open holds of a login, counted against economics_policy.max_open_holds_per_login.';
+
+
+--
 -- Name: spend_reservations_open_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -12937,6 +14629,34 @@ COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities
 
 
 --
+-- Name: senate_members_current_login; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE UNIQUE INDEX senate_members_current_login ON senate.senate_members USING btree (login_role) WHERE (removed_at IS NULL);
+
+
+--
+-- Name: INDEX senate_members_current_login; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.senate_members_current_login IS 'A login is at most one current senator.';
+
+
+--
+-- Name: senate_members_current_senator; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE UNIQUE INDEX senate_members_current_senator ON senate.senate_members USING btree (senator_id) WHERE (removed_at IS NULL);
+
+
+--
+-- Name: INDEX senate_members_current_senator; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.senate_members_current_senator IS 'A senator id belongs to at most one current login.';
+
+
+--
 -- Name: usage_rollups_day_idx; Type: INDEX; Schema: senate; Owner: -
 --
 
@@ -12948,6 +14668,174 @@ CREATE INDEX usage_rollups_day_idx ON senate.usage_rollups USING btree (usage_da
 --
 
 COMMENT ON INDEX senate.usage_rollups_day_idx IS 'Rollup rows of one day or a window of days (daily_spend, review cycles), without reading the whole history.';
+
+
+--
+-- Name: allocation_proposals t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.allocation_proposals FOR EACH ROW WHEN (((octet_length((new.evidence)::text) > 65536) OR (((abs(new.requested_amount) > ('1000000000000000'::bigint)::numeric) AND (abs(new.requested_amount) < 'Infinity'::numeric)) OR (scale(new.requested_amount) > 18)) OR (((abs(new.requested_tokens) > ('1000000000000000'::bigint)::numeric) AND (abs(new.requested_tokens) < 'Infinity'::numeric)) OR (scale(new.requested_tokens) > 18)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('json:evidence:65536', 'amount:requested_amount:1000000000000000', 'amount:requested_tokens:1000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.allocation_proposals IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: resource_budget_tiers t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.resource_budget_tiers FOR EACH ROW WHEN ((((abs(new.token_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.token_budget) < 'Infinity'::numeric)) OR (scale(new.token_budget) > 18))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:token_budget:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.resource_budget_tiers IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: resource_budgets t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.resource_budgets FOR EACH ROW WHEN ((((abs(new.api_call_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.api_call_budget) < 'Infinity'::numeric)) OR (scale(new.api_call_budget) > 18) OR (((abs(new.cpu_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.cpu_budget) < 'Infinity'::numeric)) OR (scale(new.cpu_budget) > 18)) OR (((abs(new.storage_budget_gb) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.storage_budget_gb) < 'Infinity'::numeric)) OR (scale(new.storage_budget_gb) > 18)) OR (((abs(new.token_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.token_budget) < 'Infinity'::numeric)) OR (scale(new.token_budget) > 18)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:api_call_budget:1000000000000000000', 'amount:cpu_budget:1000000000000000000', 'amount:storage_budget_gb:1000000000000000000', 'amount:token_budget:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.resource_budgets IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: resource_daily_allowances t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.resource_daily_allowances FOR EACH ROW WHEN ((((abs(new.daily_allowance) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.daily_allowance) < 'Infinity'::numeric)) OR (scale(new.daily_allowance) > 18) OR (length(new.note) > 2000))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:daily_allowance:1000000000000000000', 'text:note:2000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.resource_daily_allowances IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: senate_reserve t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.senate_reserve FOR EACH ROW WHEN ((((abs(new.balance) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.balance) < 'Infinity'::numeric)) OR (scale(new.balance) > 18))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:balance:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.senate_reserve IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: spend_reservations t05_bound_values_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_insert BEFORE INSERT ON public.spend_reservations FOR EACH ROW WHEN ((((abs(new.amount) > ('1000000000000000'::bigint)::numeric) AND (abs(new.amount) < 'Infinity'::numeric)) OR (scale(new.amount) > 18))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:amount:1000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_insert ON spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_insert ON public.spend_reservations IS 'Refuses a row with a value beyond its bound in senate.value_bounds (22003 amount, 22001 text / JSON size).';
+
+
+--
+-- Name: allocation_proposals t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.allocation_proposals FOR EACH ROW WHEN ((((octet_length((new.evidence)::text) > 65536) AND ((new.evidence)::text IS DISTINCT FROM (old.evidence)::text)) OR ((((abs(new.requested_amount) > ('1000000000000000'::bigint)::numeric) AND (abs(new.requested_amount) < 'Infinity'::numeric)) OR (scale(new.requested_amount) > 18)) AND (NOT COALESCE(((abs(old.requested_amount) > ('1000000000000000'::bigint)::numeric) OR (scale(old.requested_amount) > 18)), false))) OR ((((abs(new.requested_tokens) > ('1000000000000000'::bigint)::numeric) AND (abs(new.requested_tokens) < 'Infinity'::numeric)) OR (scale(new.requested_tokens) > 18)) AND (NOT COALESCE(((abs(old.requested_tokens) > ('1000000000000000'::bigint)::numeric) OR (scale(old.requested_tokens) > 18)), false))))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('json:evidence:65536', 'amount:requested_amount:1000000000000000', 'amount:requested_tokens:1000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON allocation_proposals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.allocation_proposals IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
+
+
+--
+-- Name: resource_budget_tiers t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.resource_budget_tiers FOR EACH ROW WHEN (((((abs(new.token_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.token_budget) < 'Infinity'::numeric)) OR (scale(new.token_budget) > 18)) AND (NOT COALESCE(((abs(old.token_budget) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.token_budget) > 18)), false)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:token_budget:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON resource_budget_tiers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.resource_budget_tiers IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
+
+
+--
+-- Name: resource_budgets t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.resource_budgets FOR EACH ROW WHEN ((((((abs(new.api_call_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.api_call_budget) < 'Infinity'::numeric)) OR (scale(new.api_call_budget) > 18)) AND (NOT COALESCE(((abs(old.api_call_budget) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.api_call_budget) > 18)), false))) OR ((((abs(new.cpu_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.cpu_budget) < 'Infinity'::numeric)) OR (scale(new.cpu_budget) > 18)) AND (NOT COALESCE(((abs(old.cpu_budget) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.cpu_budget) > 18)), false))) OR ((((abs(new.storage_budget_gb) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.storage_budget_gb) < 'Infinity'::numeric)) OR (scale(new.storage_budget_gb) > 18)) AND (NOT COALESCE(((abs(old.storage_budget_gb) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.storage_budget_gb) > 18)), false))) OR ((((abs(new.token_budget) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.token_budget) < 'Infinity'::numeric)) OR (scale(new.token_budget) > 18)) AND (NOT COALESCE(((abs(old.token_budget) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.token_budget) > 18)), false))))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:api_call_budget:1000000000000000000', 'amount:cpu_budget:1000000000000000000', 'amount:storage_budget_gb:1000000000000000000', 'amount:token_budget:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.resource_budgets IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
+
+
+--
+-- Name: resource_daily_allowances t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.resource_daily_allowances FOR EACH ROW WHEN ((((((abs(new.daily_allowance) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.daily_allowance) < 'Infinity'::numeric)) OR (scale(new.daily_allowance) > 18)) AND (NOT COALESCE(((abs(old.daily_allowance) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.daily_allowance) > 18)), false))) OR ((length(new.note) > 2000) AND (new.note IS DISTINCT FROM old.note)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:daily_allowance:1000000000000000000', 'text:note:2000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON resource_daily_allowances; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.resource_daily_allowances IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
+
+
+--
+-- Name: senate_reserve t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.senate_reserve FOR EACH ROW WHEN (((((abs(new.balance) > ('1000000000000000000'::bigint)::numeric) AND (abs(new.balance) < 'Infinity'::numeric)) OR (scale(new.balance) > 18)) AND (NOT COALESCE(((abs(old.balance) > ('1000000000000000000'::bigint)::numeric) OR (scale(old.balance) > 18)), false)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:balance:1000000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.senate_reserve IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
+
+
+--
+-- Name: spend_reservations t05_bound_values_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t05_bound_values_update BEFORE UPDATE ON public.spend_reservations FOR EACH ROW WHEN (((((abs(new.amount) > ('1000000000000000'::bigint)::numeric) AND (abs(new.amount) < 'Infinity'::numeric)) OR (scale(new.amount) > 18)) AND (NOT COALESCE(((abs(old.amount) > ('1000000000000000'::bigint)::numeric) OR (scale(old.amount) > 18)), false)))) EXECUTE FUNCTION senate.refuse_out_of_bound_value('amount:amount:1000000000000000');
+
+
+--
+-- Name: TRIGGER t05_bound_values_update ON spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t05_bound_values_update ON public.spend_reservations IS 'Refuses an update taking a value beyond its bound in senate.value_bounds (22003 / 22001); a legacy value already beyond it is let through.';
 
 
 --
@@ -13819,6 +15707,76 @@ COMMENT ON TRIGGER t80_roll_up_usage_updates ON public.resource_usage IS 'Moves 
 
 
 --
+-- Name: allocation_proposal_transitions t99_stamp_session_login; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON public.allocation_proposal_transitions FOR EACH ROW EXECUTE FUNCTION senate.stamp_session_login();
+
+
+--
+-- Name: TRIGGER t99_stamp_session_login ON allocation_proposal_transitions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_session_login ON public.allocation_proposal_transitions IS 'Each transition records the login that made it.';
+
+
+--
+-- Name: budget_ledger t99_stamp_session_login; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON public.budget_ledger FOR EACH ROW EXECUTE FUNCTION senate.stamp_session_login();
+
+
+--
+-- Name: TRIGGER t99_stamp_session_login ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_session_login ON public.budget_ledger IS 'Each ledger row records the login that made the change.';
+
+
+--
+-- Name: allocation_votes t99_stamp_vote_recorder; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_vote_recorder BEFORE INSERT ON public.allocation_votes FOR EACH ROW EXECUTE FUNCTION senate.stamp_vote_recorder();
+
+
+--
+-- Name: TRIGGER t99_stamp_vote_recorder ON allocation_votes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_vote_recorder ON public.allocation_votes IS 'Each vote records the login that cast it (recorded_by).';
+
+
+--
+-- Name: senate_members t10_refuse_member_deletes; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_member_deletes BEFORE DELETE ON senate.senate_members FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_member_deletes ON senate_members; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_member_deletes ON senate.senate_members IS 'Membership is history: a removal sets removed_at, rows are never deleted (S4001).';
+
+
+--
+-- Name: senate_members t10_refuse_member_truncate; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_member_truncate BEFORE TRUNCATE ON senate.senate_members FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_member_truncate ON senate_members; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_member_truncate ON senate.senate_members IS 'Membership is history: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: settings_log t10_refuse_settings_log_changes; Type: TRIGGER; Schema: senate; Owner: -
 --
 
@@ -13844,6 +15802,20 @@ CREATE TRIGGER t10_refuse_settings_log_truncate BEFORE TRUNCATE ON senate.settin
 --
 
 COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'The settings log is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: settings_log t99_stamp_session_login; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON senate.settings_log FOR EACH ROW EXECUTE FUNCTION senate.stamp_session_login();
+
+
+--
+-- Name: TRIGGER t99_stamp_session_login ON settings_log; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_session_login ON senate.settings_log IS 'Each settings change records the login that made it.';
 
 
 --

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from governance_support import as_senator
 from psycopg.rows import dict_row
 
 Conn = psycopg.Connection[Any]
@@ -292,8 +293,10 @@ def scripted_weeks(db: Conn) -> None:
         '\'{"pmids": ["31883511"], "expected_kg_edges": 40}\')',
     )
     for voter in ("s1", "s2", "s3"):
-        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
-    db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
+        with as_senator(db, voter):
+            db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
+    with as_senator(db, "chair"):
+        db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
 
     for entity_id in (*strongish, "low", "low-once", "top", "plain"):
         spend(db, entity_id, 10)

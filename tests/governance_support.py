@@ -1,19 +1,26 @@
 """Shared helpers for the governance tests (tests/test_governance_*.py).
 
 They call the governance functions exactly as a service or a reviewer would, with psycopg 3
-parameters, and read the tables back.
+parameters, and read the tables back. A vote or a decision is the session's senator's (0110,
+0112): ``vote``, ``decide`` and ``reopen`` switch the (superuser) test connection to the LOGIN
+role mapped to the named senator (created and mapped on first use, tolerant of roles other
+databases of the cluster created) for the one call, with ``SET LOCAL SESSION AUTHORIZATION``
+inside a savepoint, and switch back.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -76,10 +83,87 @@ def file_proposal(
     return scalar(conn, sql, params)
 
 
+def senator_login(senator: str) -> str:
+    """The test LOGIN role that is senator ``senator`` (a valid identifier, at most 63 bytes)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", senator.lower()).strip("_") or "x"
+    return f"senate_t_{slug}"[:63]
+
+
+def ensure_login(conn: Conn, role: str, *groups: str) -> None:
+    """Create LOGIN role ``role`` (cluster-global: tolerant of one that exists) in ``groups``."""
+    ident = sql.Identifier(role).as_string(conn)
+    grants = "".join(
+        f"""
+            IF NOT pg_has_role({sql.quote(role)}, {sql.quote(g)}, 'MEMBER') THEN
+                BEGIN
+                    GRANT {sql.Identifier(g).as_string(conn)} TO {ident};
+                EXCEPTION WHEN unique_violation OR internal_error OR duplicate_object THEN
+                    NULL;
+                END;
+            END IF;"""
+        for g in groups
+    )
+    conn.execute(
+        f"""
+        DO $ensure$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {sql.quote(role)}) THEN
+                BEGIN
+                    CREATE ROLE {ident} LOGIN;
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                    NULL;
+                END;
+            END IF;{grants}
+        END
+        $ensure$"""
+    )
+
+
+def ensure_senator(conn: Conn, senator: str) -> str:
+    """Make sure a LOGIN role is senator ``senator`` in this database; return the role."""
+    role = senator_login(senator)
+    mapped = conn.execute(
+        "SELECT login_name FROM senate.senate_members WHERE senator_id = %s AND removed_at IS NULL",
+        (senator,),
+    ).fetchone()
+    if mapped is not None:
+        return str(mapped[0])
+    ensure_login(conn, role, "senate_reviewer")
+    try:
+        with conn.transaction():
+            conn.execute("SELECT add_senator(%s, %s)", (role, senator))
+    except psycopg.Error as e:
+        if e.sqlstate != "S5016":  # mapped meanwhile by another connection of the test
+            raise
+    return role
+
+
+@contextmanager
+def as_senator(conn: Conn, senator: str) -> Iterator[None]:
+    """Run the body as the login of ``senator`` (a savepoint; switched back afterwards)."""
+    if scalar(conn, "SELECT senate.session_senator() IS NOT DISTINCT FROM %s", (senator,)):
+        yield
+        return
+    role = ensure_senator(conn, senator)
+    with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL SESSION AUTHORIZATION {}").format(sql.Identifier(role)))
+        yield
+        conn.execute("SET LOCAL SESSION AUTHORIZATION DEFAULT")
+
+
+def become_senator(conn: Conn, senator: str) -> Conn:
+    """Turn a dedicated superuser connection into a session of ``senator``'s login, for good."""
+    role = ensure_senator(conn, senator)
+    conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(role)))
+    if not conn.autocommit:
+        conn.commit()
+    return conn
+
+
 def vote(
     conn: Conn, proposal_id: int, voter: str, choice: str, rationale: str | None = None
 ) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with as_senator(conn, voter), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT * FROM cast_allocation_vote(%s, %s, %s, %s)",
             (proposal_id, voter, choice, rationale),
@@ -101,7 +185,7 @@ def decide(
     note: str | None = None,
     revisit_at: datetime | None = None,
 ) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with as_senator(conn, reviewer), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT * FROM decide_allocation_proposal(%s, %s, %s, %s, %s)",
             (proposal_id, decision, reviewer, note, revisit_at),
@@ -111,7 +195,7 @@ def decide(
 
 
 def reopen(conn: Conn, proposal_id: int, reviewer: str = "senate-chair") -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
+    with as_senator(conn, reviewer), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "SELECT * FROM reopen_allocation_proposal(%s, %s)", (proposal_id, reviewer)
         ).fetchone()

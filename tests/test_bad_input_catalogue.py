@@ -29,6 +29,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from governance_support import decide, ensure_senator
+from psycopg import sql
 from reliability_support import column_exists, function_exists, scalar
 
 INJECTION = "x'); DROP TABLE resource_budgets; --"
@@ -803,6 +805,99 @@ CATALOGUE: list[Bad] = [
         "amount",
         needs=("reserve_spend",),
     ),
+    # --- bounded values (issue 15, migrations 0120-0121; bounds in senate.value_bounds) -------
+    Bad("usage-amount-beyond-bound", "resource_usage", usage(amount="1e16"), "22003", "amount"),
+    Bad("usage-amount-1e8000", "resource_usage", usage(amount="1e8000"), "22003", "amount"),
+    Bad(
+        "usage-amount-19-places",
+        "resource_usage",
+        usage(amount="0.0000000000000000001"),
+        "22003",
+        "amount",
+    ),
+    Bad("usage-cost-beyond-bound", "resource_usage", usage(cost="1e10"), "22003", "cost"),
+    Bad(
+        "usage-created-at-infinity",
+        "resource_usage",
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, created_at)"
+        " VALUES ('hypothesis', 'h-cat', 'cpu_seconds', 1, 'infinity')",
+        "usage_time_out_of_window",
+        "created_at",
+    ),
+    Bad(
+        "usage-created-at-a-year-ahead",
+        "resource_usage",
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, created_at)"
+        " VALUES ('hypothesis', 'h-cat', 'cpu_seconds', 1, now() + interval '1 year')",
+        "usage_time_out_of_window",
+        "created_at",
+    ),
+    Bad(
+        "usage-oversize-metadata",
+        "resource_usage",
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, metadata)"
+        " VALUES ('hypothesis', 'h-cat', 'cpu_seconds', 1,"
+        " jsonb_build_object('blob', repeat('x', 20000)))",
+        "22001",
+        "metadata",
+    ),
+    Bad(
+        "usage-oversize-provider",
+        "resource_usage",
+        usage(rt="'api_calls'", model="NULL", provider=f"'{LONG_201}'"),
+        "22001",
+        "provider",
+    ),
+    Bad(
+        "record-amount-beyond-bound",
+        "record_resource_usage",
+        record(amount="1e16"),
+        "22003",
+        "amount",
+    ),
+    Bad(
+        "budget-tokens-beyond-bound",
+        "resource_budgets",
+        budget("token_budget", "1e19"),
+        "22003",
+        "token_budget",
+    ),
+    Bad(
+        "fund-beyond-bound",
+        "fund_reserve",
+        "SELECT fund_reserve('llm_tokens', 1e400, 'ops', 'x')",
+        "22003",
+        "balance",
+        needs=("fund_reserve",),
+    ),
+    Bad(
+        "proposal-request-beyond-bound",
+        "allocation_proposals",
+        PROPOSAL.format(et="'hypothesis'", amount="1e400", just="'why'"),
+        "22003",
+        "requested_tokens",
+    ),
+    Bad(
+        "policy-usage-clock-skew-too-large",
+        "economics_policy",
+        policy("usage_max_clock_skew", "'2 days'"),
+        "23514",
+        "usage_max_clock_skew",
+    ),
+    Bad(
+        "policy-usage-max-age-too-short",
+        "economics_policy",
+        policy("usage_max_age", "'1 hour'"),
+        "23514",
+        "usage_max_age",
+    ),
+    Bad(
+        "policy-open-holds-cap-zero",
+        "economics_policy",
+        policy("max_open_holds_per_login", "0"),
+        "23514",
+        "max_open_holds_per_login",
+    ),
 ]
 
 #: Outcomes of the catalogue run, printed by the summary test at the end of the module.
@@ -854,6 +949,12 @@ def present(conn: psycopg.Connection[Any], need: str) -> bool:
     return function_exists(conn, need)
 
 
+SENATOR_ENTRIES = (
+    "cast_allocation_vote",
+    "decide_allocation_proposal",
+    "reopen_allocation_proposal",
+)
+
 SETUP_NEEDS = {
     "proposal": ("file_allocation_proposal",),
     "rejected": ("file_allocation_proposal", "decide_allocation_proposal"),
@@ -885,9 +986,7 @@ def run_setups(conn: psycopg.Connection[Any], setups: tuple[str, ...]) -> dict[s
             pid = scalar(conn, file())
             values["proposal_id"] = pid
             if name == "rejected":
-                conn.execute(
-                    "SELECT * FROM decide_allocation_proposal(%s, 'rejected', 'rev-0')", (pid,)
-                )
+                decide(conn, pid, "rejected", reviewer="rev-0")
                 values["rejected_id"] = pid
     return values
 
@@ -909,9 +1008,15 @@ def test_each_bad_input_is_refused_with_its_sqlstate_naming_the_field_and_writes
     statement = (
         bad.sql.format(**values) if values else bad.sql.replace("{{", "{").replace("}}", "}")
     )
+    # Votes and decisions are a senator's: those entries run as the login of senator rev-1.
+    senator = ensure_senator(db, "rev-1") if bad.entry in SENATOR_ENTRIES else None
     before = all_row_counts(db)
     with pytest.raises(psycopg.Error) as info:
         with db.transaction():
+            if senator is not None:
+                db.execute(
+                    sql.SQL("SET LOCAL SESSION AUTHORIZATION {}").format(sql.Identifier(senator))
+                )
             db.execute(statement, bad.params)  # type: ignore[arg-type]
     error = info.value
     message = error.diag.message_primary or ""

@@ -20,6 +20,7 @@ from cycles_support import (
     spend,
     today,
 )
+from governance_support import as_senator
 
 
 def daily_check(db: Conn, as_of: date | None = None) -> list[dict[str, object]]:
@@ -290,8 +291,10 @@ def test_an_approval_that_raises_the_budget_releases_the_throttle(db: Conn) -> N
         '\'{"pmids": ["31883511"], "expected_kg_edges": 40}\')',
     )
     for voter in ("s1", "s2", "s3"):
-        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
-    db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
+        with as_senator(db, voter):
+            db.execute("SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, voter))
+    with as_senator(db, "chair"):
+        db.execute("SELECT decide_allocation_proposal(%s, 'approved', 'chair')", (pid,))
     assert status(db, "h-1")["throttled"] is False
     release = status_ledger(db, "h-1")[-1]
     assert release["cause_type"] == "release" and release["balance_after"] == 14_000

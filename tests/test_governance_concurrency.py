@@ -13,6 +13,7 @@ from governance_support import (
     Conn,
     Outcome,
     approve_votes,
+    become_senator,
     budget,
     count_rows,
     file_proposal,
@@ -44,8 +45,8 @@ def test_two_reviewers_deciding_one_proposal_at_once_one_wins_and_the_other_gets
     fund(db, 100_000)
     pid = file_proposal(db, amount=5000)
     approve_votes(db, pid)
-    first = connect(autocommit=False)
-    second = connect()
+    first = become_senator(connect(autocommit=False), "reviewer-1")
+    second = become_senator(connect(), "reviewer-2")
 
     first.execute(DECIDE, (pid, first_decision, "reviewer-1"))  # holds the proposal row lock
     thread, outcome = run_in_thread(
@@ -73,8 +74,8 @@ def test_a_reviewer_waiting_on_a_decision_that_rolls_back_then_decides_it(
     fund(db, 100_000)
     pid = file_proposal(db, amount=5000)
     approve_votes(db, pid)
-    first = connect(autocommit=False)
-    second = connect()
+    first = become_senator(connect(autocommit=False), "reviewer-1")
+    second = become_senator(connect(), "reviewer-2")
     first.execute(DECIDE, (pid, "approved", "reviewer-1"))
     thread, outcome = run_in_thread(
         second, lambda c: c.execute(DECIDE, (pid, "approved", "reviewer-2")).fetchall()
@@ -102,8 +103,8 @@ def test_two_approvals_racing_for_the_last_of_the_reserve_never_overdraw_it(
 ) -> None:
     fund(db, 100)
     p1, p2 = _two_approvable(db, 60)
-    first = connect(autocommit=False)
-    second = connect()
+    first = become_senator(connect(autocommit=False), "reviewer-1")
+    second = become_senator(connect(), "reviewer-2")
     first.execute(DECIDE, (p1, "approved", "reviewer-1"))  # holds the reserve row lock
     thread, outcome = run_in_thread(
         second, lambda c: c.execute(DECIDE, (p2, "approved", "reviewer-2")).fetchall()
@@ -123,8 +124,8 @@ def test_an_approval_waiting_for_the_reserve_gets_it_when_the_other_rolls_back(
 ) -> None:
     fund(db, 100)
     p1, p2 = _two_approvable(db, 60)
-    first = connect(autocommit=False)
-    second = connect()
+    first = become_senator(connect(autocommit=False), "reviewer-1")
+    second = become_senator(connect(), "reviewer-2")
     first.execute(DECIDE, (p1, "approved", "reviewer-1"))
     thread, outcome = run_in_thread(
         second, lambda c: c.execute(DECIDE, (p2, "approved", "reviewer-2")).fetchall()
@@ -177,7 +178,7 @@ def test_many_approvals_racing_for_a_reserve_that_covers_only_some_never_overdra
         rows = conn.execute(DECIDE, (cpu[i], "approved", f"reviewer-{i}")).fetchall()
         return rows + conn.execute(DECIDE, (pids[i], "approved", f"reviewer-{i}")).fetchall()
 
-    outcomes = _race([connect() for _ in range(n)], work)
+    outcomes = _race([become_senator(connect(), f"reviewer-{i}") for i in range(n)], work)
     codes = Counter(o.sqlstate for o in outcomes)
     print(f"\n{n} concurrent approvals, reserve for {covered}: {dict(codes)}")
     assert codes == {None: covered, "S2029": n - covered}
@@ -199,7 +200,7 @@ def test_many_reviewers_deciding_one_proposal_at_once_credit_the_budget_once(
     pid = file_proposal(db, amount=5000)
     approve_votes(db, pid)
     outcomes = _race(
-        [connect() for _ in range(n)],
+        [become_senator(connect(), f"reviewer-{i}") for i in range(n)],
         lambda c, i: c.execute(DECIDE, (pid, "approved", f"reviewer-{i}")).fetchall(),
     )
     codes = Counter(o.sqlstate for o in outcomes)

@@ -430,6 +430,6 @@ def test_filing_is_not_executable_by_public(db: Conn) -> None:
         "SELECT proname FROM pg_proc "
         "WHERE proname IN ('fund_reserve', 'file_allocation_proposal', 'cast_allocation_vote', "
         "                  'decide_allocation_proposal', 'reopen_allocation_proposal') "
-        "  AND NOT 'search_path=pg_catalog, public, senate, pg_temp' = ANY (proconfig)"
+        "  AND NOT 'search_path=pg_catalog, pg_temp' = ANY (proconfig)"
     ).fetchall()
     assert unpinned == []

@@ -124,6 +124,7 @@ def test_explain_budget_is_readable_in_psql(db: Conn) -> None:
         "cause",
         "actor",
         "explanation",
+        "login",
     ]
     comment = scalar(
         db, "SELECT obj_description('public.explain_budget(text, text)'::regprocedure)"

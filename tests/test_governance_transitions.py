@@ -9,6 +9,7 @@ import pytest
 from governance_support import (
     Conn,
     approve_votes,
+    as_senator,
     count_rows,
     decide,
     file_proposal,
@@ -110,21 +111,22 @@ def test_a_decision_other_than_approved_rejected_or_deferred_is_refused(
 ) -> None:
     pid = file_proposal(db)
     with pytest.raises(psycopg.Error) as exc:
-        db.execute("SELECT decide_allocation_proposal(%s, %s, 'chair')", (pid, decision))
+        with as_senator(db, "chair"):
+            db.execute("SELECT decide_allocation_proposal(%s, %s, 'chair')", (pid, decision))
     assert exc.value.sqlstate == "S2026"
     assert status_of(db, pid) == "pending"
 
 
 @pytest.mark.parametrize(
     ("reviewer", "note", "sqlstate"),
-    [("", None, "S2010"), (None, None, "S2010"), ("chair", "n" * 2001, "S2011")],
-    ids=["blank reviewer", "no reviewer", "note too long"],
+    [("", None, "S2010"), ("r" * 201, None, "S2010"), ("chair", "n" * 2001, "S2011")],
+    ids=["blank reviewer", "reviewer too long", "note too long"],
 )
 def test_a_decision_without_a_reviewer_or_with_an_oversize_note_is_refused(
     db: Conn, reviewer: str | None, note: str | None, sqlstate: str
 ) -> None:
     pid = file_proposal(db)
-    with pytest.raises(psycopg.Error) as exc:
+    with pytest.raises(psycopg.Error) as exc, as_senator(db, "chair"):
         db.execute(
             "SELECT decide_allocation_proposal(%s, 'rejected', %s, %s)", (pid, reviewer, note)
         )

@@ -9,6 +9,7 @@ import pytest
 from governance_support import (
     Conn,
     adopt_policy,
+    as_senator,
     budget,
     count_rows,
     decide,
@@ -72,7 +73,8 @@ def test_a_vote_other_than_approve_reject_or_abstain_is_refused(
 ) -> None:
     pid = file_proposal(db)
     with pytest.raises(psycopg.Error) as exc:
-        db.execute("SELECT cast_allocation_vote(%s, 'senator-a', %s)", (pid, choice))
+        with as_senator(db, "senator-a"):
+            db.execute("SELECT cast_allocation_vote(%s, 'senator-a', %s)", (pid, choice))
     assert exc.value.sqlstate == "S2024"
     assert current_votes(db, pid) == []
     assert count_rows(db, "allocation_votes") == 0
@@ -82,20 +84,29 @@ def test_a_vote_other_than_approve_reject_or_abstain_is_refused(
     ("voter", "rationale", "sqlstate"),
     [
         ("", None, "S2010"),
-        (None, None, "S2010"),
         ("v" * 201, None, "S2010"),
         ("senator-a", "r" * 2001, "S2011"),
     ],
-    ids=["blank voter", "no voter", "voter too long", "rationale too long"],
+    ids=["blank voter", "voter too long", "rationale too long"],
 )
 def test_a_vote_without_a_voter_or_with_an_oversize_rationale_is_refused(
     db: Conn, voter: str | None, rationale: str | None, sqlstate: str
 ) -> None:
     pid = file_proposal(db)
     with pytest.raises(psycopg.Error) as exc:
-        db.execute("SELECT cast_allocation_vote(%s, %s, 'approve', %s)", (pid, voter, rationale))
+        with as_senator(db, "senator-a"):
+            db.execute(
+                "SELECT cast_allocation_vote(%s, %s, 'approve', %s)", (pid, voter, rationale)
+            )
     assert exc.value.sqlstate == sqlstate
     assert count_rows(db, "allocation_votes") == 0
+
+
+def test_a_vote_naming_no_voter_is_the_session_senators(db: Conn) -> None:
+    pid = file_proposal(db)
+    with as_senator(db, "senator-a"):
+        db.execute("SELECT cast_allocation_vote(%s, NULL, 'approve')", (pid,))
+    assert [v["voter"] for v in current_votes(db, pid)] == ["senator-a"]
 
 
 def test_a_vote_on_a_proposal_that_does_not_exist_is_refused(db: Conn) -> None:
@@ -165,24 +176,22 @@ def test_two_votes_by_one_voter_written_directly_are_refused(db: Conn) -> None:
     assert count_rows(db, "allocation_votes") == 0
 
 
-def test_well_formed_votes_written_directly_are_counted_and_kept_in_the_history(db: Conn) -> None:
+def test_well_formed_votes_written_directly_are_kept_in_the_history_and_count_only_for_members(
+    db: Conn,
+) -> None:
     pid = file_proposal(db)
     votes = [
-        {"voter": "a", "vote": "approve", "cast_at": "2025-01-01T00:00:00Z"},
-        {
-            "voter": "b",
-            "vote": "abstain",
-            "cast_at": "2025-01-01T01:00:00Z",
-            "rationale": "conflict",
-        },
+        {"voter": "b", "vote": "abstain", "cast_at": "2025-01-01T01:00:00Z", "rationale": "x"},
     ]
     db.execute("UPDATE allocation_proposals SET votes = %s WHERE id = %s", (Jsonb(votes), pid))
+    vote(db, pid, "a", "approve")
     assert count_rows(db, "allocation_votes") == 2
     tally = db.execute(
         "SELECT approvals, abstentions FROM allocation_proposal_tallies WHERE proposal_id = %s",
         (pid,),
     ).fetchone()
-    assert tally == (1, 1)
+    # "b" is no senator: the vote is kept but does not count.
+    assert tally == (1, 0)
 
 
 def test_a_vote_cannot_be_withdrawn_by_rewriting_the_array(db: Conn) -> None:

@@ -23,12 +23,13 @@ TODAY = "(now() AT TIME ZONE senate.policy_time_zone())::date"
 
 
 def insert_usage(conn: Conn, entity_id: str, days_ago: int, amount: int) -> None:
-    """One llm_tokens usage row of ``entity_id`` at noon, ``days_ago`` days before today."""
+    """One llm_tokens usage row of ``entity_id`` at noon, ``days_ago`` days before today (today:
+    at noon or now, whichever is earlier: usage from the future is refused, S5031)."""
     conn.execute(
         "INSERT INTO public.resource_usage (entity_type, entity_id, resource_type, amount, "
         "model, created_at) VALUES ('hypothesis', %s, 'llm_tokens', %s, 'claude-sonnet', "
-        f"(({TODAY} - %s)::timestamp + interval '12 hours') "
-        "AT TIME ZONE senate.policy_time_zone())",
+        f"least((({TODAY} - %s)::timestamp + interval '12 hours') "
+        "AT TIME ZONE senate.policy_time_zone(), now()))",
         (entity_id, amount, days_ago),
     )
 

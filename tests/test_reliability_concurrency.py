@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from governance_support import as_senator
 from psycopg.types.json import Jsonb
 from reliability_support import function_exists, scalar
 
@@ -231,12 +232,15 @@ def test_parallel_usage_writers_with_rebalance_and_approvals_lose_nothing_and_st
                     )
                     quorum = scalar(conn, "SELECT quorum FROM active_economics_policy()")
                     for v in range(quorum):
+                        with as_senator(conn, f"rev-{v}"):
+                            conn.execute(
+                                "SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, f"rev-{v}")
+                            )
+                    with as_senator(conn, "chair"):
                         conn.execute(
-                            "SELECT cast_allocation_vote(%s, %s, 'approve')", (pid, f"rev-{v}")
+                            "SELECT * FROM decide_allocation_proposal(%s, 'approved', 'chair')",
+                            (pid,),
                         )
-                    conn.execute(
-                        "SELECT * FROM decide_allocation_proposal(%s, 'approved', 'chair')", (pid,)
-                    )
                     return int(pid)
 
             else:

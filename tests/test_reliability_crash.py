@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from governance_support import as_senator
 from psycopg.types.json import Jsonb
 from reliability_support import GROUP_ROLES, function_exists, scalar
 
@@ -294,14 +295,17 @@ def test_sigkill_during_heavy_ingest_loses_no_acknowledged_write_and_breaks_no_i
                     )
                     quorum = scalar(conn, "SELECT quorum FROM active_economics_policy()")
                     for v in range(quorum):
-                        conn.execute(
-                            "SELECT cast_allocation_vote(%s, %s, 'approve')", (int(pid), f"rev-{v}")
-                        )
+                        with as_senator(conn, f"rev-{v}"):
+                            conn.execute(
+                                "SELECT cast_allocation_vote(%s, %s, 'approve')",
+                                (int(pid), f"rev-{v}"),
+                            )
                     approvals_in_flight.append(pid)
-                    conn.execute(
-                        "SELECT * FROM decide_allocation_proposal(%s, 'approved', 'chair')",
-                        (int(pid),),
-                    )
+                    with as_senator(conn, "chair"):
+                        conn.execute(
+                            "SELECT * FROM decide_allocation_proposal(%s, 'approved', 'chair')",
+                            (int(pid),),
+                        )
                 else:
                     pid = f"sim-{n}"
                     approvals_in_flight.append(pid)

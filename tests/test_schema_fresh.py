@@ -142,6 +142,9 @@ def test_the_compatibility_error_codes_are_catalogued(db: psycopg.Connection[Any
     assert rows == [
         ("S0001", "compatibility_conflict"),
         ("S0002", "compatibility_backfill_incomplete"),
+        ("S0010", "deployed_column_not_adoptable"),
+        ("S0011", "deployed_column_missing"),
+        ("S0030", "backfill_rows_hidden_by_row_security"),
     ]
 
 

@@ -410,8 +410,12 @@ def test_the_vote_check_function_depends_on_its_argument_only(db: psycopg.Connec
 # -- property ----------------------------------------------------------------------------------
 
 AMOUNTS = st.integers(min_value=0, max_value=10**9)
+# Usage times within the accepted window (issue 15, 0121: not in the future, at most
+# economics_policy.usage_max_age = 10 years old).
 TIMES = st.datetimes(
-    min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2030, 1, 1), timezones=st.just(UTC)
+    min_value=dt.datetime(2020, 1, 1),
+    max_value=dt.datetime.now(UTC).replace(tzinfo=None) - dt.timedelta(days=1),
+    timezones=st.just(UTC),
 )
 NAMES = st.sampled_from(["alice", "bob", "agent-1", "agent-2", "u-9"])
 

@@ -28,7 +28,11 @@ from reliability_support import (
 
 from senate_db import migrations
 
-SECURE_PATH = "search_path=pg_catalog, public, senate, pg_temp"
+#: The whole proconfig of every SECURITY DEFINER function: nothing of ours, and nothing anyone
+#: else can create in, is on the path (every name in the bodies is schema-qualified).
+SECURE_PATH = "search_path=pg_catalog, pg_temp"
+SECURE_CONFIG = [SECURE_PATH]
+OWNER_ROLE = "senate_owner"
 
 #: Every privilege the group roles hold on tables, columns and functions of this database.
 GROUP_GRANTS = """
@@ -433,13 +437,20 @@ def test_an_admins_direct_budget_edit_is_ledgered_under_its_own_name(
 
 def test_every_security_definer_function_pins_its_search_path(db: psycopg.Connection[Any]) -> None:
     rows = db.execute(
-        "SELECT p.oid::regprocedure::text, coalesce(p.proconfig, '{}')"
+        "SELECT p.oid::regprocedure::text, coalesce(p.proconfig, '{}'), p.proowner::regrole::text"
         " FROM pg_proc AS p WHERE p.prosecdef"
         " AND p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace) ORDER BY 1"
     ).fetchall()
     print(f"[roles] {len(rows)} SECURITY DEFINER functions")
-    unpinned = [name for name, config in rows if SECURE_PATH not in config]
-    assert unpinned == [], f"SECURITY DEFINER without {SECURE_PATH}: {unpinned}"
+    assert rows
+    unpinned = [
+        name
+        for name, config, _ in rows
+        if [c for c in config if not c.startswith("lock_timeout=")] != SECURE_CONFIG
+    ]
+    assert unpinned == [], f"SECURITY DEFINER without exactly {SECURE_CONFIG}: {unpinned}"
+    foreign = [(name, owner) for name, _, owner in rows if owner != OWNER_ROLE]
+    assert foreign == [], f"SECURITY DEFINER not owned by {OWNER_ROLE}: {foreign}"
 
 
 def test_no_role_can_reach_a_mutating_security_definer_function_it_was_not_granted(
@@ -496,7 +507,7 @@ def test_listed_functions_are_hardened_as_the_access_table_says(
     )
     for name, sig, definer, is_definer, config, revoke, public_exec, granted in rows:
         if definer:
-            assert is_definer and SECURE_PATH in config, sig
+            assert is_definer and config == SECURE_CONFIG, sig
         if revoke:
             assert not public_exec, f"PUBLIC can still execute {sig}"
         for role in granted:
@@ -535,9 +546,9 @@ def test_nobody_but_owners_can_create_objects_in_the_contract_schemas(
     print(
         f"[roles] PUBLIC may CREATE in schema public: {public_create} (server {server_version_num})"
     )
-    if server_version_num >= 150000:
-        # PostgreSQL 15 revoked it by default; pinned search_paths rely on that.
-        assert not public_create
+    # PostgreSQL 15 revoked it by default; on 14 (and clusters upgraded from it) the first
+    # migration revokes it (tests/test_security_definer.py recreates that ACL).
+    assert not public_create
 
 
 def test_role_migration_and_grants_rerun_cleanly_over_existing_roles(

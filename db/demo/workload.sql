@@ -168,6 +168,54 @@ COMMENT ON FUNCTION demo.throttled_on(date) IS
 ---------------------------------------------------------------------------------------------
 -- Setup: entities, envelopes, assessments, governance blocks, the reserve.
 ---------------------------------------------------------------------------------------------
+-- Senators are logins (migration 0110): the demo's five senators and its chair are LOGIN
+-- roles (cluster-global, so created only when absent, tolerating a concurrent creator),
+-- members of senate_reviewer, mapped to their senator ids in this database by
+-- demo.map_senators() (called by demo.generate_workload). They vote and decide in sessions of
+-- their own (SET LOCAL SESSION AUTHORIZATION from the superuser that runs the demo).
+CREATE OR REPLACE FUNCTION demo.senator_login(p_senator text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT 'senate_demo_' || replace(p_senator, '-', '_')
+$$;
+COMMENT ON FUNCTION demo.senator_login(text) IS 'The demo LOGIN role of a senator id.';
+
+CREATE OR REPLACE FUNCTION demo.map_senators()
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_senator text;
+    v_role text;
+BEGIN
+    FOREACH v_senator IN ARRAY ARRAY['senator-ada', 'senator-bo', 'senator-cy', 'senator-dee',
+                                     'senator-eli', 'senate-chair'] LOOP
+        v_role := demo.senator_login(v_senator);
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I LOGIN', v_role);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created meanwhile by the demo of another database
+            END;
+        END IF;
+        IF NOT pg_has_role(v_role, 'senate_reviewer', 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT senate_reviewer TO %I', v_role);
+            EXCEPTION WHEN unique_violation OR internal_error OR duplicate_object THEN
+                NULL;
+            END;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM senate.senate_members AS m
+                       WHERE m.senator_id = v_senator AND m.removed_at IS NULL) THEN
+            PERFORM public.add_senator(v_role, v_senator);
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION demo.map_senators() IS
+  'Creates the demo senators'' LOGIN roles where absent and maps them in this database.';
+
 CREATE OR REPLACE FUNCTION demo.generate_workload(
     p_seed integer, p_size text, p_last_day date DEFAULT NULL)
 RETURNS TABLE (first_day date, last_day date, entities bigint, envelopes bigint)
@@ -196,6 +244,7 @@ BEGIN
             MESSAGE = 'this database already holds a demo workload',
             HINT = 'The demo recreates its own database on every run.';
     END IF;
+    PERFORM demo.map_senators();
     v_last := coalesce(p_last_day, (now() AT TIME ZONE v_tz)::date);
     -- Start on the Monday v_days before the Monday of the last day's week: whole weeks,
     -- then the current week so far.
@@ -613,6 +662,10 @@ AS $$
 DECLARE
     v_seed integer := (SELECT s.seed FROM demo.settings AS s);
     v_per_week integer := (SELECT s.proposals_per_week FROM demo.settings AS s);
+    v_ids bigint[];
+    v_choices text[];
+    v_reasons text[];
+    v_senator text;
 BEGIN
     -- 1. Decisions on earlier proposals. Approve the approvable good ones the reserve covers
     --    (in filing order), reject those without a majority, defer the rest.
@@ -631,16 +684,25 @@ BEGIN
           JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
           WHERE t.status = 'pending' AND p.filed_on < p_day) AS c;
 
-    PERFORM d.status
-    FROM demo_decisions AS x
-    CROSS JOIN LATERAL public.decide_allocation_proposal(
-        x.proposal_id, x.decision, 'senate-chair',
-        CASE x.decision
-            WHEN 'approved' THEN 'Evidence is specific and the expected gain is credible.'
-            WHEN 'rejected' THEN 'The Senate was not persuaded by the evidence.'
-            ELSE 'Promising, but wait for the next results before committing resources.' END)
-        AS d
-    ORDER BY x.proposal_id;
+    -- The chair decides in a session of its own login (a decision is the session's senator's).
+    SELECT array_agg(x.proposal_id ORDER BY x.proposal_id),
+           array_agg(x.decision ORDER BY x.proposal_id)
+    INTO v_ids, v_choices
+    FROM demo_decisions AS x;
+    IF v_ids IS NOT NULL THEN
+        EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', demo.senator_login('senate-chair'));
+        FOR i IN 1 .. cardinality(v_ids) LOOP
+            PERFORM d.status
+            FROM public.decide_allocation_proposal(
+                v_ids[i], v_choices[i], NULL,
+                CASE v_choices[i]
+                    WHEN 'approved' THEN 'Evidence is specific and the expected gain is credible.'
+                    WHEN 'rejected' THEN 'The Senate was not persuaded by the evidence.'
+                    ELSE 'Promising, but wait for the next results before committing resources.' END)
+                AS d;
+        END LOOP;
+        SET LOCAL SESSION AUTHORIZATION DEFAULT;
+    END IF;
     SELECT count(*) FILTER (WHERE x.decision = 'approved'),
            count(*) FILTER (WHERE x.decision = 'rejected'),
            count(*) FILTER (WHERE x.decision = 'deferred')
@@ -729,18 +791,25 @@ BEGIN
 
     -- 4. Five senators vote on the new proposals (abstaining now and then); the better the
     --    evidence, the likelier an approve.
-    PERFORM public.cast_allocation_vote(
-                p.proposal_id, s.voter,
-                CASE WHEN demo.u(v_seed, p.proposal_id || s.voter || 'abstain') < 0.1 THEN 'abstain'
-                     WHEN demo.u(v_seed, p.proposal_id || s.voter || 'vote') < p.quality THEN 'approve'
-                     ELSE 'reject' END,
-                CASE WHEN demo.u(v_seed, p.proposal_id || s.voter || 'why') < 0.3
-                     THEN 'Read the evidence; my vote follows it.' END)
-    FROM demo.proposals AS p
-    CROSS JOIN (VALUES ('senator-ada'), ('senator-bo'), ('senator-cy'), ('senator-dee'),
-                       ('senator-eli')) AS s (voter)
-    WHERE p.filed_on = p_day
-    ORDER BY p.proposal_id, s.voter;
+    --    Each senator votes in a session of their own login.
+    FOREACH v_senator IN ARRAY ARRAY['senator-ada', 'senator-bo', 'senator-cy', 'senator-dee',
+                                     'senator-eli'] LOOP
+        SELECT array_agg(p.proposal_id ORDER BY p.proposal_id),
+               array_agg(CASE WHEN demo.u(v_seed, p.proposal_id || v_senator || 'abstain') < 0.1 THEN 'abstain'
+                              WHEN demo.u(v_seed, p.proposal_id || v_senator || 'vote') < p.quality THEN 'approve'
+                              ELSE 'reject' END ORDER BY p.proposal_id),
+               array_agg(CASE WHEN demo.u(v_seed, p.proposal_id || v_senator || 'why') < 0.3
+                              THEN 'Read the evidence; my vote follows it.' END ORDER BY p.proposal_id)
+        INTO v_ids, v_choices, v_reasons
+        FROM demo.proposals AS p
+        WHERE p.filed_on = p_day;
+        CONTINUE WHEN v_ids IS NULL;
+        EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', demo.senator_login(v_senator));
+        FOR i IN 1 .. cardinality(v_ids) LOOP
+            PERFORM public.cast_allocation_vote(v_ids[i], NULL, v_choices[i], v_reasons[i]);
+        END LOOP;
+        SET LOCAL SESSION AUTHORIZATION DEFAULT;
+    END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION demo.simulate_governance(date) IS

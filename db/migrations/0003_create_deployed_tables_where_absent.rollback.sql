@@ -1,4 +1,5 @@
--- Never drops a deployed table: resource_usage and allocation_proposals may
--- predate this project and hold its consumers' data. Dropping them after a
--- fresh install is an operator's explicit decision, not a rollback.
-SELECT 1;
+-- Removes only what 0003 created (senate.schema_registry). A deployed resource_usage or
+-- allocation_proposals is adopted, never dropped: its rows, columns, indexes and comments stay,
+-- and only the columns 0003 added to it (the optional ones it lacked) and their comments go.
+-- On a fresh install 0003 created both tables, so its rollback drops them.
+CALL senate.release('0003');

@@ -2,11 +2,24 @@
 -- and allocation_proposals, with consumers that read and write their canonical
 -- columns (amount, created_at, requested_tokens, proposer_id, proposer_agent).
 -- On a fresh install this creates them with those columns; on a deployment
--- where they exist, CREATE TABLE IF NOT EXISTS leaves them exactly as they are
--- (columns, types, indexes, triggers, rows). Columns this project needs beyond
--- the deployed ones are added by later migrations, one concern each.
+-- where they exist, CREATE TABLE IF NOT EXISTS adopts them (recorded in
+-- senate.schema_registry; the rollback never drops them) and leaves their columns,
+-- types, indexes, triggers, rows and comments as they are.
+--
+-- Only the columns the spec names are required of a deployment: resource_usage
+-- entity_type, entity_id, resource_type, amount, cost, model, created_at;
+-- allocation_proposals entity_type, entity_id, requested_tokens, proposer_id or
+-- proposer_agent, justification, evidence, status (0001 refuses a deployment lacking one,
+-- S0011). The other columns of the fresh-install tables (artifact_type, artifact_id,
+-- analysis_id, task_id, metadata; the other of proposer_id / proposer_agent, reviewer,
+-- decided_at, created_at, updated_at) are optional: a deployment lacking one gets it
+-- here as a nullable, catalog-only column the project created (so the functions that
+-- read it work), and the rollback removes exactly those. Comments go only on what the
+-- project created or what had none (senate.settle_comments puts the deployment's back).
+-- Columns this project needs beyond those are added by later migrations, one concern each.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0003', 'table', 'public.resource_usage');
 CREATE TABLE IF NOT EXISTS public.resource_usage (
     id             bigserial PRIMARY KEY,
     entity_type    text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -24,6 +37,18 @@ CREATE TABLE IF NOT EXISTS public.resource_usage (
     created_at     timestamptz NOT NULL DEFAULT now(),
     metadata       jsonb NOT NULL DEFAULT '{}'::jsonb
 );
+-- Optional columns a deployment may lack: added (catalog-only, no rewrite) and recorded.
+CALL senate.claim('0003', 'column', 'public.resource_usage', 'artifact_type');
+ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS artifact_type text;
+CALL senate.claim('0003', 'column', 'public.resource_usage', 'artifact_id');
+ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS artifact_id text;
+CALL senate.claim('0003', 'column', 'public.resource_usage', 'analysis_id');
+ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS analysis_id text;
+CALL senate.claim('0003', 'column', 'public.resource_usage', 'task_id');
+ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS task_id text;
+CALL senate.claim('0003', 'column', 'public.resource_usage', 'metadata');
+ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS metadata jsonb DEFAULT '{}'::jsonb;
+
 COMMENT ON TABLE public.resource_usage IS
   'Append-only accounting of every concrete execution: one row per spend. Budgets are '
   'the control surface (resource_budgets); this table is the record of what was used.';
@@ -41,9 +66,11 @@ COMMENT ON COLUMN public.resource_usage.task_id IS 'Task the spend served, if an
 COMMENT ON COLUMN public.resource_usage.created_at IS 'Canonical time of the spend.';
 COMMENT ON COLUMN public.resource_usage.metadata IS 'Free-form context from the writer (JSON object).';
 
+CALL senate.claim('0003', 'index', 'public.resource_usage_entity_created_idx');
 CREATE INDEX IF NOT EXISTS resource_usage_entity_created_idx
     ON public.resource_usage (entity_type, entity_id, created_at);
 
+CALL senate.claim('0003', 'table', 'public.allocation_proposals');
 CREATE TABLE IF NOT EXISTS public.allocation_proposals (
     id                bigserial PRIMARY KEY,
     entity_type       text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -61,6 +88,20 @@ CREATE TABLE IF NOT EXISTS public.allocation_proposals (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
+-- Optional columns a deployment may lack: added (catalog-only, no rewrite) and recorded.
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'proposer_id');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS proposer_id text;
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'proposer_agent');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS proposer_agent text;
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'reviewer');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS reviewer text;
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'decided_at');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS decided_at timestamptz;
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'created_at');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS created_at timestamptz DEFAULT now();
+CALL senate.claim('0003', 'column', 'public.allocation_proposals', 'updated_at');
+ALTER TABLE public.allocation_proposals ADD COLUMN IF NOT EXISTS updated_at timestamptz DEFAULT now();
+
 COMMENT ON TABLE public.allocation_proposals IS
   'Requests for more resources for an entity, with evidence-based justification; '
   'reviewed by the Senate (pending -> approved | rejected | deferred).';
@@ -78,7 +119,11 @@ COMMENT ON COLUMN public.allocation_proposals.decided_at IS 'When the decision w
 COMMENT ON COLUMN public.allocation_proposals.created_at IS 'When the proposal was filed.';
 COMMENT ON COLUMN public.allocation_proposals.updated_at IS 'When the proposal last changed.';
 
+CALL senate.claim('0003', 'index', 'public.allocation_proposals_status_idx');
 CREATE INDEX IF NOT EXISTS allocation_proposals_status_idx
     ON public.allocation_proposals (status, created_at);
+CALL senate.claim('0003', 'index', 'public.allocation_proposals_entity_idx');
 CREATE INDEX IF NOT EXISTS allocation_proposals_entity_idx
     ON public.allocation_proposals (entity_type, entity_id);
+
+CALL senate.settle_comments('0003');

@@ -568,7 +568,7 @@ LANGUAGE plpgsql STABLE
 -- An audit that reads internal tables: SECURITY DEFINER with a pinned search_path, EXECUTE
 -- for whom the grants migration (0099) names, as for reconcile_usage_rollups().
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     c record;

@@ -27,7 +27,10 @@ SET lock_timeout = '5s';
 INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
   ('S0002', 'compatibility_backfill_incomplete',
    'The compatibility backfill finished but rows are still missing a compatibility value.',
-   'Check for a trigger or writer that clears the compatibility columns, then CALL senate.backfill_compatibility_columns() again.')
+   'Check for a trigger or writer that clears the compatibility columns, then CALL senate.backfill_compatibility_columns() again.'),
+  ('S0030', 'backfill_rows_hidden_by_row_security',
+   'Row-level security applies to the role running the compatibility backfill: its batches and its final count would see only part of the rows.',
+   'Run the migration (or CALL senate.backfill_compatibility_columns()) as a role with BYPASSRLS or a superuser; see senate-db check.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
 CREATE OR REPLACE PROCEDURE senate.backfill_compatibility_columns(
@@ -78,6 +81,15 @@ BEGIN
              ORDER BY table_name
     LOOP
         v_rel := pg_catalog.format('public.%I', t.table_name)::regclass;
+        -- Row-level security applying to this role would hide rows from the batches and from
+        -- the final count, and the backfill would end "complete" on a subset: refuse instead.
+        IF pg_catalog.row_security_active(v_rel) THEN
+            RAISE EXCEPTION USING ERRCODE = 'S0030',
+                MESSAGE = pg_catalog.format('row-level security on public.%s applies to %s: the backfill would see only part of its rows',
+                                            t.table_name, current_user),
+                DETAIL = 'FORCE ROW LEVEL SECURITY applies the policies to the table owner too.',
+                HINT = 'Run it as a role with BYPASSRLS or a superuser (senate-db check reports this before migrating).';
+        END IF;
         v_set := '{}';
         v_missing := '{}';
         FOR c IN SELECT column_name, canonical_columns FROM senate.compatibility_columns

@@ -4,6 +4,7 @@
 -- is written to the budget ledger by trigger (migration 0008).
 SET lock_timeout = '5s';
 
+CALL senate.claim('0006', 'table', 'public.resource_budgets');
 CREATE TABLE IF NOT EXISTS public.resource_budgets (
     entity_type        text NOT NULL REFERENCES public.entity_types (entity_type),
     entity_id          text NOT NULL CHECK (length(entity_id) BETWEEN 1 AND 200),
@@ -41,8 +42,10 @@ COMMENT ON COLUMN public.resource_budgets.roi_score IS 'KG edges gained per toke
 COMMENT ON COLUMN public.resource_budgets.created_at IS 'When the envelope was created.';
 COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last changed.';
 
+CALL senate.claim('0006', 'index', 'public.resource_budgets_priority_idx');
 CREATE INDEX IF NOT EXISTS resource_budgets_priority_idx
     ON public.resource_budgets (priority_score DESC, entity_type, entity_id);
+CALL senate.claim('0006', 'index', 'public.resource_budgets_roi_idx');
 CREATE INDEX IF NOT EXISTS resource_budgets_roi_idx
     ON public.resource_budgets (roi_score DESC NULLS LAST, entity_type, entity_id);
 COMMENT ON INDEX public.resource_budgets_priority_idx IS 'Ranking index for "top priority" queries.';
@@ -61,3 +64,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION senate.budget_amount(public.resource_budgets, text) IS
   'The base budget of one resource class in a resource_budgets row (NULL for an unknown class).';
+
+CALL senate.settle_comments('0006');

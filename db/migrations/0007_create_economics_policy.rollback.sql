@@ -1,3 +1,3 @@
 -- Removes only what 0007 added.
 DROP FUNCTION IF EXISTS public.active_economics_policy();
-DROP TABLE IF EXISTS public.economics_policy;
+CALL senate.release('0007');

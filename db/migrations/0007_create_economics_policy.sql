@@ -5,6 +5,7 @@
 -- an earlier proposal is judged.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0007', 'table', 'public.economics_policy');
 CREATE TABLE IF NOT EXISTS public.economics_policy (
     policy_version                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     is_active                       boolean NOT NULL DEFAULT false,
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS public.economics_policy (
         + weight_community_interest = 1),
     CONSTRAINT economics_policy_roi_thresholds_ordered CHECK (roi_low_threshold <= roi_high_threshold)
 );
+CALL senate.claim('0007', 'index', 'public.economics_policy_one_active_idx');
 CREATE UNIQUE INDEX IF NOT EXISTS economics_policy_one_active_idx
     ON public.economics_policy ((true)) WHERE is_active;
 COMMENT ON INDEX public.economics_policy_one_active_idx IS 'At most one active policy row.';
@@ -80,3 +82,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.active_economics_policy() IS
   'The economics_policy row in force (exactly one is active).';
+
+CALL senate.settle_comments('0007');

@@ -2,8 +2,7 @@
 DROP TRIGGER IF EXISTS t50_record_budget_inserts ON public.resource_budgets;
 DROP TRIGGER IF EXISTS t50_record_budget_updates ON public.resource_budgets;
 DROP TRIGGER IF EXISTS t50_record_budget_deletes ON public.resource_budgets;
-DROP TABLE IF EXISTS public.budget_ledger;
-DROP TABLE IF EXISTS public.senate_reserve;
+CALL senate.release('0008');
 DROP FUNCTION IF EXISTS senate.refuse_ledger_change();
 DROP FUNCTION IF EXISTS senate.record_reserve_changes();
 DROP FUNCTION IF EXISTS senate.record_budget_changes();

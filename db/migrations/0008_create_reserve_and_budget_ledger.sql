@@ -13,6 +13,7 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
    'Ledgers are never changed; record a correcting entry instead.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
+CALL senate.claim('0008', 'table', 'public.senate_reserve');
 CREATE TABLE IF NOT EXISTS public.senate_reserve (
     resource_type  text PRIMARY KEY REFERENCES public.resource_types (resource_type),
     balance        numeric NOT NULL DEFAULT 0
@@ -30,6 +31,7 @@ INSERT INTO public.senate_reserve (resource_type, balance)
 SELECT resource_type, 0 FROM public.resource_types
 ON CONFLICT (resource_type) DO NOTHING;
 
+CALL senate.claim('0008', 'table', 'public.budget_ledger');
 CREATE TABLE IF NOT EXISTS public.budget_ledger (
     ledger_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     account         text NOT NULL CHECK (account IN ('entity_budget', 'reserve', 'entity_status')),
@@ -67,8 +69,10 @@ COMMENT ON COLUMN public.budget_ledger.note IS 'Free-text reason.';
 COMMENT ON COLUMN public.budget_ledger.recorded_at IS 'When the change was recorded (clock time).';
 COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made the change; entries of one transaction belong together.';
 
+CALL senate.claim('0008', 'index', 'public.budget_ledger_entity_idx');
 CREATE INDEX IF NOT EXISTS budget_ledger_entity_idx
     ON public.budget_ledger (entity_type, entity_id, ledger_id);
+CALL senate.claim('0008', 'index', 'public.budget_ledger_cause_idx');
 CREATE INDEX IF NOT EXISTS budget_ledger_cause_idx
     ON public.budget_ledger (cause_type, cause_id);
 
@@ -265,3 +269,5 @@ CREATE TRIGGER t10_refuse_ledger_truncate
 COMMENT ON TRIGGER t10_refuse_ledger_changes ON public.budget_ledger IS 'The ledger is append-only: UPDATE and DELETE are refused.';
 COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The ledger is append-only: TRUNCATE is refused.';
 REVOKE UPDATE, DELETE, TRUNCATE ON public.budget_ledger FROM PUBLIC;
+
+CALL senate.settle_comments('0008');

@@ -7,3 +7,4 @@ DROP TRIGGER IF EXISTS t80_roll_up_usage_deletes ON public.resource_usage;
 DROP FUNCTION IF EXISTS senate.roll_up_usage();
 DROP FUNCTION IF EXISTS senate.policy_time_zone();
 DROP TABLE IF EXISTS senate.usage_rollups;
+CALL senate.release('0009');

@@ -15,6 +15,7 @@
 SET lock_timeout = '5s';
 
 -- Nullable, no default: adding it to a deployed table is a catalog-only change.
+CALL senate.claim('0009', 'column', 'public.resource_usage', 'provider');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS provider text;
 COMMENT ON COLUMN public.resource_usage.provider IS 'External API provider for api_calls rows (see api_providers).';
 
@@ -250,3 +251,5 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS
   'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or '
   'provider) whose rolled-up amount, cost or row count differs. No rows means reconciled. '
   'Reads the whole usage table: an audit, not a hot-path call.';
+
+CALL senate.settle_comments('0009');

@@ -5,6 +5,6 @@ DROP TRIGGER IF EXISTS t30_priority_from_latest_assessment ON public.resource_bu
 DROP FUNCTION IF EXISTS senate.priority_from_latest_assessment();
 -- squawk-ignore ban-drop-view
 DROP VIEW IF EXISTS senate.latest_allocation_signals;
-DROP TABLE IF EXISTS public.allocation_signals;
+CALL senate.release('0012');
 DROP FUNCTION IF EXISTS senate.follow_latest_assessment();
 DROP FUNCTION IF EXISTS senate.sync_priority_scores(text[], text[]);

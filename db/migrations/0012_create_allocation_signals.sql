@@ -16,6 +16,7 @@
 -- DELETE on the history are refused.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0012', 'table', 'public.allocation_signals');
 CREATE TABLE IF NOT EXISTS public.allocation_signals (
     signal_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type          text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -42,6 +43,7 @@ COMMENT ON COLUMN public.allocation_signals.assessed_by IS 'Who made the assessm
 COMMENT ON COLUMN public.allocation_signals.assessed_at IS 'When the assessment was made; the latest one per entity sets priority_score.';
 COMMENT ON COLUMN public.allocation_signals.rationale IS 'Optional free-text reasoning behind the assessment.';
 
+CALL senate.claim('0012', 'index', 'public.allocation_signals_latest_idx');
 CREATE INDEX IF NOT EXISTS allocation_signals_latest_idx
     ON public.allocation_signals (entity_type, entity_id, assessed_at DESC, signal_id DESC);
 COMMENT ON INDEX public.allocation_signals_latest_idx IS 'Finds the latest assessment of an entity with one index probe.';
@@ -72,7 +74,7 @@ CREATE OR REPLACE FUNCTION senate.sync_priority_scores(
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p public.economics_policy;
@@ -174,7 +176,7 @@ CREATE OR REPLACE FUNCTION senate.priority_from_latest_assessment()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_score numeric;
@@ -210,7 +212,7 @@ CREATE OR REPLACE FUNCTION public.refresh_priority_scores()
 RETURNS integer
 LANGUAGE sql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT senate.sync_priority_scores(NULL, NULL)
 $$;
@@ -218,3 +220,5 @@ COMMENT ON FUNCTION public.refresh_priority_scores() IS
   'Recomputes every resource_budgets.priority_score from its entity''s latest allocation_signals '
   'assessment under the active policy (needed after a change of weights; adopt_economics_policy '
   'calls it). Returns the number of envelopes changed.';
+
+CALL senate.settle_comments('0012');

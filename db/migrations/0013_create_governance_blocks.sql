@@ -25,6 +25,7 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
    'Blocks are history: resolve an unresolved block with resolve_governance_block(); place a new block to reopen.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
+CALL senate.claim('0013', 'table', 'public.governance_blocks');
 CREATE TABLE IF NOT EXISTS public.governance_blocks (
     block_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type   text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -56,8 +57,10 @@ COMMENT ON COLUMN public.governance_blocks.resolved_by IS 'Who resolved the bloc
 COMMENT ON COLUMN public.governance_blocks.resolved_at IS 'When the block was resolved; NULL means the block is in force.';
 COMMENT ON COLUMN public.governance_blocks.resolution IS 'How the block was resolved.';
 
+CALL senate.claim('0013', 'index', 'public.governance_blocks_unresolved_idx');
 CREATE INDEX IF NOT EXISTS governance_blocks_unresolved_idx
     ON public.governance_blocks (entity_type, entity_id) WHERE resolved_at IS NULL;
+CALL senate.claim('0013', 'index', 'public.governance_blocks_entity_idx');
 CREATE INDEX IF NOT EXISTS governance_blocks_entity_idx
     ON public.governance_blocks (entity_type, entity_id, block_id);
 COMMENT ON INDEX public.governance_blocks_unresolved_idx IS 'Is this entity blocked? One probe.';
@@ -105,7 +108,7 @@ CREATE OR REPLACE FUNCTION senate.zero_blocked_market_weights()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE public.resource_budgets AS b
@@ -139,7 +142,7 @@ CREATE OR REPLACE FUNCTION public.place_governance_block(
 RETURNS bigint
 LANGUAGE sql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO public.governance_blocks (entity_type, entity_id, reason, placed_by, proposal_id)
     VALUES ($1, $2, $3, $4, $5)
@@ -154,7 +157,7 @@ CREATE OR REPLACE FUNCTION public.resolve_governance_block(
 RETURNS public.governance_blocks
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_block public.governance_blocks;
@@ -184,3 +187,5 @@ COMMENT ON FUNCTION public.resolve_governance_block(bigint, text, text) IS
   'Resolves an unresolved governance block (who, how) and returns it; S1003 when unknown, S1004 '
   'when already resolved. The next refresh_market_weights() applies market signals again if no '
   'other block remains.';
+
+CALL senate.settle_comments('0013');

@@ -2,4 +2,4 @@
 -- resource_budgets.market_weight keeps its last value.
 DROP FUNCTION IF EXISTS public.refresh_market_weights(timestamptz);
 DROP FUNCTION IF EXISTS public.market_weights(timestamptz);
-DROP TABLE IF EXISTS public.market_signals;
+CALL senate.release('0014');

@@ -20,6 +20,7 @@
 -- base * (1 + max_market_boost); below the score threshold the weight is 0.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0014', 'table', 'public.market_signals');
 CREATE TABLE IF NOT EXISTS public.market_signals (
     signal_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type  text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -38,8 +39,10 @@ COMMENT ON COLUMN public.market_signals.value IS 'Normalized price or confidence
 COMMENT ON COLUMN public.market_signals.observed_at IS 'When the Exchange observed the value.';
 COMMENT ON COLUMN public.market_signals.source IS 'Which market or feed produced the signal.';
 
+CALL senate.claim('0014', 'index', 'public.market_signals_cohort_window_idx');
 CREATE INDEX IF NOT EXISTS market_signals_cohort_window_idx
     ON public.market_signals (entity_type, observed_at) INCLUDE (entity_id, value);
+CALL senate.claim('0014', 'index', 'public.market_signals_entity_idx');
 CREATE INDEX IF NOT EXISTS market_signals_entity_idx
     ON public.market_signals (entity_type, entity_id, observed_at);
 COMMENT ON INDEX public.market_signals_cohort_window_idx IS 'Signals of a cohort in a time window (index-only).';
@@ -101,7 +104,7 @@ CREATE OR REPLACE FUNCTION public.refresh_market_weights(as_of timestamptz DEFAU
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_count integer;
@@ -127,3 +130,5 @@ COMMENT ON FUNCTION public.refresh_market_weights(timestamptz) IS
   'Writes market_weights(as_of).market_weight into resource_budgets.market_weight in one '
   'set-based UPDATE (rows locked in key order, unchanged rows untouched). Returns the number of '
   'envelopes changed. Run it on the review cadence, after new market signals or a policy change.';
+
+CALL senate.settle_comments('0014');

@@ -3,4 +3,4 @@
 DROP FUNCTION IF EXISTS public.refresh_roi_scores(timestamptz);
 DROP FUNCTION IF EXISTS public.roi_by_entity(date, date);
 DROP FUNCTION IF EXISTS public.roi_window_bounds(timestamptz);
-DROP TABLE IF EXISTS public.world_model_gains;
+CALL senate.release('0015');

@@ -12,6 +12,7 @@
 -- window's ROI into resource_budgets.roi_score.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0015', 'table', 'public.world_model_gains');
 CREATE TABLE IF NOT EXISTS public.world_model_gains (
     gain_id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type             text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -37,8 +38,10 @@ COMMENT ON COLUMN public.world_model_gains.artifact_quality_delta IS 'Change in 
 COMMENT ON COLUMN public.world_model_gains.observed_at IS 'When Atlas observed the gain; decides its ROI window day (policy time zone).';
 COMMENT ON COLUMN public.world_model_gains.source IS 'Which Atlas process reported the gain.';
 
+CALL senate.claim('0015', 'index', 'public.world_model_gains_entity_idx');
 CREATE INDEX IF NOT EXISTS world_model_gains_entity_idx
     ON public.world_model_gains (entity_type, entity_id, observed_at);
+CALL senate.claim('0015', 'index', 'public.world_model_gains_observed_idx');
 CREATE INDEX IF NOT EXISTS world_model_gains_observed_idx
     ON public.world_model_gains (observed_at);
 COMMENT ON INDEX public.world_model_gains_entity_idx IS 'Gains of one entity in a window.';
@@ -105,7 +108,7 @@ CREATE OR REPLACE FUNCTION public.refresh_roi_scores(as_of timestamptz DEFAULT n
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_start date;
@@ -131,3 +134,5 @@ COMMENT ON FUNCTION public.refresh_roi_scores(timestamptz) IS
   'Sets resource_budgets.roi_score to roi_score(KG edges gained, llm tokens spent) over '
   'roi_window_bounds(as_of) for every envelope (NULL without spend), in one set-based UPDATE with '
   'rows locked in key order. Returns the number of envelopes changed.';
+
+CALL senate.settle_comments('0015');

@@ -1,7 +1,7 @@
 -- Removes only what 0016 added. The ledger is append-only, so entity_tier_budget
 -- entries already recorded stay; the account CHECK goes back to the original list
 -- (NOT VALID when such entries exist, so history is kept rather than rewritten).
-DROP TABLE IF EXISTS public.resource_budget_tiers;
+CALL senate.release('0016');
 DROP FUNCTION IF EXISTS senate.check_tier_budgets_within_token_budget();
 DROP FUNCTION IF EXISTS senate.record_tier_budget_changes();
 -- Undoing 0016 means dropping the constraints it created or widened.

@@ -33,6 +33,7 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
    'Lower a tier cap or raise resource_budgets.token_budget first.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
+CALL senate.claim('0016', 'table', 'public.resource_budget_tiers');
 CREATE TABLE IF NOT EXISTS public.resource_budget_tiers (
     entity_type   text NOT NULL,
     entity_id     text NOT NULL,
@@ -92,7 +93,7 @@ CREATE OR REPLACE FUNCTION senate.record_tier_budget_changes()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -137,7 +138,7 @@ CREATE OR REPLACE FUNCTION senate.check_tier_budgets_within_token_budget()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_types text[];
@@ -221,3 +222,5 @@ CREATE TRIGGER t50_record_tier_budget_deletes
 COMMENT ON TRIGGER t50_record_tier_budget_inserts ON public.resource_budget_tiers IS 'Ledger rows for new tier caps.';
 COMMENT ON TRIGGER t50_record_tier_budget_updates ON public.resource_budget_tiers IS 'Ledger rows for changed tier caps.';
 COMMENT ON TRIGGER t50_record_tier_budget_deletes ON public.resource_budget_tiers IS 'Ledger rows for removed tier caps.';
+
+CALL senate.settle_comments('0016');

@@ -136,7 +136,7 @@ CREATE OR REPLACE FUNCTION public.adopt_economics_policy(
 RETURNS public.economics_policy
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_old public.economics_policy;

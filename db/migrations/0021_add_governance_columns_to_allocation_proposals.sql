@@ -13,12 +13,16 @@
 -- governance resolves to the version in force at their created_at.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0021', 'column', 'public.allocation_proposals', 'resource_type');
 ALTER TABLE public.allocation_proposals
     ADD COLUMN IF NOT EXISTS resource_type text NOT NULL DEFAULT 'llm_tokens';
+CALL senate.claim('0021', 'column', 'public.allocation_proposals', 'policy_version');
 ALTER TABLE public.allocation_proposals
     ADD COLUMN IF NOT EXISTS policy_version bigint;
+CALL senate.claim('0021', 'column', 'public.allocation_proposals', 'revisit_at');
 ALTER TABLE public.allocation_proposals
     ADD COLUMN IF NOT EXISTS revisit_at timestamptz;
+CALL senate.claim('0021', 'column', 'public.allocation_proposals', 'decision_note');
 ALTER TABLE public.allocation_proposals
     ADD COLUMN IF NOT EXISTS decision_note text;
 
@@ -38,6 +42,7 @@ COMMENT ON COLUMN public.allocation_proposals.decision_note IS
 
 DO $$
 BEGIN
+    CALL senate.claim('0021', 'constraint', 'public.allocation_proposals', 'allocation_proposals_resource_type_fkey');
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                    WHERE conrelid = 'public.allocation_proposals'::regclass
                      AND conname = 'allocation_proposals_resource_type_fkey') THEN
@@ -45,6 +50,7 @@ BEGIN
             ADD CONSTRAINT allocation_proposals_resource_type_fkey
             FOREIGN KEY (resource_type) REFERENCES public.resource_types (resource_type) NOT VALID;
     END IF;
+    CALL senate.claim('0021', 'constraint', 'public.allocation_proposals', 'allocation_proposals_policy_version_fkey');
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                    WHERE conrelid = 'public.allocation_proposals'::regclass
                      AND conname = 'allocation_proposals_policy_version_fkey') THEN
@@ -53,6 +59,7 @@ BEGIN
             FOREIGN KEY (policy_version) REFERENCES public.economics_policy (policy_version)
             NOT VALID;
     END IF;
+    CALL senate.claim('0021', 'constraint', 'public.allocation_proposals', 'allocation_proposals_decision_note_length');
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                    WHERE conrelid = 'public.allocation_proposals'::regclass
                      AND conname = 'allocation_proposals_decision_note_length') THEN
@@ -68,3 +75,5 @@ COMMENT ON CONSTRAINT allocation_proposals_policy_version_fkey ON public.allocat
   'The recorded policy version must exist in economics_policy.';
 COMMENT ON CONSTRAINT allocation_proposals_decision_note_length ON public.allocation_proposals IS
   'Decision notes hold at most 2000 characters.';
+
+CALL senate.settle_comments('0021');

@@ -1,2 +1,2 @@
 -- Removes only what 0022 added.
-ALTER TABLE public.economics_policy DROP COLUMN IF EXISTS deferral_period;
+CALL senate.release('0022');

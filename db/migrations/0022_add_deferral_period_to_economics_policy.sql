@@ -7,6 +7,7 @@
 -- ADD COLUMN itself catalog-only.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0022', 'column', 'public.economics_policy', 'deferral_period');
 ALTER TABLE public.economics_policy
     ADD COLUMN IF NOT EXISTS deferral_period interval NOT NULL DEFAULT '14 days'
         CONSTRAINT economics_policy_deferral_period_positive
@@ -16,3 +17,5 @@ COMMENT ON COLUMN public.economics_policy.deferral_period IS
   'due for review this long after it was deferred (default 14 days, at most 366 days).';
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS
   'A deferral lasts more than zero and at most 366 days.';
+
+CALL senate.settle_comments('0022');

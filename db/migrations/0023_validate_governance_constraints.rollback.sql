@@ -1,3 +1,3 @@
 -- 0023 only validated constraints that 0021 added; validation cannot be undone
 -- and needs no undoing (rolling back 0021 drops the constraints).
-SELECT 1;
+DO $$ BEGIN END $$;

@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION public.fund_reserve(
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_actor text := senate.require_actor('actor', p_actor);

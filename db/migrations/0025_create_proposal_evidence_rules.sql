@@ -173,7 +173,7 @@ COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS
 CREATE OR REPLACE FUNCTION senate.check_proposal_evidence_on_write()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF (TG_OP = 'INSERT'
@@ -208,7 +208,7 @@ CREATE OR REPLACE FUNCTION public.file_allocation_proposal(
 RETURNS public.allocation_proposals.id%TYPE
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_proposer text;

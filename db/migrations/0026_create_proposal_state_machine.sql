@@ -32,6 +32,7 @@ COMMENT ON FUNCTION senate.proposal_policy_version(bigint, timestamptz) IS
 
 -- The transition log: proposal_id takes the type of allocation_proposals.id,
 -- which a deployment may have made uuid or integer rather than bigint.
+CALL senate.claim('0026', 'table', 'public.allocation_proposal_transitions');
 DO $$
 BEGIN
     EXECUTE format($ddl$
@@ -64,6 +65,7 @@ COMMENT ON COLUMN public.allocation_proposal_transitions.recorded_at IS 'When th
 COMMENT ON COLUMN public.allocation_proposal_transitions.transaction_id IS 'Transaction that made the change (matches budget_ledger.transaction_id of an approval''s budget entries).';
 -- The table is created just above, in this transaction (squawk cannot see into the DO
 -- block): it is empty and no one else can write it yet, so a plain CREATE INDEX blocks nobody.
+CALL senate.claim('0026', 'index', 'public.allocation_proposal_transitions_proposal_idx');
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX IF NOT EXISTS allocation_proposal_transitions_proposal_idx
     ON public.allocation_proposal_transitions (proposal_id, transition_id);
@@ -86,7 +88,7 @@ REVOKE UPDATE, DELETE, TRUNCATE ON public.allocation_proposal_transitions FROM P
 CREATE OR REPLACE FUNCTION senate.guard_proposal_state()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_active bigint;
@@ -220,7 +222,7 @@ COMMENT ON TRIGGER t10_guard_proposal_state ON public.allocation_proposals IS
 CREATE OR REPLACE FUNCTION senate.record_proposal_transition()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -251,3 +253,5 @@ CREATE TRIGGER t50_record_proposal_transitions
     FOR EACH ROW EXECUTE FUNCTION senate.record_proposal_transition();
 COMMENT ON TRIGGER t50_record_proposal_transitions ON public.allocation_proposals IS
   'History of every proposal status change in allocation_proposal_transitions.';
+
+CALL senate.settle_comments('0026');

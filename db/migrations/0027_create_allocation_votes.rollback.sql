@@ -8,4 +8,4 @@ DROP TRIGGER IF EXISTS t50_record_proposal_votes ON public.allocation_proposals;
 DROP FUNCTION IF EXISTS senate.record_proposal_votes();
 DROP TRIGGER IF EXISTS t12_guard_proposal_votes ON public.allocation_proposals;
 DROP FUNCTION IF EXISTS senate.guard_proposal_votes();
-DROP TABLE IF EXISTS public.allocation_votes;
+CALL senate.release('0027');

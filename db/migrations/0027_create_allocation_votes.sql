@@ -9,6 +9,7 @@
 -- the policy version recorded on each proposal.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0027', 'table', 'public.allocation_votes');
 DO $$
 BEGIN
     EXECUTE format($ddl$
@@ -41,6 +42,7 @@ COMMENT ON COLUMN public.allocation_votes.recorded_by IS 'Session user that wrot
 COMMENT ON COLUMN public.allocation_votes.transaction_id IS 'Transaction that wrote the vote.';
 -- The table is created just above, in this transaction (squawk cannot see into the DO
 -- block): it is empty and no one else can write it yet, so a plain CREATE INDEX blocks nobody.
+CALL senate.claim('0027', 'index', 'public.allocation_votes_proposal_idx');
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX IF NOT EXISTS allocation_votes_proposal_idx
     ON public.allocation_votes (proposal_id, vote_id);
@@ -63,7 +65,7 @@ REVOKE UPDATE, DELETE, TRUNCATE ON public.allocation_votes FROM PUBLIC;
 CREATE OR REPLACE FUNCTION senate.guard_proposal_votes()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_voter text;
@@ -126,7 +128,7 @@ COMMENT ON TRIGGER t12_guard_proposal_votes ON public.allocation_proposals IS
 CREATE OR REPLACE FUNCTION senate.record_proposal_votes()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO public.allocation_votes (proposal_id, voter, vote, rationale, cast_at)
@@ -208,7 +210,7 @@ CREATE OR REPLACE FUNCTION public.cast_allocation_vote(
 RETURNS public.allocation_proposal_tallies
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_voter text := senate.require_actor('voter', p_voter);
@@ -263,3 +265,5 @@ COMMENT ON FUNCTION public.cast_allocation_vote(public.allocation_proposals.id%T
   'missing, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending.';
 REVOKE EXECUTE ON FUNCTION public.cast_allocation_vote(public.allocation_proposals.id%TYPE, text, text, text)
     FROM PUBLIC;
+
+CALL senate.settle_comments('0027');

@@ -27,7 +27,7 @@ SET lock_timeout = '5s';
 CREATE OR REPLACE FUNCTION senate.check_proposal_approval()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_tally record;
@@ -95,7 +95,7 @@ COMMENT ON TRIGGER t13_check_proposal_approval ON public.allocation_proposals IS
 CREATE OR REPLACE FUNCTION senate.apply_approved_proposal()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_amount numeric := NEW.requested_tokens::numeric;
@@ -172,7 +172,7 @@ CREATE OR REPLACE FUNCTION senate.lock_proposal(
     p_proposal_id public.allocation_proposals.id%TYPE, p_expected_status text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_row record;
@@ -215,7 +215,7 @@ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, rev
                amount numeric, budget_after numeric, reserve_after numeric)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);
@@ -279,7 +279,7 @@ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, rev
                amount numeric, budget_after numeric, reserve_after numeric)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_reviewer text := senate.require_actor('reviewer', p_reviewer);

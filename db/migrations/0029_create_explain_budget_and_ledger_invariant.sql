@@ -19,7 +19,7 @@ RETURNS TABLE (
     actor           text,
     explanation     text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.ledger_id,
            l.recorded_at,
@@ -70,7 +70,7 @@ RETURNS TABLE (
     current_balance  numeric,
     difference       numeric)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH ledger AS (
         SELECT l.account, coalesce(l.entity_type, '') AS entity_type,

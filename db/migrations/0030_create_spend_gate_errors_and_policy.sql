@@ -47,6 +47,7 @@ INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
    'run_rebalance and check_spend_alerts.')
 ON CONFLICT (sqlstate) DO NOTHING;
 
+CALL senate.claim('0030', 'column', 'public.economics_policy', 'max_reservation_ttl');
 ALTER TABLE public.economics_policy
     ADD COLUMN IF NOT EXISTS max_reservation_ttl interval NOT NULL DEFAULT '1 day'
         CONSTRAINT economics_policy_max_reservation_ttl_range
@@ -56,3 +57,5 @@ COMMENT ON COLUMN public.economics_policy.max_reservation_ttl IS
   'holds budget at most this long (default 1 day, at most 7 days).';
 COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.economics_policy IS
   'A reservation may live more than zero and at most 7 days.';
+
+CALL senate.settle_comments('0030');

@@ -2,4 +2,4 @@
 DROP FUNCTION IF EXISTS public.set_daily_allowance(text, text, text, numeric, text, text);
 DROP FUNCTION IF EXISTS senate.derived_daily_allowance(numeric, date, date);
 DROP FUNCTION IF EXISTS senate.effective_class_budget(public.resource_budgets, text, public.economics_policy);
-DROP TABLE IF EXISTS public.resource_daily_allowances;
+CALL senate.release('0031');

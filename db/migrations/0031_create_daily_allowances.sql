@@ -21,6 +21,7 @@
 -- existing data.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0031', 'table', 'public.resource_daily_allowances');
 CREATE TABLE IF NOT EXISTS public.resource_daily_allowances (
     entity_type      text NOT NULL,
     entity_id        text NOT NULL,
@@ -79,7 +80,7 @@ CREATE OR REPLACE FUNCTION public.set_daily_allowance(
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_actor text := senate.require_actor('actor', p_actor);
@@ -120,3 +121,5 @@ COMMENT ON FUNCTION public.set_daily_allowance(text, text, text, numeric, text, 
   'entity, S2008 unknown class, S2006 negative or non-finite allowance, S2010 actor missing, S2011 '
   'note too long, S3003 no envelope.';
 REVOKE EXECUTE ON FUNCTION public.set_daily_allowance(text, text, text, numeric, text, text) FROM PUBLIC;
+
+CALL senate.settle_comments('0031');

@@ -6,6 +6,6 @@ DROP TRIGGER IF EXISTS t60_release_lifted_throttles ON public.resource_budgets;
 DROP FUNCTION IF EXISTS senate.release_throttles_of_removed_allowances();
 DROP FUNCTION IF EXISTS senate.release_throttles_of_changed_envelopes();
 DROP FUNCTION IF EXISTS senate.release_lifted_throttles(text[], text[], timestamptz);
-DROP TABLE IF EXISTS public.spend_throttles;
+CALL senate.release('0032');
 DROP FUNCTION IF EXISTS senate.record_throttle_changes();
 DROP FUNCTION IF EXISTS senate.guard_spend_throttles();

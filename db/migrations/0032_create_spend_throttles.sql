@@ -19,6 +19,7 @@
 -- the one-time release may be written; no UPDATE otherwise, no DELETE, no TRUNCATE.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0032', 'table', 'public.spend_throttles');
 CREATE TABLE IF NOT EXISTS public.spend_throttles (
     throttle_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type      text NOT NULL,
@@ -58,9 +59,11 @@ COMMENT ON COLUMN public.spend_throttles.throttled_until IS 'End of the window (
 COMMENT ON COLUMN public.spend_throttles.released_at IS 'When the release was recorded (NULL while not recorded).';
 COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released: window ended, or budget/allowance rose (also the ledger note).';
 
+CALL senate.claim('0032', 'index', 'public.spend_throttles_one_active_idx');
 CREATE UNIQUE INDEX IF NOT EXISTS spend_throttles_one_active_idx
     ON public.spend_throttles (entity_type, entity_id, resource_type, kind)
     WHERE released_at IS NULL;
+CALL senate.claim('0032', 'index', 'public.spend_throttles_entity_idx');
 CREATE INDEX IF NOT EXISTS spend_throttles_entity_idx
     ON public.spend_throttles (entity_type, entity_id, throttle_id);
 COMMENT ON INDEX public.spend_throttles_one_active_idx IS
@@ -105,7 +108,7 @@ CREATE OR REPLACE FUNCTION senate.record_throttle_changes()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -167,7 +170,7 @@ CREATE OR REPLACE FUNCTION senate.release_lifted_throttles(
 RETURNS SETOF public.spend_throttles
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_jit text := current_setting('jit');
@@ -242,7 +245,7 @@ CREATE OR REPLACE FUNCTION senate.release_throttles_of_changed_envelopes()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_types text[];
@@ -273,7 +276,7 @@ CREATE OR REPLACE FUNCTION senate.release_throttles_of_removed_allowances()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_types text[];
@@ -324,3 +327,5 @@ COMMENT ON TRIGGER t60_release_lifted_throttles_on_update ON public.resource_dai
   'A raised explicit allowance releases the daily throttles it lifts.';
 COMMENT ON TRIGGER t60_release_lifted_throttles_on_delete ON public.resource_daily_allowances IS
   'Removing an explicit allowance (back to the derived one) releases the throttles that lifts.';
+
+CALL senate.settle_comments('0032');

@@ -2,5 +2,4 @@
 -- (nullable, never read by deployed consumers), so dropping it loses no deployed data.
 DROP TRIGGER IF EXISTS t70_settle_spend_reservations ON public.resource_usage;
 DROP FUNCTION IF EXISTS senate.settle_spend_reservations();
-ALTER TABLE public.resource_usage DROP COLUMN IF EXISTS reservation_id;
-DROP TABLE IF EXISTS public.spend_reservations;
+CALL senate.release('0033');

@@ -25,6 +25,7 @@
 -- for every inserted row) and no index on resource_usage.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0033', 'table', 'public.spend_reservations');
 CREATE TABLE IF NOT EXISTS public.spend_reservations (
     reservation_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type     text NOT NULL,
@@ -62,10 +63,12 @@ COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of t
 COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
 COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
 
+CALL senate.claim('0033', 'index', 'public.spend_reservations_open_idx');
 CREATE INDEX IF NOT EXISTS spend_reservations_open_idx
     ON public.spend_reservations (entity_type, entity_id, resource_type)
     INCLUDE (amount, expires_at, model_tier)
     WHERE settled_at IS NULL AND released_at IS NULL;
+CALL senate.claim('0033', 'index', 'public.spend_reservations_finished_idx');
 CREATE INDEX IF NOT EXISTS spend_reservations_finished_idx
     ON public.spend_reservations (coalesce(settled_at, released_at))
     WHERE settled_at IS NOT NULL OR released_at IS NOT NULL;
@@ -74,6 +77,7 @@ COMMENT ON INDEX public.spend_reservations_open_idx IS
 COMMENT ON INDEX public.spend_reservations_finished_idx IS
   'Finished reservations by when they finished, for cleanup_spend_reservations().';
 
+CALL senate.claim('0033', 'column', 'public.resource_usage', 'reservation_id');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS reservation_id bigint;
 COMMENT ON COLUMN public.resource_usage.reservation_id IS
   'Spend reservation (spend_reservations.reservation_id from reserve_spend) this usage settles; '
@@ -83,7 +87,7 @@ CREATE OR REPLACE FUNCTION senate.settle_spend_reservations()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- The common case (no row names a reservation) stops here after one pass over the
@@ -117,3 +121,5 @@ CREATE TRIGGER t70_settle_spend_reservations
     FOR EACH STATEMENT EXECUTE FUNCTION senate.settle_spend_reservations();
 COMMENT ON TRIGGER t70_settle_spend_reservations ON public.resource_usage IS
   'Usage rows naming a spend reservation settle it, in the same transaction.';
+
+CALL senate.settle_comments('0033');

@@ -111,7 +111,7 @@ CREATE OR REPLACE FUNCTION senate.check_spend_request(
     p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT p_entity_type_known OR p_entity_id IS NULL OR length(p_entity_id) > 200
@@ -164,7 +164,7 @@ CREATE OR REPLACE FUNCTION public.can_spend(
 RETURNS TABLE (allowed boolean, reason text, remaining numeric)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v record;
@@ -230,7 +230,7 @@ CREATE OR REPLACE FUNCTION public.reserve_spend(
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_max_ttl interval;
@@ -321,7 +321,7 @@ CREATE OR REPLACE FUNCTION public.release_spend_reservation(reservation_id bigin
 RETURNS numeric
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_amount numeric;
@@ -348,7 +348,7 @@ CREATE OR REPLACE FUNCTION public.cleanup_spend_reservations(retain interval DEF
 RETURNS TABLE (expired bigint, deleted bigint)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_expired bigint;

@@ -18,6 +18,7 @@
 -- index range for one entity, when called with an entity), never resource_usage.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0036', 'table', 'public.spend_alerts');
 CREATE TABLE IF NOT EXISTS public.spend_alerts (
     alert_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     entity_type       text NOT NULL,
@@ -51,6 +52,7 @@ COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (c
 COMMENT ON CONSTRAINT spend_alerts_once_per_period ON public.spend_alerts IS
   'Each threshold fires once per entity, class and budget period.';
 
+CALL senate.claim('0036', 'index', 'public.spend_alerts_fired_idx');
 CREATE INDEX IF NOT EXISTS spend_alerts_fired_idx ON public.spend_alerts (fired_at);
 COMMENT ON INDEX public.spend_alerts_fired_idx IS 'Recent alerts first.';
 
@@ -59,7 +61,7 @@ CREATE OR REPLACE FUNCTION public.check_spend_alerts(
 RETURNS SETOF public.spend_alerts
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_fired public.spend_alerts[];
@@ -141,3 +143,5 @@ COMMENT ON FUNCTION public.check_spend_alerts(timestamptz, text, text) IS
   'run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of '
   'entity_type / entity_id.';
 REVOKE EXECUTE ON FUNCTION public.check_spend_alerts(timestamptz, text, text) FROM PUBLIC;
+
+CALL senate.settle_comments('0036');

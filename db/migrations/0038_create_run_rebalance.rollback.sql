@@ -1,4 +1,5 @@
 -- Removes only what 0038 added.
 DROP FUNCTION IF EXISTS public.run_rebalance(timestamptz, boolean, text);
-DROP TABLE IF EXISTS public.rebalance_changes;
-DROP TABLE IF EXISTS public.rebalance_runs;
+DROP FUNCTION IF EXISTS senate.lock_cycle(text, interval);
+DELETE FROM senate.error_codes WHERE sqlstate = 'S5030';
+CALL senate.release('0038');

@@ -36,14 +36,17 @@
 -- dry_run (default) writes nothing and returns the plan. Applying writes, in one
 -- transaction: the budgets (one UPDATE per rule, so each ledger row's note names its
 -- rule; ledger cause rebalance, cause_id the run id), the reserve, a rebalance_runs row
--- and the plan in rebalance_changes. Locking: one apply at a time (transaction advisory
--- lock); the envelopes that change are locked FOR NO KEY UPDATE in key order, then the
+-- and the plan in rebalance_changes. Locking: one apply at a time (the row of
+-- senate.cycle_locks for run_rebalance, locked FOR UPDATE: only the owner may take it, unlike
+-- an advisory lock, which any login can hold forever; waited for at most 5 s, then S5030,
+-- and the next run succeeds); the envelopes that change are locked FOR NO KEY UPDATE in key order, then the
 -- reserve rows in class order (the order approvals use), and the amounts are recomputed
 -- after the locks from the current budgets and reserve. resource_usage is never locked or
 -- read (rollups only): concurrent usage inserts are neither blocked nor lost. Set-based
 -- throughout: no per-entity loop.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0038', 'table', 'public.rebalance_runs');
 CREATE TABLE IF NOT EXISTS public.rebalance_runs (
     run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     window_start    date NOT NULL,
@@ -77,6 +80,7 @@ COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by re
 COMMENT ON CONSTRAINT rebalance_runs_once_per_window ON public.rebalance_runs IS
   'A review window is applied at most once.';
 
+CALL senate.claim('0038', 'table', 'public.rebalance_changes');
 CREATE TABLE IF NOT EXISTS public.rebalance_changes (
     run_id         bigint NOT NULL,
     entity_type    text,
@@ -108,7 +112,9 @@ COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in
 COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
 COMMENT ON COLUMN public.rebalance_changes.detail IS 'Evidence for the rule (ROI figures, market weight, idle since, priority rank).';
 
+CALL senate.claim('0038', 'index', 'public.rebalance_changes_run_idx');
 CREATE INDEX IF NOT EXISTS rebalance_changes_run_idx ON public.rebalance_changes (run_id);
+CALL senate.claim('0038', 'index', 'public.rebalance_changes_entity_idx');
 CREATE INDEX IF NOT EXISTS rebalance_changes_entity_idx
     ON public.rebalance_changes (entity_type, entity_id, run_id);
 COMMENT ON INDEX public.rebalance_changes_run_idx IS 'The plan of one run.';
@@ -127,6 +133,64 @@ CREATE TRIGGER t10_refuse_rebalance_change_changes
 COMMENT ON TRIGGER t10_refuse_rebalance_change_changes ON public.rebalance_changes IS
   'Plans of applied runs are history: UPDATE, DELETE and TRUNCATE are refused (S4001).';
 
+-- The cycle lock: a row per scheduled cycle in a table nobody but its owner may UPDATE (and
+-- so lock FOR UPDATE; issue 15, "Lock hijack"). A function taking it runs as the owner
+-- (SECURITY DEFINER); senate.lock_cycle itself stays SECURITY INVOKER, so a login calling it
+-- directly is refused (42501).
+INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
+  ('S5030', 'cycle_busy',
+   'A scheduled cycle (run_rebalance) could not take its cycle lock within the bounded wait: '
+   'another run of the same cycle holds it.',
+   'Let the running cycle finish; the next scheduled run succeeds. Nothing was written.')
+ON CONFLICT (sqlstate) DO NOTHING;
+
+CALL senate.claim('0038', 'table', 'senate.cycle_locks');
+CREATE TABLE IF NOT EXISTS senate.cycle_locks (
+    cycle        text PRIMARY KEY CHECK (cycle ~ '^[a-z_]+$'),
+    description  text NOT NULL
+);
+COMMENT ON TABLE senate.cycle_locks IS
+  'One row per scheduled cycle that must run one at a time; senate.lock_cycle(cycle) locks it '
+  'FOR UPDATE until the transaction ends. Nobody but the owner has UPDATE on it, so no other '
+  'login can take or hold the lock (an advisory lock anyone can).';
+COMMENT ON COLUMN senate.cycle_locks.cycle IS 'Name of the cycle (its function).';
+COMMENT ON COLUMN senate.cycle_locks.description IS 'What the lock serialises.';
+REVOKE ALL ON senate.cycle_locks FROM PUBLIC;
+INSERT INTO senate.cycle_locks (cycle, description) VALUES
+  ('run_rebalance', 'Applying runs of run_rebalance (dry runs take no lock).')
+ON CONFLICT (cycle) DO NOTHING;
+
+CREATE OR REPLACE FUNCTION senate.lock_cycle(p_cycle text, p_wait interval DEFAULT interval '5 seconds')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $$
+BEGIN
+    -- The SET clause restores the caller's lock_timeout when this function returns.
+    PERFORM pg_catalog.set_config(
+        'lock_timeout',
+        greatest(1, (extract(epoch FROM coalesce(p_wait, interval '5 seconds')) * 1000)::bigint)::text,
+        true);
+    PERFORM 1 FROM senate.cycle_locks AS c WHERE c.cycle = p_cycle FOR UPDATE OF c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'cycle',
+            MESSAGE = pg_catalog.format('lock_cycle: %L is not a cycle of senate.cycle_locks',
+                                        p_cycle);
+    END IF;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM senate.raise_error('S5030',
+        pg_catalog.format('%s: another run holds the cycle lock (waited %s)', p_cycle,
+                          coalesce(p_wait, interval '5 seconds')),
+        'Nothing was written by this run.');
+END;
+$$;
+COMMENT ON FUNCTION senate.lock_cycle(text, interval) IS
+  'Takes the cycle lock of a scheduled cycle (its senate.cycle_locks row, FOR UPDATE, held to the '
+  'end of the transaction), waiting at most p_wait (default 5 s); S5030 when another run holds '
+  'it. SECURITY INVOKER: only the owner (a SECURITY DEFINER cycle) may lock the row.';
+REVOKE EXECUTE ON FUNCTION senate.lock_cycle(text, interval) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION public.run_rebalance(
     as_of timestamptz DEFAULT now(), dry_run boolean DEFAULT true, actor text DEFAULT NULL)
 RETURNS TABLE (
@@ -134,7 +198,7 @@ RETURNS TABLE (
     new_budget numeric, delta numeric, reason text, detail text)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -188,7 +252,7 @@ BEGIN
 
     IF NOT v_dry_run THEN
         -- One apply at a time; a window is applied once.
-        PERFORM pg_advisory_xact_lock(hashtext('senate.run_rebalance'));
+        PERFORM senate.lock_cycle('run_rebalance');
         SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
         WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
         IF FOUND THEN
@@ -577,5 +641,8 @@ COMMENT ON FUNCTION public.run_rebalance(timestamptz, boolean, text) IS
   'Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = '
   'rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes '
   'nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the '
-  'future, 22023 dry_run NULL, S2010 bad actor.';
+  'future, 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after '
+  '5 s).';
 REVOKE EXECUTE ON FUNCTION public.run_rebalance(timestamptz, boolean, text) FROM PUBLIC;
+
+CALL senate.settle_comments('0038');

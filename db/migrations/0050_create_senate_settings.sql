@@ -111,7 +111,7 @@ COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS
 CREATE OR REPLACE FUNCTION senate.usage_append_only()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((SELECT s.usage_append_only FROM senate.settings AS s), true)
 $$;
@@ -121,7 +121,7 @@ COMMENT ON FUNCTION senate.usage_append_only() IS
 CREATE OR REPLACE FUNCTION senate.usage_strict_validation()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
 $$;
@@ -132,7 +132,7 @@ CREATE OR REPLACE FUNCTION public.set_senate_setting(
     p_setting text, p_value boolean, p_actor text, p_reason text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_old boolean;

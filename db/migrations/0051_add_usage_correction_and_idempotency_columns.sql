@@ -15,9 +15,13 @@
 -- to validate (no scan of the deployed table).
 SET lock_timeout = '5s';
 
+CALL senate.claim('0051', 'column', 'public.resource_usage', 'idempotency_key');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS idempotency_key text;
+CALL senate.claim('0051', 'column', 'public.resource_usage', 'correction_reason');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS correction_reason text;
+CALL senate.claim('0051', 'column', 'public.resource_usage', 'correction_actor');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS correction_actor text;
+CALL senate.claim('0051', 'column', 'public.resource_usage', 'corrected_at');
 ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS corrected_at timestamptz;
 
 DO $$
@@ -27,15 +31,18 @@ BEGIN
     SELECT format_type(a.atttypid, a.atttypmod) INTO STRICT v_id_type
     FROM pg_attribute AS a
     WHERE a.attrelid = 'public.resource_usage'::regclass AND a.attname = 'id' AND NOT a.attisdropped;
+    CALL senate.claim('0051', 'column', 'public.resource_usage', 'corrects_usage_id');
     EXECUTE format('ALTER TABLE public.resource_usage ADD COLUMN IF NOT EXISTS corrects_usage_id %s',
                    v_id_type);
 
+    CALL senate.claim('0051', 'constraint', 'public.resource_usage', 'resource_usage_idempotency_key_check');
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                    WHERE conrelid = 'public.resource_usage'::regclass
                      AND conname = 'resource_usage_idempotency_key_check') THEN
         ALTER TABLE public.resource_usage ADD CONSTRAINT resource_usage_idempotency_key_check
             CHECK (length(idempotency_key) BETWEEN 1 AND 200) NOT VALID;
     END IF;
+    CALL senate.claim('0051', 'constraint', 'public.resource_usage', 'resource_usage_correction_check');
     IF NOT EXISTS (SELECT 1 FROM pg_constraint
                    WHERE conrelid = 'public.resource_usage'::regclass
                      AND conname = 'resource_usage_correction_check') THEN
@@ -65,3 +72,5 @@ COMMENT ON CONSTRAINT resource_usage_idempotency_key_check ON public.resource_us
   'An idempotency key has 1 to 200 characters.';
 COMMENT ON CONSTRAINT resource_usage_correction_check ON public.resource_usage IS
   'A correction row carries the corrected row id, a reason, an actor and a time; other rows none of them.';
+
+CALL senate.settle_comments('0051');

@@ -24,7 +24,7 @@ CREATE OR REPLACE FUNCTION senate.refuse_usage_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF senate.usage_append_only() THEN
@@ -48,7 +48,7 @@ CREATE OR REPLACE FUNCTION senate.refuse_usage_rewrites()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_rewritten bigint;
@@ -109,7 +109,7 @@ CREATE OR REPLACE FUNCTION public.correct_resource_usage(
 RETURNS public.resource_usage.id%TYPE
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_original public.resource_usage%ROWTYPE;

@@ -25,7 +25,7 @@ CREATE OR REPLACE FUNCTION senate.validate_usage_inserts()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_bad record;
@@ -95,12 +95,16 @@ COMMENT ON FUNCTION senate.validate_usage_inserts() IS
 CREATE OR REPLACE FUNCTION senate.refuse_forged_corrections()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
        AND NOT pg_has_role(current_user,
                            (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+       -- senate_owner: correct_resource_usage() runs as it
+       AND NOT coalesce(pg_has_role(current_user,
+                                    (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = 'senate_owner'),
+                                    'USAGE'), false)
     THEN
         RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
             COLUMN = 'corrects_usage_id',

@@ -29,7 +29,7 @@ CREATE OR REPLACE FUNCTION public.record_resource_usage(
 RETURNS TABLE (usage_id public.resource_usage.id%TYPE, recorded boolean)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_id public.resource_usage.id%TYPE;

@@ -5,6 +5,13 @@
 --                    budgets, ask can_spend / reserve_spend, file proposals;
 --   senate_reviewer  the Senate: vote and decide, through the functions only;
 --   senate_admin     operators: policy, reserve funding, settings, corrections.
+-- A fifth NOLOGIN role, senate_owner, owns the project's functions (0099 makes
+-- it their owner): every SECURITY DEFINER function runs with its rights, which
+-- are exactly the table privileges 0099 grants it (no DDL, no superuser). No
+-- login is a member of it except the migrating role when that role is not a
+-- superuser (a DBA runs GRANT senate_owner TO <migrating role>; on PostgreSQL
+-- 16+ WITH SET TRUE, the default). Members of senate_owner may CREATE in
+-- schemas public and senate; `migrate` refuses while anyone else may.
 -- writer, reviewer and admin are members of reader. What each role may touch in
 -- this database is granted by 0099 (senate.grant_role_privileges()).
 --
@@ -33,7 +40,10 @@ BEGIN
             ('senate_reviewer', 'Senate economics: reviewers. Vote and decide proposals through '
                                 'cast_allocation_vote and decide_allocation_proposal only.'),
             ('senate_admin', 'Senate economics: operators. Policy, reserve funding, settings, '
-                             'usage corrections, review cycles.')
+                             'usage corrections, review cycles.'),
+            ('senate_owner', 'Senate economics: owner of the project''s functions (every SECURITY '
+                             'DEFINER function runs as it). NOLOGIN; members only the migrating '
+                             'role when that is not a superuser.')
         ) AS v (role_name, description)
         ORDER BY v.role_name
     LOOP

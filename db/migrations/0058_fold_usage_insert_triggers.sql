@@ -32,7 +32,7 @@ SET lock_timeout = '5s';
 CREATE OR REPLACE FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     CASE p_problem
@@ -88,7 +88,7 @@ CREATE OR REPLACE FUNCTION senate.account_usage_inserts()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_check_references boolean := TG_NARGS > 0 AND TG_ARGV[0] = 'check_references';
@@ -302,11 +302,15 @@ COMMENT ON FUNCTION senate.account_usage_inserts() IS
 CREATE OR REPLACE FUNCTION senate.refuse_forged_correction_row()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- The table's owner, or senate_owner (as whom correct_resource_usage() runs).
     IF NOT pg_has_role(current_user,
                        (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
+       AND NOT coalesce(pg_has_role(current_user,
+                                    (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = 'senate_owner'),
+                                    'USAGE'), false)
     THEN
         RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
             COLUMN = 'corrects_usage_id',
@@ -320,14 +324,14 @@ END;
 $$;
 COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS
   'BEFORE INSERT row trigger on resource_usage, fired only for rows with corrects_usage_id: only '
-  'correct_resource_usage() (which runs as the table owner) may write correction rows; anyone '
+  'correct_resource_usage() (which runs as senate_owner) or the table owner may write correction rows; anyone '
   'else gets 42501.';
 
 CREATE OR REPLACE FUNCTION senate.settle_spend_reservation()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE public.spend_reservations AS r

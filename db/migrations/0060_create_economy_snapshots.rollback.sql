@@ -1,4 +1,3 @@
 -- Removes only what 0060 added (the snapshot history goes with its tables).
 DROP FUNCTION IF EXISTS public.record_economy_snapshot(timestamptz);
-DROP TABLE IF EXISTS public.reserve_snapshots;
-DROP TABLE IF EXISTS public.budget_snapshots;
+CALL senate.release('0060');

@@ -13,6 +13,7 @@
 -- that instant's rows, so a retried job never duplicates a point.
 SET lock_timeout = '5s';
 
+CALL senate.claim('0060', 'table', 'public.budget_snapshots');
 CREATE TABLE IF NOT EXISTS public.budget_snapshots (
     snapshot_at           timestamptz NOT NULL,
     entity_type           text NOT NULL REFERENCES public.entity_types (entity_type),
@@ -46,6 +47,7 @@ COMMENT ON COLUMN public.budget_snapshots.spent_cost_usd IS 'Cost of that spend,
 COMMENT ON COLUMN public.budget_snapshots.over_budget_entities IS 'How many of them had spent more than their effective budget, in entities.';
 COMMENT ON COLUMN public.budget_snapshots.recorded_at IS 'When the row was written (clock time).';
 
+CALL senate.claim('0060', 'table', 'public.reserve_snapshots');
 CREATE TABLE IF NOT EXISTS public.reserve_snapshots (
     snapshot_at    timestamptz NOT NULL,
     resource_type  text NOT NULL REFERENCES public.resource_types (resource_type),
@@ -67,7 +69,7 @@ CREATE OR REPLACE FUNCTION public.record_economy_snapshot(as_of timestamptz DEFA
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_rows integer;
@@ -132,3 +134,5 @@ COMMENT ON FUNCTION public.record_economy_snapshot(timestamptz) IS
   'allocated total (reserve_snapshots). Replaces the rows of the same instant. Returns the rows '
   'written. Run it daily (the review cadence); 22023 for a NULL or infinite as_of.';
 REVOKE EXECUTE ON FUNCTION public.record_economy_snapshot(timestamptz) FROM PUBLIC;
+
+CALL senate.settle_comments('0060');

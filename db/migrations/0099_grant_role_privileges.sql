@@ -3,6 +3,16 @@
 -- DEFINER) with a pinned search_path, EXECUTE revoked from PUBLIC and granted
 -- to the roles that may call them; tables are granted per role.
 --
+-- Nothing outside the owner can change what a definer function runs: the
+-- project's functions are owned by the NOLOGIN role senate_owner (0056), and
+-- every SECURITY DEFINER one runs with search_path = pg_catalog, pg_temp, its
+-- body naming every object of ours schema-qualified (public.x, senate.x), so a
+-- function or table planted in public cannot be picked up by name resolution.
+-- senate_owner holds DML only (SELECT, INSERT, UPDATE, DELETE) on the
+-- project's tables and exactly what the definer functions need on the deployed
+-- ones (resource_usage, allocation_proposals); it owns no table, so a definer
+-- function cannot ALTER, TRUNCATE or disable the append-only guards.
+--
 -- Who may do what is data, in two tables, so another migration extends it
 -- with an INSERT and a call: senate.function_access (function -> roles,
 -- SECURITY DEFINER or not) and senate.table_access (relation -> role ->
@@ -29,8 +39,9 @@ COMMENT ON TABLE senate.function_access IS
 COMMENT ON COLUMN senate.function_access.function_name IS 'Schema-qualified function name (all overloads).';
 COMMENT ON COLUMN senate.function_access.granted_to IS 'Group roles granted EXECUTE.';
 COMMENT ON COLUMN senate.function_access.security_definer IS
-  'Make it SECURITY DEFINER with search_path pg_catalog, public, senate, pg_temp (mutating functions, '
-  'and trigger functions that write internal tables for callers who may not).';
+  'Make it SECURITY DEFINER with search_path pg_catalog, pg_temp (mutating functions, and trigger '
+  'functions that write internal tables for callers who may not). Every listed function is owned '
+  'by senate_owner either way.';
 COMMENT ON COLUMN senate.function_access.revoke_from_public IS 'Revoke the default EXECUTE from PUBLIC.';
 COMMENT ON COLUMN senate.function_access.description IS 'Why this access.';
 
@@ -38,9 +49,10 @@ CREATE TABLE IF NOT EXISTS senate.table_access (
     relation_name  text NOT NULL CHECK (
         relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'),
     role_name      text NOT NULL CHECK (
-        role_name IN ('senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin')),
+        role_name IN ('senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin',
+                      'senate_owner')),
     privilege      text NOT NULL CHECK (
-        privilege ~ '^(SELECT|INSERT|UPDATE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'),
+        privilege ~ '^(SELECT|INSERT|UPDATE|DELETE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'),
     PRIMARY KEY (relation_name, role_name, privilege)
 );
 COMMENT ON TABLE senate.table_access IS
@@ -48,8 +60,10 @@ COMMENT ON TABLE senate.table_access IS
   'senate.grant_role_privileges(). INSERT also grants USAGE on the serial sequences of the table.';
 COMMENT ON COLUMN senate.table_access.relation_name IS
   'Schema-qualified table or view; <views> = every view of the schema, <tables> = every table.';
-COMMENT ON COLUMN senate.table_access.role_name IS 'Group role granted the privilege.';
-COMMENT ON COLUMN senate.table_access.privilege IS 'SELECT, INSERT or UPDATE, optionally with a column list.';
+COMMENT ON COLUMN senate.table_access.role_name IS
+  'Group role granted the privilege, or senate_owner (what the SECURITY DEFINER functions may touch).';
+COMMENT ON COLUMN senate.table_access.privilege IS
+  'SELECT, INSERT, UPDATE or DELETE, optionally with a column list.';
 
 CREATE TABLE IF NOT EXISTS senate.function_hardening (
     function_oid          oid PRIMARY KEY,
@@ -57,6 +71,7 @@ CREATE TABLE IF NOT EXISTS senate.function_hardening (
     was_security_definer  boolean NOT NULL,
     had_search_path       text,
     public_could_execute  boolean NOT NULL,
+    had_owner             oid NOT NULL,
     hardened_at           timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE senate.function_hardening IS
@@ -67,6 +82,8 @@ COMMENT ON COLUMN senate.function_hardening.function_signature IS 'Its signature
 COMMENT ON COLUMN senate.function_hardening.was_security_definer IS 'Whether it was SECURITY DEFINER before.';
 COMMENT ON COLUMN senate.function_hardening.had_search_path IS 'Its own search_path setting before (NULL: none).';
 COMMENT ON COLUMN senate.function_hardening.public_could_execute IS 'Whether PUBLIC could execute it before.';
+COMMENT ON COLUMN senate.function_hardening.had_owner IS
+  'Its owner before (pg_authid oid; ownership passes to senate_owner).';
 COMMENT ON COLUMN senate.function_hardening.hardened_at IS 'When it was first hardened.';
 
 INSERT INTO senate.function_access (function_name, granted_to, security_definer, revoke_from_public, description) VALUES
@@ -166,81 +183,117 @@ INSERT INTO senate.table_access (relation_name, role_name, privilege) VALUES
   ('public.llm_models', 'senate_admin', 'INSERT'),
   ('public.llm_models', 'senate_admin', 'UPDATE'),
   ('public.api_providers', 'senate_admin', 'INSERT'),
-  ('public.api_providers', 'senate_admin', 'UPDATE')
+  ('public.api_providers', 'senate_admin', 'UPDATE'),
+  -- senate_owner, as whom every SECURITY DEFINER function runs. Deployed tables (0003: they may
+  -- predate the project and belong to the deployment): exactly what the functions do there.
+  -- Row locks (SELECT ... FOR UPDATE in correct_resource_usage) need UPDATE on one column.
+  ('public.resource_usage', 'senate_owner', 'SELECT'),
+  ('public.resource_usage', 'senate_owner', 'INSERT'),
+  ('public.resource_usage', 'senate_owner', 'UPDATE (id)'),
+  ('public.allocation_proposals', 'senate_owner', 'SELECT'),
+  ('public.allocation_proposals', 'senate_owner', 'INSERT'),
+  ('public.allocation_proposals', 'senate_owner', 'UPDATE'),
+  ('public.<views>', 'senate_owner', 'SELECT'),
+  ('senate.<tables>', 'senate_owner', 'SELECT'),
+  ('senate.<tables>', 'senate_owner', 'INSERT'),
+  ('senate.<tables>', 'senate_owner', 'UPDATE'),
+  ('senate.<tables>', 'senate_owner', 'DELETE')
+ON CONFLICT DO NOTHING;
+
+-- The project's own tables in public: DML for senate_owner (history tables refuse UPDATE and
+-- DELETE in their triggers whoever asks; no TRUNCATE, no DDL). A new public table that a
+-- definer function touches needs its rows here (tables in schema senate are covered above).
+INSERT INTO senate.table_access (relation_name, role_name, privilege)
+SELECT 'public.' || t.name, 'senate_owner', p.privilege
+FROM unnest(ARRAY[
+        'entity_types', 'resource_types', 'model_tiers', 'llm_models', 'api_providers',
+        'resource_budgets', 'economics_policy', 'senate_reserve', 'budget_ledger',
+        'allocation_signals', 'governance_blocks', 'market_signals', 'world_model_gains',
+        'resource_budget_tiers', 'allocation_proposal_transitions', 'allocation_votes',
+        'resource_daily_allowances', 'spend_throttles', 'spend_reservations', 'spend_alerts',
+        'rebalance_runs', 'rebalance_changes', 'budget_snapshots', 'reserve_snapshots'])
+         AS t (name),
+     unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p (privilege)
+ORDER BY 1, 3
 ON CONFLICT DO NOTHING;
 
 CREATE OR REPLACE FUNCTION senate.grant_role_privileges()
 RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     f record;
     t record;
     r text;
     s text;
-    v_secure_path constant text := 'search_path=pg_catalog, public, senate, pg_temp';
+    v_secure_config constant text[] := ARRAY['search_path=pg_catalog, pg_temp'];
+    v_owner constant oid := (SELECT o.oid FROM pg_catalog.pg_roles AS o WHERE o.rolname = 'senate_owner');
 BEGIN
-    -- Functions: every overload of each listed name that exists now.
+    IF v_owner IS NULL THEN
+        RAISE EXCEPTION 'role senate_owner does not exist (created by migration 0056)'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Re-run 0056 as a role with CREATEROLE, or CREATE ROLE senate_owner NOLOGIN.';
+    END IF;
+
+    -- Functions: every overload of each listed name that exists now, and every function of
+    -- schema senate (all of it is ours; functions of extensions excepted).
     FOR f IN
-        SELECT a.*, p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
+        SELECT a.function_name, coalesce(a.granted_to, '{}') AS granted_to,
+               coalesce(a.security_definer, p.prosecdef) AS security_definer,
+               coalesce(a.revoke_from_public, p.prosecdef AND p.provolatile = 'v'
+                        AND p.prorettype <> 'trigger'::regtype) AS revoke_from_public,
+               p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef, p.proowner, p.proconfig,
                (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config,
                has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
-        FROM senate.function_access AS a
-        JOIN pg_proc AS p
+        FROM pg_catalog.pg_proc AS p
+        LEFT JOIN senate.function_access AS a
           ON p.pronamespace = split_part(a.function_name, '.', 1)::regnamespace
          AND p.proname = split_part(a.function_name, '.', 2)
-        ORDER BY a.function_name, p.oid
+        WHERE (a.function_name IS NOT NULL OR p.pronamespace = 'senate'::regnamespace)
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                          WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                            AND d.deptype = 'e')
+        ORDER BY p.pronamespace, p.proname, p.oid
     LOOP
         INSERT INTO senate.function_hardening
             (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
+             public_could_execute, had_owner)
         VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute)
+                substr(f.search_path_config, length('search_path=') + 1), f.public_can_execute,
+                f.proowner)
         ON CONFLICT (function_oid) DO NOTHING;
 
+        IF f.proowner <> v_owner THEN
+            EXECUTE format('ALTER ROUTINE %s OWNER TO senate_owner', f.fn);
+            RETURN NEXT format('gave %s to senate_owner', f.fn);
+        END IF;
         IF f.security_definer
-           AND (NOT f.prosecdef OR f.search_path_config IS DISTINCT FROM v_secure_path) THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, public, senate, pg_temp', f.fn);
+           AND (NOT f.prosecdef
+                OR ARRAY(SELECT c FROM unnest(f.proconfig) AS c WHERE c NOT LIKE 'lock_timeout=%')
+                   IS DISTINCT FROM v_secure_config) THEN
+            -- Only the pinned path, and a bounded lock wait (lock_timeout, the scheduled cycles),
+            -- may stay in a definer function's SET clauses.
+            IF EXISTS (SELECT 1 FROM unnest(f.proconfig) AS c
+                       WHERE c NOT LIKE 'lock_timeout=%' AND c NOT LIKE 'search_path=%') THEN
+                EXECUTE format('ALTER ROUTINE %s RESET ALL', f.fn);
+            END IF;
+            EXECUTE format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f.fn);
             RETURN NEXT format('secured %s', f.fn);
         END IF;
         IF f.revoke_from_public AND f.public_can_execute THEN
-            EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
+            EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.fn);
             RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
         END IF;
         FOREACH r IN ARRAY f.granted_to LOOP
-            IF NOT EXISTS (SELECT 1 FROM pg_proc AS p,
+            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p,
                                   aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
                            WHERE p.oid = f.fn_oid AND x.grantee = r::regrole
                              AND x.privilege_type = 'EXECUTE') THEN
-                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f.fn, r);
+                EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f.fn, r);
                 RETURN NEXT format('granted EXECUTE on %s to %s', f.fn, r);
             END IF;
         END LOOP;
-    END LOOP;
-
-    -- Internal SECURITY DEFINER functions that change data and are not listed: nobody but
-    -- their owner (and SECURITY DEFINER callers, which run as the owner) needs to call them.
-    -- Revoking the default EXECUTE from PUBLIC matters once a role has USAGE on schema senate.
-    FOR f IN
-        SELECT p.oid AS fn_oid, p.oid::regprocedure AS fn, p.prosecdef,
-               (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS search_path_config
-        FROM pg_proc AS p
-        WHERE p.pronamespace = 'senate'::regnamespace AND p.prosecdef AND p.provolatile = 'v'
-          AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-          AND has_function_privilege('public', p.oid, 'EXECUTE')
-          AND NOT EXISTS (SELECT 1 FROM senate.function_access AS a
-                          WHERE a.function_name = 'senate.' || p.proname)
-        ORDER BY p.oid
-    LOOP
-        INSERT INTO senate.function_hardening
-            (function_oid, function_signature, was_security_definer, had_search_path,
-             public_could_execute)
-        VALUES (f.fn_oid, f.fn::text, f.prosecdef,
-                substr(f.search_path_config, length('search_path=') + 1), true)
-        ON CONFLICT (function_oid) DO NOTHING;
-        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f.fn);
-        RETURN NEXT format('revoked EXECUTE on %s from PUBLIC', f.fn);
     END LOOP;
 
     -- Schemas: USAGE on senate for the roles granted something in it.
@@ -260,7 +313,7 @@ BEGIN
     FOR t IN
         SELECT a.role_name, a.privilege, c.oid::regclass AS rel, c.relkind
         FROM senate.table_access AS a
-        JOIN pg_class AS c
+        JOIN pg_catalog.pg_class AS c
           ON c.relnamespace = split_part(a.relation_name, '.', 1)::regnamespace
          AND CASE split_part(a.relation_name, '.', 2)
                  WHEN '<views>' THEN c.relkind IN ('v', 'm')
@@ -268,11 +321,16 @@ BEGIN
                  ELSE c.relname = split_part(a.relation_name, '.', 2)
                       AND c.relkind IN ('r', 'p', 'v', 'm', 'f') END
         WHERE c.relname NOT LIKE '\_yoyo%' AND c.relname <> 'yoyo_lock'
+          -- The access machinery is written by migrations only, never by a definer function.
+          AND NOT (a.role_name = 'senate_owner'
+                   AND c.relnamespace = 'senate'::regnamespace
+                   AND c.relname IN ('function_access', 'table_access', 'function_hardening',
+                                     'revoked_schema_privileges'))
         ORDER BY a.role_name, c.oid, a.privilege
     LOOP
         -- Grant only what is missing (a GRANT always rewrites the catalog row).
         CONTINUE WHEN t.privilege !~ '\(' AND EXISTS (
-            SELECT 1 FROM pg_class AS c,
+            SELECT 1 FROM pg_catalog.pg_class AS c,
                    aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS x
             WHERE c.oid = t.rel AND x.grantee = t.role_name::regrole
               AND x.privilege_type = t.privilege);
@@ -280,7 +338,7 @@ BEGIN
             SELECT 1
             FROM unnest(string_to_array(substring(t.privilege FROM '\((.*)\)'), ', ')) AS col (name)
             WHERE NOT EXISTS (
-                SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                SELECT 1 FROM pg_catalog.pg_attribute AS a, aclexplode(a.attacl) AS x
                 WHERE a.attrelid = t.rel AND a.attname = col.name
                   AND x.grantee = t.role_name::regrole
                   AND x.privilege_type = split_part(t.privilege, ' ', 1)));
@@ -289,7 +347,7 @@ BEGIN
         IF t.privilege = 'INSERT' THEN
             FOR s IN
                 SELECT pg_get_serial_sequence(t.rel::text, a.attname)
-                FROM pg_attribute AS a
+                FROM pg_catalog.pg_attribute AS a
                 WHERE a.attrelid = t.rel AND a.attnum > 0 AND NOT a.attisdropped
                   AND pg_get_serial_sequence(t.rel::text, a.attname) IS NOT NULL
             LOOP
@@ -301,15 +359,18 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION senate.grant_role_privileges() IS
-  'Applies senate.function_access and senate.table_access: hardens the listed functions that exist '
-  '(SECURITY DEFINER, pinned search_path, EXECUTE revoked from PUBLIC) and grants the roles their '
-  'privileges. Idempotent; returns what it changed. Call it again after adding functions or tables.';
+  'Applies senate.function_access and senate.table_access: gives the listed functions that exist, '
+  'and every function of schema senate, to senate_owner; makes the SECURITY DEFINER ones run with '
+  'search_path = pg_catalog, pg_temp (and nothing else in proconfig); revokes EXECUTE from PUBLIC; '
+  'grants the roles (and senate_owner) their privileges. Records each function''s prior state in '
+  'senate.function_hardening. Idempotent; returns what it changed. Call it again after adding or '
+  'replacing functions (CREATE OR REPLACE resets SECURITY DEFINER and SET clauses).';
 REVOKE EXECUTE ON FUNCTION senate.grant_role_privileges() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION senate.revoke_role_privileges()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     h record;
@@ -318,35 +379,41 @@ DECLARE
 BEGIN
     -- Restore each hardened function that still exists to its recorded state.
     FOR h IN
-        SELECT x.*, p.oid::regprocedure AS fn
+        SELECT x.*, p.oid::regprocedure AS fn, p.proowner
         FROM senate.function_hardening AS x
-        JOIN pg_proc AS p ON p.oid = x.function_oid
+        JOIN pg_catalog.pg_proc AS p ON p.oid = x.function_oid
         ORDER BY x.function_oid
     LOOP
         IF NOT h.was_security_definer THEN
-            EXECUTE format('ALTER FUNCTION %s SECURITY INVOKER', h.fn);
+            EXECUTE format('ALTER ROUTINE %s SECURITY INVOKER', h.fn);
         END IF;
         IF h.had_search_path IS NULL THEN
-            EXECUTE format('ALTER FUNCTION %s RESET search_path', h.fn);
+            EXECUTE format('ALTER ROUTINE %s RESET search_path', h.fn);
         ELSE
             PERFORM set_config('search_path', h.had_search_path, true);
-            EXECUTE format('ALTER FUNCTION %s SET search_path FROM CURRENT', h.fn);
-            PERFORM set_config('search_path', 'pg_catalog, public, senate, pg_temp', true);
+            EXECUTE format('ALTER ROUTINE %s SET search_path FROM CURRENT', h.fn);
+            PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
         END IF;
-        IF h.public_could_execute THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', h.fn);
+        IF h.public_could_execute AND NOT has_function_privilege('public', h.fn, 'EXECUTE') THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO PUBLIC', h.fn);
+        END IF;
+        IF h.proowner <> h.had_owner
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS o WHERE o.oid = h.had_owner) THEN
+            EXECUTE format('ALTER ROUTINE %s OWNER TO %I', h.fn,
+                           (SELECT o.rolname FROM pg_catalog.pg_roles AS o WHERE o.oid = h.had_owner));
         END IF;
     END LOOP;
 
-    -- Revoke whatever the group roles hold on this database's objects.
-    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin'] LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r);
+    -- Revoke whatever the group roles and senate_owner hold on this database's objects.
+    FOREACH r IN ARRAY ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin',
+                             'senate_owner'] LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r);
         FOR obj IN
-            SELECT c.oid::regclass AS rel, c.relkind FROM pg_class AS c
+            SELECT c.oid::regclass AS rel, c.relkind FROM pg_catalog.pg_class AS c
             WHERE c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
               AND (EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS x WHERE x.grantee = r::regrole)
-                   OR EXISTS (SELECT 1 FROM pg_attribute AS a, aclexplode(a.attacl) AS x
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a, aclexplode(a.attacl) AS x
                               WHERE a.attrelid = c.oid AND x.grantee = r::regrole))
             ORDER BY c.oid
         LOOP
@@ -358,21 +425,22 @@ BEGIN
         END LOOP;
         EXECUTE format('REVOKE ALL ON SCHEMA senate FROM %I', r);
         FOR obj IN
-            SELECT p.oid::regprocedure AS fn FROM pg_proc AS p
+            SELECT p.oid::regprocedure AS fn FROM pg_catalog.pg_proc AS p
             WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
               AND p.prokind IN ('f', 'p')
               AND EXISTS (SELECT 1 FROM aclexplode(p.proacl) AS x WHERE x.grantee = r::regrole)
             ORDER BY p.oid
         LOOP
-            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', obj.fn, r);
+            EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %I', obj.fn, r);
         END LOOP;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION senate.revoke_role_privileges() IS
   'Undoes senate.grant_role_privileges() in this database (used by the rollback of 0099): restores '
-  'hardened functions to their recorded state and revokes every privilege of the group roles here. '
-  'The roles themselves stay (they are cluster-global).';
+  'hardened functions to their recorded state (owner, SECURITY DEFINER, search_path, PUBLIC '
+  'EXECUTE) and revokes every privilege of the group roles and senate_owner here. The roles '
+  'themselves stay (they are cluster-global).';
 REVOKE EXECUTE ON FUNCTION senate.revoke_role_privileges() FROM PUBLIC;
 
 DO $$

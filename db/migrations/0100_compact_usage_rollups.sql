@@ -29,7 +29,7 @@ CREATE OR REPLACE FUNCTION public.compact_usage_rollups(from_day date DEFAULT NU
 RETURNS TABLE (rollup_keys bigint, rows_removed bigint, rows_left bigint)
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_to date := coalesce(to_day,

@@ -16,6 +16,7 @@ from senate_db import (
     embedded,
     migrations,
     paths,
+    preflight,
     psql,
     schema_dump,
     status,
@@ -56,10 +57,31 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    target = _target(args)
+    findings = preflight.run_check(target.url, schema=args.schema)
+    preflight.print_findings(findings, sys.stdout, include_info=not args.quiet)
+    found = preflight.blockers(findings)
+    if found:
+        noun = "blocker" if len(found) == 1 else "blockers"
+        print(
+            f"{PROG}: check found {len(found)} {noun}: migrate would refuse {target.describe()}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     target = _target(args)
     _say(f"migrating {target.describe()}")
-    applied = migrations.apply_migrations(target.url, on_applied=lambda mid: _say(f"applied {mid}"))
+    applied = migrations.apply_migrations(
+        target.url,
+        on_applied=lambda mid: _say(f"applied {mid}"),
+        schema=args.schema,
+        on_finding=lambda f: _say(f.line()),
+    )
     if not applied:
         _say("nothing to apply")
     return 0
@@ -174,7 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("up", cmd_up, "start the embedded PostgreSQL and print how to connect", [data_dir])
     add("down", cmd_down, "stop the embedded PostgreSQL", [data_dir])
-    add("migrate", cmd_migrate, "apply pending migrations", both)
+    schema_option = argparse.ArgumentParser(add_help=False)
+    schema_option.add_argument(
+        "--schema",
+        metavar="NAME",
+        help="schema holding the deployed resource_usage / allocation_proposals (default: found "
+        "through the search_paths of the migrating role, the database and its roles)",
+    )
+    p = add(
+        "check",
+        cmd_check,
+        "pre-flight: report what migrating this database would meet, writing nothing "
+        "(exit 2 on blockers)",
+        [*both, schema_option],
+    )
+    p.add_argument("--quiet", action="store_true", help="print blockers and warnings only")
+    add(
+        "migrate",
+        cmd_migrate,
+        "run the pre-flight check, then apply pending migrations",
+        [*both, schema_option],
+    )
     p = add("rollback", cmd_rollback, "roll back applied migrations (newest first)", both)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--count", type=_positive_int, default=1, help="how many (default 1)")

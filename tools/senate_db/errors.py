@@ -30,6 +30,16 @@ class MigrationFailed(SenateDbError):
         super().__init__(f"{action} {migration_id} failed: {describe_database_error(cause)}")
 
 
+class UnsafeSchemas(SenateDbError):
+    """``migrate`` refused to start (SQLSTATE S5001): someone untrusted may CREATE in a schema
+    our SECURITY DEFINER functions name. Nothing was written."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+        self.sqlstate = getattr(cause, "sqlstate", None)
+        super().__init__(describe_database_error(cause))
+
+
 def one_line(text: str) -> str:
     """The first non-blank line of ``text``, stripped."""
     for line in text.splitlines():

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from senate_db import paths, server, urls
-from senate_db.errors import MigrationFailed, cannot_connect
+from senate_db.errors import MigrationFailed, UnsafeSchemas, cannot_connect
 
 #: yoyo's bookkeeping tables (excluded from schema dumps).
 YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
@@ -26,7 +26,22 @@ YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
 LOCK_TIMEOUT = "5s"
 APPLICATION_NAME = "senate-db migrate"
 
+#: The schema holding yoyo's bookkeeping (and the search_path of every migration connection),
+#: whatever the login is called: with the default ``"$user", public`` a login named ``senate``
+#: would put the bookkeeping in schema ``senate`` once 0001 creates it, and the next run would
+#: not find it and start again from 0001. Every migration names its objects' schemas.
+BOOKKEEPING_SCHEMA = "public"
+
+#: Every migration connection runs with ``row_security = off``: a query that row-level security
+#: would filter for the migrating role fails (42501) instead of silently seeing part of the
+#: rows, so no backfill or final count can complete on a subset.
+SESSION_SETTINGS = {"search_path": BOOKKEEPING_SCHEMA, "row_security": "off"}
+
 OnMigration = Callable[[str], None]
+
+#: SQL run before every ``migrate``: refuses (S5001) while a role other than superusers and
+#: members of senate_owner may CREATE in schema public or senate (see the file for why).
+SCHEMA_GUARD = Path(__file__).with_name("sql") / "schema_guard.sql"
 
 
 def _read(directory: Path | None) -> Any:
@@ -43,11 +58,16 @@ def migration_ids(directory: Path | None = None) -> list[str]:
 
 
 def migration_url(conninfo: str) -> str:
-    """``conninfo`` with this harness's session defaults (lock_timeout, application_name)."""
+    """``conninfo`` with this harness's session settings: lock_timeout (unless the URL sets
+    one), application_name, and, always and last (so they win), the pinned search_path and
+    row_security = off."""
     params = urls.to_params(conninfo)
     options = params.get("options", "")
     if "lock_timeout" not in options:
-        params["options"] = f"{options} -c lock_timeout={LOCK_TIMEOUT}".strip()
+        options = f"{options} -c lock_timeout={LOCK_TIMEOUT}"
+    for name, value in SESSION_SETTINGS.items():
+        options = f"{options} -c {name}={value}"
+    params["options"] = options.strip()
     params.setdefault("application_name", APPLICATION_NAME)
     return urls.from_params(params)
 
@@ -67,14 +87,37 @@ def _backend(conninfo: str) -> Iterator[Any]:
 
 
 def apply_migrations(
-    conninfo: str, *, directory: Path | None = None, on_applied: OnMigration | None = None
+    conninfo: str,
+    *,
+    directory: Path | None = None,
+    on_applied: OnMigration | None = None,
+    preflight: bool | None = None,
+    schema: str | None = None,
+    on_finding: Callable[[Any], None] | None = None,
 ) -> list[str]:
     """Apply every pending migration; return the ids applied, in order.
+
+    First, before anything is written, the pre-flight (:mod:`senate_db.preflight`) reads the
+    catalog; any blocker raises :class:`~senate_db.preflight.PreflightRefused` and nothing is
+    applied. It runs by default for the project's own migrations (``directory`` None);
+    ``preflight=False`` skips it. ``on_finding`` receives each non-INFO finding.
 
     Raises :class:`MigrationFailed` naming the first migration that failed (that migration is
     rolled back; earlier ones in this run remain applied).
     """
+    if preflight is None:
+        preflight = directory is None
+    if preflight:
+        from senate_db import preflight as checks
+
+        findings = checks.run_check(conninfo, schema=schema, directory=directory)
+        if on_finding:
+            for finding in findings:
+                if finding.severity != "INFO":
+                    on_finding(finding)
+        checks.refuse_on_blockers(findings)
     migrations = _read(directory)
+    check_schemas(conninfo)
     applied: list[str] = []
     with _backend(conninfo) as backend, backend.lock():
         pending = backend.to_apply(migrations)
@@ -89,6 +132,22 @@ def apply_migrations(
         if applied:
             backend.run_post_apply(pending)
     return applied
+
+
+def check_schemas(conninfo: str) -> None:
+    """Run the schema guard (``sql/schema_guard.sql``) in its own read-only transaction.
+
+    Raises :class:`UnsafeSchemas` (one line, SQLSTATE S5001) while anyone but superusers and
+    members of senate_owner may CREATE in schema public or senate; writes nothing either way.
+    """
+    guard = SCHEMA_GUARD.read_text(encoding="utf-8")
+    conn = server.connect(migration_url(conninfo))
+    try:
+        with conn:
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(guard)
+    except psycopg.Error as e:
+        raise UnsafeSchemas(e) from e
 
 
 def rollback_migrations(
@@ -125,11 +184,14 @@ def applied(conninfo: str) -> list[str]:
     Read-only: a database yoyo never touched simply has none.
     """
     with server.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute("SELECT to_regclass('_yoyo_migration') IS NOT NULL").fetchone()
+        row = conn.execute(
+            f"SELECT to_regclass('{BOOKKEEPING_SCHEMA}._yoyo_migration') IS NOT NULL"
+        ).fetchone()
         if not row or not row[0]:
             return []
         rows = conn.execute(
-            "SELECT migration_id FROM _yoyo_migration ORDER BY applied_at_utc, migration_id"
+            f"SELECT migration_id FROM {BOOKKEEPING_SCHEMA}._yoyo_migration"
+            " ORDER BY applied_at_utc, migration_id"
         ).fetchall()
     return [str(r[0]) for r in rows]
 
