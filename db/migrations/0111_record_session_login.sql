@@ -250,6 +250,7 @@ COMMENT ON FUNCTION senate.apply_approved_proposal() IS
   'senate.legacy_proposal_writes on.';
 
 -- 3. explain_budget shows the login (its result gains a column: dropped and recreated).
+-- squawk-ignore ban-drop-function
 DROP FUNCTION IF EXISTS public.explain_budget(text, text);
 CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text)
 RETURNS TABLE (
