@@ -4034,7 +4034,7 @@ COMMENT ON FUNCTION senate.applied_market_weight(p_market_weight numeric, p_prio
 
 CREATE FUNCTION senate.apply_approved_proposal() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public', 'senate', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     v_amount numeric := NEW.requested_tokens::numeric;
@@ -5162,6 +5162,26 @@ BEGIN
         RAISE EXCEPTION 'role senate_owner does not exist (created by migration 0056)'
             USING ERRCODE = 'undefined_object',
                   HINT = 'Re-run 0056 as a role with CREATEROLE, or CREATE ROLE senate_owner NOLOGIN.';
+    END IF;
+    -- A migrating role that is not a superuser hands the functions to senate_owner, which
+    -- needs membership in it (ALTER ... OWNER TO). A CREATEROLE migrator that created the role
+    -- (ADMIN OPTION on 16+) grants it to itself; otherwise a DBA must have done so.
+    IF NOT pg_catalog.pg_has_role(current_user, v_owner, 'USAGE')
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        BEGIN
+            EXECUTE pg_catalog.format('GRANT senate_owner TO %I', current_user);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the migrating role % is not a member of senate_owner and cannot grant it '
+                            'to itself', current_user
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = pg_catalog.format('As a superuser: GRANT senate_owner TO %I; then migrate again.',
+                                               current_user);
+        END;
+    END IF;
+    -- A new owner needs CREATE on the function's schema (superusers skip that check). Schema
+    -- senate is ours; on public, the DBA grants it (README "Who owns the definer functions").
+    IF NOT pg_catalog.has_schema_privilege(v_owner, 'senate', 'CREATE') THEN
+        GRANT USAGE, CREATE ON SCHEMA senate TO senate_owner;
     END IF;
 
     -- Functions: every overload of each listed name that exists now, and every function of

@@ -65,8 +65,10 @@ class Shape:
     legacy_writes: tuple[str, ...] = ()
     #: What migrate does on this shape.
     outcome: Outcome = "migrates"
-    #: SQLSTATE migrate fails with when it refuses.
+    #: SQLSTATE migrate fails with when it refuses past the pre-flight.
     refusal_sqlstate: str | None = None
+    #: The pre-flight blocker (code, object) that refuses the shape before anything is written.
+    refusal_blocker: tuple[str, str] | None = None
     #: Extra checks after migrating: ``check(conn)`` asserts what is special about the shape.
     after_migrate: Callable[[psycopg.Connection[Any]], None] | None = None
     #: Known unsafe: reason (and who fixes it). The zoo marks the shape xfail (strict).
@@ -673,7 +675,7 @@ register(
         + "UPDATE public.allocation_proposals SET votes = 'yes=3 no=1' WHERE id % 10 = 0;\n",
         USAGE_WRITES + PROPOSAL_WRITES,
         outcome="refuses",
-        refusal_sqlstate="S0010",
+        refusal_blocker=("column", "public.allocation_proposals.votes"),
     )
 )
 register(
@@ -685,7 +687,7 @@ register(
         + "UPDATE public.allocation_proposals SET votes = '[]'::json WHERE id % 10 = 0;\n",
         USAGE_WRITES + PROPOSAL_WRITES,
         outcome="refuses",
-        refusal_sqlstate="S0010",
+        refusal_blocker=("column", "public.allocation_proposals.votes"),
     )
 )
 register(

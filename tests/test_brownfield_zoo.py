@@ -2,7 +2,8 @@
 itself with thousands of legacy rows, goes through the same life.
 
 1. Its legacy writes work before migrating (the shape is sound); catalog snapshot S0.
-2. ``migrate`` exits 0, or refuses with the shape's SQLSTATE leaving S0 exactly as it was.
+2. ``migrate`` exits 0, or refuses (``check`` names the shape's blocker and the pre-flight
+   refuses, or a migration fails with the shape's SQLSTATE) leaving S0 exactly as it was.
 3. After migrating, its legacy writes work; the compatibility pairs are equal and the backfill
    complete; the shape's own checks hold (in a transaction rolled back afterwards).
 4. A second ``migrate`` applies nothing and changes nothing (snapshot equal).
@@ -28,8 +29,9 @@ from brownfield_zoo import (
     snapshot_diff,
 )
 
-from senate_db import migrations
+from senate_db import migrations, preflight
 from senate_db.errors import MigrationFailed
+from senate_db.preflight import PreflightRefused
 
 
 def _params() -> list[Any]:
@@ -66,10 +68,17 @@ def test_each_deployment_shape_migrates_keeps_its_writers_and_rolls_back_to_exac
         before = catalog_snapshot(conn)
 
     if shape.outcome == "refuses":
-        with pytest.raises(MigrationFailed) as refused:
-            migrations.apply_migrations(empty_db_url)
-        cause = refused.value.__cause__
-        assert isinstance(cause, psycopg.Error) and cause.sqlstate == shape.refusal_sqlstate
+        if shape.refusal_blocker:
+            found = [(f.code, f.object) for f in preflight.run_check(empty_db_url)]
+            assert shape.refusal_blocker in found
+            with pytest.raises(PreflightRefused) as blocked:
+                migrations.apply_migrations(empty_db_url)
+            assert shape.refusal_blocker in [(f.code, f.object) for f in blocked.value.blockers]
+        else:
+            with pytest.raises(MigrationFailed) as refused:
+                migrations.apply_migrations(empty_db_url)
+            cause = refused.value.__cause__
+            assert isinstance(cause, psycopg.Error) and cause.sqlstate == shape.refusal_sqlstate
         assert migrations.applied(empty_db_url) == []
         assert snapshot_diff(before, _snapshot(empty_db_url)) == []
         return

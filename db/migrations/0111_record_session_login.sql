@@ -184,7 +184,7 @@ COMMENT ON FUNCTION senate.current_change_cause() IS
 CREATE OR REPLACE FUNCTION senate.apply_approved_proposal()
 RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public, senate, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_amount numeric := NEW.requested_tokens::numeric;

@@ -3,9 +3,8 @@
 SET lock_timeout = '5s';
 DELETE FROM senate.function_access
 WHERE function_name IN ('senate.guard_proposal_votes', 'senate.check_proposal_approval');
-DELETE FROM senate.function_hardening
-WHERE function_oid IN (to_regprocedure('senate.guard_proposal_votes()'),
-                       to_regprocedure('senate.check_proposal_approval()'));
+-- Their senate.function_hardening rows stay: 0099 recorded them (both predate it), and its
+-- rollback gives them back their owner and path.
 CREATE OR REPLACE FUNCTION senate.check_proposal_approval()
 RETURNS trigger
 LANGUAGE plpgsql

@@ -8,7 +8,9 @@
 -- (or a table, type, operator) that a definer function then runs with its owner's rights.
 --
 -- Who counts: the schema owner and every grantee of CREATE (directly or by membership), except
--- superusers, members of senate_owner and predefined pg_* roles (pg_database_owner counts
+-- superusers, members of senate_owner, the migrating role itself (it writes every definer
+-- function's body, so it is trusted as the owner is; 0099 makes it a member of senate_owner
+-- when it is not a superuser) and predefined pg_* roles (pg_database_owner counts
 -- through the database owner, who is a member of it). PUBLIC holding CREATE on public (the
 -- PostgreSQL 14 default) is tolerated only before the first install, whose first migration
 -- (0001) revokes it and records that it did.
@@ -39,6 +41,7 @@ BEGIN
         WHERE n.nspname IN ('public', 'senate')
           AND CASE WHEN h.grantee = 0 THEN n.nspname <> 'public' OR v_installed
                    ELSE r.oid IS NOT NULL AND NOT r.rolsuper AND r.rolname !~ '^pg_'
+                        AND r.rolname <> current_user
                         AND (v_owner IS NULL
                              OR NOT pg_catalog.pg_has_role(r.oid, v_owner, 'MEMBER')) END
     ) AS o;
@@ -47,7 +50,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'S5001',
             MESSAGE = pg_catalog.format(
-                'refusing to migrate: %s; only superusers and members of senate_owner may',
+                'refusing to migrate: %s; only superusers, members of senate_owner and the migrating role may',
                 v_offenders),
             DETAIL = 'A role that can CREATE there can plant an overload that our SECURITY '
                      'DEFINER functions would run with their owner''s rights. Nothing was written.',
