@@ -10293,6 +10293,7 @@ CREATE TABLE public.market_signals (
     value numeric NOT NULL,
     observed_at timestamp with time zone DEFAULT now() NOT NULL,
     source text NOT NULL,
+    session_login text,
     CONSTRAINT market_signals_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
     CONSTRAINT market_signals_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200))),
     CONSTRAINT market_signals_value_check CHECK (((value >= (0)::numeric) AND (value <= (1)::numeric)))
@@ -10346,6 +10347,13 @@ COMMENT ON COLUMN public.market_signals.observed_at IS 'When the Exchange observ
 --
 
 COMMENT ON COLUMN public.market_signals.source IS 'Which market or feed produced the signal.';
+
+
+--
+-- Name: COLUMN market_signals.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.market_signals.session_login IS 'Login that recorded the signal (session_user), set by trigger t99_stamp_session_login whatever the INSERT gave; NULL for rows recorded before migration 0125.';
 
 
 --
@@ -12839,6 +12847,7 @@ CREATE TABLE public.world_model_gains (
     artifact_quality_delta numeric DEFAULT 0 NOT NULL,
     observed_at timestamp with time zone DEFAULT now() NOT NULL,
     source text NOT NULL,
+    session_login text,
     CONSTRAINT world_model_gains_artifact_quality_delta_check CHECK (((artifact_quality_delta >= ('-1000000'::integer)::numeric) AND (artifact_quality_delta <= (1000000)::numeric))),
     CONSTRAINT world_model_gains_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
     CONSTRAINT world_model_gains_hypotheses_improved_check CHECK ((hypotheses_improved >= 0)),
@@ -12916,6 +12925,13 @@ COMMENT ON COLUMN public.world_model_gains.observed_at IS 'When Atlas observed t
 --
 
 COMMENT ON COLUMN public.world_model_gains.source IS 'Which Atlas process reported the gain.';
+
+
+--
+-- Name: COLUMN world_model_gains.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.world_model_gains.session_login IS 'Login that recorded the gain (session_user), set by trigger t99_stamp_session_login whatever the INSERT gave; NULL for rows recorded before migration 0125.';
 
 
 --
@@ -13152,7 +13168,7 @@ CREATE TABLE senate.function_access (
     revoke_from_public boolean DEFAULT true NOT NULL,
     description text NOT NULL,
     CONSTRAINT function_access_function_name_check CHECK ((function_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'::text)),
-    CONSTRAINT function_access_granted_to_check CHECK ((granted_to <@ ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text]))
+    CONSTRAINT function_access_granted_to_check CHECK ((granted_to <@ ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text, 'senate_exchange'::text, 'senate_atlas'::text]))
 );
 
 
@@ -13754,7 +13770,7 @@ CREATE TABLE senate.table_access (
     privilege text NOT NULL,
     CONSTRAINT table_access_privilege_check CHECK ((privilege ~ '^(SELECT|INSERT|UPDATE|DELETE)( \([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*\))?$'::text)),
     CONSTRAINT table_access_relation_name_check CHECK ((relation_name ~ '^(public|senate)\.([a-z_][a-z0-9_]*|<views>|<tables>)$'::text)),
-    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text, 'senate_owner'::text])))
+    CONSTRAINT table_access_role_name_check CHECK ((role_name = ANY (ARRAY['senate_reader'::text, 'senate_writer'::text, 'senate_reviewer'::text, 'senate_admin'::text, 'senate_owner'::text, 'senate_exchange'::text, 'senate_atlas'::text])))
 );
 
 
@@ -15752,6 +15768,34 @@ CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON public.budget_ledger FOR
 --
 
 COMMENT ON TRIGGER t99_stamp_session_login ON public.budget_ledger IS 'Each ledger row records the login that made the change.';
+
+
+--
+-- Name: market_signals t99_stamp_session_login; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON public.market_signals FOR EACH ROW EXECUTE FUNCTION senate.stamp_session_login();
+
+
+--
+-- Name: TRIGGER t99_stamp_session_login ON market_signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_session_login ON public.market_signals IS 'Records the login (session_user) on every signal, whatever the INSERT claims.';
+
+
+--
+-- Name: world_model_gains t99_stamp_session_login; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t99_stamp_session_login BEFORE INSERT ON public.world_model_gains FOR EACH ROW EXECUTE FUNCTION senate.stamp_session_login();
+
+
+--
+-- Name: TRIGGER t99_stamp_session_login ON world_model_gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t99_stamp_session_login ON public.world_model_gains IS 'Records the login (session_user) on every gain, whatever the INSERT claims.';
 
 
 --

@@ -23,7 +23,14 @@ from psycopg import sql
 
 from senate_db import urls
 
-GROUP_ROLES = ("senate_reader", "senate_writer", "senate_reviewer", "senate_admin")
+GROUP_ROLES = (
+    "senate_reader",
+    "senate_writer",
+    "senate_reviewer",
+    "senate_admin",
+    "senate_exchange",
+    "senate_atlas",
+)
 
 #: Set to ``set-role`` to act through SET ROLE even where a login would work (to test that path).
 ROLE_MODE_ENV = "SENATE_TEST_ROLE_MODE"

@@ -565,7 +565,7 @@ def test_role_migration_and_grants_rerun_cleanly_over_existing_roles(
     # The roles are still there (cluster-global); this database's grants are gone.
     assert (
         scalar(db, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(GROUP_ROLES),))
-        == 4
+        == len(GROUP_ROLES)
     )
     assert db.execute(GROUP_GRANTS).fetchall() == []
     assert scalar(
