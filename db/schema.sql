@@ -383,6 +383,141 @@ COMMENT ON FUNCTION public.active_economics_policy() IS 'The economics_policy ro
 
 
 --
+-- Name: legacy_proposal_writers; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.legacy_proposal_writers (
+    registration_id bigint NOT NULL,
+    writer_role oid NOT NULL,
+    role_name text NOT NULL,
+    reason text NOT NULL,
+    added_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    added_by text DEFAULT SESSION_USER NOT NULL,
+    removed_at timestamp with time zone,
+    removed_by text,
+    CONSTRAINT legacy_proposal_writers_reason_check CHECK (((length(btrim(reason)) >= 1) AND (length(btrim(reason)) <= 2000))),
+    CONSTRAINT legacy_proposal_writers_removal_complete CHECK (((removed_at IS NULL) = (removed_by IS NULL))),
+    CONSTRAINT legacy_proposal_writers_role_name_check CHECK (((length(role_name) >= 1) AND (length(role_name) <= 63)))
+);
+
+
+--
+-- Name: TABLE legacy_proposal_writers; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.legacy_proposal_writers IS 'Roles whose sessions write allocation_proposals as the deployment did before governance: their INSERTs and evidence rewrites skip the evidence rule and their direct approvals move no budget. A session is one when its login is a registered role or a member of one. Written only by the owner (migration 0126 on a deployment; add_legacy_proposal_writer / remove_legacy_proposal_writer); removed rows are kept as history.';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.registration_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.registration_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.writer_role; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.writer_role IS 'The role (pg_roles.oid): its login and its members are legacy writers.';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.role_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.role_name IS 'Name of the role when it was registered (display only; the oid decides).';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.reason; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.reason IS 'Why it is exempt (1-2000 characters).';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.added_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.added_at IS 'When it was registered (clock time).';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.added_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.added_by IS 'Login (session_user) that registered it.';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.removed_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.removed_at IS 'When the exemption ended (NULL: current).';
+
+
+--
+-- Name: COLUMN legacy_proposal_writers.removed_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.legacy_proposal_writers.removed_by IS 'Login (session_user) that ended it.';
+
+
+--
+-- Name: CONSTRAINT legacy_proposal_writers_removal_complete ON legacy_proposal_writers; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON CONSTRAINT legacy_proposal_writers_removal_complete ON senate.legacy_proposal_writers IS 'A removal records both when and by whom.';
+
+
+--
+-- Name: add_legacy_proposal_writer(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.add_legacy_proposal_writer(p_role text, p_reason text) RETURNS SETOF senate.legacy_proposal_writers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_role oid := (SELECT r.oid FROM pg_catalog.pg_roles AS r
+                   WHERE r.rolname = p_role AND r.rolname !~ '^pg_'
+                     AND r.rolname NOT IN ('senate_reader', 'senate_writer', 'senate_reviewer',
+                                           'senate_admin', 'senate_owner', 'senate_exchange',
+                                           'senate_atlas'));
+BEGIN
+    IF v_role IS NULL OR p_reason IS NULL OR length(btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        PERFORM senate.raise_error('S5018',
+            CASE WHEN v_role IS NULL
+                 THEN format('role %s is no role of this cluster that may be a legacy writer',
+                             coalesce(quote_literal(left(p_role, 80)), 'NULL'))
+                 ELSE format('reason %s must be 1-2000 characters',
+                             coalesce(quote_literal(left(p_reason, 80)), 'NULL')) END);
+    END IF;
+    IF EXISTS (SELECT 1 FROM senate.legacy_proposal_writers AS w
+               WHERE w.writer_role = v_role AND w.removed_at IS NULL) THEN
+        PERFORM senate.raise_error('S5019',
+            format('role %s is already a legacy proposal writer', quote_ident(p_role)));
+    END IF;
+    RETURN QUERY
+    INSERT INTO senate.legacy_proposal_writers AS w (writer_role, role_name, reason, added_by)
+    VALUES (v_role, p_role, btrim(p_reason), pg_catalog."session_user"())
+    RETURNING w.*;
+EXCEPTION WHEN unique_violation THEN
+    PERFORM senate.raise_error('S5019',
+        format('role %s was just registered by another session', quote_ident(p_role)));
+END;
+$$;
+
+
+--
+-- Name: FUNCTION add_legacy_proposal_writer(p_role text, p_reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.add_legacy_proposal_writer(p_role text, p_reason text) IS 'Registers a role (login or group) as a legacy proposal writer, recording the calling login and the time. Operators (senate_admin) only. Errors: S5018 no such role, a pg_* role or a project group role, or a reason blank or over 2000 characters; S5019 already registered.';
+
+
+--
 -- Name: add_senator(text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2573,6 +2708,37 @@ $_$;
 --
 
 COMMENT ON FUNCTION public.release_spend_reservation(reservation_id bigint) IS 'Ends an open hold unused (the job did not run) and returns the amount released, in the unit of the class. Only the login that reserved it (reserved_by) or a senate_admin member may: 42501 for anyone else. S3007 when no open reservation has this id (unknown, settled, released or expired).';
+
+
+--
+-- Name: remove_legacy_proposal_writer(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.remove_legacy_proposal_writer(p_role text) RETURNS SETOF senate.legacy_proposal_writers
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN QUERY
+    UPDATE senate.legacy_proposal_writers AS w
+    SET removed_at = pg_catalog.clock_timestamp(), removed_by = pg_catalog."session_user"()
+    WHERE w.writer_role = (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = p_role)
+      AND w.removed_at IS NULL
+    RETURNING w.*;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S5020',
+            format('role %s is no current legacy proposal writer',
+                   coalesce(quote_literal(left(p_role, 80)), 'NULL')));
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION remove_legacy_proposal_writer(p_role text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.remove_legacy_proposal_writer(p_role text) IS 'Ends a role''s legacy exemption (removed_at, removed_by = now and the calling login; the row stays as history): its next proposal writes obey the evidence rule. Operators (senate_admin) only. Errors: S5020 not a current legacy writer.';
 
 
 --
@@ -4773,7 +4939,7 @@ COMMENT ON FUNCTION senate.check_proposal_evidence(p_justification text, p_evide
 --
 
 CREATE FUNCTION senate.check_proposal_evidence_on_write() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
@@ -5382,7 +5548,7 @@ COMMENT ON FUNCTION senate.guard_governance_blocks() IS 'Row trigger on governan
 --
 
 CREATE FUNCTION senate.guard_proposal_state() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
@@ -5944,10 +6110,12 @@ COMMENT ON FUNCTION senate.is_json_number_in(v jsonb, p_above numeric, p_at_most
 --
 
 CREATE FUNCTION senate.legacy_proposal_writes_allowed() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce(current_setting('senate.legacy_proposal_writes', true), '')
-           IN ('on', 'true', '1', 'yes')
+    SELECT coalesce(pg_catalog.current_setting('senate.legacy_proposal_writes', true), '')
+               NOT IN ('off', 'false', '0', 'no')
+           AND senate.session_is_legacy_proposal_writer()
 $$;
 
 
@@ -5955,7 +6123,7 @@ $$;
 -- Name: FUNCTION legacy_proposal_writes_allowed(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant for legacy consumers'' role only): its proposal writes skip the strict justification rule and its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
+COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS 'True when this session writes proposals as a registered legacy writer (senate.legacy_proposal_writers): its proposal writes skip the strict justification rule and its direct approvals move no budget. The setting senate.legacy_proposal_writes can only turn it off; the governance functions do so for their own statements.';
 
 
 --
@@ -6316,7 +6484,7 @@ COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: 
 --
 
 CREATE FUNCTION senate.record_proposal_transition() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
@@ -6352,7 +6520,7 @@ COMMENT ON FUNCTION senate.record_proposal_transition() IS 'Row trigger on alloc
 --
 
 CREATE FUNCTION senate.record_proposal_votes() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
@@ -7773,6 +7941,33 @@ $_$;
 --
 
 COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
+
+
+--
+-- Name: session_is_legacy_proposal_writer(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.session_is_legacy_proposal_writer() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH RECURSIVE roles_of_session (role_oid) AS (
+        SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = pg_catalog."session_user"()
+        UNION
+        SELECT m.roleid FROM pg_catalog.pg_auth_members AS m
+        JOIN roles_of_session AS s ON m.member = s.role_oid
+    )
+    SELECT EXISTS (SELECT 1 FROM senate.legacy_proposal_writers AS w
+                   JOIN roles_of_session AS s ON s.role_oid = w.writer_role
+                   WHERE w.removed_at IS NULL)
+$$;
+
+
+--
+-- Name: FUNCTION session_is_legacy_proposal_writer(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.session_is_legacy_proposal_writer() IS 'True when the session''s login (session_user) is a current legacy proposal writer or an explicit member (through any chain of role memberships) of one; superuser status alone does not count. SECURITY DEFINER to read the owner-only registry; it tells the caller only about itself.';
 
 
 --
@@ -13374,6 +13569,20 @@ COMMENT ON COLUMN senate.latest_allocation_signals.assessed_at IS 'When the late
 
 
 --
+-- Name: legacy_proposal_writers_registration_id_seq; Type: SEQUENCE; Schema: senate; Owner: -
+--
+
+ALTER TABLE senate.legacy_proposal_writers ALTER COLUMN registration_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME senate.legacy_proposal_writers_registration_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: reservation_logins; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -14235,6 +14444,14 @@ ALTER TABLE ONLY senate.function_hardening
 
 
 --
+-- Name: legacy_proposal_writers legacy_proposal_writers_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.legacy_proposal_writers
+    ADD CONSTRAINT legacy_proposal_writers_pkey PRIMARY KEY (registration_id);
+
+
+--
 -- Name: reservation_logins reservation_logins_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -14662,6 +14879,20 @@ CREATE INDEX world_model_gains_observed_idx ON public.world_model_gains USING bt
 --
 
 COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
+
+
+--
+-- Name: legacy_proposal_writers_current; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE UNIQUE INDEX legacy_proposal_writers_current ON senate.legacy_proposal_writers USING btree (writer_role) WHERE (removed_at IS NULL);
+
+
+--
+-- Name: INDEX legacy_proposal_writers_current; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON INDEX senate.legacy_proposal_writers_current IS 'A role is registered at most once at a time.';
 
 
 --
@@ -15866,6 +16097,20 @@ CREATE TRIGGER t10_refuse_settings_log_truncate BEFORE TRUNCATE ON senate.settin
 --
 
 COMMENT ON TRIGGER t10_refuse_settings_log_truncate ON senate.settings_log IS 'The settings log is append-only: TRUNCATE is refused (S4001).';
+
+
+--
+-- Name: legacy_proposal_writers t10_refuse_writer_deletes; Type: TRIGGER; Schema: senate; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_writer_deletes BEFORE DELETE OR TRUNCATE ON senate.legacy_proposal_writers FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_writer_deletes ON legacy_proposal_writers; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_writer_deletes ON senate.legacy_proposal_writers IS 'The registry is history: a removal sets removed_at, rows are never deleted (S4001).';
 
 
 --

@@ -348,11 +348,10 @@ def table_comments(conn: psycopg.Connection[Any], tables: Sequence[str]) -> dict
     return out
 
 
-#: Session settings the legacy writers run with after migrating. Today a deployment lets its old
-#: proposal writers file free-form evidence through this setting (see
-#: tests/test_schema_brownfield.py); drop it here once legacy writes work by default (issue 14,
-#: point 8).
-LEGACY_SESSION = ("SET senate.legacy_proposal_writes = on",)
+#: Session settings the legacy writers run with after migrating: none. On a deployment, 0126
+#: registers the proposal table's owner and writers as legacy proposal writers (issue 14,
+#: point 8), so their writes work as before with no setting.
+LEGACY_SESSION: tuple[str, ...] = ()
 
 
 def run_legacy_session(conn: psycopg.Connection[Any], shape: Shape) -> None:

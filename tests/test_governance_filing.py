@@ -364,13 +364,13 @@ def test_legacy_writers_may_file_free_form_evidence_but_such_a_proposal_is_never
     db: Conn,
 ) -> None:
     fund(db, 100_000)
-    db.execute("SET senate.legacy_proposal_writes = on")
+    db.execute("SELECT add_legacy_proposal_writer(current_user, 'a legacy writer (test)')")
     db.execute(
         "INSERT INTO allocation_proposals "
         "(entity_type, entity_id, requested_tokens, proposer_agent, justification) "
         "VALUES ('hypothesis', 'h-1', 10, 'legacy-svc', 'more tokens')"
     )
-    db.execute("RESET senate.legacy_proposal_writes")
+    db.execute("SELECT remove_legacy_proposal_writer(current_user)")
     pid = int(scalar(db, "SELECT max(id) FROM allocation_proposals"))
     assert status_of(db, pid) == "pending"
     approve_votes(db, pid)
@@ -386,9 +386,9 @@ def test_legacy_writers_may_file_free_form_evidence_but_such_a_proposal_is_never
 def test_a_legacy_writers_direct_approval_is_recorded_but_moves_no_budget(db: Conn) -> None:
     fund(db, 100_000)
     pid = file_proposal(db, amount=5000)
-    db.execute("SET senate.legacy_proposal_writes = on")
+    db.execute("SELECT add_legacy_proposal_writer(current_user, 'a legacy writer (test)')")
     db.execute("UPDATE allocation_proposals SET status = 'approved' WHERE id = %s", (pid,))
-    db.execute("RESET senate.legacy_proposal_writes")
+    db.execute("SELECT remove_legacy_proposal_writer(current_user)")
     assert status_of(db, pid) == "approved"
     assert count_rows(db, "resource_budgets") == 0
     assert scalar(db, "SELECT balance FROM senate_reserve WHERE resource_type = 'llm_tokens'") == (
@@ -400,7 +400,7 @@ def test_a_legacy_writers_direct_approval_is_recorded_but_moves_no_budget(db: Co
 
 def test_the_governance_functions_apply_every_rule_even_in_a_legacy_session(db: Conn) -> None:
     fund(db, 100_000)
-    db.execute("SET senate.legacy_proposal_writes = on")
+    db.execute("SELECT add_legacy_proposal_writer(current_user, 'a legacy writer (test)')")
     with pytest.raises(psycopg.Error) as exc:
         _file_raw(db, GOOD_JUSTIFICATION, {"pmids": ["1"]})
     assert exc.value.sqlstate == "S2005"
@@ -411,7 +411,7 @@ def test_the_governance_functions_apply_every_rule_even_in_a_legacy_session(db: 
     approve_votes(db, pid)
     decide(db, pid, "approved")
     assert scalar(db, "SELECT token_budget FROM resource_budgets WHERE entity_id = 'h-1'") == 5000
-    assert scalar(db, "SELECT current_setting('senate.legacy_proposal_writes')") == "on"
+    assert scalar(db, "SELECT senate.legacy_proposal_writes_allowed()") is True
 
 
 def test_filing_is_not_executable_by_public(db: Conn) -> None:

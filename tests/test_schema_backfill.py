@@ -47,7 +47,7 @@ def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) ->
     )
     # Proposals of a deployment's legacy writer: free-form evidence (governance's documented
     # path for such writers, migration 0025).
-    db.execute("SET senate.legacy_proposal_writes = on")
+    db.execute("SELECT add_legacy_proposal_writer(current_user, 'a legacy writer (test)')")
     db.execute(
         "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
         " proposer_id, proposer_agent, justification)"
@@ -55,7 +55,7 @@ def _legacy_rows(db: psycopg.Connection[Any], usage: int, proposals: int = 0) ->
         " FROM generate_series(1, %s) g",
         (proposals,),
     )
-    db.execute("RESET senate.legacy_proposal_writes")
+    db.execute("SELECT remove_legacy_proposal_writer(current_user)")
     db.execute("ALTER TABLE resource_usage ENABLE TRIGGER t20_sync_compatibility_on_insert")
     db.execute("ALTER TABLE allocation_proposals ENABLE TRIGGER t20_sync_compatibility_on_insert")
     assert db.execute(

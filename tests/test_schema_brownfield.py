@@ -330,9 +330,9 @@ def _build(url: str, variant: Variant) -> None:
 
 def _run_legacy_writer(url: str, variant: Variant) -> None:
     with _connect(url) as conn:
-        # How a deployment lets its old consumers keep filing proposals with free-form evidence
-        # once governance (0025) is installed: a setting on their role (here, their session).
-        conn.execute("SET senate.legacy_proposal_writes = on")
+        # The deployment's old consumers keep filing proposals with free-form evidence once
+        # governance is installed, with no setting: 0126 registered the table's owner and
+        # writers (here the login that built the deployment) as legacy proposal writers.
         for sql, params in variant.legacy_writes:
             conn.execute(sql, params)  # type: ignore[arg-type]
 
@@ -875,8 +875,9 @@ def test_a_side_holding_only_its_column_default_counts_as_not_written(empty_db_u
             " FROM resource_usage ORDER BY entity_id"
         ).fetchall()
         assert rows == [("e1", True, "2026-01-01"), ("e2", True, "2026-02-02")]
-        # legacy proposal: proposer holds its default 'unknown', proposer_agent given
-        conn.execute("SET senate.legacy_proposal_writes = on")
+        # legacy proposal: proposer holds its default 'unknown', proposer_agent given. The
+        # deployed table was empty when migrated, so the operator registers its writer.
+        conn.execute("SELECT add_legacy_proposal_writer(current_user, 'the curator service')")
         proposer = conn.execute(
             "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
             " proposer_agent, justification) VALUES ('entity', 'e1', 5, 'curator', 'x')"

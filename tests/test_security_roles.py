@@ -563,10 +563,9 @@ def test_role_migration_and_grants_rerun_cleanly_over_existing_roles(
     assert done == sorted(done, reverse=True) and done[-1] == "0056_create_senate_roles"
     assert "0099_grant_role_privileges" in done
     # The roles are still there (cluster-global); this database's grants are gone.
-    assert (
-        scalar(db, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(GROUP_ROLES),))
-        == len(GROUP_ROLES)
-    )
+    assert scalar(
+        db, "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(GROUP_ROLES),)
+    ) == len(GROUP_ROLES)
     assert db.execute(GROUP_GRANTS).fetchall() == []
     assert scalar(
         db,
