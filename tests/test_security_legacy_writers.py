@@ -104,7 +104,8 @@ def test_the_governance_functions_stay_strict_for_a_registered_writer(
     assert (
         sqlstate_of(
             legacy,
-            "SELECT file_allocation_proposal('hypothesis', 'h-legacy', 700, 'legacy-svc', 'more runs',"
+            "SELECT file_allocation_proposal('hypothesis', 'h-legacy', 700, 'legacy-svc',"
+            " 'more runs',"
             ' \'{"pmids": ["1"]}\'::jsonb)',
         )
         == "S2005"
