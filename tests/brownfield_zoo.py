@@ -707,3 +707,145 @@ register(
         " vocabulary (S2020)",
     )
 )
+
+
+# -- shapes built the way a stranger's deployment is (issue 14's list) ---------------------------
+
+#: A role the deployment's app owns its tables as, and the login its legacy writer connects as;
+#: cluster-wide, created once and never dropped (the zoo compares per-database catalogs).
+APP_ROLES = """
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'zoo_app_owner') THEN
+        CREATE ROLE zoo_app_owner NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'zoo_app_writer') THEN
+        CREATE ROLE zoo_app_writer LOGIN;
+    END IF;
+END;
+$roles$;
+"""
+
+
+def _writer_checks(conn: psycopg.Connection[Any]) -> None:
+    registered = {
+        r[0]
+        for r in conn.execute(
+            "SELECT role_name FROM senate.legacy_proposal_writers WHERE removed_at IS NULL"
+        ).fetchall()
+    }
+    assert registered == {"zoo_app_owner", "zoo_app_writer"}, registered
+    # Nothing was granted to the writer beyond what it had: no schema senate, no policy.
+    assert conn.execute(
+        "SELECT has_schema_privilege('zoo_app_writer', 'senate', 'USAGE'),"
+        " has_table_privilege('zoo_app_writer', 'public.economics_policy', 'SELECT')"
+    ).fetchone() == (False, False)
+
+
+register(
+    Shape(
+        "non_superuser_owner_and_writer",
+        "The tables belong to a NOLOGIN app role; the legacy writer is a plain login holding only"
+        " INSERT/UPDATE/SELECT on them. After migrating it writes usage and free-form proposals"
+        " exactly as before, with no new grant and no setting.",
+        APP_ROLES
+        + deployed_usage()
+        + deployed_proposals()
+        + "ALTER TABLE public.resource_usage OWNER TO zoo_app_owner;\n"
+        "ALTER TABLE public.allocation_proposals OWNER TO zoo_app_owner;\n"
+        "GRANT SELECT, INSERT, UPDATE ON public.resource_usage, public.allocation_proposals"
+        " TO zoo_app_writer;\n"
+        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO zoo_app_writer;\n",
+        ("SET SESSION AUTHORIZATION zoo_app_writer",)
+        + USAGE_WRITES
+        + (
+            "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
+            " proposer_agent, justification) VALUES ('hypothesis', 'legacy-free-form', 900,"
+            " 'agent-legacy', 'more runs')",
+            "UPDATE allocation_proposals SET justification = 'still more runs'"
+            " WHERE entity_id = 'legacy-free-form'",
+            "RESET SESSION AUTHORIZATION",
+        ),
+        after_migrate=_writer_checks,
+    )
+)
+register(
+    Shape(
+        "force_rls_migrated_by_a_superuser",
+        "resource_usage under FORCE ROW LEVEL SECURITY with a restrictive policy hiding half the"
+        " rows from everyone but superusers: a superuser migrates it and backfills every row.",
+        deployed_usage()
+        + deployed_proposals()
+        + "ALTER TABLE public.resource_usage ENABLE ROW LEVEL SECURITY;\n"
+        "ALTER TABLE public.resource_usage FORCE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY zoo_everyone ON public.resource_usage USING (true);\n"
+        "CREATE POLICY zoo_even_only ON public.resource_usage AS RESTRICTIVE"
+        " USING (id % 2 = 0);\n",
+        USAGE_WRITES + PROPOSAL_WRITES,
+    )
+)
+register(
+    Shape(
+        "published_usage",
+        "resource_usage is in a publication (a logical-replication subscriber reads it): migrate"
+        " warns and prints the subscriber's DDL, then runs; the rollback leaves the publication.",
+        deployed_usage()
+        + deployed_proposals()
+        + "CREATE PUBLICATION zoo_usage_pub FOR TABLE public.resource_usage;\n",
+        USAGE_WRITES + PROPOSAL_WRITES,
+    )
+)
+register(
+    Shape(
+        "tables_in_another_schema",
+        "The deployed tables live in schema scidex, found through the search_path: migrate"
+        " refuses (it would otherwise create empty twins in public).",
+        "CREATE SCHEMA scidex;\n"
+        + (deployed_usage() + deployed_proposals()).replace("public.", "scidex.")
+        + "SET search_path = scidex, public;\n"
+        "DO $db$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = scidex, public',"
+        " current_database()); END $db$;\n",
+        USAGE_WRITES + PROPOSAL_WRITES,
+        outcome="refuses",
+        refusal_blocker=("schema", "scidex.resource_usage"),
+    )
+)
+register(
+    Shape(
+        "partitioned_usage",
+        "resource_usage is partitioned by month of created_at (two monthly partitions and a"
+        " default): refused behind preflight.PARTITIONED_TABLES_SUPPORTED.",
+        "CREATE TABLE public.resource_usage (id bigserial, entity_type text NOT NULL,"
+        " entity_id text NOT NULL, resource_type text NOT NULL, amount numeric NOT NULL,"
+        " cost numeric, model text, created_at timestamptz NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);\n"
+        "CREATE TABLE public.resource_usage_2026_01 PARTITION OF public.resource_usage"
+        " FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');\n"
+        "CREATE TABLE public.resource_usage_2026_02 PARTITION OF public.resource_usage"
+        " FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');\n"
+        "CREATE TABLE public.resource_usage_default PARTITION OF public.resource_usage DEFAULT;\n"
+        "INSERT INTO public.resource_usage (entity_type, entity_id, resource_type, amount,"
+        " created_at) SELECT 'hypothesis', 'legacy-' || g % 40, 'llm_tokens', 10 + g,"
+        " timestamptz '2026-01-01 00:00+00' + g * interval '11 minutes'"
+        " FROM generate_series(1, 3000) AS g;\n" + deployed_proposals(),
+        USAGE_WRITES + PROPOSAL_WRITES,
+        outcome="refuses",
+        refusal_blocker=("partitioned", "public.resource_usage"),
+    )
+)
+register(
+    Shape(
+        "trigger_after_t20_rounds_amount",
+        "A deployment BEFORE trigger named after t20_ (trg_round_amount) rewrites amount: the"
+        " compatibility pair could not stay equal, so migrate refuses.",
+        deployed_usage()
+        + deployed_proposals()
+        + "CREATE FUNCTION public.round_amount() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN NEW.amount := round(NEW.amount, -1); RETURN NEW; END $$;\n"
+        "CREATE TRIGGER trg_round_amount BEFORE INSERT OR UPDATE ON public.resource_usage"
+        " FOR EACH ROW EXECUTE FUNCTION public.round_amount();\n",
+        USAGE_WRITES + PROPOSAL_WRITES,
+        outcome="refuses",
+        refusal_blocker=("trigger_after_t20", "trigger trg_round_amount on public.resource_usage"),
+    )
+)
