@@ -5309,6 +5309,27 @@ COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigge
 
 
 --
+-- Name: governance_status(text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.governance_status(p_status text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN p_status IN ('pending', 'approved', 'rejected', 'deferred') THEN p_status
+                ELSE (SELECT v.governance_status FROM senate.proposal_status_vocabulary AS v
+                      WHERE v.status = pg_catalog.lower(pg_catalog.btrim(p_status))) END
+$$;
+
+
+--
+-- Name: FUNCTION governance_status(p_status text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.governance_status(p_status text) IS 'The governance state (pending, approved, rejected, deferred) a proposal status means, through senate.proposal_status_vocabulary; NULL for a spelling it does not know.';
+
+
+--
 -- Name: grant_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -5552,6 +5573,8 @@ CREATE FUNCTION senate.guard_proposal_state() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_from text;  -- governance state of OLD.status (through the vocabulary)
+    v_to text;    -- governance state of NEW.status
     v_active bigint;
     v_old jsonb;
     v_new jsonb;
@@ -5559,7 +5582,10 @@ DECLARE
     v_voting_began boolean;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF NEW.status IS DISTINCT FROM 'pending' THEN
+        -- A registered legacy writer may file in the deployment's own spelling of pending.
+        IF NEW.status IS DISTINCT FROM 'pending'
+           AND NOT (senate.governance_status(NEW.status) = 'pending'
+                    AND senate.legacy_proposal_writes_allowed()) THEN
             PERFORM senate.raise_error('S2020',
                 format('a new allocation proposal starts pending, got status %s',
                        coalesce(quote_literal(NEW.status), 'NULL')),
@@ -5589,14 +5615,43 @@ BEGIN
                    coalesce(NEW.policy_version::text, 'NULL')));
     END IF;
 
-    IF NEW.status IS DISTINCT FROM OLD.status
-       AND (OLD.status, NEW.status) NOT IN (('pending', 'approved'), ('pending', 'rejected'),
-                                            ('pending', 'deferred'), ('deferred', 'pending')) THEN
-        PERFORM senate.raise_error('S2020',
-            format('proposal %s cannot go from %s to %s', OLD.id, OLD.status,
-                   coalesce(NEW.status, 'NULL')),
-            CASE WHEN OLD.status IN ('approved', 'rejected')
-                 THEN format('%s is final; file a new proposal instead.', OLD.status) END);
+    -- Statuses are judged as governance states: the four themselves, and (for the deployment's
+    -- rows and its registered legacy writers) any spelling in senate.proposal_status_vocabulary.
+    -- Only a registered legacy writer may write a status that is not one of the four.
+    v_from := senate.governance_status(OLD.status);
+    v_to := senate.governance_status(NEW.status);
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NEW.status IS NULL
+           OR (NEW.status NOT IN ('pending', 'approved', 'rejected', 'deferred')
+               AND (v_to IS NULL OR NOT senate.legacy_proposal_writes_allowed())) THEN
+            PERFORM senate.raise_error('S2020',
+                format('proposal %s: status %s is not a governance state', OLD.id,
+                       coalesce(quote_literal(NEW.status), 'NULL')),
+                CASE WHEN v_to IS NULL
+                     THEN 'Write pending, approved, rejected or deferred (a deployment''s own '
+                          'spellings are mapped in senate.proposal_status_vocabulary).'
+                     ELSE format('Only a registered legacy writer writes the deployment''s '
+                                 'spelling %s; write %s.', quote_literal(NEW.status), v_to) END);
+        END IF;
+        IF v_from IS NULL
+           OR (v_from IS DISTINCT FROM v_to
+               AND (v_from, v_to) NOT IN (('pending', 'approved'), ('pending', 'rejected'),
+                                          ('pending', 'deferred'), ('deferred', 'pending'))) THEN
+            PERFORM senate.raise_error('S2020',
+                format('proposal %s cannot go from %s to %s', OLD.id, OLD.status,
+                       coalesce(NEW.status, 'NULL')),
+                CASE WHEN v_from IN ('approved', 'rejected')
+                     THEN format('%s is final; file a new proposal instead.', OLD.status)
+                     WHEN v_from IS NULL
+                     THEN format('Status %s is in no row of senate.proposal_status_vocabulary.',
+                                 quote_literal(OLD.status)) END);
+        END IF;
+    END IF;
+    -- A respelling of the same state is no transition; only a legacy writer's is stored (so a
+    -- direct 'approved' over a legacy 'Approved' cannot reach the approval and budget triggers).
+    IF NEW.status IS DISTINCT FROM OLD.status AND v_from = v_to
+       AND NOT senate.legacy_proposal_writes_allowed() THEN
+        NEW.status := OLD.status;
     END IF;
 
     -- What a decision rests on stays fixed. Compatibility columns (0004) are read
@@ -5606,7 +5661,7 @@ BEGIN
     v_new := to_jsonb(NEW);
     v_voting_began := CASE WHEN jsonb_typeof(v_old -> 'votes') = 'array'
                            THEN jsonb_array_length(v_old -> 'votes') > 0 ELSE false END;
-    IF OLD.status <> 'pending' OR v_voting_began THEN
+    IF v_from IS DISTINCT FROM 'pending' OR v_voting_began THEN
         SELECT string_agg(k, ', ') INTO v_changed
         FROM unnest(ARRAY['entity_type', 'entity_id', 'resource_type', 'requested_tokens']) AS k
         WHERE v_new -> k IS DISTINCT FROM v_old -> k;
@@ -5618,11 +5673,11 @@ BEGIN
         IF v_changed IS NOT NULL THEN
             PERFORM senate.raise_error('S2030',
                 format('proposal %s is %s%s: %s cannot change', OLD.id, OLD.status,
-                       CASE WHEN OLD.status = 'pending' THEN ' with votes cast' ELSE '' END,
+                       CASE WHEN v_from = 'pending' THEN ' with votes cast' ELSE '' END,
                        v_changed));
         END IF;
     END IF;
-    IF OLD.status IN ('approved', 'rejected')
+    IF v_from IN ('approved', 'rejected')
        AND (NEW.justification IS DISTINCT FROM OLD.justification
             OR NEW.evidence IS DISTINCT FROM OLD.evidence) THEN
         PERFORM senate.raise_error('S2030',
@@ -5630,7 +5685,7 @@ BEGIN
                    OLD.id, OLD.status));
     END IF;
 
-    IF NEW.status IS DISTINCT FROM OLD.status THEN
+    IF v_to IS DISTINCT FROM v_from THEN
         -- A write that does not name the reviewer or note of this transition gets
         -- the actor and note of the change cause (senate.set_change_cause), else
         -- the session user and no note: never the previous transition's.
@@ -5640,13 +5695,13 @@ BEGIN
         IF NEW.decision_note IS NOT DISTINCT FROM OLD.decision_note THEN
             NEW.decision_note := (senate.current_change_cause()).note;
         END IF;
-        NEW.decided_at := CASE WHEN NEW.status = 'pending' THEN NULL ELSE now() END;
+        NEW.decided_at := CASE WHEN v_to = 'pending' THEN NULL ELSE now() END;
         NEW.updated_at := now();
     END IF;
 
-    IF NEW.status = 'deferred' THEN
+    IF v_to = 'deferred' THEN
         IF NEW.revisit_at IS NULL
-           OR (NEW.status IS DISTINCT FROM OLD.status
+           OR (v_to IS DISTINCT FROM v_from
                AND NEW.revisit_at IS NOT DISTINCT FROM OLD.revisit_at) THEN
             NEW.revisit_at := now() + (
                 SELECT p.deferral_period FROM public.economics_policy AS p
@@ -5673,7 +5728,7 @@ $$;
 -- Name: FUNCTION guard_proposal_state(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.guard_proposal_state() IS 'Row trigger on allocation_proposals enforcing the state machine (S2020), the fixed fields (S2030) and the revisit date of deferrals (S2031); stamps policy_version on filing and decided_at, reviewer and decision_note (defaults: actor and note of the change cause, else the session user) and revisit_at (default: now + the policy deferral_period) on transitions.';
+COMMENT ON FUNCTION senate.guard_proposal_state() IS 'Row trigger on allocation_proposals enforcing the state machine (S2020) on governance states (statuses mapped through senate.proposal_status_vocabulary; spellings other than the four only from registered legacy writers), the fixed fields (S2030) and the revisit date of deferrals (S2031); stamps policy_version on filing and decided_at, reviewer and decision_note (defaults: actor and note of the change cause, else the session user) and revisit_at (default: now + the policy deferral_period) on transitions.';
 
 
 --
@@ -6487,19 +6542,21 @@ CREATE FUNCTION senate.record_proposal_transition() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    v_to text := senate.governance_status(NEW.status);
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO public.allocation_proposal_transitions
             (proposal_id, from_status, to_status, actor, note)
-        VALUES (NEW.id, NULL, NEW.status,
+        VALUES (NEW.id, NULL, v_to,
                 coalesce(NEW.proposer_agent::text, NEW.proposer_id::text,
                          to_jsonb(NEW) ->> 'proposer', session_user::text),
                 'filed');
-    ELSIF NEW.status IS DISTINCT FROM OLD.status
-          OR (NEW.status = 'deferred' AND NEW.revisit_at IS DISTINCT FROM OLD.revisit_at) THEN
+    ELSIF v_to IS DISTINCT FROM senate.governance_status(OLD.status)
+          OR (v_to = 'deferred' AND NEW.revisit_at IS DISTINCT FROM OLD.revisit_at) THEN
         INSERT INTO public.allocation_proposal_transitions
             (proposal_id, from_status, to_status, actor, note, revisit_at)
-        VALUES (NEW.id, OLD.status, NEW.status,
+        VALUES (NEW.id, senate.governance_status(OLD.status), v_to,
                 coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
                 NEW.decision_note, NEW.revisit_at);
     END IF;
@@ -6512,7 +6569,7 @@ $$;
 -- Name: FUNCTION record_proposal_transition(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.record_proposal_transition() IS 'Row trigger on allocation_proposals: appends filings, status changes and postponed revisit dates to allocation_proposal_transitions.';
+COMMENT ON FUNCTION senate.record_proposal_transition() IS 'Row trigger on allocation_proposals: appends filings, changes of governance state (statuses mapped through senate.proposal_status_vocabulary; a respelling is no transition) and postponed revisit dates to allocation_proposal_transitions.';
 
 
 --
@@ -7690,6 +7747,35 @@ COMMENT ON FUNCTION senate.require_short_text(p_argument text, p_value text, p_m
 
 
 --
+-- Name: restore_definitions(text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.restore_definitions(p_migration text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR d IN SELECT r.* FROM senate.replaced_definitions AS r
+             WHERE r.migration = p_migration ORDER BY r.function_oid LOOP
+        EXECUTE d.definition;
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L',
+                                  d.function_oid::regprocedure, d.description);
+    END LOOP;
+    DELETE FROM senate.replaced_definitions AS r WHERE r.migration = p_migration;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION restore_definitions(p_migration text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.restore_definitions(p_migration text) IS 'Restores the definitions and comments a migration saved with senate.save_definition() (used by that migration''s rollback) and forgets them.';
+
+
+--
 -- Name: revoke_role_privileges(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -7941,6 +8027,28 @@ $_$;
 --
 
 COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
+
+
+--
+-- Name: save_definition(text, regprocedure); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.save_definition(p_migration text, p_function regprocedure) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    INSERT INTO senate.replaced_definitions (migration, function_oid, definition, description)
+    VALUES (p_migration, p_function, pg_catalog.pg_get_functiondef(p_function),
+            pg_catalog.obj_description(p_function, 'pg_proc'))
+    ON CONFLICT (migration, function_oid) DO NOTHING
+$$;
+
+
+--
+-- Name: FUNCTION save_definition(p_migration text, p_function regprocedure); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.save_definition(p_migration text, p_function regprocedure) IS 'Saves a function''s current definition and comment under a migration number, before that migration replaces it (a re-run keeps the first saved).';
 
 
 --
@@ -13583,6 +13691,104 @@ ALTER TABLE senate.legacy_proposal_writers ALTER COLUMN registration_id ADD GENE
 
 
 --
+-- Name: proposal_status_vocabulary; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.proposal_status_vocabulary (
+    status text NOT NULL,
+    governance_status text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT proposal_status_vocabulary_description_check CHECK (((length(btrim(description)) >= 1) AND (length(btrim(description)) <= 500))),
+    CONSTRAINT proposal_status_vocabulary_governance_status_check CHECK ((governance_status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'deferred'::text]))),
+    CONSTRAINT proposal_status_vocabulary_status_check CHECK (((status = lower(btrim(status))) AND ((length(status) >= 1) AND (length(status) <= 100))))
+);
+
+
+--
+-- Name: TABLE proposal_status_vocabulary; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.proposal_status_vocabulary IS 'How allocation_proposals.status spellings map onto the four governance states: a status is looked up lower-cased and trimmed (''PENDING'', '' Pending'' -> pending). Only registered legacy writers may write a spelling other than the four; the state machine judges every row by its state. Operators (senate_admin) add a deployment''s own spellings.';
+
+
+--
+-- Name: COLUMN proposal_status_vocabulary.status; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.proposal_status_vocabulary.status IS 'A status spelling, lower-case and trimmed (1-100 characters).';
+
+
+--
+-- Name: COLUMN proposal_status_vocabulary.governance_status; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.proposal_status_vocabulary.governance_status IS 'The governance state it means: pending, approved, rejected or deferred.';
+
+
+--
+-- Name: COLUMN proposal_status_vocabulary.description; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.proposal_status_vocabulary.description IS 'Why it means that (1-500 characters).';
+
+
+--
+-- Name: replaced_definitions; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.replaced_definitions (
+    migration text NOT NULL,
+    function_oid oid NOT NULL,
+    definition text NOT NULL,
+    description text,
+    saved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT replaced_definitions_migration_check CHECK ((migration ~ '^[0-9]{4}$'::text))
+);
+
+
+--
+-- Name: TABLE replaced_definitions; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.replaced_definitions IS 'Definitions (pg_get_functiondef) and comments of functions a migration replaced, saved before it replaced them; its rollback restores them with senate.restore_definitions(migration).';
+
+
+--
+-- Name: COLUMN replaced_definitions.migration; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.replaced_definitions.migration IS 'Four-digit number of the migration that replaced the function.';
+
+
+--
+-- Name: COLUMN replaced_definitions.function_oid; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.replaced_definitions.function_oid IS 'The function (pg_proc.oid; CREATE OR REPLACE keeps it).';
+
+
+--
+-- Name: COLUMN replaced_definitions.definition; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.replaced_definitions.definition IS 'Its complete CREATE OR REPLACE statement before the migration, SECURITY and SET clauses included.';
+
+
+--
+-- Name: COLUMN replaced_definitions.description; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.replaced_definitions.description IS 'Its comment before the migration.';
+
+
+--
+-- Name: COLUMN replaced_definitions.saved_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.replaced_definitions.saved_at IS 'When it was saved.';
+
+
+--
 -- Name: reservation_logins; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -14449,6 +14655,22 @@ ALTER TABLE ONLY senate.function_hardening
 
 ALTER TABLE ONLY senate.legacy_proposal_writers
     ADD CONSTRAINT legacy_proposal_writers_pkey PRIMARY KEY (registration_id);
+
+
+--
+-- Name: proposal_status_vocabulary proposal_status_vocabulary_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.proposal_status_vocabulary
+    ADD CONSTRAINT proposal_status_vocabulary_pkey PRIMARY KEY (status);
+
+
+--
+-- Name: replaced_definitions replaced_definitions_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.replaced_definitions
+    ADD CONSTRAINT replaced_definitions_pkey PRIMARY KEY (migration, function_oid);
 
 
 --

@@ -689,6 +689,36 @@ register(
         refusal_blocker=("column", "public.allocation_proposals.votes"),
     )
 )
+
+
+def _status_vocabulary_checks(conn: psycopg.Connection[Any]) -> None:
+    # Stored as the deployment wrote it; logged as governance states; no budget moved.
+    assert conn.execute(
+        "SELECT status FROM allocation_proposals WHERE entity_id IN"
+        " ('legacy-cased', 'legacy-cased-2') ORDER BY entity_id"
+    ).fetchall() == [("Approved",), ("withdrawn",)]
+    assert conn.execute(
+        "SELECT t.from_status, t.to_status FROM allocation_proposal_transitions AS t"
+        " JOIN allocation_proposals AS p ON p.id = t.proposal_id"
+        " WHERE p.entity_id = 'legacy-cased' ORDER BY t.transition_id"
+    ).fetchall() == [(None, "pending"), ("pending", "approved")]
+    assert conn.execute(
+        "SELECT count(*) FROM resource_budgets WHERE entity_id LIKE 'legacy-%'"
+    ).fetchone() == (0,)
+    # Final stays final in any spelling; a status the vocabulary does not know is refused.
+    for statement in (
+        "UPDATE allocation_proposals SET status = 'pending' WHERE entity_id = 'legacy-cased'",
+        "UPDATE allocation_proposals SET status = 'Draft' WHERE entity_id = 'legacy-cased-2'",
+    ):
+        try:
+            with conn.transaction():
+                conn.execute(statement)
+        except psycopg.Error as e:
+            assert e.sqlstate == "S2020", (statement, e.sqlstate)
+        else:
+            raise AssertionError(f"not refused: {statement}")
+
+
 register(
     Shape(
         "legacy_status_casing",
@@ -702,9 +732,18 @@ register(
             "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
             " proposer_agent, justification, evidence, status) VALUES ('hypothesis',"
             f" 'legacy-cased', 700, 'agent-legacy', 'more runs', '{EVIDENCE}', 'PENDING')",
+            "INSERT INTO allocation_proposals (entity_type, entity_id, requested_tokens,"
+            " proposer_agent, justification, status) VALUES ('hypothesis', 'legacy-cased-2', 80,"
+            " 'agent-legacy', 'free-form reason', 'Pending')",
+            # The deployment's own transitions, in its own spelling.
+            "UPDATE allocation_proposals SET status = 'Approved' WHERE entity_id = 'legacy-cased'",
+            "UPDATE allocation_proposals SET status = 'withdrawn'"
+            " WHERE entity_id = 'legacy-cased-2'",
+            "UPDATE allocation_proposals SET status = 'Approved'"
+            " WHERE entity_id IN (SELECT entity_id FROM allocation_proposals"
+            " WHERE status = 'PENDING' ORDER BY id LIMIT 5)",
         ),
-        xfail="h4 (issue 14 point 8): the state machine refuses the deployment's own status"
-        " vocabulary (S2020)",
+        after_migrate=_status_vocabulary_checks,
     )
 )
 

@@ -187,7 +187,8 @@ def test_on_a_deployment_migrate_registers_the_tables_owner_and_writers_who_keep
             conn.execute("RESET SESSION AUTHORIZATION")
             assert scalar(conn, "SELECT count(*) FROM allocation_proposals") == 51
         # The rollback removes the registry with everything else of ours.
-        migrations.rollback_migrations(empty_db_url, count=1)
+        newer = [m for m in migrations.applied(empty_db_url) if m >= "0126"]
+        migrations.rollback_migrations(empty_db_url, count=len(newer))
         with psycopg.connect(empty_db_url, autocommit=True) as conn:
             assert scalar(conn, "SELECT to_regclass('senate.legacy_proposal_writers')") is None
     finally:
@@ -198,3 +199,107 @@ def test_on_a_deployment_migrate_registers_the_tables_owner_and_writers_who_keep
 
 def test_on_a_fresh_install_nobody_is_registered(db: Conn) -> None:
     assert scalar(db, "SELECT count(*) FROM senate.legacy_proposal_writers") == 0
+
+
+def test_only_a_registered_legacy_writer_writes_the_deployments_status_spellings(
+    empty_db_url: str,
+) -> None:
+    """On a deployment whose proposals say 'PENDING' (its owner, the superuser here, is registered
+    by 0126, so a second login is the outsider): a direct 'Approved' from a login that is
+    no registered legacy writer would skip the quorum check that guards 'approved', so it is
+    refused; a registered writer's is recorded and moves no budget; a respelling by anyone else
+    is no transition and keeps the deployment's spelling."""
+    legacy, other = "legacy_cased_app", "unregistered_app"
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(
+            deployed_usage(100)  # type: ignore[arg-type]
+            + deployed_proposals(40, status="(ARRAY['PENDING', 'Approved'])[1 + g % 2]")
+        )
+        for name in (legacy, other):
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        for grant in PROPOSAL_GRANTS:
+            conn.execute(grant.format(role=legacy))  # type: ignore[arg-type]
+    try:
+        migrations.apply_migrations(empty_db_url)
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            for grant in PROPOSAL_GRANTS:  # granted after migrating: not a legacy writer
+                conn.execute(grant.format(role=other))  # type: ignore[arg-type]
+            pending = scalar(
+                conn, "SELECT min(id) FROM allocation_proposals WHERE status = 'PENDING'"
+            )
+            approved = scalar(
+                conn, "SELECT min(id) FROM allocation_proposals WHERE status = 'Approved'"
+            )
+            approve = "UPDATE allocation_proposals SET status = %s WHERE id = %s"
+
+            conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(other)))
+            assert sqlstate_of(conn, approve, ("Approved", pending)) == "S2020"
+            assert sqlstate_of(conn, approve, ("approved", pending)) == "S2027"  # no quorum
+            conn.execute("RESET SESSION AUTHORIZATION")
+            assert (
+                scalar(conn, "SELECT status FROM allocation_proposals WHERE id = %s", (pending,))
+                == "PENDING"
+            )
+
+            conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(legacy)))
+            assert sqlstate_of(conn, approve, ("Approved", pending)) is None
+            conn.execute("RESET SESSION AUTHORIZATION")
+            assert scalar(conn, "SELECT count(*) FROM resource_budgets") == 0
+
+            # A login that is no legacy writer: its respelling of a final state changes nothing
+            # (and reaches neither the approval check nor the budget).
+            conn.execute(sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(other)))
+            conn.execute(approve, ("approved", approved))
+            conn.execute("RESET SESSION AUTHORIZATION")
+            assert (
+                scalar(conn, "SELECT status FROM allocation_proposals WHERE id = %s", (approved,))
+                == "Approved"
+            )
+            assert scalar(conn, "SELECT count(*) FROM resource_budgets") == 0
+            assert conn.execute(
+                "SELECT from_status, to_status FROM allocation_proposal_transitions"
+                " WHERE proposal_id = %s ORDER BY transition_id",
+                (pending,),
+            ).fetchall()[-1] == ("pending", "approved")
+    finally:
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            for name in (legacy, other):
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def test_the_status_vocabulary_is_documented_and_operators_extend_it(
+    db: Conn, as_role: RoleSessions
+) -> None:
+    rows = dict(
+        db.execute(
+            "SELECT status, governance_status FROM senate.proposal_status_vocabulary"
+        ).fetchall()
+    )
+    assert {rows["withdrawn"], rows["pending"], rows["accepted"]} == {
+        "rejected",
+        "pending",
+        "approved",
+    }
+    assert scalar(db, "SELECT senate.governance_status(' PENDING ')") == "pending"
+    assert scalar(db, "SELECT senate.governance_status('Draft')") is None
+    admin = as_role("senate_admin")
+    admin.execute(
+        "INSERT INTO senate.proposal_status_vocabulary VALUES ('draft', 'pending', 'Not filed.')"
+    )
+    assert scalar(db, "SELECT senate.governance_status('Draft')") == "pending"
+    writer = as_role("senate_writer")
+    assert (
+        sqlstate_of(
+            writer,
+            "INSERT INTO senate.proposal_status_vocabulary VALUES ('ok', 'approved', 'mine')",
+        )
+        == DENIED
+    )
+    assert (
+        sqlstate_of(
+            admin, "INSERT INTO senate.proposal_status_vocabulary VALUES ('X', 'approved', 'upper')"
+        )
+        == "23514"
+    )
