@@ -4199,7 +4199,7 @@ COMMENT ON FUNCTION senate.applied_market_weight(p_market_weight numeric, p_prio
 --
 
 CREATE FUNCTION senate.apply_approved_proposal() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE

@@ -158,17 +158,25 @@ COMMENT ON FUNCTION senate.check_proposal_evidence(text, jsonb) IS
   'grounding field malformed) or S2005 (expected_kg_edges missing or not > 0), each naming the '
   'field and the value; returns nothing when the proposal is well justified.';
 
+-- On a deployment (allocation_proposals adopted with rows), every direct writer stays a legacy
+-- writer until 0126 registers who the deployment's writers are: a migration run that stops in
+-- between leaves the deployment's workflow working as before governance.
 CREATE OR REPLACE FUNCTION senate.legacy_proposal_writes_allowed()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(current_setting('senate.legacy_proposal_writes', true), '')
-           IN ('on', 'true', '1', 'yes')
+    SELECT coalesce(current_setting('senate.legacy_proposal_writes', true), '') NOT IN ('off', 'false', '0', 'no')
+           AND EXISTS (SELECT 1 FROM senate.schema_registry AS g
+                       WHERE g.object_kind = 'table' AND g.relation = 'public.allocation_proposals'
+                         AND g.action = 'adopted')
+           AND EXISTS (SELECT 1 FROM public.allocation_proposals)
 $$;
 COMMENT ON FUNCTION senate.legacy_proposal_writes_allowed() IS
-  'True when this session is a legacy consumer (setting senate.legacy_proposal_writes = on, meant '
-  'for legacy consumers'' role only): its proposal writes skip the strict justification rule and '
-  'its direct approvals move no budget. decide_allocation_proposal() runs with the setting off.';
+  'True when this session''s proposal writes are a legacy consumer''s: its proposal writes skip '
+  'the strict justification rule and its direct approvals move no budget. Until migration 0126, '
+  'every direct writer of a deployment (allocation_proposals adopted with rows); from 0126 on, '
+  'registered legacy writers only. decide_allocation_proposal() runs with the setting '
+  'senate.legacy_proposal_writes off, which turns it off.';
 
 CREATE OR REPLACE FUNCTION senate.check_proposal_evidence_on_write()
 RETURNS trigger

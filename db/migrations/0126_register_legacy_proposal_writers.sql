@@ -96,6 +96,66 @@ COMMENT ON FUNCTION senate.session_is_legacy_proposal_writer() IS
   'member (through any chain of role memberships) of one; superuser status alone does not count. '
   'SECURITY DEFINER to read the owner-only registry; it tells the caller only about itself.';
 
+-- Saved definitions, for rollbacks ----------------------------------------------------------
+CREATE TABLE IF NOT EXISTS senate.replaced_definitions (
+    migration      text NOT NULL CHECK (migration ~ '^[0-9]{4}$'),
+    function_oid   oid NOT NULL,
+    definition     text NOT NULL,
+    description    text,
+    saved_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (migration, function_oid)
+);
+COMMENT ON TABLE senate.replaced_definitions IS
+  'Definitions (pg_get_functiondef) and comments of functions a migration replaced, saved before '
+  'it replaced them; its rollback restores them with senate.restore_definitions(migration).';
+COMMENT ON COLUMN senate.replaced_definitions.migration IS 'Four-digit number of the migration that replaced the function.';
+COMMENT ON COLUMN senate.replaced_definitions.function_oid IS 'The function (pg_proc.oid; CREATE OR REPLACE keeps it).';
+COMMENT ON COLUMN senate.replaced_definitions.definition IS 'Its complete CREATE OR REPLACE statement before the migration, SECURITY and SET clauses included.';
+COMMENT ON COLUMN senate.replaced_definitions.description IS 'Its comment before the migration.';
+COMMENT ON COLUMN senate.replaced_definitions.saved_at IS 'When it was saved.';
+REVOKE ALL ON senate.replaced_definitions FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION senate.save_definition(p_migration text, p_function regprocedure)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO senate.replaced_definitions (migration, function_oid, definition, description)
+    VALUES (p_migration, p_function, pg_catalog.pg_get_functiondef(p_function),
+            pg_catalog.obj_description(p_function, 'pg_proc'))
+    ON CONFLICT (migration, function_oid) DO NOTHING
+$$;
+COMMENT ON FUNCTION senate.save_definition(text, regprocedure) IS
+  'Saves a function''s current definition and comment under a migration number, before that '
+  'migration replaces it (a re-run keeps the first saved).';
+
+CREATE OR REPLACE FUNCTION senate.restore_definitions(p_migration text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR d IN SELECT r.* FROM senate.replaced_definitions AS r
+             WHERE r.migration = p_migration ORDER BY r.function_oid LOOP
+        EXECUTE d.definition;
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L',
+                                  d.function_oid::regprocedure, d.description);
+    END LOOP;
+    DELETE FROM senate.replaced_definitions AS r WHERE r.migration = p_migration;
+END;
+$$;
+COMMENT ON FUNCTION senate.restore_definitions(text) IS
+  'Restores the definitions and comments a migration saved with senate.save_definition() (used by '
+  'that migration''s rollback) and forgets them.';
+
+-- The exemption, now from the registry ---------------------------------------------------
+DO $$
+BEGIN
+    PERFORM senate.save_definition('0126', 'senate.legacy_proposal_writes_allowed()');
+END;
+$$;
 CREATE OR REPLACE FUNCTION senate.legacy_proposal_writes_allowed()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL RESTRICTED
@@ -214,7 +274,8 @@ INSERT INTO senate.function_access (function_name, granted_to, security_definer,
   ('senate.guard_proposal_state', '{}', true, false, 'Trigger: reads the policy, owner''s rights.'),
   ('senate.check_proposal_evidence_on_write', '{}', true, false, 'Trigger: evidence rule, owner''s rights.'),
   ('senate.record_proposal_transition', '{}', true, false, 'Trigger: history, owner''s rights.'),
-  ('senate.record_proposal_votes', '{}', true, false, 'Trigger: vote history, owner''s rights.')
+  ('senate.record_proposal_votes', '{}', true, false, 'Trigger: vote history, owner''s rights.'),
+  ('senate.apply_approved_proposal', '{}', true, false, 'Trigger: an approval''s budget credit, owner''s rights (check_proposal_approval guards it).')
 ON CONFLICT (function_name) DO UPDATE SET security_definer = true;
 INSERT INTO senate.table_access (relation_name, role_name, privilege) VALUES
   ('senate.legacy_proposal_writers', 'senate_reader', 'SELECT')

@@ -1,4 +1,4 @@
--- Removes only what 0127 added: the vocabulary and the saved-definitions machinery; the state
+-- Removes only what 0127 added: the vocabulary; the state
 -- machine and its log get back the definitions 0127 saved before replacing them.
 SET lock_timeout = '5s';
 DO $$
@@ -9,6 +9,3 @@ $$;
 DELETE FROM senate.table_access WHERE relation_name = 'senate.proposal_status_vocabulary';
 DROP FUNCTION IF EXISTS senate.governance_status(text);
 DROP TABLE IF EXISTS senate.proposal_status_vocabulary;
-DROP FUNCTION IF EXISTS senate.restore_definitions(text);
-DROP FUNCTION IF EXISTS senate.save_definition(text, regprocedure);
-DROP TABLE IF EXISTS senate.replaced_definitions;

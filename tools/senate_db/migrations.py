@@ -94,8 +94,10 @@ def apply_migrations(
     preflight: bool | None = None,
     schema: str | None = None,
     on_finding: Callable[[Any], None] | None = None,
+    until: str | None = None,
 ) -> list[str]:
-    """Apply every pending migration; return the ids applied, in order.
+    """Apply every pending migration (up to and including ``until``, when given); return the
+    ids applied, in order.
 
     First, before anything is written, the pre-flight (:mod:`senate_db.preflight`) reads the
     catalog; any blocker raises :class:`~senate_db.preflight.PreflightRefused` and nothing is
@@ -121,6 +123,8 @@ def apply_migrations(
     applied: list[str] = []
     with _backend(conninfo) as backend, backend.lock():
         pending = backend.to_apply(migrations)
+        if until is not None:
+            pending = pending.filter(lambda m: m.id <= until)
         for migration in pending:
             try:
                 backend.apply_one(migration)
