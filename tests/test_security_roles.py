@@ -295,6 +295,7 @@ CASES = [
         "denied",
     ),
     Case("senate_admin", "insert usage", USAGE_INSERT, "denied"),
+    Case("senate_admin", "record usage through the ingest function", RECORD_USAGE, "denied"),
     Case(
         "senate_admin",
         "fund the reserve",
