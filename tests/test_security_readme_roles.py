@@ -2,9 +2,9 @@
 "### Roles" and probes each cell as a real LOGIN member of the row's group role.
 
 "may": every backticked function is executable, every `INSERT` into `table` is granted, and
-"`SELECT` the views" means every view of the project. "may not": every phrase (separated by commas or semicolons)
-must be one this file knows how to check (``MAY_NOT``); an unknown phrase fails, so the table
-and the grants cannot drift apart.
+"`SELECT` the views" means every view of the project. "may not": every phrase (separated by
+commas or semicolons) must be one this file knows how to check (``MAY_NOT``); an unknown phrase
+fails, so the table and the grants cannot drift apart.
 """
 
 from __future__ import annotations
