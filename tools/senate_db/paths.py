@@ -20,12 +20,22 @@ def repo_root() -> Path:
     return root if (root / "pyproject.toml").is_file() else Path.cwd()
 
 
+#: The package's ``db`` directory: in a checkout (and an editable install) a symlink to the
+#: repository's ``db/``; in a non-editable install, the copy the wheel carries.
+PACKAGE_DB = Path(__file__).with_name("db")
+
+
+def db_dir() -> Path:
+    """The project's SQL files: ``migrations/`` and ``demo/`` (see :data:`PACKAGE_DB`)."""
+    return PACKAGE_DB if PACKAGE_DB.is_dir() else repo_root() / "db"
+
+
 def migrations_dir() -> Path:
-    """``$SENATE_DB_MIGRATIONS`` if set, else ``<repo root>/db/migrations``."""
+    """``$SENATE_DB_MIGRATIONS`` if set, else the migrations the package carries."""
     override = os.environ.get(MIGRATIONS_ENV)
-    path = Path(override) if override else repo_root() / "db" / "migrations"
+    path = Path(override) if override else db_dir() / "migrations"
     if not path.is_dir():
-        hint = "" if override else f" (install with `pip install -e .` or set {MIGRATIONS_ENV})"
+        hint = "" if override else f" (reinstall the package, or set {MIGRATIONS_ENV})"
         raise SenateDbError(f"migrations directory not found: {path}{hint}")
     return path
 
@@ -37,4 +47,4 @@ def default_data_dir() -> Path:
 
 def default_schema_file() -> Path:
     """Where ``senate-db dump-schema`` writes by default."""
-    return repo_root() / "db" / "schema.sql"
+    return db_dir() / "schema.sql"

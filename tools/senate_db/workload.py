@@ -28,7 +28,7 @@ Conn = psycopg.Connection[Any]
 
 
 def sql_file() -> Path:
-    path = paths.repo_root() / "db" / "demo" / "workload.sql"
+    path = paths.db_dir() / "demo" / "workload.sql"
     if not path.is_file():
         raise SenateDbError(f"demo workload not found: {path} (install with `pip install -e .`)")
     return path
