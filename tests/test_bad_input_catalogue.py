@@ -11,7 +11,7 @@ Entries for functions of branches not merged yet are skipped while the function 
 turn on when it lands. Text arguments carrying SQL are passed as bind parameters, the way a
 client sends them; they must come back as a plain error and leave nothing changed.
 
-Decisions recorded here (see README "Reliability and security"):
+Decisions recorded here (see db/docs/security.md, "Reliability and security"):
 - An llm_tokens row naming a model missing from llm_models is refused (23503, column model)
   while senate.settings.usage_strict_validation is on (fresh installs); a NULL model is
   allowed. Same for providers of api_calls rows. Deployments start with it off.

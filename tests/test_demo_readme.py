@@ -1,5 +1,5 @@
-"""The README's "The demo and the Senate report" examples run as an analyst types them: on a
-freshly migrated database, and on a database holding the small demo economy."""
+"""The examples of db/docs/demo.md ("The demo and the Senate report") run as an analyst types
+them: on a freshly migrated database, and on a database holding the small demo economy."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from pytest_postgresql.executors import NoopExecutor
 from senate_db import paths
 
 Conn = psycopg.Connection[Any]
-SECTION = "The demo and the Senate report"
+PAGE = paths.repo_root() / "db" / "docs" / "demo.md"
 
 
 def section_text() -> str:
-    readme = (paths.repo_root() / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"^## {re.escape(SECTION)}\n(.*?)(?=^## |\Z)", readme, flags=re.S | re.M)
-    assert match, f"README.md has no '## {SECTION}' section"
-    return match.group(1)
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.startswith("# The demo and the Senate report\n"), f"{PAGE} has another title"
+    return text
 
 
 def demo_examples() -> list[str]:

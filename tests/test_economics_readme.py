@@ -1,4 +1,5 @@
-"""The README's "SQL API" examples run on a freshly migrated database, as an analyst types them."""
+"""The examples of db/docs/sql-api.md run on a freshly migrated database, as an analyst types
+them."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ Conn = psycopg.Connection[Any]
 
 
 def sql_api_examples() -> list[str]:
-    readme = (paths.repo_root() / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^## SQL API\n(.*?)(?=^## |\Z)", readme, flags=re.S | re.M)
-    assert match, "README.md has no '## SQL API' section"
-    return re.findall(r"^```sql\n(.*?)^```", match.group(1), flags=re.S | re.M)
+    text = (paths.repo_root() / "db" / "docs" / "sql-api.md").read_text(encoding="utf-8")
+    assert text.startswith("# SQL API\n"), "db/docs/sql-api.md has another title"
+    return re.findall(r"^```sql\n(.*?)^```", text, flags=re.S | re.M)
 
 
 def test_the_sql_api_section_has_examples() -> None:

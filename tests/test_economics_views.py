@@ -437,8 +437,8 @@ def test_every_tier_cap_change_reaches_the_ledger_with_its_cause(db: Conn) -> No
 
 def test_daily_spend_splits_each_day_by_class_and_model_tier_or_provider(db: Conn) -> None:
     # A deployed writer may name a model llm_models does not hold yet: such a deployment runs
-    # with strict usage validation off (fresh installs refuse the row, see README "Reliability
-    # and security"); its spend then shows up under tier "unknown".
+    # with strict usage validation off (fresh installs refuse the row, see
+    # db/docs/security.md); its spend then shows up under tier "unknown".
     db.execute(
         "SELECT set_senate_setting('usage_strict_validation', false, 'tests', 'unlisted models')"
     )

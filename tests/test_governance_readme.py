@@ -1,17 +1,17 @@
-"""The README's Governance examples run, in order, on a freshly migrated database."""
+"""The examples of db/docs/governance.md run, in order, on a freshly migrated database."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from governance_support import Conn, budget, scalar
 
+from senate_db import paths
+
 
 def governance_sql_blocks() -> list[str]:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Governance\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    page = (paths.repo_root() / "db" / "docs" / "governance.md").read_text(encoding="utf-8")
+    return re.findall(r"```sql\n(.*?)```", page, flags=re.DOTALL)
 
 
 def test_the_readme_governance_session_runs_on_a_fresh_database_and_does_what_it_says(

@@ -78,15 +78,14 @@ def test_the_bench_reports_functions_that_are_not_installed_as_n_a(
 
 
 def test_the_readme_carries_a_measured_row_for_every_figure() -> None:
-    """README "Performance" holds the table a real run printed: a row per figure, each with a
+    """db/docs/performance.md holds the table a real run printed: a row per figure, each with a
     measurement (not n/a), at the issue's sizes (10M usage rows, 100k entities)."""
-    readme = (paths.repo_root() / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Performance\n", 1)[1].split("\n## ", 1)[0]
+    section = (paths.repo_root() / "db" / "docs" / "performance.md").read_text(encoding="utf-8")
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     for figure in FIGURES:
         pattern = re.escape(figure).replace("1k", r"\d+k")
         matching = [row for row in rows if re.search(r"^\| \w+ \| " + pattern, row)]
-        assert matching, f"README Performance has no row for {figure!r}"
+        assert matching, f"db/docs/performance.md has no row for {figure!r}"
         for row in matching:
             measured = row.split(" | ")[2]
             assert measured and "n/a" not in measured, row

@@ -316,8 +316,9 @@ def test_a_migrating_owner_with_bypassrls_backfills_every_row(
         pytest.skip("the server does not accept password logins for test roles")
     with _connect(empty_db_url) as conn:
         conn.execute("ALTER ROLE preflight_owner BYPASSRLS")
-        # The DBA steps README names for a migrating role that is not a superuser (senate_owner
-        # is cluster-wide and already exists here, so the migrator cannot grant it to itself).
+        # The DBA steps db/docs/security.md names for a migrating role that is not a superuser
+        # (senate_owner is cluster-wide and already exists here, so the migrator cannot grant it
+        # to itself).
         conn.execute("GRANT senate_owner TO preflight_owner")
         conn.execute("GRANT CREATE ON SCHEMA public TO senate_owner")
     findings = preflight.run_check(owner_login)

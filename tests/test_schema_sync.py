@@ -31,8 +31,9 @@ USAGE = (
 @pytest.fixture(autouse=True)
 def _legacy_consumers_update_usage(request: pytest.FixtureRequest) -> None:
     """These tests play a deployment whose legacy consumers still UPDATE usage rows on a fresh
-    database: such a deployment turns the append-only guard off (README "Reliability and
-    security"; fresh installs start with it on, deployments with usage rows start with it off).
+    database: such a deployment turns the append-only guard off (db/docs/security.md,
+    "Deployment settings"; fresh installs start with it on, deployments with usage rows start
+    with it off).
     """
     if "db" in request.fixturenames:
         request.getfixturevalue("db").execute(

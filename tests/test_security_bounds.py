@@ -408,7 +408,8 @@ def test_any_login_can_notify_the_alert_channel_so_the_payload_carries_only_iden
     assert len(real) == 1
     # The real payload names the alert and nothing a consumer could act on without re-reading.
     assert set(real[0]) == {"alert_id", "entity_type", "entity_id", "resource_type", "threshold"}
-    # The README's consumer: re-read by alert_id; the forged one names no alert.
+    # The consumer of db/docs/review-cycles.md (Spend alerts): re-read by alert_id; the forged
+    # one names no alert.
     consumer = as_role("senate_admin")  # spend_alerts is read by admins (0099 grants)
     found = [
         consumer.execute(

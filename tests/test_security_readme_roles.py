@@ -1,5 +1,5 @@
-"""README's role table is the grant contract (issue 15, point 10): the test reads the table in
-"### Roles" and probes each cell as a real LOGIN member of the row's group role.
+"""The role table of db/docs/security.md is the grant contract (issue 15, point 10): the test
+reads the table in "## Roles" and probes each cell as a real LOGIN member of the row's group role.
 
 "may": every backticked function is executable, every `INSERT` into `table` is granted, and
 "`SELECT` the views" means every view of the project. "may not": every phrase (separated by
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from reliability_support import RoleSessions, role_sessions, scalar, sqlstate_of
+
+from senate_db import paths
 
 Conn = psycopg.Connection[Any]
 
@@ -72,8 +73,8 @@ KEYWORDS = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 
 
 def _rows() -> list[tuple[str, str, str]]:
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Roles", 1)[1].split("\n### ", 1)[0]
+    text = (paths.repo_root() / "db" / "docs" / "security.md").read_text(encoding="utf-8")
+    section = text.split("\n## Roles\n", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():
         if line.startswith("| `senate_"):
@@ -139,7 +140,7 @@ def test_each_cell_of_the_role_table_holds_for_a_real_login(
         checked += 1
     for phrase in (p.strip() for p in re.split(r"[,;]", may_not)):
         phrase = phrase.removeprefix("or ").strip()
-        assert phrase in MAY_NOT, f"README role table: no check for {role} may not {phrase!r}"
+        assert phrase in MAY_NOT, f"security.md role table: no check for {role} may not {phrase!r}"
         check = MAY_NOT[phrase].format(other_feed=OTHER_FEED.get(role, "false"))
         if check.startswith("REFUSED: "):
             assert sqlstate_of(login, check.removeprefix("REFUSED: ")) is not None, (role, phrase)

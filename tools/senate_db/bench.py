@@ -219,7 +219,7 @@ class Report:
         )
 
     def table(self) -> str:
-        """The whole table again (markdown), for the README."""
+        """The whole table again (markdown), for db/docs/performance.md."""
         lines = [
             "| section | figure | measured | baseline | ratio | goal | result |",
             "|---|---|---|---|---:|---|---|",

@@ -41,7 +41,7 @@ PARTITIONED_TABLES_SUPPORTED = False
 #: makes it a WARNING.
 TRIGGERS_AFTER_T20_SUPPORTED = False
 
-#: Measured rates behind the time estimates (README "Compatibility columns" and issue 14):
+#: Measured rates behind the time estimates (db/docs/compatibility.md and issue 14):
 #: the 0005 backfill on PostgreSQL 15, 1 M rows, a shared 2-core machine; the longest lock a
 #: writer waits for, per million rows of resource_usage (0009 builds the rollups under SHARE ROW
 #: EXCLUSIVE: 3.1 s at 1 M rows, 7.5 s at 2 M; 0003's CREATE INDEX: 2.3 s at 2 M rows).

@@ -283,7 +283,7 @@ findings (severity, code, object, message) AS (
     UNION ALL
     SELECT 'BLOCKER', 'rights', 'role ' || current_user,
            format('roles %s do not exist and the migrating role %s may not create roles (migration '
-                  '0056): a DBA runs the CREATE ROLE lines of README "Roles" once per cluster, or grants CREATEROLE',
+                  '0056): a DBA runs the CREATE ROLE lines of db/docs/security.md "Roles" once per cluster, or grants CREATEROLE',
                   (SELECT string_agg(x, ', ') FROM unnest(m.missing) AS x), current_user)
     FROM (SELECT ARRAY(SELECT x FROM unnest(ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin']) AS x
                        WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = x)) AS missing) AS m, opt AS o
