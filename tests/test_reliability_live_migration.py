@@ -1,10 +1,12 @@
 """Live migration (issue 9, point 7).
 
 A legacy writer (canonical columns only, an unknown model now and then) inserts into a
-deployed-style resource_usage without pause while every migration is applied. No insert is
-lost, none waits longer than the migrations' lock_timeout (each migration fails fast rather
-than queueing behind live traffic, and holds its locks only briefly), and afterwards the
-rollups reconcile and the compatibility columns are filled.
+deployed-style resource_usage without pause while every migration is applied, and a legacy
+consumer corrects old rows in place (UPDATE of amount, now and then a DELETE), as deployments
+without the append-only guard do. No insert is lost, none waits longer than the migrations'
+lock_timeout (each migration fails fast rather than queueing behind live traffic, and holds its
+locks only briefly), and afterwards the rollups reconcile (0009 folds the deployed rows while
+both keep writing) and the compatibility columns are filled.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
     during: list[float] = []
     migrating = threading.Event()
     errors: list[BaseException] = []
+    failed_at: list[float] = []
     starts: list[float] = []
     finished: list[tuple[float, str]] = []
 
@@ -62,9 +65,35 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
                         during.append(elapsed)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
+            failed_at.append(time.monotonic())
+
+    edited: list[int] = []
+    deleted: list[int] = []
+
+    def legacy_editor() -> None:
+        try:
+            with psycopg.connect(empty_db_url, autocommit=True) as conn:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    target = 1 + (n * 7919) % DEPLOYED_ROWS
+                    if n % 25 == 0:
+                        cur = conn.execute("DELETE FROM resource_usage WHERE id = %s", (target,))
+                        deleted.extend([target] * cur.rowcount)
+                    else:
+                        conn.execute(
+                            "UPDATE resource_usage SET amount = amount + 1 WHERE id = %s",
+                            (target,),
+                        )
+                        edited.append(target)
+                    time.sleep(0.002)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
 
     writer = threading.Thread(target=legacy_writer)
     writer.start()
+    editor = threading.Thread(target=legacy_editor)
+    editor.start()
     while len(acked) < 50 and writer.is_alive():
         time.sleep(0.01)
     migrating.set()
@@ -77,6 +106,7 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
     time.sleep(0.5)
     stop.set()
     writer.join(30)
+    editor.join(30)
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         present = scalar(conn, "SELECT count(*) FROM resource_usage WHERE id = ANY(%s)", (acked,))
@@ -93,6 +123,8 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
             "SELECT usage_append_only, usage_strict_validation FROM senate.settings"
         ).fetchone()
 
+    when = [next((m for end, m in finished if t <= end), "after") for t in failed_at]
+    assert errors == [], f"failed during {when}"
     # Attribute each insert to the migration running when it started: the longest wait per
     # migration shows which ones hold locks that writers queue behind, and for how long.
     blocked: dict[str, float] = {}
@@ -110,7 +142,8 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
     print(
         f"[live] {len(applied)} migrations in {took:.1f}s on {DEPLOYED_ROWS} deployed rows; "
         f"legacy inserts acknowledged {len(acked)} ({len(during)} during the migrations); "
-        f"lost {len(acked) - present}; max insert latency {worst * 1000:.0f} ms "
+        f"lost {len(acked) - present}; deployed rows edited {len(edited)}, deleted "
+        f"{len(deleted)}; max insert latency {worst * 1000:.0f} ms "
         f"(p99 {p99 * 1000:.1f} ms, lock_timeout {LOCK_TIMEOUT_SECONDS:.0f} s); rollup "
         f"mismatches {len(mismatches)}; compatibility columns missing {missing_compat}; "
         f"guards (append_only, strict) {settings}"
@@ -118,7 +151,7 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
     assert errors == []
     assert applied == migrations.migration_ids()
     assert during, "the writer must have been inserting while the migrations ran"
-    assert present == len(acked) and rows == DEPLOYED_ROWS + len(acked)
+    assert present == len(acked) and rows == DEPLOYED_ROWS + len(acked) - len(deleted)
     assert worst < LOCK_TIMEOUT_SECONDS
     assert mismatches == []
     assert missing_compat == 0

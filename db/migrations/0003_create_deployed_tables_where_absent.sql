@@ -66,9 +66,19 @@ COMMENT ON COLUMN public.resource_usage.task_id IS 'Task the spend served, if an
 COMMENT ON COLUMN public.resource_usage.created_at IS 'Canonical time of the spend.';
 COMMENT ON COLUMN public.resource_usage.metadata IS 'Free-form context from the writer (JSON object).';
 
-CALL senate.claim('0003', 'index', 'public.resource_usage_entity_created_idx');
-CREATE INDEX IF NOT EXISTS resource_usage_entity_created_idx
-    ON public.resource_usage (entity_type, entity_id, created_at);
+-- On a table that holds rows a plain CREATE INDEX would block its writers for the whole build:
+-- there 0130 builds it CONCURRENTLY instead (issue 14 point 10); here only an empty table (a
+-- fresh install, instant) or an index the deployment already has.
+DO $$
+BEGIN
+    IF to_regclass('public.resource_usage_entity_created_idx') IS NOT NULL
+       OR NOT EXISTS (SELECT 1 FROM public.resource_usage) THEN
+        CALL senate.claim('0003', 'index', 'public.resource_usage_entity_created_idx');
+        CREATE INDEX IF NOT EXISTS resource_usage_entity_created_idx
+            ON public.resource_usage (entity_type, entity_id, created_at);
+    END IF;
+END;
+$$;
 
 CALL senate.claim('0003', 'table', 'public.allocation_proposals');
 CREATE TABLE IF NOT EXISTS public.allocation_proposals (

@@ -25,6 +25,14 @@
 -- restores exactly what was there.
 SET lock_timeout = '5s';
 
+-- This migration hands the trigger functions to senate_owner and grants what they read. A writer whose statement is
+-- in flight while that commits can see the function's new owner with the tables' old
+-- privileges (catalog caches are refreshed per lookup, not per statement) and fail with
+-- "permission denied" (seen in 1 run of 5 under a live writer). Taking the deployed tables'
+-- writer lock first makes writers wait for the commit instead (milliseconds); nothing else
+-- about them changes.
+LOCK TABLE public.resource_usage, public.allocation_proposals IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE IF NOT EXISTS senate.function_access (
     function_name       text PRIMARY KEY CHECK (function_name ~ '^(public|senate)\.[a-z_][a-z0-9_]*$'),
     granted_to          text[] NOT NULL DEFAULT '{}' CHECK (

@@ -22,6 +22,14 @@
 -- for their own statements, so decide_allocation_proposal() stays strict for everyone.
 SET lock_timeout = '5s';
 
+-- This migration makes the proposal trigger functions run with the owner's rights. A writer whose statement is
+-- in flight while that commits can see the function's new owner with the tables' old
+-- privileges (catalog caches are refreshed per lookup, not per statement) and fail with
+-- "permission denied" (seen in 1 run of 5 under a live writer). Taking the deployed tables'
+-- writer lock first makes writers wait for the commit instead (milliseconds); nothing else
+-- about them changes.
+LOCK TABLE public.resource_usage, public.allocation_proposals IN SHARE ROW EXCLUSIVE MODE;
+
 INSERT INTO senate.error_codes (sqlstate, error_name, meaning, hint) VALUES
   ('S5018', 'legacy_writer_role_invalid',
    'add_legacy_proposal_writer() was given a name that is no role of this cluster, a pg_* role or '
