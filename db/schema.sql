@@ -2319,6 +2319,186 @@ COMMENT ON FUNCTION public.place_governance_block(entity_type text, entity_id te
 
 
 --
+-- Name: preview_rebalance(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.preview_rebalance(review_window text DEFAULT 'next'::text) RETURNS TABLE(window_start date, window_end date, label text, run_id bigint, run_as_of timestamp with time zone, entity_type text, entity_id text, resource_type text, unit text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    p public.economics_policy;
+    v_which text := $1;
+    v_next_run timestamptz;
+    v_as_of timestamptz;
+    v_prefix text := '';
+BEGIN
+    IF v_which IS NULL OR v_which NOT IN ('next', 'previous', 'current') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = pg_catalog.format(
+                'preview_rebalance: review_window %s is not next, previous or current',
+                coalesce(pg_catalog.quote_literal(v_which), 'NULL')),
+            COLUMN = 'review_window',
+            DETAIL = pg_catalog.format('review_window: %s', coalesce(v_which, 'NULL')),
+            HINT = 'next (default): the window the next apply reviews; previous: the window a run '
+                   'now reviews; current: the current week so far (reviewed by the run at the start '
+                   'of the next period).';
+    END IF;
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'preview_rebalance: no economics_policy is active');
+    END IF;
+    -- The next scheduled run reviews the current period: it runs when the next period begins.
+    SELECT b.ends_at INTO v_next_run
+    FROM senate.period_bounds(pg_catalog.now(), p.budget_period, p.time_zone) AS b;
+    v_as_of := CASE v_which
+                   WHEN 'previous' THEN pg_catalog.now()
+                   WHEN 'current' THEN v_next_run
+                   ELSE CASE WHEN EXISTS (
+                                 SELECT 1
+                                 FROM senate.rebalance_window(pg_catalog.now()) AS w
+                                 JOIN public.rebalance_runs AS r
+                                   ON r.window_start = w.window_start
+                                  AND r.window_end = w.window_end)
+                             THEN v_next_run ELSE pg_catalog.now() END
+               END;
+    IF v_which = 'next' THEN
+        v_prefix := 'next window: ';
+    END IF;
+    RETURN QUERY
+    SELECT x.window_start, x.window_end, v_prefix || x.label, x.run_id, x.run_as_of, x.entity_type,
+           x.entity_id, x.resource_type, x.unit, x.old_budget, x.new_budget, x.delta, x.reason,
+           x.detail
+    FROM public.preview_rebalance(as_of => v_as_of) AS x;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION preview_rebalance(review_window text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.preview_rebalance(review_window text) IS 'Labelled dry run of a rebalance window for analysts (senate_reader); writes nothing. review_window: next (default) = the window the next apply reviews: the previous week while it is not applied yet, else the current week so far (labels prefixed "next window: "); previous = the window a run now reviews (run_rebalance(now())); current = the current week so far, as the run at the start of the next period will review it (as_of = that start, on the data recorded so far). Rows and NOTICEs as preview_rebalance(as_of); a window already applied is not planned again (NOTICE with the run id; the rows are what it changed). Errors: 22023 unknown review_window, S1002 no active policy.';
+
+
+--
+-- Name: preview_rebalance(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.preview_rebalance(as_of timestamp with time zone) RETURNS TABLE(window_start date, window_end date, label text, run_id bigint, run_as_of timestamp with time zone, entity_type text, entity_id text, resource_type text, unit text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    p public.economics_policy;
+    v_as_of timestamptz := $1;
+    v_today date;
+    v_period_start date;
+    v_next_period_end date;
+    v_window_start date;
+    v_window_end date;
+    v_run bigint;
+    v_label text;
+    v_rows bigint;
+BEGIN
+    IF v_as_of IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S3008',
+            MESSAGE = 'preview_rebalance: as_of = NULL is not allowed',
+            COLUMN = 'as_of',
+            DETAIL = 'as_of: NULL',
+            HINT = 'Pass the time of the run to preview, or call preview_rebalance() for the next '
+                   'window.';
+    END IF;
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'preview_rebalance: no economics_policy is active');
+    END IF;
+    v_today := (pg_catalog.now() AT TIME ZONE p.time_zone)::date;
+    SELECT b.period_start INTO v_period_start
+    FROM senate.period_bounds(pg_catalog.now(), p.budget_period, p.time_zone) AS b;
+    SELECT w.window_start, w.window_end INTO v_window_start, v_window_end
+    FROM senate.rebalance_window(v_as_of) AS w;
+    IF v_window_start > v_today THEN
+        SELECT b.period_end INTO v_next_period_end
+        FROM senate.period_bounds(pg_catalog.now() + (CASE p.budget_period WHEN 'day' THEN 1
+                                                                           ELSE 7 END
+                                                      * interval '1 day'),
+                                  p.budget_period, p.time_zone) AS b;
+        RAISE EXCEPTION USING
+            ERRCODE = 'S3008',
+            MESSAGE = pg_catalog.format(
+                'preview_rebalance: a run at %s would review %s..%s, which has not begun',
+                v_as_of, v_window_start, v_window_end - 1),
+            COLUMN = 'as_of',
+            DETAIL = pg_catalog.format('as_of: %s', v_as_of),
+            HINT = pg_catalog.format(
+                'The latest window that can be previewed is the current one: '
+                'preview_rebalance(''current''), or an as_of before %s.', v_next_period_end);
+    END IF;
+
+    SELECT r.run_id INTO v_run
+    FROM public.rebalance_runs AS r
+    WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
+    IF FOUND THEN
+        RAISE NOTICE 'preview_rebalance: window %..% was already applied by run %; the rows are what '
+                     'that run changed, nothing is planned again', v_window_start,
+                     v_window_end - 1, v_run;
+        RETURN QUERY
+        SELECT v_window_start, v_window_end, pg_catalog.format('already applied by run %s', v_run),
+               v_run, r.as_of, c.entity_type, c.entity_id, c.resource_type, rt.unit, c.old_budget,
+               c.new_budget, c.delta, c.reason, c.detail
+        FROM public.rebalance_changes AS c
+        JOIN public.rebalance_runs AS r ON r.run_id = c.run_id
+        LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
+        WHERE c.run_id = v_run
+        ORDER BY c.resource_type, c.entity_type IS NULL, c.reason, c.entity_type, c.entity_id;
+        RETURN;
+    END IF;
+
+    IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '25006',
+            MESSAGE = 'preview_rebalance: needs a read-write transaction',
+            DETAIL = 'transaction_read_only: on',
+            HINT = 'The preview plans in temporary tables (dropped at commit; nothing else is '
+                   'written): run it outside BEGIN READ ONLY, or SET default_transaction_read_only '
+                   '= off first. A hot standby cannot run it.';
+    END IF;
+    v_label := CASE
+                   WHEN v_window_end > v_today
+                       THEN pg_catalog.format('current %s so far', p.budget_period)
+                   WHEN v_window_end = v_period_start
+                       THEN pg_catalog.format('previous %s, not applied yet', p.budget_period)
+                   ELSE 'earlier window, not applied yet'
+               END;
+    RETURN QUERY
+    SELECT v_window_start, v_window_end, v_label, NULL::bigint, v_as_of, x.entity_type,
+           x.entity_id, x.resource_type, rt.unit, x.old_budget, x.new_budget, x.delta, x.reason,
+           x.detail
+    FROM senate.plan_rebalance(v_as_of, false, session_user::text) AS x
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = x.resource_type
+    ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RAISE NOTICE 'preview_rebalance: window %..% (%): % rows planned as of %; nothing was written',
+        v_window_start, v_window_end - 1, v_label, v_rows, v_as_of;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION preview_rebalance(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.preview_rebalance(as_of timestamp with time zone) IS 'The rebalance a run at as_of would apply, as a dry run that writes nothing (no run, no ledger row), for analysts (senate_reader). as_of may be in the future as long as its review window has begun: the current week so far is planned on the data recorded so far. Each row carries its window (window_start .. window_end, exclusive end, local dates), a label (current week so far; previous week, not applied yet; earlier window, not applied yet; already applied by run N), run_id (the applied run, else NULL), run_as_of (the as_of planned for, or the applied run''s), then the plan as run_rebalance returns it with the unit of the class (tokens, CPU-seconds, GB-hours, calls). A window already applied is not planned again: a NOTICE names the run and the rows are what it changed (rebalance_changes). Every preview raises a NOTICE naming its window. Planning needs a read-write transaction (temporary tables): 25006 in a read-only one. Errors: S3008 as_of NULL or a window that has not begun, S1002 no active policy, 25006 read-only.';
+
+
+--
 -- Name: reconcile_compatibility_columns(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -3312,29 +3492,20 @@ CREATE FUNCTION public.run_rebalance(as_of timestamp with time zone DEFAULT now(
     AS $_$
 #variable_conflict use_column
 DECLARE
-    p public.economics_policy;
     v_as_of timestamptz := $1;
     v_dry_run boolean := $2;
     v_actor text;
-    v_tz text;
-    v_as_of_day date;
-    v_days integer;
-    v_windows integer;
-    v_window_end date;
-    v_window_start date;
-    v_history_start date;
-    v_idle_start date;
-    v_idle_start_at timestamptz;
     v_run bigint;
-    v_pass integer;
-    v_reason text;
-    v_note text;
-    v_jit text := current_setting('jit');
-    v_work_mem text := current_setting('work_mem');
+    v_window_start date;
+    v_window_end date;
 BEGIN
-    IF v_as_of IS NULL OR v_as_of > now() THEN
+    IF v_as_of IS NULL OR v_as_of > pg_catalog.now() THEN
         PERFORM senate.raise_error('S3008',
-            format('run_rebalance: as_of %s is not a time up to now', coalesce(v_as_of::text, 'NULL')));
+            pg_catalog.format('run_rebalance: as_of %s is not a time up to now',
+                              coalesce(v_as_of::text, 'NULL')),
+            'as_of must be a time up to now: a rebalance is applied for a window that has ended.',
+            'To see what the next run would do, call preview_rebalance() (a future as_of is '
+            'allowed there).');
     END IF;
     IF v_dry_run IS NULL THEN
         RAISE EXCEPTION USING
@@ -3344,397 +3515,22 @@ BEGIN
             HINT = 'Pass true to see the plan, false to apply it.';
     END IF;
     v_actor := CASE WHEN $3 IS NULL THEN session_user::text ELSE senate.require_actor('actor', $3) END;
-    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
-    IF NOT FOUND THEN
-        PERFORM senate.raise_error('S1002', 'run_rebalance: no economics_policy is active');
-    END IF;
-
-    v_tz := p.time_zone;
-    v_as_of_day := (v_as_of AT TIME ZONE v_tz)::date;
-    v_days := greatest(1, ceil(extract(epoch FROM p.roi_window) / 86400))::integer;
-    v_windows := p.low_roi_windows;
-    SELECT b.period_start INTO v_window_end
-    FROM senate.period_bounds(v_as_of, p.budget_period, v_tz) AS b;
-    v_window_start := v_window_end - v_days;
-    v_history_start := v_window_end - greatest(v_windows, 1) * v_days;
-    v_idle_start := v_as_of_day - greatest(1, ceil(extract(epoch FROM p.idle_window) / 86400))::integer;
-    v_idle_start_at := v_idle_start::timestamp AT TIME ZONE v_tz;
-
-    IF NOT v_dry_run THEN
-        -- One apply at a time; a window is applied once.
-        PERFORM senate.lock_cycle('run_rebalance');
-        SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
-        WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
-        IF FOUND THEN
-            RAISE NOTICE 'run_rebalance: window %..% was already applied by run %; nothing changes',
-                v_window_start, v_window_end - 1, v_run;
-            RETURN;
-        END IF;
-    END IF;
-
-    -- Planner settings for this call only (restored below; an error rolls them back): JIT
-    -- compilation costs seconds per call and buys nothing here, and the sorts and hashes of
-    -- a 100k-entity plan fit in memory with this work_mem (one apply runs at a time).
-    PERFORM set_config('jit', 'off', true);
-    PERFORM set_config('work_mem', '128MB', true);
-
-    -- 1. Classify every envelope and class with a budget (one statement).
-    IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
-        DROP TABLE pg_temp.rebalance_candidates;
-    END IF;
-    CREATE TEMP TABLE rebalance_candidates (
-        entity_type    text NOT NULL,
-        entity_id      text NOT NULL,
-        resource_type  text NOT NULL,
-        rule           text NOT NULL,
-        priority_rank  bigint NOT NULL,
-        priority_score numeric NOT NULL,
-        detail         text,
-        locked         boolean NOT NULL DEFAULT false
-    ) ON COMMIT DROP;
-
-    INSERT INTO pg_temp.rebalance_candidates
-        (entity_type, entity_id, resource_type, rule, priority_rank, priority_score, detail)
-    WITH ranked_envelopes AS (
-        SELECT b.*, row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
-                        AS priority_rank
-        FROM public.resource_budgets AS b
-    ), budgets AS (
-        SELECT b.entity_type, b.entity_id, b.priority_score, b.priority_rank, b.created_at,
-               rt.resource_type,
-               senate.applied_market_weight(b.market_weight, b.priority_score,
-                                            p.min_priority_for_market_weight, p.max_market_boost,
-                                            p.max_market_penalty) AS market_weight
-        FROM ranked_envelopes AS b
-        CROSS JOIN public.resource_types AS rt
-        WHERE CASE rt.resource_type
-                  WHEN 'llm_tokens' THEN b.token_budget
-                  WHEN 'cpu_seconds' THEN b.cpu_budget
-                  WHEN 'storage_gb_hours' THEN b.storage_budget_gb
-                  WHEN 'api_calls' THEN b.api_call_budget
-              END > 0
-    ), usage AS MATERIALIZED (
-        -- One pass over the rollups of the days that matter, for both the idle test and
-        -- the ROI windows (k = window index, NULL outside the ROI windows).
-        SELECT r.entity_type, r.entity_id, r.resource_type,
-               CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
-                    THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
-               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
-               sum(r.amount_total) AS amount
-        FROM senate.usage_rollups AS r
-        WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
-        GROUP BY 1, 2, 3, 4
-    ), recent AS (
-        SELECT u.entity_type, u.entity_id, u.resource_type
-        FROM usage AS u
-        GROUP BY u.entity_type, u.entity_id, u.resource_type
-        HAVING sum(u.recent_amount) > 0
-    ), granted AS (
-        SELECT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
-               ap.resource_type::text AS resource_type
-        FROM public.allocation_proposals AS ap
-        WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
-        GROUP BY 1, 2, 3
-    ), tokens AS (
-        SELECT u.entity_type, u.entity_id, u.k, u.amount AS tokens
-        FROM usage AS u
-        WHERE u.resource_type = 'llm_tokens' AND u.k IS NOT NULL AND u.amount > 0
-    ), edges AS (
-        SELECT g.entity_type, g.entity_id,
-               (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
-               sum(g.kg_edges_gained) AS edges
-        FROM public.world_model_gains AS g
-        WHERE g.observed_at >= v_history_start::timestamp AT TIME ZONE v_tz
-          AND g.observed_at < v_window_end::timestamp AT TIME ZONE v_tz
-        GROUP BY 1, 2, 3
-    ), roi AS (
-        SELECT t.entity_type, t.entity_id,
-               max(public.roi_score(coalesce(g.edges, 0), t.tokens)) FILTER (WHERE t.k = 0) AS roi_now,
-               count(*) FILTER (WHERE t.k < v_windows
-                                  AND public.roi_score(coalesce(g.edges, 0), t.tokens)
-                                      < p.roi_low_threshold) AS low_windows,
-               string_agg(format('%s edges / %s tokens', coalesce(g.edges, 0), t.tokens), ', '
-                          ORDER BY t.k) AS evidence
-        FROM tokens AS t
-        LEFT JOIN edges AS g ON g.entity_type = t.entity_type AND g.entity_id = t.entity_id
-                            AND g.k = t.k
-        GROUP BY t.entity_type, t.entity_id
-    ), blocked AS (
-        SELECT DISTINCT gb.entity_type, gb.entity_id
-        FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL
-    ), classified AS (
-        SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
-               CASE
-                   WHEN bu.created_at <= v_idle_start_at AND rc.entity_id IS NULL
-                        AND gr.entity_id IS NULL
-                       THEN 'idle'
-                   WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
-                       THEN 'low_roi'
-                   WHEN bu.resource_type = 'llm_tokens' AND bl.entity_id IS NULL
-                        AND ro.roi_now >= p.roi_high_threshold
-                        AND bu.market_weight >= p.market_support_threshold
-                       THEN 'strong'
-                   WHEN bl.entity_id IS NULL
-                       THEN 'ranked'
-               END AS rule,
-               ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
-        FROM budgets AS bu
-        LEFT JOIN recent AS rc
-          ON rc.entity_type = bu.entity_type AND rc.entity_id = bu.entity_id
-         AND rc.resource_type = bu.resource_type
-        LEFT JOIN granted AS gr
-          ON gr.entity_type = bu.entity_type AND gr.entity_id = bu.entity_id
-         AND gr.resource_type = bu.resource_type
-        LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
-        LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
-    )
-    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.priority_score,
-           CASE c.rule
-               WHEN 'idle' THEN
-                   format('no %s spend since %s (idle window %s)', c.resource_type, v_idle_start,
-                          p.idle_window)
-               WHEN 'low_roi' THEN
-                   format('ROI below %s edges/token in each of the last %s windows of %s days '
-                          'before %s: %s', p.roi_low_threshold, v_windows, v_days, v_window_end,
-                          c.evidence)
-               WHEN 'strong' THEN
-                   format('ROI %s >= %s edges/token in %s..%s and market weight %s >= %s',
-                          round(c.roi_now, 8), p.roi_high_threshold, v_window_start,
-                          v_window_end - 1, c.market_weight, p.market_support_threshold)
-               -- ranked: described in the plan, for the few that receive something
-           END
-    FROM classified AS c
-    WHERE c.rule IS NOT NULL
-      AND (c.rule <> 'ranked'
-           OR c.resource_type IN (SELECT x.resource_type FROM classified AS x WHERE x.rule = 'idle'));
-    ANALYZE pg_temp.rebalance_candidates;
-
-    -- 2. Amounts from the current budgets and reserve. Applying then locks the envelopes that
-    --    change (in key order) and the reserve rows, and checks with a fresh snapshot that no
-    --    budget or reserve balance the amounts were computed from has changed meanwhile (a
-    --    concurrent approval, say); only if one has are the amounts computed again, from the
-    --    locked rows and restricted to them.
-    v_pass := 1;
-    LOOP
-        IF to_regclass('pg_temp.rebalance_plan') IS NOT NULL THEN
-            DROP TABLE pg_temp.rebalance_plan;
-        END IF;
-        CREATE TEMP TABLE rebalance_plan (
-            entity_type    text,
-            entity_id      text,
-            resource_type  text NOT NULL,
-            old_budget     numeric NOT NULL,
-            new_budget     numeric NOT NULL,
-            delta          numeric NOT NULL,
-            reason         text NOT NULL,
-            detail         text
-        ) ON COMMIT DROP;
-
-        INSERT INTO pg_temp.rebalance_plan
-            (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
-        WITH cur AS MATERIALIZED (
-            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
-                   c.priority_score, c.detail, x.old_budget,
-                   floor(p.max_rebalance_step * x.old_budget) AS step_amount
-            FROM pg_temp.rebalance_candidates AS c
-            JOIN public.resource_budgets AS b
-              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
-            CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
-            WHERE v_pass = 1 OR c.locked
-        ), freed AS (
-            SELECT f.resource_type, sum(f.step_amount) AS freed,
-                   coalesce(sum(f.step_amount) FILTER (WHERE f.rule = 'idle'), 0) AS reclaimed
-            FROM cur AS f
-            WHERE f.rule IN ('idle', 'low_roi')
-            GROUP BY f.resource_type
-        ), pool AS MATERIALIZED (
-            SELECT r.resource_type, r.balance AS reserve_before,
-                   r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
-            FROM public.senate_reserve AS r
-            LEFT JOIN freed AS f ON f.resource_type = r.resource_type
-        ), strong AS (
-            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
-                                                 ORDER BY s.priority_rank
-                                                 ROWS UNBOUNDED PRECEDING) AS cum
-            FROM cur AS s
-            WHERE s.rule = 'strong' AND s.step_amount > 0
-        ), strong_gain AS MATERIALIZED (
-            SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
-                            AS gain
-            FROM strong AS s
-            JOIN pool AS po ON po.resource_type = s.resource_type
-        ), strong_total AS MATERIALIZED (
-            SELECT sg.resource_type, sum(sg.gain) AS total
-            FROM strong_gain AS sg
-            GROUP BY sg.resource_type
-        ), pool_b AS MATERIALIZED (
-            SELECT po.resource_type,
-                   greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
-            FROM pool AS po
-            LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
-        ), ranked AS (
-            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
-                                                 ORDER BY s.priority_rank
-                                                 ROWS UNBOUNDED PRECEDING) AS cum
-            FROM cur AS s
-            WHERE s.rule = 'ranked' AND s.step_amount > 0
-        ), ranked_gain AS (
-            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
-                            AS gain
-            FROM ranked AS s
-            JOIN pool_b AS pb ON pb.resource_type = s.resource_type
-            WHERE pb.pool_b > 0
-        ), changes AS (
-            SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
-                   -f.step_amount AS delta,
-                   CASE f.rule WHEN 'idle' THEN 'idle_reclaim' ELSE 'sustained_low_roi' END AS reason,
-                   f.detail
-            FROM cur AS f
-            WHERE f.rule IN ('idle', 'low_roi') AND f.step_amount > 0
-            UNION ALL
-            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
-                   'strong_roi_market_support',
-                   s.detail || CASE WHEN s.gain < s.step_amount
-                                    THEN format(' (limited by the reserve: %s of a %s step)',
-                                                s.gain, s.step_amount)
-                                    ELSE '' END
-            FROM strong_gain AS s
-            WHERE s.gain > 0
-            UNION ALL
-            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
-                   'reassigned_idle_budget',
-                   format('priority rank %s in allocation_ranking (priority_score %s)',
-                          s.priority_rank, s.priority_score)
-                   || CASE WHEN s.gain < s.step_amount
-                                    THEN format(' (the last of the reclaimed budget: %s of a %s step)',
-                                                s.gain, s.step_amount)
-                                    ELSE '' END
-            FROM ranked_gain AS s
-            WHERE s.gain > 0
-        )
-        SELECT c.entity_type, c.entity_id, c.resource_type, c.old_budget, c.old_budget + c.delta,
-               c.delta, c.reason, c.detail
-        FROM changes AS c
-        UNION ALL
-        SELECT NULL, NULL, po.resource_type, po.reserve_before, po.reserve_before - t.total,
-               -t.total, 'reserve',
-               format('%s changes: %s reclaimed/reduced into the reserve, %s granted from it',
-                      t.n, t.freed, t.granted)
-        FROM (SELECT c.resource_type, sum(c.delta) AS total, count(*) AS n,
-                     -coalesce(sum(c.delta) FILTER (WHERE c.delta < 0), 0) AS freed,
-                     coalesce(sum(c.delta) FILTER (WHERE c.delta > 0), 0) AS granted
-              FROM changes AS c GROUP BY c.resource_type) AS t
-        JOIN pool AS po ON po.resource_type = t.resource_type;
-
-        EXIT WHEN v_dry_run OR v_pass = 2;
-        PERFORM 1
-        FROM public.resource_budgets AS b
-        WHERE (b.entity_type, b.entity_id) IN (
-                  SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
-                  WHERE x.entity_type IS NOT NULL)
-        ORDER BY b.entity_type, b.entity_id
-        FOR NO KEY UPDATE OF b;
-        PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
-        EXIT WHEN NOT EXISTS (
-            SELECT 1
-            FROM pg_temp.rebalance_plan AS x
-            JOIN public.resource_budgets AS b
-              ON b.entity_type = x.entity_type AND b.entity_id = x.entity_id
-            WHERE senate.budget_amount(b, x.resource_type) <> x.old_budget
-            UNION ALL
-            SELECT 1
-            FROM pg_temp.rebalance_plan AS x
-            JOIN public.senate_reserve AS r ON r.resource_type = x.resource_type
-            WHERE x.entity_type IS NULL AND r.balance <> x.old_budget);
-        UPDATE pg_temp.rebalance_candidates AS c SET locked = true
-        FROM pg_temp.rebalance_plan AS x
-        WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
-          AND x.resource_type = c.resource_type;
-        v_pass := 2;
-    END LOOP;
-
     IF v_dry_run THEN
-        RETURN QUERY
-        SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
-               x.reason, x.detail
-        FROM pg_temp.rebalance_plan AS x
-        ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
-        PERFORM set_config('jit', v_jit, true);
-        PERFORM set_config('work_mem', v_work_mem, true);
-        RETURN;
+        SELECT r.run_id, r.window_start, r.window_end INTO v_run, v_window_start, v_window_end
+        FROM senate.rebalance_window(v_as_of) AS w
+        JOIN public.rebalance_runs AS r
+          ON r.window_start = w.window_start AND r.window_end = w.window_end;
+        IF FOUND THEN
+            RAISE NOTICE 'run_rebalance: window %..% was already applied by run %; applying it '
+                         'again changes nothing. This dry run shows what the rules would do now; '
+                         'preview_rebalance() previews the next window', v_window_start,
+                         v_window_end - 1, v_run;
+        END IF;
     END IF;
-
-    -- 3. Apply: the run, the budgets (one statement per rule: the ledger note names it),
-    --    the reserve, and the plan.
-    INSERT INTO public.rebalance_runs
-        (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
-         reassignments)
-    SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
-           count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
-           count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
-           count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
-           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
-    FROM pg_temp.rebalance_plan AS x
-    RETURNING run_id INTO v_run;
-
-    FOR v_reason, v_note IN
-        SELECT r.reason, r.note
-        FROM (VALUES
-            (1, 'idle_reclaim', format('idle budget reclaimed into the reserve: no spend since %s',
-                                       v_idle_start)),
-            (2, 'sustained_low_roi', format('sustained low ROI: below %s edges/token in %s windows',
-                                            p.roi_low_threshold, v_windows)),
-            (3, 'strong_roi_market_support',
-                format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
-                       'reserve', p.roi_high_threshold, p.market_support_threshold)),
-            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
-                                          'allocation_ranking')) AS r (ord, reason, note)
-        WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
-        ORDER BY r.ord
-    LOOP
-        PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
-            format('rebalance run %s (window %s..%s), %s: %s', v_run, v_window_start,
-                   v_window_end - 1, v_reason, v_note));
-        UPDATE public.resource_budgets AS b
-        SET token_budget = b.token_budget + d.llm_tokens,
-            cpu_budget = b.cpu_budget + d.cpu_seconds,
-            storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
-            api_call_budget = b.api_call_budget + d.api_calls,
-            updated_at = now()
-        FROM (SELECT x.entity_type, x.entity_id,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
-                         AS storage_gb_hours,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
-              FROM pg_temp.rebalance_plan AS x
-              WHERE x.reason = v_reason
-              GROUP BY x.entity_type, x.entity_id) AS d
-        WHERE b.entity_type = d.entity_type AND b.entity_id = d.entity_id;
-    END LOOP;
-
-    PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
-        format('rebalance run %s (window %s..%s): net reserve change (reclaims and reductions in, '
-               'gains out)', v_run, v_window_start, v_window_end - 1));
-    UPDATE public.senate_reserve AS r
-    SET balance = r.balance + x.delta, updated_at = now()
-    FROM pg_temp.rebalance_plan AS x
-    WHERE x.entity_type IS NULL AND x.resource_type = r.resource_type AND x.delta <> 0;
-    PERFORM senate.clear_change_cause();
-
-    INSERT INTO public.rebalance_changes
-        (run_id, entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
-    SELECT v_run, x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget,
-           x.delta, x.reason, x.detail
-    FROM pg_temp.rebalance_plan AS x;
-
     RETURN QUERY
     SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
            x.reason, x.detail
-    FROM pg_temp.rebalance_plan AS x
-    ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
-    PERFORM set_config('jit', v_jit, true);
-    PERFORM set_config('work_mem', v_work_mem, true);
+    FROM senate.plan_rebalance(v_as_of, NOT v_dry_run, v_actor) AS x;
 END;
 $_$;
 
@@ -3743,7 +3539,7 @@ $_$;
 -- Name: FUNCTION run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. Errors: S3008 as_of in the future, 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after 5 s).';
+COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing; for a window already applied it raises a NOTICE naming the run and shows what the rules would do now. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. The engine is senate.plan_rebalance; preview_rebalance() is the analysts'' labelled dry run. Errors: S3008 as_of in the future (or NULL), 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after 5 s).';
 
 
 --
@@ -6293,6 +6089,438 @@ COMMENT ON FUNCTION senate.period_bounds(p_as_of timestamp with time zone, p_bud
 
 
 --
+-- Name: plan_rebalance(timestamp with time zone, boolean, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) RETURNS TABLE(entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    p public.economics_policy;
+    v_as_of timestamptz := p_as_of;
+    v_dry_run boolean := NOT p_apply;
+    v_actor text := p_actor;
+    v_tz text;
+    v_as_of_day date;
+    v_days integer;
+    v_windows integer;
+    v_window_end date;
+    v_window_start date;
+    v_history_start date;
+    v_idle_start date;
+    v_idle_start_at timestamptz;
+    v_run bigint;
+    v_pass integer;
+    v_reason text;
+    v_note text;
+    v_jit text := current_setting('jit');
+    v_work_mem text := current_setting('work_mem');
+BEGIN
+    SELECT * INTO p FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'run_rebalance: no economics_policy is active');
+    END IF;
+
+    v_tz := p.time_zone;
+    v_as_of_day := (v_as_of AT TIME ZONE v_tz)::date;
+    v_days := greatest(1, ceil(extract(epoch FROM p.roi_window) / 86400))::integer;
+    v_windows := p.low_roi_windows;
+    SELECT b.period_start INTO v_window_end
+    FROM senate.period_bounds(v_as_of, p.budget_period, v_tz) AS b;
+    v_window_start := v_window_end - v_days;
+    v_history_start := v_window_end - greatest(v_windows, 1) * v_days;
+    v_idle_start := v_as_of_day - greatest(1, ceil(extract(epoch FROM p.idle_window) / 86400))::integer;
+    v_idle_start_at := v_idle_start::timestamp AT TIME ZONE v_tz;
+
+    IF NOT v_dry_run THEN
+        -- One apply at a time; a window is applied once.
+        PERFORM senate.lock_cycle('run_rebalance');
+        SELECT r.run_id INTO v_run FROM public.rebalance_runs AS r
+        WHERE r.window_start = v_window_start AND r.window_end = v_window_end;
+        IF FOUND THEN
+            RAISE NOTICE 'run_rebalance: window %..% was already applied by run %; nothing changes',
+                v_window_start, v_window_end - 1, v_run;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Planner settings for this call only (restored below; an error rolls them back): JIT
+    -- compilation costs seconds per call and buys nothing here, and the sorts and hashes of
+    -- a 100k-entity plan fit in memory with this work_mem (one apply runs at a time).
+    PERFORM set_config('jit', 'off', true);
+    PERFORM set_config('work_mem', '128MB', true);
+
+    -- 1. Classify every envelope and class with a budget (one statement).
+    IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
+        DROP TABLE pg_temp.rebalance_candidates;
+    END IF;
+    CREATE TEMP TABLE rebalance_candidates (
+        entity_type    text NOT NULL,
+        entity_id      text NOT NULL,
+        resource_type  text NOT NULL,
+        rule           text NOT NULL,
+        priority_rank  bigint NOT NULL,
+        priority_score numeric NOT NULL,
+        detail         text,
+        locked         boolean NOT NULL DEFAULT false
+    ) ON COMMIT DROP;
+
+    INSERT INTO pg_temp.rebalance_candidates
+        (entity_type, entity_id, resource_type, rule, priority_rank, priority_score, detail)
+    WITH ranked_envelopes AS (
+        SELECT b.*, row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
+                        AS priority_rank
+        FROM public.resource_budgets AS b
+    ), budgets AS (
+        SELECT b.entity_type, b.entity_id, b.priority_score, b.priority_rank, b.created_at,
+               rt.resource_type,
+               senate.applied_market_weight(b.market_weight, b.priority_score,
+                                            p.min_priority_for_market_weight, p.max_market_boost,
+                                            p.max_market_penalty) AS market_weight
+        FROM ranked_envelopes AS b
+        CROSS JOIN public.resource_types AS rt
+        WHERE CASE rt.resource_type
+                  WHEN 'llm_tokens' THEN b.token_budget
+                  WHEN 'cpu_seconds' THEN b.cpu_budget
+                  WHEN 'storage_gb_hours' THEN b.storage_budget_gb
+                  WHEN 'api_calls' THEN b.api_call_budget
+              END > 0
+    ), usage AS MATERIALIZED (
+        -- One pass over the rollups of the days that matter, for both the idle test and
+        -- the ROI windows (k = window index, NULL outside the ROI windows).
+        SELECT r.entity_type, r.entity_id, r.resource_type,
+               CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
+                    THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
+               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
+               sum(r.amount_total) AS amount
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
+        GROUP BY 1, 2, 3, 4
+    ), recent AS (
+        SELECT u.entity_type, u.entity_id, u.resource_type
+        FROM usage AS u
+        GROUP BY u.entity_type, u.entity_id, u.resource_type
+        HAVING sum(u.recent_amount) > 0
+    ), granted AS (
+        SELECT ap.entity_type::text AS entity_type, ap.entity_id::text AS entity_id,
+               ap.resource_type::text AS resource_type
+        FROM public.allocation_proposals AS ap
+        WHERE ap.status = 'approved' AND ap.decided_at::timestamptz >= v_idle_start_at
+        GROUP BY 1, 2, 3
+    ), tokens AS (
+        SELECT u.entity_type, u.entity_id, u.k, u.amount AS tokens
+        FROM usage AS u
+        WHERE u.resource_type = 'llm_tokens' AND u.k IS NOT NULL AND u.amount > 0
+    ), edges AS (
+        SELECT g.entity_type, g.entity_id,
+               (v_window_end - 1 - (g.observed_at AT TIME ZONE v_tz)::date) / v_days AS k,
+               sum(g.kg_edges_gained) AS edges
+        FROM public.world_model_gains AS g
+        WHERE g.observed_at >= v_history_start::timestamp AT TIME ZONE v_tz
+          AND g.observed_at < v_window_end::timestamp AT TIME ZONE v_tz
+        GROUP BY 1, 2, 3
+    ), roi AS (
+        SELECT t.entity_type, t.entity_id,
+               max(public.roi_score(coalesce(g.edges, 0), t.tokens)) FILTER (WHERE t.k = 0) AS roi_now,
+               count(*) FILTER (WHERE t.k < v_windows
+                                  AND public.roi_score(coalesce(g.edges, 0), t.tokens)
+                                      < p.roi_low_threshold) AS low_windows,
+               string_agg(format('%s edges / %s tokens', coalesce(g.edges, 0), t.tokens), ', '
+                          ORDER BY t.k) AS evidence
+        FROM tokens AS t
+        LEFT JOIN edges AS g ON g.entity_type = t.entity_type AND g.entity_id = t.entity_id
+                            AND g.k = t.k
+        GROUP BY t.entity_type, t.entity_id
+    ), blocked AS (
+        SELECT DISTINCT gb.entity_type, gb.entity_id
+        FROM public.governance_blocks AS gb WHERE gb.resolved_at IS NULL
+    ), classified AS (
+        SELECT bu.entity_type, bu.entity_id, bu.resource_type, bu.priority_rank,
+               CASE
+                   WHEN bu.created_at <= v_idle_start_at AND rc.entity_id IS NULL
+                        AND gr.entity_id IS NULL
+                       THEN 'idle'
+                   WHEN bu.resource_type = 'llm_tokens' AND ro.low_windows >= v_windows
+                       THEN 'low_roi'
+                   WHEN bu.resource_type = 'llm_tokens' AND bl.entity_id IS NULL
+                        AND ro.roi_now >= p.roi_high_threshold
+                        AND bu.market_weight >= p.market_support_threshold
+                       THEN 'strong'
+                   WHEN bl.entity_id IS NULL
+                       THEN 'ranked'
+               END AS rule,
+               ro.roi_now, ro.evidence, bu.market_weight, bu.priority_score
+        FROM budgets AS bu
+        LEFT JOIN recent AS rc
+          ON rc.entity_type = bu.entity_type AND rc.entity_id = bu.entity_id
+         AND rc.resource_type = bu.resource_type
+        LEFT JOIN granted AS gr
+          ON gr.entity_type = bu.entity_type AND gr.entity_id = bu.entity_id
+         AND gr.resource_type = bu.resource_type
+        LEFT JOIN roi AS ro ON ro.entity_type = bu.entity_type AND ro.entity_id = bu.entity_id
+        LEFT JOIN blocked AS bl ON bl.entity_type = bu.entity_type AND bl.entity_id = bu.entity_id
+    )
+    SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank, c.priority_score,
+           CASE c.rule
+               WHEN 'idle' THEN
+                   format('no %s spend since %s (idle window %s)', c.resource_type, v_idle_start,
+                          p.idle_window)
+               WHEN 'low_roi' THEN
+                   format('ROI below %s edges/token in each of the last %s windows of %s days '
+                          'before %s: %s', p.roi_low_threshold, v_windows, v_days, v_window_end,
+                          c.evidence)
+               WHEN 'strong' THEN
+                   format('ROI %s >= %s edges/token in %s..%s and market weight %s >= %s',
+                          round(c.roi_now, 8), p.roi_high_threshold, v_window_start,
+                          v_window_end - 1, c.market_weight, p.market_support_threshold)
+               -- ranked: described in the plan, for the few that receive something
+           END
+    FROM classified AS c
+    WHERE c.rule IS NOT NULL
+      AND (c.rule <> 'ranked'
+           OR c.resource_type IN (SELECT x.resource_type FROM classified AS x WHERE x.rule = 'idle'));
+    ANALYZE pg_temp.rebalance_candidates;
+
+    -- 2. Amounts from the current budgets and reserve. Applying then locks the envelopes that
+    --    change (in key order) and the reserve rows, and checks with a fresh snapshot that no
+    --    budget or reserve balance the amounts were computed from has changed meanwhile (a
+    --    concurrent approval, say); only if one has are the amounts computed again, from the
+    --    locked rows and restricted to them.
+    v_pass := 1;
+    LOOP
+        IF to_regclass('pg_temp.rebalance_plan') IS NOT NULL THEN
+            DROP TABLE pg_temp.rebalance_plan;
+        END IF;
+        CREATE TEMP TABLE rebalance_plan (
+            entity_type    text,
+            entity_id      text,
+            resource_type  text NOT NULL,
+            old_budget     numeric NOT NULL,
+            new_budget     numeric NOT NULL,
+            delta          numeric NOT NULL,
+            reason         text NOT NULL,
+            detail         text
+        ) ON COMMIT DROP;
+
+        INSERT INTO pg_temp.rebalance_plan
+            (entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+        WITH cur AS MATERIALIZED (
+            SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
+                   c.priority_score, c.detail, x.old_budget,
+                   floor(p.max_rebalance_step * x.old_budget) AS step_amount
+            FROM pg_temp.rebalance_candidates AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
+            WHERE v_pass = 1 OR c.locked
+        ), freed AS (
+            SELECT f.resource_type, sum(f.step_amount) AS freed,
+                   coalesce(sum(f.step_amount) FILTER (WHERE f.rule = 'idle'), 0) AS reclaimed
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi')
+            GROUP BY f.resource_type
+        ), pool AS MATERIALIZED (
+            SELECT r.resource_type, r.balance AS reserve_before,
+                   r.balance + coalesce(f.freed, 0) AS pool_a, coalesce(f.reclaimed, 0) AS reclaimed
+            FROM public.senate_reserve AS r
+            LEFT JOIN freed AS f ON f.resource_type = r.resource_type
+        ), strong AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'strong' AND s.step_amount > 0
+        ), strong_gain AS MATERIALIZED (
+            SELECT s.*, greatest(least(s.step_amount, po.pool_a - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM strong AS s
+            JOIN pool AS po ON po.resource_type = s.resource_type
+        ), strong_total AS MATERIALIZED (
+            SELECT sg.resource_type, sum(sg.gain) AS total
+            FROM strong_gain AS sg
+            GROUP BY sg.resource_type
+        ), pool_b AS MATERIALIZED (
+            SELECT po.resource_type,
+                   greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
+            FROM pool AS po
+            LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
+        ), ranked AS (
+            SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
+                                                 ORDER BY s.priority_rank
+                                                 ROWS UNBOUNDED PRECEDING) AS cum
+            FROM cur AS s
+            WHERE s.rule = 'ranked' AND s.step_amount > 0
+        ), ranked_gain AS (
+            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
+                            AS gain
+            FROM ranked AS s
+            JOIN pool_b AS pb ON pb.resource_type = s.resource_type
+            WHERE pb.pool_b > 0
+        ), changes AS (
+            SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
+                   -f.step_amount AS delta,
+                   CASE f.rule WHEN 'idle' THEN 'idle_reclaim' ELSE 'sustained_low_roi' END AS reason,
+                   f.detail
+            FROM cur AS f
+            WHERE f.rule IN ('idle', 'low_roi') AND f.step_amount > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'strong_roi_market_support',
+                   s.detail || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (limited by the reserve: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM strong_gain AS s
+            WHERE s.gain > 0
+            UNION ALL
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
+                   'reassigned_idle_budget',
+                   format('priority rank %s in allocation_ranking (priority_score %s)',
+                          s.priority_rank, s.priority_score)
+                   || CASE WHEN s.gain < s.step_amount
+                                    THEN format(' (the last of the reclaimed budget: %s of a %s step)',
+                                                s.gain, s.step_amount)
+                                    ELSE '' END
+            FROM ranked_gain AS s
+            WHERE s.gain > 0
+        )
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.old_budget, c.old_budget + c.delta,
+               c.delta, c.reason, c.detail
+        FROM changes AS c
+        UNION ALL
+        SELECT NULL, NULL, po.resource_type, po.reserve_before, po.reserve_before - t.total,
+               -t.total, 'reserve',
+               format('%s changes: %s reclaimed/reduced into the reserve, %s granted from it',
+                      t.n, t.freed, t.granted)
+        FROM (SELECT c.resource_type, sum(c.delta) AS total, count(*) AS n,
+                     -coalesce(sum(c.delta) FILTER (WHERE c.delta < 0), 0) AS freed,
+                     coalesce(sum(c.delta) FILTER (WHERE c.delta > 0), 0) AS granted
+              FROM changes AS c GROUP BY c.resource_type) AS t
+        JOIN pool AS po ON po.resource_type = t.resource_type;
+
+        EXIT WHEN v_dry_run OR v_pass = 2;
+        PERFORM 1
+        FROM public.resource_budgets AS b
+        WHERE (b.entity_type, b.entity_id) IN (
+                  SELECT x.entity_type, x.entity_id FROM pg_temp.rebalance_plan AS x
+                  WHERE x.entity_type IS NOT NULL)
+        ORDER BY b.entity_type, b.entity_id
+        FOR NO KEY UPDATE OF b;
+        PERFORM 1 FROM public.senate_reserve AS r ORDER BY r.resource_type FOR NO KEY UPDATE;
+        EXIT WHEN NOT EXISTS (
+            SELECT 1
+            FROM pg_temp.rebalance_plan AS x
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = x.entity_type AND b.entity_id = x.entity_id
+            WHERE senate.budget_amount(b, x.resource_type) <> x.old_budget
+            UNION ALL
+            SELECT 1
+            FROM pg_temp.rebalance_plan AS x
+            JOIN public.senate_reserve AS r ON r.resource_type = x.resource_type
+            WHERE x.entity_type IS NULL AND r.balance <> x.old_budget);
+        UPDATE pg_temp.rebalance_candidates AS c SET locked = true
+        FROM pg_temp.rebalance_plan AS x
+        WHERE x.entity_type = c.entity_type AND x.entity_id = c.entity_id
+          AND x.resource_type = c.resource_type;
+        v_pass := 2;
+    END LOOP;
+
+    IF v_dry_run THEN
+        RETURN QUERY
+        SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+               x.reason, x.detail
+        FROM pg_temp.rebalance_plan AS x
+        ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+        PERFORM set_config('jit', v_jit, true);
+        PERFORM set_config('work_mem', v_work_mem, true);
+        RETURN;
+    END IF;
+
+    -- 3. Apply: the run, the budgets (one statement per rule: the ledger note names it),
+    --    the reserve, and the plan.
+    INSERT INTO public.rebalance_runs
+        (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
+         reassignments)
+    SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
+           count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
+           count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
+           count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+    FROM pg_temp.rebalance_plan AS x
+    RETURNING run_id INTO v_run;
+
+    FOR v_reason, v_note IN
+        SELECT r.reason, r.note
+        FROM (VALUES
+            (1, 'idle_reclaim', format('idle budget reclaimed into the reserve: no spend since %s',
+                                       v_idle_start)),
+            (2, 'sustained_low_roi', format('sustained low ROI: below %s edges/token in %s windows',
+                                            p.roi_low_threshold, v_windows)),
+            (3, 'strong_roi_market_support',
+                format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
+                       'reserve', p.roi_high_threshold, p.market_support_threshold)),
+            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+                                          'allocation_ranking')) AS r (ord, reason, note)
+        WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
+        ORDER BY r.ord
+    LOOP
+        PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+            format('rebalance run %s (window %s..%s), %s: %s', v_run, v_window_start,
+                   v_window_end - 1, v_reason, v_note));
+        UPDATE public.resource_budgets AS b
+        SET token_budget = b.token_budget + d.llm_tokens,
+            cpu_budget = b.cpu_budget + d.cpu_seconds,
+            storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
+            api_call_budget = b.api_call_budget + d.api_calls,
+            updated_at = now()
+        FROM (SELECT x.entity_type, x.entity_id,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
+                         AS storage_gb_hours,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
+              FROM pg_temp.rebalance_plan AS x
+              WHERE x.reason = v_reason
+              GROUP BY x.entity_type, x.entity_id) AS d
+        WHERE b.entity_type = d.entity_type AND b.entity_id = d.entity_id;
+    END LOOP;
+
+    PERFORM senate.set_change_cause('rebalance', v_run::text, v_actor,
+        format('rebalance run %s (window %s..%s): net reserve change (reclaims and reductions in, '
+               'gains out)', v_run, v_window_start, v_window_end - 1));
+    UPDATE public.senate_reserve AS r
+    SET balance = r.balance + x.delta, updated_at = now()
+    FROM pg_temp.rebalance_plan AS x
+    WHERE x.entity_type IS NULL AND x.resource_type = r.resource_type AND x.delta <> 0;
+    PERFORM senate.clear_change_cause();
+
+    INSERT INTO public.rebalance_changes
+        (run_id, entity_type, entity_id, resource_type, old_budget, new_budget, delta, reason, detail)
+    SELECT v_run, x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget,
+           x.delta, x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x;
+
+    RETURN QUERY
+    SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
+           x.reason, x.detail
+    FROM pg_temp.rebalance_plan AS x
+    ORDER BY x.resource_type, x.entity_type IS NULL, x.reason, x.entity_type, x.entity_id;
+    PERFORM set_config('jit', v_jit, true);
+    PERFORM set_config('work_mem', v_work_mem, true);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) IS 'The weekly rebalance engine (moved unchanged from run_rebalance by 0134): plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
+
+
+--
 -- Name: policy_time_zone(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6466,6 +6694,29 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound). Called by senate.account_usage_inserts().';
+
+
+--
+-- Name: rebalance_window(timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.rebalance_window(p_as_of timestamp with time zone) RETURNS TABLE(window_start date, window_end date)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT b.period_start - greatest(1, ceil(extract(epoch FROM p.roi_window) / 86400))::integer,
+           b.period_start
+    FROM public.economics_policy AS p
+    CROSS JOIN LATERAL senate.period_bounds(p_as_of, p.budget_period, p.time_zone) AS b
+    WHERE p.is_active
+$$;
+
+
+--
+-- Name: FUNCTION rebalance_window(p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.rebalance_window(p_as_of timestamp with time zone) IS 'The review window of a rebalance run at p_as_of under the active policy: [window_start, window_end) as local dates, window_end = the start of p_as_of''s budget period, window_start = window_end - roi_window in whole days. No row without an active policy.';
 
 
 --
@@ -9667,6 +9918,427 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_changes (
+    run_id bigint NOT NULL,
+    entity_type text,
+    entity_id text,
+    resource_type text NOT NULL,
+    old_budget numeric NOT NULL,
+    new_budget numeric NOT NULL,
+    delta numeric NOT NULL,
+    reason text NOT NULL,
+    detail text,
+    CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
+    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
+    CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
+);
+
+
+--
+-- Name: TABLE rebalance_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_changes IS 'The plan each applied rebalance carried out: one row per changed envelope and class (old, new, delta, rule, evidence) and one reserve row per class (entity NULL). Per run and class the deltas add up to 0. History: never changed. Rows of run r belong to rebalance_runs.run_id r (written in the same transaction; no foreign key so that a large plan is written in one pass).';
+
+
+--
+-- Name: COLUMN rebalance_changes.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.run_id IS 'rebalance_runs.run_id.';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_type IS 'Kind of entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.entity_id IS 'Entity (NULL for the reserve row).';
+
+
+--
+-- Name: COLUMN rebalance_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.old_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.old_budget IS 'Budget (or reserve balance) before, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.new_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.new_budget IS 'Budget (or reserve balance) after, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in the unit of the class.';
+
+
+--
+-- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
+
+
+--
+-- Name: COLUMN rebalance_changes.detail; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_changes.detail IS 'Evidence for the rule (ROI figures, market weight, idle since, priority rank).';
+
+
+--
+-- Name: rebalance_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rebalance_runs (
+    run_id bigint NOT NULL,
+    window_start date NOT NULL,
+    window_end date NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    policy_version bigint NOT NULL,
+    actor text NOT NULL,
+    applied_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    gains integer NOT NULL,
+    reductions integer NOT NULL,
+    reclaims integer NOT NULL,
+    reassignments integer NOT NULL,
+    CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
+    CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
+    CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
+    CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
+    CONSTRAINT rebalance_runs_reductions_check CHECK ((reductions >= 0)),
+    CONSTRAINT rebalance_runs_window_ordered CHECK ((window_end > window_start))
+);
+
+
+--
+-- Name: TABLE rebalance_runs; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.rebalance_runs IS 'Applied rebalances (run_rebalance with dry_run = false), one per review window: the window, as_of, policy version, who applied it and when, and how many changes of each rule. The ledger rows of a run carry cause_type rebalance and cause_id run_id. History: never changed.';
+
+
+--
+-- Name: COLUMN rebalance_runs.run_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.run_id IS 'Run identifier (budget_ledger.cause_id of its changes).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_start IS 'First day of the review window (policy time zone).';
+
+
+--
+-- Name: COLUMN rebalance_runs.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.window_end IS 'First day after the review window (exclusive): the start of the budget period containing as_of.';
+
+
+--
+-- Name: COLUMN rebalance_runs.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.as_of IS 'The as_of the run was applied for.';
+
+
+--
+-- Name: COLUMN rebalance_runs.policy_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.policy_version IS 'economics_policy version whose thresholds, windows and step were used.';
+
+
+--
+-- Name: COLUMN rebalance_runs.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.actor IS 'Who applied the run.';
+
+
+--
+-- Name: COLUMN rebalance_runs.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.applied_at IS 'When it was applied (clock time).';
+
+
+--
+-- Name: COLUMN rebalance_runs.gains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.gains IS 'Envelopes raised for strong ROI with market support, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reductions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reductions IS 'Envelopes reduced for sustained low ROI, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reclaims; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.reassignments; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
+
+
+--
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+
+
+--
+-- Name: budget_move_evidence; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_move_evidence AS
+ SELECT l.ledger_id,
+    l.recorded_at,
+    l.entity_type,
+    l.entity_id,
+    l.resource_type,
+    l.model_tier,
+    rt.unit,
+    l.balance_before,
+    l.balance_after,
+    l.delta,
+    l.cause_type,
+    l.cause_id,
+    COALESCE(c.reason, l.cause_type) AS rule,
+        CASE
+            WHEN (c.run_id IS NOT NULL) THEN c.detail
+            WHEN (p.id IS NOT NULL) THEN format('proposal %s by %s approved: %s%s'::text, p.id, COALESCE(p.proposer_agent, p.proposer_id, 'unknown'::text),
+            CASE
+                WHEN (length(p.justification) > 160) THEN ("left"(p.justification, 159) || '…'::text)
+                ELSE p.justification
+            END, COALESCE(((' ('::text || l.note) || ')'::text), ''::text))
+            ELSE l.note
+        END AS evidence,
+    rr.window_start AS rebalance_window_start,
+    rr.window_end AS rebalance_window_end,
+    l.actor,
+    l.session_login AS login
+   FROM ((((public.budget_ledger l
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = l.resource_type)))
+     LEFT JOIN public.rebalance_changes c ON (((l.cause_type = 'rebalance'::text) AND (l.account = 'entity_budget'::text) AND (c.entity_type = l.entity_type) AND (c.entity_id = l.entity_id) AND (c.resource_type = l.resource_type) AND ((c.run_id)::text = l.cause_id))))
+     LEFT JOIN public.rebalance_runs rr ON ((rr.run_id = c.run_id)))
+     LEFT JOIN public.allocation_proposals p ON (((l.cause_type = 'proposal_approval'::text) AND (p.entity_type = l.entity_type) AND (p.entity_id = l.entity_id) AND ((p.id)::text = l.cause_id))))
+  WHERE (l.account = ANY (ARRAY['entity_budget'::text, 'entity_tier_budget'::text]));
+
+
+--
+-- Name: VIEW budget_move_evidence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_move_evidence IS 'Why each budget moved: every change to an entity''s budget (budget_ledger, accounts entity_budget and entity_tier_budget) with the rule that moved it and that rule''s evidence for this entity: for a rebalance, the rule and evidence of its plan (rebalance_changes: ROI figures, market weight, idle since, rank) and the window reviewed; for an approval, the proposal, its proposer and justification and the reviewer''s note; otherwise the ledger note. Filter by entity_type and entity_id (indexed); order by ledger_id.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.ledger_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.ledger_id IS 'budget_ledger row (order of recording).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.recorded_at IS 'When the change was recorded.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.resource_type IS 'Resource class whose budget moved.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.model_tier IS 'Model tier of a per-tier token cap change (NULL: the envelope''s budget).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.balance_before; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.balance_before IS 'Budget before, in unit.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.balance_after; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.balance_after IS 'Budget after, in unit.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_before, in unit.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.cause_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
+
+
+--
+-- Name: COLUMN budget_move_evidence.cause_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, proposal id, ... (NULL if none).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.rule; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support or reassigned_idle_budget; else the cause type.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.evidence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.evidence IS 'What the rule acted on for this entity (rebalance plan detail, the approved proposal, or the ledger note).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.rebalance_window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_start IS 'First day of the window the rebalance reviewed (NULL for other causes).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.rebalance_window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_end IS 'First day after that window, exclusive (NULL for other causes).';
+
+
+--
+-- Name: COLUMN budget_move_evidence.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.actor IS 'Who made the change, as named by the function that made it.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.login IS 'Login (session_user) that made the change; NULL before migration 0111.';
+
+
+--
 -- Name: budget_snapshots; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -10483,6 +11155,148 @@ COMMENT ON COLUMN public.daily_spend.usage_rows IS 'Number of resource_usage row
 
 
 --
+-- Name: cost_by_tier_and_provider; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.cost_by_tier_and_provider AS
+ WITH policy AS (
+         SELECT COALESCE(max(e.budget_period), 'week'::text) AS budget_period,
+            COALESCE(max(e.time_zone), 'UTC'::text) AS time_zone
+           FROM public.economics_policy e
+          WHERE e.is_active
+        ), spend AS (
+         SELECT b.period_start,
+            b.period_end,
+            d.resource_type,
+                CASE
+                    WHEN (NULLIF(d.model_tier, ''::text) IS NOT NULL) THEN 'model tier'::text
+                    WHEN (NULLIF(d.provider, ''::text) IS NOT NULL) THEN 'provider'::text
+                    ELSE 'class'::text
+                END AS kind,
+            COALESCE(NULLIF(d.model_tier, ''::text), NULLIF(d.provider, ''::text), d.resource_type) AS tier_or_provider,
+            sum(d.amount) AS amount,
+            sum(d.cost_usd) AS cost_usd,
+            (sum(d.usage_rows))::bigint AS usage_rows,
+            count(DISTINCT ROW(d.entity_type, d.entity_id)) AS entities
+           FROM ((public.daily_spend d
+             CROSS JOIN policy po)
+             CROSS JOIN LATERAL senate.period_bounds(((d.usage_day)::timestamp without time zone AT TIME ZONE po.time_zone), po.budget_period, po.time_zone) b(period_start, period_end, starts_at, ends_at))
+          GROUP BY b.period_start, b.period_end, d.resource_type,
+                CASE
+                    WHEN (NULLIF(d.model_tier, ''::text) IS NOT NULL) THEN 'model tier'::text
+                    WHEN (NULLIF(d.provider, ''::text) IS NOT NULL) THEN 'provider'::text
+                    ELSE 'class'::text
+                END, COALESCE(NULLIF(d.model_tier, ''::text), NULLIF(d.provider, ''::text), d.resource_type)
+        )
+ SELECT s.period_start,
+    s.period_end,
+    row_number() OVER (PARTITION BY s.period_start ORDER BY s.cost_usd DESC, s.resource_type, s.tier_or_provider) AS cost_rank,
+    s.resource_type,
+    rt.unit,
+    s.kind,
+    s.tier_or_provider,
+    s.amount,
+    s.cost_usd,
+    (s.cost_usd / NULLIF(sum(s.cost_usd) OVER (PARTITION BY s.period_start), (0)::numeric)) AS cost_share,
+    s.usage_rows,
+    s.entities
+   FROM (spend s
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
+  ORDER BY s.period_start DESC, (row_number() OVER (PARTITION BY s.period_start ORDER BY s.cost_usd DESC, s.resource_type, s.tier_or_provider));
+
+
+--
+-- Name: VIEW cost_by_tier_and_provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.cost_by_tier_and_provider IS 'Which model tiers and API providers cost most, per budget period (active policy): amount, cost in USD, share of the period''s cost and rank (1 = costliest), how many usage rows and entities, per LLM model tier (llm_tokens) and API provider (api_calls); other classes as one row each. From the usage rollups (daily_spend). Newest period first.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.period_start IS 'First day of the budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.period_end IS 'First day after the budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.cost_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.cost_rank IS 'Rank by cost within the period, 1 = costliest.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.unit IS 'Unit of amount: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.kind IS 'model tier (llm_tokens), provider (api_calls) or class (a class without tiers or providers).';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.tier_or_provider; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.tier_or_provider IS 'Model tier, API provider, or the resource class itself.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.amount IS 'Amount used in the period, in unit.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.cost_usd IS 'Cost in the period, in USD.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.cost_share; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.cost_share IS 'cost_usd / the period''s total cost, as a fraction (NULL when the period cost nothing).';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.usage_rows; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.usage_rows IS 'resource_usage rows in the period, in rows.';
+
+
+--
+-- Name: COLUMN cost_by_tier_and_provider.entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.cost_by_tier_and_provider.entities IS 'Entities that used it in the period.';
+
+
+--
 -- Name: economics_policy_policy_version_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -10707,6 +11521,147 @@ COMMENT ON COLUMN public.model_tiers.description IS 'What the tier is used for.'
 
 
 --
+-- Name: over_budget_and_throttled; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.over_budget_and_throttled AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+        CASE
+            WHEN (over_budget AND throttled) THEN 'over budget, throttled'::text
+            WHEN over_budget THEN 'over budget, not throttled yet'::text
+            ELSE 'throttled, within budget'::text
+        END AS standing,
+    over_budget,
+    throttled,
+    effective_budget,
+    spent,
+    GREATEST((spent - effective_budget), (0)::numeric) AS overrun,
+    utilization,
+    daily_allowance,
+    spent_cost_usd,
+    throttled_until,
+    throttle_reason
+   FROM public.budget_status b
+  WHERE (over_budget OR throttled)
+  ORDER BY (over_budget AND throttled) DESC, over_budget DESC, utilization DESC, entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW over_budget_and_throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.standing; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.standing IS 'over budget, throttled | over budget, not throttled yet | throttled, within budget.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.over_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.over_budget IS 'Spend this period exceeds the effective budget.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.throttled; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.throttled IS 'Under an active throttle: the spend gate refuses it until throttled_until.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.effective_budget IS 'Effective budget this period, in unit.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.spent IS 'Spend this period, in unit.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.overrun; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.overrun IS 'Spend beyond the effective budget, in unit (0 when within it).';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.utilization IS 'spent / effective_budget as a fraction (1 = all of it); NULL when the budget is 0.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.daily_allowance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.spent_cost_usd IS 'Cost of this period''s spend, in USD.';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.throttled_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.throttled_until IS 'When the throttle ends at the latest (NULL: not throttled).';
+
+
+--
+-- Name: COLUMN over_budget_and_throttled.throttle_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.over_budget_and_throttled.throttle_reason IS 'Why it is throttled (daily allowance or period budget; NULL: not throttled).';
+
+
+--
 -- Name: proposals_due_for_review; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -10811,205 +11766,6 @@ COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer
 
 
 --
--- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.rebalance_changes (
-    run_id bigint NOT NULL,
-    entity_type text,
-    entity_id text,
-    resource_type text NOT NULL,
-    old_budget numeric NOT NULL,
-    new_budget numeric NOT NULL,
-    delta numeric NOT NULL,
-    reason text NOT NULL,
-    detail text,
-    CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
-    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
-    CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
-);
-
-
---
--- Name: TABLE rebalance_changes; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.rebalance_changes IS 'The plan each applied rebalance carried out: one row per changed envelope and class (old, new, delta, rule, evidence) and one reserve row per class (entity NULL). Per run and class the deltas add up to 0. History: never changed. Rows of run r belong to rebalance_runs.run_id r (written in the same transaction; no foreign key so that a large plan is written in one pass).';
-
-
---
--- Name: COLUMN rebalance_changes.run_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.run_id IS 'rebalance_runs.run_id.';
-
-
---
--- Name: COLUMN rebalance_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.entity_type IS 'Kind of entity (NULL for the reserve row).';
-
-
---
--- Name: COLUMN rebalance_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.entity_id IS 'Entity (NULL for the reserve row).';
-
-
---
--- Name: COLUMN rebalance_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN rebalance_changes.old_budget; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.old_budget IS 'Budget (or reserve balance) before, in the unit of the class.';
-
-
---
--- Name: COLUMN rebalance_changes.new_budget; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.new_budget IS 'Budget (or reserve balance) after, in the unit of the class.';
-
-
---
--- Name: COLUMN rebalance_changes.delta; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in the unit of the class.';
-
-
---
--- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
-
-
---
--- Name: COLUMN rebalance_changes.detail; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_changes.detail IS 'Evidence for the rule (ROI figures, market weight, idle since, priority rank).';
-
-
---
--- Name: rebalance_runs; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.rebalance_runs (
-    run_id bigint NOT NULL,
-    window_start date NOT NULL,
-    window_end date NOT NULL,
-    as_of timestamp with time zone NOT NULL,
-    policy_version bigint NOT NULL,
-    actor text NOT NULL,
-    applied_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    gains integer NOT NULL,
-    reductions integer NOT NULL,
-    reclaims integer NOT NULL,
-    reassignments integer NOT NULL,
-    CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
-    CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
-    CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
-    CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
-    CONSTRAINT rebalance_runs_reductions_check CHECK ((reductions >= 0)),
-    CONSTRAINT rebalance_runs_window_ordered CHECK ((window_end > window_start))
-);
-
-
---
--- Name: TABLE rebalance_runs; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.rebalance_runs IS 'Applied rebalances (run_rebalance with dry_run = false), one per review window: the window, as_of, policy version, who applied it and when, and how many changes of each rule. The ledger rows of a run carry cause_type rebalance and cause_id run_id. History: never changed.';
-
-
---
--- Name: COLUMN rebalance_runs.run_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.run_id IS 'Run identifier (budget_ledger.cause_id of its changes).';
-
-
---
--- Name: COLUMN rebalance_runs.window_start; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.window_start IS 'First day of the review window (policy time zone).';
-
-
---
--- Name: COLUMN rebalance_runs.window_end; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.window_end IS 'First day after the review window (exclusive): the start of the budget period containing as_of.';
-
-
---
--- Name: COLUMN rebalance_runs.as_of; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.as_of IS 'The as_of the run was applied for.';
-
-
---
--- Name: COLUMN rebalance_runs.policy_version; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.policy_version IS 'economics_policy version whose thresholds, windows and step were used.';
-
-
---
--- Name: COLUMN rebalance_runs.actor; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.actor IS 'Who applied the run.';
-
-
---
--- Name: COLUMN rebalance_runs.applied_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.applied_at IS 'When it was applied (clock time).';
-
-
---
--- Name: COLUMN rebalance_runs.gains; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.gains IS 'Envelopes raised for strong ROI with market support, in envelopes x classes.';
-
-
---
--- Name: COLUMN rebalance_runs.reductions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.reductions IS 'Envelopes reduced for sustained low ROI, in envelopes x classes.';
-
-
---
--- Name: COLUMN rebalance_runs.reclaims; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, in envelopes x classes.';
-
-
---
--- Name: COLUMN rebalance_runs.reassignments; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
-
-
---
 -- Name: rebalance_runs_run_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -11021,6 +11777,215 @@ ALTER TABLE public.rebalance_runs ALTER COLUMN run_id ADD GENERATED ALWAYS AS ID
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.senate_reserve (
+    resource_type text NOT NULL,
+    balance numeric DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
+    CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.senate_reserve IS 'The Senate reserve: per resource class, the pool from which approvals are funded and into which reclaimed budgets return. New resources enter only through fund_reserve().';
+
+
+--
+-- Name: COLUMN senate_reserve.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_reserve.resource_type IS 'Resource class of the pool.';
+
+
+--
+-- Name: COLUMN senate_reserve.balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_reserve.balance IS 'Unallocated amount in the unit of the class (tokens, CPU-seconds, GB-hours, calls); never negative.';
+
+
+--
+-- Name: COLUMN senate_reserve.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last changed.';
+
+
+--
+-- Name: CONSTRAINT senate_reserve_balance_not_nan ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: reserve_queue; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.reserve_queue AS
+ WITH pending AS (
+         SELECT p.id AS proposal_id,
+            p.created_at AS filed_at,
+            p.entity_type,
+            p.entity_id,
+            p.resource_type,
+            p.requested_tokens AS requested_amount
+           FROM public.allocation_proposals p
+          WHERE (p.status = 'pending'::text)
+        ), queued AS (
+         SELECT q_1.proposal_id,
+            q_1.filed_at,
+            q_1.entity_type,
+            q_1.entity_id,
+            q_1.resource_type,
+            q_1.requested_amount,
+            row_number() OVER w AS queue_position,
+            sum(q_1.requested_amount) OVER w AS requested_through
+           FROM pending q_1
+          WINDOW w AS (PARTITION BY q_1.resource_type ORDER BY q_1.filed_at, q_1.proposal_id ROWS UNBOUNDED PRECEDING)
+        )
+ SELECT q.resource_type,
+    q.queue_position,
+    q.proposal_id,
+    q.filed_at,
+    q.entity_type,
+    q.entity_id,
+    rt.unit,
+    q.requested_amount,
+    (q.requested_through - q.requested_amount) AS requested_before,
+    q.requested_through,
+    COALESCE(r.balance, (0)::numeric) AS reserve_balance,
+    (COALESCE(r.balance, (0)::numeric) - q.requested_through) AS reserve_after,
+    (COALESCE(r.balance, (0)::numeric) >= q.requested_amount) AS covers_alone,
+    (COALESCE(r.balance, (0)::numeric) >= q.requested_through) AS covers_in_queue,
+    t.approvable
+   FROM (((queued q
+     LEFT JOIN public.senate_reserve r ON ((r.resource_type = q.resource_type)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = q.resource_type)))
+     LEFT JOIN public.allocation_proposal_tallies t ON ((t.proposal_id = q.proposal_id)))
+  ORDER BY q.resource_type, q.queue_position;
+
+
+--
+-- Name: VIEW reserve_queue; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.reserve_queue IS 'Which pending proposals the Senate reserve can pay for, together and in order: per resource class, pending proposals first filed, first paid (created_at, then id), each with the running total requested and whether the reserve covers it after every earlier pending proposal of its class is paid (covers_in_queue) or on its own (covers_alone). An approval debits the reserve of its class, so only covers_in_queue says what the reserve can pay for all at once.';
+
+
+--
+-- Name: COLUMN reserve_queue.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.resource_type IS 'Resource class requested (each class has its own reserve and queue).';
+
+
+--
+-- Name: COLUMN reserve_queue.queue_position; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.queue_position IS 'Place in the class''s queue, 1 = filed first.';
+
+
+--
+-- Name: COLUMN reserve_queue.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.proposal_id IS 'The proposal.';
+
+
+--
+-- Name: COLUMN reserve_queue.filed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.filed_at IS 'When it was filed (the queue order).';
+
+
+--
+-- Name: COLUMN reserve_queue.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN reserve_queue.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.entity_id IS 'Entity it is for.';
+
+
+--
+-- Name: COLUMN reserve_queue.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN reserve_queue.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.requested_amount IS 'Amount requested, in unit.';
+
+
+--
+-- Name: COLUMN reserve_queue.requested_before; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.requested_before IS 'Sum requested by the pending proposals of the class filed before it, in unit.';
+
+
+--
+-- Name: COLUMN reserve_queue.requested_through; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.requested_through IS 'Running total: requested_before + requested_amount, in unit.';
+
+
+--
+-- Name: COLUMN reserve_queue.reserve_balance; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.reserve_balance IS 'Reserve balance of the class now, in unit.';
+
+
+--
+-- Name: COLUMN reserve_queue.reserve_after; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.reserve_after IS 'reserve_balance - requested_through, in unit: what would be left once it and every earlier one are paid (negative: the shortfall).';
+
+
+--
+-- Name: COLUMN reserve_queue.covers_alone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.covers_alone IS 'The reserve holds at least requested_amount (judged alone).';
+
+
+--
+-- Name: COLUMN reserve_queue.covers_in_queue; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.covers_in_queue IS 'The reserve holds at least requested_through: it can pay for this proposal after every earlier pending one of its class.';
+
+
+--
+-- Name: COLUMN reserve_queue.approvable; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.reserve_queue.approvable IS 'Quorum met and more approve than reject votes (allocation_proposal_tallies).';
 
 
 --
@@ -11142,56 +12107,6 @@ COMMENT ON COLUMN public.resource_budget_tiers.created_at IS 'When the cap was c
 --
 
 COMMENT ON COLUMN public.resource_budget_tiers.updated_at IS 'When the cap last changed.';
-
-
---
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
 
 
 --
@@ -11979,55 +12894,6 @@ COMMENT ON COLUMN public.senate_report_over_budget.throttled_until IS 'When that
 
 
 --
--- Name: senate_reserve; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.senate_reserve (
-    resource_type text NOT NULL,
-    balance numeric DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT senate_reserve_balance_check CHECK (((balance >= (0)::numeric) AND (balance <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
-    CONSTRAINT senate_reserve_balance_not_nan CHECK ((balance <> 'NaN'::numeric))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE senate_reserve; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.senate_reserve IS 'The Senate reserve: per resource class, the pool from which approvals are funded and into which reclaimed budgets return. New resources enter only through fund_reserve().';
-
-
---
--- Name: COLUMN senate_reserve.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.senate_reserve.resource_type IS 'Resource class of the pool.';
-
-
---
--- Name: COLUMN senate_reserve.balance; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.senate_reserve.balance IS 'Unallocated amount in the unit of the class (tokens, CPU-seconds, GB-hours, calls); never negative.';
-
-
---
--- Name: COLUMN senate_reserve.updated_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.senate_reserve.updated_at IS 'When the balance last changed.';
-
-
---
--- Name: CONSTRAINT senate_reserve_balance_not_nan ON senate_reserve; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT senate_reserve_balance_not_nan ON public.senate_reserve IS 'balance is a number: NaN is refused (it would poison every sum).';
-
-
---
 -- Name: senate_report_overview; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -12233,12 +13099,12 @@ CREATE VIEW public.senate_report_pending_proposals AS
     t.abstentions,
     t.quorum,
     t.approvable,
-    (COALESCE(r.balance, (0)::numeric) >= p.requested_tokens) AS reserve_covers,
+    COALESCE(q.covers_in_queue, false) AS reserve_covers,
     p.justification
    FROM (((public.allocation_proposals p
      JOIN public.allocation_proposal_tallies t ON ((t.proposal_id = p.id)))
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = p.resource_type)))
-     LEFT JOIN public.senate_reserve r ON ((r.resource_type = p.resource_type)))
+     LEFT JOIN public.reserve_queue q ON ((q.proposal_id = p.id)))
   WHERE (p.status = 'pending'::text)
   ORDER BY p.created_at, p.id;
 
@@ -12247,7 +13113,7 @@ CREATE VIEW public.senate_report_pending_proposals AS
 -- Name: VIEW senate_report_pending_proposals; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_pending_proposals IS 'Allocation proposals awaiting a decision, oldest first: what is asked for whom, the votes so far under the proposal''s policy version, whether it could be approved now and whether the reserve covers it.';
+COMMENT ON VIEW public.senate_report_pending_proposals IS 'Allocation proposals awaiting a decision, oldest first: what is asked for whom, the votes so far under the proposal''s policy version, whether it could be approved now and whether the reserve covers it together with the pending proposals of its class filed before it (reserve_queue).';
 
 
 --
@@ -12345,7 +13211,7 @@ COMMENT ON COLUMN public.senate_report_pending_proposals.approvable IS 'Quorum m
 -- Name: COLUMN senate_report_pending_proposals.reserve_covers; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_pending_proposals.reserve_covers IS 'The reserve of the class holds at least the requested amount now.';
+COMMENT ON COLUMN public.senate_report_pending_proposals.reserve_covers IS 'The reserve of the class covers it after every earlier pending proposal of the class is paid (reserve_queue.covers_in_queue; first filed, first paid).';
 
 
 --
