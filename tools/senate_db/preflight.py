@@ -46,10 +46,12 @@ TRIGGERS_AFTER_T20_SUPPORTED = False
 #: live legacy writer over the whole migration at 2 M deployed rows (tests/
 #: test_reliability_live_migration.py with SENATE_TEST_LIVE_ROWS=2000000): it no longer grows
 #: with the table since 0009 folds the rollups without a lock that blocks writers and 0130 builds
-#: the usage index CONCURRENTLY (before: 7.5 s and 2.3 s at 2 M rows).
+#: the usage index CONCURRENTLY (before: 7.5 s and 2.3 s at 2 M rows). 2026-12-07, PostgreSQL 18,
+#: 2 cores shared with a CI run: 461 ms (in 0121), p99 5.1 ms, while 157 880 inserts, 15 758
+#: updates and 656 deletes ran; 0009 no longer among the three longest.
 BACKFILL_ROWS_PER_SECOND_QUIET = 34000
 BACKFILL_ROWS_PER_SECOND_TRIGGERS_ON = 16000
-LONGEST_WRITER_WAIT_MS = 0
+LONGEST_WRITER_WAIT_MS = 461
 #: A backfill estimated longer than this is a WARNING (plan a quiet hour; writers keep working).
 LONG_BACKFILL_SECONDS = 600
 
