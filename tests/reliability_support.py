@@ -1,10 +1,10 @@
 """Helpers shared by the reliability and security tests (issue 9).
 
 Acting as a group role
-    ``as_role("senate_writer")`` creates a LOGIN role with a random name, grants it the group
-    role, and returns a connection logged in as that role (the local test servers trust local
-    connections). When the server refuses the login (e.g. ``--database`` / ``$DATABASE_URL`` to a
-    password-authenticated server), the connection is opened as the test's own user and then
+    ``as_role("senate_writer")`` creates a LOGIN role with a random name and password, grants
+    it the group role, and returns a connection logged in as that role (by password where the
+    server asks for one). When the server refuses the login (pg_hba.conf admits no such
+    login), the connection is opened as the test's own user and then
     ``SET ROLE`` to the login role: privilege checks use the current role either way, so the
     same assertions hold (only ``session_user`` differs). The mode used is printed;
     ``SENATE_TEST_ROLE_MODE=set-role`` forces the second path.
@@ -129,7 +129,14 @@ class RoleSessions:
         ``grants`` (GRANT statements with ``{role}`` for the new role's name)."""
         label = group.removeprefix("senate_") if group else "plain"
         name = f"senate_t_{label}_{secrets.token_hex(5)}"
-        self.admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        # A random password: a server that authenticates by password (CI's PostgreSQL 15 leg)
+        # admits the role as a real login too; trust ignores it.
+        password = secrets.token_hex(16)
+        self.admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
         self.roles.append(name)
         if group:
             self.admin.execute(
@@ -140,7 +147,7 @@ class RoleSessions:
         kwargs.setdefault("autocommit", True)
         params = urls.to_params(self.db_url)
         params["user"] = name
-        params.pop("password", None)
+        params["password"] = password
         try:
             if os.environ.get(ROLE_MODE_ENV) == "set-role":
                 raise psycopg.OperationalError("SET ROLE requested by " + ROLE_MODE_ENV)
