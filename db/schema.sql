@@ -8989,25 +8989,33 @@ COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is app
 
 CREATE FUNCTION senate.usage_rollup_shard() RETURNS smallint
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 DECLARE
-    v_first integer := pg_backend_pid() % 16;
+    v_claimed text := pg_catalog.current_setting('senate.usage_rollup_shard', true);
+    v_first integer := pg_catalog.pg_backend_pid() % 16;
 BEGIN
+    -- The shard this transaction claimed before (taking it again is a no-op for its holder;
+    -- a value set by hand is only used if its lock can be taken).
+    IF v_claimed ~ '^([0-9]|1[0-5])$'
+       AND pg_catalog.pg_try_advisory_xact_lock(1397050945, v_claimed::integer) THEN
+        RETURN v_claimed::smallint;
+    END IF;
     FOR i IN 0 .. 15 LOOP
-        IF pg_try_advisory_xact_lock(1397050945, (v_first + i) % 16) THEN
+        IF pg_catalog.pg_try_advisory_xact_lock(1397050945, (v_first + i) % 16) THEN
+            PERFORM pg_catalog.set_config('senate.usage_rollup_shard', ((v_first + i) % 16)::text, true);
             RETURN (v_first + i) % 16;
         END IF;
     END LOOP;
     RETURN v_first;
 END;
-$$;
+$_$;
 
 
 --
 -- Name: FUNCTION usage_rollup_shard(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage_rollups the current transaction writes: held with a transaction-scoped advisory lock (key 1397050945, shard), trying pg_backend_pid() % 16 first, so at most 16 concurrent writing transactions never share one; with more, the extra writers share pid % 16 unlocked.';
+COMMENT ON FUNCTION senate.usage_rollup_shard() IS 'Shard (0-15) of senate.usage_rollups the current transaction writes: held with a transaction-scoped advisory lock (key 1397050945, shard), trying pg_backend_pid() % 16 first, and remembered for the rest of the transaction (setting senate.usage_rollup_shard, transaction-local) so a transaction holds one shard; at most 16 concurrent writing transactions never share one; with more, the extra writers share pid % 16 unlocked.';
 
 
 --
