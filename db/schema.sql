@@ -7046,7 +7046,7 @@ COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS 'BEFORE INSERT row 
 --
 
 CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN

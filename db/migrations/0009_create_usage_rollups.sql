@@ -152,6 +152,11 @@ COMMENT ON FUNCTION senate.roll_up_usage() IS
   'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted '
   'rows into senate.usage_rollups (one upsert per key, in key order, into this backend''s shard).';
 
+-- The trigger function runs with the owner's rights (issue 14 point 9): a legacy writer holding
+-- only its grants on resource_usage keeps working; its body names every object schema-qualified
+-- and the path is pinned to the catalog. Set before the triggers exist.
+ALTER FUNCTION senate.roll_up_usage() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 -- Online fold of the rows a deployment already holds (issue 14 point 10): the triggers are
 -- created first, each under a lock held only for its own short statement (it waits for the
 -- writers in flight, which then commit without the trigger). From then on every change is

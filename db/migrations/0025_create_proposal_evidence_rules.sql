@@ -268,3 +268,9 @@ COMMENT ON FUNCTION public.file_allocation_proposal(text, text, numeric, text, t
   'justification and evidence.';
 REVOKE EXECUTE ON FUNCTION public.file_allocation_proposal(text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC;
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.check_proposal_evidence_on_write() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

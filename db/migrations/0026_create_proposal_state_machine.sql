@@ -254,4 +254,12 @@ CREATE TRIGGER t50_record_proposal_transitions
 COMMENT ON TRIGGER t50_record_proposal_transitions ON public.allocation_proposals IS
   'History of every proposal status change in allocation_proposal_transitions.';
 
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.guard_proposal_state() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.record_proposal_transition() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CALL senate.settle_comments('0026');

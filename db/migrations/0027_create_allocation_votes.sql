@@ -266,4 +266,12 @@ COMMENT ON FUNCTION public.cast_allocation_vote(public.allocation_proposals.id%T
 REVOKE EXECUTE ON FUNCTION public.cast_allocation_vote(public.allocation_proposals.id%TYPE, text, text, text)
     FROM PUBLIC;
 
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.record_proposal_votes() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.guard_proposal_votes() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CALL senate.settle_comments('0027');

@@ -338,3 +338,10 @@ COMMENT ON COLUMN public.proposals_due_for_review.deferred_at IS 'When it was de
 COMMENT ON COLUMN public.proposals_due_for_review.revisit_at IS 'When it became due for review.';
 COMMENT ON COLUMN public.proposals_due_for_review.overdue_by IS 'How long ago it became due.';
 COMMENT ON COLUMN public.proposals_due_for_review.decision_note IS 'The reviewer''s note on the deferral.';
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.apply_approved_proposal() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.check_proposal_approval() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -122,4 +122,11 @@ CREATE TRIGGER t70_settle_spend_reservations
 COMMENT ON TRIGGER t70_settle_spend_reservations ON public.resource_usage IS
   'Usage rows naming a spend reservation settle it, in the same transaction.';
 
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.settle_spend_reservations() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 CALL senate.settle_comments('0033');

@@ -184,3 +184,9 @@ COMMENT ON FUNCTION senate.roll_up_usage() IS
   'rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once '
   'per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves '
   'every rolled-up column as it was costs one hashed comparison and writes nothing.';
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.roll_up_usage() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -175,3 +175,9 @@ BEGIN
       'resource_types cannot be truncated while resource_usage holds rows (0A000).';
 END;
 $$;
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.check_usage_references() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -197,3 +197,10 @@ COMMENT ON FUNCTION public.correct_resource_usage(public.resource_usage.id%TYPE,
   'row id, or NULL when the row already has that amount. Corrections of one row are serialized. '
   'A row with an explicit cost keeps its cost (costs are never negative); a row priced from '
   'llm_models or api_providers is repriced exactly.';
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.refuse_usage_change() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.refuse_usage_rewrites() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

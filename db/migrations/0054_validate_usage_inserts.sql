@@ -135,3 +135,10 @@ CREATE TRIGGER t10_refuse_forged_corrections
     FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_forged_corrections();
 COMMENT ON TRIGGER t10_refuse_forged_corrections ON public.resource_usage IS
   'Correction rows come only from correct_resource_usage() (42501 otherwise).';
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.validate_usage_inserts() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.refuse_forged_corrections() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -69,3 +69,13 @@ DROP FUNCTION IF EXISTS senate.settle_spend_reservation();
 DROP FUNCTION IF EXISTS senate.refuse_forged_correction_row();
 DROP FUNCTION IF EXISTS senate.account_usage_inserts();
 DROP FUNCTION IF EXISTS senate.raise_usage_insert_error(text, text);
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.roll_up_usage() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.check_usage_references() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.validate_usage_inserts() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.refuse_forged_corrections() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.settle_spend_reservations() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -25,3 +25,13 @@ DROP FUNCTION IF EXISTS senate.restore_definitions(text);
 DROP FUNCTION IF EXISTS senate.save_definition(text, regprocedure);
 DROP TABLE IF EXISTS senate.replaced_definitions;
 DELETE FROM senate.error_codes WHERE sqlstate IN ('S5018', 'S5019', 'S5020');
+
+-- Trigger functions on the deployed tables run with the owner's rights from the migration that
+-- defines them (issue 14 point 9): a legacy writer holding only its grants on the deployed
+-- tables keeps working after every migration, not only once 0099/0126 have run. Their bodies
+-- name every object schema-qualified; the path is pinned to the catalog.
+ALTER FUNCTION senate.guard_proposal_state() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.check_proposal_evidence_on_write() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.record_proposal_transition() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.record_proposal_votes() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION senate.apply_approved_proposal() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
