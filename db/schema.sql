@@ -13969,6 +13969,93 @@ COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost 
 
 
 --
+-- Name: senate_schedule; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_schedule AS
+ SELECT j.job_order,
+    j.job_name,
+    j.cron_schedule,
+    j.cadence,
+    j.sql_command,
+    ((('senate-db cycle '::text || j.cycle_kind) || ' --apply'::text) || COALESCE((' --actor '::text || j.cycle_actor), ''::text)) AS cli_command,
+        CASE
+            WHEN ((EXISTS ( SELECT 1
+               FROM pg_extension e
+              WHERE (e.extname = 'pg_cron'::name))) OR (COALESCE(c.cron_database, (current_database())::text) = current_database())) THEN format('SELECT cron.schedule(%L, %L, $$%s$$);'::text, j.job_name, j.cron_schedule, j.sql_command)
+            ELSE format('SELECT cron.schedule_in_database(%L, %L, $$%s$$, %L, %L);'::text, j.job_name, j.cron_schedule, j.sql_command, current_database(), COALESCE(NULLIF(current_setting('senate.scheduling_login'::text, true), ''::text), (CURRENT_USER)::text))
+        END AS pg_cron_statement,
+    j.description
+   FROM (( VALUES (1,'senate-spend-alerts'::text,'* * * * *'::text,'every minute'::text,'SELECT count(*) FROM check_spend_alerts()'::text,'alerts'::text,NULL::text,'Fires the spend alerts due: a spend_alerts row and a pg_notify on senate_spend_alerts the first time an envelope''s spend in its budget period reaches a policy threshold (80 % and 100 % by default), so listeners hear within a minute.'::text), (2,'senate-reservations'::text,'*/10 * * * *'::text,'every 10 minutes'::text,'SELECT * FROM cleanup_spend_reservations()'::text,'reservations'::text,NULL::text,'Marks open spend reservations past their expiry as expired and deletes finished ones older than 7 days (expired holds already stopped counting; this keeps the table small).'::text), (3,'senate-daily-check'::text,'5 * * * *'::text,'hourly at minute 5'::text,'SELECT count(*) FROM run_daily_check()'::text,'check'::text,NULL::text,'The daily spend check for today: releases the throttles that are due, throttles each envelope and class over its daily allowance or its period budget, fires the alerts due. Hourly so that overspend is throttled within the hour; idempotent for a day.'::text), (4,'senate-snapshot'::text,'55 23 * * *'::text,'daily at 23:55'::text,'SELECT record_economy_snapshot()'::text,'snapshot'::text,NULL::text,'Records the economy now (budget_snapshots per entity type and class, reserve_snapshots per class): the history the Senate report charts. Late in the day, so each day''s point holds the day''s spend; a retry at the same instant replaces its rows.'::text), (5,'senate-compact-rollups'::text,'15 0 * * *'::text,'daily at 00:15'::text,'SELECT * FROM compact_usage_rollups()'::text,'compact'::text,NULL::text,'Merges the writer-shard rows of each usage rollup key of the 7 days before today into one row (totals unchanged, rows a writer holds skipped), so budget checks stay flat.'::text), (6,'senate-weekly-rebalance'::text,'30 0 * * 1'::text,'Mondays at 00:30'::text,'SELECT count(*) FROM run_rebalance(now(), false, ''pg_cron'')'::text,'weekly'::text,'crontab'::text,'Applies the weekly rebalance of the week just ended (idle reclaims, low-ROI cuts, raises for strong ROI with market support, reassignment of idle budget). A window is applied once: a later run in the same week writes nothing.'::text)) j(job_order, job_name, cron_schedule, cadence, sql_command, cycle_kind, cycle_actor, description)
+     CROSS JOIN ( SELECT ( SELECT s.setting
+                   FROM pg_settings s
+                  WHERE (s.name = 'cron.database_name'::text)) AS cron_database) c);
+
+
+--
+-- Name: VIEW senate_schedule; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_schedule IS 'Every periodic Senate job: its pg_cron name, cron schedule, the SQL it runs, the senate-db cycle command that runs the same from cron or a systemd timer, and the pg_cron statement that schedules it (cron.schedule in pg_cron''s database, cron.schedule_in_database from another). senate-db schedule prints it. pg_cron reads schedules in cron.timezone (GMT by default), cron in the cron daemon''s time zone.';
+
+
+--
+-- Name: COLUMN senate_schedule.job_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.job_order IS 'Position in the list (1 = most frequent).';
+
+
+--
+-- Name: COLUMN senate_schedule.job_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.job_name IS 'pg_cron job name (cron.job.jobname); scheduling the same name again replaces the job.';
+
+
+--
+-- Name: COLUMN senate_schedule.cron_schedule; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.cron_schedule IS 'When it runs: a 5-field cron expression (minute, hour, day of month, month, day of week).';
+
+
+--
+-- Name: COLUMN senate_schedule.cadence; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.cadence IS 'The cron expression in words.';
+
+
+--
+-- Name: COLUMN senate_schedule.sql_command; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.sql_command IS 'The SQL the job runs (needs EXECUTE on the function: senate_admin has it).';
+
+
+--
+-- Name: COLUMN senate_schedule.cli_command; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.cli_command IS 'The senate-db command that runs the same, writing (add --database URL); without --apply it is a dry run.';
+
+
+--
+-- Name: COLUMN senate_schedule.pg_cron_statement; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.pg_cron_statement IS 'The statement that schedules the job with pg_cron, ready to run as the scheduling login: cron.schedule where pg_cron runs in this database (or where the reader cannot tell: pg_cron not loaded, or its settings hidden from non-superusers), else cron.schedule_in_database for this database, run by a superuser in pg_cron''s database, the job running as senate.scheduling_login (if set) or current_user.';
+
+
+--
+-- Name: COLUMN senate_schedule.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_schedule.description IS 'What the job does and why this often.';
+
+
+--
 -- Name: spend_alerts_alert_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 

@@ -18,6 +18,7 @@ from senate_db import (
     paths,
     preflight,
     psql,
+    schedule,
     schema_dump,
     status,
 )
@@ -137,6 +138,11 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    sections = ("pg_cron",) if args.pg_cron else ("crontab",) if args.crontab else schedule.SECTIONS
+    return schedule.run(_target(args), sys.stdout, sections=sections, login=args.login)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -253,19 +259,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "cycle",
         cmd_cycle,
-        "run a review cycle: daily (spend check) or weekly (rebalance); a dry run unless --apply",
+        "run one periodic job (see `senate-db schedule`) or the whole daily round; a dry run "
+        "unless --apply",
         both,
     )
     p.add_argument(
-        "kind", choices=cycle.KINDS, help="daily: run_daily_check; weekly: run_rebalance"
+        "kind",
+        choices=cycle.KINDS,
+        help="alerts: check_spend_alerts; reservations: cleanup_spend_reservations; check: "
+        "run_daily_check; snapshot: record_economy_snapshot; compact: compact_usage_rollups; "
+        "daily: compact, reservations, check and snapshot in one go; weekly: run_rebalance",
     )
     p.add_argument("--apply", action="store_true", help="write the result (default: dry run)")
     p.add_argument(
         "--as-of",
         metavar="WHEN",
-        help="daily: a date (default today, policy time zone); weekly: a time (default now)",
+        help="check, daily: a date (default today, policy time zone); compact: a date (the 7 "
+        "days before it); alerts, snapshot, weekly: a time (default now); reservations: none",
     )
     p.add_argument("--actor", help="weekly: who applies the rebalance (default: the db user)")
+    p = add(
+        "schedule",
+        cmd_schedule,
+        "print every periodic job: its pg_cron statement and the crontab line that runs it "
+        "through senate-db cycle (from the senate_schedule view)",
+        both,
+    )
+    only = p.add_mutually_exclusive_group()
+    only.add_argument(
+        "--pg-cron", action="store_true", help="print only the pg_cron statements (SQL)"
+    )
+    only.add_argument("--crontab", action="store_true", help="print only the crontab lines")
+    p.add_argument(
+        "--login",
+        metavar="NAME",
+        help="where pg_cron runs in another database: the login the jobs run as (default: the "
+        "connecting login)",
+    )
     p = add(
         "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
     )
