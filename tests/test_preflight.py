@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from brownfield_zoo import catalog_snapshot, snapshot_diff
 from psycopg import sql
 from reliability_support import DEPLOYED_USAGE_DDL
 
@@ -665,6 +666,8 @@ def test_a_login_named_senate_migrates_twice_and_the_second_run_has_nothing_to_a
 ) -> None:
     if not _can_log_in(senate_login):
         pytest.skip("the server does not accept password logins for test roles")
+    with _connect(senate_login) as conn:
+        before = catalog_snapshot(conn)
     assert migrations.apply_migrations(senate_login) == migrations.migration_ids()
     assert migrations.apply_migrations(senate_login) == []
     assert migrations.pending(senate_login) == []
@@ -685,6 +688,19 @@ def test_a_login_named_senate_migrates_twice_and_the_second_run_has_nothing_to_a
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "nothing to apply"
+    # The deployment's writer still writes, and rollback --all as the same login gives back
+    # exactly what the deployment had (the zoo's catalog snapshot: objects, comments, grants,
+    # rows).
+    with _connect(senate_login) as conn:
+        conn.execute(
+            "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, created_at)"
+            " VALUES ('hypothesis', 'h-senate-login', 'cpu_seconds', 5, now())"
+        )
+        conn.execute("DELETE FROM resource_usage WHERE entity_id = 'h-senate-login'")
+    assert migrations.rollback_migrations(senate_login)
+    assert migrations.applied(senate_login) == []
+    with _connect(senate_login) as conn:
+        assert snapshot_diff(before, catalog_snapshot(conn)) == []
 
 
 # -- the command line ---------------------------------------------------------------------------
