@@ -32,6 +32,8 @@ FIGURES = (
     "daily_spend, one day",
     "run_rebalance",
     "reconcile_usage_rollups()",
+    "longest writer wait, live migration of",
+    "inserts lost, live migration of",
 )
 
 

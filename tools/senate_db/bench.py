@@ -39,7 +39,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from senate_db import bench_sql, migrations, server, urls
+from senate_db import bench_live, bench_sql, migrations, server, urls
 from senate_db.errors import describe_database_error
 
 Conn = psycopg.Connection[Any]
@@ -68,6 +68,7 @@ class Size:
     calls: int  # timed calls per budget-check figure
     load_batch: int  # rows per generated INSERT ... SELECT
     days: int = 28  # usage history spread over this many days
+    live_rows: int = 10_000  # deployed usage rows migrated under a live writer
 
     @property
     def active_entities(self) -> int:
@@ -108,6 +109,7 @@ SIZES: dict[str, Size] = {
         entities_big=10_000,
         calls=300,
         load_batch=100_000,
+        live_rows=200_000,
     ),
     "default": Size(
         "default",
@@ -124,6 +126,7 @@ SIZES: dict[str, Size] = {
         entities_big=100_000,
         calls=1_000,
         load_batch=250_000,
+        live_rows=2_000_000,
     ),
     "large": Size(
         "large",
@@ -140,6 +143,7 @@ SIZES: dict[str, Size] = {
         entities_big=100_000,
         calls=2_000,
         load_batch=250_000,
+        live_rows=2_000_000,
     ),
 }
 
@@ -1245,6 +1249,38 @@ def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     )
 
 
+def section_live_migration(url: str, size: Size, report: Report) -> None:
+    """Every migration applied to a deployed table of ``size.live_rows`` rows while a legacy
+    writer inserts and a consumer updates and deletes (bench_live)."""
+    live = bench_live.measure(url, size.live_rows)
+    where = ", ".join(f"{m.split('_', 1)[0]} {w * 1000:,.0f} ms" for m, w in live.slowest)
+    ok = not live.errors and live.lost == 0 and live.mismatches == 0
+    report.add(
+        Figure(
+            "migrate",
+            f"longest writer wait, live migration of {count_label(size.live_rows)} deployed rows",
+            fmt_ms(live.longest_wait * 1000),
+            f"p99 {fmt_ms(live.p99_wait * 1000)}; slowest {where}",
+            None,
+            "< 1 s",
+            verdict(live.longest_wait < 1.0),
+        )
+    )
+    report.add(
+        Figure(
+            "migrate",
+            f"inserts lost, live migration of {count_label(size.live_rows)} deployed rows",
+            f"{live.lost} lost, {live.mismatches} rollup mismatches",
+            f"{live.inserts:,} inserts, {live.edits:,} updates, {live.deletes:,} deletes in "
+            f"{fmt_s(live.seconds)}"
+            + (f"; writer errors: {'; '.join(live.errors[:2])}" if live.errors else ""),
+            None,
+            "0",
+            verdict(ok),
+        )
+    )
+
+
 def section_reconcile(conn: Conn, report: Report) -> None:
     t0 = time.perf_counter()
     row = conn.execute("SELECT count(*) FROM public.reconcile_usage_rollups()").fetchone()
@@ -1316,6 +1352,7 @@ def run(url: str, size_name: str, out: TextIO, *, keep: bool = False) -> Report:
             section_contention(conn, scratch, size, report)
             section_history(conn, scratch, size, report)
             section_reconcile(conn, report)
+        section_live_migration(url, size, report)
     report.say()
     report.say("markdown:")
     report.say(report.table())
