@@ -8,9 +8,12 @@ unchanged, no yoyo bookkeeping) or runs.
 
 from __future__ import annotations
 
+import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from brownfield_zoo import catalog_snapshot, snapshot_diff
 from psycopg import sql
 from reliability_support import DEPLOYED_USAGE_DDL
 
-from senate_db import migrations, paths, preflight, urls
+from senate_db import embedded, migrations, paths, preflight, urls
 from senate_db.errors import MigrationFailed
 from senate_db.preflight import Finding, PreflightRefused
 
@@ -635,6 +638,160 @@ def test_a_migrating_role_that_does_not_own_the_deployed_table_is_refused(
                 (name,),
             )
             conn.execute(f"DROP ROLE {name}")  # type: ignore[arg-type]
+
+
+# -- roles made by a DBA (issue 16 point 2) ------------------------------------------------------
+
+
+def dba_block() -> str:
+    """The SQL block of db/docs/operations.md "Roles made by a DBA"."""
+    text = (paths.repo_root() / "db" / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("### Roles made by a DBA\n", 1)[1]
+    found = re.search(r"^```sql\n(.*?)^```", section, flags=re.S | re.M)
+    assert found, "operations.md: no sql block under Roles made by a DBA"
+    return found[1]
+
+
+@pytest.fixture
+def dba_cluster() -> Iterator[str]:
+    """A PostgreSQL cluster of this test's own (embedded), so that the group roles can be
+    missing: on the shared server every role exists and other tests rely on it. Yields the
+    superuser URL of its database ``scidex`` (the database the operations page names)."""
+    # Not tmp_path: the unix socket lives in the data dir, and its path must stay short.
+    workdir = Path(tempfile.mkdtemp(prefix="senate-db-dba-"))
+    data_dir = workdir / "data"
+    try:
+        admin = embedded.start(data_dir)
+        with _connect(admin) as conn:
+            conn.execute("ALTER SYSTEM SET fsync = off")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("CREATE DATABASE scidex")
+        yield urls.with_database(admin, "scidex")
+    finally:
+        embedded.stop(data_dir)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_login_without_createrole_migrates_once_a_dba_ran_the_operations_page_block(
+    dba_cluster: str,
+) -> None:
+    block = dba_block()
+    # The DBA forgot one role, one group membership and the migrating login's membership in
+    # senate_owner: each statement as the page has it, and what the DBA ran instead.
+    slips = {
+        "CREATE ROLE senate_atlas    NOLOGIN IN ROLE senate_reader;": "",
+        "CREATE ROLE senate_writer   NOLOGIN IN ROLE senate_reader;": (
+            "CREATE ROLE senate_writer NOLOGIN;"
+        ),
+        "GRANT senate_owner TO senate_migrator;": "",
+    }
+    lines = block.splitlines()
+    assert set(slips) <= set(lines), "operations.md: the DBA block changed"
+    with _connect(dba_cluster) as conn:
+        conn.execute("\n".join(slips.get(x, x) for x in lines))  # type: ignore[arg-type]
+        assert conn.execute(
+            "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = 'senate_migrator'"
+        ).fetchone() == (False, False)
+    login = urls.to_params(dba_cluster)
+    login.update(user="senate_migrator", password="change me")
+    url = urls.from_params(login)
+    with _connect(url) as conn:  # the deployment: the login owns its table
+        _usage(conn)
+
+    missing = {
+        ("role", "role senate_atlas"),
+        ("membership", "role senate_writer in senate_reader"),
+        ("membership", "role senate_migrator in senate_owner"),
+    }
+    found = preflight.blockers(preflight.run_check(url))
+    print("[dba] " + "\n[dba] ".join(f.line() for f in found))
+    assert {(f.code, f.object) for f in found} == missing
+    assert_refused_with_nothing_written(url, *missing)
+
+    # The DBA runs the statements the lines name; the login, still without CREATEROLE, migrates.
+    with _connect(dba_cluster) as conn:
+        for f in found:
+            statement = re.search(r"as a superuser run (.+;) then migrate again", f.message)
+            assert statement, f.line()
+            conn.execute(statement[1])  # type: ignore[arg-type]
+    assert preflight.blockers(preflight.run_check(url)) == []
+    assert migrations.apply_migrations(url) == migrations.migration_ids()
+    assert migrations.pending(url) == []
+    with _connect(dba_cluster) as conn:
+        # 0056 and 0125 found every role and membership: they created, granted and commented
+        # nothing (the login may not comment a role).
+        assert conn.execute(
+            "SELECT count(*) FILTER (WHERE shobj_description(oid, 'pg_authid') IS NOT NULL),"
+            " count(*) FILTER (WHERE pg_has_role(rolname, 'senate_reader', 'MEMBER'))"
+            " FROM pg_roles WHERE rolname LIKE 'senate\\_%' AND rolname <> 'senate_migrator'"
+        ).fetchone() == (0, 6)
+        assert conn.execute(
+            "SELECT DISTINCT proowner::regrole::text FROM pg_proc"
+            " WHERE pronamespace = 'senate'::regnamespace"
+        ).fetchall() == [("senate_owner",)]
+        assert conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE amount_used IS DISTINCT FROM amount)"
+            " FROM public.resource_usage"
+        ).fetchone() == (LEGACY_ROWS, 0)
+
+
+@pytest.fixture
+def plain_owner(empty_db_url: str) -> Iterator[tuple[str, str]]:
+    """A LOGIN role without CREATEROLE owning ``empty_db_url``'s database, on the shared server
+    (where the group roles exist, as after a DBA's block). Yields (its name, its URL)."""
+    name = f"preflight_plain_{secrets.token_hex(4)}"
+    password = secrets.token_hex(16)
+    params = urls.to_params(empty_db_url)
+    with _connect(empty_db_url) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(params["dbname"]), sql.Identifier(name)
+            )
+        )
+    params.update(user=name, password=password)
+    try:
+        yield name, urls.from_params(params)
+    finally:
+        with _connect(empty_db_url) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (name,),
+            )
+            conn.execute(
+                sql.SQL("REASSIGN OWNED BY {} TO current_user").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def test_a_login_without_createrole_where_the_roles_exist_is_refused_then_migrates(
+    plain_owner: tuple[str, str], empty_db_url: str
+) -> None:
+    name, url = plain_owner
+    if not _can_log_in(url):
+        pytest.skip("the server does not accept password logins for test roles")
+    with _connect(url) as conn:
+        _usage(conn)
+    # Not yet a member of senate_owner, which may not CREATE in public: refused up front.
+    missing = {
+        ("membership", f"role {name} in senate_owner"),
+        ("rights", "role senate_owner"),
+    }
+    assert missing <= {(f.code, f.object) for f in preflight.blockers(preflight.run_check(url))}
+    assert_refused_with_nothing_written(url, *missing)
+    # The DBA's two statements (the group roles and their memberships exist on this server).
+    with _connect(empty_db_url) as conn:
+        conn.execute(sql.SQL("GRANT senate_owner TO {}").format(sql.Identifier(name)))
+        conn.execute("GRANT CREATE ON SCHEMA public TO senate_owner")
+    assert preflight.blockers(preflight.run_check(url)) == []
+    assert migrations.apply_migrations(url) == migrations.migration_ids()
+    assert migrations.apply_migrations(url) == []
 
 
 # -- a login named senate ---------------------------------------------------------------------

@@ -22,9 +22,13 @@
 -- its memberships, and with them the access of every other database that uses
 -- it. Privileges are revoked per database by 0099's rollback; drop the roles
 -- by hand (DROP ROLE) once no database of the cluster uses them.
--- Creating roles needs CREATEROLE (or superuser): a migration user without it
--- fails here with 42501; a DBA then runs the CREATE ROLE lines of README
--- "Reliability and security" once per cluster and re-runs the migration.
+-- Creating roles needs CREATEROLE (or superuser). Without it, a DBA makes the
+-- roles and their memberships beforehand (db/docs/operations.md, "Roles made by
+-- a DBA"); this migration then only finds them: it creates, comments and grants
+-- nothing already in place, and leaves a role's comment alone when it may not
+-- set it (COMMENT ON ROLE needs CREATEROLE; the comment is descriptive only).
+-- The pre-flight refuses, before anything is written, a run that would need a
+-- missing role or membership it cannot make (one line each, with the SQL).
 SET lock_timeout = '5s';
 
 DO $$
@@ -58,8 +62,9 @@ BEGIN
            IS DISTINCT FROM r.description THEN
             BEGIN
                 EXECUTE format('COMMENT ON ROLE %I IS %L', r.role_name, r.description);
-            EXCEPTION WHEN internal_error OR unique_violation THEN
-                NULL;  -- "tuple concurrently updated": another database commented it meanwhile
+            EXCEPTION WHEN internal_error OR unique_violation OR insufficient_privilege THEN
+                NULL;  -- commented meanwhile ("tuple concurrently updated"), or made by a DBA
+                       -- and we may not comment it (no CREATEROLE / ADMIN OPTION)
             END;
         END IF;
     END LOOP;

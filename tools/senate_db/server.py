@@ -71,3 +71,30 @@ def drop_database(admin_url: str, dbname: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
         )
+
+
+@dataclass(frozen=True)
+class Session:
+    pid: int
+    user: str
+    application: str
+    since: str  # backend start, e.g. "2026-12-07 12:03"
+
+    def describe(self) -> str:
+        app = f" {self.application}" if self.application else ""
+        return f"pid {self.pid} ({self.user}{app}, since {self.since})"
+
+
+def open_sessions(admin_url: str, dbname: str) -> list[Session]:
+    """Client sessions connected to ``dbname`` other than this one (what ``DROP DATABASE ...
+    WITH (FORCE)`` would end)."""
+    with connect(admin_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''),"
+            " coalesce(to_char(backend_start, 'YYYY-MM-DD HH24:MI'), '?')"
+            " FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            " ORDER BY backend_start, pid",
+            (dbname,),
+        ).fetchall()
+    return [Session(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
