@@ -1601,6 +1601,7 @@ CREATE TABLE public.spend_alerts (
     effective_budget numeric NOT NULL,
     utilization numeric,
     fired_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    fired_as_of timestamp with time zone,
     CONSTRAINT spend_alerts_threshold_check CHECK ((threshold > (0)::numeric))
 );
 
@@ -1690,6 +1691,13 @@ COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (c
 
 
 --
+-- Name: COLUMN spend_alerts.fired_as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.fired_as_of IS 'The as_of check_spend_alerts() judged the spend at (run_daily_check: the end of its day); fired_at is when the row was written. NULL for alerts fired before migration 0140.';
+
+
+--
 -- Name: check_spend_alerts(timestamp with time zone, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1749,9 +1757,9 @@ BEGIN
     ), fired AS (
         INSERT INTO public.spend_alerts AS a
             (entity_type, entity_id, resource_type, period_start, period_end, threshold, spent,
-             effective_budget, utilization)
+             effective_budget, utilization, fired_as_of)
         SELECT c.entity_type, c.entity_id, c.resource_type, c.period_start, c.period_end,
-               c.threshold, c.spent, c.effective_budget, c.utilization
+               c.threshold, c.spent, c.effective_budget, c.utilization, $1
         FROM crossed AS c
         ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
         ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
@@ -1781,7 +1789,7 @@ $_$;
 -- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 
 --
@@ -2100,10 +2108,10 @@ COMMENT ON FUNCTION public.effective_budget(base_budget numeric, market_weight n
 
 
 --
--- Name: explain_budget(text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: explain_budget(text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text, login text)
+CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text, include_unchanged boolean DEFAULT true) RETURNS TABLE(ledger_id bigint, recorded_at timestamp with time zone, resource_type text, balance_before numeric, balance_after numeric, delta numeric, unit text, cause text, actor text, explanation text, login text, as_of timestamp with time zone)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2127,7 +2135,8 @@ CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETU
                WHEN l.account = 'entity_status' THEN coalesce('status: ' || l.note, 'status change')
                ELSE coalesce(l.note, '')
            END,
-           l.session_login
+           l.session_login,
+           coalesce(l.as_of, l.recorded_at)
     FROM public.budget_ledger AS l
     LEFT JOIN public.resource_types AS rt ON rt.resource_type = l.resource_type
     LEFT JOIN public.allocation_proposals AS p
@@ -2138,15 +2147,16 @@ CREATE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) RETU
     WHERE l.entity_type = p_entity_type
       AND l.entity_id = p_entity_id
       AND l.account IN ('entity_budget', 'entity_status')
+      AND (include_unchanged IS NOT FALSE OR l.delta <> 0)
     ORDER BY l.ledger_id
 $$;
 
 
 --
--- Name: FUNCTION explain_budget(p_entity_type text, p_entity_id text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION explain_budget(p_entity_type text, p_entity_id text, include_unchanged boolean); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when, resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor (as named by the function that made the change), an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note) and login (session_user that made the change; NULL before migration 0111). A direct edit reads as direct_write under its login. The last balance_after per class is the current budget.';
+COMMENT ON FUNCTION public.explain_budget(p_entity_type text, p_entity_id text, include_unchanged boolean) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when it was recorded (recorded_at, clock time) and the economy time it belongs to (as_of: a review cycle''s as_of, e.g. the demo''s simulated day; else recorded_at), resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor (as named by the function that made the change), an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note) and login (session_user that made the change; NULL before migration 0111). A direct edit reads as direct_write under its login. include_unchanged => false leaves out the rows that changed no amount (delta 0: throttle and release status changes). The last balance_after per class is the current budget.';
 
 
 --
@@ -3364,6 +3374,8 @@ DECLARE
     v_day date;
     v_day_start timestamptz;
     v_alert_time timestamptz;
+    v_prior_as_of timestamptz;
+    v_past boolean;
     v_jit text := current_setting('jit');
 BEGIN
     -- Planner settings for this call only (restored below; an error rolls them back):
@@ -3384,6 +3396,13 @@ BEGIN
     -- The alerts of a past day are judged at the end of that day.
     v_alert_time := least(now(), (v_day + 1)::timestamp AT TIME ZONE v_policy.time_zone
                                  - interval '1 microsecond');
+    -- A past day's rows carry that day's times (budget_ledger.as_of, spend_throttles
+    -- throttled_as_of / released_as_of): releases as of its start, throttles as of its end.
+    -- Today's carry the transaction's declared as_of, else the clock.
+    v_past := v_day < v_today;
+    IF v_past THEN
+        v_prior_as_of := senate.set_change_as_of(v_day_start);
+    END IF;
 
     -- 1. Releases that are due.
     RETURN QUERY
@@ -3392,6 +3411,10 @@ BEGIN
            t.release_reason
     FROM senate.release_lifted_throttles(NULL, NULL, v_day_start) AS t
     ORDER BY t.entity_type, t.entity_id, t.resource_type, t.kind;
+
+    IF v_past THEN
+        PERFORM senate.set_change_as_of(v_alert_time);
+    END IF;
 
     -- 2. New throttles.
     RETURN QUERY
@@ -3430,7 +3453,7 @@ BEGIN
                m.effective_budget AS allowance,
                format('spent %s %s ($%s) in budget period %s..%s, over its effective budget of %s',
                       m.period_spent, m.resource_type, round(m.period_cost, 4), m.period_start,
-                      m.period_end - 1, round(m.effective_budget, 6)) AS reason
+                      m.period_end - 1, trim_scale(round(m.effective_budget, 2))) AS reason
         FROM measured AS m
         WHERE m.period_spent > m.effective_budget
         UNION ALL
@@ -3439,7 +3462,7 @@ BEGIN
                format('spent %s %s ($%s) on %s, over its %s daily allowance of %s',
                       m.day_spent, m.resource_type, round(m.day_cost, 4), v_day,
                       CASE WHEN m.explicit_allowance THEN 'explicit' ELSE 'derived' END,
-                      round(m.daily_allowance, 6))
+                      trim_scale(round(m.daily_allowance, 2)))
         FROM measured AS m
         WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
     ), placed AS (
@@ -3460,15 +3483,18 @@ BEGIN
     FROM placed AS p
     ORDER BY p.entity_type, p.entity_id, p.resource_type, p.kind;
 
-    -- 3. Spend alerts due.
+    -- 3. Spend alerts due (fired_as_of = the end of the day).
     RETURN QUERY
     SELECT 'alert'::text, a.entity_type, a.entity_id, a.resource_type,
            format('threshold %s', a.threshold), a.period_start, a.period_end, a.spent,
            NULL::numeric, a.effective_budget,
            format('spent %s of effective budget %s (%s %%) in %s..%s', a.spent,
-                  round(a.effective_budget, 6), round(100 * a.utilization, 1), a.period_start,
-                  a.period_end - 1)
+                  trim_scale(round(a.effective_budget, 2)), round(100 * a.utilization, 1),
+                  a.period_start, a.period_end - 1)
     FROM public.check_spend_alerts(v_alert_time) AS a;
+    IF v_past THEN
+        PERFORM senate.set_change_as_of(v_prior_as_of);
+    END IF;
     PERFORM set_config('jit', v_jit, true);
 END;
 $_$;
@@ -3478,7 +3504,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), and fires the spend alerts due. Returns one row per action (released, throttled, alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason. Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), and fires the spend alerts due. Returns one row per action (released, throttled, alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -3498,6 +3524,7 @@ DECLARE
     v_run bigint;
     v_window_start date;
     v_window_end date;
+    v_prior_as_of timestamptz;
 BEGIN
     IF v_as_of IS NULL OR v_as_of > pg_catalog.now() THEN
         PERFORM senate.raise_error('S3008',
@@ -3526,11 +3553,17 @@ BEGIN
                          'preview_rebalance() previews the next window', v_window_start,
                          v_window_end - 1, v_run;
         END IF;
+    ELSE
+        -- The budget and reserve changes (and the throttles they lift) are as of as_of.
+        v_prior_as_of := senate.set_change_as_of(v_as_of);
     END IF;
     RETURN QUERY
     SELECT x.entity_type, x.entity_id, x.resource_type, x.old_budget, x.new_budget, x.delta,
            x.reason, x.detail
     FROM senate.plan_rebalance(v_as_of, NOT v_dry_run, v_actor) AS x;
+    IF NOT v_dry_run THEN
+        PERFORM senate.set_change_as_of(v_prior_as_of);
+    END IF;
 END;
 $_$;
 
@@ -3539,7 +3572,7 @@ $_$;
 -- Name: FUNCTION run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing; for a window already applied it raises a NOTICE naming the run and shows what the rules would do now. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. The engine is senate.plan_rebalance; preview_rebalance() is the analysts'' labelled dry run. Errors: S3008 as_of in the future (or NULL), 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after 5 s).';
+COMMENT ON FUNCTION public.run_rebalance(as_of timestamp with time zone, dry_run boolean, actor text) IS 'Weekly strategic rebalance for the review window of as_of (default now; the policy roi_window in days ending where as_of''s budget period begins). Rules (each change at most floor(max_rebalance_step x budget)): idle_reclaim (no spend of a class since as_of''s day - idle_window -> into the reserve), sustained_low_roi (llm_tokens ROI < roi_low_threshold in the last low_roi_windows windows -> into the reserve), strong_roi_market_support (ROI >= roi_high_threshold and applied market weight >= market_support_threshold -> gain from the reserve, in allocation_ranking order), reassigned_idle_budget (the reclaimed idle budget -> the top of allocation_ranking). Budgets + reserve are conserved per class. Returns one row per changed envelope and class and one reserve row per class (entity NULL): old, new, delta (unit of the class), reason (rule) and detail (evidence). dry_run (default true) writes nothing; for a window already applied it raises a NOTICE naming the run and shows what the rules would do now. Applying writes budgets, reserve, budget_ledger (cause rebalance, cause_id = run id, note = rule, as_of = as_of), rebalance_runs and rebalance_changes in one transaction; a window already applied changes nothing (no rows, a NOTICE). actor defaults to the session user. The engine is senate.plan_rebalance; preview_rebalance() is the analysts'' labelled dry run. Errors: S3008 as_of in the future (or NULL), 22023 dry_run NULL, S2010 bad actor, S5030 another apply holds the cycle lock (after 5 s).';
 
 
 --
@@ -5013,6 +5046,28 @@ $_$;
 --
 
 COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, p_value text) IS 'Code generator helper: a PL/pgSQL boolean expression telling whether p_value (e.g. NEW.created_at) holds the column''s default, i.e. the writer most likely did not set it. ''false'' without a default; ''true'' for a volatile default (clock_timestamp(), nextval(), ...) whose value cannot be recomputed; otherwise the default re-evaluated (now() is the same within a transaction).';
+
+
+--
+-- Name: current_change_as_of(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.current_change_as_of() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT c.as_of
+    FROM senate.change_as_of AS c
+    WHERE c.backend_pid = pg_catalog.pg_backend_pid()
+      AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned()
+$$;
+
+
+--
+-- Name: FUNCTION current_change_as_of(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.current_change_as_of() IS 'The as_of senate.set_change_as_of() declared for this transaction, else NULL. SECURITY DEFINER so that the stamping triggers, running as any writer, can read it; it shows only the calling transaction''s own.';
 
 
 --
@@ -7513,6 +7568,8 @@ CREATE TABLE public.spend_throttles (
     throttled_until timestamp with time zone NOT NULL,
     released_at timestamp with time zone,
     release_reason text,
+    throttled_as_of timestamp with time zone,
+    released_as_of timestamp with time zone,
     CONSTRAINT spend_throttles_kind_check CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text]))),
     CONSTRAINT spend_throttles_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
     CONSTRAINT spend_throttles_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
@@ -7631,6 +7688,20 @@ COMMENT ON COLUMN public.spend_throttles.released_at IS 'When the release was re
 --
 
 COMMENT ON COLUMN public.spend_throttles.release_reason IS 'Why it was released: window ended, or budget/allowance rose (also the ledger note).';
+
+
+--
+-- Name: COLUMN spend_throttles.throttled_as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.throttled_as_of IS 'The economy time the throttle took effect: the end of the day run_daily_check judged (for a past day), else throttled_at. Set by trigger t15_stamp_as_of; NULL for throttles placed before migration 0140.';
+
+
+--
+-- Name: COLUMN spend_throttles.released_as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_throttles.released_as_of IS 'The economy time of the release: the start of the day run_daily_check judged (for a past day) or the as_of of the change that lifted it, else released_at; never before throttled_as_of. Set by trigger t15_stamp_as_of; NULL while unreleased and for releases before migration 0140.';
 
 
 --
@@ -8353,6 +8424,45 @@ COMMENT ON FUNCTION senate.session_senator() IS 'The senator id of the session''
 
 
 --
+-- Name: set_change_as_of(timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.set_change_as_of(p_as_of timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_xact xid8 := pg_catalog.pg_current_xact_id();
+    v_prior timestamptz;
+BEGIN
+    -- Rows this backend left behind in earlier transactions (committed without a clear).
+    DELETE FROM senate.change_as_of AS c
+    WHERE c.backend_pid = pg_catalog.pg_backend_pid() AND c.transaction_id <> v_xact;
+    SELECT c.as_of INTO v_prior
+    FROM senate.change_as_of AS c
+    WHERE c.backend_pid = pg_catalog.pg_backend_pid() AND c.transaction_id = v_xact;
+    IF p_as_of IS NULL THEN
+        DELETE FROM senate.change_as_of AS c
+        WHERE c.backend_pid = pg_catalog.pg_backend_pid() AND c.transaction_id = v_xact;
+    ELSE
+        INSERT INTO senate.change_as_of AS c (backend_pid, transaction_id, as_of)
+        VALUES (pg_catalog.pg_backend_pid(), v_xact, p_as_of)
+        ON CONFLICT (backend_pid, transaction_id) DO UPDATE
+        SET as_of = excluded.as_of, set_at = excluded.set_at;
+    END IF;
+    RETURN v_prior;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION set_change_as_of(p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.set_change_as_of(p_as_of timestamp with time zone) IS 'Declares the economy time (as_of) of the budget, reserve, throttle and alert changes that follow in this transaction (budget_ledger.as_of, spend_throttles.throttled_as_of and released_as_of); NULL forgets it (changes are then as of the time they are written). Returns the as_of it replaces (NULL if none), for the caller to put back. Owner only.';
+
+
+--
 -- Name: set_change_cause(text, text, text, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -8660,6 +8770,28 @@ COMMENT ON FUNCTION senate.spend_request_is_valid(p_entity_id text, p_resource_t
 
 
 --
+-- Name: stamp_ledger_as_of(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.stamp_ledger_as_of() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.as_of := coalesce(senate.current_change_as_of(), NEW.recorded_at);
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION stamp_ledger_as_of(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.stamp_ledger_as_of() IS 'BEFORE INSERT row trigger on budget_ledger: as_of := the transaction''s declared as_of (senate.current_change_as_of()), else recorded_at, whatever the INSERT gave.';
+
+
+--
 -- Name: stamp_session_login(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -8679,6 +8811,37 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.stamp_session_login() IS 'BEFORE INSERT row trigger: sets session_login to session_user, whatever the INSERT gave.';
+
+
+--
+-- Name: stamp_throttle_as_of(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.stamp_throttle_as_of() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.throttled_as_of := coalesce(senate.current_change_as_of(), NEW.throttled_at);
+        NEW.released_as_of := CASE WHEN NEW.released_at IS NOT NULL THEN
+                                       greatest(coalesce(senate.current_change_as_of(),
+                                                         NEW.released_at), NEW.throttled_as_of)
+                                   END;
+    ELSIF OLD.released_at IS NULL AND NEW.released_at IS NOT NULL THEN
+        NEW.released_as_of := greatest(coalesce(senate.current_change_as_of(), NEW.released_at),
+                                       OLD.throttled_as_of);
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION stamp_throttle_as_of(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.stamp_throttle_as_of() IS 'BEFORE INSERT OR UPDATE row trigger on spend_throttles (after t10_guard_spend_throttles, which refuses any other change): throttled_as_of on placement and released_as_of on release := the transaction''s declared as_of (senate.current_change_as_of()), else the wall-clock column.';
 
 
 --
@@ -9772,6 +9935,7 @@ CREATE TABLE public.budget_ledger (
     transaction_id bigint DEFAULT txid_current() NOT NULL,
     model_tier text,
     session_login text DEFAULT SESSION_USER,
+    as_of timestamp with time zone,
     CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
     CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
     CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
@@ -9895,6 +10059,13 @@ COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_ti
 --
 
 COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
+
+
+--
+-- Name: COLUMN budget_ledger.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.as_of IS 'The economy time of the change: the as_of of the review cycle or session that made it (a past day when a cycle runs for one, the demo''s simulated days), else recorded_at. Set by trigger t98_stamp_as_of whatever the INSERT says; NULL for rows recorded before migration 0140 (read recorded_at).';
 
 
 --
@@ -10204,7 +10375,8 @@ CREATE VIEW public.budget_move_evidence AS
     rr.window_start AS rebalance_window_start,
     rr.window_end AS rebalance_window_end,
     l.actor,
-    l.session_login AS login
+    l.session_login AS login,
+    COALESCE(l.as_of, l.recorded_at) AS as_of
    FROM ((((public.budget_ledger l
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = l.resource_type)))
      LEFT JOIN public.rebalance_changes c ON (((l.cause_type = 'rebalance'::text) AND (l.account = 'entity_budget'::text) AND (c.entity_type = l.entity_type) AND (c.entity_id = l.entity_id) AND (c.resource_type = l.resource_type) AND ((c.run_id)::text = l.cause_id))))
@@ -10344,6 +10516,13 @@ COMMENT ON COLUMN public.budget_move_evidence.actor IS 'Who made the change, as 
 --
 
 COMMENT ON COLUMN public.budget_move_evidence.login IS 'Login (session_user) that made the change; NULL before migration 0111.';
+
+
+--
+-- Name: COLUMN budget_move_evidence.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_move_evidence.as_of IS 'The economy time of the move (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day; recorded_at for rows before migration 0140).';
 
 
 --
@@ -12452,14 +12631,15 @@ CREATE VIEW public.senate_report_budget_by_period AS
     rt.unit,
     s.snapshot_at,
     s.envelopes,
-    s.base_budget,
-    s.effective_budget,
-    s.spent,
-    s.spent_cost_usd,
+    trim_scale(round(s.base_budget, 2)) AS base_budget,
+    trim_scale(round(s.effective_budget, 2)) AS effective_budget,
+    trim_scale(round(s.spent, 2)) AS spent,
+    round(s.spent_cost_usd, 2) AS spent_cost_usd,
+    round(
         CASE
             WHEN (s.effective_budget > (0)::numeric) THEN (s.spent / s.effective_budget)
             ELSE NULL::numeric
-        END AS utilization,
+        END, 4) AS utilization,
     s.over_budget_entities
    FROM (public.budget_snapshots s
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
@@ -12470,7 +12650,7 @@ CREATE VIEW public.senate_report_budget_by_period AS
 -- Name: VIEW senate_report_budget_by_period; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_budget_by_period IS 'Budget against spend per budget period, entity type and resource class: the latest snapshot (budget_snapshots) taken in each period, so a finished period shows its whole spend and the current one its spend so far. Empty until record_economy_snapshot() has run.';
+COMMENT ON VIEW public.senate_report_budget_by_period IS 'Budget against spend per budget period, entity type and resource class: the latest snapshot (budget_snapshots) taken in each period, so a finished period shows its whole spend and the current one its spend so far. Empty until record_economy_snapshot() has run. Rounded for reading (amounts 2 decimals, USD cents, fractions 4); exact in budget_snapshots.';
 
 
 --
@@ -12526,35 +12706,35 @@ COMMENT ON COLUMN public.senate_report_budget_by_period.envelopes IS 'Envelopes 
 -- Name: COLUMN senate_report_budget_by_period.base_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_budget_by_period.base_budget IS 'Sum of base budgets then, in unit.';
+COMMENT ON COLUMN public.senate_report_budget_by_period.base_budget IS 'Sum of base budgets then, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_budget_by_period.effective_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_budget_by_period.effective_budget IS 'Sum of effective budgets then, in unit.';
+COMMENT ON COLUMN public.senate_report_budget_by_period.effective_budget IS 'Sum of effective budgets then, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_budget_by_period.spent; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_budget_by_period.spent IS 'Spend in the period through the snapshot''s day, in unit.';
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent IS 'Spend in the period through the snapshot''s day, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_budget_by_period.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_budget_by_period.spent_cost_usd IS 'Cost of that spend, in USD.';
+COMMENT ON COLUMN public.senate_report_budget_by_period.spent_cost_usd IS 'Cost of that spend, in USD (cents).';
 
 
 --
 -- Name: COLUMN senate_report_budget_by_period.utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_budget_by_period.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+COMMENT ON COLUMN public.senate_report_budget_by_period.utilization IS 'spent / effective_budget as a fraction (4 decimals); NULL when the budget is 0.';
 
 
 --
@@ -12579,9 +12759,9 @@ CREATE VIEW public.senate_report_last_rebalance AS
     c.entity_id,
     c.resource_type,
     rt.unit,
-    c.old_budget,
-    c.new_budget,
-    c.delta,
+    trim_scale(round(c.old_budget, 2)) AS old_budget,
+    trim_scale(round(c.new_budget, 2)) AS new_budget,
+    trim_scale(round(c.delta, 2)) AS delta,
     c.reason,
     c.detail
    FROM ((( SELECT x.run_id,
@@ -12607,7 +12787,7 @@ CREATE VIEW public.senate_report_last_rebalance AS
 -- Name: VIEW senate_report_last_rebalance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_last_rebalance IS 'What the most recent applied rebalance (rebalance_runs) changed and why: its plan (rebalance_changes), one row per envelope and class changed, and one reserve row per class (entity NULL, reason reserve), with the rule and its evidence.';
+COMMENT ON VIEW public.senate_report_last_rebalance IS 'What the most recent applied rebalance (rebalance_runs) changed and why: its plan (rebalance_changes), one row per envelope and class changed, and one reserve row per class (entity NULL, reason reserve), with the rule and its evidence. Amounts rounded to 2 decimals for reading; exact in rebalance_changes.';
 
 
 --
@@ -12684,21 +12864,21 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.unit IS 'Unit of the amoun
 -- Name: COLUMN senate_report_last_rebalance.old_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_last_rebalance.new_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_last_rebalance.delta; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit (2 decimals).';
 
 
 --
@@ -12720,24 +12900,39 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence th
 --
 
 CREATE VIEW public.senate_report_last_rebalance_summary AS
- SELECT run_id,
-    window_start,
-    window_end,
-    resource_type,
-    unit,
-    reason,
+ SELECT r.run_id,
+    r.window_start,
+    r.window_end,
+    c.resource_type,
+    rt.unit,
+    c.reason,
     count(*) AS changes,
-    sum(delta) AS total_delta
-   FROM public.senate_report_last_rebalance r
-  GROUP BY run_id, window_start, window_end, resource_type, unit, reason
-  ORDER BY resource_type, reason;
+    trim_scale(round(sum(c.delta), 2)) AS total_delta
+   FROM ((( SELECT x.run_id,
+            x.window_start,
+            x.window_end,
+            x.as_of,
+            x.policy_version,
+            x.actor,
+            x.applied_at,
+            x.gains,
+            x.reductions,
+            x.reclaims,
+            x.reassignments
+           FROM public.rebalance_runs x
+          ORDER BY x.run_id DESC
+         LIMIT 1) r
+     JOIN public.rebalance_changes c ON ((c.run_id = r.run_id)))
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = c.resource_type)))
+  GROUP BY r.run_id, r.window_start, r.window_end, c.resource_type, rt.unit, c.reason
+  ORDER BY c.resource_type, c.reason;
 
 
 --
 -- Name: VIEW senate_report_last_rebalance_summary; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_last_rebalance_summary IS 'senate_report_last_rebalance counted per resource class and rule: how many budgets the last rebalance changed under each rule and by how much in total (the reserve row: its net change).';
+COMMENT ON VIEW public.senate_report_last_rebalance_summary IS 'senate_report_last_rebalance counted per resource class and rule: how many budgets the last rebalance changed under each rule and by how much in total (the reserve row: its net change). The exact deltas (rebalance_changes) are summed, then rounded to 2 decimals.';
 
 
 --
@@ -12793,7 +12988,7 @@ COMMENT ON COLUMN public.senate_report_last_rebalance_summary.changes IS 'Budget
 -- Name: COLUMN senate_report_last_rebalance_summary.total_delta; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Sum of their deltas, in unit.';
+COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Sum of their deltas, in unit (2 decimals).';
 
 
 --
@@ -12805,23 +13000,23 @@ CREATE VIEW public.senate_report_over_budget AS
     entity_id,
     resource_type,
     unit,
-    effective_budget,
-    spent,
-    (spent - effective_budget) AS overrun,
-    utilization,
-    spent_cost_usd,
+    trim_scale(round(effective_budget, 2)) AS effective_budget,
+    trim_scale(round(spent, 2)) AS spent,
+    trim_scale(round((spent - effective_budget), 2)) AS overrun,
+    round(utilization, 4) AS utilization,
+    round(spent_cost_usd, 2) AS spent_cost_usd,
     throttled,
     throttled_until
    FROM public.budget_status b
   WHERE over_budget
-  ORDER BY utilization DESC, entity_type, entity_id, resource_type;
+  ORDER BY b.utilization DESC, entity_type, entity_id, resource_type;
 
 
 --
 -- Name: VIEW senate_report_over_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_over_budget IS 'Envelopes that have spent more than their effective budget in a class this period, most over first (NULL utilization = spend against a zero budget).';
+COMMENT ON VIEW public.senate_report_over_budget IS 'Envelopes that have spent more than their effective budget in a class this period, most over first (NULL utilization = spend against a zero budget). One row per entity and class. Rounded for reading (amounts 2 decimals, fractions 4, USD cents); exact figures in budget_status.';
 
 
 --
@@ -12856,7 +13051,7 @@ COMMENT ON COLUMN public.senate_report_over_budget.unit IS 'Unit of the amounts:
 -- Name: COLUMN senate_report_over_budget.effective_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_over_budget.effective_budget IS 'Effective budget this period, in unit.';
+COMMENT ON COLUMN public.senate_report_over_budget.effective_budget IS 'Effective budget this period, in unit (2 decimals).';
 
 
 --
@@ -12870,21 +13065,21 @@ COMMENT ON COLUMN public.senate_report_over_budget.spent IS 'Spend this period, 
 -- Name: COLUMN senate_report_over_budget.overrun; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_over_budget.overrun IS 'spent - effective_budget, in unit.';
+COMMENT ON COLUMN public.senate_report_over_budget.overrun IS 'spent - effective_budget, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_over_budget.utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_over_budget.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+COMMENT ON COLUMN public.senate_report_over_budget.utilization IS 'spent / effective_budget as a fraction (4 decimals); NULL when the budget is 0.';
 
 
 --
 -- Name: COLUMN senate_report_over_budget.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_over_budget.spent_cost_usd IS 'Cost of the spend this period, in USD.';
+COMMENT ON COLUMN public.senate_report_over_budget.spent_cost_usd IS 'Cost of the spend this period, in USD (cents).';
 
 
 --
@@ -12912,22 +13107,23 @@ CREATE VIEW public.senate_report_overview AS
     ( SELECT count(*) AS count
            FROM public.resource_budgets) AS envelopes,
     s.over_budget_entities,
-    s.effective_token_budget,
-    s.tokens_spent,
+    trim_scale(round(s.effective_token_budget, 2)) AS effective_token_budget,
+    trim_scale(round(s.tokens_spent, 2)) AS tokens_spent,
+    round(
         CASE
             WHEN (s.effective_token_budget > (0)::numeric) THEN (s.tokens_spent / s.effective_token_budget)
             ELSE NULL::numeric
-        END AS token_utilization,
-    s.spent_cost_usd,
+        END, 4) AS token_utilization,
+    round(s.spent_cost_usd, 2) AS spent_cost_usd,
     rw.window_start AS roi_window_start,
     rw.window_end AS roi_window_end,
     g.kg_edges_gained,
-    g.tokens_spent AS roi_window_tokens_spent,
-    public.roi_score(g.kg_edges_gained, g.tokens_spent) AS roi_window_roi,
+    trim_scale(round(g.tokens_spent, 2)) AS roi_window_tokens_spent,
+    round(public.roi_score(g.kg_edges_gained, g.tokens_spent), 8) AS roi_window_roi,
     ( SELECT count(*) AS count
            FROM public.allocation_proposals p
           WHERE (p.status = 'pending'::text)) AS pending_proposals,
-    ( SELECT r.balance
+    ( SELECT trim_scale(round(r.balance, 2)) AS trim_scale
            FROM public.senate_reserve r
           WHERE (r.resource_type = 'llm_tokens'::text)) AS reserve_tokens,
     s.throttled_entities,
@@ -12953,7 +13149,7 @@ CREATE VIEW public.senate_report_overview AS
 -- Name: VIEW senate_report_overview; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_overview IS 'The Senate report''s headline, one row: the current budget period, envelopes, entities over budget, the token budget and its use this period, the cost of this period''s spend, the ROI window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, alerts fired this period and the last rebalance run.';
+COMMENT ON VIEW public.senate_report_overview IS 'The Senate report''s headline, one row: the current budget period, envelopes, entities over budget, the token budget and its use this period, the cost of this period''s spend, the ROI window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, alerts fired this period and the last rebalance run. Rounded for reading (amounts to 2 decimals, fractions to 4, USD to cents, ROI to 8 decimals); exact figures in budget_status, roi_leaderboard and senate_reserve.';
 
 
 --
@@ -12995,7 +13191,7 @@ COMMENT ON COLUMN public.senate_report_overview.over_budget_entities IS 'Entitie
 -- Name: COLUMN senate_report_overview.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_overview.effective_token_budget IS 'Sum of effective llm_tokens budgets this period, in tokens.';
+COMMENT ON COLUMN public.senate_report_overview.effective_token_budget IS 'Sum of effective llm_tokens budgets this period, in tokens (2 decimals).';
 
 
 --
@@ -13009,14 +13205,14 @@ COMMENT ON COLUMN public.senate_report_overview.tokens_spent IS 'llm tokens spen
 -- Name: COLUMN senate_report_overview.token_utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_overview.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %).';
+COMMENT ON COLUMN public.senate_report_overview.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %; 4 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_overview.spent_cost_usd; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_overview.spent_cost_usd IS 'Cost of all classes'' spend by envelopes this period, in USD.';
+COMMENT ON COLUMN public.senate_report_overview.spent_cost_usd IS 'Cost of all classes'' spend by envelopes this period, in USD (cents).';
 
 
 --
@@ -13051,7 +13247,7 @@ COMMENT ON COLUMN public.senate_report_overview.roi_window_tokens_spent IS 'llm 
 -- Name: COLUMN senate_report_overview.roi_window_roi; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_overview.roi_window_roi IS 'kg_edges_gained / roi_window_tokens_spent, in KG edges per token.';
+COMMENT ON COLUMN public.senate_report_overview.roi_window_roi IS 'kg_edges_gained / roi_window_tokens_spent, in KG edges per token (8 decimals).';
 
 
 --
@@ -13072,7 +13268,7 @@ COMMENT ON COLUMN public.senate_report_overview.reserve_tokens IS 'Senate reserv
 -- Name: COLUMN senate_report_overview.throttled_entities; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_overview.throttled_entities IS 'Entities with an active throttle in at least one class (budget_status.throttled), in entities.';
+COMMENT ON COLUMN public.senate_report_overview.throttled_entities IS 'Entities with an active throttle in at least one class (budget_status.throttled), in entities; senate_report_throttled has one row per entity and class, so it can hold more rows.';
 
 
 --
@@ -13236,16 +13432,18 @@ COMMENT ON COLUMN public.senate_report_pending_proposals.justification IS 'The p
 CREATE VIEW public.senate_report_reserve AS
  SELECT t.resource_type,
     t.unit,
-    COALESCE(r.balance, (0)::numeric) AS balance,
-    a.allocated,
+    trim_scale(round(COALESCE(r.balance, (0)::numeric), 2)) AS balance,
+    trim_scale(round(a.allocated, 2)) AS allocated,
+    round(
         CASE
             WHEN ((COALESCE(r.balance, (0)::numeric) + a.allocated) > (0)::numeric) THEN (COALESCE(r.balance, (0)::numeric) / (COALESCE(r.balance, (0)::numeric) + a.allocated))
             ELSE NULL::numeric
-        END AS reserve_share,
-    COALESCE(q.pending_requested, (0)::numeric) AS pending_requested,
+        END, 4) AS reserve_share,
+    trim_scale(round(COALESCE(q.pending_requested, (0)::numeric), 2)) AS pending_requested,
     l.recorded_at AS last_change_at,
     l.cause_type AS last_change_cause,
-    l.delta AS last_change_delta
+    trim_scale(round(l.delta, 2)) AS last_change_delta,
+    COALESCE(l.as_of, l.recorded_at) AS last_change_as_of
    FROM ((((public.resource_types t
      LEFT JOIN public.senate_reserve r ON ((r.resource_type = t.resource_type)))
      CROSS JOIN LATERAL ( SELECT COALESCE(sum(senate.budget_amount(b.*, t.resource_type)), (0)::numeric) AS allocated
@@ -13255,7 +13453,8 @@ CREATE VIEW public.senate_report_reserve AS
           WHERE ((p.status = 'pending'::text) AND (p.resource_type = t.resource_type))) q ON (true))
      LEFT JOIN LATERAL ( SELECT g.recorded_at,
             g.cause_type,
-            g.delta
+            g.delta,
+            g.as_of
            FROM public.budget_ledger g
           WHERE ((g.account = 'reserve'::text) AND (g.entity_type IS NULL) AND (g.entity_id IS NULL) AND (g.resource_type = t.resource_type))
           ORDER BY g.ledger_id DESC
@@ -13267,7 +13466,7 @@ CREATE VIEW public.senate_report_reserve AS
 -- Name: VIEW senate_report_reserve; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger).';
+COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger: its cause, amount, economy time and clock time). Rounded for reading (amounts 2 decimals, share 4); exact in senate_reserve and budget_ledger.';
 
 
 --
@@ -13288,7 +13487,7 @@ COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tok
 -- Name: COLUMN senate_report_reserve.balance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.balance IS 'Reserve balance, in unit.';
+COMMENT ON COLUMN public.senate_report_reserve.balance IS 'Reserve balance, in unit (2 decimals).';
 
 
 --
@@ -13302,7 +13501,7 @@ COMMENT ON COLUMN public.senate_report_reserve.allocated IS 'Sum of the base bud
 -- Name: COLUMN senate_report_reserve.reserve_share; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.reserve_share IS 'balance / (balance + allocated) as a fraction; NULL when both are 0.';
+COMMENT ON COLUMN public.senate_report_reserve.reserve_share IS 'balance / (balance + allocated) as a fraction (4 decimals); NULL when both are 0.';
 
 
 --
@@ -13316,7 +13515,7 @@ COMMENT ON COLUMN public.senate_report_reserve.pending_requested IS 'Sum request
 -- Name: COLUMN senate_report_reserve.last_change_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.last_change_at IS 'When the reserve of the class last changed (ledger).';
+COMMENT ON COLUMN public.senate_report_reserve.last_change_at IS 'When the last change to the reserve of the class was recorded (ledger recorded_at, clock time).';
 
 
 --
@@ -13330,7 +13529,14 @@ COMMENT ON COLUMN public.senate_report_reserve.last_change_cause IS 'Cause of th
 -- Name: COLUMN senate_report_reserve.last_change_delta; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit.';
+COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit (signed: + into the reserve, - out of it; 2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_reserve.last_change_as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_reserve.last_change_as_of IS 'The economy time of that change (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day); last_change_at for changes before migration 0140.';
 
 
 --
@@ -13341,8 +13547,8 @@ CREATE VIEW public.senate_report_reserve_history AS
  SELECT s.snapshot_at,
     s.resource_type,
     rt.unit,
-    s.balance,
-    s.allocated
+    trim_scale(round(s.balance, 2)) AS balance,
+    trim_scale(round(s.allocated, 2)) AS allocated
    FROM (public.reserve_snapshots s
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = s.resource_type)))
   ORDER BY s.resource_type, s.snapshot_at;
@@ -13352,7 +13558,7 @@ CREATE VIEW public.senate_report_reserve_history AS
 -- Name: VIEW senate_report_reserve_history; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_reserve_history IS 'The reserve over time per resource class (reserve_snapshots), with the allocated total beside it. Empty until record_economy_snapshot() has run.';
+COMMENT ON VIEW public.senate_report_reserve_history IS 'The reserve over time per resource class (reserve_snapshots), with the allocated total beside it. Empty until record_economy_snapshot() has run. Amounts rounded to 2 decimals for reading; exact in reserve_snapshots.';
 
 
 --
@@ -13380,14 +13586,14 @@ COMMENT ON COLUMN public.senate_report_reserve_history.unit IS 'Unit of the amou
 -- Name: COLUMN senate_report_reserve_history.balance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve_history.balance IS 'Reserve balance, in unit.';
+COMMENT ON COLUMN public.senate_report_reserve_history.balance IS 'Reserve balance, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_reserve_history.allocated; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve_history.allocated IS 'Sum of envelopes'' base budgets, in unit.';
+COMMENT ON COLUMN public.senate_report_reserve_history.allocated IS 'Sum of envelopes'' base budgets, in unit (2 decimals).';
 
 
 --
@@ -13398,11 +13604,11 @@ CREATE VIEW public.senate_report_roi_laggards AS
  SELECT row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id) AS laggard_rank,
     l.entity_type,
     l.entity_id,
-    l.roi_score,
+    round(l.roi_score, 8) AS roi_score,
     l.kg_edges_gained,
-    l.tokens_spent,
+    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
     a.priority_score,
-    a.market_weight,
+    round(a.market_weight, 3) AS market_weight,
     l.window_start,
     l.window_end
    FROM (public.roi_leaderboard l
@@ -13415,7 +13621,7 @@ CREATE VIEW public.senate_report_roi_laggards AS
 -- Name: VIEW senate_report_roi_laggards; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_roi_laggards IS 'The poorest yield per token in the current ROI window, lowest first (ties: the larger spender first), with priority and applied market weight (NULL without an envelope).';
+COMMENT ON VIEW public.senate_report_roi_laggards IS 'The poorest yield per token in the current ROI window, lowest first (by the exact ROI; ties: the larger spender first), with priority and applied market weight (NULL without an envelope). ROI rounded to 8 decimals and weight to 3 for reading; exact in roi_leaderboard.';
 
 
 --
@@ -13443,7 +13649,7 @@ COMMENT ON COLUMN public.senate_report_roi_laggards.entity_id IS 'Entity identif
 -- Name: COLUMN senate_report_roi_laggards.roi_score; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_laggards.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+COMMENT ON COLUMN public.senate_report_roi_laggards.roi_score IS 'KG edges gained per token spent in the window, in edges per token (8 decimals).';
 
 
 --
@@ -13471,7 +13677,7 @@ COMMENT ON COLUMN public.senate_report_roi_laggards.priority_score IS 'priority_
 -- Name: COLUMN senate_report_roi_laggards.market_weight; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_laggards.market_weight IS 'Applied market weight of the envelope (unitless).';
+COMMENT ON COLUMN public.senate_report_roi_laggards.market_weight IS 'Applied market weight of the envelope (unitless, 3 decimals).';
 
 
 --
@@ -13496,11 +13702,11 @@ CREATE VIEW public.senate_report_roi_leaders AS
  SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id) AS leader_rank,
     l.entity_type,
     l.entity_id,
-    l.roi_score,
+    round(l.roi_score, 8) AS roi_score,
     l.kg_edges_gained,
-    l.tokens_spent,
+    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
     a.priority_score,
-    a.market_weight,
+    round(a.market_weight, 3) AS market_weight,
     l.window_start,
     l.window_end
    FROM (public.roi_leaderboard l
@@ -13513,7 +13719,7 @@ CREATE VIEW public.senate_report_roi_leaders AS
 -- Name: VIEW senate_report_roi_leaders; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_roi_leaders IS 'The best yield per token in the current ROI window (roi_leaderboard, entities that spent tokens), highest first, with priority and applied market weight (NULL without an envelope).';
+COMMENT ON VIEW public.senate_report_roi_leaders IS 'The best yield per token in the current ROI window (roi_leaderboard, entities that spent tokens), highest first (by the exact ROI), with priority and applied market weight (NULL without an envelope). ROI rounded to 8 decimals and weight to 3 for reading; exact in roi_leaderboard.';
 
 
 --
@@ -13541,7 +13747,7 @@ COMMENT ON COLUMN public.senate_report_roi_leaders.entity_id IS 'Entity identifi
 -- Name: COLUMN senate_report_roi_leaders.roi_score; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_leaders.roi_score IS 'KG edges gained per token spent in the window, in edges per token.';
+COMMENT ON COLUMN public.senate_report_roi_leaders.roi_score IS 'KG edges gained per token spent in the window, in edges per token (8 decimals).';
 
 
 --
@@ -13569,7 +13775,7 @@ COMMENT ON COLUMN public.senate_report_roi_leaders.priority_score IS 'priority_s
 -- Name: COLUMN senate_report_roi_leaders.market_weight; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_leaders.market_weight IS 'Applied market weight of the envelope (unitless).';
+COMMENT ON COLUMN public.senate_report_roi_leaders.market_weight IS 'Applied market weight of the envelope (unitless, 3 decimals).';
 
 
 --
@@ -13594,11 +13800,11 @@ CREATE VIEW public.senate_report_roi_priority AS
  SELECT a.entity_type,
     a.entity_id,
     a.priority_score,
-    l.roi_score,
+    round(l.roi_score, 8) AS roi_score,
     l.kg_edges_gained,
-    l.tokens_spent,
-    a.market_weight,
-    a.effective_token_budget
+    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
+    round(a.market_weight, 3) AS market_weight,
+    trim_scale(round(a.effective_token_budget, 2)) AS effective_token_budget
    FROM (public.allocation_ranking a
      LEFT JOIN public.roi_leaderboard l ON (((l.entity_type = a.entity_type) AND (l.entity_id = a.entity_id))))
   ORDER BY a.entity_type, a.entity_id;
@@ -13608,7 +13814,7 @@ CREATE VIEW public.senate_report_roi_priority AS
 -- Name: VIEW senate_report_roi_priority; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_roi_priority IS 'Every envelope''s priority score beside its ROI in the current window (NULL without token spend): does the Senate''s judgment agree with the yield? With applied market weight and effective token budget.';
+COMMENT ON VIEW public.senate_report_roi_priority IS 'Every envelope''s priority score beside its ROI in the current window (NULL without token spend): does the Senate''s judgment agree with the yield? With applied market weight and effective token budget. Rounded for reading (ROI 8 decimals, weight 3, amounts 2); exact in allocation_ranking and roi_leaderboard.';
 
 
 --
@@ -13636,7 +13842,7 @@ COMMENT ON COLUMN public.senate_report_roi_priority.priority_score IS 'priority_
 -- Name: COLUMN senate_report_roi_priority.roi_score; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_priority.roi_score IS 'KG edges per token in the current ROI window; NULL without token spend.';
+COMMENT ON COLUMN public.senate_report_roi_priority.roi_score IS 'KG edges per token in the current ROI window (8 decimals); NULL without token spend.';
 
 
 --
@@ -13657,14 +13863,14 @@ COMMENT ON COLUMN public.senate_report_roi_priority.tokens_spent IS 'llm tokens 
 -- Name: COLUMN senate_report_roi_priority.market_weight; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_priority.market_weight IS 'Applied market weight (unitless).';
+COMMENT ON COLUMN public.senate_report_roi_priority.market_weight IS 'Applied market weight (unitless, 3 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_roi_priority.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'Effective token budget per period, in tokens.';
+COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'Effective token budget per period, in tokens (2 decimals).';
 
 
 --
@@ -13675,8 +13881,8 @@ CREATE VIEW public.senate_report_spend_mix AS
  SELECT d.resource_type,
     rt.unit,
     COALESCE(d.model_tier, d.provider, ''::text) AS tier_or_provider,
-    sum(d.amount) AS amount,
-    sum(d.cost_usd) AS cost_usd,
+    trim_scale(round(sum(d.amount), 2)) AS amount,
+    round(sum(d.cost_usd), 2) AS cost_usd,
     (sum(d.usage_rows))::bigint AS usage_rows
    FROM ((public.daily_spend d
      CROSS JOIN public.budget_period_bounds(now()) b(period_start, period_end, starts_at, ends_at))
@@ -13690,7 +13896,7 @@ CREATE VIEW public.senate_report_spend_mix AS
 -- Name: VIEW senate_report_spend_mix; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_spend_mix IS 'Where this budget period''s spend went: amount and cost per resource class and model tier or API provider (all entities, from the usage rollups), costliest first.';
+COMMENT ON VIEW public.senate_report_spend_mix IS 'Where this budget period''s spend went: amount and cost per resource class and model tier or API provider (all entities, from the usage rollups), costliest first. Rounded for reading (amounts 2 decimals, USD cents); exact in daily_spend.';
 
 
 --
@@ -13718,14 +13924,14 @@ COMMENT ON COLUMN public.senate_report_spend_mix.tier_or_provider IS 'Model tier
 -- Name: COLUMN senate_report_spend_mix.amount; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_spend_mix.amount IS 'Amount used this period, in unit.';
+COMMENT ON COLUMN public.senate_report_spend_mix.amount IS 'Amount used this period, in unit (2 decimals).';
 
 
 --
 -- Name: COLUMN senate_report_spend_mix.cost_usd; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_spend_mix.cost_usd IS 'Cost this period, in USD.';
+COMMENT ON COLUMN public.senate_report_spend_mix.cost_usd IS 'Cost this period, in USD (cents).';
 
 
 --
@@ -13744,22 +13950,22 @@ CREATE VIEW public.senate_report_throttled AS
     entity_id,
     resource_type,
     unit,
-    effective_budget,
-    spent,
-    utilization,
-    daily_allowance,
+    trim_scale(round(effective_budget, 2)) AS effective_budget,
+    trim_scale(round(spent, 2)) AS spent,
+    round(utilization, 4) AS utilization,
+    trim_scale(round(daily_allowance, 2)) AS daily_allowance,
     throttled_until,
     throttle_reason
    FROM public.budget_status b
   WHERE throttled
-  ORDER BY throttled_until DESC, utilization DESC, entity_type, entity_id, resource_type;
+  ORDER BY throttled_until DESC, b.utilization DESC, entity_type, entity_id, resource_type;
 
 
 --
 -- Name: VIEW senate_report_throttled; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_throttled IS 'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest throttles first.';
+COMMENT ON VIEW public.senate_report_throttled IS 'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest throttles first. One row per entity and class (senate_report_overview.throttled_entities counts entities). Rounded for reading (amounts 2 decimals, fractions 4); exact figures in budget_status.';
 
 
 --
@@ -13794,7 +14000,7 @@ COMMENT ON COLUMN public.senate_report_throttled.unit IS 'Unit of the amounts: t
 -- Name: COLUMN senate_report_throttled.effective_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_throttled.effective_budget IS 'Effective budget this period, in unit.';
+COMMENT ON COLUMN public.senate_report_throttled.effective_budget IS 'Effective budget this period, in unit (2 decimals).';
 
 
 --
@@ -13808,14 +14014,14 @@ COMMENT ON COLUMN public.senate_report_throttled.spent IS 'Spend this period, in
 -- Name: COLUMN senate_report_throttled.utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_throttled.utilization IS 'spent / effective_budget as a fraction; NULL when the budget is 0.';
+COMMENT ON COLUMN public.senate_report_throttled.utilization IS 'spent / effective_budget as a fraction (4 decimals); NULL when the budget is 0.';
 
 
 --
 -- Name: COLUMN senate_report_throttled.daily_allowance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day.';
+COMMENT ON COLUMN public.senate_report_throttled.daily_allowance IS 'Daily allowance the daily check applies, in unit per day (2 decimals).';
 
 
 --
@@ -13870,13 +14076,13 @@ CREATE VIEW public.senate_report_top_allocations AS
     s.entity_type,
     s.entity_id,
     e.priority_score,
-    s.market_weight,
-    s.base_budget AS token_budget,
-    s.effective_budget AS effective_token_budget,
-    s.spent AS tokens_spent,
-    s.utilization AS token_utilization,
-    e.roi_score,
-    c.period_cost_usd
+    round(s.market_weight, 3) AS market_weight,
+    trim_scale(round(s.base_budget, 2)) AS token_budget,
+    trim_scale(round(s.effective_budget, 2)) AS effective_token_budget,
+    trim_scale(round(s.spent, 2)) AS tokens_spent,
+    round(s.utilization, 4) AS token_utilization,
+    round(e.roi_score, 8) AS roi_score,
+    round(c.period_cost_usd, 2) AS period_cost_usd
    FROM ((status s
      JOIN public.resource_budgets e ON (((e.entity_type = s.entity_type) AND (e.entity_id = s.entity_id))))
      JOIN cost c ON (((c.entity_type = s.entity_type) AND (c.entity_id = s.entity_id))))
@@ -13888,7 +14094,7 @@ CREATE VIEW public.senate_report_top_allocations AS
 -- Name: VIEW senate_report_top_allocations; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.senate_report_top_allocations IS 'Envelopes ranked by effective token budget this period (largest first), with priority, applied market weight, token spend and utilization, stored ROI score and the period''s cost in all classes.';
+COMMENT ON VIEW public.senate_report_top_allocations IS 'Envelopes ranked by effective token budget this period (largest first, by the exact budget), with priority, applied market weight, token spend and utilization, stored ROI score and the period''s cost in all classes. Rounded for reading (amounts 2 decimals, weight 3, fractions 4, ROI 8, USD cents); exact figures in budget_status and resource_budgets.';
 
 
 --
@@ -13923,7 +14129,7 @@ COMMENT ON COLUMN public.senate_report_top_allocations.priority_score IS 'resour
 -- Name: COLUMN senate_report_top_allocations.market_weight; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_top_allocations.market_weight IS 'Applied market weight (unitless), as in budget_status.';
+COMMENT ON COLUMN public.senate_report_top_allocations.market_weight IS 'Applied market weight (unitless, 3 decimals), as in budget_status.';
 
 
 --
@@ -13937,7 +14143,7 @@ COMMENT ON COLUMN public.senate_report_top_allocations.token_budget IS 'Base tok
 -- Name: COLUMN senate_report_top_allocations.effective_token_budget; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_top_allocations.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens.';
+COMMENT ON COLUMN public.senate_report_top_allocations.effective_token_budget IS 'token_budget * (1 + market_weight), in tokens (2 decimals).';
 
 
 --
@@ -13951,21 +14157,21 @@ COMMENT ON COLUMN public.senate_report_top_allocations.tokens_spent IS 'Tokens s
 -- Name: COLUMN senate_report_top_allocations.token_utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_top_allocations.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %); NULL when the budget is 0.';
+COMMENT ON COLUMN public.senate_report_top_allocations.token_utilization IS 'tokens_spent / effective_token_budget as a fraction (1 = 100 %; 4 decimals); NULL when the budget is 0.';
 
 
 --
 -- Name: COLUMN senate_report_top_allocations.roi_score; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_top_allocations.roi_score IS 'resource_budgets.roi_score at the last refresh, in KG edges per token; NULL without spend.';
+COMMENT ON COLUMN public.senate_report_top_allocations.roi_score IS 'resource_budgets.roi_score at the last refresh, in KG edges per token (8 decimals); NULL without spend.';
 
 
 --
 -- Name: COLUMN senate_report_top_allocations.period_cost_usd; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost of this period''s spend in all four classes, in USD.';
+COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost of this period''s spend in all four classes, in USD (cents).';
 
 
 --
@@ -14210,6 +14416,53 @@ ALTER TABLE public.world_model_gains ALTER COLUMN gain_id ADD GENERATED ALWAYS A
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: change_as_of; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.change_as_of (
+    backend_pid integer NOT NULL,
+    transaction_id xid8 NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    set_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+
+--
+-- Name: TABLE change_as_of; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.change_as_of IS 'The economy time (as_of) of the budget, reserve, throttle and alert changes of one transaction (backend pid and top-level transaction id), written only by senate.set_change_as_of(), which only the owner (the project''s SECURITY DEFINER functions, an owner''s session) may execute. Without a row, changes are as of the time they are written.';
+
+
+--
+-- Name: COLUMN change_as_of.backend_pid; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_as_of.backend_pid IS 'Backend (pg_backend_pid()) of the transaction.';
+
+
+--
+-- Name: COLUMN change_as_of.transaction_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_as_of.transaction_id IS 'Top-level transaction (pg_current_xact_id()).';
+
+
+--
+-- Name: COLUMN change_as_of.as_of; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_as_of.as_of IS 'The instant the transaction''s changes belong to (a review cycle''s as_of).';
+
+
+--
+-- Name: COLUMN change_as_of.set_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.change_as_of.set_at IS 'When it was set (clock time).';
 
 
 --
@@ -15555,6 +15808,14 @@ ALTER TABLE ONLY public.world_model_gains
 
 
 --
+-- Name: change_as_of change_as_of_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.change_as_of
+    ADD CONSTRAINT change_as_of_pkey PRIMARY KEY (backend_pid, transaction_id);
+
+
+--
 -- Name: change_causes change_causes_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -16751,6 +17012,20 @@ COMMENT ON TRIGGER t13_check_proposal_approval ON public.allocation_proposals IS
 
 
 --
+-- Name: spend_throttles t15_stamp_as_of; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t15_stamp_as_of BEFORE INSERT OR UPDATE ON public.spend_throttles FOR EACH ROW EXECUTE FUNCTION senate.stamp_throttle_as_of();
+
+
+--
+-- Name: TRIGGER t15_stamp_as_of ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t15_stamp_as_of ON public.spend_throttles IS 'Each throttle records the economy time it took effect and was released.';
+
+
+--
 -- Name: allocation_proposals t20_sync_compatibility_on_insert; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -17154,6 +17429,20 @@ CREATE TRIGGER t80_roll_up_usage_updates AFTER UPDATE ON public.resource_usage R
 --
 
 COMMENT ON TRIGGER t80_roll_up_usage_updates ON public.resource_usage IS 'Moves updated usage between senate.usage_rollups keys.';
+
+
+--
+-- Name: budget_ledger t98_stamp_as_of; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t98_stamp_as_of BEFORE INSERT ON public.budget_ledger FOR EACH ROW EXECUTE FUNCTION senate.stamp_ledger_as_of();
+
+
+--
+-- Name: TRIGGER t98_stamp_as_of ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t98_stamp_as_of ON public.budget_ledger IS 'Each ledger row records the economy time of its change (as_of) beside the time it was written.';
 
 
 --

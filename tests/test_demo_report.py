@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pytest_postgresql.executors import NoopExecutor
 
-from senate_db import demo, report, server, urls
+from senate_db import demo, empty, report, server, urls
 
 Conn = psycopg.Connection[Any]
 
@@ -92,6 +94,119 @@ def test_the_small_demo_gives_every_section_something_to_show(economy: Conn) -> 
     assert expected <= shown
     assert data.overview["over_budget_entities"] > 0
     assert data.overview["pending_proposals"] > 0
+
+
+def test_the_per_class_sections_count_the_overviews_entities(economy: Conn) -> None:
+    """The headline counts entities; the over-budget and throttled tables have one row per
+    entity and class. Their titles count both, so the headline's number is in the title."""
+    data = report.read(economy, "economy")
+    text = report.render_text(data)
+    pairs = (("over_budget", "over_budget_entities"), ("throttled", "throttled_entities"))
+    for key, figure in pairs:
+        section = data.section(key)
+        assert section is not None and section.entities is not None
+        assert section.entities == data.overview[figure]
+        assert section.total >= section.entities
+        count = section.count()
+        assert count.startswith(f" ({section.entities:,} entit"), count
+        assert f"{section.total:,} entity-class pair" in count
+        assert f"{section.section.title}{count}" in text.splitlines()
+
+
+def test_the_report_views_round_what_a_person_reads_and_the_exact_values_stay(
+    economy: Conn,
+) -> None:
+    scales = economy.execute(
+        "SELECT max(scale(effective_token_budget)), max(scale(token_utilization)), "
+        "max(scale(roi_score)), max(scale(market_weight)), max(scale(period_cost_usd)) "
+        "FROM senate_report_top_allocations"
+    ).fetchone()
+    assert scales is not None
+    assert scales[0] <= 2 and scales[1] <= 4 and scales[2] <= 8 and scales[3] <= 3
+    assert scales[4] <= 2
+    # The exact figures are still in budget_status, and the rounded ones are within rounding.
+    worst = economy.execute(
+        "SELECT max(abs(t.effective_token_budget - b.effective_budget)), "
+        "       max(abs(t.token_utilization - b.utilization)), "
+        "       bool_or(scale(b.effective_budget) > 2) "
+        "FROM senate_report_top_allocations AS t JOIN budget_status AS b "
+        "USING (entity_type, entity_id) WHERE b.resource_type = 'llm_tokens'"
+    ).fetchone()
+    assert worst is not None
+    assert worst[0] <= Decimal("0.005") and worst[1] <= Decimal("0.00005")
+    assert worst[2]  # the economy has budgets with more than 2 decimals: rounding did something
+
+
+def test_the_weekly_bars_are_labelled_with_their_weeks(economy: Conn) -> None:
+    """A test on the chart data: one bar position per budget period in the data, its tick label
+    the ISO week and days of that period (the current one marked so far), set explicitly on the
+    axes; no automatic date ticks."""
+    pytest.importorskip("matplotlib")
+    from senate_db import report_html
+
+    plt = report_html._pyplot()
+    data = report_html.fetch_chart_data(economy)
+    periods = sorted({(r["period_start"], r["period_end"]) for r in data.budget_by_period})
+    assert len(periods) >= 4
+    bars = report_html.period_bars(data)
+    assert bars.periods == [start for start, _ in periods]
+    assert len(bars.labels) == len(periods)
+    for (start, end), label in zip(periods, bars.labels, strict=True):
+        assert (end - start).days == 7 and start.isoweekday() == 1  # ISO weeks by default
+        week, first_day, *rest = label.split("\n")
+        assert week == f"W{start.isocalendar().week:02d}", label
+        assert first_day == f"{start:%b} {start.day}", label
+        assert rest == (["so far"] if start == data.current_period_start else []), label
+    assert data.current_period_start == periods[-1][0]
+    fig = report_html.figure_budget_vs_spend(plt, data)
+    try:
+        fig.canvas.draw()  # tick label texts are filled in at draw time
+        for ax in fig.axes:  # the panels share the x axis: one position per period
+            assert list(ax.get_xticks()) == list(range(len(periods)))
+        for ax in fig.axes[2:4]:  # the bottom row shows the labels
+            assert [t.get_text() for t in ax.get_xticklabels()] == bars.labels
+        for ax in fig.axes[:4]:
+            assert "per budget period" in ax.get_ylabel()
+    finally:
+        plt.close(fig)
+
+
+def test_a_zero_roi_is_drawn_at_zero_under_the_log_axis_not_at_a_floor() -> None:
+    pytest.importorskip("matplotlib")
+    from senate_db import report_html
+
+    def point(entity_id: str, roi: str | None) -> dict[str, Any]:
+        return {
+            "entity_type": "hypothesis",
+            "entity_id": entity_id,
+            "priority_score": Decimal("0.5"),
+            "roi_score": None if roi is None else Decimal(roi),
+            "effective_token_budget": Decimal(100_000),
+        }
+
+    data = report_html.ChartData(
+        budget_by_period=[],
+        roi_priority=[point("h-1", "0.002"), point("h-2", "0"), point("h-3", None)],
+        reserve_history=[],
+        policy={"roi_low_threshold": Decimal("0.0001"), "roi_high_threshold": Decimal("0.001")},
+    )
+    points = report_html.roi_points(data)
+    assert [r["entity_id"] for r in points.positive["hypothesis"]] == ["h-1"]
+    assert [r["entity_id"] for r in points.zero["hypothesis"]] == ["h-2"]
+    assert points.without_spend == 1
+    plt = report_html._pyplot()
+    fig = report_html.figure_roi_vs_priority(plt, data)
+    try:
+        log_axis, strip = fig.axes
+        assert log_axis.get_yscale() == "log"
+        drawn = [y for c in log_axis.collections for _, y in c.get_offsets()]
+        assert drawn == [0.002]
+        assert [t.get_text() for t in strip.get_yticklabels()] == [report_html.ZERO_ROI_LABEL]
+        assert [y for c in strip.collections for _, y in c.get_offsets()] == [0.0]
+    finally:
+        plt.close(fig)
+    chart = report_html.chart_roi_vs_priority(plt, data)
+    assert "1 spent tokens but gained no KG edges (ROI 0)" in chart.caption
 
 
 def test_the_limit_option_bounds_ranked_sections(economy: Conn) -> None:
@@ -255,3 +370,54 @@ def test_an_empty_database_gets_the_report_and_placeholder_charts(db: Conn) -> N
         charts = report_html.draw_charts(db)
     assert [c.key for c in charts] == ["budget_vs_spend", "roi_vs_priority", "reserve"]
     assert all(c.png.startswith(b"\x89PNG") for c in charts)
+
+
+def test_a_report_of_an_empty_database_says_so_and_names_the_demo_database(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`senate-db report` on a database with nothing in it writes nothing and exits 1 with one
+    line: the database is empty, and the exact command for the demo's database (or how to
+    make one)."""
+    dbname = urls.database_name(db_url)
+    assert dbname is not None
+    demo_name = dbname + empty.DEMO_SUFFIX
+    result = senate_db("report", "--database", db_url)
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"senate-db: database {dbname} is empty (")
+    assert "nothing to report" in line and "run `senate-db demo`" in line and demo_name in line
+
+    demo_url = urls.with_database(db_url, demo_name)
+    server.create_database(db_url, demo_name)
+    try:
+        page = tmp_path / "report.html"
+        result = senate_db("report", "--database", db_url, "--html", str(page))
+        assert result.returncode == 1 and not page.exists()
+        (line,) = result.stderr.splitlines()
+        command = shlex.join(
+            ["report", "--database", empty.display_url(demo_url), "--html", str(page)]
+        )
+        assert line.endswith(f"the demo's economy is in {demo_name}: senate-db {command}"), line
+
+        result = senate_db("psql", "--database", db_url, "--", "-XAtc", "SELECT 42")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "42"
+        assert result.stderr.startswith(f"note: database {dbname} is empty (")
+        assert f"senate-db psql --database {shlex.quote(empty.display_url(demo_url))}" in (
+            result.stderr
+        )
+
+        result = senate_db("status", "--database", db_url)
+        assert result.returncode == 0, result.stderr
+        (data_line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("data:")]
+        assert f"database {dbname} is empty (" in data_line and demo_name in data_line
+    finally:
+        server.drop_database(db_url, demo_name)
+
+
+def test_a_database_with_data_gets_no_empty_note(economy: Conn, todays_economy: str) -> None:
+    assert not empty.is_empty(economy)
+    result = senate_db("psql", "--database", todays_economy, "--", "-XAtc", "SELECT 1")
+    assert result.returncode == 0 and "note:" not in result.stderr
+    result = senate_db("status", "--database", todays_economy)
+    assert result.returncode == 0 and "data:" not in result.stdout

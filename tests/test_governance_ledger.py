@@ -125,9 +125,10 @@ def test_explain_budget_is_readable_in_psql(db: Conn) -> None:
         "actor",
         "explanation",
         "login",
+        "as_of",
     ]
     comment = scalar(
-        db, "SELECT obj_description('public.explain_budget(text, text)'::regprocedure)"
+        db, "SELECT obj_description('public.explain_budget(text, text, boolean)'::regprocedure)"
     )
     assert "Why an entity has its budget" in comment
 

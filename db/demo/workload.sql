@@ -17,6 +17,9 @@
 -- Time: days first_day .. last_day (last_day = today), simulated one day at a time by
 -- demo.advance_day(day), which also runs the review cycles of that day when the
 -- database has them (run_daily_check, run_rebalance on Mondays: see demo.cycle_steps()).
+-- Rows carry the simulated time: usage, signals and gains by their own timestamps, the
+-- ledger, throttles and alerts by their as_of columns (demo.date_changes, and the cycles'
+-- own as_of); their recorded_at / throttled_at / fired_at stay the wall-clock time of the run.
 --
 -- Archetypes (per entity type, fixed shares), shaped so that every review rule acts:
 --   winner    high KG yield per token, strong market signals, high priority -> gains budget
@@ -124,6 +127,23 @@ $$;
 COMMENT ON FUNCTION demo.moment(date, double precision) IS
   'The instant at fraction p_frac of a simulated day (of the elapsed part, for today).';
 
+-- The simulated time of what the session writes next: budget_ledger.as_of and the throttles'
+-- throttled_as_of / released_as_of (senate.set_change_as_of, migration 0140; the review cycles
+-- declare their own as_of over it). Without that function the rows carry the clock only.
+CREATE OR REPLACE FUNCTION demo.date_changes(p_as_of timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF to_regprocedure('senate.set_change_as_of(timestamp with time zone)') IS NOT NULL THEN
+        EXECUTE 'SELECT senate.set_change_as_of($1)' USING p_as_of;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION demo.date_changes(timestamptz) IS
+  'Declares the simulated instant of the changes that follow in this transaction (ledger, '
+  'throttles); NULL forgets it. Does nothing on a database without senate.set_change_as_of.';
+
 -- Which review-cycle functions this database has (they come from migrations 0030-0039).
 CREATE OR REPLACE FUNCTION demo.cycle_steps(
     OUT daily_check boolean, OUT rebalance boolean)
@@ -140,9 +160,10 @@ COMMENT ON FUNCTION demo.cycle_steps() IS
 
 -- Throttles that hold on a simulated day: placed by the daily check of an earlier day, whose
 -- window covers the day, not released yet. Gated services (the agent runtime) ask the spend
--- gate first and are refused, so they do not spend. (Throttle timestamps are wall-clock time;
--- days are simulated in order, so "placed and not released yet" means "in the simulated
--- past".) Without the review cycles' spend_throttles table there are none.
+-- gate first and are refused, so they do not spend. (throttled_at / released_at are wall-clock
+-- time, throttled_as_of / released_as_of simulated time; days are simulated in order, so
+-- "placed and not released yet" means "in the simulated past".) Without the review cycles'
+-- spend_throttles table there are none.
 DO $body$
 BEGIN
     IF to_regclass('public.spend_throttles') IS NOT NULL THEN
@@ -253,6 +274,8 @@ BEGIN
 
     INSERT INTO demo.settings (seed, size, first_day, last_day, proposals_per_week, time_zone)
     VALUES (p_seed, p_size, v_last - (v_days - 1), v_last, v_per_week, v_tz);
+    -- The funding and the opening envelopes are as of the start of the first day.
+    PERFORM demo.date_changes(demo.moment(v_last - (v_days - 1), 0));
 
     -- Entities: readable ids, archetype by position in a seeded shuffle (fixed shares per type).
     INSERT INTO demo.entities
@@ -421,6 +444,7 @@ BEGIN
     FROM demo.entities AS e
     WHERE e.archetype = 'blocked'
     ORDER BY e.entity_type, e.entity_id;
+    PERFORM demo.date_changes(NULL);
 
     RETURN QUERY
     SELECT s.first_day, s.last_day, (SELECT count(*) FROM demo.entities),
@@ -899,6 +923,9 @@ BEGIN
     END IF;
 
     v_log.day := p_day;
+    -- What the day writes is dated within it (ledger and throttle rows carry simulated time;
+    -- run_rebalance and run_daily_check declare their own as_of over this).
+    PERFORM demo.date_changes(demo.moment(p_day, 0.25));
     -- Monday: the weekly review of the week before (weights, ROI, rebalance), reassessments.
     IF extract(isodow FROM p_day) = 1 AND p_day > s.first_day THEN
         SELECT * INTO v_rebalance FROM demo.run_rebalance_step(p_day);
@@ -939,6 +966,7 @@ BEGIN
     IF p_day = s.last_day THEN
         PERFORM public.refresh_roi_scores(demo.end_of_day(p_day));
     END IF;
+    PERFORM demo.date_changes(demo.end_of_day(p_day));
     v_log.daily_check := demo.run_daily_check_step(p_day);
     -- Snapshots on Mondays (after the weekly review and session), on Sundays (a whole week's
     -- spend) and on the last day: budgets and the reserve move on Mondays in this economy.
@@ -948,6 +976,7 @@ BEGIN
         EXECUTE 'SELECT public.record_economy_snapshot($1)' USING demo.end_of_day(p_day);
     END IF;
 
+    PERFORM demo.date_changes(NULL);
     INSERT INTO demo.day_log VALUES (v_log.*);
     RETURN v_log;
 END;

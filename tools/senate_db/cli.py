@@ -17,6 +17,7 @@ from senate_db import (
     cycle,
     demo,
     embedded,
+    empty,
     migrations,
     paths,
     preflight,
@@ -129,7 +130,12 @@ def cmd_psql(args: argparse.Namespace) -> int:
     extra = list(args.psql_args)
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    psql.exec_psql(_target(args).url, extra)
+    target = _target(args)
+    # An empty (or unmigrated) database: say so, and where the demo's economy is, then open it.
+    note = empty.note_if_empty(target, ["psql"])
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    psql.exec_psql(target.url, extra)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

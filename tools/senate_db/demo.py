@@ -19,23 +19,11 @@ from typing import Any, TextIO
 import psycopg
 
 from senate_db import migrations, psql, report, server, urls, workload
+from senate_db.empty import DEMO_SUFFIX, demo_database_name, display_url
 from senate_db.progress import Progress
-from senate_db.target import EMBEDDED_DATABASE, Target
+from senate_db.target import Target
 
-DEMO_SUFFIX = "_demo"
-
-
-def demo_database_name(target: Target) -> str:
-    """``<target database>_demo``: next to the user's database, never the same one."""
-    base = urls.database_name(target.url) or EMBEDDED_DATABASE
-    return base[: 63 - len(DEMO_SUFFIX)] + DEMO_SUFFIX
-
-
-def display_url(url: str) -> str:
-    """``url`` without its password (safe to print; libpq asks for it or reads ~/.pgpass)."""
-    params = urls.to_params(url)
-    params.pop("password", None)
-    return urls.from_params(params)
+__all__ = ["DEMO_SUFFIX", "demo_database_name", "display_url", "run", "simulate"]
 
 
 def recreate_database(target: Target, dbname: str) -> str:

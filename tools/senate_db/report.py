@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from senate_db import server, urls
+from senate_db import empty, server, urls
 from senate_db.errors import SenateDbError
 from senate_db.progress import Progress
 from senate_db.target import Target
@@ -54,7 +54,8 @@ def fmt_usd(value: Any) -> str:
 
 
 def fmt_pct(value: Any) -> str:
-    return NONE if value is None else f"{Decimal(value) * 100:.1f} %"
+    """A fraction as a percentage to 0.01 % (the report views keep fractions to 4 decimals)."""
+    return NONE if value is None else f"{Decimal(value) * 100:.2f} %"
 
 
 def fmt_score(value: Any) -> str:
@@ -123,6 +124,9 @@ class Section:
     order_by: str
     limit: int | None = DEFAULT_LIMIT
     empty: str = "none"
+    #: One row per entity and resource class: the title counts entities and pairs, so the
+    #: count matches the overview's entity counts.
+    per_class: bool = False
 
 
 KIND = Column("entity_type", "kind", numeric=False)
@@ -165,10 +169,11 @@ SECTIONS: tuple[Section, ...] = (
             Column("throttled", "throttled", fmt_bool, numeric=False),
         ),
         "utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
+        per_class=True,
     ),
     Section(
         "throttled",
-        "Throttled by the daily check (the spend gate refuses them)",
+        "Throttled by the daily check: the spend gate refuses them",
         "senate_report_throttled",
         (
             KIND,
@@ -181,6 +186,7 @@ SECTIONS: tuple[Section, ...] = (
             Column("throttled_until", "until", fmt_when, numeric=False),
         ),
         "throttled_until DESC, utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
+        per_class=True,
     ),
     Section(
         "roi_leaders",
@@ -245,7 +251,8 @@ SECTIONS: tuple[Section, ...] = (
             Column("reserve_share", "share", fmt_pct),
             Column("pending_requested", "pending asks", fmt_amount),
             Column("last_change_cause", "last change", numeric=False),
-            Column("last_change_delta", "by", fmt_signed),
+            Column("last_change_delta", "amount", fmt_signed),
+            Column("last_change_as_of", "as of", fmt_when, numeric=False),
         ),
         "resource_type",
         limit=None,
@@ -319,14 +326,30 @@ OVERVIEW: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 )
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 @dataclass
 class SectionData:
     section: Section
     rows: list[Row]
     total: int
+    #: Distinct entities among all the view's rows (sections with ``per_class``).
+    entities: int | None = None
 
     def cells(self) -> list[list[str]]:
         return [[c.fmt(row[c.key]) for c in self.section.columns] for row in self.rows]
+
+    def count(self) -> str:
+        """What the title counts: ``(12)``, or for one row per entity and class
+        ``(67 entities, 68 entity-class pairs)``; nothing for unranked sections."""
+        if self.section.limit is None:
+            return ""
+        if self.entities is not None:
+            pairs = plural(self.total, "entity-class pair")
+            return f" ({plural(self.entities, 'entity', 'entities')}, {pairs})"
+        return f" ({self.total:,})"
 
 
 @dataclass
@@ -340,12 +363,21 @@ class Report:
 
 
 def missing_views(conn: Conn, sections: Sequence[Section] = SECTIONS) -> list[str]:
-    views = ["senate_report_overview", *(s.view for s in sections)]
+    """The report views (``view``) and columns (``view.column``) this database lacks."""
+    wanted = [("senate_report_overview", None)] + [
+        (s.view, c.key) for s in sections for c in s.columns
+    ]
     rows = conn.execute(
-        "SELECT v FROM unnest(%s::text[]) AS v WHERE to_regclass('public.' || v) IS NULL",
-        (views,),
+        "SELECT w.v || coalesce('.' || w.c, '') FROM unnest(%s::text[], %s::text[]) AS w (v, c) "
+        "WHERE to_regclass('public.' || w.v) IS NULL "
+        "   OR (w.c IS NOT NULL AND NOT EXISTS ("
+        "       SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = to_regclass('public.' || w.v)"
+        "       AND a.attname = w.c AND a.attnum > 0 AND NOT a.attisdropped))",
+        ([v for v, _ in wanted], [c for _, c in wanted]),
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    missing = [str(r[0]) for r in rows]
+    views = [m for m in missing if "." not in m]
+    return views + [m for m in missing if "." in m and m.split(".")[0] not in views]
 
 
 def fetch_section(conn: Conn, section: Section, limit: int | None = None) -> SectionData:
@@ -356,18 +388,22 @@ def fetch_section(conn: Conn, section: Section, limit: int | None = None) -> Sec
     )
     if section.limit is not None:
         query += sql.SQL(" LIMIT {}").format(sql.Literal(limit))
+    entities: int | None = None
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query).fetchall()
         if section.limit is None:
             total = len(rows)
         else:
             count = cur.execute(
-                sql.SQL("SELECT count(*) AS n FROM {}").format(
-                    sql.Identifier("public", section.view)
+                sql.SQL("SELECT count(*) AS n, count(DISTINCT ({})) AS entities FROM {}").format(
+                    sql.SQL("entity_type, entity_id" if section.per_class else "1, 1"),
+                    sql.Identifier("public", section.view),
                 )
             ).fetchone()
             total = int(count["n"]) if count else len(rows)
-    return SectionData(section, rows, total)
+            if section.per_class and count:
+                entities = int(count["entities"])
+    return SectionData(section, rows, total, entities)
 
 
 def collect(
@@ -380,9 +416,8 @@ def collect(
     """Read the report from the views; ``on_section`` is told each section read."""
     missing = missing_views(conn)
     if missing:
-        raise SenateDbError(
-            f"this database has no {missing[0]} view: run `senate-db migrate` on it first"
-        )
+        what = f"{missing[0]} view" if "." not in missing[0] else f"column {missing[0]}"
+        raise SenateDbError(f"this database has no {what}: run `senate-db migrate` on it first")
     with conn.cursor(row_factory=dict_row) as cur:
         overview = cur.execute("SELECT * FROM public.senate_report_overview").fetchone()
     assert overview is not None
@@ -439,8 +474,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequen
 def render_section(data: SectionData) -> str:
     s = data.section
     shown = len(data.rows)
-    count = f" ({data.total})" if s.limit is not None else ""
-    lines = [f"{s.title}{count}"]
+    lines = [f"{s.title}{data.count()}"]
     if not data.rows:
         lines.append(f"  {s.empty}")
         return "\n".join(lines)
@@ -467,8 +501,21 @@ def render_text(report: Report) -> str:
 
 
 def run(target: Target, out: TextIO, *, html: Path | None = None, limit: int | None = None) -> None:
-    """``senate-db report``: print the report, or write it as HTML with charts."""
+    """``senate-db report``: print the report, or write it as HTML with charts.
+
+    A database with nothing to report (no envelopes, proposals, spend this period or
+    snapshots), or without the report views, raises :class:`~senate_db.empty.EmptyDatabase`:
+    one line naming the demo's database and the exact command for it; nothing is written."""
+    command = ["report", *(["--html", str(html)] if html else [])]
     with server.connect(target.url, autocommit=True) as conn:
+        if not empty.has_report_views(conn):
+            raise empty.EmptyDatabase(
+                empty.empty_message(target, command, migrated=False, outcome="nothing to report")
+            )
+        if empty.is_empty(conn):
+            raise empty.EmptyDatabase(
+                empty.empty_message(target, command, outcome="nothing to report")
+            )
         data = read(conn, urls.redact(target.url), limit=limit, progress=sys.stderr)
         if html is None:
             print(render_text(data), file=out, flush=True)
