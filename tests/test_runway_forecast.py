@@ -276,3 +276,128 @@ def test_the_forecast_settings_default_to_a_two_week_window_one_threshold_and_no
         "forecast_alert_thresholds": [Decimal("1.0")],
         "throttle_on_forecast": False,
     }
+
+
+# --- forecast alerts ------------------------------------------------------------------------
+
+CHANNEL = "senate_spend_alerts"
+
+
+def runs_out_half_way(db: Conn, entity_id: str) -> datetime:
+    """A steady 1 000 a day that, at now, runs out half-way through the rest of the period."""
+    daily = {n: 1_000 for n in range(0, WINDOW + 1)}
+    history(db, entity_id, daily)
+    at = now(db)
+    remaining = scalar(
+        db,
+        "SELECT extract(epoch FROM ends_at - %s) / 86400 FROM budget_period_bounds(%s)",
+        (at, at),
+    )
+    envelope(
+        db, entity_id, tokens=Decimal(period_spend(db, daily)) + 1_000 * Decimal(remaining) / 2
+    )
+    return at
+
+
+def forecast_alerts(db: Conn, entity_id: str) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        "SELECT * FROM spend_alerts WHERE entity_id = %s AND alert_kind = 'forecast'"
+        " ORDER BY threshold",
+        (entity_id,),
+    )
+
+
+def test_a_forecast_alert_fires_once_per_threshold_per_period_and_is_pushed(
+    db: Conn, connect: Any
+) -> None:
+    listener = connect()
+    listener.execute(f"LISTEN {CHANNEL}")
+    db.execute(
+        "SELECT adopt_economics_policy('{\"forecast_alert_thresholds\": [0.5, 1.0]}', 'ops', 'two')"
+    )
+    at = runs_out_half_way(db, "h-alert")
+    fired = rows(db, "SELECT * FROM check_forecast_alerts(%s)", (at,))
+    assert [(a["entity_id"], a["threshold"], a["alert_kind"]) for a in fired] == [
+        ("h-alert", Decimal("0.5"), "forecast"),
+        ("h-alert", Decimal("1.0"), "forecast"),
+    ]
+    f = forecast(db, at, "h-alert")
+    for a in fired:
+        assert (a["spent"], a["projected_spend"], a["daily_rate"]) == (
+            f["spent"],
+            f["projected_spend"],
+            f["daily_rate"],
+        )
+        assert a["runs_out_at"] == f["runs_out_at"]
+        assert a["utilization"] == f["projected_utilization"]
+    payloads = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
+    assert [(p["alert_id"], p["alert_kind"]) for p in payloads] == [
+        (a["alert_id"], "forecast") for a in fired
+    ]
+    # Again in the same period: nothing new, nothing pushed.
+    assert rows(db, "SELECT * FROM check_forecast_alerts()") == []
+    assert rows(db, "SELECT * FROM run_daily_check() WHERE action = 'forecast_alert'") == []
+    assert list(listener.notifies(timeout=0.3)) == []
+    assert len(forecast_alerts(db, "h-alert")) == 2
+
+
+def test_the_daily_check_fires_the_forecast_alerts_due_once(db: Conn) -> None:
+    runs_out_half_way(db, "h-daily")
+    envelope(db, "h-lasting", tokens=10_000_000)
+    history(db, "h-lasting", {n: 1_000 for n in range(1, WINDOW + 1)})
+    first = rows(db, "SELECT * FROM run_daily_check() WHERE action = 'forecast_alert'")
+    assert [(r["entity_id"], r["kind"]) for r in first] == [("h-daily", "forecast threshold 1.0")]
+    assert "projected" in first[0]["detail"] and "runs out at" in first[0]["detail"]
+    assert rows(db, "SELECT * FROM run_daily_check() WHERE action = 'forecast_alert'") == []
+    assert len(forecast_alerts(db, "h-daily")) == 1
+    assert forecast_alerts(db, "h-lasting") == []
+
+
+def test_forecast_and_actual_alerts_of_one_threshold_are_distinct(db: Conn) -> None:
+    history(db, "h-over", {0: 2_000})
+    envelope(db, "h-over", tokens=1_000)
+    rows(db, "SELECT * FROM run_daily_check()")
+    kinds = rows(
+        db,
+        "SELECT alert_kind, threshold, projected_spend IS NULL AS no_projection"
+        " FROM spend_alerts WHERE entity_id = 'h-over' ORDER BY alert_kind, threshold",
+    )
+    assert [(k["alert_kind"], k["threshold"], k["no_projection"]) for k in kinds] == [
+        ("actual", Decimal("0.8"), True),
+        ("actual", Decimal("1.0"), True),
+        ("forecast", Decimal("1.0"), False),
+    ]
+
+
+def test_an_entity_with_no_spend_gets_no_forecast_alert_even_with_a_zero_budget(db: Conn) -> None:
+    envelope(db, "h-zero", tokens=0)
+    assert rows(db, "SELECT * FROM check_forecast_alerts()") == []
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("SELECT * FROM check_forecast_alerts(now() + interval '1 day')", "S3008"),
+        ("SELECT * FROM check_forecast_alerts(NULL)", "S3008"),
+        ("SELECT * FROM check_forecast_alerts(now(), 'hypothesis', NULL)", "22023"),
+        ("SELECT * FROM check_forecast_alerts(now(), NULL, 'h-bad')", "22023"),
+    ],
+)
+def test_check_forecast_alerts_refuses_bad_input_and_writes_nothing(
+    db: Conn, call: str, expected: str
+) -> None:
+    runs_out_half_way(db, "h-bad")
+    with pytest.raises(psycopg.Error) as exc:
+        db.execute(call)
+    assert exc.value.sqlstate == expected
+    assert scalar(db, "SELECT count(*) FROM spend_alerts") == 0
+
+
+def test_only_the_scheduler_may_fire_forecast_alerts(db: Conn, as_role: RoleSessions) -> None:
+    runs_out_half_way(db, "h-role")
+    for group in ("senate_reader", "senate_writer"):
+        with pytest.raises(psycopg.Error) as exc:
+            as_role(group).execute("SELECT * FROM check_forecast_alerts()")
+        assert exc.value.sqlstate == "42501"
+    assert len(rows(as_role("senate_admin"), "SELECT * FROM check_forecast_alerts()")) == 1
