@@ -1,4 +1,4 @@
-"""Runway and forecast alerts (issue 18, points 1 and 2; migrations 0150-0153).
+"""Runway and forecast alerts (issue 18, points 1 and 2; migrations 0150-0152).
 
 Histories are constructed relative to the database clock: spend at noon (policy time zone) on
 each of the complete days before today, then budget_forecast_as_of(T) is read at one fixed
@@ -213,7 +213,7 @@ BAD_POLICY = [
     ("forecast_alert_thresholds", "'{0.8,NULL}'"),
     ("forecast_alert_thresholds", "'{{0.8},{1.0}}'"),
     ("forecast_alert_thresholds", "'{0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5}'"),
-    ("throttle_on_forecast", "NULL"),
+    ("forecast_window_days", "NULL"),
 ]
 
 
@@ -249,8 +249,7 @@ def test_a_bad_forecast_setting_is_refused_by_the_table_naming_it_and_writes_not
         ({"forecast_alert_thresholds": [-0.5]}, "23514"),
         ({"forecast_alert_thresholds": [1.0, None]}, "23514"),
         ({"forecast_alert_thresholds": "1.0"}, "22P02"),
-        ({"throttle_on_forecast": "maybe"}, "22P02"),
-        ({"throttle_on_forecast": None}, "23502"),
+        ({"forecast_window_days": None}, "23502"),
     ],
 )
 def test_a_bad_forecast_setting_is_refused_by_adoption_and_writes_nothing(
@@ -263,18 +262,17 @@ def test_a_bad_forecast_setting_is_refused_by_adoption_and_writes_nothing(
     assert policy_versions(db) == before
 
 
-def test_the_forecast_settings_default_to_a_two_week_window_one_threshold_and_no_throttle(
+def test_the_forecast_settings_default_to_a_two_week_window_and_one_threshold_of_100_percent(
     db: Conn,
 ) -> None:
     row = rows(
         db,
-        "SELECT forecast_window_days, forecast_alert_thresholds, throttle_on_forecast"
+        "SELECT forecast_window_days, forecast_alert_thresholds"
         " FROM economics_policy WHERE is_active",
     )[0]
     assert row == {
         "forecast_window_days": 14,
         "forecast_alert_thresholds": [Decimal("1.0")],
-        "throttle_on_forecast": False,
     }
 
 

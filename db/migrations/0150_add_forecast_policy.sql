@@ -1,13 +1,11 @@
 -- Why (issue 18, points 1 and 2, "Runway" and "Forecast alerts"): how a budget's runway is
--- estimated and when a projection alerts or throttles is policy, and policy is data
--- (adopt_economics_policy copies every column, 0019). Three versioned settings:
+-- estimated and when a projection alerts is policy, and policy is data
+-- (adopt_economics_policy copies every column, 0019). Two versioned settings:
 --   * forecast_window_days: the complete days before today whose daily spend the runway
 --     estimator reads (budget_forecast, 0151), 3..90, default 14;
 --   * forecast_alert_thresholds: fractions of the effective budget that the PROJECTED spend at
 --     period end must reach for a forecast alert (once per threshold per period, 0152), 1 to
---     10 values each in (0, 10], default {1.0};
---   * throttle_on_forecast: whether the daily check also throttles an entity whose projected
---     spend passes its effective budget (kind forecast, 0153), default false.
+--     10 values each in (0, 10], default {1.0}.
 -- Constant defaults: the ADD COLUMNs are catalog-only; each CHECK scans a handful of rows
 -- (one per policy version). A bad value is refused with 23514 naming the column (the
 -- constraint is named after it), and nothing is written.
@@ -27,9 +25,6 @@ ALTER TABLE public.economics_policy
                AND array_position(forecast_alert_thresholds, NULL) IS NULL
                AND 0 < ALL (forecast_alert_thresholds)
                AND 10 >= ALL (forecast_alert_thresholds));
-CALL senate.claim('0150', 'column', 'public.economics_policy', 'throttle_on_forecast');
-ALTER TABLE public.economics_policy
-    ADD COLUMN IF NOT EXISTS throttle_on_forecast boolean NOT NULL DEFAULT false;
 
 COMMENT ON COLUMN public.economics_policy.forecast_window_days IS
   'Runway estimator window, in days: the daily spend rate of budget_forecast is the trimmed mean '
@@ -38,10 +33,6 @@ COMMENT ON COLUMN public.economics_policy.forecast_alert_thresholds IS
   'Fractions of the effective budget (1.0 = 100 %) at which a forecast alert fires when the '
   'projected spend at period end reaches them, once per threshold per period (1 to 10 values, '
   'each in (0, 10]; default {1.0}).';
-COMMENT ON COLUMN public.economics_policy.throttle_on_forecast IS
-  'When true, the daily check also throttles an entity and class whose projected spend at period '
-  'end passes its effective budget (spend_throttles kind forecast, until the period ends). '
-  'Default false: forecasts only alert.';
 COMMENT ON CONSTRAINT economics_policy_forecast_window_days_range ON public.economics_policy IS
   'The runway estimator reads 3 to 90 complete days.';
 COMMENT ON CONSTRAINT economics_policy_forecast_alert_thresholds_range ON public.economics_policy IS
