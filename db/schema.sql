@@ -72,10 +72,14 @@ CREATE TABLE public.economics_policy (
     usage_max_clock_skew interval DEFAULT '00:10:00'::interval NOT NULL,
     usage_max_age interval DEFAULT '10 years'::interval NOT NULL,
     max_open_holds_per_login integer DEFAULT 1000 NOT NULL,
+    forecast_window_days integer DEFAULT 14 NOT NULL,
+    forecast_alert_thresholds numeric[] DEFAULT '{1.0}'::numeric[] NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
     CONSTRAINT economics_policy_deferral_period_positive CHECK (((deferral_period > '00:00:00'::interval) AND (deferral_period <= '366 days'::interval))),
+    CONSTRAINT economics_policy_forecast_alert_thresholds_range CHECK ((((cardinality(forecast_alert_thresholds) >= 1) AND (cardinality(forecast_alert_thresholds) <= 10)) AND (array_ndims(forecast_alert_thresholds) = 1) AND (array_position(forecast_alert_thresholds, NULL::numeric) IS NULL) AND ((0)::numeric < ALL (forecast_alert_thresholds)) AND ((10)::numeric >= ALL (forecast_alert_thresholds)))),
+    CONSTRAINT economics_policy_forecast_window_days_range CHECK (((forecast_window_days >= 3) AND (forecast_window_days <= 90))),
     CONSTRAINT economics_policy_idle_window_check CHECK ((idle_window > '00:00:00'::interval)),
     CONSTRAINT economics_policy_low_roi_windows_check CHECK (((low_roi_windows >= 1) AND (low_roi_windows <= 52))),
     CONSTRAINT economics_policy_market_signal_window_check CHECK ((market_signal_window > '00:00:00'::interval)),
@@ -323,10 +327,38 @@ COMMENT ON COLUMN public.economics_policy.max_open_holds_per_login IS 'Most open
 
 
 --
+-- Name: COLUMN economics_policy.forecast_window_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.forecast_window_days IS 'Runway estimator window, in days: the daily spend rate of budget_forecast is the trimmed mean of the daily spend over this many complete days before today (3..90, default 14).';
+
+
+--
+-- Name: COLUMN economics_policy.forecast_alert_thresholds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.forecast_alert_thresholds IS 'Fractions of the effective budget (1.0 = 100 %) at which a forecast alert fires when the projected spend at period end reaches them, once per threshold per period (1 to 10 values, each in (0, 10]; default {1.0}).';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_forecast_alert_thresholds_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_forecast_alert_thresholds_range ON public.economics_policy IS '1 to 10 thresholds, a flat array without NULLs, each > 0 and <= 10 (NaN is refused: it is above 10).';
+
+
+--
+-- Name: CONSTRAINT economics_policy_forecast_window_days_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_forecast_window_days_range ON public.economics_policy IS 'The runway estimator reads 3 to 90 complete days.';
 
 
 --
@@ -723,6 +755,102 @@ $$;
 --
 
 COMMENT ON FUNCTION public.allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, policy_version bigint) IS 'Allocation score in [0, 1] (unitless) under a given economics_policy version: w_e*evidence_strength + w_n*novelty + w_s*strategic_alignment + w_c*community_interest. Inputs in [0, 1]; NULL in -> NULL out; out of range -> 22003, NaN -> 22023 (naming the argument); unknown version -> S1001.';
+
+
+--
+-- Name: budget_forecast_as_of(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) RETURNS TABLE(entity_type text, entity_id text, resource_type text, unit text, effective_budget numeric, period_start date, period_end date, period_ends_at timestamp with time zone, spent numeric, window_start date, window_end date, window_days integer, trimmed_days integer, active_days integer, daily_rate numeric, remaining_days numeric, projected_spend numeric, projected_utilization numeric, runway_status text, runs_out_at timestamp with time zone, runs_out_local timestamp without time zone)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT b.entity_type,
+           b.entity_id,
+           t.resource_type,
+           t.unit,
+           e.effective_budget,
+           pb.period_start,
+           pb.period_end,
+           pb.ends_at,
+           s.spent,
+           pb.window_start,
+           pb.as_of_day,
+           pb.window_days,
+           pb.trimmed_days,
+           s.active_days,
+           s.daily_rate,
+           pb.remaining_days,
+           f.projected_spend,
+           CASE WHEN e.effective_budget > 0 THEN f.projected_spend / e.effective_budget END,
+           CASE WHEN s.spent >= e.effective_budget THEN 'exhausted'
+                WHEN f.projected_spend >= e.effective_budget THEN 'runs_out'
+                ELSE 'lasts' END,
+           o.runs_out_at,
+           date_trunc('hour', o.runs_out_at AT TIME ZONE pb.time_zone)
+    FROM public.resource_budgets AS b
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (
+        SELECT bounds.period_start, bounds.period_end, bounds.ends_at, p.time_zone,
+               p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty,
+               d.as_of_day, d.as_of_day - p.forecast_window_days AS window_start,
+               p.forecast_window_days AS window_days,
+               greatest(1, p.forecast_window_days / 7) AS trimmed_days,
+               greatest(extract(epoch FROM bounds.ends_at - as_of), 0) / 86400 AS remaining_days
+        FROM public.economics_policy AS p
+        CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+        CROSS JOIN LATERAL (SELECT (as_of AT TIME ZONE p.time_zone)::date AS as_of_day) AS d
+        WHERE p.is_active) AS pb
+    CROSS JOIN LATERAL (SELECT public.effective_budget(
+                                   senate.budget_amount(b, t.resource_type),
+                                   senate.applied_market_weight(
+                                       b.market_weight, b.priority_score,
+                                       pb.min_priority_for_market_weight, pb.max_market_boost,
+                                       pb.max_market_penalty)) AS effective_budget) AS e
+    -- One index range of the rollups per envelope and class: the days of the estimator's
+    -- window and of the period so far, summed over shards and subclasses per day.
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(v.amount) FILTER (WHERE v.in_period), 0) AS spent,
+               count(*) FILTER (WHERE v.in_window AND v.amount > 0)::integer AS active_days,
+               coalesce(sum(greatest(v.amount, 0)) FILTER (
+                   WHERE v.in_window
+                     AND pb.window_days - v.window_count + v.window_rank > pb.trimmed_days
+                     AND pb.window_days - v.window_count + v.window_rank
+                         <= pb.window_days - pb.trimmed_days), 0)
+               / (pb.window_days - 2 * pb.trimmed_days) AS daily_rate
+        FROM (
+            SELECT d.amount, d.in_period, d.in_window,
+                   row_number() OVER (PARTITION BY d.in_window
+                                      ORDER BY greatest(d.amount, 0), d.usage_day) AS window_rank,
+                   count(*) OVER (PARTITION BY d.in_window) AS window_count
+            FROM (
+                SELECT r.usage_day, sum(r.amount_total) AS amount,
+                       r.usage_day >= pb.period_start AS in_period,
+                       r.usage_day >= pb.window_start AND r.usage_day < pb.as_of_day AS in_window
+                FROM senate.usage_rollups AS r
+                WHERE r.entity_type = b.entity_type AND r.entity_id = b.entity_id
+                  AND r.resource_type = t.resource_type
+                  AND r.usage_day >= least(pb.period_start, pb.window_start)
+                  AND r.usage_day <= pb.as_of_day
+                GROUP BY r.usage_day) AS d
+        ) AS v
+    ) AS s
+    CROSS JOIN LATERAL (SELECT s.spent + s.daily_rate * pb.remaining_days AS projected_spend) AS f
+    -- Computed only when it falls within the period, so the interval stays in range.
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN s.spent < e.effective_budget AND s.daily_rate > 0
+                         AND f.projected_spend >= e.effective_budget
+                    THEN least(as_of + make_interval(secs => ((e.effective_budget - s.spent)
+                                                              / s.daily_rate * 86400)::double precision),
+                               pb.ends_at)
+               END AS runs_out_at) AS o
+$$;
+
+
+--
+-- Name: FUNCTION budget_forecast_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()).';
 
 
 --
@@ -1546,46 +1674,6 @@ COMMENT ON FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter te
 
 
 --
--- Name: check_ledger_invariant(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-    WITH ledger AS (
-        SELECT l.account, coalesce(l.entity_type, '') AS entity_type,
-               coalesce(l.entity_id, '') AS entity_id, l.resource_type, sum(l.delta) AS total
-        FROM public.budget_ledger AS l
-        WHERE l.account IN ('entity_budget', 'reserve')
-        GROUP BY 1, 2, 3, 4
-    ), balances AS (
-        SELECT 'entity_budget'::text AS account, b.entity_type, b.entity_id, rt.resource_type,
-               senate.budget_amount(b, rt.resource_type) AS balance
-        FROM public.resource_budgets AS b
-        CROSS JOIN public.resource_types AS rt
-        UNION ALL
-        SELECT 'reserve', '', '', r.resource_type, r.balance
-        FROM public.senate_reserve AS r
-    )
-    SELECT account, nullif(entity_type, ''), nullif(entity_id, ''), resource_type,
-           coalesce(l.total, 0), coalesce(b.balance, 0),
-           coalesce(b.balance, 0) - coalesce(l.total, 0)
-    FROM ledger AS l
-    FULL JOIN balances AS b USING (account, entity_type, entity_id, resource_type)
-    WHERE coalesce(l.total, 0) <> coalesce(b.balance, 0)
-    ORDER BY 1, 2, 3, 4
-$$;
-
-
---
--- Name: FUNCTION check_ledger_invariant(); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger complete: returns every (account, entity, resource class) whose current balance (resource_budgets column, or senate_reserve balance) differs from the sum of its ledger deltas, with the difference. No rows means every budget and reserve balance is explained by the ledger. Reads the whole ledger: an audit, not a hot-path call.';
-
-
---
 -- Name: spend_alerts; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1602,6 +1690,11 @@ CREATE TABLE public.spend_alerts (
     utilization numeric,
     fired_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     fired_as_of timestamp with time zone,
+    alert_kind text DEFAULT 'actual'::text NOT NULL,
+    projected_spend numeric,
+    daily_rate numeric,
+    runs_out_at timestamp with time zone,
+    CONSTRAINT spend_alerts_alert_kind_known CHECK (((alert_kind = ANY (ARRAY['actual'::text, 'forecast'::text])) AND ((alert_kind = 'forecast'::text) = (projected_spend IS NOT NULL)))),
     CONSTRAINT spend_alerts_threshold_check CHECK ((threshold > (0)::numeric))
 );
 
@@ -1610,7 +1703,7 @@ CREATE TABLE public.spend_alerts (
 -- Name: TABLE spend_alerts; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period. Each new row is announced by pg_notify(''senate_spend_alerts'', JSON of its identifiers); listeners re-read the row here by alert_id.';
+COMMENT ON TABLE public.spend_alerts IS 'Spend alerts: one row the first time an entity''s spend (alert_kind actual) or projected spend at period end (forecast) in a budget period reaches a policy alert threshold (fraction of its effective budget) for a resource class; each threshold fires once per period and kind. Each new row is announced by pg_notify(''senate_spend_alerts'', JSON of its identifiers); listeners re-read the row here by alert_id.';
 
 
 --
@@ -1659,7 +1752,7 @@ COMMENT ON COLUMN public.spend_alerts.period_end IS 'First day after the budget 
 -- Name: COLUMN spend_alerts.threshold; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_alerts.threshold IS 'Threshold crossed, as a fraction of the effective budget (0.8 = 80 %).';
+COMMENT ON COLUMN public.spend_alerts.threshold IS 'Threshold crossed, as a fraction of the effective budget (0.8 = 80 %): of the spend (alert_kind actual, economics_policy.alert_thresholds) or of the projected spend (forecast, economics_policy.forecast_alert_thresholds).';
 
 
 --
@@ -1680,7 +1773,7 @@ COMMENT ON COLUMN public.spend_alerts.effective_budget IS 'Effective budget then
 -- Name: COLUMN spend_alerts.utilization; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_alerts.utilization IS 'spent / effective_budget (1 = 100 %); NULL when the effective budget is 0.';
+COMMENT ON COLUMN public.spend_alerts.utilization IS 'Actual alerts: spent / effective_budget; forecast alerts: projected_spend / effective_budget (1 = 100 %); NULL when the effective budget is 0.';
 
 
 --
@@ -1694,7 +1787,168 @@ COMMENT ON COLUMN public.spend_alerts.fired_at IS 'When the alert was written (c
 -- Name: COLUMN spend_alerts.fired_as_of; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_alerts.fired_as_of IS 'The as_of check_spend_alerts() judged the spend at (run_daily_check: the end of its day); fired_at is when the row was written. NULL for alerts fired before migration 0140.';
+COMMENT ON COLUMN public.spend_alerts.fired_as_of IS 'The as_of check_spend_alerts() or check_forecast_alerts() judged the spend at (run_daily_check: the end of its day); fired_at is when the row was written. NULL for alerts fired before migration 0140.';
+
+
+--
+-- Name: COLUMN spend_alerts.alert_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.alert_kind IS 'actual (spend in the period reached the threshold; check_spend_alerts) or forecast (projected spend at period end reached it; check_forecast_alerts). Each kind fires once per threshold per period.';
+
+
+--
+-- Name: COLUMN spend_alerts.projected_spend; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.projected_spend IS 'Forecast alerts: projected spend at period end when it fired (budget_forecast), in the unit of the class; NULL for actual alerts.';
+
+
+--
+-- Name: COLUMN spend_alerts.daily_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.daily_rate IS 'Forecast alerts: the estimated daily spend rate then (budget_forecast.daily_rate), in the unit of the class per day; NULL for actual alerts.';
+
+
+--
+-- Name: COLUMN spend_alerts.runs_out_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_alerts.runs_out_at IS 'Forecast alerts: when the budget runs out at that rate, if within the period; NULL otherwise and for actual alerts.';
+
+
+--
+-- Name: CONSTRAINT spend_alerts_alert_kind_known ON spend_alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_alerts_alert_kind_known ON public.spend_alerts IS 'alert_kind is actual or forecast; forecast alerts, and only they, carry projected_spend.';
+
+
+--
+-- Name: check_forecast_alerts(timestamp with time zone, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.check_forecast_alerts(as_of timestamp with time zone DEFAULT now(), entity_type text DEFAULT NULL::text, entity_id text DEFAULT NULL::text) RETURNS SETOF public.spend_alerts
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_fired public.spend_alerts[];
+    v_jit text := pg_catalog.current_setting('jit');
+BEGIN
+    IF $1 IS NULL OR $1 > pg_catalog.now() THEN
+        PERFORM senate.raise_error('S3008',
+            pg_catalog.format('check_forecast_alerts: as_of %s is not a time up to now',
+                              coalesce($1::text, 'NULL')));
+    END IF;
+    IF ($2 IS NULL) <> ($3 IS NULL) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '22023',
+            MESSAGE = 'check_forecast_alerts: give both entity_type and entity_id, or neither',
+            COLUMN = CASE WHEN $2 IS NULL THEN 'entity_type' ELSE 'entity_id' END,
+            DETAIL = pg_catalog.format('entity_type = %s, entity_id = %s',
+                                       coalesce(pg_catalog.quote_literal(pg_catalog.left($2, 80)), 'NULL'),
+                                       coalesce(pg_catalog.quote_literal(pg_catalog.left($3, 80)), 'NULL')),
+            HINT = 'Omit both to check every entity.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.economics_policy AS e WHERE e.is_active) THEN
+        PERFORM senate.raise_error('S1002', 'check_forecast_alerts: no economics_policy is active');
+    END IF;
+    -- JIT compilation costs seconds per call and buys nothing at these sizes.
+    PERFORM pg_catalog.set_config('jit', 'off', true);
+
+    WITH t AS (
+        SELECT DISTINCT x.threshold
+        FROM public.economics_policy AS e
+        CROSS JOIN LATERAL pg_catalog.unnest(e.forecast_alert_thresholds) AS x (threshold)
+        WHERE e.is_active
+    ), crossed AS (
+        SELECT f.entity_type, f.entity_id, f.resource_type, f.period_start, f.period_end,
+               t.threshold, f.spent, f.effective_budget, f.projected_utilization,
+               f.projected_spend, f.daily_rate, f.runs_out_at
+        FROM public.budget_forecast_as_of($1) AS f
+        CROSS JOIN t
+        WHERE ($2 IS NULL OR (f.entity_type = $2 AND f.entity_id = $3))
+          AND f.projected_spend > 0
+          AND f.projected_spend >= t.threshold * f.effective_budget
+    ), fired AS (
+        INSERT INTO public.spend_alerts AS a
+            (entity_type, entity_id, resource_type, period_start, period_end, threshold, spent,
+             effective_budget, utilization, alert_kind, projected_spend, daily_rate, runs_out_at,
+             fired_as_of)
+        SELECT c.entity_type, c.entity_id, c.resource_type, c.period_start, c.period_end,
+               c.threshold, c.spent, c.effective_budget, c.projected_utilization, 'forecast',
+               c.projected_spend, c.daily_rate, c.runs_out_at, $1
+        FROM crossed AS c
+        ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
+        ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
+        RETURNING a.*
+    )
+    SELECT pg_catalog.array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
+
+    -- Delivered when this transaction commits, in firing order; identifiers only (0122).
+    PERFORM pg_catalog.pg_notify('senate_spend_alerts',
+                                 pg_catalog.json_build_object(
+                                     'alert_id', a.alert_id, 'entity_type', a.entity_type,
+                                     'entity_id', a.entity_id, 'resource_type', a.resource_type,
+                                     'threshold', a.threshold, 'alert_kind', a.alert_kind)::text)
+    FROM pg_catalog.unnest(v_fired) AS a
+    ORDER BY a.alert_id;
+
+    RETURN QUERY SELECT * FROM pg_catalog.unnest(v_fired) AS a ORDER BY a.alert_id;
+    PERFORM pg_catalog.set_config('jit', v_jit, true);
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION check_forecast_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.check_forecast_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the forecast alerts due as of as_of (default now): for every entity and class (or one entity) whose projected spend at the end of the budget period containing as_of (budget_forecast_as_of(as_of).projected_spend, > 0) has reached a policy forecast threshold x its effective budget (economics_policy.forecast_alert_thresholds) for the first time this period, writes a spend_alerts row with alert_kind forecast (with projected_spend, daily_rate, runs_out_at) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers: alert_id, entity_type, entity_id, resource_type, threshold, alert_kind). Returns the new alerts. run_daily_check() calls it. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id, S1002 no active policy.';
+
+
+--
+-- Name: check_ledger_invariant(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.check_ledger_invariant() RETURNS TABLE(account text, entity_type text, entity_id text, resource_type text, ledger_total numeric, current_balance numeric, difference numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH ledger AS (
+        SELECT l.account, coalesce(l.entity_type, '') AS entity_type,
+               coalesce(l.entity_id, '') AS entity_id, l.resource_type, sum(l.delta) AS total
+        FROM public.budget_ledger AS l
+        WHERE l.account IN ('entity_budget', 'reserve')
+        GROUP BY 1, 2, 3, 4
+    ), balances AS (
+        SELECT 'entity_budget'::text AS account, b.entity_type, b.entity_id, rt.resource_type,
+               senate.budget_amount(b, rt.resource_type) AS balance
+        FROM public.resource_budgets AS b
+        CROSS JOIN public.resource_types AS rt
+        UNION ALL
+        SELECT 'reserve', '', '', r.resource_type, r.balance
+        FROM public.senate_reserve AS r
+    )
+    SELECT account, nullif(entity_type, ''), nullif(entity_id, ''), resource_type,
+           coalesce(l.total, 0), coalesce(b.balance, 0),
+           coalesce(b.balance, 0) - coalesce(l.total, 0)
+    FROM ledger AS l
+    FULL JOIN balances AS b USING (account, entity_type, entity_id, resource_type)
+    WHERE coalesce(l.total, 0) <> coalesce(b.balance, 0)
+    ORDER BY 1, 2, 3, 4
+$$;
+
+
+--
+-- Name: FUNCTION check_ledger_invariant(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.check_ledger_invariant() IS 'Proves the budget ledger complete: returns every (account, entity, resource class) whose current balance (resource_budgets column, or senate_reserve balance) differs from the sum of its ledger deltas, with the difference. No rows means every budget and reserve balance is explained by the ledger. Reads the whole ledger: an audit, not a hot-path call.';
 
 
 --
@@ -3492,6 +3746,20 @@ BEGIN
                   trim_scale(round(a.effective_budget, 2)), round(100 * a.utilization, 1),
                   a.period_start, a.period_end - 1)
     FROM public.check_spend_alerts(v_alert_time) AS a;
+    -- 4. Forecast alerts due (0152): projected spend at period end past a forecast threshold
+    -- (fired_as_of = the end of the day, like the spend alerts).
+    RETURN QUERY
+    SELECT 'forecast_alert'::text, a.entity_type, a.entity_id, a.resource_type,
+           format('forecast threshold %s', a.threshold), a.period_start, a.period_end, a.spent,
+           NULL::numeric, a.effective_budget,
+           format('projected %s of effective budget %s (%s %%) by %s at %s a day (spent %s)%s',
+                  trim_scale(round(a.projected_spend, 2)), trim_scale(round(a.effective_budget, 2)),
+                  round(100 * a.utilization, 1), a.period_end - 1,
+                  trim_scale(round(a.daily_rate, 2)), trim_scale(round(a.spent, 2)),
+                  CASE WHEN a.runs_out_at IS NOT NULL
+                       THEN format('; runs out at %s', a.runs_out_at) ELSE '' END)
+    FROM public.check_forecast_alerts(v_alert_time) AS a;
+
     IF v_past THEN
         PERFORM senate.set_change_as_of(v_prior_as_of);
     END IF;
@@ -3504,7 +3772,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), and fires the spend alerts due. Returns one row per action (released, throttled, alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -9915,6 +10183,189 @@ COMMENT ON COLUMN public.api_providers.description IS 'What the provider serves.
 
 
 --
+-- Name: budget_forecast; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_forecast AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    effective_budget,
+    period_start,
+    period_end,
+    period_ends_at,
+    spent,
+    window_start,
+    window_end,
+    window_days,
+    trimmed_days,
+    active_days,
+    daily_rate,
+    remaining_days,
+    projected_spend,
+    projected_utilization,
+    runway_status,
+    runs_out_at,
+    runs_out_local
+   FROM public.budget_forecast_as_of(now()) f(entity_type, entity_id, resource_type, unit, effective_budget, period_start, period_end, period_ends_at, spent, window_start, window_end, window_days, trimmed_days, active_days, daily_rate, remaining_days, projected_spend, projected_utilization, runway_status, runs_out_at, runs_out_local);
+
+
+--
+-- Name: VIEW budget_forecast; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_forecast IS 'Runway per entity and resource class in the current budget period, from senate.usage_rollups only (fast at any history size; filter by entity_type and entity_id). daily_rate = trimmed mean of the daily spend over the N = economics_policy.forecast_window_days complete days before today (days without spend count 0): drop the k = greatest(1, N / 7) lowest and k highest days, average the other N - 2k (robust to a one-day spike and a quiet weekend). projected_spend = spent (period so far, today included) + daily_rate x remaining_days; runs_out_at = now() + (effective_budget - spent) / daily_rate days when that is before the period ends. Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_forecast.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN budget_forecast.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN budget_forecast.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+
+
+--
+-- Name: COLUMN budget_forecast.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.unit IS 'Unit of the budget, spend and rate columns: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_forecast.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.effective_budget IS 'Effective budget of the class for the period (as budget_status), in unit.';
+
+
+--
+-- Name: COLUMN budget_forecast.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_forecast.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_forecast.period_ends_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.period_ends_at IS 'Instant the current budget period ends (timestamptz).';
+
+
+--
+-- Name: COLUMN budget_forecast.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.spent IS 'Spend in the period so far, today included, in unit.';
+
+
+--
+-- Name: COLUMN budget_forecast.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.window_start IS 'First day of the estimator window (today - forecast_window_days), policy time zone.';
+
+
+--
+-- Name: COLUMN budget_forecast.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.window_end IS 'First day after the estimator window: today (a partial day, not in the window).';
+
+
+--
+-- Name: COLUMN budget_forecast.window_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.window_days IS 'N: complete days in the estimator window (economics_policy.forecast_window_days), in days.';
+
+
+--
+-- Name: COLUMN budget_forecast.trimmed_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.trimmed_days IS 'k = greatest(1, N / 7): days dropped at each end (lowest and highest) before averaging, in days.';
+
+
+--
+-- Name: COLUMN budget_forecast.active_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.active_days IS 'Days of the window with spend > 0, in days.';
+
+
+--
+-- Name: COLUMN budget_forecast.daily_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.daily_rate IS 'Estimated spend per day (24 hours), in unit per day: trimmed mean of the window''s daily spend.';
+
+
+--
+-- Name: COLUMN budget_forecast.remaining_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.remaining_days IS 'Time left in the period, in days of 24 hours (fractional, >= 0).';
+
+
+--
+-- Name: COLUMN budget_forecast.projected_spend; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.projected_spend IS 'spent + daily_rate x remaining_days: spend at period end at this rate, in unit.';
+
+
+--
+-- Name: COLUMN budget_forecast.projected_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.projected_utilization IS 'projected_spend / effective_budget as a fraction (1 = 100 %); NULL when the effective budget is 0.';
+
+
+--
+-- Name: COLUMN budget_forecast.runway_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.runway_status IS 'exhausted (spent >= effective budget already), runs_out (projected_spend >= effective budget: it runs out before the period ends) or lasts.';
+
+
+--
+-- Name: COLUMN budget_forecast.runs_out_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.runs_out_at IS 'When spent + daily_rate x t reaches the effective budget, if within the period (runway_status runs_out); NULL otherwise.';
+
+
+--
+-- Name: COLUMN budget_forecast.runs_out_local; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_forecast.runs_out_local IS 'runs_out_at as a local wall-clock time in the policy time zone, to the hour (day and hour it runs out).';
+
+
+--
 -- Name: budget_ledger; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -15765,14 +16216,14 @@ ALTER TABLE ONLY public.senate_reserve
 --
 
 ALTER TABLE ONLY public.spend_alerts
-    ADD CONSTRAINT spend_alerts_once_per_period UNIQUE (entity_type, entity_id, resource_type, period_start, threshold);
+    ADD CONSTRAINT spend_alerts_once_per_period UNIQUE (entity_type, entity_id, resource_type, period_start, threshold, alert_kind);
 
 
 --
 -- Name: CONSTRAINT spend_alerts_once_per_period ON spend_alerts; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON CONSTRAINT spend_alerts_once_per_period ON public.spend_alerts IS 'Each threshold fires once per entity, class and budget period.';
+COMMENT ON CONSTRAINT spend_alerts_once_per_period ON public.spend_alerts IS 'Each threshold fires once per entity, class, budget period and alert kind.';
 
 
 --

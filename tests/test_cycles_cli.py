@@ -133,7 +133,12 @@ def an_economy_with_work_for_every_job(db: Conn) -> None:
 
 #: Each job's cycle kind, what it writes (a count), that count before and after --apply.
 JOB_WRITES = {
-    "alerts": ("SELECT count(*) FROM spend_alerts WHERE entity_id = 'h-1'", 0, 2),
+    # Spend alerts on actual spend (the daily cycle also fires forecast alerts, 0152).
+    "alerts": (
+        "SELECT count(*) FROM spend_alerts WHERE entity_id = 'h-1' AND alert_kind = 'actual'",
+        0,
+        2,
+    ),
     "reservations": (
         "SELECT count(*) FROM spend_reservations WHERE release_reason = 'expired'",
         0,

@@ -28,8 +28,8 @@ def daily_check(db: Conn, as_of: date | None = None) -> list[dict[str, object]]:
 
 
 def throttles(db: Conn, as_of: date | None = None) -> list[dict[str, object]]:
-    """The daily check's throttle and release actions (alerts left out)."""
-    return [a for a in daily_check(db, as_of) if a["action"] != "alert"]
+    """The daily check's throttle and release actions (spend and forecast alerts left out)."""
+    return [a for a in daily_check(db, as_of) if a["action"] not in ("alert", "forecast_alert")]
 
 
 def status(db: Conn, entity_id: str, resource_type: str = "llm_tokens") -> dict[str, object]:
