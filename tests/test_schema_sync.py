@@ -470,10 +470,13 @@ def _apply_usage_op(db: psycopg.Connection[Any], op: tuple[Any, ...], pick: int)
     target = ids[pick % len(ids)]
     if side == "conflict":
         before = _usage_row(db, target)
+        # Both sides set, to values that differ from each other and from the row's (a side set
+        # to its current value is indistinguishable from a side not written).
+        conflicting = int(before[0]) + amount + 2
         with pytest.raises(psycopg.Error) as exc, db.transaction():
             db.execute(
                 "UPDATE resource_usage SET amount = %s, amount_used = %s WHERE id = %s",
-                (amount, amount + 1, target),
+                (conflicting, conflicting + 1, target),
             )
         assert exc.value.sqlstate == "S0001"
         assert _usage_row(db, target) == before
