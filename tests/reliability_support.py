@@ -210,12 +210,6 @@ CREATE TABLE public.resource_usage (
 CREATE INDEX resource_usage_legacy_source_idx ON public.resource_usage (legacy_source);
 """
 
-#: The legacy writer: canonical columns only, an unknown model now and then.
-LEGACY_INSERT = (
-    "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, model, created_at)"
-    " VALUES (%s, %s, 'llm_tokens', %s, %s, now()) RETURNING id"
-)
-
 
 def create_deployed_usage(conn: psycopg.Connection[Any], rows: int = 200) -> None:
     """Create the deployed-style resource_usage in an empty database, with ``rows`` rows."""

@@ -12,15 +12,12 @@ both keep writing) and the compatibility columns are filled.
 from __future__ import annotations
 
 import os
-import statistics
-import threading
-import time
 
 import psycopg
 import pytest
-from reliability_support import LEGACY_INSERT, column_exists, create_deployed_usage, scalar
+from reliability_support import column_exists, create_deployed_usage, scalar
 
-from senate_db import migrations
+from senate_db import bench_live, migrations
 
 LOCK_TIMEOUT_SECONDS = 5.0
 #: Deployed rows (SENATE_TEST_LIVE_ROWS=2000000 measures the issue-14 figure: the longest writer
@@ -35,83 +32,11 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         create_deployed_usage(conn, rows=DEPLOYED_ROWS)
 
-    stop = threading.Event()
-    acked: list[int] = []
-    latencies: list[float] = []
-    during: list[float] = []
-    migrating = threading.Event()
-    errors: list[BaseException] = []
-    failed_at: list[float] = []
-    starts: list[float] = []
-    finished: list[tuple[float, str]] = []
-
-    def legacy_writer() -> None:
-        try:
-            with psycopg.connect(empty_db_url, autocommit=True) as conn:
-                n = 0
-                while not stop.is_set():
-                    n += 1
-                    model = "gpt-4-legacy" if n % 10 == 0 else "claude-sonnet"
-                    started = time.monotonic()
-                    starts.append(started)
-                    row = conn.execute(
-                        LEGACY_INSERT, ("hypothesis", f"live-{n % 5}", 10 + n % 90, model)
-                    ).fetchone()
-                    elapsed = time.monotonic() - started
-                    assert row is not None
-                    acked.append(int(row[0]))
-                    latencies.append(elapsed)
-                    if migrating.is_set():
-                        during.append(elapsed)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-            failed_at.append(time.monotonic())
-
-    edited: list[int] = []
-    deleted: list[int] = []
-
-    def legacy_editor() -> None:
-        try:
-            with psycopg.connect(empty_db_url, autocommit=True) as conn:
-                n = 0
-                while not stop.is_set():
-                    n += 1
-                    target = 1 + (n * 7919) % DEPLOYED_ROWS
-                    if n % 25 == 0:
-                        cur = conn.execute("DELETE FROM resource_usage WHERE id = %s", (target,))
-                        deleted.extend([target] * cur.rowcount)
-                    else:
-                        conn.execute(
-                            "UPDATE resource_usage SET amount = amount + 1 WHERE id = %s",
-                            (target,),
-                        )
-                        edited.append(target)
-                    time.sleep(0.002)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    writer = threading.Thread(target=legacy_writer)
-    writer.start()
-    editor = threading.Thread(target=legacy_editor)
-    editor.start()
-    while len(acked) < 50 and writer.is_alive():
-        time.sleep(0.01)
-    migrating.set()
-    started = time.monotonic()
-    applied = migrations.apply_migrations(
-        empty_db_url, on_applied=lambda m: finished.append((time.monotonic(), m))
-    )
-    took = time.monotonic() - started
-    migrating.clear()
-    time.sleep(0.5)
-    stop.set()
-    writer.join(30)
-    editor.join(30)
+    # The bench's driver (senate_db.bench_live): a legacy writer and a legacy editor run
+    # before, during and after the migrations.
+    live = bench_live.migrate_under_live_writers(empty_db_url, DEPLOYED_ROWS)
 
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        present = scalar(conn, "SELECT count(*) FROM resource_usage WHERE id = ANY(%s)", (acked,))
-        rows = scalar(conn, "SELECT count(*) FROM resource_usage")
-        mismatches = conn.execute("SELECT * FROM reconcile_usage_rollups()").fetchall()
         missing_compat = 0
         if column_exists(conn, "public.resource_usage", "amount_used"):
             missing_compat = scalar(
@@ -123,36 +48,24 @@ def test_migrations_applied_under_a_continuous_legacy_writer_lose_and_stall_noth
             "SELECT usage_append_only, usage_strict_validation FROM senate.settings"
         ).fetchone()
 
-    when = [next((m for end, m in finished if t <= end), "after") for t in failed_at]
-    assert errors == [], f"failed during {when}"
-    # Attribute each insert to the migration running when it started: the longest wait per
-    # migration shows which ones hold locks that writers queue behind, and for how long.
-    blocked: dict[str, float] = {}
-    for begin, waited in zip(starts, latencies, strict=True):
-        current = next((m for end, m in finished if begin <= end), None)
-        if current and begin >= started:
-            blocked[current] = max(blocked.get(current, 0.0), waited)
-    slowest = sorted(blocked.items(), key=lambda kv: -kv[1])[:3]
+    assert live.errors == []
     print(
         "[live] longest insert wait by migration: "
-        + ", ".join(f"{m} {w * 1000:.0f} ms" for m, w in slowest)
+        + ", ".join(f"{m} {w * 1000:.0f} ms" for m, w in live.slowest)
     )
-    worst = max(latencies)
-    p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else worst
     print(
-        f"[live] {len(applied)} migrations in {took:.1f}s on {DEPLOYED_ROWS} deployed rows; "
-        f"legacy inserts acknowledged {len(acked)} ({len(during)} during the migrations); "
-        f"lost {len(acked) - present}; deployed rows edited {len(edited)}, deleted "
-        f"{len(deleted)}; max insert latency {worst * 1000:.0f} ms "
-        f"(p99 {p99 * 1000:.1f} ms, lock_timeout {LOCK_TIMEOUT_SECONDS:.0f} s); rollup "
-        f"mismatches {len(mismatches)}; compatibility columns missing {missing_compat}; "
-        f"guards (append_only, strict) {settings}"
+        f"[live] {len(live.applied)} migrations in {live.seconds:.1f}s on {DEPLOYED_ROWS} deployed"
+        f" rows; legacy inserts acknowledged {live.inserts} ({live.inserts_during} during the"
+        f" migrations); lost {live.lost}; deployed rows edited {live.edits}, deleted"
+        f" {live.deletes}; max insert latency {live.longest_wait * 1000:.0f} ms"
+        f" (p99 {live.p99_wait * 1000:.1f} ms, lock_timeout {LOCK_TIMEOUT_SECONDS:.0f} s); rollup"
+        f" mismatches {live.mismatches}; compatibility columns missing {missing_compat}; guards"
+        f" (append_only, strict) {settings}"
     )
-    assert errors == []
-    assert applied == migrations.migration_ids()
-    assert during, "the writer must have been inserting while the migrations ran"
-    assert present == len(acked) and rows == DEPLOYED_ROWS + len(acked) - len(deleted)
-    assert worst < LOCK_TIMEOUT_SECONDS
-    assert mismatches == []
+    assert live.applied == migrations.migration_ids()
+    assert live.inserts_during, "the writer must have been inserting while the migrations ran"
+    assert live.lost == 0 and live.rows_after == DEPLOYED_ROWS + live.inserts - live.deletes
+    assert live.longest_wait < LOCK_TIMEOUT_SECONDS
+    assert live.mismatches == 0
     assert missing_compat == 0
     assert settings == (False, False)

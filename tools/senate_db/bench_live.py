@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -52,20 +53,22 @@ LEGACY_INSERT = (
 
 @dataclass
 class LiveMigration:
-    """What one live migration measured."""
+    """What one live migration measured (times in seconds)."""
 
     deployed_rows: int
-    migrations: int = 0
+    applied: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    inserts: int = 0
+    inserts: int = 0  # acknowledged, before, during and after the migrations
+    inserts_during: int = 0
     edits: int = 0
     deletes: int = 0
     lost: int = 0
+    rows_after: int = 0
     mismatches: int = 0
-    longest_wait: float = 0.0
+    longest_wait: float = 0.0  # over the inserts that started while migrating
     p99_wait: float = 0.0
     slowest: list[tuple[str, float]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "migration: SQLSTATE message"
 
 
 def measure(url: str, deployed_rows: int) -> LiveMigration:
@@ -75,93 +78,109 @@ def measure(url: str, deployed_rows: int) -> LiveMigration:
     server.create_database(url, name)
     scratch = urls.with_database(url, name)
     try:
-        return _measure(scratch, deployed_rows)
+        with psycopg.connect(scratch, autocommit=True) as conn:
+            conn.execute(DEPLOYED_USAGE_DDL)
+            conn.execute(DEPLOYED_USAGE_ROWS, {"rows": deployed_rows})
+            conn.execute("ANALYZE public.resource_usage")
+        return migrate_under_live_writers(scratch, deployed_rows)
     finally:
         server.drop_database(url, name)
 
 
-def _measure(url: str, deployed_rows: int) -> LiveMigration:
+def migrate_under_live_writers(url: str, deployed_rows: int) -> LiveMigration:
+    """Apply every pending migration to ``url``, whose ``resource_usage`` holds ids 1 ..
+    ``deployed_rows``, while a legacy writer inserts (LEGACY_INSERT) and a consumer updates and
+    deletes deployed rows; the writer runs before the first migration and half a second after
+    the last."""
     result = LiveMigration(deployed_rows)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(DEPLOYED_USAGE_DDL)
-        conn.execute(DEPLOYED_USAGE_ROWS, {"rows": deployed_rows})
-        conn.execute("ANALYZE public.resource_usage")
     stop = threading.Event()
     acked: list[int] = []
     starts: list[float] = []
     waits: list[float] = []
+    finished: list[tuple[float, str]] = []
 
-    def writer() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                model = "gpt-4-legacy" if n % 10 == 0 else "claude-sonnet"
-                began = time.monotonic()
-                row = conn.execute(
-                    LEGACY_INSERT, ("hypothesis", f"live-{n % 5}", 10 + n % 90, model)
-                ).fetchone()
-                starts.append(began)
-                waits.append(time.monotonic() - began)
-                if row:
-                    acked.append(int(row[0]))
+    def where(moment: float) -> str:
+        return next((m for end, m in finished if moment <= end), "after the migrations")
 
-    def editor() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                target = 1 + (n * 7919) % deployed_rows
-                if n % 25 == 0:
-                    cur = conn.execute("DELETE FROM resource_usage WHERE id = %s", (target,))
-                    result.deletes += cur.rowcount
-                else:
-                    conn.execute(
-                        "UPDATE resource_usage SET amount = amount + 1 WHERE id = %s", (target,)
-                    )
-                    result.edits += 1
-                time.sleep(0.002)
-
-    def guarded(body: Callable[[], None]) -> Callable[[], None]:
+    def guarded(body: Callable[[psycopg.Connection[Any]], None]) -> Callable[[], None]:
         def run() -> None:
             try:
-                body()
+                with psycopg.connect(url, autocommit=True) as conn:
+                    body(conn)
             except psycopg.Error as e:
-                result.errors.append(f"{e.sqlstate} {e.diag.message_primary}")
+                result.errors.append(
+                    f"{where(time.monotonic())}: {e.sqlstate} {e.diag.message_primary}"
+                )
                 stop.set()
 
         return run
 
+    def writer(conn: psycopg.Connection[Any]) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            model = "gpt-4-legacy" if n % 10 == 0 else "claude-sonnet"
+            began = time.monotonic()
+            row = conn.execute(
+                LEGACY_INSERT, ("hypothesis", f"live-{n % 5}", 10 + n % 90, model)
+            ).fetchone()
+            starts.append(began)
+            waits.append(time.monotonic() - began)
+            if row:
+                acked.append(int(row[0]))
+
+    def editor(conn: psycopg.Connection[Any]) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            target = 1 + (n * 7919) % deployed_rows
+            if n % 25 == 0:
+                cur = conn.execute("DELETE FROM resource_usage WHERE id = %s", (target,))
+                result.deletes += cur.rowcount
+            else:
+                conn.execute(
+                    "UPDATE resource_usage SET amount = amount + 1 WHERE id = %s", (target,)
+                )
+                result.edits += 1
+            time.sleep(0.002)
+
     threads = [threading.Thread(target=guarded(writer)), threading.Thread(target=guarded(editor))]
     for t in threads:
         t.start()
-    finished: list[tuple[float, str]] = []
+    while len(acked) < 50 and not stop.is_set():
+        time.sleep(0.01)
     started = time.monotonic()
     try:
-        applied = migrations.apply_migrations(
+        result.applied = migrations.apply_migrations(
             url, on_applied=lambda m: finished.append((time.monotonic(), m))
         )
-    finally:
         result.seconds = time.monotonic() - started
+        time.sleep(0.5)
+    finally:
         stop.set()
         for t in threads:
             t.join(60)
-    result.migrations = len(applied)
-    result.inserts = len(acked)
+    # Attribute each insert to the migration running when it started: the longest wait per
+    # migration shows which ones hold locks that writers queue behind, and for how long.
     blocked: dict[str, float] = {}
+    during: list[float] = []
     for began, waited in zip(starts, waits, strict=False):
-        current = next((m for end, m in finished if began <= end), None)
-        if current and began >= started:
+        if began >= started and finished and began <= finished[-1][0]:
+            during.append(waited)
+            current = where(began)
             blocked[current] = max(blocked.get(current, 0.0), waited)
     result.slowest = sorted(blocked.items(), key=lambda kv: -kv[1])[:3]
-    during = [w for b, w in zip(starts, waits, strict=False) if b >= started]
-    result.longest_wait = max(during, default=0.0)
-    if len(during) >= 100:
-        result.p99_wait = statistics.quantiles(during, n=100)[98]
+    result.inserts = len(acked)
+    result.inserts_during = len(during)
+    result.longest_wait = max(waits, default=0.0)
+    if len(waits) >= 100:
+        result.p99_wait = statistics.quantiles(waits, n=100)[98]
     with psycopg.connect(url, autocommit=True) as conn:
         present = conn.execute(
             "SELECT count(*) FROM resource_usage WHERE id = ANY(%s)", (acked,)
         ).fetchone()
         result.lost = len(acked) - int(present[0] if present else 0)
+        total = conn.execute("SELECT count(*) FROM resource_usage").fetchone()
+        result.rows_after = int(total[0] if total else 0)
         result.mismatches = len(conn.execute("SELECT * FROM reconcile_usage_rollups()").fetchall())
     return result
