@@ -606,12 +606,11 @@ COMMENT ON FUNCTION public.add_senator(p_login text, p_senator_id text) IS 'Maps
 CREATE FUNCTION public.adopt_economics_policy(changes jsonb, adopted_by text, reason text) RETURNS public.economics_policy
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
     v_old public.economics_policy;
     v_new public.economics_policy;
     v_key text;
-    v_columns text;
     v_changed text[];
 BEGIN
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
@@ -656,17 +655,11 @@ BEGIN
     UPDATE public.economics_policy AS p SET is_active = false
     WHERE p.policy_version = v_old.policy_version;
 
-    -- Every column except the identity, so later-added columns are carried over.
-    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
-    FROM pg_catalog.pg_attribute AS a
-    WHERE a.attrelid = 'public.economics_policy'::regclass AND a.attnum > 0
-      AND NOT a.attisdropped AND a.attidentity = '' AND a.attgenerated = ''
-      AND a.attname <> 'policy_version';
-    EXECUTE format('INSERT INTO public.economics_policy (%1$s) '
-                   'SELECT %1$s FROM jsonb_populate_record(NULL::public.economics_policy, $1) '
-                   'RETURNING *', v_columns)
-    INTO v_new
-    USING to_jsonb(v_new);
+    -- Every column, so later-added columns are carried over; the identity policy_version is
+    -- numbered anew (OVERRIDING USER VALUE ignores the copied one).
+    INSERT INTO public.economics_policy OVERRIDING USER VALUE
+    SELECT (v_new).*
+    RETURNING * INTO v_new;
 
     -- Bring derived values up to the new policy.
     IF v_changed && ARRAY['weight_evidence_strength', 'weight_novelty',
@@ -684,7 +677,7 @@ BEGIN
     END IF;
     RETURN v_new;
 END;
-$_$;
+$$;
 
 
 --
@@ -1885,9 +1878,9 @@ BEGIN
         FROM crossed AS c
         ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
         ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
-        RETURNING a.*
+        RETURNING a AS alert
     )
-    SELECT pg_catalog.array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
+    SELECT pg_catalog.array_agg(f.alert ORDER BY (f.alert).alert_id) INTO v_fired FROM fired AS f;
 
     -- Delivered when this transaction commits, in firing order; identifiers only (0122).
     PERFORM pg_catalog.pg_notify('senate_spend_alerts',
@@ -2017,9 +2010,9 @@ BEGIN
         FROM crossed AS c
         ORDER BY c.entity_type, c.entity_id, c.resource_type, c.threshold
         ON CONFLICT ON CONSTRAINT spend_alerts_once_per_period DO NOTHING
-        RETURNING a.*
+        RETURNING a AS alert
     )
-    SELECT array_agg(f ORDER BY f.alert_id) INTO v_fired FROM fired AS f;
+    SELECT array_agg(f.alert ORDER BY (f.alert).alert_id) INTO v_fired FROM fired AS f;
 
     -- Delivered to listeners when this transaction commits, in firing order. Identifiers
     -- only: any login may NOTIFY this channel, so a listener re-reads spend_alerts by
@@ -2783,12 +2776,18 @@ BEGIN
             THEN format('coalesce(%s)', (SELECT string_agg(format('%I::text', x), ', ')
                                           FROM unnest(c.canonical_columns) AS x))
             ELSE quote_ident(c.canonical_columns[1]) END;
-        RETURN QUERY EXECUTE format(
-            'SELECT %L::text, %L::text, %L::text[], '
-            'count(*) FILTER (WHERE %2$I IS NULL AND %4$s IS NOT NULL), '
-            'count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s AND NOT (%2$I IS NULL AND %4$s IS NOT NULL)) '
-            'FROM public.%1$I HAVING count(*) FILTER (WHERE %2$I IS DISTINCT FROM %4$s) > 0',
-            c.table_name, c.column_name, c.canonical_columns, v_canonical);
+        table_name := c.table_name;
+        column_name := c.column_name;
+        canonical_columns := c.canonical_columns;
+        EXECUTE format(
+            'SELECT count(*) FILTER (WHERE %1$I IS NULL AND %2$s IS NOT NULL), '
+            'count(*) FILTER (WHERE %1$I IS DISTINCT FROM %2$s AND NOT (%1$I IS NULL AND %2$s IS NOT NULL)) '
+            'FROM public.%3$I',
+            c.column_name, v_canonical, c.table_name)
+        INTO rows_missing, rows_different;
+        IF rows_missing + rows_different > 0 THEN
+            RETURN NEXT;
+        END IF;
     END LOOP;
 END;
 $_$;
@@ -4364,6 +4363,54 @@ COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocati
 
 
 --
+-- Name: apply_definition(text, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.apply_definition(p_file text, p_identity text, p_definition text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_sha text := encode(sha256(convert_to(p_definition, 'UTF8')), 'hex');
+    v_before text := senate.definition_fingerprint(p_identity);
+    v_after text;
+    v_seen senate.applied_definitions;
+BEGIN
+    SELECT d.* INTO v_seen FROM senate.applied_definitions AS d WHERE d.object_identity = p_identity;
+    IF FOUND AND v_seen.definition_sha256 = v_sha AND v_seen.catalog_md5 = v_before THEN
+        RETURN 'unchanged';
+    END IF;
+    EXECUTE p_definition;
+    v_after := senate.definition_fingerprint(p_identity);
+    IF v_after IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42704',
+            MESSAGE = format('definitions file %s: the definition marked %L did not create it', p_file, p_identity),
+            DETAIL = 'After executing the statements under the marker, the catalog has no such object.',
+            HINT = 'Make the marker line name exactly the function signature or view the statements below it create.';
+    END IF;
+    INSERT INTO senate.applied_definitions AS d
+        (object_identity, definition_sha256, catalog_md5, definitions_file)
+    VALUES (p_identity, v_sha, v_after, p_file)
+    ON CONFLICT (object_identity) DO UPDATE
+        SET definition_sha256 = excluded.definition_sha256,
+            catalog_md5 = excluded.catalog_md5,
+            definitions_file = excluded.definitions_file,
+            applied_at = excluded.applied_at,
+            applied_by = excluded.applied_by;
+    RETURN CASE WHEN v_before IS NULL THEN 'created' ELSE 'replaced' END;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION apply_definition(p_file text, p_identity text, p_definition text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.apply_definition(p_file text, p_identity text, p_definition text) IS 'Applies one object of a db/definitions file (its CREATE OR REPLACE and COMMENT statements) unless the same text was applied last and the catalog still holds what it made; returns created, replaced or unchanged. Run by the post-apply hook as the migrating role; 42704 when the statements do not create the object their marker names.';
+
+
+--
 -- Name: apply_value_bounds(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4471,7 +4518,6 @@ DECLARE
     v_missing text[];
     v_key text;
     v_key_type text;
-    v_next_sql text;
     v_update_sql text;
     v_last text;
     v_high text;
@@ -5365,6 +5411,57 @@ COMMENT ON FUNCTION senate.current_change_cause(OUT cause_type text, OUT cause_i
 
 
 --
+-- Name: definition_fingerprint(text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.definition_fingerprint(p_identity text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_kind text := split_part(p_identity, ' ', 1);
+    v_name text := substr(p_identity, length(v_kind) + 2);
+    v_function regprocedure;
+    v_view regclass;
+BEGIN
+    IF v_kind = 'function' THEN
+        v_function := to_regprocedure(v_name);
+        IF v_function IS NULL THEN
+            RETURN NULL;
+        END IF;
+        RETURN md5(pg_get_functiondef(v_function) || E'\n'
+                   || coalesce(obj_description(v_function, 'pg_proc'), ''));
+    ELSIF v_kind = 'view' THEN
+        v_view := to_regclass(v_name);
+        IF v_view IS NULL
+           OR (SELECT c.relkind FROM pg_class AS c WHERE c.oid = v_view) <> 'v' THEN
+            RETURN NULL;
+        END IF;
+        RETURN md5(pg_get_viewdef(v_view) || E'\n'
+                   || coalesce((SELECT c.reloptions::text FROM pg_class AS c WHERE c.oid = v_view), '')
+                   || E'\n' || coalesce(obj_description(v_view, 'pg_class'), '')
+                   || E'\n' || coalesce((
+                        SELECT string_agg(a.attname || '=' || coalesce(col_description(v_view, a.attnum), ''),
+                                          E'\n' ORDER BY a.attnum)
+                        FROM pg_attribute AS a
+                        WHERE a.attrelid = v_view AND a.attnum > 0 AND NOT a.attisdropped), ''));
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = '22023',
+        MESSAGE = format('object_identity %L is not ''function <signature>'' or ''view <name>''', p_identity),
+        HINT = 'Start each object of a db/definitions file with a line "-- define function schema.name(types)" or "-- define view schema.name".';
+END;
+$$;
+
+
+--
+-- Name: FUNCTION definition_fingerprint(p_identity text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.definition_fingerprint(p_identity text) IS 'MD5 (hex) of an object''s definition as the catalog holds it (pg_get_functiondef or pg_get_viewdef, view options, comments, column comments); NULL when the object does not exist.';
+
+
+--
 -- Name: derived_daily_allowance(numeric, date, date); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6026,9 +6123,7 @@ DECLARE
     v_when text[];
     v_id text;
     v_agent text;
-    v_id_type text;
     v_derived text;
-    v_old_derived text;
     v_target text;
     v_prefix text;
     v_conflict text;
@@ -6120,14 +6215,11 @@ BEGIN
                 IF v_id IS NULL AND v_agent IS NULL THEN
                     CONTINUE;
                 END IF;
-                SELECT format_type(a.atttypid, a.atttypmod) INTO v_id_type
-                FROM pg_attribute AS a WHERE a.attrelid = v_rel AND a.attname = 'proposer_id';
                 v_derived := CASE
                     WHEN v_id IS NOT NULL AND v_agent IS NOT NULL
                         THEN 'coalesce(NEW.proposer_id::text, NEW.proposer_agent::text)'
                     WHEN v_id IS NOT NULL THEN 'NEW.proposer_id::text'
                     ELSE 'NEW.proposer_agent::text' END;
-                v_old_derived := replace(v_derived, 'NEW.', 'OLD.');
                 -- Where a proposer written alone goes: proposer_agent (an agent name or any
                 -- free text), unless the row is identified by proposer_id.
                 v_target := coalesce(v_agent, v_id);
@@ -6474,6 +6566,12 @@ BEGIN
     -- a 100k-entity plan fit in memory with this work_mem (one apply runs at a time).
     PERFORM set_config('jit', 'off', true);
     PERFORM set_config('work_mem', '128MB', true);
+
+    -- plpgsql_check cannot see the two temporary tables this function creates at run time;
+    -- these pragmas (a constant string: no cost) declare their columns so that every
+    -- statement reading them is still checked. Keep them equal to the CREATE TEMP TABLEs.
+    PERFORM 'PRAGMA:TABLE: rebalance_candidates (entity_type text, entity_id text, resource_type text, rule text, priority_rank bigint, priority_score numeric, detail text, locked boolean)';
+    PERFORM 'PRAGMA:TABLE: rebalance_plan (entity_type text, entity_id text, resource_type text, old_budget numeric, new_budget numeric, delta numeric, reason text, detail text)';
 
     -- 1. Classify every envelope and class with a budget (one statement).
     IF to_regclass('pg_temp.rebalance_candidates') IS NOT NULL THEN
@@ -7362,42 +7460,6 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.refuse_forged_correction_row() IS 'BEFORE INSERT row trigger on resource_usage, fired only for rows with corrects_usage_id: only correct_resource_usage() (which runs as senate_owner) or the table owner may write correction rows; anyone else gets 42501.';
-
-
---
--- Name: refuse_forged_corrections(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.refuse_forged_corrections() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows AS n WHERE n.corrects_usage_id IS NOT NULL)
-       AND NOT pg_has_role(current_user,
-                           (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID), 'USAGE')
-       -- senate_owner: correct_resource_usage() runs as it
-       AND NOT coalesce(pg_has_role(current_user,
-                                    (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = 'senate_owner'),
-                                    'USAGE'), false)
-    THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', TABLE = 'resource_usage',
-            COLUMN = 'corrects_usage_id',
-            MESSAGE = format('role %I may not write correction rows (corrects_usage_id) directly',
-                             current_user),
-            HINT = 'Corrections are written by correct_resource_usage(usage_id, corrected_amount, '
-                   'reason, actor).';
-    END IF;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION refuse_forged_corrections(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.refuse_forged_corrections() IS 'Not attached since 0058 (replaced by the row trigger senate.refuse_forged_correction_row()); kept so that rolling 0058 back restores its trigger.';
 
 
 --
@@ -8878,43 +8940,6 @@ COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigg
 
 
 --
--- Name: settle_spend_reservations(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.settle_spend_reservations() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-BEGIN
-    -- The common case (no row names a reservation) stops here after one pass over the
-    -- statement's rows, without touching spend_reservations.
-    IF NOT EXISTS (SELECT 1 FROM new_rows AS n WHERE n.reservation_id IS NOT NULL) THEN
-        RETURN NULL;
-    END IF;
-    UPDATE public.spend_reservations AS r
-    SET settled_at = coalesce(r.settled_at, clock_timestamp()),
-        settled_amount = coalesce(r.settled_amount, 0) + s.amount
-    FROM (SELECT n.reservation_id, n.entity_type::text AS entity_type,
-                 n.entity_id::text AS entity_id, n.resource_type::text AS resource_type,
-                 sum(n.amount::numeric) AS amount
-          FROM new_rows AS n
-          WHERE n.reservation_id IS NOT NULL AND n.amount IS NOT NULL
-          GROUP BY 1, 2, 3, 4) AS s
-    WHERE r.reservation_id = s.reservation_id AND r.entity_type = s.entity_type
-      AND r.entity_id = s.entity_id AND r.resource_type = s.resource_type;
-    RETURN NULL;
-END;
-$$;
-
-
---
--- Name: FUNCTION settle_spend_reservations(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.settle_spend_reservations() IS 'Not attached since 0058 (replaced by the row trigger senate.settle_spend_reservation()); kept so that rolling 0058 back restores its trigger.';
-
-
---
 -- Name: shorten_value(text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -9507,82 +9532,6 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.validate_economics_policy() IS 'Row trigger before INSERT on economics_policy: time_zone must be in pg_timezone_names (22023) and may not differ from the previous version''s once usage is rolled up (S1008).';
-
-
---
--- Name: validate_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
---
-
-CREATE FUNCTION senate.validate_usage_inserts() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_bad record;
-BEGIN
-    IF NOT senate.usage_strict_validation() THEN
-        RETURN NULL;
-    END IF;
-
-    -- One pass over the statement's rows finds the first bad one (the common case: none).
-    SELECT n.amount, n.entity_type, n.resource_type, n.model, n.provider,
-           n.corrects_usage_id IS NULL
-               AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')) AS bad_amount,
-           et.entity_type IS NULL AS bad_entity_type,
-           rt.resource_type IS NULL AS bad_resource_type,
-           n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL
-               AND m.model IS NULL AS bad_model,
-           n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL
-               AND p.provider IS NULL AS bad_provider
-    INTO v_bad
-    FROM new_rows AS n
-    LEFT JOIN public.entity_types AS et ON et.entity_type = n.entity_type::text
-    LEFT JOIN public.resource_types AS rt ON rt.resource_type = n.resource_type::text
-    LEFT JOIN public.llm_models AS m ON m.model = n.model::text
-    LEFT JOIN public.api_providers AS p ON p.provider = n.provider::text
-    WHERE (n.corrects_usage_id IS NULL
-           AND (n.amount::numeric < 0 OR n.amount::numeric IN ('NaN', 'Infinity')))
-       OR et.entity_type IS NULL
-       OR rt.resource_type IS NULL
-       OR (n.resource_type::text = 'llm_tokens' AND n.model IS NOT NULL AND m.model IS NULL)
-       OR (n.resource_type::text = 'api_calls' AND n.provider IS NOT NULL AND p.provider IS NULL)
-    LIMIT 1;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-
-    IF v_bad.bad_amount THEN
-        RAISE EXCEPTION USING ERRCODE = '23514', TABLE = 'resource_usage', COLUMN = 'amount',
-            MESSAGE = format('resource_usage.amount %s is invalid: usage is finite and >= 0 '
-                             '(only correct_resource_usage() writes negative corrections)',
-                             v_bad.amount);
-    ELSIF v_bad.bad_entity_type THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'entity_type',
-            MESSAGE = format('resource_usage.entity_type %L is not in entity_types', v_bad.entity_type),
-            HINT = 'Add the kind to entity_types first.';
-    ELSIF v_bad.bad_resource_type THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'resource_type',
-            MESSAGE = format('resource_usage.resource_type %L is not in resource_types',
-                             v_bad.resource_type);
-    ELSIF v_bad.bad_model THEN
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'model',
-            MESSAGE = format('resource_usage.model %L is not in llm_models', v_bad.model),
-            HINT = 'Add the model with its tier and price to llm_models first '
-                   '(or turn off senate.settings.usage_strict_validation).';
-    ELSE
-        RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
-            MESSAGE = format('resource_usage.provider %L is not in api_providers', v_bad.provider),
-            HINT = 'Add the provider to api_providers first (or use provider ''other'').';
-    END IF;
-END;
-$$;
-
-
---
--- Name: FUNCTION validate_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON FUNCTION senate.validate_usage_inserts() IS 'Not attached since 0058 (strict validation of inserted usage is done by senate.account_usage_inserts()); kept so that rolling 0058 back restores its trigger.';
 
 
 --
@@ -14870,6 +14819,73 @@ ALTER TABLE public.world_model_gains ALTER COLUMN gain_id ADD GENERATED ALWAYS A
 
 
 --
+-- Name: applied_definitions; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.applied_definitions (
+    object_identity text NOT NULL,
+    definition_sha256 text NOT NULL,
+    catalog_md5 text NOT NULL,
+    definitions_file text NOT NULL,
+    applied_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    applied_by name DEFAULT SESSION_USER NOT NULL,
+    CONSTRAINT applied_definitions_catalog_md5_check CHECK ((catalog_md5 ~ '^[0-9a-f]{32}$'::text)),
+    CONSTRAINT applied_definitions_definition_sha256_check CHECK ((definition_sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT applied_definitions_definitions_file_check CHECK ((definitions_file ~ '^[0-9]{2}_[a-z0-9_]+\.sql$'::text)),
+    CONSTRAINT applied_definitions_object_identity_check CHECK ((object_identity ~ '^(function|view) (public|senate)\.'::text))
+);
+
+
+--
+-- Name: TABLE applied_definitions; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.applied_definitions IS 'One row per function or view defined in db/definitions/: what was last applied, so a migrate whose definitions did not change executes nothing and takes no lock. Written only by senate.apply_definition() (run by the post-apply hook as the migrating role).';
+
+
+--
+-- Name: COLUMN applied_definitions.object_identity; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.object_identity IS '''function <schema.name(argument types)>'' or ''view <schema.name>'', as regprocedure / regclass print them with search_path pg_catalog.';
+
+
+--
+-- Name: COLUMN applied_definitions.definition_sha256; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.definition_sha256 IS 'SHA-256 (hex) of the definition text last applied: the CREATE OR REPLACE statement and its COMMENT statements.';
+
+
+--
+-- Name: COLUMN applied_definitions.catalog_md5; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.catalog_md5 IS 'senate.definition_fingerprint() of the object right after it was applied: MD5 (hex) of its catalog definition and comments. A different value later means something else changed it.';
+
+
+--
+-- Name: COLUMN applied_definitions.definitions_file; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.definitions_file IS 'The db/definitions/ file that defines it.';
+
+
+--
+-- Name: COLUMN applied_definitions.applied_at; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.applied_at IS 'When it was last applied.';
+
+
+--
+-- Name: COLUMN applied_definitions.applied_by; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.applied_definitions.applied_by IS 'The login (session_user) that applied it.';
+
+
+--
 -- Name: change_as_of; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -16256,6 +16272,14 @@ ALTER TABLE ONLY public.spend_throttles
 
 ALTER TABLE ONLY public.world_model_gains
     ADD CONSTRAINT world_model_gains_pkey PRIMARY KEY (gain_id);
+
+
+--
+-- Name: applied_definitions applied_definitions_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.applied_definitions
+    ADD CONSTRAINT applied_definitions_pkey PRIMARY KEY (object_identity);
 
 
 --

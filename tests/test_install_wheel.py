@@ -42,7 +42,9 @@ def test_the_wheel_carries_every_migration_the_schema_and_the_demo_workload(
     wheel = next(tmp_path.glob("senate_db-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
-        f"senate_db/db/migrations/{p.name}" for p in (ROOT / "db" / "migrations").glob("*.sql")
+        f"senate_db/db/{p.parent.name}/{p.name}"
+        for pattern in ("migrations/*.sql", "migrations/post-apply*.py", "definitions/*.sql")
+        for p in (ROOT / "db").glob(pattern)
     }
     assert expected and expected <= names, sorted(expected - names)[:5]
     assert {"senate_db/db/schema.sql", "senate_db/db/demo/workload.sql"} <= names

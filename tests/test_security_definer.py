@@ -10,6 +10,7 @@ and, with ``DATABASE_URL``, on PostgreSQL 15.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -363,10 +364,12 @@ def test_migrate_refuses_once_a_login_or_public_is_granted_create_after_the_inst
         )
 
 
-#: Trigger functions no trigger uses any more (0058 folded them; its rollback re-attaches them)
-#: were written for resource_usage with a transition table new_rows: checked as such.
+#: Every PL/pgSQL function and procedure of ours, checked with plpgsql_check's other and extra
+#: warnings: a trigger function against the relation and transition tables of its trigger.
+#: Performance hints are not asked for. A function that creates temporary tables declares them
+#: with a commented ``PERFORM 'PRAGMA:TABLE: ...'`` (plan_rebalance), so nothing is skipped.
 PLPGSQL_CHECK = """
-SELECT p.oid::regprocedure::text, r.lineno, r.sqlstate, r.message
+SELECT p.oid::regprocedure::text, r.lineno, r.level, r.sqlstate, r.message
 FROM pg_proc AS p
 JOIN pg_language AS l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
 CROSS JOIN LATERAL (
@@ -375,24 +378,17 @@ CROSS JOIN LATERAL (
     FROM pg_trigger AS t WHERE t.tgfoid = p.oid) AS tr
 CROSS JOIN LATERAL plpgsql_check.plpgsql_check_function_tb(
     p.oid,
-    relid => coalesce(tr.relid, CASE WHEN p.prorettype = 'trigger'::regtype
-                                     THEN 'public.resource_usage'::regclass ELSE 0 END),
-    newtable => CASE WHEN p.prorettype = 'trigger'::regtype
-                     THEN coalesce(tr.newtable, CASE WHEN tr.relid IS NULL THEN 'new_rows' END) END,
+    relid => coalesce(tr.relid, 0),
+    newtable => tr.newtable,
     oldtable => tr.oldtable,
-    fatal_errors => false, other_warnings => false, performance_warnings => false,
-    extra_warnings => false) AS r
+    fatal_errors => false, other_warnings => true, performance_warnings => false,
+    extra_warnings => true) AS r
 WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
-  AND r.level = 'error'
 ORDER BY 1, 2
 """
 
 
-def test_plpgsql_check_finds_no_error_in_any_plpgsql_function_of_ours_with_the_catalog_only_path(
-    db: psycopg.Connection[Any],
-) -> None:
-    """With search_path = pg_catalog, pg_temp (the definer functions' own, and the session's for
-    the others), any unqualified name of ours is an error."""
+def _plpgsql_check(db: psycopg.Connection[Any]) -> None:
     if not scalar(db, "SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql_check'"):
         pytest.skip(
             "plpgsql_check is not installed on this server (the embedded PostgreSQL 18 has no "
@@ -401,22 +397,52 @@ def test_plpgsql_check_finds_no_error_in_any_plpgsql_function_of_ours_with_the_c
     db.execute("CREATE SCHEMA plpgsql_check")
     db.execute("CREATE EXTENSION plpgsql_check SCHEMA plpgsql_check")
     db.execute("SET search_path = pg_catalog, pg_temp")
+
+
+def test_plpgsql_check_finds_nothing_in_any_plpgsql_function_of_ours_with_the_catalog_only_path(
+    db: psycopg.Connection[Any],
+) -> None:
+    """Zero errors and zero warnings (unused variables, type mismatches, OUT columns never
+    set...). With search_path = pg_catalog, pg_temp (the definer functions' own, and the
+    session's for the others), any unqualified name of ours is an error too."""
+    _plpgsql_check(db)
     checked = scalar(
         db,
         "SELECT count(*) FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang"
         " WHERE l.lanname = 'plpgsql'"
         " AND p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)",
     )
-    errors = db.execute(PLPGSQL_CHECK).fetchall()
-    # Temp tables a function creates at run time (pg_temp-qualified, the session's own) are
-    # invisible to a static check: the only errors it may report.
-    temp_only = [e for e in errors if 'relation "pg_temp.' in e[3]]
-    real = [e for e in errors if e not in temp_only]
-    print(
-        f"[definer] plpgsql_check: {checked} PL/pgSQL functions, {len(real)} errors"
-        f" ({len(temp_only)} references to run-time temp tables ignored)"
+    findings = db.execute(PLPGSQL_CHECK).fetchall()
+    print(f"[definer] plpgsql_check: {checked} PL/pgSQL routines, {len(findings)} findings")
+    assert checked > 100
+    assert findings == []
+
+
+def test_plpgsql_check_reports_an_unused_variable_and_a_type_mismatch_planted_in_senate(
+    db: psycopg.Connection[Any],
+) -> None:
+    """The check above can fail: a function with the two kinds of finding it must catch."""
+    _plpgsql_check(db)
+    db.execute(
+        "CREATE FUNCTION senate.planted_finding() RETURNS integer LANGUAGE plpgsql"
+        " SET search_path = pg_catalog, pg_temp AS $$"
+        " DECLARE v_unused text; v_n integer; BEGIN"
+        " SELECT now() INTO v_n; RETURN v_n; END $$"
     )
-    assert real == []
+    findings = [f for f in db.execute(PLPGSQL_CHECK).fetchall() if "planted" in f[0]]
+    assert {f[3] for f in findings} >= {"00000", "42804"}, findings
+
+
+def test_plpgsql_check_pragmas_appear_only_beside_the_temporary_tables_they_declare() -> None:
+    from senate_db import definitions
+
+    for d in definitions.read_all():
+        pragmas = re.findall(r"PRAGMA:TABLE: ([a-z_]+) ", d.sql)
+        for table in pragmas:
+            assert re.search(rf"CREATE TEMP TABLE {table} \(", d.sql), (d.identity, table)
+        if pragmas:
+            assert "plpgsql_check cannot see" in d.sql, d.identity
+        assert "PRAGMA:" not in d.sql.replace("PRAGMA:TABLE:", ""), d.identity
 
 
 def test_every_sql_function_of_ours_compiles_with_the_catalog_only_path(

@@ -133,8 +133,15 @@ def apply_migrations(
             applied.append(migration.id)
             if on_applied:
                 on_applied(migration.id)
-        if applied:
-            backend.run_post_apply(pending)
+        if until is None:
+            # The definitions (db/definitions, applied by the post-apply hook) describe the
+            # fully migrated schema: after a partial run (``until``) they may name columns not
+            # added yet. Each object is executed only if it changed, so this costs no lock
+            # when nothing did.
+            try:
+                backend.run_post_apply(pending)
+            except psycopg.Error as e:
+                raise MigrationFailed("post-apply_definitions", e) from e
     return applied
 
 
