@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from senate_db import migrations, urls
+from senate_db import definitions, migrations, paths, urls
 from senate_db.paths import MIGRATIONS_ENV
 from senate_db.target import DATABASE_ENV
 
@@ -67,9 +67,10 @@ def test_migrate_applies_every_migration_then_nothing_the_second_time(empty_db_u
     first = senate_db("migrate", "--database", empty_db_url)
     assert first.returncode == 0, first.stderr
     expected = migrations.migration_ids()
-    assert [line.removeprefix("applied ") for line in first.stdout.splitlines()[1:]] == (
-        expected or ["nothing to apply"]
-    )
+    lines = first.stdout.splitlines()[1:]
+    count = len(definitions.read_all())
+    assert lines[-1] == f"applied {count} definitions (db/definitions)"
+    assert [line.removeprefix("applied ") for line in lines[:-1]] == expected
     second = senate_db("migrate", "--database", empty_db_url)
     assert second.returncode == 0, second.stderr
     assert second.stdout.splitlines()[1:] == ["nothing to apply"]
@@ -198,3 +199,19 @@ def test_up_status_and_down_manage_an_embedded_server(short_data_dir: Path) -> N
     assert "stopped" in senate_db("down", "--data-dir", str(short_data_dir)).stdout
     down_again = senate_db("down", "--data-dir", str(short_data_dir))
     assert "no embedded PostgreSQL running" in down_again.stdout
+
+
+def test_migrate_names_the_definition_it_applied_after_an_edit(db_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "db"
+    shutil.copytree(paths.migrations_dir(), root / "migrations")
+    shutil.copytree(definitions.definitions_dir(), root / "definitions")
+    path = root / "definitions" / "20_formulas.sql"
+    marker = "COMMENT ON FUNCTION public.roi_score(numeric,numeric) IS '"
+    path.write_text(path.read_text().replace(marker, marker + "Edited. ", 1))
+    result = senate_db("migrate", "--database", db_url, migrations_dir=root / "migrations")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "applied definition function public.roi_score(numeric,numeric)"
+    ]

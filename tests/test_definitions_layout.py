@@ -25,16 +25,29 @@ from senate_db.errors import MigrationFailed
 
 PREVIOUS_RELEASE = "0152_fire_forecast_alerts"
 
-#: The machinery that applies the definitions is itself versioned (0153): it must exist before
-#: the hook runs.
-BOOTSTRAP = {
-    "function senate.apply_definition(text,text,text)",
-    "function senate.definition_fingerprint(text)",
+#: Functions of ours that no definitions file holds, and why.
+NOT_DEFINED = {
+    # The machinery that applies the definitions is itself versioned (0153): it must exist
+    # before the hook runs.
+    "function senate.apply_definition(text,text,text)": "bootstrap (0153)",
+    "function senate.definition_fingerprint(text)": "bootstrap (0153)",
+    "function senate.resolve_definition_identity(text)": "bootstrap (0153)",
+    # Generated per deployment by senate.install_compatibility_sync(): their bodies name the
+    # deployment's columns.
+    "function senate.sync_usage_compatibility_on_insert()": "generated",
+    "function senate.sync_usage_compatibility_on_update()": "generated",
+    "function senate.sync_proposal_compatibility_on_insert()": "generated",
+    "function senate.sync_proposal_compatibility_on_update()": "generated",
 }
 
 #: What this release changes against the previous one, object by object (pg_dump section keys
 #: (type, schema, name)); anything else that differs fails the comparison.
-ADDED = ("applied_definitions", "apply_definition(", "definition_fingerprint(")
+ADDED = (
+    "applied_definitions",
+    "apply_definition(",
+    "definition_fingerprint(",
+    "resolve_definition_identity(",
+)
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
     "refuse_forged_corrections(",
@@ -50,7 +63,14 @@ CHANGED: dict[str, str] = {
     "VALUE) instead of dynamic SQL into a row variable",
     "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
-    "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables",
+    "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
+    "comment no longer tells its history",
+    # Comments that told history (migration numbers) now say what and why.
+    "check_usage_references(": "comment",
+    "account_usage_inserts(": "comment",
+    "explain_budget(": "comment",
+    "budget_move_evidence": "column comments",
+    "senate_report_reserve": "column comment",
 }
 
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$")
@@ -137,9 +157,14 @@ def test_each_function_and_view_of_ours_is_defined_in_exactly_one_definitions_fi
             " AND c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)"
         ).fetchall()
     }
+    resolved = {
+        i: str(db.execute("SELECT senate.resolve_definition_identity(%s)", (i,)).fetchone()[0])
+        for i in identities
+    }
     print(f"[definitions] {len(found)} objects in {len(definitions.files())} files")
-    assert sorted(catalog - BOOTSTRAP - set(identities)) == []  # defined nowhere
-    assert sorted(set(identities) - catalog) == []  # defined but not installed
+    assert sorted(catalog - set(NOT_DEFINED) - set(resolved.values())) == []  # defined nowhere
+    assert sorted(i for i, r in resolved.items() if r not in catalog) == []  # not installed
+    assert set(NOT_DEFINED) <= catalog
     # Each file's objects are what its marker lines say, and a file holds nothing else.
     for path in definitions.files():
         text = path.read_text(encoding="utf-8")
@@ -360,3 +385,48 @@ def test_two_migrates_at_once_apply_the_definitions_once(
         .fetchone()
     )
     assert comment is not None and str(comment[0]).startswith("Raced. ")
+
+
+FINGERPRINTS = """
+SELECT k, senate.definition_fingerprint(k)
+FROM (SELECT 'function ' || p.oid::regprocedure::text AS k
+      FROM pg_proc AS p
+      WHERE p.pronamespace IN ('public'::regnamespace, 'senate'::regnamespace)
+      UNION ALL
+      SELECT 'view ' || c.oid::regclass::text
+      FROM pg_class AS c
+      WHERE c.relkind = 'v'
+        AND c.relnamespace IN ('public'::regnamespace, 'senate'::regnamespace)) AS o
+"""
+
+
+def _fingerprints(url: str) -> dict[str, str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET search_path = pg_catalog, pg_temp")
+        return {str(k): str(v) for k, v in conn.execute(FINGERPRINTS).fetchall()}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "integer_amount_timestamp_uuid_ids",
+        "numeric_amount_timestamptz_bigint_ids",
+        "no_primary_key_and_earlier_compatibility_columns",
+    ],
+)
+def test_on_a_deployment_with_other_column_types_the_definitions_make_what_the_migrations_made(
+    empty_db_url: str, variant: str
+) -> None:
+    """Argument and result types written table.column%TYPE follow the deployment (uuid ids,
+    integer amounts...), views keep their casts, and the generated compatibility triggers are
+    left to the migrations: applying the definitions changes nothing but the listed fixes."""
+    from test_schema_brownfield import VARIANTS, _build
+
+    _build(empty_db_url, VARIANTS[variant])
+    migrations.apply_migrations(empty_db_url, until=migrations.migration_ids()[-1])
+    before = _fingerprints(empty_db_url)
+    migrations.apply_migrations(empty_db_url)
+    after = _fingerprints(empty_db_url)
+    assert set(after) == set(before)
+    changed = {k for k in after if after[k] != before[k]}
+    assert _names({("", "", k) for k in changed}, tuple(CHANGED)) == set(CHANGED)

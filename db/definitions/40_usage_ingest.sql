@@ -220,25 +220,19 @@ COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollup
 
 -- define view public.daily_spend
 CREATE OR REPLACE VIEW public.daily_spend AS
- SELECT r.usage_day,
-    r.entity_type,
-    r.entity_id,
-    r.resource_type,
-    r.resource_subclass,
-        CASE
-            WHEN r.resource_type = 'llm_tokens'::text THEN r.resource_subclass
-            ELSE NULL::text
-        END AS model_tier,
-        CASE
-            WHEN r.resource_type = 'api_calls'::text THEN r.resource_subclass
-            ELSE NULL::text
-        END AS provider,
-    sum(r.amount_total) AS amount,
-    sum(r.cost_total_usd) AS cost_usd,
-    sum(r.usage_rows)::bigint AS usage_rows
-   FROM senate.usage_rollups r
-  GROUP BY r.usage_day, r.entity_type, r.entity_id, r.resource_type, r.resource_subclass
- HAVING sum(r.usage_rows) <> 0::numeric OR sum(r.amount_total) <> 0::numeric OR sum(r.cost_total_usd) <> 0::numeric;
+SELECT r.usage_day,
+       r.entity_type,
+       r.entity_id,
+       r.resource_type,
+       r.resource_subclass,
+       CASE WHEN r.resource_type = 'llm_tokens' THEN r.resource_subclass END AS model_tier,
+       CASE WHEN r.resource_type = 'api_calls' THEN r.resource_subclass END AS provider,
+       sum(r.amount_total) AS amount,
+       sum(r.cost_total_usd) AS cost_usd,
+       sum(r.usage_rows)::bigint AS usage_rows
+FROM senate.usage_rollups AS r
+GROUP BY r.usage_day, r.entity_type, r.entity_id, r.resource_type, r.resource_subclass
+HAVING sum(r.usage_rows) <> 0 OR sum(r.amount_total) <> 0 OR sum(r.cost_total_usd) <> 0;
 COMMENT ON VIEW public.daily_spend IS 'Spend per day (policy time zone) x entity x resource class x model tier or provider: amount and cost in USD. What the daily budget check reads. From senate.usage_rollups (summed over shard).';
 COMMENT ON COLUMN public.daily_spend.usage_day IS 'Calendar day of the spend in the policy time zone.';
 COMMENT ON COLUMN public.daily_spend.entity_type IS 'Kind of entity charged.';
@@ -319,7 +313,7 @@ BEGIN
                'storage_gb_hours, api_calls).';
 END;
 $function$;
-COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger on resource_usage (replaces the per-row foreign keys of 0003): locks the entity_types and resource_types rows the statement''s rows name FOR KEY SHARE, once per distinct value, and raises 23503 naming the column and value when one does not exist.';
+COMMENT ON FUNCTION senate.check_usage_references() IS 'Statement-level trigger on resource_usage, in place of per-row foreign keys (one lock per distinct value, not per row): locks the entity_types and resource_types rows the statement''s rows name FOR KEY SHARE, once per distinct value, and raises 23503 naming the column and value when one does not exist.';
 
 -- define function senate.refuse_referenced_key_change()
 CREATE OR REPLACE FUNCTION senate.refuse_referenced_key_change()
@@ -451,9 +445,13 @@ END;
 $function$;
 COMMENT ON FUNCTION senate.refuse_usage_rewrites() IS 'Statement-level AFTER UPDATE trigger on resource_usage: while senate.settings.usage_append_only is on, refuses (S4002) an UPDATE that changes any column of any row other than the trigger-kept compatibility columns (amount_used, "timestamp"); no-op updates and compatibility backfills pass.';
 
--- define function public.correct_resource_usage(bigint,numeric,text,text)
-CREATE OR REPLACE FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected_amount numeric, p_reason text, p_actor text)
- RETURNS bigint
+-- define function public.correct_resource_usage(public.resource_usage.id%TYPE,numeric,text,text)
+CREATE OR REPLACE FUNCTION public.correct_resource_usage(
+    p_usage_id public.resource_usage.id%TYPE,
+    p_corrected_amount numeric,
+    p_reason text,
+    p_actor text)
+ RETURNS public.resource_usage.id%TYPE
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -536,11 +534,25 @@ BEGIN
     RETURN v_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.correct_resource_usage(bigint,numeric,text,text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
+COMMENT ON FUNCTION public.correct_resource_usage(public.resource_usage.id%TYPE,numeric,text,text) IS 'The documented way to correct usage while resource_usage is append-only: sets the amount of usage row usage_id to corrected_amount (in the unit of its class) by writing one correction row with the difference (negative when the original overstated), the reason and the actor, dated at the original spend so it counts in the same day and period. Returns the correction row id, or NULL when the row already has that amount. Corrections of one row are serialized. A row with an explicit cost keeps its cost (costs are never negative); a row priced from llm_models or api_providers is repriced exactly.';
 
--- define function public.record_resource_usage(text,text,text,numeric,text,text,numeric,text,text,text,text,text,timestamp with time zone,jsonb)
-CREATE OR REPLACE FUNCTION public.record_resource_usage(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_idempotency_key text, p_model text DEFAULT NULL::text, p_cost numeric DEFAULT NULL::numeric, p_provider text DEFAULT NULL::text, p_artifact_type text DEFAULT NULL::text, p_artifact_id text DEFAULT NULL::text, p_analysis_id text DEFAULT NULL::text, p_task_id text DEFAULT NULL::text, p_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_metadata jsonb DEFAULT NULL::jsonb)
- RETURNS TABLE(usage_id bigint, recorded boolean)
+-- define function public.record_resource_usage(public.resource_usage.entity_type%TYPE,public.resource_usage.entity_id%TYPE,public.resource_usage.resource_type%TYPE,numeric,text,public.resource_usage.model%TYPE,numeric,public.resource_usage.provider%TYPE,public.resource_usage.artifact_type%TYPE,public.resource_usage.artifact_id%TYPE,public.resource_usage.analysis_id%TYPE,public.resource_usage.task_id%TYPE,public.resource_usage.created_at%TYPE,jsonb)
+CREATE OR REPLACE FUNCTION public.record_resource_usage(
+    p_entity_type      public.resource_usage.entity_type%TYPE,
+    p_entity_id        public.resource_usage.entity_id%TYPE,
+    p_resource_type    public.resource_usage.resource_type%TYPE,
+    p_amount           numeric,
+    p_idempotency_key  text,
+    p_model            public.resource_usage.model%TYPE DEFAULT NULL,
+    p_cost             numeric DEFAULT NULL,
+    p_provider         public.resource_usage.provider%TYPE DEFAULT NULL,
+    p_artifact_type    public.resource_usage.artifact_type%TYPE DEFAULT NULL,
+    p_artifact_id      public.resource_usage.artifact_id%TYPE DEFAULT NULL,
+    p_analysis_id      public.resource_usage.analysis_id%TYPE DEFAULT NULL,
+    p_task_id          public.resource_usage.task_id%TYPE DEFAULT NULL,
+    p_created_at       public.resource_usage.created_at%TYPE DEFAULT NULL,
+    p_metadata         jsonb DEFAULT NULL)
+ RETURNS TABLE (usage_id public.resource_usage.id%TYPE, recorded boolean)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -611,7 +623,7 @@ BEGIN
     RETURN QUERY SELECT v_existing.id, false;
 END;
 $function$;
-COMMENT ON FUNCTION public.record_resource_usage(text,text,text,numeric,text,text,numeric,text,text,text,text,text,timestamp with time zone,jsonb) IS 'Idempotent ingest of one usage event: (entity_type, entity_id, resource_type, amount in the unit of the class: tokens, CPU-seconds, GB-hours or calls, idempotency_key, model, cost in USD, provider, artifact_type, artifact_id, analysis_id, task_id, created_at default now(), metadata). Returns (usage_id, recorded): recorded is false when a row with this key was already recorded, and usage_id is then that row. NULL key: always records. Same key for a different event: S4005. Call with named arguments.';
+COMMENT ON FUNCTION public.record_resource_usage(public.resource_usage.entity_type%TYPE,public.resource_usage.entity_id%TYPE,public.resource_usage.resource_type%TYPE,numeric,text,public.resource_usage.model%TYPE,numeric,public.resource_usage.provider%TYPE,public.resource_usage.artifact_type%TYPE,public.resource_usage.artifact_id%TYPE,public.resource_usage.analysis_id%TYPE,public.resource_usage.task_id%TYPE,public.resource_usage.created_at%TYPE,jsonb) IS 'Idempotent ingest of one usage event: (entity_type, entity_id, resource_type, amount in the unit of the class: tokens, CPU-seconds, GB-hours or calls, idempotency_key, model, cost in USD, provider, artifact_type, artifact_id, analysis_id, task_id, created_at default now(), metadata). Returns (usage_id, recorded): recorded is false when a row with this key was already recorded, and usage_id is then that row. NULL key: always records. Same key for a different event: S4005. Call with named arguments.';
 
 -- define function senate.raise_usage_insert_error(text,text)
 CREATE OR REPLACE FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text)
@@ -1009,7 +1021,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where 0043 replaced the foreign keys; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
 
 -- define function senate.refuse_forged_correction_row()
 CREATE OR REPLACE FUNCTION senate.refuse_forged_correction_row()

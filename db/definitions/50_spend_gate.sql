@@ -113,43 +113,37 @@ COMMENT ON FUNCTION public.budget_status_as_of(timestamp with time zone) IS 'bud
 
 -- define view public.budget_status
 CREATE OR REPLACE VIEW public.budget_status AS
- SELECT s.entity_type,
-    s.entity_id,
-    s.resource_type,
-    s.unit,
-    s.base_budget,
-    s.market_weight,
-    s.effective_budget,
-    s.period_start,
-    s.period_end,
-    s.spent,
-    s.spent_cost_usd,
-    s.remaining,
-    s.utilization,
-    s.over_budget,
-    COALESCE(h.held, 0::numeric) AS held,
-    GREATEST(s.remaining - COALESCE(h.held, 0::numeric), 0::numeric) AS available,
-    COALESCE(a.daily_allowance, senate.derived_daily_allowance(s.effective_budget, s.period_start, s.period_end)) AS daily_allowance,
-    t.throttled_until IS NOT NULL AS throttled,
-    t.reason AS throttle_reason,
-    t.throttled_until
-   FROM public.budget_status_as_of(now()) s(entity_type, entity_id, resource_type, unit, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget)
-     LEFT JOIN ( SELECT o.entity_type,
-            o.entity_id,
-            o.resource_type,
-            sum(o.amount) AS held
-           FROM public.spend_reservations o
-          WHERE o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
-          GROUP BY o.entity_type, o.entity_id, o.resource_type) h ON h.entity_type = s.entity_type AND h.entity_id = s.entity_id AND h.resource_type = s.resource_type
-     LEFT JOIN public.resource_daily_allowances a ON a.entity_type = s.entity_type AND a.entity_id = s.entity_id AND a.resource_type = s.resource_type
-     LEFT JOIN ( SELECT x.entity_type,
-            x.entity_id,
-            x.resource_type,
-            string_agg(x.reason, '; '::text ORDER BY x.kind) AS reason,
-            max(x.throttled_until) AS throttled_until
-           FROM public.spend_throttles x
-          WHERE x.released_at IS NULL AND x.throttled_until > now()
-          GROUP BY x.entity_type, x.entity_id, x.resource_type) t ON t.entity_type = s.entity_type AND t.entity_id = s.entity_id AND t.resource_type = s.resource_type;
+SELECT s.entity_type, s.entity_id, s.resource_type, s.unit, s.base_budget, s.market_weight,
+       s.effective_budget, s.period_start, s.period_end, s.spent, s.spent_cost_usd,
+       s.remaining, s.utilization, s.over_budget,
+       coalesce(h.held, 0) AS held,
+       greatest(s.remaining - coalesce(h.held, 0), 0) AS available,
+       coalesce(a.daily_allowance,
+                senate.derived_daily_allowance(s.effective_budget, s.period_start, s.period_end))
+           AS daily_allowance,
+       t.throttled_until IS NOT NULL AS throttled,
+       t.reason AS throttle_reason,
+       t.throttled_until
+FROM public.budget_status_as_of(now()) AS s
+LEFT JOIN (
+    SELECT o.entity_type, o.entity_id, o.resource_type, sum(o.amount) AS held
+    FROM public.spend_reservations AS o
+    WHERE o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
+    GROUP BY o.entity_type, o.entity_id, o.resource_type) AS h
+  ON h.entity_type = s.entity_type AND h.entity_id = s.entity_id
+ AND h.resource_type = s.resource_type
+LEFT JOIN public.resource_daily_allowances AS a
+  ON a.entity_type = s.entity_type AND a.entity_id = s.entity_id
+ AND a.resource_type = s.resource_type
+LEFT JOIN (
+    SELECT x.entity_type, x.entity_id, x.resource_type,
+           string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
+           max(x.throttled_until) AS throttled_until
+    FROM public.spend_throttles AS x
+    WHERE x.released_at IS NULL AND x.throttled_until > now()
+    GROUP BY x.entity_type, x.entity_id, x.resource_type) AS t
+  ON t.entity_type = s.entity_type AND t.entity_id = s.entity_id
+ AND t.resource_type = s.resource_type;
 COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag; then what open reservations hold, what the spend gate would still grant, the daily allowance, and the active throttle. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_status.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
@@ -234,20 +228,10 @@ COMMENT ON FUNCTION public.budget_tier_status_as_of(timestamp with time zone) IS
 
 -- define view public.budget_tier_status
 CREATE OR REPLACE VIEW public.budget_tier_status AS
- SELECT s.entity_type,
-    s.entity_id,
-    s.model_tier,
-    s.base_budget,
-    s.market_weight,
-    s.effective_budget,
-    s.period_start,
-    s.period_end,
-    s.spent,
-    s.spent_cost_usd,
-    s.remaining,
-    s.utilization,
-    s.over_budget
-   FROM public.budget_tier_status_as_of(now()) s(entity_type, entity_id, model_tier, base_budget, market_weight, effective_budget, period_start, period_end, spent, spent_cost_usd, remaining, utilization, over_budget);
+SELECT s.entity_type, s.entity_id, s.model_tier, s.base_budget, s.market_weight,
+       s.effective_budget, s.period_start, s.period_end, s.spent, s.spent_cost_usd,
+       s.remaining, s.utilization, s.over_budget
+FROM public.budget_tier_status_as_of(now()) AS s;
 COMMENT ON VIEW public.budget_tier_status IS 'Per entity and capped model tier (resource_budget_tiers), the current budget period: tier cap, applied market weight, effective cap, the tier''s llm_tokens spend, and remaining = what both the tier cap and the whole token pool still allow. Tiers without a cap draw on the pool only (budget_status, resource_type llm_tokens). Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_tier_status.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.budget_tier_status.entity_id IS 'Entity identifier.';
@@ -874,4 +858,4 @@ AS $function$
       AND (include_unchanged IS NOT FALSE OR l.delta <> 0)
     ORDER BY l.ledger_id
 $function$;
-COMMENT ON FUNCTION public.explain_budget(text,text,boolean) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when it was recorded (recorded_at, clock time) and the economy time it belongs to (as_of: a review cycle''s as_of, e.g. the demo''s simulated day; else recorded_at), resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor (as named by the function that made the change), an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note) and login (session_user that made the change; NULL before migration 0111). A direct edit reads as direct_write under its login. include_unchanged => false leaves out the rows that changed no amount (delta 0: throttle and release status changes). The last balance_after per class is the current budget.';
+COMMENT ON FUNCTION public.explain_budget(text,text,boolean) IS 'Why an entity has its budget: every change to its resource_budgets row (and throttle status), in order, with when it was recorded (recorded_at, clock time) and the economy time it belongs to (as_of: a review cycle''s as_of, e.g. the demo''s simulated day; else recorded_at), resource class, balance before -> after, delta and unit (tokens, CPU-seconds, GB-hours, calls), cause (type and id), actor (as named by the function that made the change), an explanation (for approvals: the proposal, its proposer and justification, and the reviewer''s note) and login (session_user that made the change; NULL for rows older than login stamping). A direct edit reads as direct_write under its login. include_unchanged => false leaves out the rows that changed no amount (delta 0: throttle and release status changes). The last balance_after per class is the current budget.';

@@ -94,28 +94,11 @@ COMMENT ON FUNCTION public.budget_forecast_as_of(timestamp with time zone) IS 'b
 
 -- define view public.budget_forecast
 CREATE OR REPLACE VIEW public.budget_forecast AS
- SELECT f.entity_type,
-    f.entity_id,
-    f.resource_type,
-    f.unit,
-    f.effective_budget,
-    f.period_start,
-    f.period_end,
-    f.period_ends_at,
-    f.spent,
-    f.window_start,
-    f.window_end,
-    f.window_days,
-    f.trimmed_days,
-    f.active_days,
-    f.daily_rate,
-    f.remaining_days,
-    f.projected_spend,
-    f.projected_utilization,
-    f.runway_status,
-    f.runs_out_at,
-    f.runs_out_local
-   FROM public.budget_forecast_as_of(now()) f(entity_type, entity_id, resource_type, unit, effective_budget, period_start, period_end, period_ends_at, spent, window_start, window_end, window_days, trimmed_days, active_days, daily_rate, remaining_days, projected_spend, projected_utilization, runway_status, runs_out_at, runs_out_local);
+SELECT f.entity_type, f.entity_id, f.resource_type, f.unit, f.effective_budget, f.period_start,
+       f.period_end, f.period_ends_at, f.spent, f.window_start, f.window_end, f.window_days,
+       f.trimmed_days, f.active_days, f.daily_rate, f.remaining_days, f.projected_spend,
+       f.projected_utilization, f.runway_status, f.runs_out_at, f.runs_out_local
+FROM public.budget_forecast_as_of(now()) AS f;
 COMMENT ON VIEW public.budget_forecast IS 'Runway per entity and resource class in the current budget period, from senate.usage_rollups only (fast at any history size; filter by entity_type and entity_id). daily_rate = trimmed mean of the daily spend over the N = economics_policy.forecast_window_days complete days before today (days without spend count 0): drop the k = greatest(1, N / 7) lowest and k highest days, average the other N - 2k (robust to a one-day spike and a quiet weekend). projected_spend = spent (period so far, today included) + daily_rate x remaining_days; runs_out_at = now() + (effective_budget - spent) / daily_rate days when that is before the period ends. Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_forecast.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.budget_forecast.entity_id IS 'Entity identifier.';

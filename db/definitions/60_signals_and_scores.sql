@@ -6,17 +6,11 @@
 
 -- define view senate.latest_allocation_signals
 CREATE OR REPLACE VIEW senate.latest_allocation_signals AS
- SELECT DISTINCT ON (s.entity_type, s.entity_id) s.entity_type,
-    s.entity_id,
-    s.signal_id,
-    s.evidence_strength,
-    s.novelty,
-    s.strategic_alignment,
-    s.community_interest,
-    s.assessed_by,
-    s.assessed_at
-   FROM public.allocation_signals s
-  ORDER BY s.entity_type, s.entity_id, s.assessed_at DESC, s.signal_id DESC;
+SELECT DISTINCT ON (s.entity_type, s.entity_id)
+       s.entity_type, s.entity_id, s.signal_id, s.evidence_strength, s.novelty,
+       s.strategic_alignment, s.community_interest, s.assessed_by, s.assessed_at
+FROM public.allocation_signals AS s
+ORDER BY s.entity_type, s.entity_id, s.assessed_at DESC, s.signal_id DESC;
 COMMENT ON VIEW senate.latest_allocation_signals IS 'The latest assessment of each entity (largest assessed_at, then signal_id).';
 COMMENT ON COLUMN senate.latest_allocation_signals.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN senate.latest_allocation_signals.entity_id IS 'Entity identifier.';
@@ -311,37 +305,34 @@ COMMENT ON FUNCTION public.refresh_roi_scores(timestamp with time zone) IS 'Sets
 
 -- define view public.allocation_ranking
 CREATE OR REPLACE VIEW public.allocation_ranking AS
- SELECT row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id) AS priority_rank,
-    b.entity_type,
-    b.entity_id,
-    b.priority_score,
-    l.evidence_strength,
-    l.novelty,
-    l.strategic_alignment,
-    l.community_interest,
-    l.assessed_by,
-    l.assessed_at,
-    b.token_budget,
-    w.market_weight,
-    public.effective_budget(b.token_budget, w.market_weight) AS effective_token_budget
-   FROM public.resource_budgets b
-     CROSS JOIN ( SELECT p_1.min_priority_for_market_weight,
-            p_1.max_market_boost,
-            p_1.max_market_penalty
-           FROM public.economics_policy p_1
-          WHERE p_1.is_active) p
-     CROSS JOIN LATERAL ( SELECT senate.applied_market_weight(b.market_weight, b.priority_score, p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty) AS market_weight) w
-     LEFT JOIN LATERAL ( SELECT s.evidence_strength,
-            s.novelty,
-            s.strategic_alignment,
-            s.community_interest,
-            s.assessed_by,
-            s.assessed_at
-           FROM public.allocation_signals s
-          WHERE s.entity_type = b.entity_type AND s.entity_id = b.entity_id
-          ORDER BY s.assessed_at DESC, s.signal_id DESC
-         LIMIT 1) l ON true
-  ORDER BY b.priority_score DESC, b.entity_type, b.entity_id;
+SELECT row_number() OVER (ORDER BY b.priority_score DESC, b.entity_type, b.entity_id)
+           AS priority_rank,
+       b.entity_type,
+       b.entity_id,
+       b.priority_score,
+       l.evidence_strength,
+       l.novelty,
+       l.strategic_alignment,
+       l.community_interest,
+       l.assessed_by,
+       l.assessed_at,
+       b.token_budget,
+       w.market_weight,
+       public.effective_budget(b.token_budget, w.market_weight) AS effective_token_budget
+FROM public.resource_budgets AS b
+CROSS JOIN (SELECT p.min_priority_for_market_weight, p.max_market_boost, p.max_market_penalty
+            FROM public.economics_policy AS p WHERE p.is_active) AS p
+CROSS JOIN LATERAL (SELECT senate.applied_market_weight(
+                               b.market_weight, b.priority_score, p.min_priority_for_market_weight,
+                               p.max_market_boost, p.max_market_penalty) AS market_weight) AS w
+LEFT JOIN LATERAL (
+    SELECT s.evidence_strength, s.novelty, s.strategic_alignment, s.community_interest,
+           s.assessed_by, s.assessed_at
+    FROM public.allocation_signals AS s
+    WHERE s.entity_type = b.entity_type AND s.entity_id = b.entity_id
+    ORDER BY s.assessed_at DESC, s.signal_id DESC
+    LIMIT 1) AS l ON true
+ORDER BY b.priority_score DESC, b.entity_type, b.entity_id;
 COMMENT ON VIEW public.allocation_ranking IS 'Entities with a budget envelope, ranked by priority_score (highest first; ties by entity_type, entity_id), with the four components of their latest assessment and their effective token budget. Reassignment of reclaimed budget starts at priority_rank 1.';
 COMMENT ON COLUMN public.allocation_ranking.priority_rank IS 'Rank, 1 = highest priority_score.';
 COMMENT ON COLUMN public.allocation_ranking.entity_type IS 'Kind of entity.';
@@ -359,20 +350,21 @@ COMMENT ON COLUMN public.allocation_ranking.effective_token_budget IS 'token_bud
 
 -- define view public.roi_leaderboard
 CREATE OR REPLACE VIEW public.roi_leaderboard AS
- SELECT row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id) AS roi_rank,
-    r.entity_type,
-    r.entity_id,
-    w.window_start,
-    w.window_end,
-    r.roi_score,
-    r.kg_edges_gained,
-    r.tokens_spent,
-    r.papers_added,
-    r.hypotheses_improved,
-    r.artifact_quality_delta
-   FROM public.roi_window_bounds(now()) w(window_start, window_end, starts_at, ends_at)
-     CROSS JOIN LATERAL public.roi_by_entity(w.window_start, w.window_end) r(entity_type, entity_id, kg_edges_gained, papers_added, hypotheses_improved, artifact_quality_delta, tokens_spent, roi_score)
-  ORDER BY (row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC, r.entity_type, r.entity_id));
+SELECT row_number() OVER (ORDER BY r.roi_score DESC NULLS LAST, r.kg_edges_gained DESC,
+                                   r.entity_type, r.entity_id) AS roi_rank,
+       r.entity_type,
+       r.entity_id,
+       w.window_start,
+       w.window_end,
+       r.roi_score,
+       r.kg_edges_gained,
+       r.tokens_spent,
+       r.papers_added,
+       r.hypotheses_improved,
+       r.artifact_quality_delta
+FROM public.roi_window_bounds(now()) AS w
+CROSS JOIN LATERAL public.roi_by_entity(w.window_start, w.window_end) AS r
+ORDER BY 1;
 COMMENT ON VIEW public.roi_leaderboard IS 'ROI per entity over the current ROI window (roi_window_bounds(now()): the policy roi_window in whole days up to today, policy time zone): KG edges gained per llm token spent, best first (entities with gains but no spend last, ROI NULL). Entities with gains or spend in the window.';
 COMMENT ON COLUMN public.roi_leaderboard.roi_rank IS 'Rank, 1 = highest ROI.';
 COMMENT ON COLUMN public.roi_leaderboard.entity_type IS 'Kind of entity.';

@@ -333,8 +333,15 @@ $function$;
 COMMENT ON FUNCTION senate.check_proposal_evidence_on_write() IS 'Row trigger on allocation_proposals: applies senate.check_proposal_evidence() to new rows and to changed justification or evidence, unless senate.legacy_proposal_writes is on.';
 
 -- define function public.file_allocation_proposal(text,text,numeric,text,text,jsonb,text)
-CREATE OR REPLACE FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text DEFAULT 'llm_tokens'::text)
- RETURNS bigint
+CREATE OR REPLACE FUNCTION public.file_allocation_proposal(
+    p_entity_type text,
+    p_entity_id text,
+    p_requested_amount numeric,
+    p_proposer text,
+    p_justification text,
+    p_evidence jsonb,
+    p_resource_type text DEFAULT 'llm_tokens')
+ RETURNS public.allocation_proposals.id%TYPE
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -735,33 +742,34 @@ COMMENT ON FUNCTION senate.record_proposal_votes() IS 'Row trigger on allocation
 
 -- define view public.allocation_proposal_tallies
 CREATE OR REPLACE VIEW public.allocation_proposal_tallies AS
- SELECT p.id AS proposal_id,
-    p.status,
-    p.entity_type,
-    p.entity_id,
-    p.resource_type,
-    p.requested_tokens AS requested_amount,
-    pol.policy_version,
-    pol.quorum,
-    t.approvals,
-    t.rejections,
-    t.abstentions,
-    (t.approvals + t.rejections) >= pol.quorum AS quorum_met,
-    t.approvals > t.rejections AS majority_reached,
-    p.status = 'pending'::text AND (t.approvals + t.rejections) >= pol.quorum AND t.approvals > t.rejections AS approvable
-   FROM public.allocation_proposals p
-     LEFT JOIN public.economics_policy pol ON pol.policy_version = senate.proposal_policy_version(p.policy_version, p.created_at)
-     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (v.e ->> 'vote'::text) = 'approve'::text) AS approvals,
-            count(*) FILTER (WHERE (v.e ->> 'vote'::text) = 'reject'::text) AS rejections,
-            count(*) FILTER (WHERE (v.e ->> 'vote'::text) = 'abstain'::text) AS abstentions
-           FROM jsonb_array_elements(
-                CASE
-                    WHEN jsonb_typeof(p.votes) = 'array'::text THEN p.votes
-                    ELSE '[]'::jsonb
-                END) v(e)
-          WHERE (v.e ->> 'voter'::text IN ( SELECT m.senator_id
-                   FROM senate.senate_members m
-                  WHERE m.removed_at IS NULL))) t;
+SELECT p.id AS proposal_id,
+       p.status,
+       p.entity_type,
+       p.entity_id,
+       p.resource_type,
+       p.requested_tokens AS requested_amount,
+       pol.policy_version,
+       pol.quorum,
+       t.approvals,
+       t.rejections,
+       t.abstentions,
+       t.approvals + t.rejections >= pol.quorum AS quorum_met,
+       t.approvals > t.rejections AS majority_reached,
+       p.status = 'pending' AND t.approvals + t.rejections >= pol.quorum
+           AND t.approvals > t.rejections AS approvable
+FROM public.allocation_proposals AS p
+LEFT JOIN public.economics_policy AS pol
+    ON pol.policy_version = senate.proposal_policy_version(p.policy_version, p.created_at)
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE v.e ->> 'vote' = 'approve') AS approvals,
+           count(*) FILTER (WHERE v.e ->> 'vote' = 'reject') AS rejections,
+           count(*) FILTER (WHERE v.e ->> 'vote' = 'abstain') AS abstentions
+    FROM pg_catalog.jsonb_array_elements(
+        CASE WHEN pg_catalog.jsonb_typeof(p.votes) = 'array' THEN p.votes ELSE '[]'::jsonb END)
+        AS v (e)
+    WHERE (v.e ->> 'voter') IN (SELECT m.senator_id FROM senate.senate_members AS m
+                                WHERE m.removed_at IS NULL)
+) AS t;
 COMMENT ON VIEW public.allocation_proposal_tallies IS 'Current votes of each proposal counted under the policy version recorded on it: approval needs quorum (approve + reject votes >= quorum; abstentions do not count) and majority (more approve than reject votes). Only votes of current members (senate.senate_members) count: one per senator, and a senator is one login.';
 COMMENT ON COLUMN public.allocation_proposal_tallies.proposal_id IS 'The proposal.';
 COMMENT ON COLUMN public.allocation_proposal_tallies.status IS 'Its status.';
@@ -778,8 +786,12 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.quorum_met IS 'approvals + 
 COMMENT ON COLUMN public.allocation_proposal_tallies.majority_reached IS 'approvals > rejections.';
 COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quorum met and majority reached (the reserve is checked at decision time).';
 
--- define function public.cast_allocation_vote(bigint,text,text,text)
-CREATE OR REPLACE FUNCTION public.cast_allocation_vote(p_proposal_id bigint, p_voter text, p_vote text, p_rationale text DEFAULT NULL::text)
+-- define function public.cast_allocation_vote(public.allocation_proposals.id%TYPE,text,text,text)
+CREATE OR REPLACE FUNCTION public.cast_allocation_vote(
+    p_proposal_id public.allocation_proposals.id%TYPE,
+    p_voter text,
+    p_vote text,
+    p_rationale text DEFAULT NULL)
  RETURNS public.allocation_proposal_tallies
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -834,7 +846,7 @@ BEGIN
     RETURN v_tally;
 END;
 $function$;
-COMMENT ON FUNCTION public.cast_allocation_vote(bigint,text,text,text) IS 'Records the session''s senator''s vote (approve, reject or abstain) on a pending proposal in allocation_proposals.votes, replacing that senator''s own earlier vote (the history is kept in allocation_votes), and returns the proposal''s tally. The voter is session_user mapped through senate.senate_members; p_voter is kept for compatibility: NULL, or the session''s own senator id or login name. Errors: S5010 login is no senator, S5011 p_voter names someone else, S2024 bad vote, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending, S5014 vote cap of the policy reached.';
+COMMENT ON FUNCTION public.cast_allocation_vote(public.allocation_proposals.id%TYPE,text,text,text) IS 'Records the session''s senator''s vote (approve, reject or abstain) on a pending proposal in allocation_proposals.votes, replacing that senator''s own earlier vote (the history is kept in allocation_votes), and returns the proposal''s tally. The voter is session_user mapped through senate.senate_members; p_voter is kept for compatibility: NULL, or the session''s own senator id or login name. Errors: S5010 login is no senator, S5011 p_voter names someone else, S2024 bad vote, S2011 rationale over 2000 characters, S2023 no such proposal, S2021 not pending, S5014 vote cap of the policy reached.';
 
 -- define function senate.check_proposal_approval()
 CREATE OR REPLACE FUNCTION senate.check_proposal_approval()
@@ -960,8 +972,9 @@ END;
 $function$;
 COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
--- define function senate.lock_proposal(bigint,text)
-CREATE OR REPLACE FUNCTION senate.lock_proposal(p_proposal_id bigint, p_expected_status text)
+-- define function senate.lock_proposal(public.allocation_proposals.id%TYPE,text)
+CREATE OR REPLACE FUNCTION senate.lock_proposal(
+    p_proposal_id public.allocation_proposals.id%TYPE, p_expected_status text)
  RETURNS void
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -991,11 +1004,18 @@ BEGIN
     END IF;
 END;
 $function$;
-COMMENT ON FUNCTION senate.lock_proposal(bigint,text) IS 'Locks the proposal row FOR UPDATE (waiting for a concurrent decision to finish) and raises S2023 when it does not exist, S2022 when reopening a proposal that is not deferred, S2021 when it is not in the expected status (for example decided by someone else meanwhile).';
+COMMENT ON FUNCTION senate.lock_proposal(public.allocation_proposals.id%TYPE,text) IS 'Locks the proposal row FOR UPDATE (waiting for a concurrent decision to finish) and raises S2023 when it does not exist, S2022 when reopening a proposal that is not deferred, S2021 when it is not in the expected status (for example decided by someone else meanwhile).';
 
--- define function public.decide_allocation_proposal(bigint,text,text,text,timestamp with time zone)
-CREATE OR REPLACE FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text DEFAULT NULL::text, p_revisit_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
- RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
+-- define function public.decide_allocation_proposal(public.allocation_proposals.id%TYPE,text,text,text,timestamptz)
+CREATE OR REPLACE FUNCTION public.decide_allocation_proposal(
+    p_proposal_id public.allocation_proposals.id%TYPE,
+    p_decision text,
+    p_reviewer text,
+    p_note text DEFAULT NULL,
+    p_revisit_at timestamptz DEFAULT NULL)
+ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, reviewer text,
+               decided_at timestamptz, revisit_at timestamptz, resource_type text,
+               amount numeric, budget_after numeric, reserve_after numeric)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1042,11 +1062,16 @@ BEGIN
     WHERE p.id = p_proposal_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.decide_allocation_proposal(bigint,text,text,text,timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+COMMENT ON FUNCTION public.decide_allocation_proposal(public.allocation_proposals.id%TYPE,text,text,text,timestamptz) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
 
--- define function public.reopen_allocation_proposal(bigint,text,text)
-CREATE OR REPLACE FUNCTION public.reopen_allocation_proposal(p_proposal_id bigint, p_reviewer text, p_note text DEFAULT NULL::text)
- RETURNS TABLE(proposal_id bigint, status text, reviewer text, decided_at timestamp with time zone, revisit_at timestamp with time zone, resource_type text, amount numeric, budget_after numeric, reserve_after numeric)
+-- define function public.reopen_allocation_proposal(public.allocation_proposals.id%TYPE,text,text)
+CREATE OR REPLACE FUNCTION public.reopen_allocation_proposal(
+    p_proposal_id public.allocation_proposals.id%TYPE,
+    p_reviewer text,
+    p_note text DEFAULT NULL)
+ RETURNS TABLE (proposal_id public.allocation_proposals.id%TYPE, status text, reviewer text,
+               decided_at timestamptz, revisit_at timestamptz, resource_type text,
+               amount numeric, budget_after numeric, reserve_after numeric)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1074,23 +1099,23 @@ BEGIN
     WHERE p.id = p_proposal_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.reopen_allocation_proposal(bigint,text,text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Acts as the session''s senator (p_reviewer: NULL, or the session''s own senator id or login name). Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
+COMMENT ON FUNCTION public.reopen_allocation_proposal(public.allocation_proposals.id%TYPE,text,text) IS 'Returns a deferred proposal to pending so that votes and a decision can follow; its votes are kept. Acts as the session''s senator (p_reviewer: NULL, or the session''s own senator id or login name). Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S2011 note too long, S2023 no such proposal, S2022 not deferred.';
 
 -- define view public.proposals_due_for_review
 CREATE OR REPLACE VIEW public.proposals_due_for_review AS
- SELECT p.id AS proposal_id,
-    p.entity_type,
-    p.entity_id,
-    p.resource_type,
-    p.requested_tokens AS requested_amount,
-    COALESCE(p.proposer_agent, p.proposer_id) AS proposer,
-    p.reviewer AS deferred_by,
-    p.decided_at AS deferred_at,
-    p.revisit_at,
-    now() - p.revisit_at AS overdue_by,
-    p.decision_note
-   FROM public.allocation_proposals p
-  WHERE p.status = 'deferred'::text AND p.revisit_at <= now();
+SELECT p.id AS proposal_id,
+       p.entity_type,
+       p.entity_id,
+       p.resource_type,
+       p.requested_tokens AS requested_amount,
+       coalesce(p.proposer_agent::text, p.proposer_id::text) AS proposer,
+       p.reviewer AS deferred_by,
+       p.decided_at AS deferred_at,
+       p.revisit_at,
+       now() - p.revisit_at AS overdue_by,
+       p.decision_note
+FROM public.allocation_proposals AS p
+WHERE p.status = 'deferred' AND p.revisit_at <= now();
 COMMENT ON VIEW public.proposals_due_for_review IS 'Deferred proposals whose revisit date has passed, most overdue first when ordered by revisit_at: reopen them with reopen_allocation_proposal() (or reject them after reopening).';
 COMMENT ON COLUMN public.proposals_due_for_review.proposal_id IS 'The proposal.';
 COMMENT ON COLUMN public.proposals_due_for_review.entity_type IS 'Kind of entity it is for.';
@@ -1229,8 +1254,9 @@ END;
 $function$;
 COMMENT ON FUNCTION senate.stamp_vote_recorder() IS 'BEFORE INSERT row trigger on allocation_votes: sets recorded_by to session_user, whatever the INSERT gave.';
 
--- define function senate.refuse_own_proposal(bigint,text)
-CREATE OR REPLACE FUNCTION senate.refuse_own_proposal(p_proposal_id bigint, p_senator text)
+-- define function senate.refuse_own_proposal(public.allocation_proposals.id%TYPE,text)
+CREATE OR REPLACE FUNCTION senate.refuse_own_proposal(
+    p_proposal_id public.allocation_proposals.id%TYPE, p_senator text)
  RETURNS void
  LANGUAGE plpgsql
  STABLE
@@ -1259,7 +1285,7 @@ BEGIN
     END IF;
 END;
 $function$;
-COMMENT ON FUNCTION senate.refuse_own_proposal(bigint,text) IS 'Raises S5013 when the session''s login filed the proposal (session_login of its filing transition) or p_senator is the proposer named on it.';
+COMMENT ON FUNCTION senate.refuse_own_proposal(public.allocation_proposals.id%TYPE,text) IS 'Raises S5013 when the session''s login filed the proposal (session_login of its filing transition) or p_senator is the proposer named on it.';
 
 -- define function senate.session_is_legacy_proposal_writer()
 CREATE OR REPLACE FUNCTION senate.session_is_legacy_proposal_writer()
@@ -1356,47 +1382,43 @@ COMMENT ON FUNCTION senate.governance_status(text) IS 'The governance state (pen
 
 -- define view public.reserve_queue
 CREATE OR REPLACE VIEW public.reserve_queue AS
- WITH pending AS (
-         SELECT p.id AS proposal_id,
-            p.created_at AS filed_at,
-            p.entity_type,
-            p.entity_id,
-            p.resource_type,
-            p.requested_tokens AS requested_amount
-           FROM public.allocation_proposals p
-          WHERE p.status = 'pending'::text
-        ), queued AS (
-         SELECT q_1.proposal_id,
-            q_1.filed_at,
-            q_1.entity_type,
-            q_1.entity_id,
-            q_1.resource_type,
-            q_1.requested_amount,
-            row_number() OVER w AS queue_position,
-            sum(q_1.requested_amount) OVER w AS requested_through
-           FROM pending q_1
-          WINDOW w AS (PARTITION BY q_1.resource_type ORDER BY q_1.filed_at, q_1.proposal_id ROWS UNBOUNDED PRECEDING)
-        )
- SELECT q.resource_type,
-    q.queue_position,
-    q.proposal_id,
-    q.filed_at,
-    q.entity_type,
-    q.entity_id,
-    rt.unit,
-    q.requested_amount,
-    q.requested_through - q.requested_amount AS requested_before,
-    q.requested_through,
-    COALESCE(r.balance, 0::numeric) AS reserve_balance,
-    COALESCE(r.balance, 0::numeric) - q.requested_through AS reserve_after,
-    COALESCE(r.balance, 0::numeric) >= q.requested_amount AS covers_alone,
-    COALESCE(r.balance, 0::numeric) >= q.requested_through AS covers_in_queue,
-    t.approvable
-   FROM queued q
-     LEFT JOIN public.senate_reserve r ON r.resource_type = q.resource_type
-     LEFT JOIN public.resource_types rt ON rt.resource_type = q.resource_type
-     LEFT JOIN public.allocation_proposal_tallies t ON t.proposal_id = q.proposal_id
-  ORDER BY q.resource_type, q.queue_position;
+WITH pending AS (
+    SELECT p.id AS proposal_id,
+           p.created_at::timestamptz AS filed_at,
+           p.entity_type::text AS entity_type,
+           p.entity_id::text AS entity_id,
+           p.resource_type,
+           p.requested_tokens::numeric AS requested_amount
+    FROM public.allocation_proposals AS p
+    WHERE p.status = 'pending'
+), queued AS (
+    SELECT q.*,
+           row_number() OVER w AS queue_position,
+           sum(q.requested_amount) OVER w AS requested_through
+    FROM pending AS q
+    WINDOW w AS (PARTITION BY q.resource_type ORDER BY q.filed_at, q.proposal_id
+                 ROWS UNBOUNDED PRECEDING)
+)
+SELECT q.resource_type,
+       q.queue_position,
+       q.proposal_id,
+       q.filed_at,
+       q.entity_type,
+       q.entity_id,
+       rt.unit,
+       q.requested_amount,
+       q.requested_through - q.requested_amount AS requested_before,
+       q.requested_through,
+       coalesce(r.balance, 0) AS reserve_balance,
+       coalesce(r.balance, 0) - q.requested_through AS reserve_after,
+       coalesce(r.balance, 0) >= q.requested_amount AS covers_alone,
+       coalesce(r.balance, 0) >= q.requested_through AS covers_in_queue,
+       t.approvable
+FROM queued AS q
+LEFT JOIN public.senate_reserve AS r ON r.resource_type = q.resource_type
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = q.resource_type
+LEFT JOIN public.allocation_proposal_tallies AS t ON t.proposal_id = q.proposal_id
+ORDER BY q.resource_type, q.queue_position;
 COMMENT ON VIEW public.reserve_queue IS 'Which pending proposals the Senate reserve can pay for, together and in order: per resource class, pending proposals first filed, first paid (created_at, then id), each with the running total requested and whether the reserve covers it after every earlier pending proposal of its class is paid (covers_in_queue) or on its own (covers_alone). An approval debits the reserve of its class, so only covers_in_queue says what the reserve can pay for all at once.';
 COMMENT ON COLUMN public.reserve_queue.resource_type IS 'Resource class requested (each class has its own reserve and queue).';
 COMMENT ON COLUMN public.reserve_queue.queue_position IS 'Place in the class''s queue, 1 = filed first.';

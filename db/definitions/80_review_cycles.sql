@@ -480,23 +480,60 @@ COMMENT ON FUNCTION public.record_economy_snapshot(timestamp with time zone) IS 
 
 -- define view public.senate_schedule
 CREATE OR REPLACE VIEW public.senate_schedule AS
- SELECT j.job_order,
-    j.job_name,
-    j.cron_schedule,
-    j.cadence,
-    j.sql_command,
-    (('senate-db cycle '::text || j.cycle_kind) || ' --apply'::text) || COALESCE(' --actor '::text || j.cycle_actor, ''::text) AS cli_command,
-        CASE
-            WHEN (EXISTS ( SELECT 1
-               FROM pg_extension e
-              WHERE e.extname = 'pg_cron'::name)) OR COALESCE(c.cron_database, current_database()::text) = current_database() THEN format('SELECT cron.schedule(%L, %L, $$%s$$);'::text, j.job_name, j.cron_schedule, j.sql_command)
-            ELSE format('SELECT cron.schedule_in_database(%L, %L, $$%s$$, %L, %L);'::text, j.job_name, j.cron_schedule, j.sql_command, current_database(), COALESCE(NULLIF(current_setting('senate.scheduling_login'::text, true), ''::text), CURRENT_USER::text))
-        END AS pg_cron_statement,
-    j.description
-   FROM ( VALUES (1,'senate-spend-alerts'::text,'* * * * *'::text,'every minute'::text,'SELECT count(*) FROM check_spend_alerts()'::text,'alerts'::text,NULL::text,'Fires the spend alerts due: a spend_alerts row and a pg_notify on senate_spend_alerts the first time an envelope''s spend in its budget period reaches a policy threshold (80 % and 100 % by default), so listeners hear within a minute.'::text), (2,'senate-reservations'::text,'*/10 * * * *'::text,'every 10 minutes'::text,'SELECT * FROM cleanup_spend_reservations()'::text,'reservations'::text,NULL::text,'Marks open spend reservations past their expiry as expired and deletes finished ones older than 7 days (expired holds already stopped counting; this keeps the table small).'::text), (3,'senate-daily-check'::text,'5 * * * *'::text,'hourly at minute 5'::text,'SELECT count(*) FROM run_daily_check()'::text,'check'::text,NULL::text,'The daily spend check for today: releases the throttles that are due, throttles each envelope and class over its daily allowance or its period budget, fires the alerts due. Hourly so that overspend is throttled within the hour; idempotent for a day.'::text), (4,'senate-snapshot'::text,'55 23 * * *'::text,'daily at 23:55'::text,'SELECT record_economy_snapshot()'::text,'snapshot'::text,NULL::text,'Records the economy now (budget_snapshots per entity type and class, reserve_snapshots per class): the history the Senate report charts. Late in the day, so each day''s point holds the day''s spend; a retry at the same instant replaces its rows.'::text), (5,'senate-compact-rollups'::text,'15 0 * * *'::text,'daily at 00:15'::text,'SELECT * FROM compact_usage_rollups()'::text,'compact'::text,NULL::text,'Merges the writer-shard rows of each usage rollup key of the 7 days before today into one row (totals unchanged, rows a writer holds skipped), so budget checks stay flat.'::text), (6,'senate-weekly-rebalance'::text,'30 0 * * 1'::text,'Mondays at 00:30'::text,'SELECT count(*) FROM run_rebalance(now(), false, ''pg_cron'')'::text,'weekly'::text,'crontab'::text,'Applies the weekly rebalance of the week just ended (idle reclaims, low-ROI cuts, raises for strong ROI with market support, reassignment of idle budget). A window is applied once: a later run in the same week writes nothing.'::text)) j(job_order, job_name, cron_schedule, cadence, sql_command, cycle_kind, cycle_actor, description)
-     CROSS JOIN ( SELECT ( SELECT s.setting
-                   FROM pg_settings s
-                  WHERE s.name = 'cron.database_name'::text) AS cron_database) c;
+SELECT j.job_order,
+       j.job_name,
+       j.cron_schedule,
+       j.cadence,
+       j.sql_command,
+       'senate-db cycle ' || j.cycle_kind || ' --apply' || coalesce(' --actor ' || j.cycle_actor, '')
+           AS cli_command,
+       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension AS e WHERE e.extname = 'pg_cron')
+                 OR coalesce(c.cron_database, pg_catalog.current_database())
+                    = pg_catalog.current_database()
+            THEN pg_catalog.format('SELECT cron.schedule(%L, %L, $$%s$$);',
+                                   j.job_name, j.cron_schedule, j.sql_command)
+            ELSE pg_catalog.format('SELECT cron.schedule_in_database(%L, %L, $$%s$$, %L, %L);',
+                                   j.job_name, j.cron_schedule, j.sql_command,
+                                   pg_catalog.current_database(),
+                                   coalesce(nullif(pg_catalog.current_setting(
+                                                'senate.scheduling_login', true), ''),
+                                            current_user))
+       END AS pg_cron_statement,
+       j.description
+FROM (VALUES
+    (1, 'senate-spend-alerts', '* * * * *', 'every minute',
+     'SELECT count(*) FROM check_spend_alerts()', 'alerts', NULL,
+     'Fires the spend alerts due: a spend_alerts row and a pg_notify on senate_spend_alerts the '
+     'first time an envelope''s spend in its budget period reaches a policy threshold (80 % and '
+     '100 % by default), so listeners hear within a minute.'),
+    (2, 'senate-reservations', '*/10 * * * *', 'every 10 minutes',
+     'SELECT * FROM cleanup_spend_reservations()', 'reservations', NULL,
+     'Marks open spend reservations past their expiry as expired and deletes finished ones '
+     'older than 7 days (expired holds already stopped counting; this keeps the table small).'),
+    (3, 'senate-daily-check', '5 * * * *', 'hourly at minute 5',
+     'SELECT count(*) FROM run_daily_check()', 'check', NULL,
+     'The daily spend check for today: releases the throttles that are due, throttles each '
+     'envelope and class over its daily allowance or its period budget, fires the alerts due. '
+     'Hourly so that overspend is throttled within the hour; idempotent for a day.'),
+    (4, 'senate-snapshot', '55 23 * * *', 'daily at 23:55',
+     'SELECT record_economy_snapshot()', 'snapshot', NULL,
+     'Records the economy now (budget_snapshots per entity type and class, reserve_snapshots per '
+     'class): the history the Senate report charts. Late in the day, so each day''s point holds '
+     'the day''s spend; a retry at the same instant replaces its rows.'),
+    (5, 'senate-compact-rollups', '15 0 * * *', 'daily at 00:15',
+     'SELECT * FROM compact_usage_rollups()', 'compact', NULL,
+     'Merges the writer-shard rows of each usage rollup key of the 7 days before today into one '
+     'row (totals unchanged, rows a writer holds skipped), so budget checks stay flat.'),
+    (6, 'senate-weekly-rebalance', '30 0 * * 1', 'Mondays at 00:30',
+     'SELECT count(*) FROM run_rebalance(now(), false, ''pg_cron'')', 'weekly', 'crontab',
+     'Applies the weekly rebalance of the week just ended (idle reclaims, low-ROI cuts, raises '
+     'for strong ROI with market support, reassignment of idle budget). A window is applied '
+     'once: a later run in the same week writes nothing.')
+) AS j (job_order, job_name, cron_schedule, cadence, sql_command, cycle_kind, cycle_actor,
+        description)
+-- pg_cron's settings are superuser-only: pg_settings hides them from other logins (NULL here).
+CROSS JOIN (SELECT (SELECT s.setting FROM pg_catalog.pg_settings AS s
+                    WHERE s.name = 'cron.database_name') AS cron_database) AS c;
 COMMENT ON VIEW public.senate_schedule IS 'Every periodic Senate job: its pg_cron name, cron schedule, the SQL it runs, the senate-db cycle command that runs the same from cron or a systemd timer, and the pg_cron statement that schedules it (cron.schedule in pg_cron''s database, cron.schedule_in_database from another). senate-db schedule prints it. pg_cron reads schedules in cron.timezone (GMT by default), cron in the cron daemon''s time zone.';
 COMMENT ON COLUMN public.senate_schedule.job_order IS 'Position in the list (1 = most frequent).';
 COMMENT ON COLUMN public.senate_schedule.job_name IS 'pg_cron job name (cron.job.jobname); scheduling the same name again replaces the job.';
@@ -934,7 +971,7 @@ BEGIN
     PERFORM set_config('work_mem', v_work_mem, true);
 END;
 $function$;
-COMMENT ON FUNCTION senate.plan_rebalance(timestamp with time zone,boolean,text) IS 'The weekly rebalance engine (moved unchanged from run_rebalance by 0134): plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
+COMMENT ON FUNCTION senate.plan_rebalance(timestamp with time zone,boolean,text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
 
 -- define function public.preview_rebalance(timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.preview_rebalance(as_of timestamp with time zone)

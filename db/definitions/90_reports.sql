@@ -6,48 +6,45 @@
 
 -- define view public.senate_report_overview
 CREATE OR REPLACE VIEW public.senate_report_overview AS
- SELECT now() AS as_of,
-    pb.period_start,
-    pb.period_end,
-    ( SELECT count(*) AS count
-           FROM public.resource_budgets) AS envelopes,
-    s.over_budget_entities,
-    trim_scale(round(s.effective_token_budget, 2)) AS effective_token_budget,
-    trim_scale(round(s.tokens_spent, 2)) AS tokens_spent,
-    round(
-        CASE
-            WHEN s.effective_token_budget > 0::numeric THEN s.tokens_spent / s.effective_token_budget
-            ELSE NULL::numeric
-        END, 4) AS token_utilization,
-    round(s.spent_cost_usd, 2) AS spent_cost_usd,
-    rw.window_start AS roi_window_start,
-    rw.window_end AS roi_window_end,
-    g.kg_edges_gained,
-    trim_scale(round(g.tokens_spent, 2)) AS roi_window_tokens_spent,
-    round(public.roi_score(g.kg_edges_gained, g.tokens_spent), 8) AS roi_window_roi,
-    ( SELECT count(*) AS count
-           FROM public.allocation_proposals p
-          WHERE p.status = 'pending'::text) AS pending_proposals,
-    ( SELECT trim_scale(round(r.balance, 2)) AS trim_scale
-           FROM public.senate_reserve r
-          WHERE r.resource_type = 'llm_tokens'::text) AS reserve_tokens,
-    s.throttled_entities,
-    ( SELECT count(*) AS count
-           FROM public.spend_alerts a
-          WHERE a.period_start = pb.period_start) AS alerts_this_period,
-    ( SELECT max(r.run_id) AS max
-           FROM public.rebalance_runs r) AS last_rebalance_run
-   FROM public.budget_period_bounds(now()) pb(period_start, period_end, starts_at, ends_at)
-     CROSS JOIN public.roi_window_bounds(now()) rw(window_start, window_end, starts_at, ends_at)
-     CROSS JOIN ( SELECT count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.over_budget) AS over_budget_entities,
-            count(DISTINCT ROW(b.entity_type, b.entity_id)) FILTER (WHERE b.throttled) AS throttled_entities,
-            COALESCE(sum(b.effective_budget) FILTER (WHERE b.resource_type = 'llm_tokens'::text), 0::numeric) AS effective_token_budget,
-            COALESCE(sum(b.spent) FILTER (WHERE b.resource_type = 'llm_tokens'::text), 0::numeric) AS tokens_spent,
-            COALESCE(sum(b.spent_cost_usd), 0::numeric) AS spent_cost_usd
-           FROM public.budget_status b) s
-     CROSS JOIN ( SELECT COALESCE(sum(l.kg_edges_gained), 0::numeric) AS kg_edges_gained,
-            COALESCE(sum(l.tokens_spent), 0::numeric) AS tokens_spent
-           FROM public.roi_leaderboard l) g;
+SELECT now() AS as_of,
+       pb.period_start,
+       pb.period_end,
+       (SELECT count(*) FROM public.resource_budgets) AS envelopes,
+       s.over_budget_entities,
+       trim_scale(round(s.effective_token_budget, 2)) AS effective_token_budget,
+       trim_scale(round(s.tokens_spent, 2)) AS tokens_spent,
+       round(CASE WHEN s.effective_token_budget > 0
+                  THEN s.tokens_spent / s.effective_token_budget END, 4) AS token_utilization,
+       round(s.spent_cost_usd, 2) AS spent_cost_usd,
+       rw.window_start AS roi_window_start,
+       rw.window_end AS roi_window_end,
+       g.kg_edges_gained,
+       trim_scale(round(g.tokens_spent, 2)) AS roi_window_tokens_spent,
+       round(public.roi_score(g.kg_edges_gained, g.tokens_spent), 8) AS roi_window_roi,
+       (SELECT count(*) FROM public.allocation_proposals AS p WHERE p.status = 'pending')
+           AS pending_proposals,
+       (SELECT trim_scale(round(r.balance, 2)) FROM public.senate_reserve AS r
+        WHERE r.resource_type = 'llm_tokens') AS reserve_tokens,
+       s.throttled_entities,
+       (SELECT count(*) FROM public.spend_alerts AS a
+        WHERE a.period_start = pb.period_start) AS alerts_this_period,
+       (SELECT max(r.run_id) FROM public.rebalance_runs AS r) AS last_rebalance_run
+FROM public.budget_period_bounds(now()) AS pb
+CROSS JOIN public.roi_window_bounds(now()) AS rw
+CROSS JOIN (
+    SELECT count(DISTINCT (b.entity_type, b.entity_id)) FILTER (WHERE b.over_budget)
+               AS over_budget_entities,
+           count(DISTINCT (b.entity_type, b.entity_id)) FILTER (WHERE b.throttled)
+               AS throttled_entities,
+           coalesce(sum(b.effective_budget) FILTER (WHERE b.resource_type = 'llm_tokens'), 0)
+               AS effective_token_budget,
+           coalesce(sum(b.spent) FILTER (WHERE b.resource_type = 'llm_tokens'), 0) AS tokens_spent,
+           coalesce(sum(b.spent_cost_usd), 0) AS spent_cost_usd
+    FROM public.budget_status AS b) AS s
+CROSS JOIN (
+    SELECT coalesce(sum(l.kg_edges_gained), 0) AS kg_edges_gained,
+           coalesce(sum(l.tokens_spent), 0) AS tokens_spent
+    FROM public.roi_leaderboard AS l) AS g;
 COMMENT ON VIEW public.senate_report_overview IS 'The Senate report''s headline, one row: the current budget period, envelopes, entities over budget, the token budget and its use this period, the cost of this period''s spend, the ROI window''s KG edges and tokens, pending proposals, the token reserve, throttled entities, alerts fired this period and the last rebalance run. Rounded for reading (amounts to 2 decimals, fractions to 4, USD to cents, ROI to 8 decimals); exact figures in budget_status, roi_leaderboard and senate_reserve.';
 COMMENT ON COLUMN public.senate_report_overview.as_of IS 'When the figures were read (now()).';
 COMMENT ON COLUMN public.senate_report_overview.period_start IS 'First day of the current budget period (policy time zone).';
@@ -71,51 +68,29 @@ COMMENT ON COLUMN public.senate_report_overview.last_rebalance_run IS 'run_id of
 
 -- define view public.senate_report_top_allocations
 CREATE OR REPLACE VIEW public.senate_report_top_allocations AS
- WITH status AS (
-         SELECT b.entity_type,
-            b.entity_id,
-            b.resource_type,
-            b.unit,
-            b.base_budget,
-            b.market_weight,
-            b.effective_budget,
-            b.period_start,
-            b.period_end,
-            b.spent,
-            b.spent_cost_usd,
-            b.remaining,
-            b.utilization,
-            b.over_budget,
-            b.held,
-            b.available,
-            b.daily_allowance,
-            b.throttled,
-            b.throttle_reason,
-            b.throttled_until
-           FROM public.budget_status b
-        ), cost AS (
-         SELECT s_1.entity_type,
-            s_1.entity_id,
-            sum(s_1.spent_cost_usd) AS period_cost_usd
-           FROM status s_1
-          GROUP BY s_1.entity_type, s_1.entity_id
-        )
- SELECT row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id) AS allocation_rank,
-    s.entity_type,
-    s.entity_id,
-    e.priority_score,
-    round(s.market_weight, 3) AS market_weight,
-    trim_scale(round(s.base_budget, 2)) AS token_budget,
-    trim_scale(round(s.effective_budget, 2)) AS effective_token_budget,
-    trim_scale(round(s.spent, 2)) AS tokens_spent,
-    round(s.utilization, 4) AS token_utilization,
-    round(e.roi_score, 8) AS roi_score,
-    round(c.period_cost_usd, 2) AS period_cost_usd
-   FROM status s
-     JOIN public.resource_budgets e ON e.entity_type = s.entity_type AND e.entity_id = s.entity_id
-     JOIN cost c ON c.entity_type = s.entity_type AND c.entity_id = s.entity_id
-  WHERE s.resource_type = 'llm_tokens'::text
-  ORDER BY (row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id));
+WITH status AS (
+    SELECT b.* FROM public.budget_status AS b
+), cost AS (
+    SELECT s.entity_type, s.entity_id, sum(s.spent_cost_usd) AS period_cost_usd
+    FROM status AS s GROUP BY s.entity_type, s.entity_id
+)
+SELECT row_number() OVER (ORDER BY s.effective_budget DESC, s.entity_type, s.entity_id)
+           AS allocation_rank,
+       s.entity_type,
+       s.entity_id,
+       e.priority_score,
+       round(s.market_weight, 3) AS market_weight,
+       trim_scale(round(s.base_budget, 2)) AS token_budget,
+       trim_scale(round(s.effective_budget, 2)) AS effective_token_budget,
+       trim_scale(round(s.spent, 2)) AS tokens_spent,
+       round(s.utilization, 4) AS token_utilization,
+       round(e.roi_score, 8) AS roi_score,
+       round(c.period_cost_usd, 2) AS period_cost_usd
+FROM status AS s
+JOIN public.resource_budgets AS e ON e.entity_type = s.entity_type AND e.entity_id = s.entity_id
+JOIN cost AS c ON c.entity_type = s.entity_type AND c.entity_id = s.entity_id
+WHERE s.resource_type = 'llm_tokens'
+ORDER BY 1;
 COMMENT ON VIEW public.senate_report_top_allocations IS 'Envelopes ranked by effective token budget this period (largest first, by the exact budget), with priority, applied market weight, token spend and utilization, stored ROI score and the period''s cost in all classes. Rounded for reading (amounts 2 decimals, weight 3, fractions 4, ROI 8, USD cents); exact figures in budget_status and resource_budgets.';
 COMMENT ON COLUMN public.senate_report_top_allocations.allocation_rank IS 'Rank, 1 = largest effective token budget.';
 COMMENT ON COLUMN public.senate_report_top_allocations.entity_type IS 'Kind of entity.';
@@ -131,20 +106,20 @@ COMMENT ON COLUMN public.senate_report_top_allocations.period_cost_usd IS 'Cost 
 
 -- define view public.senate_report_over_budget
 CREATE OR REPLACE VIEW public.senate_report_over_budget AS
- SELECT b.entity_type,
-    b.entity_id,
-    b.resource_type,
-    b.unit,
-    trim_scale(round(b.effective_budget, 2)) AS effective_budget,
-    trim_scale(round(b.spent, 2)) AS spent,
-    trim_scale(round(b.spent - b.effective_budget, 2)) AS overrun,
-    round(b.utilization, 4) AS utilization,
-    round(b.spent_cost_usd, 2) AS spent_cost_usd,
-    b.throttled,
-    b.throttled_until
-   FROM public.budget_status b
-  WHERE b.over_budget
-  ORDER BY b.utilization DESC, b.entity_type, b.entity_id, b.resource_type;
+SELECT b.entity_type,
+       b.entity_id,
+       b.resource_type,
+       b.unit,
+       trim_scale(round(b.effective_budget, 2)) AS effective_budget,
+       trim_scale(round(b.spent, 2)) AS spent,
+       trim_scale(round(b.spent - b.effective_budget, 2)) AS overrun,
+       round(b.utilization, 4) AS utilization,
+       round(b.spent_cost_usd, 2) AS spent_cost_usd,
+       b.throttled,
+       b.throttled_until
+FROM public.budget_status AS b
+WHERE b.over_budget
+ORDER BY b.utilization DESC NULLS FIRST, b.entity_type, b.entity_id, b.resource_type;
 COMMENT ON VIEW public.senate_report_over_budget IS 'Envelopes that have spent more than their effective budget in a class this period, most over first (NULL utilization = spend against a zero budget). One row per entity and class. Rounded for reading (amounts 2 decimals, fractions 4, USD cents); exact figures in budget_status.';
 COMMENT ON COLUMN public.senate_report_over_budget.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.senate_report_over_budget.entity_id IS 'Entity identifier.';
@@ -160,19 +135,20 @@ COMMENT ON COLUMN public.senate_report_over_budget.throttled_until IS 'When that
 
 -- define view public.senate_report_throttled
 CREATE OR REPLACE VIEW public.senate_report_throttled AS
- SELECT b.entity_type,
-    b.entity_id,
-    b.resource_type,
-    b.unit,
-    trim_scale(round(b.effective_budget, 2)) AS effective_budget,
-    trim_scale(round(b.spent, 2)) AS spent,
-    round(b.utilization, 4) AS utilization,
-    trim_scale(round(b.daily_allowance, 2)) AS daily_allowance,
-    b.throttled_until,
-    b.throttle_reason
-   FROM public.budget_status b
-  WHERE b.throttled
-  ORDER BY b.throttled_until DESC, b.utilization DESC, b.entity_type, b.entity_id, b.resource_type;
+SELECT b.entity_type,
+       b.entity_id,
+       b.resource_type,
+       b.unit,
+       trim_scale(round(b.effective_budget, 2)) AS effective_budget,
+       trim_scale(round(b.spent, 2)) AS spent,
+       round(b.utilization, 4) AS utilization,
+       trim_scale(round(b.daily_allowance, 2)) AS daily_allowance,
+       b.throttled_until,
+       b.throttle_reason
+FROM public.budget_status AS b
+WHERE b.throttled
+ORDER BY b.throttled_until DESC, b.utilization DESC NULLS FIRST, b.entity_type, b.entity_id,
+         b.resource_type;
 COMMENT ON VIEW public.senate_report_throttled IS 'Entity and class pairs under an active throttle of the daily check (budget_status.throttled): the spend gate refuses them until throttled_until, or sooner if their budget rises. Longest throttles first. One row per entity and class (senate_report_overview.throttled_entities counts entities). Rounded for reading (amounts 2 decimals, fractions 4); exact figures in budget_status.';
 COMMENT ON COLUMN public.senate_report_throttled.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.senate_report_throttled.entity_id IS 'Entity identifier.';
@@ -187,20 +163,22 @@ COMMENT ON COLUMN public.senate_report_throttled.throttle_reason IS 'Why (spend 
 
 -- define view public.senate_report_roi_leaders
 CREATE OR REPLACE VIEW public.senate_report_roi_leaders AS
- SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id) AS leader_rank,
-    l.entity_type,
-    l.entity_id,
-    round(l.roi_score, 8) AS roi_score,
-    l.kg_edges_gained,
-    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
-    a.priority_score,
-    round(a.market_weight, 3) AS market_weight,
-    l.window_start,
-    l.window_end
-   FROM public.roi_leaderboard l
-     LEFT JOIN public.allocation_ranking a ON a.entity_type = l.entity_type AND a.entity_id = l.entity_id
-  WHERE l.roi_score IS NOT NULL
-  ORDER BY (row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type, l.entity_id));
+SELECT row_number() OVER (ORDER BY l.roi_score DESC, l.kg_edges_gained DESC, l.entity_type,
+                                   l.entity_id) AS leader_rank,
+       l.entity_type,
+       l.entity_id,
+       round(l.roi_score, 8) AS roi_score,
+       l.kg_edges_gained,
+       trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
+       a.priority_score,
+       round(a.market_weight, 3) AS market_weight,
+       l.window_start,
+       l.window_end
+FROM public.roi_leaderboard AS l
+LEFT JOIN public.allocation_ranking AS a
+    ON a.entity_type = l.entity_type AND a.entity_id = l.entity_id
+WHERE l.roi_score IS NOT NULL
+ORDER BY 1;
 COMMENT ON VIEW public.senate_report_roi_leaders IS 'The best yield per token in the current ROI window (roi_leaderboard, entities that spent tokens), highest first (by the exact ROI), with priority and applied market weight (NULL without an envelope). ROI rounded to 8 decimals and weight to 3 for reading; exact in roi_leaderboard.';
 COMMENT ON COLUMN public.senate_report_roi_leaders.leader_rank IS 'Rank, 1 = highest ROI.';
 COMMENT ON COLUMN public.senate_report_roi_leaders.entity_type IS 'Kind of entity.';
@@ -215,20 +193,22 @@ COMMENT ON COLUMN public.senate_report_roi_leaders.window_end IS 'First day afte
 
 -- define view public.senate_report_roi_laggards
 CREATE OR REPLACE VIEW public.senate_report_roi_laggards AS
- SELECT row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id) AS laggard_rank,
-    l.entity_type,
-    l.entity_id,
-    round(l.roi_score, 8) AS roi_score,
-    l.kg_edges_gained,
-    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
-    a.priority_score,
-    round(a.market_weight, 3) AS market_weight,
-    l.window_start,
-    l.window_end
-   FROM public.roi_leaderboard l
-     LEFT JOIN public.allocation_ranking a ON a.entity_type = l.entity_type AND a.entity_id = l.entity_id
-  WHERE l.roi_score IS NOT NULL
-  ORDER BY (row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id));
+SELECT row_number() OVER (ORDER BY l.roi_score, l.tokens_spent DESC, l.entity_type, l.entity_id)
+           AS laggard_rank,
+       l.entity_type,
+       l.entity_id,
+       round(l.roi_score, 8) AS roi_score,
+       l.kg_edges_gained,
+       trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
+       a.priority_score,
+       round(a.market_weight, 3) AS market_weight,
+       l.window_start,
+       l.window_end
+FROM public.roi_leaderboard AS l
+LEFT JOIN public.allocation_ranking AS a
+    ON a.entity_type = l.entity_type AND a.entity_id = l.entity_id
+WHERE l.roi_score IS NOT NULL
+ORDER BY 1;
 COMMENT ON VIEW public.senate_report_roi_laggards IS 'The poorest yield per token in the current ROI window, lowest first (by the exact ROI; ties: the larger spender first), with priority and applied market weight (NULL without an envelope). ROI rounded to 8 decimals and weight to 3 for reading; exact in roi_leaderboard.';
 COMMENT ON COLUMN public.senate_report_roi_laggards.laggard_rank IS 'Rank, 1 = lowest ROI.';
 COMMENT ON COLUMN public.senate_report_roi_laggards.entity_type IS 'Kind of entity.';
@@ -243,27 +223,27 @@ COMMENT ON COLUMN public.senate_report_roi_laggards.window_end IS 'First day aft
 
 -- define view public.senate_report_pending_proposals
 CREATE OR REPLACE VIEW public.senate_report_pending_proposals AS
- SELECT p.id AS proposal_id,
-    p.created_at AS filed_at,
-    p.entity_type,
-    p.entity_id,
-    p.resource_type,
-    rt.unit,
-    p.requested_tokens AS requested_amount,
-    COALESCE(p.proposer_agent, p.proposer_id) AS proposer,
-    t.approvals,
-    t.rejections,
-    t.abstentions,
-    t.quorum,
-    t.approvable,
-    COALESCE(q.covers_in_queue, false) AS reserve_covers,
-    p.justification
-   FROM public.allocation_proposals p
-     JOIN public.allocation_proposal_tallies t ON t.proposal_id = p.id
-     LEFT JOIN public.resource_types rt ON rt.resource_type = p.resource_type
-     LEFT JOIN public.reserve_queue q ON q.proposal_id = p.id
-  WHERE p.status = 'pending'::text
-  ORDER BY p.created_at, p.id;
+SELECT p.id AS proposal_id,
+       p.created_at::timestamptz AS filed_at,
+       p.entity_type::text AS entity_type,
+       p.entity_id::text AS entity_id,
+       p.resource_type,
+       rt.unit,
+       p.requested_tokens::numeric AS requested_amount,
+       coalesce(p.proposer_agent::text, p.proposer_id::text) AS proposer,
+       t.approvals,
+       t.rejections,
+       t.abstentions,
+       t.quorum,
+       t.approvable,
+       coalesce(q.covers_in_queue, false) AS reserve_covers,
+       p.justification
+FROM public.allocation_proposals AS p
+JOIN public.allocation_proposal_tallies AS t ON t.proposal_id = p.id
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = p.resource_type
+LEFT JOIN public.reserve_queue AS q ON q.proposal_id = p.id
+WHERE p.status = 'pending'
+ORDER BY p.created_at, p.id;
 COMMENT ON VIEW public.senate_report_pending_proposals IS 'Allocation proposals awaiting a decision, oldest first: what is asked for whom, the votes so far under the proposal''s policy version, whether it could be approved now and whether the reserve covers it together with the pending proposals of its class filed before it (reserve_queue).';
 COMMENT ON COLUMN public.senate_report_pending_proposals.proposal_id IS 'The proposal.';
 COMMENT ON COLUMN public.senate_report_pending_proposals.filed_at IS 'When it was filed.';
@@ -283,36 +263,32 @@ COMMENT ON COLUMN public.senate_report_pending_proposals.justification IS 'The p
 
 -- define view public.senate_report_reserve
 CREATE OR REPLACE VIEW public.senate_report_reserve AS
- SELECT t.resource_type,
-    t.unit,
-    trim_scale(round(COALESCE(r.balance, 0::numeric), 2)) AS balance,
-    trim_scale(round(a.allocated, 2)) AS allocated,
-    round(
-        CASE
-            WHEN (COALESCE(r.balance, 0::numeric) + a.allocated) > 0::numeric THEN COALESCE(r.balance, 0::numeric) / (COALESCE(r.balance, 0::numeric) + a.allocated)
-            ELSE NULL::numeric
-        END, 4) AS reserve_share,
-    trim_scale(round(COALESCE(q.pending_requested, 0::numeric), 2)) AS pending_requested,
-    l.recorded_at AS last_change_at,
-    l.cause_type AS last_change_cause,
-    trim_scale(round(l.delta, 2)) AS last_change_delta,
-    COALESCE(l.as_of, l.recorded_at) AS last_change_as_of
-   FROM public.resource_types t
-     LEFT JOIN public.senate_reserve r ON r.resource_type = t.resource_type
-     CROSS JOIN LATERAL ( SELECT COALESCE(sum(senate.budget_amount(b.*, t.resource_type)), 0::numeric) AS allocated
-           FROM public.resource_budgets b) a
-     LEFT JOIN LATERAL ( SELECT sum(p.requested_tokens) AS pending_requested
-           FROM public.allocation_proposals p
-          WHERE p.status = 'pending'::text AND p.resource_type = t.resource_type) q ON true
-     LEFT JOIN LATERAL ( SELECT g.recorded_at,
-            g.cause_type,
-            g.delta,
-            g.as_of
-           FROM public.budget_ledger g
-          WHERE g.account = 'reserve'::text AND g.entity_type IS NULL AND g.entity_id IS NULL AND g.resource_type = t.resource_type
-          ORDER BY g.ledger_id DESC
-         LIMIT 1) l ON true
-  ORDER BY t.resource_type;
+SELECT t.resource_type,
+       t.unit,
+       trim_scale(round(coalesce(r.balance, 0), 2)) AS balance,
+       trim_scale(round(a.allocated, 2)) AS allocated,
+       round(CASE WHEN coalesce(r.balance, 0) + a.allocated > 0
+                  THEN coalesce(r.balance, 0) / (coalesce(r.balance, 0) + a.allocated) END, 4)
+           AS reserve_share,
+       trim_scale(round(coalesce(q.pending_requested, 0), 2)) AS pending_requested,
+       l.recorded_at AS last_change_at,
+       l.cause_type AS last_change_cause,
+       trim_scale(round(l.delta, 2)) AS last_change_delta,
+       coalesce(l.as_of, l.recorded_at) AS last_change_as_of
+FROM public.resource_types AS t
+LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+CROSS JOIN LATERAL (SELECT coalesce(sum(senate.budget_amount(b, t.resource_type)), 0) AS allocated
+                    FROM public.resource_budgets AS b) AS a
+LEFT JOIN LATERAL (SELECT sum(p.requested_tokens::numeric) AS pending_requested
+                   FROM public.allocation_proposals AS p
+                   WHERE p.status = 'pending' AND p.resource_type = t.resource_type) AS q ON true
+LEFT JOIN LATERAL (SELECT g.recorded_at, g.cause_type, g.delta, g.as_of
+                   FROM public.budget_ledger AS g
+                   WHERE g.account = 'reserve' AND g.entity_type IS NULL AND g.entity_id IS NULL
+                     AND g.resource_type = t.resource_type
+                   ORDER BY g.ledger_id DESC
+                   LIMIT 1) AS l ON true
+ORDER BY t.resource_type;
 COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger: its cause, amount, economy time and clock time). Rounded for reading (amounts 2 decimals, share 4); exact in senate_reserve and budget_ledger.';
 COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.';
 COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
@@ -323,42 +299,29 @@ COMMENT ON COLUMN public.senate_report_reserve.pending_requested IS 'Sum request
 COMMENT ON COLUMN public.senate_report_reserve.last_change_at IS 'When the last change to the reserve of the class was recorded (ledger recorded_at, clock time).';
 COMMENT ON COLUMN public.senate_report_reserve.last_change_cause IS 'Cause of that change (reserve_funding, proposal_approval, rebalance, ...).';
 COMMENT ON COLUMN public.senate_report_reserve.last_change_delta IS 'Amount of that change, in unit (signed: + into the reserve, - out of it; 2 decimals).';
-COMMENT ON COLUMN public.senate_report_reserve.last_change_as_of IS 'The economy time of that change (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day); last_change_at for changes before migration 0140.';
+COMMENT ON COLUMN public.senate_report_reserve.last_change_as_of IS 'The economy time of that change (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day); last_change_at for changes recorded before economy times were (rows from older releases).';
 
 -- define view public.senate_report_last_rebalance
 CREATE OR REPLACE VIEW public.senate_report_last_rebalance AS
- SELECT r.run_id,
-    r.window_start,
-    r.window_end,
-    r.as_of,
-    r.applied_at,
-    r.actor,
-    c.entity_type,
-    c.entity_id,
-    c.resource_type,
-    rt.unit,
-    trim_scale(round(c.old_budget, 2)) AS old_budget,
-    trim_scale(round(c.new_budget, 2)) AS new_budget,
-    trim_scale(round(c.delta, 2)) AS delta,
-    c.reason,
-    c.detail
-   FROM ( SELECT x.run_id,
-            x.window_start,
-            x.window_end,
-            x.as_of,
-            x.policy_version,
-            x.actor,
-            x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
-           FROM public.rebalance_runs x
-          ORDER BY x.run_id DESC
-         LIMIT 1) r
-     JOIN public.rebalance_changes c ON c.run_id = r.run_id
-     LEFT JOIN public.resource_types rt ON rt.resource_type = c.resource_type
-  ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
+SELECT r.run_id,
+       r.window_start,
+       r.window_end,
+       r.as_of,
+       r.applied_at,
+       r.actor,
+       c.entity_type,
+       c.entity_id,
+       c.resource_type,
+       rt.unit,
+       trim_scale(round(c.old_budget, 2)) AS old_budget,
+       trim_scale(round(c.new_budget, 2)) AS new_budget,
+       trim_scale(round(c.delta, 2)) AS delta,
+       c.reason,
+       c.detail
+FROM (SELECT x.* FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
+JOIN public.rebalance_changes AS c ON c.run_id = r.run_id
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
+ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
 COMMENT ON VIEW public.senate_report_last_rebalance IS 'What the most recent applied rebalance (rebalance_runs) changed and why: its plan (rebalance_changes), one row per envelope and class changed, and one reserve row per class (entity NULL, reason reserve), with the rule and its evidence. Amounts rounded to 2 decimals for reading; exact in rebalance_changes.';
 COMMENT ON COLUMN public.senate_report_last_rebalance.run_id IS 'The run (budget_ledger.cause_id of its changes).';
 COMMENT ON COLUMN public.senate_report_last_rebalance.window_start IS 'First day of the window it reviewed.';
@@ -378,18 +341,18 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence th
 
 -- define view public.senate_report_spend_mix
 CREATE OR REPLACE VIEW public.senate_report_spend_mix AS
- SELECT d.resource_type,
-    rt.unit,
-    COALESCE(d.model_tier, d.provider, ''::text) AS tier_or_provider,
-    trim_scale(round(sum(d.amount), 2)) AS amount,
-    round(sum(d.cost_usd), 2) AS cost_usd,
-    sum(d.usage_rows)::bigint AS usage_rows
-   FROM public.daily_spend d
-     CROSS JOIN public.budget_period_bounds(now()) b(period_start, period_end, starts_at, ends_at)
-     LEFT JOIN public.resource_types rt ON rt.resource_type = d.resource_type
-  WHERE d.usage_day >= b.period_start AND d.usage_day < b.period_end
-  GROUP BY d.resource_type, rt.unit, (COALESCE(d.model_tier, d.provider, ''::text))
-  ORDER BY (sum(d.cost_usd)) DESC, d.resource_type, (COALESCE(d.model_tier, d.provider, ''::text));
+SELECT d.resource_type,
+       rt.unit,
+       coalesce(d.model_tier, d.provider, '') AS tier_or_provider,
+       trim_scale(round(sum(d.amount), 2)) AS amount,
+       round(sum(d.cost_usd), 2) AS cost_usd,
+       sum(d.usage_rows)::bigint AS usage_rows
+FROM public.daily_spend AS d
+CROSS JOIN public.budget_period_bounds(now()) AS b
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = d.resource_type
+WHERE d.usage_day >= b.period_start AND d.usage_day < b.period_end
+GROUP BY d.resource_type, rt.unit, coalesce(d.model_tier, d.provider, '')
+ORDER BY sum(d.cost_usd) DESC, d.resource_type, 3;
 COMMENT ON VIEW public.senate_report_spend_mix IS 'Where this budget period''s spend went: amount and cost per resource class and model tier or API provider (all entities, from the usage rollups), costliest first. Rounded for reading (amounts 2 decimals, USD cents); exact in daily_spend.';
 COMMENT ON COLUMN public.senate_report_spend_mix.resource_type IS 'Resource class.';
 COMMENT ON COLUMN public.senate_report_spend_mix.unit IS 'Unit of amount: tokens, CPU-seconds, GB-hours or calls.';
@@ -400,26 +363,24 @@ COMMENT ON COLUMN public.senate_report_spend_mix.usage_rows IS 'resource_usage r
 
 -- define view public.senate_report_budget_by_period
 CREATE OR REPLACE VIEW public.senate_report_budget_by_period AS
- SELECT DISTINCT ON (s.period_start, s.entity_type, s.resource_type) s.period_start,
-    s.period_end,
-    s.entity_type,
-    s.resource_type,
-    rt.unit,
-    s.snapshot_at,
-    s.envelopes,
-    trim_scale(round(s.base_budget, 2)) AS base_budget,
-    trim_scale(round(s.effective_budget, 2)) AS effective_budget,
-    trim_scale(round(s.spent, 2)) AS spent,
-    round(s.spent_cost_usd, 2) AS spent_cost_usd,
-    round(
-        CASE
-            WHEN s.effective_budget > 0::numeric THEN s.spent / s.effective_budget
-            ELSE NULL::numeric
-        END, 4) AS utilization,
-    s.over_budget_entities
-   FROM public.budget_snapshots s
-     LEFT JOIN public.resource_types rt ON rt.resource_type = s.resource_type
-  ORDER BY s.period_start, s.entity_type, s.resource_type, s.snapshot_at DESC;
+SELECT DISTINCT ON (s.period_start, s.entity_type, s.resource_type)
+       s.period_start,
+       s.period_end,
+       s.entity_type,
+       s.resource_type,
+       rt.unit,
+       s.snapshot_at,
+       s.envelopes,
+       trim_scale(round(s.base_budget, 2)) AS base_budget,
+       trim_scale(round(s.effective_budget, 2)) AS effective_budget,
+       trim_scale(round(s.spent, 2)) AS spent,
+       round(s.spent_cost_usd, 2) AS spent_cost_usd,
+       round(CASE WHEN s.effective_budget > 0 THEN s.spent / s.effective_budget END, 4)
+           AS utilization,
+       s.over_budget_entities
+FROM public.budget_snapshots AS s
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = s.resource_type
+ORDER BY s.period_start, s.entity_type, s.resource_type, s.snapshot_at DESC;
 COMMENT ON VIEW public.senate_report_budget_by_period IS 'Budget against spend per budget period, entity type and resource class: the latest snapshot (budget_snapshots) taken in each period, so a finished period shows its whole spend and the current one its spend so far. Empty until record_economy_snapshot() has run. Rounded for reading (amounts 2 decimals, USD cents, fractions 4); exact in budget_snapshots.';
 COMMENT ON COLUMN public.senate_report_budget_by_period.period_start IS 'First day of the budget period.';
 COMMENT ON COLUMN public.senate_report_budget_by_period.period_end IS 'First day after the budget period (exclusive bound).';
@@ -437,14 +398,14 @@ COMMENT ON COLUMN public.senate_report_budget_by_period.over_budget_entities IS 
 
 -- define view public.senate_report_reserve_history
 CREATE OR REPLACE VIEW public.senate_report_reserve_history AS
- SELECT s.snapshot_at,
-    s.resource_type,
-    rt.unit,
-    trim_scale(round(s.balance, 2)) AS balance,
-    trim_scale(round(s.allocated, 2)) AS allocated
-   FROM public.reserve_snapshots s
-     LEFT JOIN public.resource_types rt ON rt.resource_type = s.resource_type
-  ORDER BY s.resource_type, s.snapshot_at;
+SELECT s.snapshot_at,
+       s.resource_type,
+       rt.unit,
+       trim_scale(round(s.balance, 2)) AS balance,
+       trim_scale(round(s.allocated, 2)) AS allocated
+FROM public.reserve_snapshots AS s
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = s.resource_type
+ORDER BY s.resource_type, s.snapshot_at;
 COMMENT ON VIEW public.senate_report_reserve_history IS 'The reserve over time per resource class (reserve_snapshots), with the allocated total beside it. Empty until record_economy_snapshot() has run. Amounts rounded to 2 decimals for reading; exact in reserve_snapshots.';
 COMMENT ON COLUMN public.senate_report_reserve_history.snapshot_at IS 'The instant.';
 COMMENT ON COLUMN public.senate_report_reserve_history.resource_type IS 'Resource class.';
@@ -454,17 +415,18 @@ COMMENT ON COLUMN public.senate_report_reserve_history.allocated IS 'Sum of enve
 
 -- define view public.senate_report_roi_priority
 CREATE OR REPLACE VIEW public.senate_report_roi_priority AS
- SELECT a.entity_type,
-    a.entity_id,
-    a.priority_score,
-    round(l.roi_score, 8) AS roi_score,
-    l.kg_edges_gained,
-    trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
-    round(a.market_weight, 3) AS market_weight,
-    trim_scale(round(a.effective_token_budget, 2)) AS effective_token_budget
-   FROM public.allocation_ranking a
-     LEFT JOIN public.roi_leaderboard l ON l.entity_type = a.entity_type AND l.entity_id = a.entity_id
-  ORDER BY a.entity_type, a.entity_id;
+SELECT a.entity_type,
+       a.entity_id,
+       a.priority_score,
+       round(l.roi_score, 8) AS roi_score,
+       l.kg_edges_gained,
+       trim_scale(round(l.tokens_spent, 2)) AS tokens_spent,
+       round(a.market_weight, 3) AS market_weight,
+       trim_scale(round(a.effective_token_budget, 2)) AS effective_token_budget
+FROM public.allocation_ranking AS a
+LEFT JOIN public.roi_leaderboard AS l
+    ON l.entity_type = a.entity_type AND l.entity_id = a.entity_id
+ORDER BY a.entity_type, a.entity_id;
 COMMENT ON VIEW public.senate_report_roi_priority IS 'Every envelope''s priority score beside its ROI in the current window (NULL without token spend): does the Senate''s judgment agree with the yield? With applied market weight and effective token budget. Rounded for reading (ROI 8 decimals, weight 3, amounts 2); exact in allocation_ranking and roi_leaderboard.';
 COMMENT ON COLUMN public.senate_report_roi_priority.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.senate_report_roi_priority.entity_id IS 'Entity identifier.';
@@ -477,32 +439,19 @@ COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'E
 
 -- define view public.senate_report_last_rebalance_summary
 CREATE OR REPLACE VIEW public.senate_report_last_rebalance_summary AS
- SELECT r.run_id,
-    r.window_start,
-    r.window_end,
-    c.resource_type,
-    rt.unit,
-    c.reason,
-    count(*) AS changes,
-    trim_scale(round(sum(c.delta), 2)) AS total_delta
-   FROM ( SELECT x.run_id,
-            x.window_start,
-            x.window_end,
-            x.as_of,
-            x.policy_version,
-            x.actor,
-            x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
-           FROM public.rebalance_runs x
-          ORDER BY x.run_id DESC
-         LIMIT 1) r
-     JOIN public.rebalance_changes c ON c.run_id = r.run_id
-     LEFT JOIN public.resource_types rt ON rt.resource_type = c.resource_type
-  GROUP BY r.run_id, r.window_start, r.window_end, c.resource_type, rt.unit, c.reason
-  ORDER BY c.resource_type, c.reason;
+SELECT r.run_id,
+       r.window_start,
+       r.window_end,
+       c.resource_type,
+       rt.unit,
+       c.reason,
+       count(*) AS changes,
+       trim_scale(round(sum(c.delta), 2)) AS total_delta
+FROM (SELECT x.* FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
+JOIN public.rebalance_changes AS c ON c.run_id = r.run_id
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
+GROUP BY r.run_id, r.window_start, r.window_end, c.resource_type, rt.unit, c.reason
+ORDER BY c.resource_type, c.reason;
 COMMENT ON VIEW public.senate_report_last_rebalance_summary IS 'senate_report_last_rebalance counted per resource class and rule: how many budgets the last rebalance changed under each rule and by how much in total (the reserve row: its net change). The exact deltas (rebalance_changes) are summed, then rounded to 2 decimals.';
 COMMENT ON COLUMN public.senate_report_last_rebalance_summary.run_id IS 'The run.';
 COMMENT ON COLUMN public.senate_report_last_rebalance_summary.window_start IS 'First day of the window it reviewed.';
@@ -515,28 +464,28 @@ COMMENT ON COLUMN public.senate_report_last_rebalance_summary.total_delta IS 'Su
 
 -- define view public.over_budget_and_throttled
 CREATE OR REPLACE VIEW public.over_budget_and_throttled AS
- SELECT b.entity_type,
-    b.entity_id,
-    b.resource_type,
-    b.unit,
-        CASE
-            WHEN b.over_budget AND b.throttled THEN 'over budget, throttled'::text
-            WHEN b.over_budget THEN 'over budget, not throttled yet'::text
-            ELSE 'throttled, within budget'::text
-        END AS standing,
-    b.over_budget,
-    b.throttled,
-    b.effective_budget,
-    b.spent,
-    GREATEST(b.spent - b.effective_budget, 0::numeric) AS overrun,
-    b.utilization,
-    b.daily_allowance,
-    b.spent_cost_usd,
-    b.throttled_until,
-    b.throttle_reason
-   FROM public.budget_status b
-  WHERE b.over_budget OR b.throttled
-  ORDER BY (b.over_budget AND b.throttled) DESC, b.over_budget DESC, b.utilization DESC, b.entity_type, b.entity_id, b.resource_type;
+SELECT b.entity_type,
+       b.entity_id,
+       b.resource_type,
+       b.unit,
+       CASE WHEN b.over_budget AND b.throttled THEN 'over budget, throttled'
+            WHEN b.over_budget THEN 'over budget, not throttled yet'
+            ELSE 'throttled, within budget'
+       END AS standing,
+       b.over_budget,
+       b.throttled,
+       b.effective_budget,
+       b.spent,
+       greatest(b.spent - b.effective_budget, 0) AS overrun,
+       b.utilization,
+       b.daily_allowance,
+       b.spent_cost_usd,
+       b.throttled_until,
+       b.throttle_reason
+FROM public.budget_status AS b
+WHERE b.over_budget OR b.throttled
+ORDER BY b.over_budget AND b.throttled DESC, b.over_budget DESC, b.utilization DESC NULLS FIRST,
+         b.entity_type, b.entity_id, b.resource_type;
 COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
 COMMENT ON COLUMN public.over_budget_and_throttled.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.over_budget_and_throttled.entity_id IS 'Entity identifier.';
@@ -556,39 +505,47 @@ COMMENT ON COLUMN public.over_budget_and_throttled.throttle_reason IS 'Why it is
 
 -- define view public.budget_move_evidence
 CREATE OR REPLACE VIEW public.budget_move_evidence AS
- SELECT l.ledger_id,
-    l.recorded_at,
-    l.entity_type,
-    l.entity_id,
-    l.resource_type,
-    l.model_tier,
-    rt.unit,
-    l.balance_before,
-    l.balance_after,
-    l.delta,
-    l.cause_type,
-    l.cause_id,
-    COALESCE(c.reason, l.cause_type) AS rule,
-        CASE
-            WHEN c.run_id IS NOT NULL THEN c.detail
-            WHEN p.id IS NOT NULL THEN format('proposal %s by %s approved: %s%s'::text, p.id, COALESCE(p.proposer_agent, p.proposer_id, 'unknown'::text),
-            CASE
-                WHEN length(p.justification) > 160 THEN "left"(p.justification, 159) || '…'::text
-                ELSE p.justification
-            END, COALESCE((' ('::text || l.note) || ')'::text, ''::text))
-            ELSE l.note
-        END AS evidence,
-    rr.window_start AS rebalance_window_start,
-    rr.window_end AS rebalance_window_end,
-    l.actor,
-    l.session_login AS login,
-    COALESCE(l.as_of, l.recorded_at) AS as_of
-   FROM public.budget_ledger l
-     LEFT JOIN public.resource_types rt ON rt.resource_type = l.resource_type
-     LEFT JOIN public.rebalance_changes c ON l.cause_type = 'rebalance'::text AND l.account = 'entity_budget'::text AND c.entity_type = l.entity_type AND c.entity_id = l.entity_id AND c.resource_type = l.resource_type AND c.run_id::text = l.cause_id
-     LEFT JOIN public.rebalance_runs rr ON rr.run_id = c.run_id
-     LEFT JOIN public.allocation_proposals p ON l.cause_type = 'proposal_approval'::text AND p.entity_type = l.entity_type AND p.entity_id = l.entity_id AND p.id::text = l.cause_id
-  WHERE l.account = ANY (ARRAY['entity_budget'::text, 'entity_tier_budget'::text]);
+SELECT l.ledger_id,
+       l.recorded_at,
+       l.entity_type,
+       l.entity_id,
+       l.resource_type,
+       l.model_tier,
+       rt.unit,
+       l.balance_before,
+       l.balance_after,
+       l.delta,
+       l.cause_type,
+       l.cause_id,
+       coalesce(c.reason, l.cause_type) AS rule,
+       CASE
+           WHEN c.run_id IS NOT NULL THEN c.detail
+           WHEN p.id IS NOT NULL THEN
+               format('proposal %s by %s approved: %s%s', p.id,
+                      coalesce(p.proposer_agent::text, p.proposer_id::text, 'unknown'),
+                      CASE WHEN length(p.justification) > 160
+                           THEN left(p.justification, 159) || '…'
+                           ELSE p.justification END,
+                      coalesce(' (' || l.note || ')', ''))
+           ELSE l.note
+       END AS evidence,
+       rr.window_start AS rebalance_window_start,
+       rr.window_end AS rebalance_window_end,
+       l.actor,
+       l.session_login AS login,
+       coalesce(l.as_of, l.recorded_at) AS as_of
+FROM public.budget_ledger AS l
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = l.resource_type
+LEFT JOIN public.rebalance_changes AS c
+       ON l.cause_type = 'rebalance' AND l.account = 'entity_budget'
+      AND c.entity_type = l.entity_type AND c.entity_id = l.entity_id
+      AND c.resource_type = l.resource_type AND c.run_id::text = l.cause_id
+LEFT JOIN public.rebalance_runs AS rr ON rr.run_id = c.run_id
+LEFT JOIN public.allocation_proposals AS p
+       ON l.cause_type = 'proposal_approval'
+      AND p.entity_type::text = l.entity_type AND p.entity_id::text = l.entity_id
+      AND p.id::text = l.cause_id
+WHERE l.account IN ('entity_budget', 'entity_tier_budget');
 COMMENT ON VIEW public.budget_move_evidence IS 'Why each budget moved: every change to an entity''s budget (budget_ledger, accounts entity_budget and entity_tier_budget) with the rule that moved it and that rule''s evidence for this entity: for a rebalance, the rule and evidence of its plan (rebalance_changes: ROI figures, market weight, idle since, rank) and the window reviewed; for an approval, the proposal, its proposer and justification and the reviewer''s note; otherwise the ledger note. Filter by entity_type and entity_id (indexed); order by ledger_id.';
 COMMENT ON COLUMN public.budget_move_evidence.ledger_id IS 'budget_ledger row (order of recording).';
 COMMENT ON COLUMN public.budget_move_evidence.recorded_at IS 'When the change was recorded.';
@@ -607,55 +564,52 @@ COMMENT ON COLUMN public.budget_move_evidence.evidence IS 'What the rule acted o
 COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_start IS 'First day of the window the rebalance reviewed (NULL for other causes).';
 COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_end IS 'First day after that window, exclusive (NULL for other causes).';
 COMMENT ON COLUMN public.budget_move_evidence.actor IS 'Who made the change, as named by the function that made it.';
-COMMENT ON COLUMN public.budget_move_evidence.login IS 'Login (session_user) that made the change; NULL before migration 0111.';
-COMMENT ON COLUMN public.budget_move_evidence.as_of IS 'The economy time of the move (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day; recorded_at for rows before migration 0140).';
+COMMENT ON COLUMN public.budget_move_evidence.login IS 'Login (session_user) that made the change; NULL for rows older than login stamping (earlier releases).';
+COMMENT ON COLUMN public.budget_move_evidence.as_of IS 'The economy time of the move (budget_ledger.as_of: a rebalance''s as_of, the demo''s simulated day; recorded_at for rows older than economy times (earlier releases)).';
 
 -- define view public.cost_by_tier_and_provider
 CREATE OR REPLACE VIEW public.cost_by_tier_and_provider AS
- WITH policy AS (
-         SELECT COALESCE(max(e.budget_period), 'week'::text) AS budget_period,
-            COALESCE(max(e.time_zone), 'UTC'::text) AS time_zone
-           FROM public.economics_policy e
-          WHERE e.is_active
-        ), spend AS (
-         SELECT b.period_start,
-            b.period_end,
-            d.resource_type,
-                CASE
-                    WHEN NULLIF(d.model_tier, ''::text) IS NOT NULL THEN 'model tier'::text
-                    WHEN NULLIF(d.provider, ''::text) IS NOT NULL THEN 'provider'::text
-                    ELSE 'class'::text
-                END AS kind,
-            COALESCE(NULLIF(d.model_tier, ''::text), NULLIF(d.provider, ''::text), d.resource_type) AS tier_or_provider,
-            sum(d.amount) AS amount,
-            sum(d.cost_usd) AS cost_usd,
-            sum(d.usage_rows)::bigint AS usage_rows,
-            count(DISTINCT ROW(d.entity_type, d.entity_id)) AS entities
-           FROM public.daily_spend d
-             CROSS JOIN policy po
-             CROSS JOIN LATERAL senate.period_bounds((d.usage_day::timestamp without time zone AT TIME ZONE po.time_zone), po.budget_period, po.time_zone) b(period_start, period_end, starts_at, ends_at)
-          GROUP BY b.period_start, b.period_end, d.resource_type, (
-                CASE
-                    WHEN NULLIF(d.model_tier, ''::text) IS NOT NULL THEN 'model tier'::text
-                    WHEN NULLIF(d.provider, ''::text) IS NOT NULL THEN 'provider'::text
-                    ELSE 'class'::text
-                END), (COALESCE(NULLIF(d.model_tier, ''::text), NULLIF(d.provider, ''::text), d.resource_type))
-        )
- SELECT s.period_start,
-    s.period_end,
-    row_number() OVER (PARTITION BY s.period_start ORDER BY s.cost_usd DESC, s.resource_type, s.tier_or_provider) AS cost_rank,
-    s.resource_type,
-    rt.unit,
-    s.kind,
-    s.tier_or_provider,
-    s.amount,
-    s.cost_usd,
-    s.cost_usd / NULLIF(sum(s.cost_usd) OVER (PARTITION BY s.period_start), 0::numeric) AS cost_share,
-    s.usage_rows,
-    s.entities
-   FROM spend s
-     LEFT JOIN public.resource_types rt ON rt.resource_type = s.resource_type
-  ORDER BY s.period_start DESC, (row_number() OVER (PARTITION BY s.period_start ORDER BY s.cost_usd DESC, s.resource_type, s.tier_or_provider));
+WITH policy AS (
+    SELECT coalesce(max(e.budget_period), 'week') AS budget_period,
+           coalesce(max(e.time_zone), 'UTC') AS time_zone
+    FROM public.economics_policy AS e
+    WHERE e.is_active
+), spend AS (
+    SELECT b.period_start,
+           b.period_end,
+           d.resource_type,
+           CASE WHEN nullif(d.model_tier, '') IS NOT NULL THEN 'model tier'
+                WHEN nullif(d.provider, '') IS NOT NULL THEN 'provider'
+                ELSE 'class' END AS kind,
+           coalesce(nullif(d.model_tier, ''), nullif(d.provider, ''), d.resource_type)
+               AS tier_or_provider,
+           sum(d.amount) AS amount,
+           sum(d.cost_usd) AS cost_usd,
+           sum(d.usage_rows)::bigint AS usage_rows,
+           count(DISTINCT (d.entity_type, d.entity_id)) AS entities
+    FROM public.daily_spend AS d
+    CROSS JOIN policy AS po
+    CROSS JOIN LATERAL senate.period_bounds(d.usage_day::timestamp AT TIME ZONE po.time_zone,
+                                            po.budget_period, po.time_zone) AS b
+    GROUP BY 1, 2, 3, 4, 5
+)
+SELECT s.period_start,
+       s.period_end,
+       row_number() OVER (PARTITION BY s.period_start
+                          ORDER BY s.cost_usd DESC, s.resource_type, s.tier_or_provider)
+           AS cost_rank,
+       s.resource_type,
+       rt.unit,
+       s.kind,
+       s.tier_or_provider,
+       s.amount,
+       s.cost_usd,
+       s.cost_usd / nullif(sum(s.cost_usd) OVER (PARTITION BY s.period_start), 0) AS cost_share,
+       s.usage_rows,
+       s.entities
+FROM spend AS s
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = s.resource_type
+ORDER BY s.period_start DESC, cost_rank;
 COMMENT ON VIEW public.cost_by_tier_and_provider IS 'Which model tiers and API providers cost most, per budget period (active policy): amount, cost in USD, share of the period''s cost and rank (1 = costliest), how many usage rows and entities, per LLM model tier (llm_tokens) and API provider (api_calls); other classes as one row each. From the usage rollups (daily_spend). Newest period first.';
 COMMENT ON COLUMN public.cost_by_tier_and_provider.period_start IS 'First day of the budget period (policy time zone).';
 COMMENT ON COLUMN public.cost_by_tier_and_provider.period_end IS 'First day after the budget period (exclusive bound).';

@@ -39,7 +39,7 @@ COMMENT ON COLUMN senate.applied_definitions.applied_at IS 'When it was last app
 COMMENT ON COLUMN senate.applied_definitions.applied_by IS 'The login (session_user) that applied it.';
 REVOKE ALL ON senate.applied_definitions FROM PUBLIC;
 
-CREATE FUNCTION senate.definition_fingerprint(p_identity text)
+CREATE FUNCTION senate.resolve_definition_identity(p_identity text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -47,35 +47,73 @@ AS $$
 DECLARE
     v_kind text := split_part(p_identity, ' ', 1);
     v_name text := substr(p_identity, length(v_kind) + 2);
+    v_match text[];
+    v_type text;
     v_function regprocedure;
     v_view regclass;
 BEGIN
     IF v_kind = 'function' THEN
+        -- An argument type written schema.table.column%TYPE follows the deployment's column.
+        LOOP
+            v_match := regexp_match(v_name, '([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)%TYPE');
+            EXIT WHEN v_match IS NULL;
+            SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+            FROM pg_attribute AS a
+            WHERE a.attrelid = to_regclass(v_match[1] || '.' || v_match[2])
+              AND a.attname = v_match[3] AND a.attnum > 0 AND NOT a.attisdropped;
+            IF NOT FOUND THEN
+                RETURN NULL;
+            END IF;
+            v_name := replace(v_name, v_match[1] || '.' || v_match[2] || '.' || v_match[3] || '%TYPE', v_type);
+        END LOOP;
         v_function := to_regprocedure(v_name);
-        IF v_function IS NULL THEN
-            RETURN NULL;
-        END IF;
-        RETURN md5(pg_get_functiondef(v_function) || E'\n'
-                   || coalesce(obj_description(v_function, 'pg_proc'), ''));
+        RETURN CASE WHEN v_function IS NOT NULL THEN 'function ' || v_function::text END;
     ELSIF v_kind = 'view' THEN
         v_view := to_regclass(v_name);
         IF v_view IS NULL
            OR (SELECT c.relkind FROM pg_class AS c WHERE c.oid = v_view) <> 'v' THEN
             RETURN NULL;
         END IF;
-        RETURN md5(pg_get_viewdef(v_view) || E'\n'
-                   || coalesce((SELECT c.reloptions::text FROM pg_class AS c WHERE c.oid = v_view), '')
-                   || E'\n' || coalesce(obj_description(v_view, 'pg_class'), '')
-                   || E'\n' || coalesce((
-                        SELECT string_agg(a.attname || '=' || coalesce(col_description(v_view, a.attnum), ''),
-                                          E'\n' ORDER BY a.attnum)
-                        FROM pg_attribute AS a
-                        WHERE a.attrelid = v_view AND a.attnum > 0 AND NOT a.attisdropped), ''));
+        RETURN 'view ' || v_view::text;
     END IF;
     RAISE EXCEPTION USING
         ERRCODE = '22023',
         MESSAGE = format('object_identity %L is not ''function <signature>'' or ''view <name>''', p_identity),
         HINT = 'Start each object of a db/definitions file with a line "-- define function schema.name(types)" or "-- define view schema.name".';
+END;
+$$;
+COMMENT ON FUNCTION senate.resolve_definition_identity(text) IS
+  'The object a definitions marker names, as ''function <regprocedure>'' or ''view <regclass>'' '
+  'printed with search_path pg_catalog (an argument type written table.column%TYPE resolved to '
+  'that column''s type in this database); NULL when no such object exists; 22023 when the '
+  'identity is malformed.';
+
+CREATE FUNCTION senate.definition_fingerprint(p_identity text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_object text := senate.resolve_definition_identity(p_identity);
+    v_function regprocedure;
+    v_view regclass;
+BEGIN
+    IF v_object IS NULL THEN
+        RETURN NULL;
+    ELSIF v_object LIKE 'function %' THEN
+        v_function := substr(v_object, 10)::regprocedure;
+        RETURN md5(pg_get_functiondef(v_function) || E'\n'
+                   || coalesce(obj_description(v_function, 'pg_proc'), ''));
+    END IF;
+    v_view := substr(v_object, 6)::regclass;
+    RETURN md5(pg_get_viewdef(v_view) || E'\n'
+               || coalesce((SELECT c.reloptions::text FROM pg_class AS c WHERE c.oid = v_view), '')
+               || E'\n' || coalesce(obj_description(v_view, 'pg_class'), '')
+               || E'\n' || coalesce((
+                    SELECT string_agg(a.attname || '=' || coalesce(col_description(v_view, a.attnum), ''),
+                                      E'\n' ORDER BY a.attnum)
+                    FROM pg_attribute AS a
+                    WHERE a.attrelid = v_view AND a.attnum > 0 AND NOT a.attisdropped), ''));
 END;
 $$;
 COMMENT ON FUNCTION senate.definition_fingerprint(text) IS
@@ -123,6 +161,7 @@ COMMENT ON FUNCTION senate.apply_definition(text, text, text) IS
   'unless the same text was applied last and the catalog still holds what it made; returns '
   'created, replaced or unchanged. Run by the post-apply hook as the migrating role; '
   '42704 when the statements do not create the object their marker names.';
+REVOKE ALL ON FUNCTION senate.resolve_definition_identity(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION senate.definition_fingerprint(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION senate.apply_definition(text, text, text) FROM PUBLIC;
 

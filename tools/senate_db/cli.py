@@ -95,13 +95,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     _project_files()
     target = _target(args)
     _say(f"migrating {target.describe()}")
+    defined: list[str] = []
     applied = migrations.apply_migrations(
         target.url,
         on_applied=lambda mid: _say(f"applied {mid}"),
         schema=args.schema,
         on_finding=lambda f: _say(f.line()),
+        on_definition=defined.append,
     )
-    if not applied:
+    if len(defined) > 10:
+        _say(f"applied {len(defined)} definitions (db/definitions)")
+    else:
+        for identity in defined:
+            _say(f"applied definition {identity}")
+    if not applied and not defined:
         _say("nothing to apply")
     return 0
 

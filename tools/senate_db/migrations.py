@@ -95,6 +95,7 @@ def apply_migrations(
     schema: str | None = None,
     on_finding: Callable[[Any], None] | None = None,
     until: str | None = None,
+    on_definition: OnMigration | None = None,
 ) -> list[str]:
     """Apply every pending migration (up to and including ``until``, when given); return the
     ids applied, in order.
@@ -103,6 +104,10 @@ def apply_migrations(
     catalog; any blocker raises :class:`~senate_db.preflight.PreflightRefused` and nothing is
     applied. It runs by default for the project's own migrations (``directory`` None);
     ``preflight=False`` skips it. ``on_finding`` receives each non-INFO finding.
+
+    After a full run (no ``until``), the post-apply hook applies ``db/definitions``: each
+    function or view whose text changed (or that the catalog lost) is applied, and
+    ``on_definition`` receives its identity ("function public.f(integer)").
 
     Raises :class:`MigrationFailed` naming the first migration that failed (that migration is
     rolled back; earlier ones in this run remain applied).
@@ -138,10 +143,21 @@ def apply_migrations(
             # fully migrated schema: after a partial run (``until``) they may name columns not
             # added yet. Each object is executed only if it changed, so this costs no lock
             # when nothing did.
+            cursor = backend.connection.cursor()
+            cursor.execute("SELECT pg_catalog.clock_timestamp()")
+            started = cursor.fetchone()[0]
             try:
                 backend.run_post_apply(pending)
             except psycopg.Error as e:
                 raise MigrationFailed("post-apply_definitions", e) from e
+            if on_definition and pending.post_apply:
+                cursor.execute(
+                    "SELECT object_identity FROM senate.applied_definitions"
+                    " WHERE applied_at >= %s ORDER BY definitions_file, applied_at",
+                    (started,),
+                )
+                for (identity,) in cursor.fetchall():
+                    on_definition(str(identity))
     return applied
 
 
