@@ -1,9 +1,10 @@
 """``senate-db bench --size tiny`` runs end to end and prints every figure (what CI runs).
 
 Benchmarks are not tests: nothing here looks at a timing. It checks that every row of the table
-is printed with a measurement, that the bench's own correctness figures hold (no deadlock,
-rollups reconciled), that the scratch database is gone afterwards, and that the bench's SQL
-lives in its ``.sql`` files.
+is printed with a measurement, the peers' designs beside ours, that the bench's own correctness
+figures hold (no deadlock, rollups reconciled after every section, the peer's counters equal to
+its log), that the scratch database is gone afterwards, and that the bench's SQL lives in its
+``.sql`` files.
 """
 
 from __future__ import annotations
@@ -38,6 +39,30 @@ FIGURES = (
     "inserts lost, live migration of",
 )
 
+#: The peers' rows (issue 20 point 1), and our figures that carry a ``vs peer`` ratio.
+PEER_FIGURES = (
+    "peer (a) LiteLLM log + counter UPDATE: single-row INSERT, 1 transaction each",
+    "peer (a) LiteLLM log + counter UPDATE: single-row INSERT, pipelined",
+    "peer (a) LiteLLM log + counter UPDATE: 16 writers, one hot entity, 1 row/txn",
+    "peer (a) LiteLLM log + counter UPDATE: 16 writers, one hot entity: p99 latency per row",
+    "peer (a) LiteLLM log + counter UPDATE: 16 writers, 1k entities, 1 row/txn",
+    "peer (a) LiteLLM log + counter UPDATE: 16 writers, 1k entities: p99 latency per row",
+    "peer (a) LiteLLM log + counter UPDATE: deadlocks (SQLSTATE 40P01), all runs",
+    "peer (b) spec: SUM over usage rows, one class",
+    "peer (b) spec: SUM over usage rows, every class",
+    "peer (b) spec: SUM over usage rows: rows summed",
+)
+COMPARED = (
+    "single-row INSERT, 1 transaction each",
+    "single-row INSERT, pipelined",
+    "16 writers, one hot entity, 1 row/txn",
+    "16 writers, one hot entity: p99 latency per row",
+    "16 writers, 1k entities, 1 row/txn",
+    "16 writers, 1k entities: p99 latency per row",
+    "can_spend, one entity",
+    "budget_status, one entity",
+)
+
 #: The bench's Python modules, which hold no SQL of their own.
 BENCH_MODULES = sorted(Path(bench_sql.__file__).parent.glob("bench*.py"))
 
@@ -63,14 +88,30 @@ def test_the_bench_runs_at_tiny_size_and_prints_every_figure(
     out = capsys.readouterr().out
     table = out.split("markdown:")[-1]
     rows = [line for line in table.splitlines() if line.startswith("| ")]
-    for figure in FIGURES:
+    assert cells_of(rows[0])[4:6] == ["ratio", "vs peer"]
+    for figure in FIGURES + PEER_FIGURES:
         matching = [r for r in rows if figure in r]
         assert matching, f"no row for {figure!r} in:\n{table}"
         for row in matching:
             assert cells_of(row)[2], f"empty measurement in {row!r}"
             assert "n/a" not in cells_of(row)[2], row
+    for figure in COMPARED:
+        ours = [
+            r
+            for r in rows
+            if cells_of(r)[0] in ("ingest", "contention", "budget")
+            and cells_of(r)[1].startswith(figure)
+        ]
+        assert ours, figure
+        for row in ours:
+            assert re.fullmatch(r"\d+\.\d\d", cells_of(row)[5]), f"no vs peer ratio in {row!r}"
     assert re.search(r"\| deadlocks \(SQLSTATE 40P01\), all runs \| 0 \|", table)
-    assert re.search(r"reconcile_usage_rollups\(\) over [\d,]+ usage rows \| 0 mismatches", table)
+    assert re.search(r"counters = its log: 0 mismatches", table)
+    assert re.search(
+        r"reconcile_usage_rollups\(\) over [\d,]+ usage rows \| 0 mismatches \| [^|]*"
+        r"0 after ingest, 0 after breakdown, 0 after contention",
+        table,
+    )
     assert "server:" in out and "settings:" in out and "shared_buffers=" in out
     assert scratch_databases(server_url) == before
 

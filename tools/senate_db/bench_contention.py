@@ -1,6 +1,7 @@
 """Contention figures of ``senate-db bench``: concurrent writers (threads, one connection each,
 one row per transaction) charging one hot entity, and spread over many entities, into
-``resource_usage`` and its bare copy, counting deadlocks."""
+``resource_usage``, its bare copy and the peer's design (a) (a spend log and a counter UPDATE),
+counting deadlocks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from psycopg import errors as pg_errors
 
 from senate_db import bench_sql
-from senate_db.bench_ingest import BARE, REAL, row_statement
+from senate_db.bench_ingest import BARE, PEER, PEER_A, REAL, open_peer_counters, row_statement
 from senate_db.bench_report import (
     Figure,
     Report,
@@ -124,25 +125,42 @@ def paired_ratio(runs: dict[str, list[WriterRun]], table: str, baseline: str) ->
 
 
 def section_contention(conn: Conn, url: str, size: Size, report: Report) -> None:
-    total_deadlocks = 0
+    deadlocks = {REAL: 0, BARE: 0, PEER: 0}
     for k, (name, entity_of) in enumerate(loads(size)):
-        runs: dict[str, list[WriterRun]] = {BARE: [], REAL: []}
+        open_peer_counters(
+            conn, [entity_of(w, i) for w in range(size.writers) for i in range(size.writer_rows)]
+        )
+        runs: dict[str, list[WriterRun]] = {BARE: [], REAL: [], PEER: []}
         for r in range(max(1, min(size.rounds, 3))):
             order = list(runs) if r % 2 == 0 else list(reversed(list(runs)))
             for table in order:
                 runs[table].append(run_writers(url, table, size, entity_of))
-        total_deadlocks += sum(x.deadlocks for table_runs in runs.values() for x in table_runs)
+        for table, table_runs in runs.items():
+            deadlocks[table] += sum(x.deadlocks for x in table_runs)
         ratio = paired_ratio(runs, REAL, BARE)
         p99 = {table: p99_ms(table_runs) for table, table_runs in runs.items()}
+        bare_rate = fmt_rate(throughput(runs[BARE])) + " bare"
         report.add(
             Figure(
                 "contention",
                 f"{name}, 1 row/txn",
                 fmt_rate(throughput(runs[REAL])),
-                fmt_rate(throughput(runs[BARE])) + " bare",
+                bare_rate,
                 ratio,
                 ">= 0.70 of bare",
                 verdict(ratio is not None and ratio >= 0.70),
+                peer=paired_ratio(runs, REAL, PEER),
+            )
+        )
+        report.add(
+            Figure(
+                "peer",
+                f"{PEER_A}: {name}, 1 row/txn",
+                fmt_rate(throughput(runs[PEER])),
+                bare_rate,
+                paired_ratio(runs, PEER, BARE),
+                "the peer's design",
+                "info",
             )
         )
         report.add(
@@ -153,6 +171,18 @@ def section_contention(conn: Conn, url: str, size: Size, report: Report) -> None
                 fmt_ms(p99[BARE]) + " bare",
                 p99[REAL] / p99[BARE] if p99[BARE] else None,
                 "",
+                "info",
+                peer=p99[REAL] / p99[PEER] if p99[PEER] else None,
+            )
+        )
+        report.add(
+            Figure(
+                "peer",
+                f"{PEER_A}: {name}: p99 latency per row",
+                fmt_ms(p99[PEER]),
+                fmt_ms(p99[BARE]) + " bare",
+                p99[PEER] / p99[BARE] if p99[BARE] else None,
+                "the peer's design",
                 "info",
             )
         )
@@ -169,14 +199,28 @@ def section_contention(conn: Conn, url: str, size: Size, report: Report) -> None
                     "info",
                 )
             )
+    ours = deadlocks[REAL] + deadlocks[BARE]
     report.add(
         Figure(
             "contention",
             "deadlocks (SQLSTATE 40P01), all runs",
-            str(total_deadlocks),
+            str(ours),
             "",
             None,
             "0",
-            verdict(total_deadlocks == 0),
+            verdict(ours == 0),
+        )
+    )
+    mismatches = conn.execute(bench_sql.q("peer_counter_mismatches")).fetchone()
+    assert mismatches is not None
+    report.add(
+        Figure(
+            "peer",
+            f"{PEER_A}: deadlocks (SQLSTATE 40P01), all runs",
+            str(deadlocks[PEER]),
+            f"counters = its log: {mismatches[0]} mismatches over {mismatches[1]:,} rows",
+            None,
+            "the peer's design",
+            "info",
         )
     )

@@ -1,7 +1,8 @@
 """History figures of ``senate-db bench``: the bulk path (INSERT ... SELECT) against the bare
 table, then a generated usage history at a small and a big size, and at each the budget checks
-(``can_spend``, ``budget_status``) and one day of ``daily_spend``; ``run_rebalance`` at a small
-and a big entity count."""
+(``can_spend``, ``budget_status``) beside the peer's design (b) (a sum over the usage rows of
+the period, with the best index for it), one day of ``daily_spend``; ``run_rebalance`` at a
+small and a big entity count."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from senate_db.bench_report import (
 )
 from senate_db.bench_sql import Conn, compose, q
 from senate_db.errors import describe_database_error
+
+PEER_B = "peer (b) spec: SUM over usage rows"
 
 
 def generator_params(size: Size, phase_lo: int, phase_rows: int) -> dict[str, Any]:
@@ -165,18 +168,20 @@ def time_calls(conn: Conn, statement: sql.Composable, calls: int) -> Timing:
 
 @dataclass
 class Probe:
-    """A budget-check style call, timed at each history size."""
+    """A budget-check style call, timed at each history size; ``peer``: the same question
+    answered by the peer's design, timed at the same moments."""
 
     label: str
     statement: sql.Composable
+    peer: Probe | None = None
     timings: list[Timing] = field(default_factory=list)
     error: str | None = None
 
 
-def probe(label: str, name: str) -> Probe:
+def probe(label: str, name: str, peer: Probe | None = None) -> Probe:
     """The probe of statement ``name`` about the hot entity (composed in as literals)."""
     hot_type, hot_id = (sql.Literal(v) for v in bench_sql.HOT_ENTITY)
-    return Probe(label, compose(name, hot_type=hot_type, hot_id=hot_id))
+    return Probe(label, compose(name, hot_type=hot_type, hot_id=hot_id), peer)
 
 
 def measure(conn: Conn, probe: Probe, calls: int) -> None:
@@ -186,6 +191,22 @@ def measure(conn: Conn, probe: Probe, calls: int) -> None:
         probe.timings.append(time_calls(conn, probe.statement, calls))
     except psycopg.Error as e:
         probe.error = f"n/a (call failed: {describe_database_error(e)})"
+
+
+def measure_peers(conn: Conn, peers: list[Probe], calls: int) -> tuple[int, int]:
+    """The peer's (b) checks, with its index built and the table vacuumed, then the index
+    dropped again (the next load does not maintain it). Returns how many usage rows its checks
+    sum (one class, every class)."""
+    conn.execute(q("create_peer_check_index"))
+    conn.execute(q("vacuum_usage"))
+    try:
+        for peer in peers:
+            measure(conn, peer, calls)
+    finally:
+        conn.execute(q("drop_peer_check_index"))
+    row = conn.execute(q("peer_rows_summed"), bench_sql.HOT_ENTITY).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def report_probe(
@@ -200,11 +221,13 @@ def report_probe(
 ) -> None:
     """Report a probe at the big history against the small one. ``flat``: the goal is the same
     cost however long the history (budget checks); otherwise the figure is informative (one
-    day of daily_spend grows with the entities active that day, not with the history)."""
+    day of daily_spend grows with the entities active that day, not with the history). With a
+    peer, our figure over the peer's at the big history."""
     label = f"{probe.label} @ {count_label(big)} vs {count_label(small)} usage rows"
     if probe.error or len(probe.timings) < 2:
         report.add(Figure(section, label, probe.error or "n/a (not measured)", result="n/a"))
         return
+    peer = probe.peer if probe.peer and len(probe.peer.timings) == 2 else None
     small_t, big_t = probe.timings[0], probe.timings[1]
     for q_name, a, b in (("p50", small_t.p50, big_t.p50), ("p99", small_t.p99, big_t.p99)):
         ratio = b / a if a > 0 else None
@@ -214,6 +237,9 @@ def report_probe(
             goal += f", < {goal_ms:g} ms"
             ok = ok and b < goal_ms
         result = verdict(ok) if flat else "info"
+        if section == "peer":
+            goal, result = "the peer's design", "info"
+        theirs = getattr(peer.timings[1], q_name) if peer else None
         report.add(
             Figure(
                 section,
@@ -223,6 +249,7 @@ def report_probe(
                 ratio,
                 goal,
                 result,
+                peer=b / theirs if theirs else None,
             )
         )
 
@@ -266,9 +293,13 @@ def compact_history(conn: Conn, size: Size, report: Report, usage_rows: int) -> 
 
 def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     load_budgets(conn, 0, size.entities_small - 1)
+    peers = [
+        probe(f"{PEER_B}, one class", "peer_check_one_class"),
+        probe(f"{PEER_B}, every class", "peer_check_every_class"),
+    ]
     checks = [
-        probe("can_spend, one entity", "probe_can_spend"),
-        probe("budget_status, one entity", "probe_budget_status"),
+        probe("can_spend, one entity", "probe_can_spend", peers[0]),
+        probe("budget_status, one entity", "probe_budget_status", peers[1]),
     ]
     daily = Probe("daily_spend, one day", compose("probe_daily_spend"))
     daily_calls = max(10, size.calls // 20)
@@ -278,14 +309,30 @@ def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     for each in checks:
         measure(conn, each, size.calls)
     measure(conn, daily, daily_calls)
+    summed = [measure_peers(conn, peers, size.calls)]
     big_phase = (size.usage_small + 1, size.usage_big - size.usage_small)
     load_usage(url, conn, size, big_phase, big_phase[0], report)
     compact_history(conn, size, report, size.usage_big)
     for each in checks:
         measure(conn, each, size.calls)
     measure(conn, daily, daily_calls)
+    summed.append(measure_peers(conn, peers, size.calls))
     for each in checks:
         report_probe(report, each, size.usage_small, size.usage_big, 1.0)
+    for each in peers:
+        report_probe(report, each, size.usage_small, size.usage_big, None, "peer")
+    report.add(
+        Figure(
+            "peer",
+            f"{PEER_B}: rows summed, this period's @ {count_label(size.usage_big)} vs "
+            f"{count_label(size.usage_small)} usage rows",
+            f"{summed[1][0]:,} one class, {summed[1][1]:,} every class",
+            f"{summed[0][0]:,}, {summed[0][1]:,} @ {count_label(size.usage_small)}",
+            None,
+            "the peer's cost grows with them",
+            "info",
+        )
+    )
     report_probe(report, daily, size.usage_small, size.usage_big, None, "daily", flat=False)
     day_rows = conn.execute(q("rollup_rows_yesterday")).fetchone()
     assert day_rows is not None

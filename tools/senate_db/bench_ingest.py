@@ -1,6 +1,6 @@
 """Ingest figures of ``senate-db bench``: rows/s into ``resource_usage`` through every trigger and
-constraint it carries against its bare copy, per write path; then what each trigger or foreign
-key costs on its own."""
+constraint it carries against its bare copy, per write path; the peer's design (a) beside them
+on the single-row paths; then what each trigger or foreign key costs on its own."""
 
 from __future__ import annotations
 
@@ -26,14 +26,18 @@ from senate_db.bench_report import (
 )
 from senate_db.bench_sql import Conn, compose
 
-#: The tables the ingest figures compare: ours and its bare copy.
+#: The tables the ingest figures compare: ours, its bare copy, the peer's (a) spend log.
 REAL = "public.resource_usage"
 BARE = "bench.bare"
+PEER = "bench.peer_spend_log"
 
 #: Rows per multi-row INSERT statement, per COPY, and per transaction of pipelined single rows.
 MULTI_ROW = 1_000
 COPY_ROWS = 10_000
 PIPELINE_TXN = 1_000
+
+#: How the peer's rows are labelled in the table.
+PEER_A = "peer (a) LiteLLM log + counter UPDATE"
 
 Row = tuple[Any, ...]
 
@@ -82,7 +86,10 @@ def copy_text(value: Any) -> str:
 
 
 def row_statement(table: str) -> sql.Composed:
-    """The single-row write into ``table``."""
+    """The single-row write into ``table``: an INSERT, or for the peer's spend log its INSERT
+    and counter UPDATE in one statement."""
+    if table == PEER:
+        return compose("peer_spend_row")
     return compose("insert_usage_row", table=table)
 
 
@@ -141,18 +148,21 @@ Writer = Callable[[Conn, Batch], None]
 class IngestPath:
     """One ingest figure. Rows of one entity fall in one class and one model, so ``entities``
     is the number of rollup keys a statement upserts (the rollup trigger's cost is one upsert
-    per key, however many rows share it)."""
+    per key, however many rows share it). ``peer``: the peer's design (a) is measured too."""
 
     label: str
     writer: Writer
     autocommit: bool  # rows per round: Size.autocommit_rows, else Size.ingest_rows
     goal: float
     entities: int = 200
+    peer: bool = False
 
 
 INGEST_PATHS = (
-    IngestPath("single-row INSERT, 1 transaction each", write_autocommit, True, 0.70),
-    IngestPath(f"single-row INSERT, pipelined, {PIPELINE_TXN}/txn", write_pipelined, False, 0.70),
+    IngestPath("single-row INSERT, 1 transaction each", write_autocommit, True, 0.70, peer=True),
+    IngestPath(
+        f"single-row INSERT, pipelined, {PIPELINE_TXN}/txn", write_pipelined, False, 0.70, peer=True
+    ),
     IngestPath(
         f"multi-row INSERT, {MULTI_ROW} rows/statement, 200 keys", write_multirow, False, 0.85
     ),
@@ -182,6 +192,13 @@ def timed_write(conn: Conn, writer: Writer, batch: Batch) -> tuple[float, float 
     return wall, cpu
 
 
+def open_peer_counters(conn: Conn, entities: Sequence[tuple[str, str]]) -> None:
+    """A zero spend counter for each entity that has none (not timed)."""
+    conn.execute(
+        bench_sql.q("open_peer_counters"), ([t for t, _ in entities], [i for _, i in entities])
+    )
+
+
 def paired(
     conn: Conn,
     writer: Writer,
@@ -196,6 +213,8 @@ def paired(
         rows = rows_for_round(r)
         order = list(tables) if r % 2 == 0 else list(reversed(tables))
         for table in order:
+            if table == PEER:
+                open_peer_counters(conn, [(row[0], row[1]) for row in rows])
             wall, cpu = timed_write(conn, writer, prepare_batch(conn, table, rows))
             result.wall[table].append(wall)
             if cpu is not None:
@@ -217,10 +236,12 @@ def create_copy(conn: Conn, table: str, comment: str, *, partitioned: bool = Fal
 
 def section_ingest(conn: Conn, size: Size, report: Report) -> None:
     create_copy(conn, BARE, "resource_usage without triggers or foreign keys: the ingest baseline.")
+    conn.execute(bench_sql.q("create_peer_tables"))
     for path in INGEST_PATHS:
         n = size.autocommit_rows if path.autocommit else size.ingest_rows
         rows = partial(round_rows, n, f"ingest{path.entities}-", path.entities)
-        result = paired(conn, path.writer, (BARE, REAL), size.rounds, rows)
+        tables = (BARE, REAL, PEER) if path.peer else (BARE, REAL)
+        result = paired(conn, path.writer, tables, size.rounds, rows)
         ratio = ratio_of(result.wall, REAL, BARE)
         bare_rate = fmt_rate(rate(n, statistics.median(result.wall[BARE]))) + " bare"
         report.add(
@@ -232,8 +253,21 @@ def section_ingest(conn: Conn, size: Size, report: Report) -> None:
                 ratio,
                 f">= {path.goal:.2f}{cpu_note(result.cpu, REAL, BARE)}",
                 verdict(ratio is not None and ratio >= path.goal),
+                peer=ratio_of(result.wall, REAL, PEER) if path.peer else None,
             )
         )
+        if path.peer:
+            report.add(
+                Figure(
+                    "peer",
+                    f"{PEER_A}: {path.label}",
+                    fmt_rate(rate(n, statistics.median(result.wall[PEER]))),
+                    bare_rate,
+                    ratio_of(result.wall, PEER, BARE),
+                    f"the peer's design{cpu_note(result.cpu, PEER, BARE)}",
+                    "info",
+                )
+            )
 
 
 def section_breakdown(conn: Conn, size: Size, report: Report) -> None:

@@ -126,7 +126,9 @@ def count_label(n: int) -> str:
 
 @dataclass
 class Figure:
-    """One row of the table. ``ratio`` is against the baseline measured in the same run."""
+    """One row of the table. ``ratio`` is against the baseline measured in the same run;
+    ``peer`` is our figure over the same figure of a peer's design (rows/s: above 1 favours
+    us; ms: below 1 does)."""
 
     section: str
     name: str
@@ -135,12 +137,13 @@ class Figure:
     ratio: float | None = None
     goal: str = ""
     result: str = ""
+    peer: float | None = None
 
 
-COLUMNS = ("section", "figure", "measured", "baseline", "ratio", "goal", "result")
+COLUMNS = ("section", "figure", "measured", "baseline", "ratio", "vs peer", "goal", "result")
 #: Widths of the printed columns (the last one is not padded); ratios are right-aligned.
-WIDTHS = (10, 52, 24, 24, 6, 22)
-RIGHT = {4}
+WIDTHS = (10, 52, 24, 24, 6, 7, 22)
+RIGHT = {4, 5}
 
 
 def ratio_text(value: float | None) -> str:
@@ -175,6 +178,7 @@ class Report:
             f.measured,
             f.baseline,
             ratio_text(f.ratio),
+            ratio_text(f.peer),
             f.goal,
             f.result,
         )

@@ -3,7 +3,7 @@
 Each file holds named statements (``-- name: NAME`` starts one; see ``sql/bench/setup.sql``);
 the bench's Python only picks them by name, passes parameters and composes in table names and
 literals. Everything runs in the bench's own scratch databases, which are dropped at the end:
-the ``bench`` schema (baseline tables, the server-side timer, the data generator)
+the ``bench`` schema (baseline and peer tables, the server-side timer, the data generator)
 never reaches a real database and is not a migration.
 """
 
