@@ -50,7 +50,8 @@ PEER_FIGURES = (
     "peer (a) LiteLLM log + counter UPDATE: deadlocks (SQLSTATE 40P01), all runs",
     "peer (b) spec: SUM over usage rows, one class",
     "peer (b) spec: SUM over usage rows, every class",
-    "peer (b) spec: SUM over usage rows: rows summed",
+    "peer (b) spec: SUM over usage rows, one class, busiest entity",
+    "peer (b) spec: SUM over usage rows: token rows summed",
 )
 COMPARED = (
     "single-row INSERT, 1 transaction each",
@@ -61,6 +62,7 @@ COMPARED = (
     "16 writers, 1k entities: p99 latency per row",
     "can_spend, one entity",
     "budget_status, one entity",
+    "can_spend, busiest entity",
 )
 
 #: The bench's Python modules, which hold no SQL of their own.

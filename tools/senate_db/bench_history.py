@@ -178,10 +178,12 @@ class Probe:
     error: str | None = None
 
 
-def probe(label: str, name: str, peer: Probe | None = None) -> Probe:
-    """The probe of statement ``name`` about the hot entity (composed in as literals)."""
-    hot_type, hot_id = (sql.Literal(v) for v in bench_sql.HOT_ENTITY)
-    return Probe(label, compose(name, hot_type=hot_type, hot_id=hot_id), peer)
+def probe(
+    label: str, name: str, entity: tuple[str, str] = bench_sql.HOT_ENTITY, peer: Probe | None = None
+) -> Probe:
+    """The probe of statement ``name`` about ``entity`` (composed in as literals)."""
+    entity_type, entity_id = (sql.Literal(v) for v in entity)
+    return Probe(label, compose(name, entity_type=entity_type, entity_id=entity_id), peer)
 
 
 def measure(conn: Conn, probe: Probe, calls: int) -> None:
@@ -195,8 +197,8 @@ def measure(conn: Conn, probe: Probe, calls: int) -> None:
 
 def measure_peers(conn: Conn, peers: list[Probe], calls: int) -> tuple[int, int]:
     """The peer's (b) checks, with its index built and the table vacuumed, then the index
-    dropped again (the next load does not maintain it). Returns how many usage rows its checks
-    sum (one class, every class)."""
+    dropped again (the next load does not maintain it). Returns how many usage rows its
+    one-class check sums for the hot and for the busiest entity."""
     conn.execute(q("create_peer_check_index"))
     conn.execute(q("vacuum_usage"))
     try:
@@ -204,9 +206,12 @@ def measure_peers(conn: Conn, peers: list[Probe], calls: int) -> tuple[int, int]
             measure(conn, peer, calls)
     finally:
         conn.execute(q("drop_peer_check_index"))
-    row = conn.execute(q("peer_rows_summed"), bench_sql.HOT_ENTITY).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    hot, busy = (
+        conn.execute(q("peer_rows_summed"), entity).fetchone()
+        for entity in (bench_sql.HOT_ENTITY, bench_sql.BUSY_ENTITY)
+    )
+    assert hot is not None and busy is not None
+    return int(hot[0]), int(busy[0])
 
 
 def report_probe(
@@ -293,13 +298,16 @@ def compact_history(conn: Conn, size: Size, report: Report, usage_rows: int) -> 
 
 def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     load_budgets(conn, 0, size.entities_small - 1)
+    busy = bench_sql.BUSY_ENTITY
     peers = [
         probe(f"{PEER_B}, one class", "peer_check_one_class"),
         probe(f"{PEER_B}, every class", "peer_check_every_class"),
+        probe(f"{PEER_B}, one class, busiest entity", "peer_check_one_class", busy),
     ]
     checks = [
-        probe("can_spend, one entity", "probe_can_spend", peers[0]),
-        probe("budget_status, one entity", "probe_budget_status", peers[1]),
+        probe("can_spend, one entity", "probe_can_spend", peer=peers[0]),
+        probe("budget_status, one entity", "probe_budget_status", peer=peers[1]),
+        probe("can_spend, busiest entity", "probe_can_spend", busy, peers[2]),
     ]
     daily = Probe("daily_spend, one day", compose("probe_daily_spend"))
     daily_calls = max(10, size.calls // 20)
@@ -324,12 +332,12 @@ def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     report.add(
         Figure(
             "peer",
-            f"{PEER_B}: rows summed, this period's @ {count_label(size.usage_big)} vs "
+            f"{PEER_B}: token rows summed, this period @ {count_label(size.usage_big)} vs "
             f"{count_label(size.usage_small)} usage rows",
-            f"{summed[1][0]:,} one class, {summed[1][1]:,} every class",
+            f"{summed[1][0]:,} one entity, {summed[1][1]:,} busiest",
             f"{summed[0][0]:,}, {summed[0][1]:,} @ {count_label(size.usage_small)}",
             None,
-            "the peer's cost grows with them",
+            "its cost grows with them",
             "info",
         )
     )

@@ -32,8 +32,12 @@ ENTITY_TYPES = ("hypothesis", "knowledge_gap", "analysis", "entity")
 MODELS = ("claude-opus", "gpt-reasoning", "claude-sonnet", "gpt-standard", "claude-haiku")
 PROVIDERS = ("pubmed", "semantic_scholar", "openalex", "crossref", "other")
 
-#: The entity every budget check, hot-writer run and daily-spend query is about.
+#: The entity every hot-writer run is about, and most budget checks: every 1000th generated
+#: usage row charges it, and the contention section's writers write to it today.
 HOT_ENTITY = ("hypothesis", "bench-hot")
+#: The busiest generated entity (bench.entity_id_of(0); the generator's skew gives it about
+#: 1 / sqrt(active entities) of the history): its rows in a period grow with the history.
+BUSY_ENTITY = ("hypothesis", "bench-0")
 
 #: Settings that decide ingest and query speed, printed in the header.
 SETTINGS = (

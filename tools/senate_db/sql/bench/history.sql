@@ -83,10 +83,10 @@ SELECT * FROM public.compact_usage_rollups(
 -- name: probe_can_spend
 -- The budget checks, timed in the server (bench.time_statement), so the entity is composed in
 -- as literals.
-SELECT * FROM public.can_spend({hot_type}, {hot_id}, 'llm_tokens', 1000)
+SELECT * FROM public.can_spend({entity_type}, {entity_id}, 'llm_tokens', 1000)
 
 -- name: probe_budget_status
-SELECT * FROM public.budget_status WHERE entity_type = {hot_type} AND entity_id = {hot_id}
+SELECT * FROM public.budget_status WHERE entity_type = {entity_type} AND entity_id = {entity_id}
 
 -- name: probe_daily_spend
 -- One day of daily_spend: yesterday in the policy's time zone.

@@ -74,8 +74,8 @@ VACUUM (ANALYZE) public.resource_usage
 DROP INDEX public.bench_peer_check_idx
 
 -- name: peer_check_one_class
--- (b) as can_spend's peer: may the hot entity spend 1000 tokens? Its token budget less the sum
--- of its token rows of the current budget period.
+-- (b) as can_spend's peer: may the entity spend 1000 tokens? Its token budget less the sum of
+-- its token rows of the current budget period.
 SELECT b.token_budget - coalesce(s.spent, 0) >= 1000 AS allowed,
        b.token_budget - coalesce(s.spent, 0) AS remaining
 FROM public.resource_budgets AS b
@@ -87,11 +87,11 @@ CROSS JOIN LATERAL (
       AND u.resource_type = 'llm_tokens'
       AND u.created_at >= p.starts_at AND u.created_at < p.ends_at
 ) AS s
-WHERE b.entity_type = {hot_type} AND b.entity_id = {hot_id}
+WHERE b.entity_type = {entity_type} AND b.entity_id = {entity_id}
 
 -- name: peer_check_every_class
--- (b) as budget_status's peer: the hot entity's budget, spend and remaining per class this
--- period, each class summed over its rows.
+-- (b) as budget_status's peer: the entity's budget, spend and remaining per class this period,
+-- each class summed over its rows.
 SELECT c.resource_type, c.budget, coalesce(s.spent, 0) AS spent,
        c.budget - coalesce(s.spent, 0) AS remaining
 FROM public.resource_budgets AS b
@@ -106,13 +106,13 @@ CROSS JOIN LATERAL (
       AND u.resource_type = c.resource_type
       AND u.created_at >= p.starts_at AND u.created_at < p.ends_at
 ) AS s
-WHERE b.entity_type = {hot_type} AND b.entity_id = {hot_id}
+WHERE b.entity_type = {entity_type} AND b.entity_id = {entity_id}
 
 -- name: peer_rows_summed
--- How many usage rows (b)'s checks sum right now: the hot entity's token rows of the current
--- period (one class), and all its rows of the period (every class).
-SELECT count(*) FILTER (WHERE u.resource_type = 'llm_tokens'), count(*)
+-- How many usage rows (b)'s one-class check sums right now: the entity's token rows of the
+-- current period.
+SELECT count(*)
 FROM public.resource_usage AS u
 CROSS JOIN public.budget_period_bounds(now()) AS p
-WHERE u.entity_type = %s AND u.entity_id = %s
+WHERE u.entity_type = %s AND u.entity_id = %s AND u.resource_type = 'llm_tokens'
   AND u.created_at >= p.starts_at AND u.created_at < p.ends_at
