@@ -176,16 +176,27 @@ def test_the_bench_modules_hold_no_sql_of_their_own() -> None:
 
 
 def test_the_readme_carries_a_measured_row_for_every_figure() -> None:
-    """db/docs/performance.md holds the table a real run printed: a row per figure, each with a
-    measurement (not n/a), at the issue's sizes (10M usage rows, 100k entities)."""
+    """db/docs/performance.md holds the tables real runs printed: a row per figure, each with a
+    measurement (not n/a), the last one at the issue's sizes (10M usage rows, 100k entities),
+    and our figures beside the peers' designs with their vs peer ratio."""
     section = (paths.repo_root() / "db" / "docs" / "performance.md").read_text(encoding="utf-8")
     rows = [line for line in section.splitlines() if line.startswith("| ")]
-    for figure in FIGURES:
+    for figure in FIGURES + PEER_FIGURES + COMPARED:
         pattern = re.escape(figure).replace("1k", r"\d+k")
         matching = [row for row in rows if re.search(r"^\| \w+ \| " + pattern, row)]
         assert matching, f"db/docs/performance.md has no row for {figure!r}"
         for row in matching:
             measured = row.split(" | ")[2]
             assert measured and "n/a" not in measured, row
+    for figure in COMPARED:
+        pattern = re.escape(figure).replace("1k", r"\d+k")
+        compared = [
+            row
+            for row in rows
+            if re.search(r"^\| (ingest|contention|budget) \| " + pattern, row)
+            and len(cells_of(row)) == 8
+            and re.fullmatch(r"\d+\.\d\d", cells_of(row)[5])
+        ]
+        assert compared, f"db/docs/performance.md has no vs peer ratio for {figure!r}"
     assert any("@ 10M vs 1M usage rows" in row for row in rows)
     assert any("run_rebalance @ 100k vs 10k entities, 10M rows" in row for row in rows)
