@@ -104,3 +104,14 @@ def test_every_page_with_sql_examples_is_read_by_a_test() -> None:
     for page in pages():
         if "```sql\n" in page.read_text(encoding="utf-8"):
             assert f'"{page.name}"' in tests, f"no test runs the examples of {page.name}"
+
+
+def test_the_layout_table_lists_every_module_of_the_package() -> None:
+    """Issue 17 point 6: the Layout section (operations.md, linked from the front page) names
+    every module of tools/senate_db."""
+    text = (DOCS / "operations.md").read_text(encoding="utf-8")
+    layout = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", layout))
+    modules = {p.stem for p in (ROOT / "tools" / "senate_db").glob("*.py")} - {"__init__"}
+    assert len(modules) > 20
+    assert modules <= listed, f"Layout lacks {sorted(modules - listed)}"

@@ -1,6 +1,7 @@
 """A non-editable install carries everything the CLI reads (issue 16): the wheel holds every
-migration, the schema the pre-flight compares against and the demo workload, and the CLI finds
-them inside the package, not in the current directory."""
+migration, the schema the pre-flight compares against, the demo workload and the SQL files of
+the package's own modules (the schema guard, the bench's statements), and the CLI finds them
+inside the package, not in the current directory."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def test_the_wheel_carries_every_migration_the_schema_and_the_demo_workload(
     }
     assert expected and expected <= names, sorted(expected - names)[:5]
     assert {"senate_db/db/schema.sql", "senate_db/db/demo/workload.sql"} <= names
+    sql_files = {
+        f"senate_db/{p.relative_to(ROOT / 'tools' / 'senate_db').as_posix()}"
+        for p in (ROOT / "tools" / "senate_db" / "sql").rglob("*.sql")
+    }
+    assert "senate_db/sql/bench/setup.sql" in sql_files
+    assert sql_files <= names, sorted(sql_files - names)
 
 
 def test_the_package_finds_its_sql_files_through_its_own_db_directory() -> None:

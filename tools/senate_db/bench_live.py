@@ -20,35 +20,7 @@ from typing import Any
 import psycopg
 
 from senate_db import migrations, server, urls
-
-DEPLOYED_USAGE_DDL = """
-CREATE TABLE public.resource_usage (
-    id             bigserial PRIMARY KEY,
-    entity_type    text NOT NULL,
-    entity_id      text NOT NULL,
-    resource_type  text NOT NULL,
-    amount         integer NOT NULL,
-    cost           numeric(14, 6),
-    model          text,
-    created_at     timestamp without time zone NOT NULL DEFAULT now(),
-    metadata       jsonb DEFAULT '{}'::jsonb,
-    legacy_source  text DEFAULT 'scidex-core'
-)
-"""
-
-DEPLOYED_USAGE_ROWS = """
-INSERT INTO public.resource_usage (entity_type, entity_id, resource_type, amount, model, created_at)
-SELECT (ARRAY['hypothesis', 'analysis'])[1 + i %% 2], 'legacy-' || (i %% 997),
-       (ARRAY['llm_tokens', 'cpu_seconds'])[1 + i %% 2], 10 + i %% 5000,
-       CASE WHEN i %% 2 = 0 THEN (ARRAY['claude-sonnet', 'gpt-4-legacy'])[1 + i %% 4 / 2] END,
-       now() - make_interval(secs => i)
-FROM generate_series(1, %(rows)s) AS i
-"""
-
-LEGACY_INSERT = (
-    "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, model, created_at)"
-    " VALUES (%s, %s, 'llm_tokens', %s, %s, now()) RETURNING id"
-)
+from senate_db.bench_sql import q
 
 
 @dataclass
@@ -79,9 +51,9 @@ def measure(url: str, deployed_rows: int) -> LiveMigration:
     scratch = urls.with_database(url, name)
     try:
         with psycopg.connect(scratch, autocommit=True) as conn:
-            conn.execute(DEPLOYED_USAGE_DDL)
-            conn.execute(DEPLOYED_USAGE_ROWS, {"rows": deployed_rows})
-            conn.execute("ANALYZE public.resource_usage")
+            conn.execute(q("create_deployed_usage"))
+            conn.execute(q("fill_deployed_usage"), {"rows": deployed_rows})
+            conn.execute(q("analyze_deployed_usage"))
         return migrate_under_live_writers(scratch, deployed_rows)
     finally:
         server.drop_database(url, name)
@@ -89,7 +61,7 @@ def measure(url: str, deployed_rows: int) -> LiveMigration:
 
 def migrate_under_live_writers(url: str, deployed_rows: int) -> LiveMigration:
     """Apply every pending migration to ``url``, whose ``resource_usage`` holds ids 1 ..
-    ``deployed_rows``, while a legacy writer inserts (LEGACY_INSERT) and a consumer updates and
+    ``deployed_rows``, while a legacy writer inserts (legacy_insert) and a consumer updates and
     deletes deployed rows; the writer runs before the first migration and half a second after
     the last."""
     result = LiveMigration(deployed_rows)
@@ -122,7 +94,7 @@ def migrate_under_live_writers(url: str, deployed_rows: int) -> LiveMigration:
             model = "gpt-4-legacy" if n % 10 == 0 else "claude-sonnet"
             began = time.monotonic()
             row = conn.execute(
-                LEGACY_INSERT, ("hypothesis", f"live-{n % 5}", 10 + n % 90, model)
+                q("legacy_insert"), ("hypothesis", f"live-{n % 5}", 10 + n % 90, model)
             ).fetchone()
             starts.append(began)
             waits.append(time.monotonic() - began)
@@ -135,12 +107,10 @@ def migrate_under_live_writers(url: str, deployed_rows: int) -> LiveMigration:
             n += 1
             target = 1 + (n * 7919) % deployed_rows
             if n % 25 == 0:
-                cur = conn.execute("DELETE FROM resource_usage WHERE id = %s", (target,))
+                cur = conn.execute(q("legacy_delete"), (target,))
                 result.deletes += cur.rowcount
             else:
-                conn.execute(
-                    "UPDATE resource_usage SET amount = amount + 1 WHERE id = %s", (target,)
-                )
+                conn.execute(q("legacy_update"), (target,))
                 result.edits += 1
             time.sleep(0.002)
 
@@ -176,11 +146,10 @@ def migrate_under_live_writers(url: str, deployed_rows: int) -> LiveMigration:
     if len(waits) >= 100:
         result.p99_wait = statistics.quantiles(waits, n=100)[98]
     with psycopg.connect(url, autocommit=True) as conn:
-        present = conn.execute(
-            "SELECT count(*) FROM resource_usage WHERE id = ANY(%s)", (acked,)
-        ).fetchone()
+        present = conn.execute(q("acknowledged_present"), (acked,)).fetchone()
         result.lost = len(acked) - int(present[0] if present else 0)
-        total = conn.execute("SELECT count(*) FROM resource_usage").fetchone()
+        total = conn.execute(q("deployed_row_count")).fetchone()
         result.rows_after = int(total[0] if total else 0)
-        result.mismatches = len(conn.execute("SELECT * FROM reconcile_usage_rollups()").fetchall())
+        found = conn.execute(q("live_reconcile")).fetchone()
+        result.mismatches = int(found[0] if found else -1)
     return result

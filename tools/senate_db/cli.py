@@ -363,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "bench",
         cmd_bench,
-        "measure ingest, contention and budget checks in a scratch database; the default size "
-        "takes several minutes (7-11 measured on 2 shared cores), --size tiny under a minute",
+        "measure ingest, contention and budget checks in a scratch database, beside the peers' "
+        "designs; the default size takes several minutes (7-11 measured on 2 shared cores), "
+        "--size tiny under a minute",
         both,
     )
     p.add_argument(

@@ -1,7 +1,8 @@
 """``senate-db report``: the Senate report, read from the ``senate_report_*`` views.
 
 Every figure comes from a view (migrations 0060-0061); this module only selects rows
-(ORDER BY / LIMIT) and formats them as text. ``report_html`` renders the same data as HTML.
+(ORDER BY / LIMIT) and formats them as text (``report_format``). ``report_html`` draws the
+charts and ``report_page`` renders the same data as one HTML page.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import io
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +22,20 @@ from psycopg.rows import dict_row
 from senate_db import empty, server, urls
 from senate_db.errors import SenateDbError
 from senate_db.progress import Progress
+from senate_db.report_format import (
+    fmt_amount,
+    fmt_bool,
+    fmt_count,
+    fmt_pct,
+    fmt_roi,
+    fmt_score,
+    fmt_short,
+    fmt_signed,
+    fmt_text,
+    fmt_usd,
+    fmt_weight,
+    fmt_when,
+)
 from senate_db.target import Target
 
 Conn = psycopg.Connection[Any]
@@ -29,79 +43,6 @@ Row = dict[str, Any]
 
 #: Rows shown per ranked section.
 DEFAULT_LIMIT = 10
-NONE = "–"
-
-
-# --- formatting (shared with the HTML report and the tests) ------------------------------------
-
-
-def fmt_amount(value: Any) -> str:
-    """An amount in the unit of its class: whole numbers with separators, small ones to 0.1."""
-    if value is None:
-        return NONE
-    number = Decimal(value)
-    if number == number.to_integral_value() or abs(number) >= 100:
-        return f"{round(number):,}"
-    return f"{number:,.1f}"
-
-
-def fmt_count(value: Any) -> str:
-    return NONE if value is None else f"{int(value):,}"
-
-
-def fmt_usd(value: Any) -> str:
-    return NONE if value is None else f"${Decimal(value):,.2f}"
-
-
-def fmt_pct(value: Any) -> str:
-    """A fraction as a percentage to 0.01 % (the report views keep fractions to 4 decimals)."""
-    return NONE if value is None else f"{Decimal(value) * 100:.2f} %"
-
-
-def fmt_score(value: Any) -> str:
-    return NONE if value is None else f"{Decimal(value):.2f}"
-
-
-def fmt_weight(value: Any) -> str:
-    return NONE if value is None else f"{Decimal(value):+.2f}"
-
-
-def fmt_roi(value: Any) -> str:
-    """KG edges per token, e.g. ``2.12e-03`` (``0`` when nothing was gained)."""
-    if value is None:
-        return NONE
-    return "0" if value == 0 else f"{float(value):.2e}"
-
-
-def fmt_signed(value: Any) -> str:
-    if value is None:
-        return NONE
-    text = fmt_amount(value)
-    return text if text.startswith("-") or Decimal(value) == 0 else "+" + text
-
-
-def fmt_bool(value: Any) -> str:
-    return NONE if value is None else ("yes" if value else "no")
-
-
-def fmt_text(value: Any) -> str:
-    return NONE if value is None else str(value)
-
-
-def fmt_when(value: Any) -> str:
-    if value is None:
-        return NONE
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value)
-
-
-def fmt_short(limit: int) -> Callable[[Any], str]:
-    def short(value: Any) -> str:
-        text = fmt_text(value)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    return short
 
 
 # --- what the report shows ---------------------------------------------------------------------
@@ -520,9 +461,9 @@ def run(target: Target, out: TextIO, *, html: Path | None = None, limit: int | N
         if html is None:
             print(render_text(data), file=out, flush=True)
             return
-        from senate_db import report_html
+        from senate_db import report_html, report_page
 
         with Progress("drawing charts", len(report_html.CHARTS)) as bar:
             charts = report_html.draw_charts(conn, on_chart=lambda key: bar.advance(note=key))
-    html.write_text(report_html.render_html(data, charts), encoding="utf-8")
+    html.write_text(report_page.render_html(data, charts), encoding="utf-8")
     print(f"wrote {html} ({len(charts)} charts, {html.stat().st_size:,} bytes)", file=out)

@@ -1,4 +1,4 @@
-"""``senate-db report --html FILE``: the Senate report as one self-contained HTML file.
+"""The charts of ``senate-db report --html FILE`` (the page around them: ``report_page``).
 
 The tables are the text report's (same views, same formatting). The charts are drawn with
 matplotlib (the optional extra ``report``: ``pip install 'senate-db[report]'``) into PNGs
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from psycopg.rows import dict_row
 
 from senate_db import report as text_report
 from senate_db.errors import SenateDbError
+from senate_db.report_page import render_html as render_html  # the page: report_page
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -426,84 +426,3 @@ def draw_charts(conn: Conn, on_chart: Callable[[str], None] | None = None) -> li
         if on_chart:
             on_chart(chart.key)
     return charts
-
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 1200px; color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } .sub { color: #555; margin-top: 0; }
-.overview { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr));
-            gap: 0.6em; margin: 1.5em 0; }
-.figure { background: #f4f6f8; border-radius: 6px; padding: 0.6em 0.9em; }
-.figure .label { color: #555; font-size: 0.85em; } .figure .value { font-size: 1.3em; }
-table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-size: 0.88em; }
-th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e3e3e3; }
-th { text-align: left; background: #f4f6f8; } td.num, th.num { text-align: right; }
-.more { color: #666; font-size: 0.85em; } figure { margin: 1.5em 0; }
-figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; }
-code { background: #f4f6f8; padding: 0 0.3em; }
-"""
-
-
-def _section_html(data: text_report.SectionData) -> str:
-    s = data.section
-    parts = [f"<h2>{html.escape(s.title)}{html.escape(data.count())}</h2>"]
-    if not data.rows:
-        parts.append(f"<p class='more'>{html.escape(s.empty)}</p>")
-        return "\n".join(parts)
-    head = "".join(
-        f"<th class='{'num' if c.numeric else ''}'>{html.escape(c.header)}</th>" for c in s.columns
-    )
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f"<td class='{'num' if c.numeric else ''}'>{html.escape(cell)}</td>"
-            for c, cell in zip(s.columns, cells, strict=True)
-        )
-        + "</tr>"
-        for cells in data.cells()
-    )
-    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>")
-    if data.total > len(data.rows):
-        parts.append(
-            f"<p class='more'>… and {data.total - len(data.rows)} more: "
-            f"<code>SELECT * FROM {html.escape(s.view)};</code></p>"
-        )
-    return "\n".join(parts)
-
-
-def render_html(report: text_report.Report, charts: list[Chart]) -> str:
-    o = report.overview
-    period_end = o["period_end"] - dt.timedelta(days=1)
-    figures = "\n".join(
-        f"<div class='figure'><div class='label'>{html.escape(label)}</div>"
-        f"<div class='value'>{html.escape(fmt(o[key]))}</div></div>"
-        for key, label, fmt in text_report.OVERVIEW
-    )
-    chart_html = "\n".join(
-        f"<figure id='{c.key}'><h2>{html.escape(c.title)}</h2>"
-        f"<img alt='{html.escape(c.title)}' src='{c.data_uri()}'>"
-        f"<figcaption>{html.escape(c.caption)}</figcaption></figure>"
-        for c in charts
-    )
-    sections = "\n".join(_section_html(d) for d in report.sections)
-    as_of = html.escape(text_report.fmt_when(o["as_of"]))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Senate report</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>Senate report</h1>
-<p class="sub">{html.escape(report.database)} · as of {as_of}
-· budget period {o["period_start"]} .. {period_end}</p>
-<div class="overview">
-{figures}
-</div>
-{chart_html}
-{sections}
-</body>
-</html>
-"""
