@@ -74,6 +74,7 @@ CREATE TABLE public.economics_policy (
     max_open_holds_per_login integer DEFAULT 1000 NOT NULL,
     forecast_window_days integer DEFAULT 14 NOT NULL,
     forecast_alert_thresholds numeric[] DEFAULT '{1.0}'::numeric[] NOT NULL,
+    throttle_on_forecast boolean DEFAULT false NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
@@ -97,6 +98,7 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_roi_low_threshold_check CHECK ((roi_low_threshold >= (0)::numeric)),
     CONSTRAINT economics_policy_roi_thresholds_ordered CHECK ((roi_low_threshold <= roi_high_threshold)),
     CONSTRAINT economics_policy_roi_window_check CHECK ((roi_window > '00:00:00'::interval)),
+    CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week CHECK (((NOT throttle_on_forecast) OR (forecast_window_days >= 7))),
     CONSTRAINT economics_policy_time_zone_check CHECK (((length(time_zone) >= 1) AND (length(time_zone) <= 64))),
     CONSTRAINT economics_policy_usage_max_age_range CHECK (((usage_max_age >= '1 day'::interval) AND (usage_max_age <= '100 years'::interval))),
     CONSTRAINT economics_policy_usage_max_clock_skew_range CHECK (((usage_max_clock_skew >= '00:00:00'::interval) AND (usage_max_clock_skew <= '1 day'::interval))),
@@ -341,6 +343,13 @@ COMMENT ON COLUMN public.economics_policy.forecast_alert_thresholds IS 'Fraction
 
 
 --
+-- Name: COLUMN economics_policy.throttle_on_forecast; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.throttle_on_forecast IS 'Whether the daily check also throttles an envelope and class whose runway says runs_out (budget_forecast: projected spend at period end >= effective budget while spent is below it): a spend_throttles row of kind forecast, until the period ends or the projection is within the budget again. Off by default (forecast alerts only). Needs forecast_window_days >= 7.';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -380,6 +389,13 @@ COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.econo
 --
 
 COMMENT ON CONSTRAINT economics_policy_max_votes_per_proposal_range ON public.economics_policy IS 'The vote cap is between 1 and 100000 and never below the quorum.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week ON public.economics_policy IS 'Throttling on a forecast needs a window of at least 7 days (a window shorter than a week sees only some weekdays, so its rate depends on the day it is read).';
 
 
 --
@@ -3670,7 +3686,7 @@ BEGIN
         PERFORM senate.set_change_as_of(v_alert_time);
     END IF;
 
-    -- 2. New throttles.
+    -- 2. New throttles: daily allowance, period budget, and (0160) forecast.
     RETURN QUERY
     WITH pb AS (
         SELECT b.period_start, b.period_end
@@ -3719,6 +3735,23 @@ BEGIN
                       trim_scale(round(m.daily_allowance, 2)))
         FROM measured AS m
         WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
+        UNION ALL
+        -- 0160: with throttle_on_forecast, an envelope whose runway says runs_out at the end of
+        -- the day (the time its alerts are judged at) is throttled for the rest of the period.
+        SELECT f.entity_type, f.entity_id, f.resource_type, 'forecast',
+               f.period_start, f.period_end, f.spent, coalesce(s.period_cost, 0),
+               f.effective_budget,
+               format('forecast: projected %s %s by %s at %s a day, over its effective budget '
+                      'of %s (spent %s); runs out about %s %s',
+                      trim_scale(round(f.projected_spend, 2)), f.resource_type, f.period_end - 1,
+                      trim_scale(round(f.daily_rate, 2)), trim_scale(round(f.effective_budget, 2)),
+                      trim_scale(round(f.spent, 2)),
+                      to_char(f.runs_out_local, 'YYYY-MM-DD HH24:00'), v_policy.time_zone)
+        FROM public.budget_forecast_as_of(v_alert_time) AS f
+        LEFT JOIN spend AS s
+          ON s.entity_type = f.entity_type AND s.entity_id = f.entity_id
+         AND s.resource_type = f.resource_type
+        WHERE v_policy.throttle_on_forecast AND f.runway_status = 'runs_out'
     ), placed AS (
         INSERT INTO public.spend_throttles AS t
             (entity_type, entity_id, resource_type, kind, window_start, window_end, spent,
@@ -3772,7 +3805,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -7838,7 +7871,7 @@ CREATE TABLE public.spend_throttles (
     release_reason text,
     throttled_as_of timestamp with time zone,
     released_as_of timestamp with time zone,
-    CONSTRAINT spend_throttles_kind_check CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text]))),
+    CONSTRAINT spend_throttles_kind_known CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text, 'forecast'::text]))),
     CONSTRAINT spend_throttles_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
     CONSTRAINT spend_throttles_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
     CONSTRAINT spend_throttles_release_reason_check CHECK ((length(release_reason) <= 2000)),
@@ -7885,7 +7918,7 @@ COMMENT ON COLUMN public.spend_throttles.resource_type IS 'Resource class thrott
 -- Name: COLUMN spend_throttles.kind; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance) or period_budget (the period''s spend passed the effective budget).';
+COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance), period_budget (the period''s spend passed the effective budget) or forecast (the projected spend at period end reached the effective budget, with economics_policy.throttle_on_forecast on).';
 
 
 --
@@ -7920,7 +7953,7 @@ COMMENT ON COLUMN public.spend_throttles.spent_cost_usd IS 'Cost of that spend, 
 -- Name: COLUMN spend_throttles.allowance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget), in the unit of the class.';
+COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget; for forecast the effective budget the projection reached), in the unit of the class.';
 
 
 --
@@ -7973,6 +8006,13 @@ COMMENT ON COLUMN public.spend_throttles.released_as_of IS 'The economy time of 
 
 
 --
+-- Name: CONSTRAINT spend_throttles_kind_known ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_throttles_kind_known ON public.spend_throttles IS 'kind is daily_allowance, period_budget or forecast.';
+
+
+--
 -- Name: release_lifted_throttles(text[], text[], timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -8005,6 +8045,17 @@ BEGIN
                         format('window %s..%s ended: a new %s began', t.window_start,
                                t.window_end - 1,
                                CASE t.kind WHEN 'daily_allowance' THEN 'day' ELSE 'budget period' END)
+                    WHEN t.kind = 'forecast' AND NOT p.throttle_on_forecast THEN
+                        'the policy no longer throttles on forecast (throttle_on_forecast is off)'
+                    WHEN t.kind = 'forecast' THEN
+                        CASE WHEN b.entity_id IS NOT NULL
+                                  AND fc.projected_spend < fc.effective_budget THEN
+                                 format('forecast within budget again: projected %s of effective '
+                                        'budget %s by %s at %s a day',
+                                        trim_scale(round(fc.projected_spend, 2)),
+                                        trim_scale(round(fc.effective_budget, 2)),
+                                        fc.period_end - 1, trim_scale(round(fc.daily_rate, 2)))
+                        END
                     WHEN b.entity_id IS NOT NULL AND s.spent <= x.allowance THEN
                         format('%s rose: spent %s of %s in %s..%s is within it again',
                                CASE t.kind WHEN 'daily_allowance' THEN 'daily allowance'
@@ -8029,12 +8080,20 @@ BEGIN
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
-                       WHEN 'period_budget' THEN senate.effective_class_budget(b, t.resource_type, p)
-                       ELSE coalesce(a.daily_allowance,
-                                     senate.derived_daily_allowance(
-                                         senate.effective_class_budget(b, t.resource_type, p),
-                                         pb.period_start, pb.period_end))
+                       WHEN 'daily_allowance' THEN
+                           coalesce(a.daily_allowance,
+                                    senate.derived_daily_allowance(
+                                        senate.effective_class_budget(b, t.resource_type, p),
+                                        pb.period_start, pb.period_end))
+                       ELSE senate.effective_class_budget(b, t.resource_type, p)
                    END AS allowance) AS x
+        -- Forecast throttles only: the runway of the class at p_as_of (one entity's rollups).
+        LEFT JOIN LATERAL (
+            SELECT f.projected_spend, f.effective_budget, f.daily_rate, f.period_end
+            FROM public.budget_forecast_as_of(p_as_of) AS f
+            WHERE t.kind = 'forecast'
+              AND f.entity_type = t.entity_type AND f.entity_id = t.entity_id
+              AND f.resource_type = t.resource_type) AS fc ON true
     )
     UPDATE public.spend_throttles AS t
     SET released_at = greatest(now(), t.throttled_at), release_reason = m.release_reason
@@ -8050,7 +8109,7 @@ $$;
 -- Name: FUNCTION release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget). Locks throttles in id order; returns the released throttles.';
+COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget); a forecast throttle when the projection at p_as_of (budget_forecast_as_of) is below the effective budget again or the policy no longer throttles on forecast. Locks throttles in id order; returns the released throttles.';
 
 
 --
@@ -12191,7 +12250,7 @@ CREATE VIEW public.over_budget_and_throttled AS
 -- Name: VIEW over_budget_and_throttled; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
+COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance, or forecast to run out when the policy throttles on forecast). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
 
 
 --
