@@ -58,6 +58,11 @@ def fmt_pct(value: Any) -> str:
     return NONE if value is None else f"{Decimal(value) * 100:.2f} %"
 
 
+def fmt_whole_pct(value: Any) -> str:
+    """A fraction as a whole percentage (``1.44`` -> ``144 %``)."""
+    return NONE if value is None else f"{Decimal(value) * 100:.0f} %"
+
+
 def fmt_score(value: Any) -> str:
     return NONE if value is None else f"{Decimal(value):.2f}"
 
@@ -93,6 +98,15 @@ def fmt_when(value: Any) -> str:
         return NONE
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def fmt_local_hour(value: Any) -> str:
+    """A local wall-clock time (policy time zone) to the hour, with its weekday."""
+    if value is None:
+        return NONE
+    if isinstance(value, dt.datetime):
+        return value.strftime("%a %Y-%m-%d %H:00")
     return str(value)
 
 
@@ -186,6 +200,26 @@ SECTIONS: tuple[Section, ...] = (
             Column("throttled_until", "until", fmt_when, numeric=False),
         ),
         "throttled_until DESC, utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
+        per_class=True,
+    ),
+    Section(
+        "runway",
+        "Runway: projected to run out before the period ends, at the current daily rate",
+        "senate_report_runway",
+        (
+            KIND,
+            ENTITY,
+            CLASS,
+            Column("effective_budget", "budget", fmt_amount),
+            Column("spent", "spent", fmt_amount),
+            Column("daily_rate", "per day", fmt_amount),
+            UNIT,
+            Column("runway_days", "days left", fmt_score),
+            Column("projected_utilization", "projected", fmt_whole_pct),
+            Column("runs_out_local", "runs out (local)", fmt_local_hour, numeric=False),
+        ),
+        "runway_days, entity_type, entity_id, resource_type",
+        empty="nothing is projected to run out this period",
         per_class=True,
     ),
     Section(
