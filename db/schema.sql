@@ -2290,6 +2290,288 @@ COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected
 
 
 --
+-- Name: price_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.price_changes (
+    change_id bigint NOT NULL,
+    resource_type text NOT NULL,
+    priced_name text NOT NULL,
+    change_kind text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    window_end timestamp with time zone,
+    old_usd_per_unit numeric NOT NULL,
+    new_usd_per_unit numeric NOT NULL,
+    usage_rows_repriced bigint DEFAULT 0 NOT NULL,
+    rollup_keys_repriced bigint DEFAULT 0 NOT NULL,
+    cost_delta_usd numeric DEFAULT 0 NOT NULL,
+    reason text NOT NULL,
+    actor text DEFAULT SESSION_USER NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT price_changes_change_kind_check CHECK ((change_kind = ANY (ARRAY['set'::text, 'correction'::text]))),
+    CONSTRAINT price_changes_priced_name_check CHECK (((length(priced_name) >= 1) AND (length(priced_name) <= 200))),
+    CONSTRAINT price_changes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+    CONSTRAINT price_changes_resource_type_check CHECK ((resource_type = ANY (ARRAY['llm_tokens'::text, 'api_calls'::text]))),
+    CONSTRAINT price_changes_set_is_open CHECK (((change_kind = 'set'::text) = (window_end IS NULL))),
+    CONSTRAINT price_changes_window_ordered CHECK (((window_end IS NULL) OR (window_end > window_start)))
+);
+
+
+--
+-- Name: TABLE price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.price_changes IS 'Ledger of unit-price changes (append-only): set (a new price from window_start on, by set_usage_price or a direct UPDATE of llm_models / api_providers) and correction (the price during a past window [window_start, window_end) was another, by correct_usage_price, which repriced that window''s rollups). Who (actor = session_user) and why (reason).';
+
+
+--
+-- Name: COLUMN price_changes.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.change_id IS 'Surrogate key, in order of recording; the change_id of the price periods it wrote.';
+
+
+--
+-- Name: COLUMN price_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.resource_type IS 'Class priced: llm_tokens (per token, by model) or api_calls (per call, by provider).';
+
+
+--
+-- Name: COLUMN price_changes.priced_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.priced_name IS 'The model (llm_models.model) or provider (api_providers.provider).';
+
+
+--
+-- Name: COLUMN price_changes.change_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.change_kind IS 'set (a new price from window_start on) or correction (a past window repriced).';
+
+
+--
+-- Name: COLUMN price_changes.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.window_start IS 'Start of the time the price applies to (inclusive).';
+
+
+--
+-- Name: COLUMN price_changes.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.window_end IS 'End of a correction''s window (exclusive); NULL for set (until a later change).';
+
+
+--
+-- Name: COLUMN price_changes.old_usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.old_usd_per_unit IS 'Price in force over the window before the change, in USD per token or per call.';
+
+
+--
+-- Name: COLUMN price_changes.new_usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.new_usd_per_unit IS 'Price in force over the window after the change, in USD per token or per call.';
+
+
+--
+-- Name: COLUMN price_changes.usage_rows_repriced; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.usage_rows_repriced IS 'Usage rows without a cost in the window whose rollup cost was repriced (0 for set), in rows.';
+
+
+--
+-- Name: COLUMN price_changes.rollup_keys_repriced; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.rollup_keys_repriced IS 'Rollup keys (entity, class, day, tier or provider) whose cost changed (0 for set), in keys.';
+
+
+--
+-- Name: COLUMN price_changes.cost_delta_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.cost_delta_usd IS 'Total change of the rollups'' cost, in USD (0 for set).';
+
+
+--
+-- Name: COLUMN price_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.reason IS 'Why the price changed (1 to 2000 characters).';
+
+
+--
+-- Name: COLUMN price_changes.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.actor IS 'Login that made the change (session_user).';
+
+
+--
+-- Name: COLUMN price_changes.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.recorded_at IS 'When the change was recorded (clock time).';
+
+
+--
+-- Name: CONSTRAINT price_changes_set_is_open ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_changes_set_is_open ON public.price_changes IS 'A set is open-ended; a correction has a window end.';
+
+
+--
+-- Name: CONSTRAINT price_changes_window_ordered ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_changes_window_ordered ON public.price_changes IS 'A correction window ends after it starts.';
+
+
+--
+-- Name: correct_usage_price(text, text, numeric, timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text) RETURNS public.price_changes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_current numeric;
+    v_current_from timestamptz;
+    v_period_from timestamptz;
+    v_old numeric;
+    v_next timestamptz;
+    v_rows bigint;
+    v_keys bigint;
+    v_delta numeric;
+    v_change public.price_changes;
+    v_shard smallint;
+    v_jit text := pg_catalog.current_setting('jit');
+BEGIN
+    SELECT s.current_price, s.current_from INTO v_current, v_current_from
+    FROM senate.lock_priced_subject('correct_usage_price', $1, $2, $3, $6) AS s;
+    IF $4 IS NULL OR $5 IS NULL OR NOT pg_catalog.isfinite($4) OR NOT pg_catalog.isfinite($5)
+       OR $4 >= $5 OR $5 > pg_catalog.now() THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3013',
+            COLUMN = CASE WHEN $4 IS NULL OR NOT pg_catalog.isfinite($4) THEN 'window_start'
+                          ELSE 'window_end' END,
+            MESSAGE = pg_catalog.format(
+                'correct_usage_price: window_start %s .. window_end %s is not a past window',
+                coalesce($4::text, 'NULL'), coalesce($5::text, 'NULL')),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3013');
+    END IF;
+    -- The price period holding the window: it may not span a price change.
+    SELECT q.effective_from, q.usd_per_unit INTO v_period_from, v_old
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = $1 AND q.priced_name = $2 AND q.effective_from <= $4
+    ORDER BY q.effective_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        v_old := v_current;  -- no history (a row written around the triggers): the current price
+    END IF;
+    SELECT min(q.effective_from) INTO v_next
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = $1 AND q.priced_name = $2 AND q.effective_from > $4;
+    IF v_next IS NOT NULL AND $5 > v_next THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3012', COLUMN = 'window_end',
+            MESSAGE = pg_catalog.format(
+                'correct_usage_price: window_start %s .. window_end %s of %s spans the price '
+                'change at %s', $4, $5, $2, v_next),
+            DETAIL = 'A correction replaces the price of one price period (or part of it).',
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3012');
+    END IF;
+    IF v_old = $3 THEN
+        RETURN NULL;  -- that was the price: nothing to correct, nothing written
+    END IF;
+    PERFORM pg_catalog.set_config('jit', 'off', true);
+    v_shard := senate.usage_rollup_shard();
+
+    -- The window's usage rows without a cost, repriced by the difference, into the rollups
+    -- (the shard this transaction holds, like the ingest trigger); resource_usage is read only.
+    WITH affected AS (
+        SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+               u.resource_type::text AS resource_type,
+               (u.created_at::timestamptz AT TIME ZONE senate.policy_time_zone())::date
+                   AS usage_day,
+               CASE $1 WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                       ELSE u.provider::text END AS resource_subclass,
+               sum(u.amount::numeric) AS amount,
+               count(*) AS usage_rows
+        FROM public.resource_usage AS u
+        LEFT JOIN public.llm_models AS m ON $1 = 'llm_tokens' AND m.model = u.model::text
+        WHERE u.resource_type::text = $1
+          AND (CASE $1 WHEN 'llm_tokens' THEN u.model::text ELSE u.provider::text END) = $2
+          AND u.cost IS NULL
+          AND u.created_at::timestamptz >= $4 AND u.created_at::timestamptz < $5
+          AND u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL AND u.amount IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+    ), repriced AS (
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT a.entity_type, a.entity_id, a.resource_type, a.usage_day, a.resource_subclass,
+               v_shard, 0, a.amount * ($3 - v_old), 0
+        FROM affected AS a
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
+        DO UPDATE SET cost_total_usd = r.cost_total_usd + excluded.cost_total_usd
+        RETURNING 1
+    )
+    SELECT coalesce(sum(a.usage_rows), 0), count(*), coalesce(sum(a.amount * ($3 - v_old)), 0)
+    INTO v_rows, v_keys, v_delta
+    FROM affected AS a;
+
+    INSERT INTO public.price_changes AS c
+        (resource_type, priced_name, change_kind, window_start, window_end, old_usd_per_unit,
+         new_usd_per_unit, usage_rows_repriced, rollup_keys_repriced, cost_delta_usd, reason)
+    VALUES ($1, $2, 'correction', $4, $5, v_old, $3, v_rows, v_keys, v_delta,
+            pg_catalog.btrim($6))
+    RETURNING c.* INTO v_change;
+
+    -- The period is split: [window_start, window_end) at the corrected price, then the old
+    -- price again until the next change.
+    INSERT INTO senate.price_periods AS q
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES ($1, $2, $4, $3, v_change.change_id)
+    ON CONFLICT (resource_type, priced_name, effective_from)
+    DO UPDATE SET usd_per_unit = excluded.usd_per_unit, change_id = excluded.change_id;
+    IF v_next IS NULL OR $5 < v_next THEN
+        INSERT INTO senate.price_periods
+            (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+        VALUES ($1, $2, $5, v_old, v_change.change_id);
+    END IF;
+    -- A window in the current period: the current price now starts at window_end.
+    IF v_next IS NULL THEN
+        IF $1 = 'llm_tokens' THEN
+            UPDATE public.llm_models AS m SET price_effective_from = $5 WHERE m.model = $2;
+        ELSE
+            UPDATE public.api_providers AS a SET price_effective_from = $5 WHERE a.provider = $2;
+        END IF;
+    END IF;
+    PERFORM pg_catalog.set_config('jit', v_jit, true);
+    RETURN v_change;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text) IS 'A price correction: the unit price of a model (llm_tokens) or provider (api_calls) during the past window [window_start, window_end) was usd_per_unit. Splits that price period (usage_price_periods), reprices the cost of the rollups of the usage without a cost created in the window by the difference (resource_usage, append-only, is only read), and records a price_changes entry (correction: who = session_user, why = reason, usage rows and rollup keys repriced, cost delta in USD). reconcile_usage_rollups() stays clean. Returns the entry, or NULL when that was already the price (nothing written). Reads the usage rows of the class (a sequential scan). Errors: S3010 bad price, S3011 unknown model or provider or class, S3012 the window spans a price change, S3013 window NULL, infinite, empty or not over, 22023 reason missing or over 2000 characters.';
+
+
+--
 -- Name: decide_allocation_proposal(bigint, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2971,7 +3253,13 @@ CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text,
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH from_usage AS (
+    WITH periods AS (
+        SELECT q.resource_type, q.priced_name, q.usd_per_unit, q.effective_from AS valid_from,
+               coalesce(lead(q.effective_from) OVER (PARTITION BY q.resource_type, q.priced_name
+                                                     ORDER BY q.effective_from),
+                        'infinity') AS valid_until
+        FROM senate.price_periods AS q
+    ), from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE senate.policy_time_zone())::date AS usage_day,
@@ -2982,13 +3270,25 @@ CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text,
                sum(u.amount::numeric) AS amount,
                sum(coalesce(u.cost::numeric,
                             CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                                WHEN 'llm_tokens' THEN u.amount::numeric
+                                    * CASE WHEN m.model IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, m.usd_per_token) END
+                                WHEN 'api_calls' THEN u.amount::numeric
+                                    * CASE WHEN p.provider IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, p.usd_per_call) END END,
                             0)) AS cost,
                count(*) AS row_count
         FROM public.resource_usage AS u
         LEFT JOIN public.llm_models AS m ON m.model = u.model::text
         LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        -- The price in force at created_at (0162): the period of the price's history that
+        -- contains it (a hash join on the priced name, then the few periods of that name).
+        LEFT JOIN periods AS pr
+          ON pr.resource_type = u.resource_type::text
+         AND pr.priced_name = CASE u.resource_type::text WHEN 'llm_tokens' THEN u.model::text
+                                                         WHEN 'api_calls' THEN u.provider::text END
+         AND u.created_at::timestamptz >= pr.valid_from
+         AND u.created_at::timestamptz < pr.valid_until
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL AND u.resource_type IS NOT NULL
           AND u.created_at IS NOT NULL AND u.amount IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5
@@ -3017,7 +3317,7 @@ $$;
 -- Name: FUNCTION reconcile_usage_rollups(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs. No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
+COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs, pricing usage without a cost at the price in force at its created_at (usage_price_periods, 0162). No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
 
 
 --
@@ -4130,6 +4430,66 @@ COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p
 
 
 --
+-- Name: set_usage_price(text, text, numeric, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS public.price_changes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_current numeric;
+    v_current_from timestamptz;
+    v_earliest timestamptz;
+    v_from timestamptz;
+    v_change public.price_changes;
+BEGIN
+    SELECT s.current_price, s.current_from INTO v_current, v_current_from
+    FROM senate.lock_priced_subject('set_usage_price', $1, $2, $3, $4) AS s;
+    v_earliest := pg_catalog.now()
+                  + coalesce((SELECT e.usage_max_clock_skew FROM public.economics_policy AS e
+                              WHERE e.is_active), interval '10 minutes');
+    v_from := coalesce($5, v_earliest);
+    IF NOT pg_catalog.isfinite(v_from) OR v_from < v_earliest OR v_from <= v_current_from THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3012', COLUMN = 'effective_from',
+            MESSAGE = pg_catalog.format(
+                'set_usage_price: effective_from %s is too early for a new price of %s', v_from, $2),
+            DETAIL = pg_catalog.format(
+                'It must start after the latest price change (%s) and no earlier than now() + '
+                'the policy''s usage_max_clock_skew (%s), when no recorded usage can be.',
+                v_current_from, v_earliest),
+            HINT = 'Omit effective_from for the earliest time; correct_usage_price reprices a past window.';
+    END IF;
+    INSERT INTO public.price_changes AS c
+        (resource_type, priced_name, change_kind, window_start, old_usd_per_unit,
+         new_usd_per_unit, reason)
+    VALUES ($1, $2, 'set', v_from, v_current, $3, pg_catalog.btrim($4))
+    RETURNING c.* INTO v_change;
+    INSERT INTO senate.price_periods
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES ($1, $2, v_from, $3, v_change.change_id);
+    IF $1 = 'llm_tokens' THEN
+        UPDATE public.llm_models AS m SET usd_per_token = $3, price_effective_from = v_from
+        WHERE m.model = $2;
+    ELSE
+        UPDATE public.api_providers AS a SET usd_per_call = $3, price_effective_from = v_from
+        WHERE a.provider = $2;
+    END IF;
+    RETURN v_change;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone) IS 'A new unit price of a model (resource_type llm_tokens, USD per token) or provider (api_calls, USD per call) from effective_from on (default and earliest: now() + economics_policy.usage_max_clock_skew, so no usage already recorded changes price; a later time announces a change). Records the price period and a price_changes entry (set, who = session_user, why = reason) and makes it the current price. Returns the entry. Errors: S3010 bad price, S3011 unknown model or provider or class, S3012 effective_from too early or not after the latest change, 22023 reason missing or over 2000 characters.';
+
+
+--
 -- Name: account_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4194,7 +4554,9 @@ BEGIN
                AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
                AS bad_amount,
            m.model IS NOT NULL AS model_known, m.model_tier, m.usd_per_token,
+           m.price_effective_from AS model_price_from,
            p.provider IS NOT NULL AS provider_known, p.usd_per_call,
+           p.price_effective_from AS provider_price_from,
            et.known IS NOT NULL AS entity_type_known,
            rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
@@ -4253,6 +4615,16 @@ BEGIN
            OR v.usage_day IS NULL OR v.amount IS NULL THEN
             RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
         END IF;
+        -- The price in force at created_at (0162): the current price just read, unless the
+        -- usage is older than the latest price change; then one probe of the price's history.
+        IF v.cost_usd IS NULL AND v.created_at < v.model_price_from THEN
+            v.usd_per_token := coalesce(
+                senate.usage_price_at('llm_tokens', v.model, v.created_at), v.usd_per_token);
+        END IF;
+        IF v.cost_usd IS NULL AND v.created_at < v.provider_price_from THEN
+            v.usd_per_call := coalesce(
+                senate.usage_price_at('api_calls', v.provider, v.created_at), v.usd_per_call);
+        END IF;
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
@@ -4289,6 +4661,19 @@ BEGIN
                sum(u.amount::numeric) AS amount,
                sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
                sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               -- Rows without a cost, priced row by row at the price in force at created_at
+               -- (0162): a batch may straddle a price change.
+               sum(u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                count(u.amount) AS usage_rows,
                min(u.amount::numeric) FILTER (
                    WHERE u.corrects_usage_id IS NULL
@@ -4339,6 +4724,10 @@ BEGIN
                             || ' characters:2000'
                END) AS too_large
         FROM new_rows AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
     k AS MATERIALIZED (
@@ -4363,11 +4752,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM g
         LEFT JOIN public.llm_models AS m ON m.model = g.model
@@ -4447,7 +4832,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where 0043 replaced the foreign keys; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where 0043 replaced the foreign keys; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (0162: the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
 
 
 --
@@ -6517,6 +6902,62 @@ COMMENT ON FUNCTION senate.lock_cycle(p_cycle text, p_wait interval) IS 'Takes t
 
 
 --
+-- Name: lock_priced_subject(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_resource_type IS NULL OR p_resource_type NOT IN ('llm_tokens', 'api_calls') THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3011', COLUMN = 'resource_type',
+            MESSAGE = pg_catalog.format('%s: resource_type %s has no unit prices', p_function,
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left(p_resource_type, 80)), 'NULL')),
+            HINT = 'Only llm_tokens (per token, by model) and api_calls (per call, by provider) are priced per unit.';
+    END IF;
+    IF p_usd_per_unit IS NULL OR p_usd_per_unit < 0 OR p_usd_per_unit IN ('NaN', 'Infinity')
+       OR p_usd_per_unit >= (CASE p_resource_type WHEN 'llm_tokens' THEN 1 ELSE 100 END) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3010', COLUMN = 'usd_per_unit',
+            MESSAGE = pg_catalog.format('%s: usd_per_unit %s is not a price of %s', p_function,
+                                        coalesce(p_usd_per_unit::text, 'NULL'), p_resource_type),
+            DETAIL = CASE p_resource_type WHEN 'llm_tokens'
+                          THEN 'A price per token is >= 0 and below 1 USD.'
+                          ELSE 'A price per call is >= 0 and below 100 USD.' END,
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3010');
+    END IF;
+    IF p_reason IS NULL OR pg_catalog.length(pg_catalog.btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = pg_catalog.format('%s: reason must say why the price changes (1 to 2000 characters)',
+                                        p_function);
+    END IF;
+    IF p_resource_type = 'llm_tokens' THEN
+        SELECT m.usd_per_token, m.price_effective_from INTO current_price, current_from
+        FROM public.llm_models AS m WHERE m.model = p_priced_name FOR NO KEY UPDATE;
+    ELSE
+        SELECT a.usd_per_call, a.price_effective_from INTO current_price, current_from
+        FROM public.api_providers AS a WHERE a.provider = p_priced_name FOR NO KEY UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3011', COLUMN = 'priced_name',
+            MESSAGE = pg_catalog.format('%s: priced_name %s is not a %s in %s', p_function,
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left(p_priced_name, 80)), 'NULL'),
+                                        CASE p_resource_type WHEN 'llm_tokens' THEN 'model' ELSE 'provider' END,
+                                        CASE p_resource_type WHEN 'llm_tokens' THEN 'llm_models' ELSE 'api_providers' END),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3011');
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone) IS 'Checks of set_usage_price / correct_usage_price: class with unit prices (S3011), price (S3010), reason (22023), the model or provider exists (S3011); locks its llm_models / api_providers row and returns its current price and price_effective_from.';
+
+
+--
 -- Name: lock_proposal(bigint, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -7285,6 +7726,74 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets, with the cause from senate.current_change_cause().';
+
+
+--
+-- Name: record_price_writes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_price_writes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_class text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'llm_tokens' ELSE 'api_calls' END;
+    v_name_key text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'model' ELSE 'provider' END;
+    v_price_key text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'usd_per_token'
+                                           ELSE 'usd_per_call' END;
+    v_name text := pg_catalog.to_jsonb(NEW) ->> v_name_key;
+    v_price numeric := (pg_catalog.to_jsonb(NEW) ->> v_price_key)::numeric;
+    v_old_price numeric;
+    v_from timestamptz;
+    v_change bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO senate.price_periods (resource_type, priced_name, effective_from, usd_per_unit)
+        VALUES (v_class, v_name, NEW.price_effective_from, v_price)
+        ON CONFLICT DO NOTHING;
+        RETURN NEW;
+    END IF;
+    -- Written by set_usage_price / correct_usage_price: the row is the latest period.
+    IF EXISTS (SELECT 1 FROM senate.price_periods AS q
+               WHERE q.resource_type = v_class AND q.priced_name = v_name
+                 AND q.effective_from = NEW.price_effective_from AND q.usd_per_unit = v_price)
+       AND NOT EXISTS (SELECT 1 FROM senate.price_periods AS q
+                       WHERE q.resource_type = v_class AND q.priced_name = v_name
+                         AND q.effective_from > NEW.price_effective_from) THEN
+        RETURN NEW;
+    END IF;
+    v_old_price := (pg_catalog.to_jsonb(OLD) ->> v_price_key)::numeric;
+    IF v_price IS NOT DISTINCT FROM v_old_price THEN
+        NEW.price_effective_from := OLD.price_effective_from;  -- only the function moves it
+        RETURN NEW;
+    END IF;
+    -- A direct UPDATE of the price: a new price from the earliest time no recorded usage has.
+    v_from := greatest(
+        pg_catalog.now() + coalesce((SELECT e.usage_max_clock_skew FROM public.economics_policy AS e
+                                     WHERE e.is_active), interval '10 minutes'),
+        OLD.price_effective_from);
+    INSERT INTO public.price_changes
+        (resource_type, priced_name, change_kind, window_start, old_usd_per_unit,
+         new_usd_per_unit, reason)
+    VALUES (v_class, v_name, 'set', v_from, v_old_price, v_price,
+            pg_catalog.format('direct UPDATE of %s.%s', TG_TABLE_NAME, v_price_key))
+    RETURNING change_id INTO v_change;
+    INSERT INTO senate.price_periods AS q
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES (v_class, v_name, v_from, v_price, v_change)
+    ON CONFLICT (resource_type, priced_name, effective_from)
+    DO UPDATE SET usd_per_unit = excluded.usd_per_unit, change_id = excluded.change_id;
+    NEW.price_effective_from := v_from;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_price_writes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_price_writes() IS 'Row trigger on llm_models and api_providers (BEFORE INSERT OR UPDATE): a new model or provider''s price becomes its first period in senate.price_periods; a direct UPDATE of the price (not made by set_usage_price / correct_usage_price) becomes a new price from now() + usage_max_clock_skew (no recorded usage changes price), with a price_changes entry naming the login; price_effective_from is set by these only.';
 
 
 --
@@ -8680,8 +9189,16 @@ BEGIN
                u.amount::numeric,
                coalesce(u.cost::numeric,
                         CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                            WHEN 'llm_tokens' THEN u.amount::numeric
+                                * CASE WHEN m.model IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= m.price_effective_from THEN m.usd_per_token
+                                      ELSE coalesce(senate.usage_price_at('llm_tokens', m.model, u.created_at::timestamptz),
+                                                    m.usd_per_token) END
+                            WHEN 'api_calls' THEN u.amount::numeric
+                                * CASE WHEN p.provider IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= p.price_effective_from THEN p.usd_per_call
+                                      ELSE coalesce(senate.usage_price_at('api_calls', p.provider, u.created_at::timestamptz),
+                                                    p.usd_per_call) END END,
                         0),
                1
         FROM new_rows AS u
@@ -8705,11 +9222,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -8718,9 +9231,23 @@ BEGIN
                    u.model::text AS model, u.provider::text AS provider,
                    sum(u.amount::numeric) AS amount,
                    sum(u.cost::numeric) AS cost_usd,
-                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   sum(u.amount::numeric
+                       * CASE u.resource_type::text
+                             WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                                 ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                               pm.usd_per_token) END
+                             WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                                 ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                               pp.usd_per_call) END END)
+                       FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                    count(*) AS usage_rows
             FROM new_rows AS u
+            LEFT JOIN public.llm_models AS pm
+              ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+            LEFT JOIN public.api_providers AS pp
+              ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
             WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
               AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
               AND u.amount IS NOT NULL
@@ -8769,10 +9296,7 @@ BEGIN
            $2,
            sum(g.amount) AS amount,
            sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) AS cost_usd,
+               + coalesce(g.unpriced_cost, 0)) AS cost_usd,
            sum(g.usage_rows) AS usage_rows
     FROM (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -8781,9 +9305,23 @@ BEGIN
                u.model::text AS model, u.provider::text AS provider,
                sum(u.sign * u.amount::numeric) AS amount,
                sum(u.sign * u.cost::numeric) AS cost_usd,
-               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign * u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                sum(u.sign) AS usage_rows
         FROM (%s) AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
           AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
           AND u.amount IS NOT NULL
@@ -8794,10 +9332,7 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5
     HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
         OR sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) <> 0
+               + coalesce(g.unpriced_cost, 0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -8821,7 +9356,7 @@ $_$;
 -- Name: FUNCTION roll_up_usage(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then upserted once per rollup key, in key order, into the shard this transaction claimed); rows without a cost are priced at the price in force at their created_at (0162). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 
 --
@@ -9620,6 +10155,29 @@ COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is app
 
 
 --
+-- Name: usage_price_at(text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT q.usd_per_unit
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = p_resource_type AND q.priced_name = p_priced_name
+      AND q.effective_from <= p_at
+    ORDER BY q.effective_from DESC
+    LIMIT 1
+$$;
+
+
+--
+-- Name: FUNCTION usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone) IS 'The unit price (USD per token or per call) of a model (llm_tokens) or provider (api_calls) in force at p_at: one primary-key probe of senate.price_periods; NULL when none. Called only for usage older than the current price''s price_effective_from.';
+
+
+--
 -- Name: usage_rollup_shard(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -10353,6 +10911,7 @@ CREATE TABLE public.api_providers (
     provider text NOT NULL,
     usd_per_call numeric NOT NULL,
     description text NOT NULL,
+    price_effective_from timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     CONSTRAINT api_providers_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT api_providers_usd_per_call_check CHECK (((usd_per_call >= (0)::numeric) AND (usd_per_call < (100)::numeric)))
 )
@@ -10377,7 +10936,7 @@ COMMENT ON COLUMN public.api_providers.provider IS 'Provider name as written in 
 -- Name: COLUMN api_providers.usd_per_call; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Cost in USD per call, used when a usage row carries no cost.';
+COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Current cost in USD per call (since price_effective_from), used when a usage row carries no cost; earlier usage is priced by its period (usage_price_periods).';
 
 
 --
@@ -10385,6 +10944,13 @@ COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Cost in USD per call, us
 --
 
 COMMENT ON COLUMN public.api_providers.description IS 'What the provider serves.';
+
+
+--
+-- Name: COLUMN api_providers.price_effective_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_providers.price_effective_from IS 'When usd_per_call took effect (-infinity: always). Usage created at or after it is priced at usd_per_call; older usage at its period of senate.price_periods (usage_price_periods). Set by set_usage_price / correct_usage_price / a direct UPDATE of the price (0162).';
 
 
 --
@@ -12208,6 +12774,7 @@ CREATE TABLE public.llm_models (
     model text NOT NULL,
     model_tier text NOT NULL,
     usd_per_token numeric NOT NULL,
+    price_effective_from timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     CONSTRAINT llm_models_model_check CHECK (((length(model) >= 1) AND (length(model) <= 200))),
     CONSTRAINT llm_models_usd_per_token_check CHECK (((usd_per_token >= (0)::numeric) AND (usd_per_token < (1)::numeric)))
 )
@@ -12239,7 +12806,14 @@ COMMENT ON COLUMN public.llm_models.model_tier IS 'Tier whose token pool this mo
 -- Name: COLUMN llm_models.usd_per_token; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Blended cost in USD per token, used when a usage row carries no cost.';
+COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Current blended cost in USD per token (since price_effective_from), used when a usage row carries no cost; earlier usage is priced by its period (usage_price_periods).';
+
+
+--
+-- Name: COLUMN llm_models.price_effective_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.llm_models.price_effective_from IS 'When usd_per_token took effect (-infinity: always). Usage created at or after it is priced at usd_per_token; older usage at its period of senate.price_periods (usage_price_periods). Set by set_usage_price / correct_usage_price / a direct UPDATE of the price (0162).';
 
 
 --
@@ -12502,6 +13076,20 @@ COMMENT ON COLUMN public.over_budget_and_throttled.throttled_until IS 'When the 
 --
 
 COMMENT ON COLUMN public.over_budget_and_throttled.throttle_reason IS 'Why it is throttled (daily allowance or period budget; NULL: not throttled).';
+
+
+--
+-- Name: price_changes_change_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.price_changes ALTER COLUMN change_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.price_changes_change_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -15073,6 +15661,149 @@ ALTER TABLE public.spend_throttles ALTER COLUMN throttle_id ADD GENERATED ALWAYS
 
 
 --
+-- Name: price_periods; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.price_periods (
+    resource_type text NOT NULL,
+    priced_name text NOT NULL,
+    effective_from timestamp with time zone NOT NULL,
+    usd_per_unit numeric NOT NULL,
+    change_id bigint,
+    CONSTRAINT price_periods_price_range CHECK (((usd_per_unit >= (0)::numeric) AND (usd_per_unit < (
+CASE resource_type
+    WHEN 'llm_tokens'::text THEN 1
+    ELSE 100
+END)::numeric))),
+    CONSTRAINT price_periods_resource_type_check CHECK ((resource_type = ANY (ARRAY['llm_tokens'::text, 'api_calls'::text])))
+);
+
+
+--
+-- Name: TABLE price_periods; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.price_periods IS 'Unit prices with the time each took effect, per class and model (llm_tokens) or provider (api_calls): the price in force at t is the row with the latest effective_from <= t. Written only by set_usage_price, correct_usage_price and the llm_models / api_providers triggers; the latest row of each equals llm_models.usd_per_token / api_providers.usd_per_call and their price_effective_from. Read it through usage_price_periods.';
+
+
+--
+-- Name: COLUMN price_periods.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.resource_type IS 'llm_tokens (price per token of a model) or api_calls (price per call of a provider).';
+
+
+--
+-- Name: COLUMN price_periods.priced_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.priced_name IS 'The model or provider.';
+
+
+--
+-- Name: COLUMN price_periods.effective_from; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.effective_from IS 'When this price took effect (-infinity: from the beginning); it lasts until the next row''s effective_from.';
+
+
+--
+-- Name: COLUMN price_periods.usd_per_unit; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.usd_per_unit IS 'Price in USD per token or per call (>= 0, below 1 per token and 100 per call).';
+
+
+--
+-- Name: COLUMN price_periods.change_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.change_id IS 'The price_changes entry that wrote it; NULL for the prices seeded by 0162 or a new model''s first price.';
+
+
+--
+-- Name: CONSTRAINT price_periods_price_range ON price_periods; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_periods_price_range ON senate.price_periods IS 'A unit price is >= 0 and below 1 USD per token or 100 USD per call (as llm_models / api_providers).';
+
+
+--
+-- Name: usage_price_periods; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.usage_price_periods AS
+ SELECT resource_type,
+    priced_name,
+        CASE resource_type
+            WHEN 'llm_tokens'::text THEN 'USD per token'::text
+            ELSE 'USD per call'::text
+        END AS unit,
+    effective_from AS valid_from,
+    lead(effective_from) OVER w AS valid_until,
+    usd_per_unit,
+    change_id
+   FROM senate.price_periods q
+  WINDOW w AS (PARTITION BY resource_type, priced_name ORDER BY effective_from);
+
+
+--
+-- Name: VIEW usage_price_periods; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.usage_price_periods IS 'The unit prices of models (llm_tokens) and providers (api_calls) over time: each price with the time it took effect and the time the next one did. Usage without a cost is priced at the period containing its created_at.';
+
+
+--
+-- Name: COLUMN usage_price_periods.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.resource_type IS 'llm_tokens (a model''s price per token) or api_calls (a provider''s price per call).';
+
+
+--
+-- Name: COLUMN usage_price_periods.priced_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.priced_name IS 'The model or provider.';
+
+
+--
+-- Name: COLUMN usage_price_periods.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.unit IS 'Unit of usd_per_unit: USD per token or USD per call.';
+
+
+--
+-- Name: COLUMN usage_price_periods.valid_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.valid_from IS 'When the price took effect (inclusive; -infinity: from the beginning).';
+
+
+--
+-- Name: COLUMN usage_price_periods.valid_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.valid_until IS 'When the next price took effect (exclusive); NULL for the current price.';
+
+
+--
+-- Name: COLUMN usage_price_periods.usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.usd_per_unit IS 'The price, in unit.';
+
+
+--
+-- Name: COLUMN usage_price_periods.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.change_id IS 'The price_changes entry that set it (NULL: the price before dated prices, or a new model''s first price).';
+
+
+--
 -- Name: world_model_gains; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -16413,6 +17144,14 @@ ALTER TABLE ONLY public.model_tiers
 
 
 --
+-- Name: price_changes price_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_changes
+    ADD CONSTRAINT price_changes_pkey PRIMARY KEY (change_id);
+
+
+--
 -- Name: rebalance_runs rebalance_runs_once_per_window; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16646,6 +17385,14 @@ ALTER TABLE ONLY senate.function_hardening
 
 ALTER TABLE ONLY senate.legacy_proposal_writers
     ADD CONSTRAINT legacy_proposal_writers_pkey PRIMARY KEY (registration_id);
+
+
+--
+-- Name: price_periods price_periods_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.price_periods
+    ADD CONSTRAINT price_periods_pkey PRIMARY KEY (resource_type, priced_name, effective_from);
 
 
 --
@@ -17515,6 +18262,34 @@ COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The le
 
 
 --
+-- Name: price_changes t10_refuse_price_change_edits; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_price_change_edits BEFORE DELETE OR UPDATE ON public.price_changes FOR EACH ROW EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_price_change_edits ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_price_change_edits ON public.price_changes IS 'The price ledger is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: price_changes t10_refuse_price_change_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_price_change_truncate BEFORE TRUNCATE ON public.price_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_price_change_truncate ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_price_change_truncate ON public.price_changes IS 'The price ledger is append-only: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: rebalance_changes t10_refuse_rebalance_change_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -17890,6 +18665,34 @@ CREATE TRIGGER t30_zero_blocked_market_weights AFTER INSERT ON public.governance
 --
 
 COMMENT ON TRIGGER t30_zero_blocked_market_weights ON public.governance_blocks IS 'A blocked entity loses its market weight at once.';
+
+
+--
+-- Name: api_providers t40_record_price_writes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t40_record_price_writes BEFORE INSERT OR UPDATE ON public.api_providers FOR EACH ROW EXECUTE FUNCTION senate.record_price_writes();
+
+
+--
+-- Name: TRIGGER t40_record_price_writes ON api_providers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t40_record_price_writes ON public.api_providers IS 'Keeps the price history (senate.price_periods) and price_changes for direct writes of a provider''s price.';
+
+
+--
+-- Name: llm_models t40_record_price_writes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t40_record_price_writes BEFORE INSERT OR UPDATE ON public.llm_models FOR EACH ROW EXECUTE FUNCTION senate.record_price_writes();
+
+
+--
+-- Name: TRIGGER t40_record_price_writes ON llm_models; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t40_record_price_writes ON public.llm_models IS 'Keeps the price history (senate.price_periods) and price_changes for direct writes of a model''s price.';
 
 
 --
@@ -18572,6 +19375,14 @@ ALTER TABLE ONLY public.spend_throttles
 
 ALTER TABLE ONLY public.world_model_gains
     ADD CONSTRAINT world_model_gains_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: price_periods price_periods_change_id_fkey; Type: FK CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.price_periods
+    ADD CONSTRAINT price_periods_change_id_fkey FOREIGN KEY (change_id) REFERENCES public.price_changes(change_id);
 
 
 --
