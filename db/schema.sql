@@ -75,6 +75,7 @@ CREATE TABLE public.economics_policy (
     max_open_holds_per_login integer DEFAULT 1000 NOT NULL,
     forecast_window_days integer DEFAULT 14 NOT NULL,
     forecast_alert_thresholds numeric[] DEFAULT '{1.0}'::numeric[] NOT NULL,
+    throttle_on_forecast boolean DEFAULT false NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
@@ -98,6 +99,7 @@ CREATE TABLE public.economics_policy (
     CONSTRAINT economics_policy_roi_low_threshold_check CHECK ((roi_low_threshold >= (0)::numeric)),
     CONSTRAINT economics_policy_roi_thresholds_ordered CHECK ((roi_low_threshold <= roi_high_threshold)),
     CONSTRAINT economics_policy_roi_window_check CHECK ((roi_window > '00:00:00'::interval)),
+    CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week CHECK (((NOT throttle_on_forecast) OR (forecast_window_days >= 7))),
     CONSTRAINT economics_policy_time_zone_check CHECK (((length(time_zone) >= 1) AND (length(time_zone) <= 64))),
     CONSTRAINT economics_policy_usage_max_age_range CHECK (((usage_max_age >= '1 day'::interval) AND (usage_max_age <= '100 years'::interval))),
     CONSTRAINT economics_policy_usage_max_clock_skew_range CHECK (((usage_max_clock_skew >= '00:00:00'::interval) AND (usage_max_clock_skew <= '1 day'::interval))),
@@ -342,6 +344,13 @@ COMMENT ON COLUMN public.economics_policy.forecast_alert_thresholds IS 'Fraction
 
 
 --
+-- Name: COLUMN economics_policy.throttle_on_forecast; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.throttle_on_forecast IS 'Whether the daily check also throttles an envelope and class whose runway says runs_out (budget_forecast: projected spend at period end >= effective budget while spent is below it): a spend_throttles row of kind forecast, until the period ends or the projection is within the budget again. Off by default (forecast alerts only). Needs forecast_window_days >= 7.';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -381,6 +390,13 @@ COMMENT ON CONSTRAINT economics_policy_max_reservation_ttl_range ON public.econo
 --
 
 COMMENT ON CONSTRAINT economics_policy_max_votes_per_proposal_range ON public.economics_policy IS 'The vote cap is between 1 and 100000 and never below the quorum.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_throttle_on_forecast_needs_a_week ON public.economics_policy IS 'Throttling on a forecast needs a window of at least 7 days (a window shorter than a week sees only some weekdays, so its rate depends on the day it is read).';
 
 
 --
@@ -2268,6 +2284,286 @@ COMMENT ON FUNCTION public.correct_resource_usage(p_usage_id bigint, p_corrected
 
 
 --
+-- Name: price_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.price_changes (
+    change_id bigint NOT NULL,
+    resource_type text NOT NULL,
+    priced_name text NOT NULL,
+    change_kind text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    window_end timestamp with time zone,
+    old_usd_per_unit numeric NOT NULL,
+    new_usd_per_unit numeric NOT NULL,
+    usage_rows_repriced bigint DEFAULT 0 NOT NULL,
+    rollup_keys_repriced bigint DEFAULT 0 NOT NULL,
+    cost_delta_usd numeric DEFAULT 0 NOT NULL,
+    reason text NOT NULL,
+    actor text DEFAULT SESSION_USER NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT price_changes_change_kind_check CHECK ((change_kind = ANY (ARRAY['set'::text, 'correction'::text]))),
+    CONSTRAINT price_changes_priced_name_check CHECK (((length(priced_name) >= 1) AND (length(priced_name) <= 200))),
+    CONSTRAINT price_changes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
+    CONSTRAINT price_changes_resource_type_check CHECK ((resource_type = ANY (ARRAY['llm_tokens'::text, 'api_calls'::text]))),
+    CONSTRAINT price_changes_set_is_open CHECK (((change_kind = 'set'::text) = (window_end IS NULL))),
+    CONSTRAINT price_changes_window_ordered CHECK (((window_end IS NULL) OR (window_end > window_start)))
+);
+
+
+--
+-- Name: TABLE price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.price_changes IS 'Ledger of unit-price changes (append-only): set (a new price from window_start on, by set_usage_price or a direct UPDATE of llm_models / api_providers) and correction (the price during a past window [window_start, window_end) was another, by correct_usage_price, which repriced that window''s rollups). Who (actor = session_user) and why (reason).';
+
+
+--
+-- Name: COLUMN price_changes.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.change_id IS 'Surrogate key, in order of recording; the change_id of the price periods it wrote.';
+
+
+--
+-- Name: COLUMN price_changes.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.resource_type IS 'Class priced: llm_tokens (per token, by model) or api_calls (per call, by provider).';
+
+
+--
+-- Name: COLUMN price_changes.priced_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.priced_name IS 'The model (llm_models.model) or provider (api_providers.provider).';
+
+
+--
+-- Name: COLUMN price_changes.change_kind; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.change_kind IS 'set (a new price from window_start on) or correction (a past window repriced).';
+
+
+--
+-- Name: COLUMN price_changes.window_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.window_start IS 'Start of the time the price applies to (inclusive).';
+
+
+--
+-- Name: COLUMN price_changes.window_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.window_end IS 'End of a correction''s window (exclusive); NULL for set (until a later change).';
+
+
+--
+-- Name: COLUMN price_changes.old_usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.old_usd_per_unit IS 'Price in force over the window before the change, in USD per token or per call.';
+
+
+--
+-- Name: COLUMN price_changes.new_usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.new_usd_per_unit IS 'Price in force over the window after the change, in USD per token or per call.';
+
+
+--
+-- Name: COLUMN price_changes.usage_rows_repriced; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.usage_rows_repriced IS 'Usage rows without a cost in the window whose rollup cost was repriced (0 for set), in rows.';
+
+
+--
+-- Name: COLUMN price_changes.rollup_keys_repriced; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.rollup_keys_repriced IS 'Rollup keys (entity, class, day, tier or provider) whose cost changed (0 for set), in keys.';
+
+
+--
+-- Name: COLUMN price_changes.cost_delta_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.cost_delta_usd IS 'Total change of the rollups'' cost, in USD (0 for set).';
+
+
+--
+-- Name: COLUMN price_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.reason IS 'Why the price changed (1 to 2000 characters).';
+
+
+--
+-- Name: COLUMN price_changes.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.actor IS 'Login that made the change (session_user).';
+
+
+--
+-- Name: COLUMN price_changes.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.price_changes.recorded_at IS 'When the change was recorded (clock time).';
+
+
+--
+-- Name: CONSTRAINT price_changes_set_is_open ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_changes_set_is_open ON public.price_changes IS 'A set is open-ended; a correction has a window end.';
+
+
+--
+-- Name: CONSTRAINT price_changes_window_ordered ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_changes_window_ordered ON public.price_changes IS 'A correction window ends after it starts.';
+
+
+--
+-- Name: correct_usage_price(text, text, numeric, timestamp with time zone, timestamp with time zone, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text) RETURNS public.price_changes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_current numeric;
+    v_old numeric;
+    v_next timestamptz;
+    v_rows bigint;
+    v_keys bigint;
+    v_delta numeric;
+    v_change public.price_changes;
+    v_shard smallint;
+    v_jit text := pg_catalog.current_setting('jit');
+BEGIN
+    SELECT s.current_price INTO v_current
+    FROM senate.lock_priced_subject('correct_usage_price', $1, $2, $3, $6) AS s;
+    IF $4 IS NULL OR $5 IS NULL OR NOT pg_catalog.isfinite($4) OR NOT pg_catalog.isfinite($5)
+       OR $4 >= $5 OR $5 > pg_catalog.now() THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3013',
+            COLUMN = CASE WHEN $4 IS NULL OR NOT pg_catalog.isfinite($4) THEN 'window_start'
+                          ELSE 'window_end' END,
+            MESSAGE = pg_catalog.format(
+                'correct_usage_price: window_start %s .. window_end %s is not a past window',
+                coalesce($4::text, 'NULL'), coalesce($5::text, 'NULL')),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3013');
+    END IF;
+    -- The price period holding the window: it may not span a price change.
+    SELECT q.usd_per_unit INTO v_old
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = $1 AND q.priced_name = $2 AND q.effective_from <= $4
+    ORDER BY q.effective_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        v_old := v_current;  -- no history (a row written around the triggers): the current price
+    END IF;
+    SELECT min(q.effective_from) INTO v_next
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = $1 AND q.priced_name = $2 AND q.effective_from > $4;
+    IF v_next IS NOT NULL AND $5 > v_next THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3012', COLUMN = 'window_end',
+            MESSAGE = pg_catalog.format(
+                'correct_usage_price: window_start %s .. window_end %s of %s spans the price '
+                'change at %s', $4, $5, $2, v_next),
+            DETAIL = 'A correction replaces the price of one price period (or part of it).',
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3012');
+    END IF;
+    IF v_old = $3 THEN
+        RETURN NULL;  -- that was the price: nothing to correct, nothing written
+    END IF;
+    PERFORM pg_catalog.set_config('jit', 'off', true);
+    v_shard := senate.usage_rollup_shard();
+
+    -- The window's usage rows without a cost, repriced by the difference, into the rollups
+    -- (the shard this transaction holds, like the ingest trigger); resource_usage is read only.
+    WITH affected AS (
+        SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+               u.resource_type::text AS resource_type,
+               (u.created_at::timestamptz AT TIME ZONE senate.policy_time_zone())::date
+                   AS usage_day,
+               CASE $1 WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                       ELSE u.provider::text END AS resource_subclass,
+               sum(u.amount::numeric) AS amount,
+               count(*) AS usage_rows
+        FROM public.resource_usage AS u
+        LEFT JOIN public.llm_models AS m ON $1 = 'llm_tokens' AND m.model = u.model::text
+        WHERE u.resource_type::text = $1
+          AND (CASE $1 WHEN 'llm_tokens' THEN u.model::text ELSE u.provider::text END) = $2
+          AND u.cost IS NULL
+          AND u.created_at::timestamptz >= $4 AND u.created_at::timestamptz < $5
+          AND u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL AND u.amount IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+    ), repriced AS (
+        INSERT INTO senate.usage_rollups AS r
+            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+             amount_total, cost_total_usd, usage_rows)
+        SELECT a.entity_type, a.entity_id, a.resource_type, a.usage_day, a.resource_subclass,
+               v_shard, 0, a.amount * ($3 - v_old), 0
+        FROM affected AS a
+        ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
+        DO UPDATE SET cost_total_usd = r.cost_total_usd + excluded.cost_total_usd
+        RETURNING 1
+    )
+    SELECT coalesce(sum(a.usage_rows), 0), count(*), coalesce(sum(a.amount * ($3 - v_old)), 0)
+    INTO v_rows, v_keys, v_delta
+    FROM affected AS a;
+
+    INSERT INTO public.price_changes AS c
+        (resource_type, priced_name, change_kind, window_start, window_end, old_usd_per_unit,
+         new_usd_per_unit, usage_rows_repriced, rollup_keys_repriced, cost_delta_usd, reason)
+    VALUES ($1, $2, 'correction', $4, $5, v_old, $3, v_rows, v_keys, v_delta,
+            pg_catalog.btrim($6))
+    RETURNING c.* INTO v_change;
+
+    -- The period is split: [window_start, window_end) at the corrected price, then the old
+    -- price again until the next change.
+    INSERT INTO senate.price_periods AS q
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES ($1, $2, $4, $3, v_change.change_id)
+    ON CONFLICT (resource_type, priced_name, effective_from)
+    DO UPDATE SET usd_per_unit = excluded.usd_per_unit, change_id = excluded.change_id;
+    IF v_next IS NULL OR $5 < v_next THEN
+        INSERT INTO senate.price_periods
+            (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+        VALUES ($1, $2, $5, v_old, v_change.change_id);
+    END IF;
+    -- A window in the current period: the current price now starts at window_end.
+    IF v_next IS NULL THEN
+        IF $1 = 'llm_tokens' THEN
+            UPDATE public.llm_models AS m SET price_effective_from = $5 WHERE m.model = $2;
+        ELSE
+            UPDATE public.api_providers AS a SET price_effective_from = $5 WHERE a.provider = $2;
+        END IF;
+    END IF;
+    PERFORM pg_catalog.set_config('jit', v_jit, true);
+    RETURN v_change;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.correct_usage_price(resource_type text, priced_name text, usd_per_unit numeric, window_start timestamp with time zone, window_end timestamp with time zone, reason text) IS 'A price correction: the unit price of a model (llm_tokens) or provider (api_calls) during the past window [window_start, window_end) was usd_per_unit. Splits that price period (usage_price_periods), reprices the cost of the rollups of the usage without a cost created in the window by the difference (resource_usage, append-only, is only read), and records a price_changes entry (correction: who = session_user, why = reason, usage rows and rollup keys repriced, cost delta in USD). reconcile_usage_rollups() stays clean. Returns the entry, or NULL when that was already the price (nothing written). Reads the usage rows of the class (a sequential scan). Errors: S3010 bad price, S3011 unknown model or provider or class, S3012 the window spans a price change, S3013 window NULL, infinite, empty or not over, 22023 reason missing or over 2000 characters.';
+
+
+--
 -- Name: decide_allocation_proposal(bigint, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2463,6 +2759,152 @@ $$;
 --
 
 COMMENT ON FUNCTION public.file_allocation_proposal(p_entity_type text, p_entity_id text, p_requested_amount numeric, p_proposer text, p_justification text, p_evidence jsonb, p_resource_type text) IS 'Files a pending allocation proposal asking for requested_amount (in the unit of resource_type: tokens, CPU-seconds, GB-hours, calls) for one entity, and returns its id. Applies the strict justification rule (senate.check_proposal_evidence) before writing anything; records the policy version in force. Errors: S2007 unknown entity_type, S2009 bad entity_id, S2008 unknown resource_type, S2006 amount not positive, S2010 proposer missing, S2001-S2005 and S2011 justification and evidence.';
+
+
+--
+-- Name: forecast_backtest(date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.forecast_backtest(from_day date, to_day date) RETURNS TABLE(resource_type text, unit text, entity_type text, day_of_period integer, forecasts bigint, zero_actual bigint, wape numeric, bias numeric, mape numeric, median_ape numeric, mean_abs_error numeric)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET jit TO 'off'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_policy public.economics_policy;
+    v_today date;
+    v_n integer;
+    v_k integer;
+    v_first date;
+    v_last date;
+BEGIN
+    SELECT * INTO v_policy FROM public.economics_policy AS e WHERE e.is_active;
+    IF NOT FOUND THEN
+        PERFORM senate.raise_error('S1002', 'forecast_backtest: no economics_policy is active');
+    END IF;
+    v_today := (now() AT TIME ZONE v_policy.time_zone)::date;
+    IF $1 IS NULL OR $2 IS NULL OR $2 > v_today THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S3008',
+            MESSAGE = format('forecast_backtest: %s is not a day up to today (%s in %s)',
+                             CASE WHEN $1 IS NULL THEN 'from_day NULL'
+                                  ELSE 'to_day ' || coalesce($2::text, 'NULL') END,
+                             v_today, v_policy.time_zone),
+            COLUMN = CASE WHEN $1 IS NULL THEN 'from_day' ELSE 'to_day' END,
+            HINT = 'Pass two days up to today; only budget periods that have ended are scored.';
+    END IF;
+    IF $1 > $2 OR $2 - $1 > 366 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'S3009',
+            MESSAGE = format('forecast_backtest: from_day %s to to_day %s is not a range of 1 to '
+                             '367 days', $1, $2),
+            COLUMN = 'from_day',
+            DETAIL = format('from_day = %s, to_day = %s', $1, $2),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3009');
+    END IF;
+    v_n := v_policy.forecast_window_days;
+    v_k := greatest(1, v_n / 7);
+    -- The span read: from the first window (or the first period) to the end of the last period
+    -- that has ended by today and holds a day of the range.
+    SELECT least($1 - v_n, b.period_start) INTO v_first
+    FROM senate.period_bounds($1::timestamp AT TIME ZONE v_policy.time_zone,
+                              v_policy.budget_period, v_policy.time_zone) AS b;
+    SELECT least(e.period_end, t.period_start) INTO v_last
+    FROM senate.period_bounds($2::timestamp AT TIME ZONE v_policy.time_zone,
+                              v_policy.budget_period, v_policy.time_zone) AS e,
+         senate.period_bounds(v_today::timestamp AT TIME ZONE v_policy.time_zone,
+                              v_policy.budget_period, v_policy.time_zone) AS t;
+    IF v_last <= $1 THEN
+        RETURN;  -- no period of the range has ended yet
+    END IF;
+
+    RETURN QUERY
+    WITH cal AS MATERIALIZED (
+        -- Every day of the span with its budget period; scored: a forecast day of the range.
+        SELECT c.day, pb.period_start,
+               c.day - pb.period_start + 1 AS day_of_period,
+               extract(epoch FROM pb.ends_at - (c.day::timestamp AT TIME ZONE v_policy.time_zone))
+                   / 86400 AS remaining_days,
+               c.day BETWEEN $1 AND $2 AS scored
+        FROM (SELECT s.t::date AS day
+              FROM generate_series(v_first::timestamp, (v_last - 1)::timestamp,
+                                   interval '1 day') AS s (t)) AS c
+        CROSS JOIN LATERAL senate.period_bounds(c.day::timestamp AT TIME ZONE v_policy.time_zone,
+                                                v_policy.budget_period, v_policy.time_zone) AS pb
+    ), daily AS MATERIALIZED (
+        SELECT r.entity_type, r.entity_id, r.resource_type, r.usage_day,
+               sum(r.amount_total) AS amount
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= v_first AND r.usage_day < v_last
+        GROUP BY r.entity_type, r.entity_id, r.resource_type, r.usage_day
+    ), keys AS MATERIALIZED (
+        -- Every entity and class with spend in the span, numbered (cheap window sorts).
+        SELECT row_number() OVER () AS key_id, k.entity_type, k.resource_type, k.entity_id
+        FROM (SELECT DISTINCT d.entity_type, d.entity_id, d.resource_type FROM daily AS d) AS k
+    ), dense AS (
+        -- One row per entity, class and day of the span: its spend (0 without any).
+        SELECT z.key_id, z.day, sum(z.amount) AS amount
+        FROM (SELECT k.key_id, d.usage_day AS day, d.amount
+              FROM daily AS d
+              JOIN keys AS k
+                ON k.entity_type = d.entity_type AND k.entity_id = d.entity_id
+               AND k.resource_type = d.resource_type
+              UNION ALL
+              SELECT k.key_id, c.day, 0
+              FROM keys AS k CROSS JOIN cal AS c) AS z
+        GROUP BY z.key_id, z.day
+    ), measured AS (
+        -- Per day: the spend of its period before it, the period's total, the window before it.
+        SELECT y.key_id, c.day_of_period, c.scored, c.remaining_days,
+               coalesce(sum(y.amount) OVER w_period_before, 0) AS spent_before,
+               sum(y.amount) OVER w_period AS actual,
+               array_agg(greatest(y.amount, 0)) OVER w_window AS window_amounts
+        FROM dense AS y
+        JOIN cal AS c ON c.day = y.day
+        WINDOW w_period AS (PARTITION BY y.key_id, c.period_start),
+               w_period_before AS (w_period ORDER BY y.day
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+               w_window AS (PARTITION BY y.key_id ORDER BY y.day
+                            ROWS BETWEEN v_n PRECEDING AND 1 PRECEDING)
+    ), points AS (
+        SELECT k.entity_type, k.resource_type, m.day_of_period,
+               m.spent_before + tm.rate * m.remaining_days AS projected, m.actual
+        FROM (SELECT * FROM measured AS x WHERE x.scored) AS m
+        JOIN keys AS k ON k.key_id = m.key_id
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(w.x), 0) / (v_n - 2 * v_k) AS rate
+            FROM (SELECT u.x FROM unnest(m.window_amounts) AS u (x)
+                  ORDER BY u.x OFFSET v_k LIMIT v_n - 2 * v_k) AS w) AS tm
+    ), scored AS (
+        SELECT p.*, p.projected - p.actual AS err,
+               CASE WHEN p.actual > 0 THEN abs(p.projected - p.actual) / p.actual END AS ape
+        FROM points AS p
+        WHERE p.projected <> 0 OR p.actual <> 0
+    )
+    SELECT x.resource_type, t.unit, x.entity_type, x.day_of_period, count(*),
+           count(*) FILTER (WHERE x.actual = 0),
+           round(CASE WHEN sum(x.actual) > 0 THEN sum(abs(x.err)) / sum(x.actual) END, 6),
+           round(CASE WHEN sum(x.actual) > 0 THEN sum(x.err) / sum(x.actual) END, 6),
+           round(avg(x.ape), 6),
+           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY x.ape::double precision))::numeric, 6),
+           round(avg(abs(x.err)), 2)
+    FROM scored AS x
+    JOIN public.resource_types AS t ON t.resource_type = x.resource_type
+    GROUP BY GROUPING SETS ((x.resource_type, t.unit, x.entity_type, x.day_of_period),
+                            (x.resource_type, t.unit, x.entity_type),
+                            (x.resource_type, t.unit, x.day_of_period),
+                            (x.resource_type, t.unit))
+    ORDER BY x.resource_type, x.entity_type NULLS FIRST, x.day_of_period NULLS FIRST;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION forecast_backtest(from_day date, to_day date); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.forecast_backtest(from_day date, to_day date) IS 'How good is the runway forecast: for every day d in [from_day, to_day] whose budget period has ended, the forecast budget_forecast would have made at the start of d (policy time zone; rate = trimmed mean of the N = forecast_window_days days before d, projected = spend of the period before d + rate x days left) for every entity and class with spend, against what the period actually spent. One row per resource class (with its unit) and entity kind and day of period (1 = first day); NULL entity_type or day_of_period = all of them. forecasts = points scored (projected and actual both 0 are left out); zero_actual = of them, periods that spent nothing; wape = sum |projected - actual| / sum actual; bias = sum (projected - actual) / sum actual (> 0 over-projects); mape and median_ape = mean and median of |projected - actual| / actual over points with actual > 0 (fractions, 1 = 100 %, to 6 decimals); mean_abs_error in the unit of the class (2 decimals). Reads senate.usage_rollups only. Errors: S3008 a NULL day or to_day after today, S3009 from_day after to_day or more than 366 days apart, S1002 no active policy.';
 
 
 --
@@ -2809,7 +3251,13 @@ CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text,
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH from_usage AS (
+    WITH periods AS (
+        SELECT q.resource_type, q.priced_name, q.usd_per_unit, q.effective_from AS valid_from,
+               coalesce(lead(q.effective_from) OVER (PARTITION BY q.resource_type, q.priced_name
+                                                     ORDER BY q.effective_from),
+                        'infinity') AS valid_until
+        FROM senate.price_periods AS q
+    ), from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE senate.policy_time_zone())::date AS usage_day,
@@ -2820,13 +3268,25 @@ CREATE FUNCTION public.reconcile_usage_rollups() RETURNS TABLE(entity_type text,
                sum(u.amount::numeric) AS amount,
                sum(coalesce(u.cost::numeric,
                             CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                                WHEN 'llm_tokens' THEN u.amount::numeric
+                                    * CASE WHEN m.model IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, m.usd_per_token) END
+                                WHEN 'api_calls' THEN u.amount::numeric
+                                    * CASE WHEN p.provider IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, p.usd_per_call) END END,
                             0)) AS cost,
                count(*) AS row_count
         FROM public.resource_usage AS u
         LEFT JOIN public.llm_models AS m ON m.model = u.model::text
         LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        -- The price in force at created_at (0162): the period of the price's history that
+        -- contains it (a hash join on the priced name, then the few periods of that name).
+        LEFT JOIN periods AS pr
+          ON pr.resource_type = u.resource_type::text
+         AND pr.priced_name = CASE u.resource_type::text WHEN 'llm_tokens' THEN u.model::text
+                                                         WHEN 'api_calls' THEN u.provider::text END
+         AND u.created_at::timestamptz >= pr.valid_from
+         AND u.created_at::timestamptz < pr.valid_until
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL AND u.resource_type IS NOT NULL
           AND u.created_at IS NOT NULL AND u.amount IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5
@@ -2855,7 +3315,7 @@ $$;
 -- Name: FUNCTION reconcile_usage_rollups(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs. No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
+COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs, pricing usage without a cost at the price in force at its created_at (usage_price_periods, 0162). No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
 
 
 --
@@ -3670,7 +4130,7 @@ BEGIN
         PERFORM senate.set_change_as_of(v_alert_time);
     END IF;
 
-    -- 2. New throttles.
+    -- 2. New throttles: daily allowance, period budget, and (0160) forecast.
     RETURN QUERY
     WITH pb AS (
         SELECT b.period_start, b.period_end
@@ -3719,6 +4179,23 @@ BEGIN
                       trim_scale(round(m.daily_allowance, 2)))
         FROM measured AS m
         WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
+        UNION ALL
+        -- 0160: with throttle_on_forecast, an envelope whose runway says runs_out at the end of
+        -- the day (the time its alerts are judged at) is throttled for the rest of the period.
+        SELECT f.entity_type, f.entity_id, f.resource_type, 'forecast',
+               f.period_start, f.period_end, f.spent, coalesce(s.period_cost, 0),
+               f.effective_budget,
+               format('forecast: projected %s %s by %s at %s a day, over its effective budget '
+                      'of %s (spent %s); runs out about %s %s',
+                      trim_scale(round(f.projected_spend, 2)), f.resource_type, f.period_end - 1,
+                      trim_scale(round(f.daily_rate, 2)), trim_scale(round(f.effective_budget, 2)),
+                      trim_scale(round(f.spent, 2)),
+                      to_char(f.runs_out_local, 'YYYY-MM-DD HH24:00'), v_policy.time_zone)
+        FROM public.budget_forecast_as_of(v_alert_time) AS f
+        LEFT JOIN spend AS s
+          ON s.entity_type = f.entity_type AND s.entity_id = f.entity_id
+         AND s.resource_type = f.resource_type
+        WHERE v_policy.throttle_on_forecast AND f.runway_status = 'runs_out'
     ), placed AS (
         INSERT INTO public.spend_throttles AS t
             (entity_type, entity_id, resource_type, kind, window_start, window_end, spent,
@@ -3772,7 +4249,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -3951,6 +4428,66 @@ COMMENT ON FUNCTION public.set_senate_setting(p_setting text, p_value boolean, p
 
 
 --
+-- Name: set_usage_price(text, text, numeric, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS public.price_changes
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_current numeric;
+    v_current_from timestamptz;
+    v_earliest timestamptz;
+    v_from timestamptz;
+    v_change public.price_changes;
+BEGIN
+    SELECT s.current_price, s.current_from INTO v_current, v_current_from
+    FROM senate.lock_priced_subject('set_usage_price', $1, $2, $3, $4) AS s;
+    v_earliest := pg_catalog.now()
+                  + coalesce((SELECT e.usage_max_clock_skew FROM public.economics_policy AS e
+                              WHERE e.is_active), interval '10 minutes');
+    v_from := coalesce($5, v_earliest);
+    IF NOT pg_catalog.isfinite(v_from) OR v_from < v_earliest OR v_from <= v_current_from THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3012', COLUMN = 'effective_from',
+            MESSAGE = pg_catalog.format(
+                'set_usage_price: effective_from %s is too early for a new price of %s', v_from, $2),
+            DETAIL = pg_catalog.format(
+                'It must start after the latest price change (%s) and no earlier than now() + '
+                'the policy''s usage_max_clock_skew (%s), when no recorded usage can be.',
+                v_current_from, v_earliest),
+            HINT = 'Omit effective_from for the earliest time; correct_usage_price reprices a past window.';
+    END IF;
+    INSERT INTO public.price_changes AS c
+        (resource_type, priced_name, change_kind, window_start, old_usd_per_unit,
+         new_usd_per_unit, reason)
+    VALUES ($1, $2, 'set', v_from, v_current, $3, pg_catalog.btrim($4))
+    RETURNING c.* INTO v_change;
+    INSERT INTO senate.price_periods
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES ($1, $2, v_from, $3, v_change.change_id);
+    IF $1 = 'llm_tokens' THEN
+        UPDATE public.llm_models AS m SET usd_per_token = $3, price_effective_from = v_from
+        WHERE m.model = $2;
+    ELSE
+        UPDATE public.api_providers AS a SET usd_per_call = $3, price_effective_from = v_from
+        WHERE a.provider = $2;
+    END IF;
+    RETURN v_change;
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_usage_price(resource_type text, priced_name text, usd_per_unit numeric, reason text, effective_from timestamp with time zone) IS 'A new unit price of a model (resource_type llm_tokens, USD per token) or provider (api_calls, USD per call) from effective_from on (default and earliest: now() + economics_policy.usage_max_clock_skew, so no usage already recorded changes price; a later time announces a change). Records the price period and a price_changes entry (set, who = session_user, why = reason) and makes it the current price. Returns the entry. Errors: S3010 bad price, S3011 unknown model or provider or class, S3012 effective_from too early or not after the latest change, 22023 reason missing or over 2000 characters.';
+
+
+--
 -- Name: account_usage_inserts(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -4015,7 +4552,9 @@ BEGIN
                AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
                AS bad_amount,
            m.model IS NOT NULL AS model_known, m.model_tier, m.usd_per_token,
+           m.price_effective_from AS model_price_from,
            p.provider IS NOT NULL AS provider_known, p.usd_per_call,
+           p.price_effective_from AS provider_price_from,
            et.known IS NOT NULL AS entity_type_known,
            rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
@@ -4074,6 +4613,16 @@ BEGIN
            OR v.usage_day IS NULL OR v.amount IS NULL THEN
             RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
         END IF;
+        -- The price in force at created_at (0162): the current price just read, unless the
+        -- usage is older than the latest price change; then one probe of the price's history.
+        IF v.cost_usd IS NULL AND v.created_at < v.model_price_from THEN
+            v.usd_per_token := coalesce(
+                senate.usage_price_at('llm_tokens', v.model, v.created_at), v.usd_per_token);
+        END IF;
+        IF v.cost_usd IS NULL AND v.created_at < v.provider_price_from THEN
+            v.usd_per_call := coalesce(
+                senate.usage_price_at('api_calls', v.provider, v.created_at), v.usd_per_call);
+        END IF;
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
@@ -4110,6 +4659,19 @@ BEGIN
                sum(u.amount::numeric) AS amount,
                sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
                sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               -- Rows without a cost, priced row by row at the price in force at created_at
+               -- (0162): a batch may straddle a price change.
+               sum(u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                count(u.amount) AS usage_rows,
                min(u.amount::numeric) FILTER (
                    WHERE u.corrects_usage_id IS NULL
@@ -4160,6 +4722,10 @@ BEGIN
                             || ' characters:2000'
                END) AS too_large
         FROM new_rows AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
     k AS MATERIALIZED (
@@ -4184,11 +4750,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM g
         LEFT JOIN public.llm_models AS m ON m.model = g.model
@@ -4268,7 +4830,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (0162: the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
 
 
 --
@@ -6420,6 +6982,62 @@ COMMENT ON FUNCTION senate.lock_cycle(p_cycle text, p_wait interval) IS 'Takes t
 
 
 --
+-- Name: lock_priced_subject(text, text, text, numeric, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_resource_type IS NULL OR p_resource_type NOT IN ('llm_tokens', 'api_calls') THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3011', COLUMN = 'resource_type',
+            MESSAGE = pg_catalog.format('%s: resource_type %s has no unit prices', p_function,
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left(p_resource_type, 80)), 'NULL')),
+            HINT = 'Only llm_tokens (per token, by model) and api_calls (per call, by provider) are priced per unit.';
+    END IF;
+    IF p_usd_per_unit IS NULL OR p_usd_per_unit < 0 OR p_usd_per_unit IN ('NaN', 'Infinity')
+       OR p_usd_per_unit >= (CASE p_resource_type WHEN 'llm_tokens' THEN 1 ELSE 100 END) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3010', COLUMN = 'usd_per_unit',
+            MESSAGE = pg_catalog.format('%s: usd_per_unit %s is not a price of %s', p_function,
+                                        coalesce(p_usd_per_unit::text, 'NULL'), p_resource_type),
+            DETAIL = CASE p_resource_type WHEN 'llm_tokens'
+                          THEN 'A price per token is >= 0 and below 1 USD.'
+                          ELSE 'A price per call is >= 0 and below 100 USD.' END,
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3010');
+    END IF;
+    IF p_reason IS NULL OR pg_catalog.length(pg_catalog.btrim(p_reason)) NOT BETWEEN 1 AND 2000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = pg_catalog.format('%s: reason must say why the price changes (1 to 2000 characters)',
+                                        p_function);
+    END IF;
+    IF p_resource_type = 'llm_tokens' THEN
+        SELECT m.usd_per_token, m.price_effective_from INTO current_price, current_from
+        FROM public.llm_models AS m WHERE m.model = p_priced_name FOR NO KEY UPDATE;
+    ELSE
+        SELECT a.usd_per_call, a.price_effective_from INTO current_price, current_from
+        FROM public.api_providers AS a WHERE a.provider = p_priced_name FOR NO KEY UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3011', COLUMN = 'priced_name',
+            MESSAGE = pg_catalog.format('%s: priced_name %s is not a %s in %s', p_function,
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left(p_priced_name, 80)), 'NULL'),
+                                        CASE p_resource_type WHEN 'llm_tokens' THEN 'model' ELSE 'provider' END,
+                                        CASE p_resource_type WHEN 'llm_tokens' THEN 'llm_models' ELSE 'api_providers' END),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S3011');
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.lock_priced_subject(p_function text, p_resource_type text, p_priced_name text, p_usd_per_unit numeric, p_reason text, OUT current_price numeric, OUT current_from timestamp with time zone) IS 'Checks of set_usage_price / correct_usage_price: class with unit prices (S3011), price (S3010), reason (22023), the model or provider exists (S3011); locks its llm_models / api_providers row and returns its current price and price_effective_from.';
+
+
+--
 -- Name: lock_proposal(bigint, text); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -7197,6 +7815,74 @@ COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: 
 
 
 --
+-- Name: record_price_writes(); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.record_price_writes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_class text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'llm_tokens' ELSE 'api_calls' END;
+    v_name_key text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'model' ELSE 'provider' END;
+    v_price_key text := CASE TG_TABLE_NAME WHEN 'llm_models' THEN 'usd_per_token'
+                                           ELSE 'usd_per_call' END;
+    v_name text := pg_catalog.to_jsonb(NEW) ->> v_name_key;
+    v_price numeric := (pg_catalog.to_jsonb(NEW) ->> v_price_key)::numeric;
+    v_old_price numeric;
+    v_from timestamptz;
+    v_change bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO senate.price_periods (resource_type, priced_name, effective_from, usd_per_unit)
+        VALUES (v_class, v_name, NEW.price_effective_from, v_price)
+        ON CONFLICT DO NOTHING;
+        RETURN NEW;
+    END IF;
+    -- Written by set_usage_price / correct_usage_price: the row is the latest period.
+    IF EXISTS (SELECT 1 FROM senate.price_periods AS q
+               WHERE q.resource_type = v_class AND q.priced_name = v_name
+                 AND q.effective_from = NEW.price_effective_from AND q.usd_per_unit = v_price)
+       AND NOT EXISTS (SELECT 1 FROM senate.price_periods AS q
+                       WHERE q.resource_type = v_class AND q.priced_name = v_name
+                         AND q.effective_from > NEW.price_effective_from) THEN
+        RETURN NEW;
+    END IF;
+    v_old_price := (pg_catalog.to_jsonb(OLD) ->> v_price_key)::numeric;
+    IF v_price IS NOT DISTINCT FROM v_old_price THEN
+        NEW.price_effective_from := OLD.price_effective_from;  -- only the function moves it
+        RETURN NEW;
+    END IF;
+    -- A direct UPDATE of the price: a new price from the earliest time no recorded usage has.
+    v_from := greatest(
+        pg_catalog.now() + coalesce((SELECT e.usage_max_clock_skew FROM public.economics_policy AS e
+                                     WHERE e.is_active), interval '10 minutes'),
+        OLD.price_effective_from);
+    INSERT INTO public.price_changes
+        (resource_type, priced_name, change_kind, window_start, old_usd_per_unit,
+         new_usd_per_unit, reason)
+    VALUES (v_class, v_name, 'set', v_from, v_old_price, v_price,
+            pg_catalog.format('direct UPDATE of %s.%s', TG_TABLE_NAME, v_price_key))
+    RETURNING change_id INTO v_change;
+    INSERT INTO senate.price_periods AS q
+        (resource_type, priced_name, effective_from, usd_per_unit, change_id)
+    VALUES (v_class, v_name, v_from, v_price, v_change)
+    ON CONFLICT (resource_type, priced_name, effective_from)
+    DO UPDATE SET usd_per_unit = excluded.usd_per_unit, change_id = excluded.change_id;
+    NEW.price_effective_from := v_from;
+    RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_price_writes(); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.record_price_writes() IS 'Row trigger on llm_models and api_providers (BEFORE INSERT OR UPDATE): a new model or provider''s price becomes its first period in senate.price_periods; a direct UPDATE of the price (not made by set_usage_price / correct_usage_price) becomes a new price from now() + usage_max_clock_skew (no recorded usage changes price), with a price_changes entry naming the login; price_effective_from is set by these only.';
+
+
+--
 -- Name: record_proposal_transition(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -7890,7 +8576,7 @@ CREATE TABLE public.spend_throttles (
     release_reason text,
     throttled_as_of timestamp with time zone,
     released_as_of timestamp with time zone,
-    CONSTRAINT spend_throttles_kind_check CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text]))),
+    CONSTRAINT spend_throttles_kind_known CHECK ((kind = ANY (ARRAY['daily_allowance'::text, 'period_budget'::text, 'forecast'::text]))),
     CONSTRAINT spend_throttles_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000))),
     CONSTRAINT spend_throttles_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
     CONSTRAINT spend_throttles_release_reason_check CHECK ((length(release_reason) <= 2000)),
@@ -7937,7 +8623,7 @@ COMMENT ON COLUMN public.spend_throttles.resource_type IS 'Resource class thrott
 -- Name: COLUMN spend_throttles.kind; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance) or period_budget (the period''s spend passed the effective budget).';
+COMMENT ON COLUMN public.spend_throttles.kind IS 'daily_allowance (a day''s spend passed the daily allowance), period_budget (the period''s spend passed the effective budget) or forecast (the projected spend at period end reached the effective budget, with economics_policy.throttle_on_forecast on).';
 
 
 --
@@ -7972,7 +8658,7 @@ COMMENT ON COLUMN public.spend_throttles.spent_cost_usd IS 'Cost of that spend, 
 -- Name: COLUMN spend_throttles.allowance; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget), in the unit of the class.';
+COMMENT ON COLUMN public.spend_throttles.allowance IS 'Allowance it passed (daily allowance or effective budget; for forecast the effective budget the projection reached), in the unit of the class.';
 
 
 --
@@ -8025,6 +8711,13 @@ COMMENT ON COLUMN public.spend_throttles.released_as_of IS 'The economy time of 
 
 
 --
+-- Name: CONSTRAINT spend_throttles_kind_known ON spend_throttles; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_throttles_kind_known ON public.spend_throttles IS 'kind is daily_allowance, period_budget or forecast.';
+
+
+--
 -- Name: release_lifted_throttles(text[], text[], timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -8057,6 +8750,17 @@ BEGIN
                         format('window %s..%s ended: a new %s began', t.window_start,
                                t.window_end - 1,
                                CASE t.kind WHEN 'daily_allowance' THEN 'day' ELSE 'budget period' END)
+                    WHEN t.kind = 'forecast' AND NOT p.throttle_on_forecast THEN
+                        'the policy no longer throttles on forecast (throttle_on_forecast is off)'
+                    WHEN t.kind = 'forecast' THEN
+                        CASE WHEN b.entity_id IS NOT NULL
+                                  AND fc.projected_spend < fc.effective_budget THEN
+                                 format('forecast within budget again: projected %s of effective '
+                                        'budget %s by %s at %s a day',
+                                        trim_scale(round(fc.projected_spend, 2)),
+                                        trim_scale(round(fc.effective_budget, 2)),
+                                        fc.period_end - 1, trim_scale(round(fc.daily_rate, 2)))
+                        END
                     WHEN b.entity_id IS NOT NULL AND s.spent <= x.allowance THEN
                         format('%s rose: spent %s of %s in %s..%s is within it again',
                                CASE t.kind WHEN 'daily_allowance' THEN 'daily allowance'
@@ -8081,12 +8785,20 @@ BEGIN
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
-                       WHEN 'period_budget' THEN senate.effective_class_budget(b, t.resource_type, p)
-                       ELSE coalesce(a.daily_allowance,
-                                     senate.derived_daily_allowance(
-                                         senate.effective_class_budget(b, t.resource_type, p),
-                                         pb.period_start, pb.period_end))
+                       WHEN 'daily_allowance' THEN
+                           coalesce(a.daily_allowance,
+                                    senate.derived_daily_allowance(
+                                        senate.effective_class_budget(b, t.resource_type, p),
+                                        pb.period_start, pb.period_end))
+                       ELSE senate.effective_class_budget(b, t.resource_type, p)
                    END AS allowance) AS x
+        -- Forecast throttles only: the runway of the class at p_as_of (one entity's rollups).
+        LEFT JOIN LATERAL (
+            SELECT f.projected_spend, f.effective_budget, f.daily_rate, f.period_end
+            FROM public.budget_forecast_as_of(p_as_of) AS f
+            WHERE t.kind = 'forecast'
+              AND f.entity_type = t.entity_type AND f.entity_id = t.entity_id
+              AND f.resource_type = t.resource_type) AS fc ON true
     )
     UPDATE public.spend_throttles AS t
     SET released_at = greatest(now(), t.throttled_at), release_reason = m.release_reason
@@ -8102,7 +8814,7 @@ $$;
 -- Name: FUNCTION release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget). Locks throttles in id order; returns the released throttles.';
+COMMENT ON FUNCTION senate.release_lifted_throttles(p_entity_types text[], p_entity_ids text[], p_as_of timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget); a forecast throttle when the projection at p_as_of (budget_forecast_as_of) is below the effective budget again or the policy no longer throttles on forecast. Locks throttles in id order; returns the released throttles.';
 
 
 --
@@ -8582,8 +9294,16 @@ BEGIN
                u.amount::numeric,
                coalesce(u.cost::numeric,
                         CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                            WHEN 'llm_tokens' THEN u.amount::numeric
+                                * CASE WHEN m.model IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= m.price_effective_from THEN m.usd_per_token
+                                      ELSE coalesce(senate.usage_price_at('llm_tokens', m.model, u.created_at::timestamptz),
+                                                    m.usd_per_token) END
+                            WHEN 'api_calls' THEN u.amount::numeric
+                                * CASE WHEN p.provider IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= p.price_effective_from THEN p.usd_per_call
+                                      ELSE coalesce(senate.usage_price_at('api_calls', p.provider, u.created_at::timestamptz),
+                                                    p.usd_per_call) END END,
                         0),
                1
         FROM new_rows AS u
@@ -8607,11 +9327,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -8620,9 +9336,23 @@ BEGIN
                    u.model::text AS model, u.provider::text AS provider,
                    sum(u.amount::numeric) AS amount,
                    sum(u.cost::numeric) AS cost_usd,
-                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   sum(u.amount::numeric
+                       * CASE u.resource_type::text
+                             WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                                 ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                               pm.usd_per_token) END
+                             WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                                 ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                               pp.usd_per_call) END END)
+                       FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                    count(*) AS usage_rows
             FROM new_rows AS u
+            LEFT JOIN public.llm_models AS pm
+              ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+            LEFT JOIN public.api_providers AS pp
+              ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
             WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
               AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
               AND u.amount IS NOT NULL
@@ -8671,10 +9401,7 @@ BEGIN
            $2,
            sum(g.amount) AS amount,
            sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) AS cost_usd,
+               + coalesce(g.unpriced_cost, 0)) AS cost_usd,
            sum(g.usage_rows) AS usage_rows
     FROM (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -8683,9 +9410,23 @@ BEGIN
                u.model::text AS model, u.provider::text AS provider,
                sum(u.sign * u.amount::numeric) AS amount,
                sum(u.sign * u.cost::numeric) AS cost_usd,
-               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign * u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                sum(u.sign) AS usage_rows
         FROM (%s) AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
           AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
           AND u.amount IS NOT NULL
@@ -8696,10 +9437,7 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5
     HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
         OR sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) <> 0
+               + coalesce(g.unpriced_cost, 0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -8723,7 +9461,7 @@ $_$;
 -- Name: FUNCTION roll_up_usage(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then upserted once per rollup key, in key order, into the shard this transaction claimed); rows without a cost are priced at the price in force at their created_at (0162). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 
 --
@@ -9485,6 +10223,29 @@ COMMENT ON FUNCTION senate.usage_append_only() IS 'Whether resource_usage is app
 
 
 --
+-- Name: usage_price_at(text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT q.usd_per_unit
+    FROM senate.price_periods AS q
+    WHERE q.resource_type = p_resource_type AND q.priced_name = p_priced_name
+      AND q.effective_from <= p_at
+    ORDER BY q.effective_from DESC
+    LIMIT 1
+$$;
+
+
+--
+-- Name: FUNCTION usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.usage_price_at(p_resource_type text, p_priced_name text, p_at timestamp with time zone) IS 'The unit price (USD per token or per call) of a model (llm_tokens) or provider (api_calls) in force at p_at: one primary-key probe of senate.price_periods; NULL when none. Called only for usage older than the current price''s price_effective_from.';
+
+
+--
 -- Name: usage_rollup_shard(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -10142,6 +10903,7 @@ CREATE TABLE public.api_providers (
     provider text NOT NULL,
     usd_per_call numeric NOT NULL,
     description text NOT NULL,
+    price_effective_from timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     CONSTRAINT api_providers_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT api_providers_usd_per_call_check CHECK (((usd_per_call >= (0)::numeric) AND (usd_per_call < (100)::numeric)))
 )
@@ -10166,7 +10928,7 @@ COMMENT ON COLUMN public.api_providers.provider IS 'Provider name as written in 
 -- Name: COLUMN api_providers.usd_per_call; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Cost in USD per call, used when a usage row carries no cost.';
+COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Current cost in USD per call (since price_effective_from), used when a usage row carries no cost; earlier usage is priced by its period (usage_price_periods).';
 
 
 --
@@ -10174,6 +10936,13 @@ COMMENT ON COLUMN public.api_providers.usd_per_call IS 'Cost in USD per call, us
 --
 
 COMMENT ON COLUMN public.api_providers.description IS 'What the provider serves.';
+
+
+--
+-- Name: COLUMN api_providers.price_effective_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_providers.price_effective_from IS 'When usd_per_call took effect (-infinity: always). Usage created at or after it is priced at usd_per_call; older usage at its period of senate.price_periods (usage_price_periods). Set by set_usage_price / correct_usage_price / a direct UPDATE of the price (0162).';
 
 
 --
@@ -11997,6 +12766,7 @@ CREATE TABLE public.llm_models (
     model text NOT NULL,
     model_tier text NOT NULL,
     usd_per_token numeric NOT NULL,
+    price_effective_from timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
     CONSTRAINT llm_models_model_check CHECK (((length(model) >= 1) AND (length(model) <= 200))),
     CONSTRAINT llm_models_usd_per_token_check CHECK (((usd_per_token >= (0)::numeric) AND (usd_per_token < (1)::numeric)))
 )
@@ -12028,7 +12798,14 @@ COMMENT ON COLUMN public.llm_models.model_tier IS 'Tier whose token pool this mo
 -- Name: COLUMN llm_models.usd_per_token; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Blended cost in USD per token, used when a usage row carries no cost.';
+COMMENT ON COLUMN public.llm_models.usd_per_token IS 'Current blended cost in USD per token (since price_effective_from), used when a usage row carries no cost; earlier usage is priced by its period (usage_price_periods).';
+
+
+--
+-- Name: COLUMN llm_models.price_effective_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.llm_models.price_effective_from IS 'When usd_per_token took effect (-infinity: always). Usage created at or after it is priced at usd_per_token; older usage at its period of senate.price_periods (usage_price_periods). Set by set_usage_price / correct_usage_price / a direct UPDATE of the price (0162).';
 
 
 --
@@ -12185,7 +12962,7 @@ CREATE VIEW public.over_budget_and_throttled AS
 -- Name: VIEW over_budget_and_throttled; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
+COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance, or forecast to run out when the policy throttles on forecast). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
 
 
 --
@@ -12291,6 +13068,20 @@ COMMENT ON COLUMN public.over_budget_and_throttled.throttled_until IS 'When the 
 --
 
 COMMENT ON COLUMN public.over_budget_and_throttled.throttle_reason IS 'Why it is throttled (daily allowance or period budget; NULL: not throttled).';
+
+
+--
+-- Name: price_changes_change_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.price_changes ALTER COLUMN change_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.price_changes_change_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -14319,6 +15110,119 @@ COMMENT ON COLUMN public.senate_report_roi_priority.effective_token_budget IS 'E
 
 
 --
+-- Name: senate_report_runway; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_runway AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    trim_scale(round(effective_budget, 2)) AS effective_budget,
+    trim_scale(round(spent, 2)) AS spent,
+    trim_scale(round(daily_rate, 2)) AS daily_rate,
+    round(((effective_budget - spent) / daily_rate), 2) AS runway_days,
+    round(projected_utilization, 2) AS projected_utilization,
+    runs_out_local,
+    runs_out_at,
+    period_end
+   FROM public.budget_forecast f
+  WHERE (runway_status = 'runs_out'::text)
+  ORDER BY ((effective_budget - spent) / daily_rate), entity_type, entity_id, resource_type;
+
+
+--
+-- Name: VIEW senate_report_runway; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_runway IS 'Runway: entity and class pairs projected to run out before this budget period ends (budget_forecast.runway_status runs_out), soonest first; amounts rounded to 2 decimals for reading (exact values in budget_forecast).';
+
+
+--
+-- Name: COLUMN senate_report_runway.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.entity_type IS 'Kind of entity.';
+
+
+--
+-- Name: COLUMN senate_report_runway.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.entity_id IS 'Entity identifier.';
+
+
+--
+-- Name: COLUMN senate_report_runway.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN senate_report_runway.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN senate_report_runway.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.effective_budget IS 'Effective budget this period, in unit (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_runway.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.spent IS 'Spend this period so far, today included, in unit (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_runway.daily_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.daily_rate IS 'Estimated spend per day (budget_forecast.daily_rate), in unit per day (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_runway.runway_days; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.runway_days IS '(effective_budget - spent) / daily_rate: days of spend left at that rate, in days (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_runway.projected_utilization; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.projected_utilization IS 'Projected spend at period end / effective_budget, as a fraction (2 decimals: whole percent).';
+
+
+--
+-- Name: COLUMN senate_report_runway.runs_out_local; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.runs_out_local IS 'When it runs out at that rate, local wall-clock time in the policy time zone, to the hour.';
+
+
+--
+-- Name: COLUMN senate_report_runway.runs_out_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.runs_out_at IS 'When it runs out at that rate (timestamptz, exact).';
+
+
+--
+-- Name: COLUMN senate_report_runway.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_runway.period_end IS 'First day after the budget period (exclusive bound).';
+
+
+--
 -- Name: senate_report_spend_mix; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -14746,6 +15650,149 @@ ALTER TABLE public.spend_throttles ALTER COLUMN throttle_id ADD GENERATED ALWAYS
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: price_periods; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.price_periods (
+    resource_type text NOT NULL,
+    priced_name text NOT NULL,
+    effective_from timestamp with time zone NOT NULL,
+    usd_per_unit numeric NOT NULL,
+    change_id bigint,
+    CONSTRAINT price_periods_price_range CHECK (((usd_per_unit >= (0)::numeric) AND (usd_per_unit < (
+CASE resource_type
+    WHEN 'llm_tokens'::text THEN 1
+    ELSE 100
+END)::numeric))),
+    CONSTRAINT price_periods_resource_type_check CHECK ((resource_type = ANY (ARRAY['llm_tokens'::text, 'api_calls'::text])))
+);
+
+
+--
+-- Name: TABLE price_periods; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.price_periods IS 'Unit prices with the time each took effect, per class and model (llm_tokens) or provider (api_calls): the price in force at t is the row with the latest effective_from <= t. Written only by set_usage_price, correct_usage_price and the llm_models / api_providers triggers; the latest row of each equals llm_models.usd_per_token / api_providers.usd_per_call and their price_effective_from. Read it through usage_price_periods.';
+
+
+--
+-- Name: COLUMN price_periods.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.resource_type IS 'llm_tokens (price per token of a model) or api_calls (price per call of a provider).';
+
+
+--
+-- Name: COLUMN price_periods.priced_name; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.priced_name IS 'The model or provider.';
+
+
+--
+-- Name: COLUMN price_periods.effective_from; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.effective_from IS 'When this price took effect (-infinity: from the beginning); it lasts until the next row''s effective_from.';
+
+
+--
+-- Name: COLUMN price_periods.usd_per_unit; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.usd_per_unit IS 'Price in USD per token or per call (>= 0, below 1 per token and 100 per call).';
+
+
+--
+-- Name: COLUMN price_periods.change_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.price_periods.change_id IS 'The price_changes entry that wrote it; NULL for the prices seeded by 0162 or a new model''s first price.';
+
+
+--
+-- Name: CONSTRAINT price_periods_price_range ON price_periods; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON CONSTRAINT price_periods_price_range ON senate.price_periods IS 'A unit price is >= 0 and below 1 USD per token or 100 USD per call (as llm_models / api_providers).';
+
+
+--
+-- Name: usage_price_periods; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.usage_price_periods AS
+ SELECT resource_type,
+    priced_name,
+        CASE resource_type
+            WHEN 'llm_tokens'::text THEN 'USD per token'::text
+            ELSE 'USD per call'::text
+        END AS unit,
+    effective_from AS valid_from,
+    lead(effective_from) OVER w AS valid_until,
+    usd_per_unit,
+    change_id
+   FROM senate.price_periods q
+  WINDOW w AS (PARTITION BY resource_type, priced_name ORDER BY effective_from);
+
+
+--
+-- Name: VIEW usage_price_periods; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.usage_price_periods IS 'The unit prices of models (llm_tokens) and providers (api_calls) over time: each price with the time it took effect and the time the next one did. Usage without a cost is priced at the period containing its created_at.';
+
+
+--
+-- Name: COLUMN usage_price_periods.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.resource_type IS 'llm_tokens (a model''s price per token) or api_calls (a provider''s price per call).';
+
+
+--
+-- Name: COLUMN usage_price_periods.priced_name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.priced_name IS 'The model or provider.';
+
+
+--
+-- Name: COLUMN usage_price_periods.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.unit IS 'Unit of usd_per_unit: USD per token or USD per call.';
+
+
+--
+-- Name: COLUMN usage_price_periods.valid_from; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.valid_from IS 'When the price took effect (inclusive; -infinity: from the beginning).';
+
+
+--
+-- Name: COLUMN usage_price_periods.valid_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.valid_until IS 'When the next price took effect (exclusive); NULL for the current price.';
+
+
+--
+-- Name: COLUMN usage_price_periods.usd_per_unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.usd_per_unit IS 'The price, in unit.';
+
+
+--
+-- Name: COLUMN usage_price_periods.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.usage_price_periods.change_id IS 'The price_changes entry that set it (NULL: the price before dated prices, or a new model''s first price).';
 
 
 --
@@ -16156,6 +17203,14 @@ ALTER TABLE ONLY public.model_tiers
 
 
 --
+-- Name: price_changes price_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_changes
+    ADD CONSTRAINT price_changes_pkey PRIMARY KEY (change_id);
+
+
+--
 -- Name: rebalance_runs rebalance_runs_once_per_window; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16397,6 +17452,14 @@ ALTER TABLE ONLY senate.function_hardening
 
 ALTER TABLE ONLY senate.legacy_proposal_writers
     ADD CONSTRAINT legacy_proposal_writers_pkey PRIMARY KEY (registration_id);
+
+
+--
+-- Name: price_periods price_periods_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.price_periods
+    ADD CONSTRAINT price_periods_pkey PRIMARY KEY (resource_type, priced_name, effective_from);
 
 
 --
@@ -17266,6 +18329,34 @@ COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The le
 
 
 --
+-- Name: price_changes t10_refuse_price_change_edits; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_price_change_edits BEFORE DELETE OR UPDATE ON public.price_changes FOR EACH ROW EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_price_change_edits ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_price_change_edits ON public.price_changes IS 'The price ledger is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
+-- Name: price_changes t10_refuse_price_change_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_price_change_truncate BEFORE TRUNCATE ON public.price_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_price_change_truncate ON price_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_price_change_truncate ON public.price_changes IS 'The price ledger is append-only: TRUNCATE is refused (S4001).';
+
+
+--
 -- Name: rebalance_changes t10_refuse_rebalance_change_changes; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -17641,6 +18732,34 @@ CREATE TRIGGER t30_zero_blocked_market_weights AFTER INSERT ON public.governance
 --
 
 COMMENT ON TRIGGER t30_zero_blocked_market_weights ON public.governance_blocks IS 'A blocked entity loses its market weight at once.';
+
+
+--
+-- Name: api_providers t40_record_price_writes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t40_record_price_writes BEFORE INSERT OR UPDATE ON public.api_providers FOR EACH ROW EXECUTE FUNCTION senate.record_price_writes();
+
+
+--
+-- Name: TRIGGER t40_record_price_writes ON api_providers; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t40_record_price_writes ON public.api_providers IS 'Keeps the price history (senate.price_periods) and price_changes for direct writes of a provider''s price.';
+
+
+--
+-- Name: llm_models t40_record_price_writes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t40_record_price_writes BEFORE INSERT OR UPDATE ON public.llm_models FOR EACH ROW EXECUTE FUNCTION senate.record_price_writes();
+
+
+--
+-- Name: TRIGGER t40_record_price_writes ON llm_models; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t40_record_price_writes ON public.llm_models IS 'Keeps the price history (senate.price_periods) and price_changes for direct writes of a model''s price.';
 
 
 --
@@ -18323,6 +19442,14 @@ ALTER TABLE ONLY public.spend_throttles
 
 ALTER TABLE ONLY public.world_model_gains
     ADD CONSTRAINT world_model_gains_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: price_periods price_periods_change_id_fkey; Type: FK CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.price_periods
+    ADD CONSTRAINT price_periods_change_id_fkey FOREIGN KEY (change_id) REFERENCES public.price_changes(change_id);
 
 
 --

@@ -294,6 +294,49 @@ CATALOGUE: list[Bad] = [
         "reason",
         setup=("usage",),
     ),
+    # --- set_usage_price / correct_usage_price (0162) ----------------------------------------
+    Bad(
+        "price-negative",
+        "set_usage_price",
+        "SELECT set_usage_price('llm_tokens', 'claude-haiku', -0.000001, 'why')",
+        "price_invalid",
+        "usd_per_unit",
+        needs=("set_usage_price",),
+    ),
+    Bad(
+        "price-of-unknown-model",
+        "set_usage_price",
+        "SELECT set_usage_price('llm_tokens', 'no-such-model', 0.000001, 'why')",
+        "price_subject_unknown",
+        "priced_name",
+        needs=("set_usage_price",),
+    ),
+    Bad(
+        "price-starting-before-recorded-usage",
+        "set_usage_price",
+        "SELECT set_usage_price('llm_tokens', 'claude-haiku', 0.000002, 'why', now())",
+        "price_period_overlap",
+        "effective_from",
+        needs=("set_usage_price",),
+    ),
+    Bad(
+        "price-correction-of-the-future",
+        "correct_usage_price",
+        "SELECT correct_usage_price('llm_tokens', 'claude-haiku', 0.000002, now() - interval"
+        " '1 day', now() + interval '1 day', 'why')",
+        "price_window_invalid",
+        "window_end",
+        needs=("correct_usage_price",),
+    ),
+    Bad(
+        "price-correction-blank-reason",
+        "correct_usage_price",
+        "SELECT correct_usage_price('api_calls', 'pubmed', 0.001, now() - interval '2 days',"
+        " now() - interval '1 day', ' ')",
+        "22023",
+        "reason",
+        needs=("correct_usage_price",),
+    ),
     # --- set_senate_setting ------------------------------------------------------------------
     Bad(
         "setting-injection-as-name",

@@ -137,6 +137,37 @@ def test_the_report_views_round_what_a_person_reads_and_the_exact_values_stay(
     assert worst[2]  # the economy has budgets with more than 2 decimals: rounding did something
 
 
+def test_the_demo_prints_the_runway_backtest_s_error_from_the_function(economy: Conn) -> None:
+    first_day = economy.execute("SELECT min(usage_day) FROM senate.usage_rollups").fetchone()
+    assert first_day is not None
+    lines = demo.backtest_lines(economy, first_day[0])
+    assert len(lines) == 2
+    call = re.search(r"forecast_backtest\('([0-9-]+)', '([0-9-]+)'\)", lines[0])
+    assert call is not None
+    with economy.cursor(row_factory=dict_row) as cur:
+        tokens = cur.execute(
+            "SELECT * FROM forecast_backtest(%s, %s) WHERE resource_type = 'llm_tokens'"
+            " AND entity_type IS NULL AND day_of_period IS NULL",
+            (call[1], call[2]),
+        ).fetchone()
+    assert tokens is not None and tokens["forecasts"] > 0
+    wape = f"{tokens['wape'] * 100:.1f} %"
+    bias = f"{tokens['bias'] * 100:+.1f} %"
+    assert lines[1].startswith(f"  weighted error (WAPE) tokens {wape} (bias {bias}; ")
+
+
+def test_the_runway_section_lists_what_runs_out_soonest_first(economy: Conn) -> None:
+    data = report.read(economy, "economy")
+    runway = data.section("runway")
+    assert runway is not None
+    days = [row["runway_days"] for row in runway.rows]
+    assert days == sorted(days)
+    exact = economy.execute(
+        "SELECT count(*) FROM budget_forecast WHERE runway_status = 'runs_out'"
+    ).fetchone()
+    assert exact == (runway.total,)
+
+
 def test_the_weekly_bars_are_labelled_with_their_weeks(economy: Conn) -> None:
     """A test on the chart data: one bar position per budget period in the data, its tick label
     the ISO week and days of that period (the current one marked so far), set explicitly on the
@@ -324,6 +355,9 @@ def test_the_small_demo_runs_end_to_end_and_prints_the_reports_figures(
             assert lines[-2] == "connect with:"
             assert f"/{demo_name}" in lines[-1]
             assert any(line.startswith("  week of ") for line in lines)
+            assert any(line.startswith("runway backtest, SELECT * FROM forecast_backtest(")
+                       for line in lines)  # fmt: skip
+            assert any(line.startswith("  weighted error (WAPE) tokens ") for line in lines)
             # The printed report carries the views' figures of the demo database.
             with psycopg.connect(demo_url, autocommit=True) as conn:
                 data = report.read(conn, demo_name)

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from cycles_support import Conn, envelope, noon, rows, scalar, spend, today
+from cycles_support import Conn, can_spend, envelope, noon, rows, scalar, spend, today
 from reliability_support import RoleSessions, role_sessions
 
 WINDOW = 14
@@ -399,3 +399,149 @@ def test_only_the_scheduler_may_fire_forecast_alerts(db: Conn, as_role: RoleSess
             as_role(group).execute("SELECT * FROM check_forecast_alerts()")
         assert exc.value.sqlstate == "42501"
     assert len(rows(as_role("senate_admin"), "SELECT * FROM check_forecast_alerts()")) == 1
+
+
+# --- throttling on forecast (0160) ----------------------------------------------------------
+
+
+def runs_out_within_its_daily_allowance(db: Conn, entity_id: str) -> datetime:
+    """runs_out_half_way with an explicit daily allowance far above its spend: only the
+    forecast can throttle it."""
+    at = runs_out_half_way(db, entity_id)
+    db.execute(
+        "SELECT set_daily_allowance('hypothesis', %s, 'llm_tokens', 1000000, 'chair', 'roomy')",
+        (entity_id,),
+    )
+    return at
+
+
+def throttle_actions(db: Conn) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        "SELECT * FROM run_daily_check() WHERE action IN ('throttled', 'released')"
+        " ORDER BY action, entity_id, kind",
+    )
+
+
+def forecast_throttles(db: Conn, entity_id: str) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        "SELECT * FROM spend_throttles WHERE entity_id = %s AND kind = 'forecast'"
+        " ORDER BY throttle_id",
+        (entity_id,),
+    )
+
+
+def throttle_on_forecast(db: Conn, on: bool = True) -> None:
+    db.execute(
+        "SELECT adopt_economics_policy(%s::jsonb, 'ops', 'throttle on forecast')",
+        (json.dumps({"throttle_on_forecast": on}),),
+    )
+
+
+def test_with_the_default_policy_a_forecast_to_run_out_throttles_nothing(db: Conn) -> None:
+    assert scalar(db, "SELECT throttle_on_forecast FROM economics_policy WHERE is_active") is False
+    runs_out_within_its_daily_allowance(db, "h-free")
+    assert forecast(db, now(db), "h-free")["runway_status"] == "runs_out"
+    actions = rows(db, "SELECT action, kind FROM run_daily_check()")
+    assert {"action": "forecast_alert", "kind": "forecast threshold 1.0"} in actions
+    assert [a for a in actions if a["action"] in ("throttled", "released")] == []
+    assert scalar(db, "SELECT count(*) FROM spend_throttles") == 0
+    assert can_spend(db, "h-free", 1)["allowed"] is True
+
+
+def test_a_policy_that_throttles_on_forecast_throttles_a_runs_out_envelope_once(db: Conn) -> None:
+    throttle_on_forecast(db)
+    runs_out_within_its_daily_allowance(db, "h-runs-out")
+    envelope(db, "h-lasting", tokens=10_000_000)
+    history(db, "h-lasting", {n: 1_000 for n in range(1, WINDOW + 1)})
+
+    first = throttle_actions(db)
+    assert [(a["action"], a["entity_id"], a["resource_type"], a["kind"]) for a in first] == [
+        ("throttled", "h-runs-out", "llm_tokens", "forecast")
+    ]
+    (placed,) = forecast_throttles(db, "h-runs-out")
+    f = forecast(db, now(db), "h-runs-out")
+    assert (placed["window_start"], placed["window_end"]) == (f["period_start"], f["period_end"])
+    assert placed["throttled_until"] == f["period_ends_at"]
+    assert (placed["spent"], placed["allowance"]) == (f["spent"], f["effective_budget"])
+    assert placed["reason"].startswith("forecast: projected ")
+    assert first[0]["detail"] == placed["reason"]
+    # The gate refuses the class and the ledger says why.
+    refused = can_spend(db, "h-runs-out", 1)
+    assert refused["allowed"] is False and refused["reason"].startswith("throttled")
+    ledger = rows(
+        db,
+        "SELECT cause_type, cause_id, note FROM budget_ledger"
+        " WHERE account = 'entity_status' AND entity_id = 'h-runs-out'",
+    )
+    assert ledger == [
+        {"cause_type": "throttle", "cause_id": str(placed["throttle_id"]), "note": placed["reason"]}
+    ]
+    # Again the same day: nothing released, nothing placed again.
+    assert throttle_actions(db) == []
+    assert len(forecast_throttles(db, "h-runs-out")) == 1
+    assert forecast_throttles(db, "h-lasting") == []
+
+
+def test_a_budget_rise_that_makes_the_forecast_last_releases_the_forecast_throttle(
+    db: Conn,
+) -> None:
+    throttle_on_forecast(db)
+    runs_out_within_its_daily_allowance(db, "h-raise")
+    throttle_actions(db)
+    db.execute(
+        "UPDATE resource_budgets SET token_budget = token_budget * 10 WHERE entity_id = 'h-raise'"
+    )
+    (released,) = forecast_throttles(db, "h-raise")
+    assert released["released_at"] is not None
+    assert released["release_reason"].startswith("forecast within budget again")
+    assert can_spend(db, "h-raise", 1)["allowed"] is True
+    assert throttle_actions(db) == []
+
+
+def test_turning_the_setting_off_releases_the_forecast_throttles_at_the_next_check(
+    db: Conn,
+) -> None:
+    throttle_on_forecast(db)
+    runs_out_within_its_daily_allowance(db, "h-off")
+    throttle_actions(db)
+    throttle_on_forecast(db, on=False)
+    released = throttle_actions(db)
+    assert [(a["action"], a["kind"]) for a in released] == [("released", "forecast")]
+    assert "throttle_on_forecast is off" in released[0]["detail"]
+    assert can_spend(db, "h-off", 1)["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"throttle_on_forecast": None}, "23502"),
+        ({"throttle_on_forecast": "maybe"}, "22P02"),
+        ({"throttle_on_forecast": 2}, "22P02"),
+        ({"throttle_on_forecast": True, "forecast_window_days": 6}, "23514"),
+    ],
+)
+def test_a_bad_throttle_on_forecast_setting_is_refused_and_writes_nothing(
+    db: Conn, changes: dict[str, Any], expected: str
+) -> None:
+    before = policy_versions(db)
+    with pytest.raises(psycopg.Error) as exc:
+        db.execute("SELECT adopt_economics_policy(%s::jsonb, 'ops', 'why')", (json.dumps(changes),))
+    assert exc.value.sqlstate == expected
+    assert policy_versions(db) == before
+
+
+def test_a_short_window_refuses_throttling_on_forecast_whichever_is_set_first(db: Conn) -> None:
+    db.execute("SELECT adopt_economics_policy('{\"forecast_window_days\": 5}', 'ops', 'short')")
+    before = policy_versions(db)
+    with pytest.raises(psycopg.Error) as exc:
+        throttle_on_forecast(db)
+    assert exc.value.sqlstate == "23514"
+    assert "throttle_on_forecast" in str(exc.value)  # the constraint is named after it
+    assert policy_versions(db) == before
+    db.execute("SELECT adopt_economics_policy('{\"forecast_window_days\": 7}', 'ops', 'a week')")
+    throttle_on_forecast(db)
+    with pytest.raises(psycopg.Error) as exc:
+        db.execute("SELECT adopt_economics_policy('{\"forecast_window_days\": 6}', 'ops', 'x')")
+    assert exc.value.sqlstate == "23514"

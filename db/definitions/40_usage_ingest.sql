@@ -32,8 +32,16 @@ BEGIN
                u.amount::numeric,
                coalesce(u.cost::numeric,
                         CASE u.resource_type::text
-                            WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                            WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                            WHEN 'llm_tokens' THEN u.amount::numeric
+                                * CASE WHEN m.model IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= m.price_effective_from THEN m.usd_per_token
+                                      ELSE coalesce(senate.usage_price_at('llm_tokens', m.model, u.created_at::timestamptz),
+                                                    m.usd_per_token) END
+                            WHEN 'api_calls' THEN u.amount::numeric
+                                * CASE WHEN p.provider IS NULL THEN NULL
+                                      WHEN u.created_at::timestamptz >= p.price_effective_from THEN p.usd_per_call
+                                      ELSE coalesce(senate.usage_price_at('api_calls', p.provider, u.created_at::timestamptz),
+                                                    p.usd_per_call) END END,
                         0),
                1
         FROM new_rows AS u
@@ -57,11 +65,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM (
             SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -70,9 +74,23 @@ BEGIN
                    u.model::text AS model, u.provider::text AS provider,
                    sum(u.amount::numeric) AS amount,
                    sum(u.cost::numeric) AS cost_usd,
-                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+                   sum(u.amount::numeric
+                       * CASE u.resource_type::text
+                             WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                                 ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                               pm.usd_per_token) END
+                             WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                                 WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                                 ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                               pp.usd_per_call) END END)
+                       FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                    count(*) AS usage_rows
             FROM new_rows AS u
+            LEFT JOIN public.llm_models AS pm
+              ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+            LEFT JOIN public.api_providers AS pp
+              ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
             WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
               AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
               AND u.amount IS NOT NULL
@@ -121,10 +139,7 @@ BEGIN
            $2,
            sum(g.amount) AS amount,
            sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) AS cost_usd,
+               + coalesce(g.unpriced_cost, 0)) AS cost_usd,
            sum(g.usage_rows) AS usage_rows
     FROM (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
@@ -133,9 +148,23 @@ BEGIN
                u.model::text AS model, u.provider::text AS provider,
                sum(u.sign * u.amount::numeric) AS amount,
                sum(u.sign * u.cost::numeric) AS cost_usd,
-               sum(u.sign * u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               sum(u.sign * u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                sum(u.sign) AS usage_rows
         FROM (%s) AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL
           AND u.resource_type IS NOT NULL AND u.created_at IS NOT NULL
           AND u.amount IS NOT NULL
@@ -146,10 +175,7 @@ BEGIN
     GROUP BY 1, 2, 3, 4, 5
     HAVING sum(g.usage_rows) <> 0 OR sum(g.amount) <> 0
         OR sum(coalesce(g.cost_usd, 0)
-               + coalesce(CASE g.resource_type
-                              WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                              WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                          0)) <> 0
+               + coalesce(g.unpriced_cost, 0)) <> 0
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
     DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
@@ -167,7 +193,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then priced and upserted once per rollup key, in key order, into the shard this transaction claimed). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
+COMMENT ON FUNCTION senate.roll_up_usage() IS 'Statement-level trigger on resource_usage: folds the statement''s inserted, updated or deleted rows into senate.usage_rollups (rows summed by hashing first, then upserted once per rollup key, in key order, into the shard this transaction claimed); rows without a cost are priced at the price in force at their created_at (0162). An UPDATE that leaves every rolled-up column as it was costs one hashed comparison and writes nothing.';
 
 -- define function public.reconcile_usage_rollups()
 CREATE OR REPLACE FUNCTION public.reconcile_usage_rollups()
@@ -176,7 +202,13 @@ CREATE OR REPLACE FUNCTION public.reconcile_usage_rollups()
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-    WITH from_usage AS (
+    WITH periods AS (
+        SELECT q.resource_type, q.priced_name, q.usd_per_unit, q.effective_from AS valid_from,
+               coalesce(lead(q.effective_from) OVER (PARTITION BY q.resource_type, q.priced_name
+                                                     ORDER BY q.effective_from),
+                        'infinity') AS valid_until
+        FROM senate.price_periods AS q
+    ), from_usage AS (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
                (u.created_at::timestamptz AT TIME ZONE senate.policy_time_zone())::date AS usage_day,
@@ -187,13 +219,25 @@ AS $function$
                sum(u.amount::numeric) AS amount,
                sum(coalesce(u.cost::numeric,
                             CASE u.resource_type::text
-                                WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
-                                WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                                WHEN 'llm_tokens' THEN u.amount::numeric
+                                    * CASE WHEN m.model IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, m.usd_per_token) END
+                                WHEN 'api_calls' THEN u.amount::numeric
+                                    * CASE WHEN p.provider IS NOT NULL
+                                           THEN coalesce(pr.usd_per_unit, p.usd_per_call) END END,
                             0)) AS cost,
                count(*) AS row_count
         FROM public.resource_usage AS u
         LEFT JOIN public.llm_models AS m ON m.model = u.model::text
         LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+        -- The price in force at created_at (0162): the period of the price's history that
+        -- contains it (a hash join on the priced name, then the few periods of that name).
+        LEFT JOIN periods AS pr
+          ON pr.resource_type = u.resource_type::text
+         AND pr.priced_name = CASE u.resource_type::text WHEN 'llm_tokens' THEN u.model::text
+                                                         WHEN 'api_calls' THEN u.provider::text END
+         AND u.created_at::timestamptz >= pr.valid_from
+         AND u.created_at::timestamptz < pr.valid_until
         WHERE u.entity_type IS NOT NULL AND u.entity_id IS NOT NULL AND u.resource_type IS NOT NULL
           AND u.created_at IS NOT NULL AND u.amount IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5
@@ -216,7 +260,7 @@ AS $function$
        OR coalesce(u.row_count, 0) <> coalesce(r.row_count, 0)
     ORDER BY 1, 2, 3, 4, 5
 $function$;
-COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs. No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
+COMMENT ON FUNCTION public.reconcile_usage_rollups() IS 'Proves the usage rollups equal resource_usage: returns every (entity, class, day, tier or provider) whose rolled-up amount, cost or row count differs, pricing usage without a cost at the price in force at its created_at (usage_price_periods, 0162). No rows means reconciled. Reads the whole usage table: an audit, not a hot-path call.';
 
 -- define view public.daily_spend
 CREATE OR REPLACE VIEW public.daily_spend AS
@@ -774,7 +818,9 @@ BEGIN
                AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
                AS bad_amount,
            m.model IS NOT NULL AS model_known, m.model_tier, m.usd_per_token,
+           m.price_effective_from AS model_price_from,
            p.provider IS NOT NULL AS provider_known, p.usd_per_call,
+           p.price_effective_from AS provider_price_from,
            et.known IS NOT NULL AS entity_type_known,
            rt.known IS NOT NULL AS resource_type_known,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
@@ -833,6 +879,16 @@ BEGIN
            OR v.usage_day IS NULL OR v.amount IS NULL THEN
             RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
         END IF;
+        -- The price in force at created_at (0162): the current price just read, unless the
+        -- usage is older than the latest price change; then one probe of the price's history.
+        IF v.cost_usd IS NULL AND v.created_at < v.model_price_from THEN
+            v.usd_per_token := coalesce(
+                senate.usage_price_at('llm_tokens', v.model, v.created_at), v.usd_per_token);
+        END IF;
+        IF v.cost_usd IS NULL AND v.created_at < v.provider_price_from THEN
+            v.usd_per_call := coalesce(
+                senate.usage_price_at('api_calls', v.provider, v.created_at), v.usd_per_call);
+        END IF;
         INSERT INTO senate.usage_rollups AS r
             (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
              amount_total, cost_total_usd, usage_rows)
@@ -869,6 +925,19 @@ BEGIN
                sum(u.amount::numeric) AS amount,
                sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
                sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
+               -- Rows without a cost, priced row by row at the price in force at created_at
+               -- (0162): a batch may straddle a price change.
+               sum(u.amount::numeric
+                   * CASE u.resource_type::text
+                         WHEN 'llm_tokens' THEN CASE WHEN pm.model IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pm.price_effective_from THEN pm.usd_per_token
+                             ELSE coalesce(senate.usage_price_at('llm_tokens', pm.model, u.created_at::timestamptz),
+                                           pm.usd_per_token) END
+                         WHEN 'api_calls' THEN CASE WHEN pp.provider IS NULL THEN NULL
+                             WHEN u.created_at::timestamptz >= pp.price_effective_from THEN pp.usd_per_call
+                             ELSE coalesce(senate.usage_price_at('api_calls', pp.provider, u.created_at::timestamptz),
+                                           pp.usd_per_call) END END)
+                   FILTER (WHERE u.cost IS NULL) AS unpriced_cost,
                count(u.amount) AS usage_rows,
                min(u.amount::numeric) FILTER (
                    WHERE u.corrects_usage_id IS NULL
@@ -919,6 +988,10 @@ BEGIN
                             || ' characters:2000'
                END) AS too_large
         FROM new_rows AS u
+        LEFT JOIN public.llm_models AS pm
+          ON u.resource_type::text = 'llm_tokens' AND pm.model = u.model::text
+        LEFT JOIN public.api_providers AS pp
+          ON u.resource_type::text = 'api_calls' AND pp.provider = u.provider::text
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
     k AS MATERIALIZED (
@@ -943,11 +1016,7 @@ BEGIN
                    ELSE '' END,
                v_shard,
                sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
+               sum(coalesce(g.cost_usd, 0) + coalesce(g.unpriced_cost, 0)),
                sum(g.usage_rows)
         FROM g
         LEFT JOIN public.llm_models AS m ON m.model = g.model
@@ -1021,7 +1090,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (0162: the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
 
 -- define function senate.refuse_forged_correction_row()
 CREATE OR REPLACE FUNCTION senate.refuse_forged_correction_row()

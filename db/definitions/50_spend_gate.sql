@@ -340,6 +340,17 @@ BEGIN
                         format('window %s..%s ended: a new %s began', t.window_start,
                                t.window_end - 1,
                                CASE t.kind WHEN 'daily_allowance' THEN 'day' ELSE 'budget period' END)
+                    WHEN t.kind = 'forecast' AND NOT p.throttle_on_forecast THEN
+                        'the policy no longer throttles on forecast (throttle_on_forecast is off)'
+                    WHEN t.kind = 'forecast' THEN
+                        CASE WHEN b.entity_id IS NOT NULL
+                                  AND fc.projected_spend < fc.effective_budget THEN
+                                 format('forecast within budget again: projected %s of effective '
+                                        'budget %s by %s at %s a day',
+                                        trim_scale(round(fc.projected_spend, 2)),
+                                        trim_scale(round(fc.effective_budget, 2)),
+                                        fc.period_end - 1, trim_scale(round(fc.daily_rate, 2)))
+                        END
                     WHEN b.entity_id IS NOT NULL AND s.spent <= x.allowance THEN
                         format('%s rose: spent %s of %s in %s..%s is within it again',
                                CASE t.kind WHEN 'daily_allowance' THEN 'daily allowance'
@@ -364,12 +375,20 @@ BEGIN
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
-                       WHEN 'period_budget' THEN senate.effective_class_budget(b, t.resource_type, p)
-                       ELSE coalesce(a.daily_allowance,
-                                     senate.derived_daily_allowance(
-                                         senate.effective_class_budget(b, t.resource_type, p),
-                                         pb.period_start, pb.period_end))
+                       WHEN 'daily_allowance' THEN
+                           coalesce(a.daily_allowance,
+                                    senate.derived_daily_allowance(
+                                        senate.effective_class_budget(b, t.resource_type, p),
+                                        pb.period_start, pb.period_end))
+                       ELSE senate.effective_class_budget(b, t.resource_type, p)
                    END AS allowance) AS x
+        -- Forecast throttles only: the runway of the class at p_as_of (one entity's rollups).
+        LEFT JOIN LATERAL (
+            SELECT f.projected_spend, f.effective_budget, f.daily_rate, f.period_end
+            FROM public.budget_forecast_as_of(p_as_of) AS f
+            WHERE t.kind = 'forecast'
+              AND f.entity_type = t.entity_type AND f.entity_id = t.entity_id
+              AND f.resource_type = t.resource_type) AS fc ON true
     )
     UPDATE public.spend_throttles AS t
     SET released_at = greatest(now(), t.throttled_at), release_reason = m.release_reason
@@ -379,7 +398,7 @@ BEGIN
     PERFORM set_config('jit', v_jit, true);
 END;
 $function$;
-COMMENT ON FUNCTION senate.release_lifted_throttles(text[],text[],timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget). Locks throttles in id order; returns the released throttles.';
+COMMENT ON FUNCTION senate.release_lifted_throttles(text[],text[],timestamp with time zone) IS 'Releases unreleased throttles of the listed entities (parallel arrays, or all when NULL) whose window ended by p_as_of, or whose window''s spend is within the current allowance again (daily allowance or effective budget); a forecast throttle when the projection at p_as_of (budget_forecast_as_of) is below the effective budget again or the policy no longer throttles on forecast. Locks throttles in id order; returns the released throttles.';
 
 -- define function senate.release_throttles_of_changed_envelopes()
 CREATE OR REPLACE FUNCTION senate.release_throttles_of_changed_envelopes()

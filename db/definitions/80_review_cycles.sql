@@ -226,7 +226,7 @@ BEGIN
         PERFORM senate.set_change_as_of(v_alert_time);
     END IF;
 
-    -- 2. New throttles.
+    -- 2. New throttles: daily allowance, period budget, and (0160) forecast.
     RETURN QUERY
     WITH pb AS (
         SELECT b.period_start, b.period_end
@@ -275,6 +275,23 @@ BEGIN
                       trim_scale(round(m.daily_allowance, 2)))
         FROM measured AS m
         WHERE m.day_spent > m.daily_allowance AND m.period_end - m.period_start > 1
+        UNION ALL
+        -- 0160: with throttle_on_forecast, an envelope whose runway says runs_out at the end of
+        -- the day (the time its alerts are judged at) is throttled for the rest of the period.
+        SELECT f.entity_type, f.entity_id, f.resource_type, 'forecast',
+               f.period_start, f.period_end, f.spent, coalesce(s.period_cost, 0),
+               f.effective_budget,
+               format('forecast: projected %s %s by %s at %s a day, over its effective budget '
+                      'of %s (spent %s); runs out about %s %s',
+                      trim_scale(round(f.projected_spend, 2)), f.resource_type, f.period_end - 1,
+                      trim_scale(round(f.daily_rate, 2)), trim_scale(round(f.effective_budget, 2)),
+                      trim_scale(round(f.spent, 2)),
+                      to_char(f.runs_out_local, 'YYYY-MM-DD HH24:00'), v_policy.time_zone)
+        FROM public.budget_forecast_as_of(v_alert_time) AS f
+        LEFT JOIN spend AS s
+          ON s.entity_type = f.entity_type AND s.entity_id = f.entity_id
+         AND s.resource_type = f.resource_type
+        WHERE v_policy.throttle_on_forecast AND f.runway_status = 'runs_out'
     ), placed AS (
         INSERT INTO public.spend_throttles AS t
             (entity_type, entity_id, resource_type, kind, window_start, window_end, spent,
@@ -322,7 +339,7 @@ BEGIN
     PERFORM set_config('jit', v_jit, true);
 END;
 $function$;
-COMMENT ON FUNCTION public.run_daily_check(date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 -- define function senate.lock_cycle(text,interval)
 CREATE OR REPLACE FUNCTION senate.lock_cycle(p_cycle text, p_wait interval DEFAULT '00:00:05'::interval)

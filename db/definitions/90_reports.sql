@@ -486,7 +486,7 @@ FROM public.budget_status AS b
 WHERE b.over_budget OR b.throttled
 ORDER BY b.over_budget AND b.throttled DESC, b.over_budget DESC, b.utilization DESC NULLS FIRST,
          b.entity_type, b.entity_id, b.resource_type;
-COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
+COMMENT ON VIEW public.over_budget_and_throttled IS 'Who is over budget and who is throttled, this budget period (budget_status): every entity and class that has spent more than its effective budget or is under an active throttle of the daily check, with its standing (over budget, throttled; over budget, not throttled yet; throttled, within budget: over a daily allowance, or forecast to run out when the policy throttles on forecast). Over budget and throttled first, then over budget, then throttled only; most over first within each.';
 COMMENT ON COLUMN public.over_budget_and_throttled.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.over_budget_and_throttled.entity_id IS 'Entity identifier.';
 COMMENT ON COLUMN public.over_budget_and_throttled.resource_type IS 'Resource class.';
@@ -623,3 +623,35 @@ COMMENT ON COLUMN public.cost_by_tier_and_provider.cost_usd IS 'Cost in the peri
 COMMENT ON COLUMN public.cost_by_tier_and_provider.cost_share IS 'cost_usd / the period''s total cost, as a fraction (NULL when the period cost nothing).';
 COMMENT ON COLUMN public.cost_by_tier_and_provider.usage_rows IS 'resource_usage rows in the period, in rows.';
 COMMENT ON COLUMN public.cost_by_tier_and_provider.entities IS 'Entities that used it in the period.';
+
+-- define view public.senate_report_runway
+CREATE OR REPLACE VIEW public.senate_report_runway AS
+SELECT f.entity_type,
+       f.entity_id,
+       f.resource_type,
+       f.unit,
+       trim_scale(round(f.effective_budget, 2)) AS effective_budget,
+       trim_scale(round(f.spent, 2)) AS spent,
+       trim_scale(round(f.daily_rate, 2)) AS daily_rate,
+       round((f.effective_budget - f.spent) / f.daily_rate, 2) AS runway_days,
+       round(f.projected_utilization, 2) AS projected_utilization,
+       f.runs_out_local,
+       f.runs_out_at,
+       f.period_end
+FROM public.budget_forecast AS f
+WHERE f.runway_status = 'runs_out'
+ORDER BY (f.effective_budget - f.spent) / f.daily_rate, f.entity_type, f.entity_id,
+         f.resource_type;
+COMMENT ON VIEW public.senate_report_runway IS 'Runway: entity and class pairs projected to run out before this budget period ends (budget_forecast.runway_status runs_out), soonest first; amounts rounded to 2 decimals for reading (exact values in budget_forecast).';
+COMMENT ON COLUMN public.senate_report_runway.entity_type IS 'Kind of entity.';
+COMMENT ON COLUMN public.senate_report_runway.entity_id IS 'Entity identifier.';
+COMMENT ON COLUMN public.senate_report_runway.resource_type IS 'Resource class.';
+COMMENT ON COLUMN public.senate_report_runway.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.senate_report_runway.effective_budget IS 'Effective budget this period, in unit (2 decimals).';
+COMMENT ON COLUMN public.senate_report_runway.spent IS 'Spend this period so far, today included, in unit (2 decimals).';
+COMMENT ON COLUMN public.senate_report_runway.daily_rate IS 'Estimated spend per day (budget_forecast.daily_rate), in unit per day (2 decimals).';
+COMMENT ON COLUMN public.senate_report_runway.runway_days IS '(effective_budget - spent) / daily_rate: days of spend left at that rate, in days (2 decimals).';
+COMMENT ON COLUMN public.senate_report_runway.projected_utilization IS 'Projected spend at period end / effective_budget, as a fraction (2 decimals: whole percent).';
+COMMENT ON COLUMN public.senate_report_runway.runs_out_local IS 'When it runs out at that rate, local wall-clock time in the policy time zone, to the hour.';
+COMMENT ON COLUMN public.senate_report_runway.runs_out_at IS 'When it runs out at that rate (timestamptz, exact).';
+COMMENT ON COLUMN public.senate_report_runway.period_end IS 'First day after the budget period (exclusive bound).';

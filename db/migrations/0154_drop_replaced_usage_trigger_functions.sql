@@ -15,6 +15,9 @@ $$;
 -- rollback points them at the re-created functions.
 DELETE FROM senate.function_access AS a
 WHERE a.function_name IN ('senate.refuse_forged_corrections', 'senate.settle_spend_reservations');
+-- squawk-ignore ban-drop-function
 DROP FUNCTION senate.validate_usage_inserts();
+-- squawk-ignore ban-drop-function
 DROP FUNCTION senate.refuse_forged_corrections();
+-- squawk-ignore ban-drop-function
 DROP FUNCTION senate.settle_spend_reservations();

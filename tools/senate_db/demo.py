@@ -10,6 +10,7 @@ that opens the same data. All the economics run in SQL; this module only drives 
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 import sys
 import time
@@ -71,6 +72,52 @@ def rebalance_text(summary: dict[str, Any] | None) -> str:
     rules = ", ".join(f"{int(summary.get(key, 0))} {label}" for key, label in RULES)
     reserve = _amount(summary.get("reserve_tokens_delta"))
     return f"Monday rebalance: {rules}; token reserve {reserve}"
+
+
+def _pct(value: Any) -> str:
+    return f"{Decimal(value) * 100:.1f} %"
+
+
+def backtest_lines(conn: psycopg.Connection[Any], first_day: dt.date) -> list[str]:
+    """How good the runway forecast was on the simulated history (forecast_backtest, 0161), in
+    two lines: the forecasts made at the start of each day with a full estimator window, in the
+    budget periods that have ended. Nothing when the database has no forecast_backtest."""
+    found = conn.execute(
+        "SELECT to_regprocedure('public.forecast_backtest(date, date)') IS NOT NULL, "
+        "(SELECT forecast_window_days FROM economics_policy WHERE is_active), "
+        "(SELECT period_start FROM budget_period_bounds())"
+    ).fetchone()
+    if found is None or not found[0]:
+        return []
+    window, current_start = int(found[1]), found[2]
+    from_day, to_day = first_day + dt.timedelta(days=window), current_start - dt.timedelta(days=1)
+    if to_day < from_day:
+        return []
+    rows = conn.execute(
+        "SELECT resource_type, unit, day_of_period, forecasts, wape, bias "
+        "FROM forecast_backtest(%s, %s) WHERE entity_type IS NULL "
+        "ORDER BY resource_type = 'llm_tokens' DESC, resource_type, day_of_period NULLS FIRST",
+        (from_day, to_day),
+    ).fetchall()
+    overall = [r for r in rows if r[2] is None and r[4] is not None]
+    if not overall:
+        return []
+    first = overall[0]
+    days = [r for r in rows if r[0] == first[0] and r[2] is not None and r[4] is not None]
+    detail = f"bias {Decimal(first[5]) * 100:+.1f} %"
+    if days:
+        detail += (
+            f"; {_pct(days[0][4])} on day {days[0][2]} of the period, "
+            f"{_pct(days[-1][4])} on day {days[-1][2]}"
+        )
+    errors = [f"{first[1]} {_pct(first[4])} ({detail})"]
+    errors += [f"{r[1]} {_pct(r[4])}" for r in overall[1:]]
+    return [
+        f"runway backtest, SELECT * FROM forecast_backtest('{from_day}', '{to_day}'): "
+        f"{sum(int(r[3]) for r in overall):,} forecasts at the start of a day vs what the "
+        "period spent",
+        f"  weighted error (WAPE) {', '.join(errors)}",
+    ]
 
 
 def week_lines(week: workload.WeekLog) -> list[str]:
@@ -135,6 +182,8 @@ def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, e
         f"rows, {totals[1]} proposals ({totals[2]} pending)",
         file=out,
     )
+    for line in backtest_lines(conn, setup.first_day):
+        print(line, file=out)
 
 
 def run(

@@ -26,6 +26,7 @@ from senate_db.report_format import (
     fmt_amount,
     fmt_bool,
     fmt_count,
+    fmt_local_hour,
     fmt_pct,
     fmt_roi,
     fmt_score,
@@ -35,6 +36,7 @@ from senate_db.report_format import (
     fmt_usd,
     fmt_weight,
     fmt_when,
+    fmt_whole_pct,
 )
 from senate_db.target import Target
 
@@ -127,6 +129,26 @@ SECTIONS: tuple[Section, ...] = (
             Column("throttled_until", "until", fmt_when, numeric=False),
         ),
         "throttled_until DESC, utilization DESC NULLS FIRST, entity_type, entity_id, resource_type",
+        per_class=True,
+    ),
+    Section(
+        "runway",
+        "Runway: projected to run out before the period ends, at the current daily rate",
+        "senate_report_runway",
+        (
+            KIND,
+            ENTITY,
+            CLASS,
+            Column("effective_budget", "budget", fmt_amount),
+            Column("spent", "spent", fmt_amount),
+            Column("daily_rate", "per day", fmt_amount),
+            UNIT,
+            Column("runway_days", "days left", fmt_score),
+            Column("projected_utilization", "projected", fmt_whole_pct),
+            Column("runs_out_local", "runs out (local)", fmt_local_hour, numeric=False),
+        ),
+        "runway_days, entity_type, entity_id, resource_type",
+        empty="nothing is projected to run out this period",
         per_class=True,
     ),
     Section(

@@ -64,6 +64,20 @@ def fmt_text(value: Any) -> str:
     return NONE if value is None else str(value)
 
 
+def fmt_whole_pct(value: Any) -> str:
+    """A fraction as a whole percentage (``1.44`` -> ``144 %``)."""
+    return NONE if value is None else f"{Decimal(value) * 100:.0f} %"
+
+
+def fmt_local_hour(value: Any) -> str:
+    """A local wall-clock time (policy time zone) to the hour, with its weekday."""
+    if value is None:
+        return NONE
+    if isinstance(value, dt.datetime):
+        return value.strftime("%a %Y-%m-%d %H:00")
+    return str(value)
+
+
 def fmt_when(value: Any) -> str:
     if value is None:
         return NONE
