@@ -32,6 +32,7 @@ FIGURES = (
     "deadlocks (SQLSTATE 40P01)",
     "can_spend, one entity",
     "budget_status, one entity",
+    "budget_forecast, one entity",
     "daily_spend, one day",
     "run_rebalance",
     "reconcile_usage_rollups()",

@@ -308,6 +308,7 @@ def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
         probe("can_spend, one entity", "probe_can_spend", peer=peers[0]),
         probe("budget_status, one entity", "probe_budget_status", peer=peers[1]),
         probe("can_spend, busiest entity", "probe_can_spend", busy, peers[2]),
+        probe("budget_forecast, one entity", "probe_budget_forecast"),
     ]
     daily = Probe("daily_spend, one day", compose("probe_daily_spend"))
     daily_calls = max(10, size.calls // 20)

@@ -88,6 +88,10 @@ SELECT * FROM public.can_spend({entity_type}, {entity_id}, 'llm_tokens', 1000)
 -- name: probe_budget_status
 SELECT * FROM public.budget_status WHERE entity_type = {entity_type} AND entity_id = {entity_id}
 
+-- name: probe_budget_forecast
+-- The runway of one entity (every class): the rollups of its window and period only.
+SELECT * FROM public.budget_forecast WHERE entity_type = {entity_type} AND entity_id = {entity_id}
+
 -- name: probe_daily_spend
 -- One day of daily_spend: yesterday in the policy's time zone.
 SELECT * FROM public.daily_spend
