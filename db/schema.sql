@@ -2089,6 +2089,25 @@ COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'House
 
 
 --
+-- Name: clear_entity_parent(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.clear_entity_parent(entity_type text, entity_id text, reason text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    SELECT senate.change_entity_parent($1, $2, NULL, NULL, $3, 'clear_entity_parent')
+$_$;
+
+
+--
+-- Name: FUNCTION clear_entity_parent(entity_type text, entity_id text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.clear_entity_parent(entity_type text, entity_id text, reason text) IS 'Removes an entity''s parent (it and its subtree leave the parent''s family; its own envelope and its descendants'' still apply) and returns the change_id of its entity_parent_changes row, ledgered with session_user and reason. Errors, nothing written: S3010 it has no parent, S2007/S2009 bad entity, 22023 reason missing, S2011 reason over 2000 characters, S3012 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
+
+
+--
 -- Name: compact_usage_rollups(date, date); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -3893,6 +3912,41 @@ COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id t
 
 
 --
+-- Name: set_entity_parent(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+BEGIN
+    IF $3 IS NULL
+       OR NOT EXISTS (SELECT 1 FROM public.entity_types AS e WHERE e.entity_type = $3) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2007', COLUMN = 'parent_type',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_type %s is not a kind of entity',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($3, 80)), 'NULL')),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S2007');
+    END IF;
+    IF $4 IS NULL OR pg_catalog.btrim($4, E' \t\n\r\f\v') = '' OR pg_catalog.length($4) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2009', COLUMN = 'parent_id',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_id must identify the parent '
+                                        '(1-200 characters, not blank), got %s',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($4, 80)), 'NULL')),
+            HINT = 'Pass the identifier of the parent entity.';
+    END IF;
+    RETURN senate.change_entity_parent($1, $2, $3, $4, $5, 'set_entity_parent');
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text) IS 'Puts an entity under a parent (any kind under any other; moves it if it had another parent) and returns the change_id of its entity_parent_changes row, or NULL when that was already its parent (nothing written). From then on the parent''s envelope, and every ancestor''s, bounds the spend of the entity and its subtree (can_spend, reserve_spend, budget_levels). Ledgered with session_user and reason. Errors, nothing written: S3009 a cycle (the parent is the entity or one of its descendants), S3011 a family deeper than 8 levels, S2007/S2009 entity or parent unknown kind or bad id, 22023 reason missing, S2011 reason over 2000 characters, S3012 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
+
+
+--
 -- Name: set_senate_setting(text, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -4884,6 +4938,117 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type text) IS 'The base budget of one resource class in a resource_budgets row (NULL for an unknown class).';
+
+
+--
+-- Name: change_entity_parent(text, text, text, text, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_reason text := senate.require_short_text('reason', p_reason, 2000);
+    v_old public.entity_parents;
+    v_above integer;
+    v_below integer;
+    v_id bigint;
+    v_types text[];
+    v_ids text[];
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    IF v_reason IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = pg_catalog.format('%s: reason must say why (1 to 2000 characters), got %s',
+                                        p_caller, coalesce(pg_catalog.quote_literal(p_reason), 'NULL')),
+            HINT = 'Pass the reason the tree changes; it is ledgered in entity_parent_changes.';
+    END IF;
+    -- The tree is changed by one transaction at a time (SHARE ROW EXCLUSIVE conflicts with
+    -- itself; readers and the spend gate take no lock on it), and each statement after the
+    -- lock sees every change committed before it: a snapshot taken before the lock would not.
+    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable')
+    THEN
+        PERFORM senate.raise_error('S3012',
+            pg_catalog.format('%s: a %s snapshot cannot see concurrent changes of the tree',
+                              p_caller,
+                              pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
+    END IF;
+    LOCK TABLE public.entity_parents IN SHARE ROW EXCLUSIVE MODE;
+
+    SELECT * INTO v_old FROM public.entity_parents AS p
+    WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    IF p_parent_type IS NULL THEN
+        IF NOT FOUND THEN
+            PERFORM senate.raise_error('S3010',
+                pg_catalog.format('%s: %s %s has no parent', p_caller, p_entity_type, p_entity_id));
+        END IF;
+        DELETE FROM public.entity_parents AS p
+        WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    ELSE
+        IF FOUND AND v_old.parent_type = p_parent_type AND v_old.parent_id = p_parent_id THEN
+            RETURN NULL;  -- already its parent: nothing changes, nothing is ledgered
+        END IF;
+        IF (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+           OR EXISTS (SELECT 1 FROM senate.entity_family AS f
+                      WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id
+                        AND f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id) THEN
+            PERFORM senate.raise_error('S3009',
+                pg_catalog.format('%s: %s %s cannot be the parent of %s %s: it is %s', p_caller,
+                                  p_parent_type, p_parent_id, p_entity_type, p_entity_id,
+                                  CASE WHEN (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+                                       THEN 'the entity itself' ELSE 'one of its descendants' END));
+        END IF;
+        -- Levels above the new parent, the link, and levels below the entity.
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_above FROM senate.entity_family AS f
+        WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id;
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_below FROM senate.entity_family AS f
+        WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id;
+        IF v_above + 1 + v_below > 7 THEN
+            PERFORM senate.raise_error('S3011',
+                pg_catalog.format('%s: %s %s under %s %s would make a family of %s levels; at most '
+                                  '8 are allowed', p_caller, p_entity_type, p_entity_id,
+                                  p_parent_type, p_parent_id, v_above + v_below + 2),
+                pg_catalog.format('%s %s has %s levels above it; %s %s has %s levels below it.',
+                                  p_parent_type, p_parent_id, v_above, p_entity_type, p_entity_id,
+                                  v_below));
+        END IF;
+        INSERT INTO public.entity_parents AS p
+            (entity_type, entity_id, parent_type, parent_id, set_by, set_at, reason)
+        VALUES (p_entity_type, p_entity_id, p_parent_type, p_parent_id, session_user,
+                pg_catalog.clock_timestamp(), v_reason)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET parent_type = excluded.parent_type, parent_id = excluded.parent_id,
+            set_by = excluded.set_by, set_at = excluded.set_at, reason = excluded.reason;
+    END IF;
+    INSERT INTO public.entity_parent_changes
+        (entity_type, entity_id, old_parent_type, old_parent_id, new_parent_type, new_parent_id,
+         changed_by, reason)
+    VALUES (p_entity_type, p_entity_id, v_old.parent_type, v_old.parent_id, p_parent_type,
+            p_parent_id, session_user, v_reason)
+    RETURNING change_id INTO v_id;
+    -- Whose rows change: the entity and its subtree (their chains of ancestors), and the old
+    -- and the new parent (each may have joined or left a family).
+    SELECT pg_catalog.array_agg(m.entity_type), pg_catalog.array_agg(m.entity_id)
+    INTO v_types, v_ids
+    FROM (SELECT f.entity_type, f.entity_id FROM senate.entity_family AS f
+          WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id
+          UNION
+          SELECT x.t, x.i
+          FROM (VALUES (p_entity_type, p_entity_id), (v_old.parent_type, v_old.parent_id),
+                       (p_parent_type, p_parent_id)) AS x (t, i)
+          WHERE x.t IS NOT NULL) AS m;
+    PERFORM senate.refresh_entity_family(v_types, v_ids);
+    RETURN v_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text) IS 'The body of set_entity_parent and clear_entity_parent (parent NULL): checks the arguments, takes the tree lock, refuses a cycle (S3009), a missing parent to clear (S3010) or a family deeper than 8 levels (S3011), writes entity_parents, ledgers the change in entity_parent_changes with session_user and the reason, and refreshes the closure senate.entity_family. Returns the change_id, NULL when the parent was already that one (nothing written).';
 
 
 --
@@ -7415,6 +7580,47 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trigger: one budget_ledger row (account entity_tier_budget) per changed tier cap, with the cause from senate.current_change_cause().';
+
+
+--
+-- Name: refresh_entity_family(text[], text[]); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refresh_entity_family(p_types text[], p_ids text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    DELETE FROM senate.entity_family AS f
+    USING unnest(p_types, p_ids) AS m (entity_type, entity_id)
+    WHERE f.entity_type = m.entity_type AND f.entity_id = m.entity_id;
+    -- Each of them that has a parent or a child: itself at depth 0, then up the parents.
+    INSERT INTO senate.entity_family (entity_type, entity_id, depth, ancestor_type, ancestor_id)
+    WITH RECURSIVE up (entity_type, entity_id, depth, ancestor_type, ancestor_id) AS (
+        SELECT m.entity_type, m.entity_id, 0, m.entity_type, m.entity_id
+        FROM unnest(p_types, p_ids) AS m (entity_type, entity_id)
+        WHERE EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.entity_type = m.entity_type AND p.entity_id = m.entity_id)
+           OR EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.parent_type = m.entity_type AND p.parent_id = m.entity_id)
+        UNION ALL
+        SELECT up.entity_type, up.entity_id, up.depth + 1, p.parent_type, p.parent_id
+        FROM up
+        JOIN public.entity_parents AS p
+          ON p.entity_type = up.ancestor_type AND p.entity_id = up.ancestor_id
+        WHERE up.depth < 7)
+    SELECT up.entity_type, up.entity_id, up.depth::smallint, up.ancestor_type, up.ancestor_id
+    FROM up
+    ORDER BY 1, 2, 3;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_entity_family(p_types text[], p_ids text[]); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refresh_entity_family(p_types text[], p_ids text[]) IS 'Rewrites the senate.entity_family rows (the tree''s closure) of the listed entities (parallel arrays of kinds and ids) from public.entity_parents: a row per level (itself at depth 0, then up the parents) for each that has a parent or a child, none for the others. Called by senate.change_entity_parent under its tree lock for the moved entity, its subtree, and its old and new parent.';
 
 
 --
@@ -11943,6 +12149,200 @@ ALTER TABLE public.economics_policy ALTER COLUMN policy_version ADD GENERATED AL
 
 
 --
+-- Name: entity_parent_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.entity_parent_changes (
+    change_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    old_parent_type text,
+    old_parent_id text,
+    new_parent_type text,
+    new_parent_id text,
+    changed_by text DEFAULT SESSION_USER NOT NULL,
+    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT entity_parent_changes_changes_something CHECK (((old_parent_type IS DISTINCT FROM new_parent_type) OR (old_parent_id IS DISTINCT FROM new_parent_id))),
+    CONSTRAINT entity_parent_changes_new_parent_whole CHECK (((new_parent_type IS NULL) = (new_parent_id IS NULL))),
+    CONSTRAINT entity_parent_changes_old_parent_whole CHECK (((old_parent_type IS NULL) = (old_parent_id IS NULL)))
+);
+
+
+--
+-- Name: TABLE entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.entity_parent_changes IS 'Append-only ledger of the family tree: one row per change of an entity''s parent (set, moved or cleared), with the parent before and after, the login that made it (session_user), when, and why. UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: COLUMN entity_parent_changes.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.change_id IS 'Order of the changes.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.entity_type IS 'Kind of the entity whose parent changed.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.entity_id IS 'Identifier of the entity whose parent changed.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.old_parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.old_parent_type IS 'Kind of its parent before; NULL when it had none.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.old_parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.old_parent_id IS 'Its parent before; NULL when it had none.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.new_parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.new_parent_type IS 'Kind of its parent after; NULL when cleared.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.new_parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.new_parent_id IS 'Its parent after; NULL when cleared.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.changed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.changed_by IS 'Login (session_user) that made the change.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.changed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.changed_at IS 'When the change was made (clock time).';
+
+
+--
+-- Name: COLUMN entity_parent_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.reason IS 'Why (1-2000 characters), as given to set_entity_parent / clear_entity_parent.';
+
+
+--
+-- Name: entity_parent_changes_change_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.entity_parent_changes ALTER COLUMN change_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.entity_parent_changes_change_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: entity_parents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.entity_parents (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    parent_type text NOT NULL,
+    parent_id text NOT NULL,
+    set_by text DEFAULT SESSION_USER NOT NULL,
+    set_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT entity_parents_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT entity_parents_not_itself CHECK (((parent_type <> entity_type) OR (parent_id <> entity_id))),
+    CONSTRAINT entity_parents_parent_id_check CHECK (((length(parent_id) >= 1) AND (length(parent_id) <= 200))),
+    CONSTRAINT entity_parents_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000)))
+);
+
+
+--
+-- Name: TABLE entity_parents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.entity_parents IS 'The family tree of entities (issue 19): an entity''s parent, any kind under any other, one parent, no cycles, at most 8 levels. A parent''s envelope bounds the spend of its whole subtree (can_spend, reserve_spend, budget_levels). Written only by set_entity_parent() and clear_entity_parent(), each change ledgered in entity_parent_changes. An entity without a row has no parent.';
+
+
+--
+-- Name: COLUMN entity_parents.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.entity_type IS 'Kind of the child entity.';
+
+
+--
+-- Name: COLUMN entity_parents.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.entity_id IS 'Child entity identifier (1-200 characters).';
+
+
+--
+-- Name: COLUMN entity_parents.parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.parent_type IS 'Kind of the parent entity (any kind).';
+
+
+--
+-- Name: COLUMN entity_parents.parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.parent_id IS 'Parent entity identifier (1-200 characters).';
+
+
+--
+-- Name: COLUMN entity_parents.set_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.set_by IS 'Login (session_user) that set the link.';
+
+
+--
+-- Name: COLUMN entity_parents.set_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.set_at IS 'When the link was set (clock time).';
+
+
+--
+-- Name: COLUMN entity_parents.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.reason IS 'Why the entity is under this parent (1-2000 characters), as given to set_entity_parent.';
+
+
+--
+-- Name: CONSTRAINT entity_parents_not_itself ON entity_parents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT entity_parents_not_itself ON public.entity_parents IS 'An entity is not its own parent (set_entity_parent refuses any cycle with S3009 before this).';
+
+
+--
 -- Name: entity_types; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -15138,6 +15538,63 @@ COMMENT ON COLUMN senate.cycle_locks.description IS 'What the lock serialises.';
 
 
 --
+-- Name: entity_family; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.entity_family (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    depth smallint NOT NULL,
+    ancestor_type text NOT NULL,
+    ancestor_id text NOT NULL,
+    CONSTRAINT entity_family_depth_check CHECK (((depth >= 0) AND (depth <= 7))),
+    CONSTRAINT entity_family_self_at_depth_0 CHECK (((depth = 0) = ((ancestor_type = entity_type) AND (ancestor_id = entity_id))))
+);
+
+
+--
+-- Name: TABLE entity_family; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.entity_family IS 'Closure of public.entity_parents, kept by set_entity_parent / clear_entity_parent: for every entity in a family (with a parent or a child), one row per level: depth 0 is itself, depth d its ancestor d levels up. An entity''s levels are one primary-key range; a level''s subtree (itself and its descendants) is one range of entity_family_ancestor_idx. Entities in no family have no row.';
+
+
+--
+-- Name: COLUMN entity_family.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_type IS 'Kind of the member entity.';
+
+
+--
+-- Name: COLUMN entity_family.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_id IS 'Member entity identifier.';
+
+
+--
+-- Name: COLUMN entity_family.depth; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.depth IS 'Levels up from the member (0 = itself, 1 = parent, ... at most 7).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_type IS 'Kind of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_id IS 'Identifier of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
 -- Name: error_codes; Type: TABLE; Schema: senate; Owner: -
 --
 
@@ -16116,6 +16573,22 @@ ALTER TABLE ONLY public.economics_policy
 
 
 --
+-- Name: entity_parent_changes entity_parent_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parent_changes
+    ADD CONSTRAINT entity_parent_changes_pkey PRIMARY KEY (change_id);
+
+
+--
+-- Name: entity_parents entity_parents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_pkey PRIMARY KEY (entity_type, entity_id);
+
+
+--
 -- Name: entity_types entity_types_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -16360,6 +16833,14 @@ ALTER TABLE ONLY senate.cycle_locks
 
 
 --
+-- Name: entity_family entity_family_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.entity_family
+    ADD CONSTRAINT entity_family_pkey PRIMARY KEY (entity_type, entity_id, depth);
+
+
+--
 -- Name: error_codes error_codes_error_name_key; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -16577,6 +17058,20 @@ CREATE UNIQUE INDEX economics_policy_one_active_idx ON public.economics_policy U
 --
 
 COMMENT ON INDEX public.economics_policy_one_active_idx IS 'At most one active policy row.';
+
+
+--
+-- Name: entity_parent_changes_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entity_parent_changes_entity_idx ON public.entity_parent_changes USING btree (entity_type, entity_id, change_id);
+
+
+--
+-- Name: entity_parents_parent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entity_parents_parent_idx ON public.entity_parents USING btree (parent_type, parent_id);
 
 
 --
@@ -16843,6 +17338,13 @@ CREATE INDEX world_model_gains_observed_idx ON public.world_model_gains USING bt
 --
 
 COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
+
+
+--
+-- Name: entity_family_ancestor_idx; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX entity_family_ancestor_idx ON senate.entity_family USING btree (ancestor_type, ancestor_id) INCLUDE (entity_type, entity_id, depth);
 
 
 --
@@ -17252,6 +17754,20 @@ COMMENT ON TRIGGER t10_refuse_ledger_changes ON public.budget_ledger IS 'The led
 
 
 --
+-- Name: entity_parent_changes t10_refuse_ledger_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_ledger_changes BEFORE DELETE OR UPDATE ON public.entity_parent_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_ledger_changes ON entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_ledger_changes ON public.entity_parent_changes IS 'The tree''s ledger is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
 -- Name: budget_ledger t10_refuse_ledger_truncate; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -17263,6 +17779,20 @@ CREATE TRIGGER t10_refuse_ledger_truncate BEFORE TRUNCATE ON public.budget_ledge
 --
 
 COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The ledger is append-only: TRUNCATE is refused.';
+
+
+--
+-- Name: entity_parent_changes t10_refuse_ledger_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_ledger_truncate BEFORE TRUNCATE ON public.entity_parent_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_ledger_truncate ON entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.entity_parent_changes IS 'The tree''s ledger is append-only: TRUNCATE is refused (S4001).';
 
 
 --
@@ -18195,6 +18725,22 @@ ALTER TABLE ONLY public.budget_snapshots
 
 ALTER TABLE ONLY public.budget_snapshots
     ADD CONSTRAINT budget_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: entity_parents entity_parents_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: entity_parents entity_parents_parent_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_parent_type_fkey FOREIGN KEY (parent_type) REFERENCES public.entity_types(entity_type);
 
 
 --

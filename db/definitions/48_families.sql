@@ -1,0 +1,178 @@
+-- db/definitions/48_families.sql -- Families: the tree of entities (a gap -> hypotheses -> analyses), its ledgered changes, and the levels the spend gate checks.
+--
+-- The current definition of each function and view below; the post-apply hook
+-- (db/migrations/post-apply_definitions.py) applies an object whenever its text here
+-- changes. Each object starts at its '-- define' line. See README, "Adding a migration".
+
+-- define function senate.refresh_entity_family(text[],text[])
+CREATE OR REPLACE FUNCTION senate.refresh_entity_family(p_types text[], p_ids text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    DELETE FROM senate.entity_family AS f
+    USING unnest(p_types, p_ids) AS m (entity_type, entity_id)
+    WHERE f.entity_type = m.entity_type AND f.entity_id = m.entity_id;
+    -- Each of them that has a parent or a child: itself at depth 0, then up the parents.
+    INSERT INTO senate.entity_family (entity_type, entity_id, depth, ancestor_type, ancestor_id)
+    WITH RECURSIVE up (entity_type, entity_id, depth, ancestor_type, ancestor_id) AS (
+        SELECT m.entity_type, m.entity_id, 0, m.entity_type, m.entity_id
+        FROM unnest(p_types, p_ids) AS m (entity_type, entity_id)
+        WHERE EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.entity_type = m.entity_type AND p.entity_id = m.entity_id)
+           OR EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.parent_type = m.entity_type AND p.parent_id = m.entity_id)
+        UNION ALL
+        SELECT up.entity_type, up.entity_id, up.depth + 1, p.parent_type, p.parent_id
+        FROM up
+        JOIN public.entity_parents AS p
+          ON p.entity_type = up.ancestor_type AND p.entity_id = up.ancestor_id
+        WHERE up.depth < 7)
+    SELECT up.entity_type, up.entity_id, up.depth::smallint, up.ancestor_type, up.ancestor_id
+    FROM up
+    ORDER BY 1, 2, 3;
+END;
+$function$;
+COMMENT ON FUNCTION senate.refresh_entity_family(text[],text[]) IS 'Rewrites the senate.entity_family rows (the tree''s closure) of the listed entities (parallel arrays of kinds and ids) from public.entity_parents: a row per level (itself at depth 0, then up the parents) for each that has a parent or a child, none for the others. Called by senate.change_entity_parent under its tree lock for the moved entity, its subtree, and its old and new parent.';
+
+-- define function senate.change_entity_parent(text,text,text,text,text,text)
+CREATE OR REPLACE FUNCTION senate.change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_reason text := senate.require_short_text('reason', p_reason, 2000);
+    v_old public.entity_parents;
+    v_above integer;
+    v_below integer;
+    v_id bigint;
+    v_types text[];
+    v_ids text[];
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    IF v_reason IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = pg_catalog.format('%s: reason must say why (1 to 2000 characters), got %s',
+                                        p_caller, coalesce(pg_catalog.quote_literal(p_reason), 'NULL')),
+            HINT = 'Pass the reason the tree changes; it is ledgered in entity_parent_changes.';
+    END IF;
+    -- The tree is changed by one transaction at a time (SHARE ROW EXCLUSIVE conflicts with
+    -- itself; readers and the spend gate take no lock on it), and each statement after the
+    -- lock sees every change committed before it: a snapshot taken before the lock would not.
+    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable')
+    THEN
+        PERFORM senate.raise_error('S3012',
+            pg_catalog.format('%s: a %s snapshot cannot see concurrent changes of the tree',
+                              p_caller,
+                              pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
+    END IF;
+    LOCK TABLE public.entity_parents IN SHARE ROW EXCLUSIVE MODE;
+
+    SELECT * INTO v_old FROM public.entity_parents AS p
+    WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    IF p_parent_type IS NULL THEN
+        IF NOT FOUND THEN
+            PERFORM senate.raise_error('S3010',
+                pg_catalog.format('%s: %s %s has no parent', p_caller, p_entity_type, p_entity_id));
+        END IF;
+        DELETE FROM public.entity_parents AS p
+        WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    ELSE
+        IF FOUND AND v_old.parent_type = p_parent_type AND v_old.parent_id = p_parent_id THEN
+            RETURN NULL;  -- already its parent: nothing changes, nothing is ledgered
+        END IF;
+        IF (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+           OR EXISTS (SELECT 1 FROM senate.entity_family AS f
+                      WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id
+                        AND f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id) THEN
+            PERFORM senate.raise_error('S3009',
+                pg_catalog.format('%s: %s %s cannot be the parent of %s %s: it is %s', p_caller,
+                                  p_parent_type, p_parent_id, p_entity_type, p_entity_id,
+                                  CASE WHEN (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+                                       THEN 'the entity itself' ELSE 'one of its descendants' END));
+        END IF;
+        -- Levels above the new parent, the link, and levels below the entity.
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_above FROM senate.entity_family AS f
+        WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id;
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_below FROM senate.entity_family AS f
+        WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id;
+        IF v_above + 1 + v_below > 7 THEN
+            PERFORM senate.raise_error('S3011',
+                pg_catalog.format('%s: %s %s under %s %s would make a family of %s levels; at most '
+                                  '8 are allowed', p_caller, p_entity_type, p_entity_id,
+                                  p_parent_type, p_parent_id, v_above + v_below + 2),
+                pg_catalog.format('%s %s has %s levels above it; %s %s has %s levels below it.',
+                                  p_parent_type, p_parent_id, v_above, p_entity_type, p_entity_id,
+                                  v_below));
+        END IF;
+        INSERT INTO public.entity_parents AS p
+            (entity_type, entity_id, parent_type, parent_id, set_by, set_at, reason)
+        VALUES (p_entity_type, p_entity_id, p_parent_type, p_parent_id, session_user,
+                pg_catalog.clock_timestamp(), v_reason)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET parent_type = excluded.parent_type, parent_id = excluded.parent_id,
+            set_by = excluded.set_by, set_at = excluded.set_at, reason = excluded.reason;
+    END IF;
+    INSERT INTO public.entity_parent_changes
+        (entity_type, entity_id, old_parent_type, old_parent_id, new_parent_type, new_parent_id,
+         changed_by, reason)
+    VALUES (p_entity_type, p_entity_id, v_old.parent_type, v_old.parent_id, p_parent_type,
+            p_parent_id, session_user, v_reason)
+    RETURNING change_id INTO v_id;
+    -- Whose rows change: the entity and its subtree (their chains of ancestors), and the old
+    -- and the new parent (each may have joined or left a family).
+    SELECT pg_catalog.array_agg(m.entity_type), pg_catalog.array_agg(m.entity_id)
+    INTO v_types, v_ids
+    FROM (SELECT f.entity_type, f.entity_id FROM senate.entity_family AS f
+          WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id
+          UNION
+          SELECT x.t, x.i
+          FROM (VALUES (p_entity_type, p_entity_id), (v_old.parent_type, v_old.parent_id),
+                       (p_parent_type, p_parent_id)) AS x (t, i)
+          WHERE x.t IS NOT NULL) AS m;
+    PERFORM senate.refresh_entity_family(v_types, v_ids);
+    RETURN v_id;
+END;
+$function$;
+COMMENT ON FUNCTION senate.change_entity_parent(text,text,text,text,text,text) IS 'The body of set_entity_parent and clear_entity_parent (parent NULL): checks the arguments, takes the tree lock, refuses a cycle (S3009), a missing parent to clear (S3010) or a family deeper than 8 levels (S3011), writes entity_parents, ledgers the change in entity_parent_changes with session_user and the reason, and refreshes the closure senate.entity_family. Returns the change_id, NULL when the parent was already that one (nothing written).';
+
+-- define function public.set_entity_parent(text,text,text,text,text)
+CREATE OR REPLACE FUNCTION public.set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF $3 IS NULL
+       OR NOT EXISTS (SELECT 1 FROM public.entity_types AS e WHERE e.entity_type = $3) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2007', COLUMN = 'parent_type',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_type %s is not a kind of entity',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($3, 80)), 'NULL')),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S2007');
+    END IF;
+    IF $4 IS NULL OR pg_catalog.btrim($4, E' \t\n\r\f\v') = '' OR pg_catalog.length($4) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2009', COLUMN = 'parent_id',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_id must identify the parent '
+                                        '(1-200 characters, not blank), got %s',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($4, 80)), 'NULL')),
+            HINT = 'Pass the identifier of the parent entity.';
+    END IF;
+    RETURN senate.change_entity_parent($1, $2, $3, $4, $5, 'set_entity_parent');
+END;
+$function$;
+COMMENT ON FUNCTION public.set_entity_parent(text,text,text,text,text) IS 'Puts an entity under a parent (any kind under any other; moves it if it had another parent) and returns the change_id of its entity_parent_changes row, or NULL when that was already its parent (nothing written). From then on the parent''s envelope, and every ancestor''s, bounds the spend of the entity and its subtree (can_spend, reserve_spend, budget_levels). Ledgered with session_user and reason. Errors, nothing written: S3009 a cycle (the parent is the entity or one of its descendants), S3011 a family deeper than 8 levels, S2007/S2009 entity or parent unknown kind or bad id, 22023 reason missing, S2011 reason over 2000 characters, S3012 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
+
+-- define function public.clear_entity_parent(text,text,text)
+CREATE OR REPLACE FUNCTION public.clear_entity_parent(entity_type text, entity_id text, reason text)
+ RETURNS bigint
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT senate.change_entity_parent($1, $2, NULL, NULL, $3, 'clear_entity_parent')
+$function$;
+COMMENT ON FUNCTION public.clear_entity_parent(text,text,text) IS 'Removes an entity''s parent (it and its subtree leave the parent''s family; its own envelope and its descendants'' still apply) and returns the change_id of its entity_parent_changes row, ledgered with session_user and reason. Errors, nothing written: S3010 it has no parent, S2007/S2009 bad entity, 22023 reason missing, S2011 reason over 2000 characters, S3012 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
