@@ -51,6 +51,7 @@ ADDED = (
     # that change it.
     "entity_parent",
     "entity_family",
+    "family_levels(",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
@@ -75,6 +76,11 @@ CHANGED: dict[str, str] = {
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments",
     "senate_report_reserve": "column comment",
+    # Nested budgets (issue 19): every level of a family enforced.
+    "can_spend(": "checks the envelope of every ancestor too (over_ancestor_budget, the binding "
+    "level); an entity in no family: one index probe, the same answers",
+    "reserve_spend(": "holds within every ancestor's envelope, locking the family's envelopes in "
+    "key order",
 }
 
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$")

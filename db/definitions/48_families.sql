@@ -176,3 +176,50 @@ AS $function$
     SELECT senate.change_entity_parent($1, $2, NULL, NULL, $3, 'clear_entity_parent')
 $function$;
 COMMENT ON FUNCTION public.clear_entity_parent(text,text,text) IS 'Removes an entity''s parent (it and its subtree leave the parent''s family; its own envelope and its descendants'' still apply) and returns the change_id of its entity_parent_changes row, ledgered with session_user and reason. Errors, nothing written: S3010 it has no parent, S2007/S2009 bad entity, 22023 reason missing, S2011 reason over 2000 characters, S3012 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
+
+-- define function senate.family_levels(text,text,text,date,date,timestamp with time zone)
+CREATE OR REPLACE FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone)
+ RETURNS TABLE(depth integer, level_type text, level_id text, effective_budget numeric, spent numeric, held numeric, headroom numeric)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+#variable_conflict use_column
+BEGIN
+    -- Each level of the entity's family that has an envelope (depth 0 = the entity itself),
+    -- its effective budget for the class, and what its whole subtree (the level and every
+    -- descendant) spent in the period and holds open: an ancestor's envelope bounds them all.
+    RETURN QUERY
+    SELECT l.depth::integer,
+           l.ancestor_type,
+           l.ancestor_id,
+           e.effective_budget,
+           s.spent,
+           h.held,
+           greatest(e.effective_budget - s.spent - h.held, 0)
+    FROM senate.entity_family AS l
+    JOIN public.resource_budgets AS b
+      ON b.entity_type = l.ancestor_type AND b.entity_id = l.ancestor_id
+    CROSS JOIN (SELECT p FROM public.economics_policy AS p WHERE p.is_active) AS pol
+    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, p_resource_type, pol.p)
+                                   AS effective_budget) AS e
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_total), 0) AS spent
+        FROM senate.entity_family AS m
+        JOIN senate.usage_rollups AS r
+          ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+        WHERE m.ancestor_type = l.ancestor_type AND m.ancestor_id = l.ancestor_id
+          AND r.resource_type = p_resource_type
+          AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held
+        FROM senate.entity_family AS m
+        JOIN public.spend_reservations AS o
+          ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+        WHERE m.ancestor_type = l.ancestor_type AND m.ancestor_id = l.ancestor_id
+          AND o.resource_type = p_resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
+    WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
+    ORDER BY l.depth;
+END;
+$function$;
+COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
