@@ -10897,6 +10897,513 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+
+
+--
+-- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_reservations (
+    reservation_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    model_tier text,
+    amount numeric NOT NULL,
+    reserved_by text NOT NULL,
+    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    settled_at timestamp with time zone,
+    settled_amount numeric,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
+    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
+    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
+    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
+);
+
+
+--
+-- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
+
+
+--
+-- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
+
+
+--
+-- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
+
+
+--
+-- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
+
+
+--
+-- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
+
+
+--
+-- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
+
+
+--
+-- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
+-- Name: entity_family; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.entity_family (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    depth smallint NOT NULL,
+    ancestor_type text NOT NULL,
+    ancestor_id text NOT NULL,
+    CONSTRAINT entity_family_depth_check CHECK (((depth >= 0) AND (depth <= 7))),
+    CONSTRAINT entity_family_self_at_depth_0 CHECK (((depth = 0) = ((ancestor_type = entity_type) AND (ancestor_id = entity_id))))
+);
+
+
+--
+-- Name: TABLE entity_family; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.entity_family IS 'Closure of public.entity_parents, kept by set_entity_parent / clear_entity_parent: for every entity in a family (with a parent or a child), one row per level: depth 0 is itself, depth d its ancestor d levels up. An entity''s levels are one primary-key range; a level''s subtree (itself and its descendants) is one range of entity_family_ancestor_idx. Entities in no family have no row.';
+
+
+--
+-- Name: COLUMN entity_family.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_type IS 'Kind of the member entity.';
+
+
+--
+-- Name: COLUMN entity_family.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_id IS 'Member entity identifier.';
+
+
+--
+-- Name: COLUMN entity_family.depth; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.depth IS 'Levels up from the member (0 = itself, 1 = parent, ... at most 7).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_type IS 'Kind of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_id IS 'Identifier of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
+-- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.usage_rollups (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    usage_day date NOT NULL,
+    resource_subclass text NOT NULL,
+    shard smallint NOT NULL,
+    amount_total numeric DEFAULT 0 NOT NULL,
+    cost_total_usd numeric DEFAULT 0 NOT NULL,
+    usage_rows bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
+);
+
+
+--
+-- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
+
+
+--
+-- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+
+
+--
+-- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
+
+
+--
+-- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
+
+
+--
+-- Name: budget_levels; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_levels AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    level,
+    level_entity_type,
+    level_entity_id,
+    period_start,
+    period_end,
+    effective_budget,
+    spent,
+    held,
+    available,
+    (row_number() OVER (PARTITION BY entity_type, entity_id, resource_type ORDER BY available, level) = 1) AS binds,
+    subtree_entities
+   FROM ( SELECT e.entity_type,
+            e.entity_id,
+            t.resource_type,
+            t.unit,
+            lv.level,
+            lv.level_type AS level_entity_type,
+            lv.level_id AS level_entity_id,
+            pb.period_start,
+            pb.period_end,
+            ce.effective_budget,
+            s.spent,
+            h.held,
+            GREATEST(((ce.effective_budget - s.spent) - h.held), (0)::numeric) AS available,
+            s.members AS subtree_entities
+           FROM (((((((public.resource_budgets e
+             CROSS JOIN public.resource_types t)
+             CROSS JOIN ( SELECT p.*::public.economics_policy AS policy,
+                    bounds.period_start,
+                    bounds.period_end
+                   FROM (public.economics_policy p
+                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+                  WHERE p.is_active) pb)
+             CROSS JOIN LATERAL ( SELECT 0 AS level,
+                    e.entity_type AS level_type,
+                    e.entity_id AS level_id
+                UNION ALL
+                 SELECT (f.depth)::integer AS depth,
+                    f.ancestor_type,
+                    f.ancestor_id
+                   FROM senate.entity_family f
+                  WHERE ((f.entity_type = e.entity_type) AND (f.entity_id = e.entity_id) AND (f.depth > 0))) lv)
+             JOIN public.resource_budgets lb ON (((lb.entity_type = lv.level_type) AND (lb.entity_id = lv.level_id))))
+             CROSS JOIN LATERAL ( SELECT senate.effective_class_budget(lb.*, t.resource_type, pb.policy) AS effective_budget) ce)
+             CROSS JOIN LATERAL ( SELECT (count(DISTINCT ROW(m.entity_type, m.entity_id)))::integer AS members,
+                    COALESCE(sum(r.amount_total), (0)::numeric) AS spent
+                   FROM (( SELECT lv.level_type AS entity_type,
+                            lv.level_id AS entity_id
+                        UNION ALL
+                         SELECT d.entity_type,
+                            d.entity_id
+                           FROM senate.entity_family d
+                          WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
+                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = t.resource_type) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
+             CROSS JOIN LATERAL ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS held
+                   FROM (( SELECT lv.level_type AS entity_type,
+                            lv.level_id AS entity_id
+                        UNION ALL
+                         SELECT d.entity_type,
+                            d.entity_id
+                           FROM senate.entity_family d
+                          WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
+                     JOIN public.spend_reservations o ON (((o.entity_type = m.entity_type) AND (o.entity_id = m.entity_id))))
+                  WHERE ((o.resource_type = t.resource_type) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)) x;
+
+
+--
+-- Name: VIEW budget_levels; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_levels IS 'Every budget that applies to an entity''s spend, per resource class, in the current budget period: its own envelope (level 0) and, when it is in a family (entity_parents), each ancestor''s that has an envelope (level 1 = parent, 2 = grandparent, ...). A level''s spend and holds are its whole subtree''s (itself and every descendant), so available is what that level still lets the entity spend; binds marks the level with the least available (the nearest on a tie): the one that stops the entity first, as can_spend and reserve_spend judge it (tier caps aside: budget_tier_status). An entity in no family has one row per class, its own envelope, binding. Filter by entity_type and entity_id (and resource_type); ancestors without an envelope cap nothing and are not listed. Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_levels.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.entity_type IS 'Kind of the entity whose spend is bounded.';
+
+
+--
+-- Name: COLUMN budget_levels.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bounded.';
+
+
+--
+-- Name: COLUMN budget_levels.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+
+
+--
+-- Name: COLUMN budget_levels.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_levels.level; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level IS 'Levels up from the entity: 0 its own envelope, 1 its parent''s, 2 its grandparent''s, ...';
+
+
+--
+-- Name: COLUMN budget_levels.level_entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level_entity_type IS 'Kind of the entity whose envelope this level is (the entity itself at level 0).';
+
+
+--
+-- Name: COLUMN budget_levels.level_entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level_entity_id IS 'Entity whose envelope this level is (the entity itself at level 0).';
+
+
+--
+-- Name: COLUMN budget_levels.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_levels.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_levels.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.effective_budget IS 'Effective budget of the level''s envelope for the class (as budget_status), in unit.';
+
+
+--
+-- Name: COLUMN budget_levels.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.spent IS 'Spend of the level''s whole subtree (the level''s entity and all its descendants) in the period, in unit (from senate.usage_rollups).';
+
+
+--
+-- Name: COLUMN budget_levels.held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.held IS 'Amount held by open reservations anywhere in the level''s subtree, in unit.';
+
+
+--
+-- Name: COLUMN budget_levels.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.available IS 'effective_budget - spent - held, floored at 0, in unit: what this level still lets the entity (or any of its subtree) spend.';
+
+
+--
+-- Name: COLUMN budget_levels.binds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.binds IS 'True for the level with the least available (the nearest on a tie): the level that stops the entity''s spending first.';
+
+
+--
+-- Name: COLUMN budget_levels.subtree_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.subtree_entities IS 'Entities in the level''s subtree (itself included), a count.';
+
+
+--
 -- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -11093,56 +11600,6 @@ COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, i
 --
 
 COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
-
-
---
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
 
 
 --
@@ -11516,131 +11973,6 @@ COMMENT ON COLUMN public.resource_daily_allowances.note IS 'Why it was set.';
 
 
 --
--- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.spend_reservations (
-    reservation_id bigint NOT NULL,
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    model_tier text,
-    amount numeric NOT NULL,
-    reserved_by text NOT NULL,
-    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    settled_at timestamp with time zone,
-    settled_amount numeric,
-    released_at timestamp with time zone,
-    release_reason text,
-    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
-    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
-    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
-    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
-    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
-    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
-);
-
-
---
--- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
-
-
---
--- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
-
-
---
--- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
-
-
---
--- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
-
-
---
--- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
-
-
---
--- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
-
-
---
--- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
-
-
---
--- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
-
-
---
--- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
-
-
---
--- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
-
-
---
--- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
-
-
---
--- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
-
-
---
--- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
-
-
---
 -- Name: budget_status; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -11948,94 +12280,6 @@ COMMENT ON COLUMN public.budget_tier_status.utilization IS 'spent / effective_bu
 --
 
 COMMENT ON COLUMN public.budget_tier_status.over_budget IS 'True when the tier''s spend exceeds its effective cap.';
-
-
---
--- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.usage_rollups (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    usage_day date NOT NULL,
-    resource_subclass text NOT NULL,
-    shard smallint NOT NULL,
-    amount_total numeric DEFAULT 0 NOT NULL,
-    cost_total_usd numeric DEFAULT 0 NOT NULL,
-    usage_rows bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
-
-
---
--- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
-
-
---
--- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
-
-
---
--- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
-
-
---
--- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
-
-
---
--- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
-
-
---
--- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
-
-
---
--- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
-
-
---
--- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
-
-
---
--- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
 
 
 --
@@ -15684,63 +15928,6 @@ COMMENT ON COLUMN senate.cycle_locks.cycle IS 'Name of the cycle (its function).
 --
 
 COMMENT ON COLUMN senate.cycle_locks.description IS 'What the lock serialises.';
-
-
---
--- Name: entity_family; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.entity_family (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    depth smallint NOT NULL,
-    ancestor_type text NOT NULL,
-    ancestor_id text NOT NULL,
-    CONSTRAINT entity_family_depth_check CHECK (((depth >= 0) AND (depth <= 7))),
-    CONSTRAINT entity_family_self_at_depth_0 CHECK (((depth = 0) = ((ancestor_type = entity_type) AND (ancestor_id = entity_id))))
-);
-
-
---
--- Name: TABLE entity_family; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.entity_family IS 'Closure of public.entity_parents, kept by set_entity_parent / clear_entity_parent: for every entity in a family (with a parent or a child), one row per level: depth 0 is itself, depth d its ancestor d levels up. An entity''s levels are one primary-key range; a level''s subtree (itself and its descendants) is one range of entity_family_ancestor_idx. Entities in no family have no row.';
-
-
---
--- Name: COLUMN entity_family.entity_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.entity_family.entity_type IS 'Kind of the member entity.';
-
-
---
--- Name: COLUMN entity_family.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.entity_family.entity_id IS 'Member entity identifier.';
-
-
---
--- Name: COLUMN entity_family.depth; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.entity_family.depth IS 'Levels up from the member (0 = itself, 1 = parent, ... at most 7).';
-
-
---
--- Name: COLUMN entity_family.ancestor_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.entity_family.ancestor_type IS 'Kind of the ancestor at this depth (the member itself at depth 0).';
-
-
---
--- Name: COLUMN entity_family.ancestor_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.entity_family.ancestor_id IS 'Identifier of the ancestor at this depth (the member itself at depth 0).';
 
 
 --

@@ -52,6 +52,7 @@ ADDED = (
     "entity_parent",
     "entity_family",
     "family_levels(",
+    "budget_levels",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",

@@ -223,3 +223,91 @@ BEGIN
 END;
 $function$;
 COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
+
+-- define view public.budget_levels
+CREATE OR REPLACE VIEW public.budget_levels AS
+SELECT x.entity_type, x.entity_id, x.resource_type, x.unit, x.level, x.level_entity_type,
+       x.level_entity_id, x.period_start, x.period_end, x.effective_budget, x.spent, x.held,
+       x.available,
+       row_number() OVER (PARTITION BY x.entity_type, x.entity_id, x.resource_type
+                          ORDER BY x.available, x.level) = 1 AS binds,
+       x.subtree_entities
+FROM (
+    SELECT e.entity_type,
+           e.entity_id,
+           t.resource_type,
+           t.unit,
+           lv.level,
+           lv.level_type AS level_entity_type,
+           lv.level_id AS level_entity_id,
+           pb.period_start,
+           pb.period_end,
+           ce.effective_budget,
+           s.spent,
+           h.held,
+           greatest(ce.effective_budget - s.spent - h.held, 0) AS available,
+           s.members AS subtree_entities
+    FROM public.resource_budgets AS e
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT p AS policy, bounds.period_start, bounds.period_end
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    -- The levels of the entity: itself (0), then each ancestor (senate.entity_family).
+    CROSS JOIN LATERAL (
+        SELECT 0 AS level, e.entity_type AS level_type, e.entity_id AS level_id
+        UNION ALL
+        SELECT f.depth::integer, f.ancestor_type, f.ancestor_id
+        FROM senate.entity_family AS f
+        WHERE f.entity_type = e.entity_type AND f.entity_id = e.entity_id AND f.depth > 0
+    ) AS lv
+    -- A level applies when it has an envelope.
+    JOIN public.resource_budgets AS lb
+      ON lb.entity_type = lv.level_type AND lb.entity_id = lv.level_id
+    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(lb, t.resource_type, pb.policy)
+                                   AS effective_budget) AS ce
+    -- A level's spend and holds are its whole subtree's: itself and every descendant.
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT (m.entity_type, m.entity_id))::integer AS members,
+               coalesce(sum(r.amount_total), 0) AS spent
+        FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
+              UNION ALL
+              SELECT d.entity_type, d.entity_id
+              FROM senate.entity_family AS d
+              WHERE d.ancestor_type = lv.level_type AND d.ancestor_id = lv.level_id
+                AND d.depth > 0) AS m
+        LEFT JOIN senate.usage_rollups AS r
+          ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+         AND r.resource_type = t.resource_type
+         AND r.usage_day >= pb.period_start AND r.usage_day < pb.period_end
+    ) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held
+        FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
+              UNION ALL
+              SELECT d.entity_type, d.entity_id
+              FROM senate.entity_family AS d
+              WHERE d.ancestor_type = lv.level_type AND d.ancestor_id = lv.level_id
+                AND d.depth > 0) AS m
+        JOIN public.spend_reservations AS o
+          ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+        WHERE o.resource_type = t.resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
+    ) AS h
+) AS x;
+COMMENT ON VIEW public.budget_levels IS 'Every budget that applies to an entity''s spend, per resource class, in the current budget period: its own envelope (level 0) and, when it is in a family (entity_parents), each ancestor''s that has an envelope (level 1 = parent, 2 = grandparent, ...). A level''s spend and holds are its whole subtree''s (itself and every descendant), so available is what that level still lets the entity spend; binds marks the level with the least available (the nearest on a tie): the one that stops the entity first, as can_spend and reserve_spend judge it (tier caps aside: budget_tier_status). An entity in no family has one row per class, its own envelope, binding. Filter by entity_type and entity_id (and resource_type); ancestors without an envelope cap nothing and are not listed. Columns are only ever appended.';
+COMMENT ON COLUMN public.budget_levels.entity_type IS 'Kind of the entity whose spend is bounded.';
+COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bounded.';
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_levels.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.budget_levels.level IS 'Levels up from the entity: 0 its own envelope, 1 its parent''s, 2 its grandparent''s, ...';
+COMMENT ON COLUMN public.budget_levels.level_entity_type IS 'Kind of the entity whose envelope this level is (the entity itself at level 0).';
+COMMENT ON COLUMN public.budget_levels.level_entity_id IS 'Entity whose envelope this level is (the entity itself at level 0).';
+COMMENT ON COLUMN public.budget_levels.period_start IS 'First day of the current budget period (policy time zone).';
+COMMENT ON COLUMN public.budget_levels.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+COMMENT ON COLUMN public.budget_levels.effective_budget IS 'Effective budget of the level''s envelope for the class (as budget_status), in unit.';
+COMMENT ON COLUMN public.budget_levels.spent IS 'Spend of the level''s whole subtree (the level''s entity and all its descendants) in the period, in unit (from senate.usage_rollups).';
+COMMENT ON COLUMN public.budget_levels.held IS 'Amount held by open reservations anywhere in the level''s subtree, in unit.';
+COMMENT ON COLUMN public.budget_levels.available IS 'effective_budget - spent - held, floored at 0, in unit: what this level still lets the entity (or any of its subtree) spend.';
+COMMENT ON COLUMN public.budget_levels.binds IS 'True for the level with the least available (the nearest on a tie): the level that stops the entity''s spending first.';
+COMMENT ON COLUMN public.budget_levels.subtree_entities IS 'Entities in the level''s subtree (itself included), a count.';

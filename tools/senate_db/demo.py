@@ -93,8 +93,10 @@ def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, e
     setup = workload.generate(conn, seed, size)
     days = setup.days
     print(
-        f"workload: {setup.entities} entities ({setup.envelopes} with envelopes), "
-        f"{len(days)} days from {setup.first_day} to {setup.last_day}",
+        f"workload: {setup.entities} entities ({setup.envelopes} with envelopes; "
+        f"{setup.family_members} in {setup.families} families of a knowledge gap, its "
+        f"hypotheses and their analyses), {len(days)} days from {setup.first_day} to "
+        f"{setup.last_day}",
         file=out,
     )
     steps = workload.cycle_steps(conn)
