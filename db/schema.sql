@@ -75,10 +75,14 @@ CREATE TABLE public.economics_policy (
     max_open_holds_per_login integer DEFAULT 1000 NOT NULL,
     forecast_window_days integer DEFAULT 14 NOT NULL,
     forecast_alert_thresholds numeric[] DEFAULT '{1.0}'::numeric[] NOT NULL,
+    family_lending_limit numeric DEFAULT 0.25 NOT NULL,
+    family_borrowing_limit numeric DEFAULT 0.25 NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
     CONSTRAINT economics_policy_deferral_period_positive CHECK (((deferral_period > '00:00:00'::interval) AND (deferral_period <= '366 days'::interval))),
+    CONSTRAINT economics_policy_family_borrowing_limit_range CHECK (((family_borrowing_limit >= (0)::numeric) AND (family_borrowing_limit <= (1)::numeric))),
+    CONSTRAINT economics_policy_family_lending_limit_range CHECK (((family_lending_limit >= (0)::numeric) AND (family_lending_limit <= (1)::numeric))),
     CONSTRAINT economics_policy_forecast_alert_thresholds_range CHECK ((((cardinality(forecast_alert_thresholds) >= 1) AND (cardinality(forecast_alert_thresholds) <= 10)) AND (array_ndims(forecast_alert_thresholds) = 1) AND (array_position(forecast_alert_thresholds, NULL::numeric) IS NULL) AND ((0)::numeric < ALL (forecast_alert_thresholds)) AND ((10)::numeric >= ALL (forecast_alert_thresholds)))),
     CONSTRAINT economics_policy_forecast_window_days_range CHECK (((forecast_window_days >= 3) AND (forecast_window_days <= 90))),
     CONSTRAINT economics_policy_idle_window_check CHECK ((idle_window > '00:00:00'::interval)),
@@ -342,10 +346,38 @@ COMMENT ON COLUMN public.economics_policy.forecast_alert_thresholds IS 'Fraction
 
 
 --
+-- Name: COLUMN economics_policy.family_lending_limit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.family_lending_limit IS 'Fraction (0..1) of an idle family member''s envelope of a class that the weekly rebalance may reassign inside its family (siblings and cousins under the same root) before the global ranking, per rebalance; never more than its idle reclaim step (max_rebalance_step). Default 0.25; 0 turns family lending off.';
+
+
+--
+-- Name: COLUMN economics_policy.family_borrowing_limit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.family_borrowing_limit IS 'Fraction (0..1) of its own envelope of a class that a family member may receive from its family''s idle budget per rebalance (the cap of its fair share). Default 0.25.';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_family_borrowing_limit_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_family_borrowing_limit_range ON public.economics_policy IS 'A fraction of the envelope, 0 to 1 (NaN is refused: it is above 1).';
+
+
+--
+-- Name: CONSTRAINT economics_policy_family_lending_limit_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_family_lending_limit_range ON public.economics_policy IS 'A fraction of the envelope, 0 to 1 (NaN is refused: it is above 1).';
 
 
 --
@@ -7071,18 +7103,91 @@ BEGIN
                    greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
             FROM pool AS po
             LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
+        ), family_roots AS MATERIALIZED (
+            -- Families (issue 19): each member of a tree and its root (an ancestor without a
+            -- parent); siblings and cousins share a root. No tree, no rows.
+            SELECT f.entity_type, f.entity_id, f.ancestor_type AS root_type,
+                   f.ancestor_id AS root_id
+            FROM senate.entity_family AS f
+            WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS q
+                              WHERE q.entity_type = f.ancestor_type
+                                AND q.entity_id = f.ancestor_id)
+        ), family_pool AS (
+            -- What each family's idle members may lend: of each idle step, at most
+            -- family_lending_limit of the member's envelope.
+            SELECT s.resource_type, r.root_type, r.root_id,
+                   sum(least(s.step_amount, floor(p.family_lending_limit * s.old_budget)))
+                       AS lendable,
+                   count(*) AS lenders
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            WHERE s.rule = 'idle' AND s.step_amount > 0
+            GROUP BY s.resource_type, r.root_type, r.root_id
+        ), family_avail AS (
+            -- Within the reclaimed budget the reserve still holds after the strong gains (a
+            -- shortfall scales every family's pool down alike).
+            SELECT fp.resource_type, fp.root_type, fp.root_id, fp.lendable, fp.lenders,
+                   floor(fp.lendable * least(1, pb.pool_b / nullif(sum(fp.lendable) OVER
+                                                (PARTITION BY fp.resource_type), 0))) AS pool
+            FROM family_pool AS fp
+            JOIN pool_b AS pb ON pb.resource_type = fp.resource_type
+            WHERE fp.lendable > 0
+        ), family_borrowers AS (
+            -- Borrowers: the family's members the ranking would serve (not idle, not cut for
+            -- low ROI, not blocked, not already raised for strong ROI), each capped at
+            -- family_borrowing_limit of its envelope; ordered by cap for the water-filling.
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.priority_rank,
+                   r.root_type, r.root_id, fa.pool, fa.lendable, fa.lenders, x.cap,
+                   row_number() OVER w AS i,
+                   count(*) OVER (PARTITION BY s.resource_type, r.root_type, r.root_id) AS n,
+                   coalesce(sum(x.cap) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                            0) AS caps_before
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            JOIN family_avail AS fa
+              ON fa.resource_type = s.resource_type AND fa.root_type = r.root_type
+             AND fa.root_id = r.root_id
+            CROSS JOIN LATERAL (SELECT floor(p.family_borrowing_limit * s.old_budget) AS cap) AS x
+            WHERE s.rule = 'ranked' AND x.cap > 0 AND fa.pool > 0
+            WINDOW w AS (PARTITION BY s.resource_type, r.root_type, r.root_id
+                         ORDER BY x.cap, s.entity_type, s.entity_id)
+        ), family_level AS (
+            -- Water-filling (max-min fair): with caps c1 <= ... <= cn and pool P, the level
+            -- is (P - c1 - ... - c(i-1)) / (n - i + 1) for the first i whose cap reaches it;
+            -- no such i: every borrower gets its cap.
+            SELECT b.resource_type, b.root_type, b.root_id,
+                   (pg_catalog.array_agg((b.pool - b.caps_before) / (b.n - b.i + 1) ORDER BY b.i)
+                        FILTER (WHERE b.caps_before + b.cap * (b.n - b.i + 1) >= b.pool))[1]
+                       AS level
+            FROM family_borrowers AS b
+            GROUP BY b.resource_type, b.root_type, b.root_id
+        ), family_gain AS MATERIALIZED (
+            SELECT b.*, floor(least(b.cap, coalesce(l.level, b.cap))) AS gain, l.level
+            FROM family_borrowers AS b
+            JOIN family_level AS l
+              ON l.resource_type = b.resource_type AND l.root_type = b.root_type
+             AND l.root_id = b.root_id
+        ), family_total AS MATERIALIZED (
+            SELECT g.resource_type, sum(g.gain) AS total
+            FROM family_gain AS g
+            GROUP BY g.resource_type
         ), ranked AS (
             SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
                                                  ORDER BY s.priority_rank
                                                  ROWS UNBOUNDED PRECEDING) AS cum
             FROM cur AS s
             WHERE s.rule = 'ranked' AND s.step_amount > 0
+              AND NOT EXISTS (SELECT 1 FROM family_gain AS g
+                              WHERE g.entity_type = s.entity_type AND g.entity_id = s.entity_id
+                                AND g.resource_type = s.resource_type AND g.gain > 0)
         ), ranked_gain AS (
-            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
-                            AS gain
+            SELECT s.*, greatest(least(s.step_amount,
+                                       pb.pool_b - coalesce(ft.total, 0) - (s.cum - s.step_amount)),
+                                 0) AS gain
             FROM ranked AS s
             JOIN pool_b AS pb ON pb.resource_type = s.resource_type
-            WHERE pb.pool_b > 0
+            LEFT JOIN family_total AS ft ON ft.resource_type = s.resource_type
+            WHERE pb.pool_b - coalesce(ft.total, 0) > 0
         ), changes AS (
             SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
                    -f.step_amount AS delta,
@@ -7099,6 +7204,18 @@ BEGIN
                                     ELSE '' END
             FROM strong_gain AS s
             WHERE s.gain > 0
+            UNION ALL
+            SELECT g.entity_type, g.entity_id, g.resource_type, g.old_budget, g.gain,
+                   'family_lending',
+                   format('idle budget of its family (root %s %s) reassigned inside it before the '
+                          'global ranking: %s lendable from %s idle member(s) (at most %s of each '
+                          'one''s envelope), shared fairly by %s borrower(s): equal share %s, '
+                          'capped at %s (%s of its envelope)', g.root_type, g.root_id, g.pool,
+                          g.lenders, p.family_lending_limit, g.n,
+                          coalesce(round(g.level, 2)::text, 'above every cap'), g.cap,
+                          p.family_borrowing_limit)
+            FROM family_gain AS g
+            WHERE g.gain > 0
             UNION ALL
             SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
                    'reassigned_idle_budget',
@@ -7167,12 +7284,13 @@ BEGIN
     --    the reserve, and the plan.
     INSERT INTO public.rebalance_runs
         (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
-         reassignments)
+         reassignments, family_loans)
     SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
            count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
            count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
            count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
-           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget'),
+           count(*) FILTER (WHERE x.reason = 'family_lending')
     FROM pg_temp.rebalance_plan AS x
     RETURNING run_id INTO v_run;
 
@@ -7186,7 +7304,12 @@ BEGIN
             (3, 'strong_roi_market_support',
                 format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
                        'reserve', p.roi_high_threshold, p.market_support_threshold)),
-            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+            (4, 'family_lending',
+                format('reclaimed idle budget reassigned inside its family before the global '
+                       'ranking: fair shares within family_lending_limit %s and '
+                       'family_borrowing_limit %s', p.family_lending_limit,
+                       p.family_borrowing_limit)),
+            (5, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
                                           'allocation_ranking')) AS r (ord, reason, note)
         WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
         ORDER BY r.ord
@@ -7242,7 +7365,7 @@ $$;
 -- Name: FUNCTION plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
+COMMENT ON FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of (idle reclaim, low-ROI cut, strong-ROI gain, then the reclaimed idle budget: first inside each family, family_lending, fair shares within the policy''s lending and borrowing limits; then by allocation_ranking, reassigned_idle_budget) and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
 
 
 --
@@ -11418,7 +11541,7 @@ CREATE TABLE public.rebalance_changes (
     reason text NOT NULL,
     detail text,
     CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
-    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
+    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'family_lending'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
     CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
 );
 
@@ -11483,7 +11606,7 @@ COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in
 -- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
+COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending (idle budget of its family, before the global ranking), reassigned_idle_budget, or reserve (the reserve''s net change).';
 
 
 --
@@ -11509,7 +11632,9 @@ CREATE TABLE public.rebalance_runs (
     reductions integer NOT NULL,
     reclaims integer NOT NULL,
     reassignments integer NOT NULL,
+    family_loans integer DEFAULT 0 NOT NULL,
     CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
+    CONSTRAINT rebalance_runs_family_loans_check CHECK ((family_loans >= 0)),
     CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
     CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
     CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
@@ -11600,6 +11725,13 @@ COMMENT ON COLUMN public.rebalance_runs.reclaims IS 'Idle envelopes reclaimed, i
 --
 
 COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by reassigned idle budget, in envelopes x classes.';
+
+
+--
+-- Name: COLUMN rebalance_runs.family_loans; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.rebalance_runs.family_loans IS 'Envelopes and classes that received idle budget of their family (rule family_lending), a count.';
 
 
 --
@@ -11737,7 +11869,7 @@ COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, pro
 -- Name: COLUMN budget_move_evidence.rule; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support or reassigned_idle_budget; else the cause type.';
+COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending or reassigned_idle_budget; else the cause type.';
 
 
 --
@@ -14006,13 +14138,8 @@ CREATE VIEW public.senate_report_last_rebalance AS
             x.window_start,
             x.window_end,
             x.as_of,
-            x.policy_version,
-            x.actor,
             x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
+            x.actor
            FROM public.rebalance_runs x
           ORDER BY x.run_id DESC
          LIMIT 1) r
@@ -14123,7 +14250,7 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old
 -- Name: COLUMN senate_report_last_rebalance.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending, reassigned_idle_budget, or reserve.';
 
 
 --
@@ -14148,15 +14275,7 @@ CREATE VIEW public.senate_report_last_rebalance_summary AS
     trim_scale(round(sum(c.delta), 2)) AS total_delta
    FROM ((( SELECT x.run_id,
             x.window_start,
-            x.window_end,
-            x.as_of,
-            x.policy_version,
-            x.actor,
-            x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
+            x.window_end
            FROM public.rebalance_runs x
           ORDER BY x.run_id DESC
          LIMIT 1) r

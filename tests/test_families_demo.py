@@ -63,3 +63,25 @@ def test_the_gate_and_budget_levels_agree_on_what_stops_each_analysis(economy: C
             "SELECT remaining FROM can_spend('analysis', %s, 'llm_tokens', 1)", (entity_id,)
         ).fetchone()
         assert remaining == (available,), entity_id
+
+
+def test_the_demo_s_rebalances_lend_inside_families_and_conserve_every_class(
+    economy: Conn,
+) -> None:
+    loans = economy.execute(
+        "SELECT count(*), coalesce(sum(family_loans), 0) FROM rebalance_runs"
+    ).fetchone()
+    lent = economy.execute(
+        "SELECT count(*) FROM rebalance_changes AS c"
+        " JOIN entity_parents AS p USING (entity_type, entity_id)"
+        " WHERE c.reason = 'family_lending'"
+    ).fetchone()
+    print(f"[demo] rebalance runs, family loans: {loans}; loans to members with a parent: {lent}")
+    assert loans is not None and loans[1] > 0
+    # Every change of every run nets to zero per class with the reserve.
+    unbalanced = economy.execute(
+        "SELECT run_id, resource_type FROM rebalance_changes"
+        " GROUP BY run_id, resource_type HAVING sum(delta) <> 0"
+    ).fetchall()
+    assert unbalanced == []
+    assert economy.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []

@@ -50,6 +50,7 @@ RULES = (
     ("strong_roi_market_support", "raised for strong ROI"),
     ("sustained_low_roi", "cut for low ROI"),
     ("idle_reclaim", "idle reclaimed"),
+    ("family_lending", "lent in families"),
     ("reassigned_idle_budget", "reassigned"),
 )
 
