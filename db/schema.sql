@@ -5795,36 +5795,48 @@ BEGIN
     -- its effective budget for the class, and what its whole subtree (the level and every
     -- descendant) spent in the period and holds open: an ancestor's envelope bounds them all.
     RETURN QUERY
+    WITH levels AS MATERIALIZED (
+        SELECT l.depth, l.ancestor_type, l.ancestor_id
+        FROM senate.entity_family AS l
+        WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
+    ), members AS MATERIALIZED (
+        -- The root's subtree holds every level's: each member's spend and holds are read once.
+        SELECT m.entity_type, m.entity_id,
+               (SELECT coalesce(sum(r.amount_total), 0)
+                FROM senate.usage_rollups AS r
+                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                  AND r.resource_type = p_resource_type
+                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
+               (SELECT coalesce(sum(o.amount), 0)
+                FROM public.spend_reservations AS o
+                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                  AND o.resource_type = p_resource_type
+                  AND o.settled_at IS NULL AND o.released_at IS NULL
+                  AND o.expires_at > p_as_of) AS held
+        FROM senate.entity_family AS m
+        JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
+              ORDER BY x.depth DESC LIMIT 1) AS root
+          ON m.ancestor_type = root.ancestor_type AND m.ancestor_id = root.ancestor_id
+    )
     SELECT l.depth::integer,
            l.ancestor_type,
            l.ancestor_id,
            e.effective_budget,
            s.spent,
-           h.held,
-           greatest(e.effective_budget - s.spent - h.held, 0)
-    FROM senate.entity_family AS l
+           s.held,
+           greatest(e.effective_budget - s.spent - s.held, 0)
+    FROM levels AS l
     JOIN public.resource_budgets AS b
       ON b.entity_type = l.ancestor_type AND b.entity_id = l.ancestor_id
     CROSS JOIN (SELECT p FROM public.economics_policy AS p WHERE p.is_active) AS pol
     CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, p_resource_type, pol.p)
                                    AS effective_budget) AS e
+    -- A level's subtree: the members whose closure names the level (itself at depth 0).
     CROSS JOIN LATERAL (
-        SELECT coalesce(sum(r.amount_total), 0) AS spent
-        FROM senate.entity_family AS m
-        JOIN senate.usage_rollups AS r
-          ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-        WHERE m.ancestor_type = l.ancestor_type AND m.ancestor_id = l.ancestor_id
-          AND r.resource_type = p_resource_type
-          AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS s
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(o.amount), 0) AS held
-        FROM senate.entity_family AS m
-        JOIN public.spend_reservations AS o
-          ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-        WHERE m.ancestor_type = l.ancestor_type AND m.ancestor_id = l.ancestor_id
-          AND o.resource_type = p_resource_type
-          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
-    WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
+        SELECT coalesce(sum(ms.spent), 0) AS spent, coalesce(sum(ms.held), 0) AS held
+        FROM senate.entity_family AS d
+        JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
+        WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
     ORDER BY l.depth;
 END;
 $$;
