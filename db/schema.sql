@@ -76,10 +76,14 @@ CREATE TABLE public.economics_policy (
     forecast_window_days integer DEFAULT 14 NOT NULL,
     forecast_alert_thresholds numeric[] DEFAULT '{1.0}'::numeric[] NOT NULL,
     throttle_on_forecast boolean DEFAULT false NOT NULL,
+    family_lending_limit numeric DEFAULT 0.25 NOT NULL,
+    family_borrowing_limit numeric DEFAULT 0.25 NOT NULL,
     CONSTRAINT economics_policy_alert_thresholds_check CHECK ((((cardinality(alert_thresholds) >= 1) AND (cardinality(alert_thresholds) <= 10)) AND ((0)::numeric < ALL (alert_thresholds)))),
     CONSTRAINT economics_policy_budget_period_check CHECK ((budget_period = ANY (ARRAY['day'::text, 'week'::text]))),
     CONSTRAINT economics_policy_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
     CONSTRAINT economics_policy_deferral_period_positive CHECK (((deferral_period > '00:00:00'::interval) AND (deferral_period <= '366 days'::interval))),
+    CONSTRAINT economics_policy_family_borrowing_limit_range CHECK (((family_borrowing_limit >= (0)::numeric) AND (family_borrowing_limit <= (1)::numeric))),
+    CONSTRAINT economics_policy_family_lending_limit_range CHECK (((family_lending_limit >= (0)::numeric) AND (family_lending_limit <= (1)::numeric))),
     CONSTRAINT economics_policy_forecast_alert_thresholds_range CHECK ((((cardinality(forecast_alert_thresholds) >= 1) AND (cardinality(forecast_alert_thresholds) <= 10)) AND (array_ndims(forecast_alert_thresholds) = 1) AND (array_position(forecast_alert_thresholds, NULL::numeric) IS NULL) AND ((0)::numeric < ALL (forecast_alert_thresholds)) AND ((10)::numeric >= ALL (forecast_alert_thresholds)))),
     CONSTRAINT economics_policy_forecast_window_days_range CHECK (((forecast_window_days >= 3) AND (forecast_window_days <= 90))),
     CONSTRAINT economics_policy_idle_window_check CHECK ((idle_window > '00:00:00'::interval)),
@@ -351,10 +355,38 @@ COMMENT ON COLUMN public.economics_policy.throttle_on_forecast IS 'Whether the d
 
 
 --
+-- Name: COLUMN economics_policy.family_lending_limit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.family_lending_limit IS 'Fraction (0..1) of an idle family member''s envelope of a class that the weekly rebalance may reassign inside its family (siblings and cousins under the same root) before the global ranking, per rebalance; never more than its idle reclaim step (max_rebalance_step). Default 0.25; 0 turns family lending off.';
+
+
+--
+-- Name: COLUMN economics_policy.family_borrowing_limit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.economics_policy.family_borrowing_limit IS 'Fraction (0..1) of its own envelope of a class that a family member may receive from its family''s idle budget per rebalance (the cap of its fair share). Default 0.25.';
+
+
+--
 -- Name: CONSTRAINT economics_policy_deferral_period_positive ON economics_policy; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT economics_policy_deferral_period_positive ON public.economics_policy IS 'A deferral lasts more than zero and at most 366 days.';
+
+
+--
+-- Name: CONSTRAINT economics_policy_family_borrowing_limit_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_family_borrowing_limit_range ON public.economics_policy IS 'A fraction of the envelope, 0 to 1 (NaN is refused: it is above 1).';
+
+
+--
+-- Name: CONSTRAINT economics_policy_family_lending_limit_range ON economics_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT economics_policy_family_lending_limit_range ON public.economics_policy IS 'A fraction of the envelope, 0 to 1 (NaN is refused: it is above 1).';
 
 
 --
@@ -1026,6 +1058,13 @@ DECLARE
     v_pool numeric;
     v_tier_left numeric;
     v_left numeric;
+    v_depth integer;
+    v_level_type text;
+    v_level_id text;
+    v_level_budget numeric;
+    v_level_spent numeric;
+    v_level_held numeric;
+    v_binds text := '';
 BEGIN
     SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
@@ -1042,12 +1081,39 @@ BEGIN
         RETURN;
     END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
+    -- the level with the least headroom binds first (the nearest on a tie). An entity in no
+    -- family has no senate.entity_family row: one index probe, and the check below is today's.
+    IF EXISTS (SELECT 1 FROM senate.entity_family AS f
+               WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+        SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
+        INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
+             v_left
+        FROM senate.family_levels($1, $2, $3, v.period_start, v.period_end, now()) AS l
+        ORDER BY l.headroom, l.depth
+        LIMIT 1;
+        IF FOUND THEN
+            v_pool := v_left;
+            v_binds := format('; binding level %s: %s %s', v_depth, v_level_type, v_level_id);
+        END IF;
+    END IF;
     v_tier_left := CASE WHEN v.tier_capped
                         THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
     v_left := least(v_pool, coalesce(v_tier_left, v_pool));
     IF v.throttled THEN
         RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
                                           v.throttled_until), v_left;
+    ELSIF $4 > v_pool AND v_depth > 0 THEN
+        RETURN QUERY SELECT false,
+            format('over_ancestor_budget: requested %s, remaining %s of the effective budget %s '
+                   'of %s %s, %s level(s) up (its family spent %s, held %s) in period %s..%s',
+                   $4, v_pool, v_level_budget, v_level_type, v_level_id, v_depth, v_level_spent,
+                   v_level_held, v.period_start, v.period_end - 1), v_left;
+    ELSIF $4 > v_pool AND v_depth = 0 THEN
+        RETURN QUERY SELECT false,
+            format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
+                   'held %s, with its descendants) in period %s..%s', $4, v_pool, v_level_budget,
+                   v_level_spent, v_level_held, v.period_start, v.period_end - 1), v_left;
     ELSIF $4 > v_pool THEN
         RETURN QUERY SELECT false,
             format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
@@ -1061,8 +1127,8 @@ BEGIN
     ELSE
         RETURN QUERY SELECT true,
             format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
-                   '%s..%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
-                   v.period_end - 1), v_left;
+                   '%s..%s%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
+                   v.period_end - 1, v_binds), v_left;
     END IF;
 END;
 $_$;
@@ -1072,7 +1138,7 @@ $_$;
 -- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. Reads one envelope, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 
 --
@@ -2102,6 +2168,25 @@ $_$;
 --
 
 COMMENT ON FUNCTION public.cleanup_spend_reservations(retain interval) IS 'Housekeeping: marks open reservations past expires_at as expired (they already stopped counting then) and deletes settled, released and expired reservations finished more than retain ago (default 7 days). Returns how many were marked and deleted. Schedule it (see README).';
+
+
+--
+-- Name: clear_entity_parent(text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.clear_entity_parent(entity_type text, entity_id text, reason text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    SELECT senate.change_entity_parent($1, $2, NULL, NULL, $3, 'clear_entity_parent')
+$_$;
+
+
+--
+-- Name: FUNCTION clear_entity_parent(entity_type text, entity_id text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.clear_entity_parent(entity_type text, entity_id text, reason text) IS 'Removes an entity''s parent (it and its subtree leave the parent''s family; its own envelope and its descendants'' still apply) and returns the change_id of its entity_parent_changes row, ledgered with session_user and reason. Errors, nothing written: S3015 it has no parent, S2007/S2009 bad entity, 22023 reason missing, S2011 reason over 2000 characters, S3017 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
 
 
 --
@@ -3732,6 +3817,17 @@ DECLARE
     v_tier_left numeric;
     v_now timestamptz;
     v_id bigint;
+    v_types text[];
+    v_ids text[];
+    v_locked_types text[];
+    v_locked_ids text[];
+    v_depth integer;
+    v_level_type text;
+    v_level_id text;
+    v_level_budget numeric;
+    v_level_spent numeric;
+    v_level_held numeric;
+    v_level_left numeric;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -3776,10 +3872,36 @@ BEGIN
     END IF;
 
     -- Serialize reservers of this entity; usage writers do not take this lock.
-    PERFORM 1 FROM public.resource_budgets AS b
-    WHERE b.entity_type = $1 AND b.entity_id = $2
-    FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM senate.entity_family AS f
+                   WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+        PERFORM 1 FROM public.resource_budgets AS b
+        WHERE b.entity_type = $1 AND b.entity_id = $2
+        FOR NO KEY UPDATE;
+    ELSE
+        -- In a family (issue 19), reservers of every entity under an ancestor queue on the
+        -- ancestor's envelope: the entity's and each ancestor's rows are locked in key order
+        -- (entity_type, entity_id), the order the rebalance and the tier-cap trigger lock
+        -- envelopes in, so two lockers never wait for each other in a circle. A parent changed
+        -- meanwhile (set_entity_parent committed between the reading and the locking) is
+        -- seen by the re-reading: the new ancestors are locked too before the check.
+        LOOP
+            SELECT coalesce(pg_catalog.array_agg(f.ancestor_type ORDER BY f.depth), '{}'),
+                   coalesce(pg_catalog.array_agg(f.ancestor_id ORDER BY f.depth), '{}')
+            INTO v_types, v_ids
+            FROM senate.entity_family AS f
+            WHERE f.entity_type = $1 AND f.entity_id = $2;
+            EXIT WHEN v_types = v_locked_types AND v_ids = v_locked_ids;
+            PERFORM 1 FROM public.resource_budgets AS b
+            JOIN unnest(v_types || $1, v_ids || $2) AS k (entity_type, entity_id)
+              ON b.entity_type = k.entity_type AND b.entity_id = k.entity_id
+            ORDER BY b.entity_type, b.entity_id
+            FOR NO KEY UPDATE OF b;
+            v_locked_types := v_types;
+            v_locked_ids := v_ids;
+        END LOOP;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                   WHERE b.entity_type = $1 AND b.entity_id = $2) THEN
         PERFORM senate.raise_error('S3003',
             pg_catalog.format('reserve_spend: %s %s has no budget envelope', $1, $2));
     END IF;
@@ -3794,6 +3916,29 @@ BEGIN
             pg_catalog.format('Throttled until %s.', v.throttled_until));
     END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    IF v_locked_types IS NOT NULL THEN
+        -- Every level with an envelope bounds its whole subtree; the least headroom binds.
+        SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
+        INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
+             v_level_left
+        FROM senate.family_levels($1, $2, $3, v.period_start, v.period_end, v_now) AS l
+        ORDER BY l.headroom, l.depth
+        LIMIT 1;
+        IF FOUND AND $4 > v_level_left THEN
+            PERFORM senate.raise_error('S3001',
+                pg_catalog.format('reserve_spend: %s %s asked for %s of %s, but only %s remains %s',
+                                  $1, $2, $4, $3, v_level_left,
+                                  CASE WHEN v_depth = 0
+                                       THEN 'of its envelope, with its descendants'' spend and holds'
+                                       ELSE pg_catalog.format('under %s %s, %s level(s) up',
+                                                              v_level_type, v_level_id, v_depth)
+                                  END),
+                pg_catalog.format('binding level %s: %s %s, effective budget %s, its family spent '
+                                  '%s, held %s, period %s..%s', v_depth, v_level_type, v_level_id,
+                                  v_level_budget, v_level_spent, v_level_held, v.period_start,
+                                  v.period_end - 1));
+        END IF;
+    END IF;
     IF $4 > v_pool THEN
         PERFORM senate.raise_error('S3001',
             pg_catalog.format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
@@ -3827,7 +3972,7 @@ $_$;
 -- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 
 --
@@ -4367,6 +4512,41 @@ $$;
 --
 
 COMMENT ON FUNCTION public.set_daily_allowance(p_entity_type text, p_entity_id text, p_resource_type text, p_daily_allowance numeric, p_actor text, p_note text) IS 'Sets an explicit daily allowance (amount per calendar day in the unit of the class) for an entity and resource class, or removes it when daily_allowance is NULL (back to effective budget / days in period). Returns the explicit allowance (NULL when removed). Errors: S2007/S2009 bad entity, S2008 unknown class, S2006 negative or non-finite allowance, S2010 actor missing, S2011 note too long, S3003 no envelope.';
+
+
+--
+-- Name: set_entity_parent(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+BEGIN
+    IF $3 IS NULL
+       OR NOT EXISTS (SELECT 1 FROM public.entity_types AS e WHERE e.entity_type = $3) THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2007', COLUMN = 'parent_type',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_type %s is not a kind of entity',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($3, 80)), 'NULL')),
+            HINT = (SELECT e.hint FROM senate.error_codes AS e WHERE e.sqlstate = 'S2007');
+    END IF;
+    IF $4 IS NULL OR pg_catalog.btrim($4, E' \t\n\r\f\v') = '' OR pg_catalog.length($4) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'S2009', COLUMN = 'parent_id',
+            MESSAGE = pg_catalog.format('set_entity_parent: parent_id must identify the parent '
+                                        '(1-200 characters, not blank), got %s',
+                                        coalesce(pg_catalog.quote_literal(pg_catalog.left($4, 80)), 'NULL')),
+            HINT = 'Pass the identifier of the parent entity.';
+    END IF;
+    RETURN senate.change_entity_parent($1, $2, $3, $4, $5, 'set_entity_parent');
+END;
+$_$;
+
+
+--
+-- Name: FUNCTION set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_entity_parent(entity_type text, entity_id text, parent_type text, parent_id text, reason text) IS 'Puts an entity under a parent (any kind under any other; moves it if it had another parent) and returns the change_id of its entity_parent_changes row, or NULL when that was already its parent (nothing written). From then on the parent''s envelope, and every ancestor''s, bounds the spend of the entity and its subtree (can_spend, reserve_spend, budget_levels). Ledgered with session_user and reason. Errors, nothing written: S3014 a cycle (the parent is the entity or one of its descendants), S3016 a family deeper than 8 levels, S2007/S2009 entity or parent unknown kind or bad id, 22023 reason missing, S2011 reason over 2000 characters, S3017 a REPEATABLE READ or SERIALIZABLE caller. Administrators only (senate_admin).';
 
 
 --
@@ -5449,6 +5629,117 @@ COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_t
 
 
 --
+-- Name: change_entity_parent(text, text, text, text, text, text); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_reason text := senate.require_short_text('reason', p_reason, 2000);
+    v_old public.entity_parents;
+    v_above integer;
+    v_below integer;
+    v_id bigint;
+    v_types text[];
+    v_ids text[];
+BEGIN
+    PERFORM senate.require_entity(p_entity_type, p_entity_id);
+    IF v_reason IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', COLUMN = 'reason',
+            MESSAGE = pg_catalog.format('%s: reason must say why (1 to 2000 characters), got %s',
+                                        p_caller, coalesce(pg_catalog.quote_literal(p_reason), 'NULL')),
+            HINT = 'Pass the reason the tree changes; it is ledgered in entity_parent_changes.';
+    END IF;
+    -- The tree is changed by one transaction at a time (SHARE ROW EXCLUSIVE conflicts with
+    -- itself; readers and the spend gate take no lock on it), and each statement after the
+    -- lock sees every change committed before it: a snapshot taken before the lock would not.
+    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable')
+    THEN
+        PERFORM senate.raise_error('S3017',
+            pg_catalog.format('%s: a %s snapshot cannot see concurrent changes of the tree',
+                              p_caller,
+                              pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
+    END IF;
+    LOCK TABLE public.entity_parents IN SHARE ROW EXCLUSIVE MODE;
+
+    SELECT * INTO v_old FROM public.entity_parents AS p
+    WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    IF p_parent_type IS NULL THEN
+        IF NOT FOUND THEN
+            PERFORM senate.raise_error('S3015',
+                pg_catalog.format('%s: %s %s has no parent', p_caller, p_entity_type, p_entity_id));
+        END IF;
+        DELETE FROM public.entity_parents AS p
+        WHERE p.entity_type = p_entity_type AND p.entity_id = p_entity_id;
+    ELSE
+        IF FOUND AND v_old.parent_type = p_parent_type AND v_old.parent_id = p_parent_id THEN
+            RETURN NULL;  -- already its parent: nothing changes, nothing is ledgered
+        END IF;
+        IF (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+           OR EXISTS (SELECT 1 FROM senate.entity_family AS f
+                      WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id
+                        AND f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id) THEN
+            PERFORM senate.raise_error('S3014',
+                pg_catalog.format('%s: %s %s cannot be the parent of %s %s: it is %s', p_caller,
+                                  p_parent_type, p_parent_id, p_entity_type, p_entity_id,
+                                  CASE WHEN (p_parent_type, p_parent_id) = (p_entity_type, p_entity_id)
+                                       THEN 'the entity itself' ELSE 'one of its descendants' END));
+        END IF;
+        -- Levels above the new parent, the link, and levels below the entity.
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_above FROM senate.entity_family AS f
+        WHERE f.entity_type = p_parent_type AND f.entity_id = p_parent_id;
+        SELECT coalesce(pg_catalog.max(f.depth), 0) INTO v_below FROM senate.entity_family AS f
+        WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id;
+        IF v_above + 1 + v_below > 7 THEN
+            PERFORM senate.raise_error('S3016',
+                pg_catalog.format('%s: %s %s under %s %s would make a family of %s levels; at most '
+                                  '8 are allowed', p_caller, p_entity_type, p_entity_id,
+                                  p_parent_type, p_parent_id, v_above + v_below + 2),
+                pg_catalog.format('%s %s has %s levels above it; %s %s has %s levels below it.',
+                                  p_parent_type, p_parent_id, v_above, p_entity_type, p_entity_id,
+                                  v_below));
+        END IF;
+        INSERT INTO public.entity_parents AS p
+            (entity_type, entity_id, parent_type, parent_id, set_by, set_at, reason)
+        VALUES (p_entity_type, p_entity_id, p_parent_type, p_parent_id, session_user,
+                pg_catalog.clock_timestamp(), v_reason)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET parent_type = excluded.parent_type, parent_id = excluded.parent_id,
+            set_by = excluded.set_by, set_at = excluded.set_at, reason = excluded.reason;
+    END IF;
+    INSERT INTO public.entity_parent_changes
+        (entity_type, entity_id, old_parent_type, old_parent_id, new_parent_type, new_parent_id,
+         changed_by, reason)
+    VALUES (p_entity_type, p_entity_id, v_old.parent_type, v_old.parent_id, p_parent_type,
+            p_parent_id, session_user, v_reason)
+    RETURNING change_id INTO v_id;
+    -- Whose rows change: the entity and its subtree (their chains of ancestors), and the old
+    -- and the new parent (each may have joined or left a family).
+    SELECT pg_catalog.array_agg(m.entity_type), pg_catalog.array_agg(m.entity_id)
+    INTO v_types, v_ids
+    FROM (SELECT f.entity_type, f.entity_id FROM senate.entity_family AS f
+          WHERE f.ancestor_type = p_entity_type AND f.ancestor_id = p_entity_id
+          UNION
+          SELECT x.t, x.i
+          FROM (VALUES (p_entity_type, p_entity_id), (v_old.parent_type, v_old.parent_id),
+                       (p_parent_type, p_parent_id)) AS x (t, i)
+          WHERE x.t IS NOT NULL) AS m;
+    PERFORM senate.refresh_entity_family(v_types, v_ids);
+    RETURN v_id;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.change_entity_parent(p_entity_type text, p_entity_id text, p_parent_type text, p_parent_id text, p_reason text, p_caller text) IS 'The body of set_entity_parent and clear_entity_parent (parent NULL): checks the arguments, takes the tree lock, refuses a cycle (S3014), a missing parent to clear (S3015) or a family deeper than 8 levels (S3016), writes entity_parents, ledgers the change in entity_parent_changes with session_user and the reason, and refreshes the closure senate.entity_family. Returns the change_id, NULL when the parent was already that one (nothing written).';
+
+
+--
 -- Name: check_proposal_approval(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6051,6 +6342,73 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.effective_class_budget(b public.resource_budgets, p_resource_type text, p public.economics_policy) IS 'Effective budget of one resource class of an envelope under a policy, exactly as budget_status computes it: base * (1 + applied market weight), in the unit of the class.';
+
+
+--
+-- Name: family_levels(text, text, text, date, date, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) RETURNS TABLE(depth integer, level_type text, level_id text, effective_budget numeric, spent numeric, held numeric, headroom numeric)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    -- Each level of the entity's family that has an envelope (depth 0 = the entity itself),
+    -- its effective budget for the class, and what its whole subtree (the level and every
+    -- descendant) spent in the period and holds open: an ancestor's envelope bounds them all.
+    RETURN QUERY
+    WITH levels AS MATERIALIZED (
+        SELECT l.depth, l.ancestor_type, l.ancestor_id
+        FROM senate.entity_family AS l
+        WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
+    ), members AS MATERIALIZED (
+        -- The root's subtree holds every level's: each member's spend and holds are read once.
+        SELECT m.entity_type, m.entity_id,
+               (SELECT coalesce(sum(r.amount_total), 0)
+                FROM senate.usage_rollups AS r
+                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                  AND r.resource_type = p_resource_type
+                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
+               (SELECT coalesce(sum(o.amount), 0)
+                FROM public.spend_reservations AS o
+                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                  AND o.resource_type = p_resource_type
+                  AND o.settled_at IS NULL AND o.released_at IS NULL
+                  AND o.expires_at > p_as_of) AS held
+        FROM senate.entity_family AS m
+        JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
+              ORDER BY x.depth DESC LIMIT 1) AS root
+          ON m.ancestor_type = root.ancestor_type AND m.ancestor_id = root.ancestor_id
+    )
+    SELECT l.depth::integer,
+           l.ancestor_type,
+           l.ancestor_id,
+           e.effective_budget,
+           s.spent,
+           s.held,
+           greatest(e.effective_budget - s.spent - s.held, 0)
+    FROM levels AS l
+    JOIN public.resource_budgets AS b
+      ON b.entity_type = l.ancestor_type AND b.entity_id = l.ancestor_id
+    CROSS JOIN (SELECT p FROM public.economics_policy AS p WHERE p.is_active) AS pol
+    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, p_resource_type, pol.p)
+                                   AS effective_budget) AS e
+    -- A level's subtree: the members whose closure names the level (itself at depth 0).
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(ms.spent), 0) AS spent, coalesce(sum(ms.held), 0) AS held
+        FROM senate.entity_family AS d
+        JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
+        WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
+    ORDER BY l.depth;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
 
 
 --
@@ -7375,18 +7733,91 @@ BEGIN
                    greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
             FROM pool AS po
             LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
+        ), family_roots AS MATERIALIZED (
+            -- Families (issue 19): each member of a tree and its root (an ancestor without a
+            -- parent); siblings and cousins share a root. No tree, no rows.
+            SELECT f.entity_type, f.entity_id, f.ancestor_type AS root_type,
+                   f.ancestor_id AS root_id
+            FROM senate.entity_family AS f
+            WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS q
+                              WHERE q.entity_type = f.ancestor_type
+                                AND q.entity_id = f.ancestor_id)
+        ), family_pool AS (
+            -- What each family's idle members may lend: of each idle step, at most
+            -- family_lending_limit of the member's envelope.
+            SELECT s.resource_type, r.root_type, r.root_id,
+                   sum(least(s.step_amount, floor(p.family_lending_limit * s.old_budget)))
+                       AS lendable,
+                   count(*) AS lenders
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            WHERE s.rule = 'idle' AND s.step_amount > 0
+            GROUP BY s.resource_type, r.root_type, r.root_id
+        ), family_avail AS (
+            -- Within the reclaimed budget the reserve still holds after the strong gains (a
+            -- shortfall scales every family's pool down alike).
+            SELECT fp.resource_type, fp.root_type, fp.root_id, fp.lendable, fp.lenders,
+                   floor(fp.lendable * least(1, pb.pool_b / nullif(sum(fp.lendable) OVER
+                                                (PARTITION BY fp.resource_type), 0))) AS pool
+            FROM family_pool AS fp
+            JOIN pool_b AS pb ON pb.resource_type = fp.resource_type
+            WHERE fp.lendable > 0
+        ), family_borrowers AS (
+            -- Borrowers: the family's members the ranking would serve (not idle, not cut for
+            -- low ROI, not blocked, not already raised for strong ROI), each capped at
+            -- family_borrowing_limit of its envelope; ordered by cap for the water-filling.
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.priority_rank,
+                   r.root_type, r.root_id, fa.pool, fa.lendable, fa.lenders, x.cap,
+                   row_number() OVER w AS i,
+                   count(*) OVER (PARTITION BY s.resource_type, r.root_type, r.root_id) AS n,
+                   coalesce(sum(x.cap) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                            0) AS caps_before
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            JOIN family_avail AS fa
+              ON fa.resource_type = s.resource_type AND fa.root_type = r.root_type
+             AND fa.root_id = r.root_id
+            CROSS JOIN LATERAL (SELECT floor(p.family_borrowing_limit * s.old_budget) AS cap) AS x
+            WHERE s.rule = 'ranked' AND x.cap > 0 AND fa.pool > 0
+            WINDOW w AS (PARTITION BY s.resource_type, r.root_type, r.root_id
+                         ORDER BY x.cap, s.entity_type, s.entity_id)
+        ), family_level AS (
+            -- Water-filling (max-min fair): with caps c1 <= ... <= cn and pool P, the level
+            -- is (P - c1 - ... - c(i-1)) / (n - i + 1) for the first i whose cap reaches it;
+            -- no such i: every borrower gets its cap.
+            SELECT b.resource_type, b.root_type, b.root_id,
+                   (pg_catalog.array_agg((b.pool - b.caps_before) / (b.n - b.i + 1) ORDER BY b.i)
+                        FILTER (WHERE b.caps_before + b.cap * (b.n - b.i + 1) >= b.pool))[1]
+                       AS level
+            FROM family_borrowers AS b
+            GROUP BY b.resource_type, b.root_type, b.root_id
+        ), family_gain AS MATERIALIZED (
+            SELECT b.*, floor(least(b.cap, coalesce(l.level, b.cap))) AS gain, l.level
+            FROM family_borrowers AS b
+            JOIN family_level AS l
+              ON l.resource_type = b.resource_type AND l.root_type = b.root_type
+             AND l.root_id = b.root_id
+        ), family_total AS MATERIALIZED (
+            SELECT g.resource_type, sum(g.gain) AS total
+            FROM family_gain AS g
+            GROUP BY g.resource_type
         ), ranked AS (
             SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
                                                  ORDER BY s.priority_rank
                                                  ROWS UNBOUNDED PRECEDING) AS cum
             FROM cur AS s
             WHERE s.rule = 'ranked' AND s.step_amount > 0
+              AND NOT EXISTS (SELECT 1 FROM family_gain AS g
+                              WHERE g.entity_type = s.entity_type AND g.entity_id = s.entity_id
+                                AND g.resource_type = s.resource_type AND g.gain > 0)
         ), ranked_gain AS (
-            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
-                            AS gain
+            SELECT s.*, greatest(least(s.step_amount,
+                                       pb.pool_b - coalesce(ft.total, 0) - (s.cum - s.step_amount)),
+                                 0) AS gain
             FROM ranked AS s
             JOIN pool_b AS pb ON pb.resource_type = s.resource_type
-            WHERE pb.pool_b > 0
+            LEFT JOIN family_total AS ft ON ft.resource_type = s.resource_type
+            WHERE pb.pool_b - coalesce(ft.total, 0) > 0
         ), changes AS (
             SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
                    -f.step_amount AS delta,
@@ -7403,6 +7834,18 @@ BEGIN
                                     ELSE '' END
             FROM strong_gain AS s
             WHERE s.gain > 0
+            UNION ALL
+            SELECT g.entity_type, g.entity_id, g.resource_type, g.old_budget, g.gain,
+                   'family_lending',
+                   format('idle budget of its family (root %s %s) reassigned inside it before the '
+                          'global ranking: %s lendable from %s idle member(s) (at most %s of each '
+                          'one''s envelope), shared fairly by %s borrower(s): equal share %s, '
+                          'capped at %s (%s of its envelope)', g.root_type, g.root_id, g.pool,
+                          g.lenders, p.family_lending_limit, g.n,
+                          coalesce(round(g.level, 2)::text, 'above every cap'), g.cap,
+                          p.family_borrowing_limit)
+            FROM family_gain AS g
+            WHERE g.gain > 0
             UNION ALL
             SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
                    'reassigned_idle_budget',
@@ -7471,12 +7914,13 @@ BEGIN
     --    the reserve, and the plan.
     INSERT INTO public.rebalance_runs
         (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
-         reassignments)
+         reassignments, family_loans)
     SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
            count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
            count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
            count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
-           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget'),
+           count(*) FILTER (WHERE x.reason = 'family_lending')
     FROM pg_temp.rebalance_plan AS x
     RETURNING run_id INTO v_run;
 
@@ -7490,7 +7934,12 @@ BEGIN
             (3, 'strong_roi_market_support',
                 format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
                        'reserve', p.roi_high_threshold, p.market_support_threshold)),
-            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+            (4, 'family_lending',
+                format('reclaimed idle budget reassigned inside its family before the global '
+                       'ranking: fair shares within family_lending_limit %s and '
+                       'family_borrowing_limit %s', p.family_lending_limit,
+                       p.family_borrowing_limit)),
+            (5, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
                                           'allocation_ranking')) AS r (ord, reason, note)
         WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
         ORDER BY r.ord
@@ -7546,7 +7995,7 @@ $$;
 -- Name: FUNCTION plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
+COMMENT ON FUNCTION senate.plan_rebalance(p_as_of timestamp with time zone, p_apply boolean, p_actor text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of (idle reclaim, low-ROI cut, strong-ROI gain, then the reclaimed idle budget: first inside each family, family_lending, fair shares within the policy''s lending and borrowing limits; then by allocation_ranking, reassigned_idle_budget) and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
 
 
 --
@@ -8101,6 +8550,47 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.record_tier_budget_changes() IS 'Statement-level trigger: one budget_ledger row (account entity_tier_budget) per changed tier cap, with the cause from senate.current_change_cause().';
+
+
+--
+-- Name: refresh_entity_family(text[], text[]); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.refresh_entity_family(p_types text[], p_ids text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    DELETE FROM senate.entity_family AS f
+    USING unnest(p_types, p_ids) AS m (entity_type, entity_id)
+    WHERE f.entity_type = m.entity_type AND f.entity_id = m.entity_id;
+    -- Each of them that has a parent or a child: itself at depth 0, then up the parents.
+    INSERT INTO senate.entity_family (entity_type, entity_id, depth, ancestor_type, ancestor_id)
+    WITH RECURSIVE up (entity_type, entity_id, depth, ancestor_type, ancestor_id) AS (
+        SELECT m.entity_type, m.entity_id, 0, m.entity_type, m.entity_id
+        FROM unnest(p_types, p_ids) AS m (entity_type, entity_id)
+        WHERE EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.entity_type = m.entity_type AND p.entity_id = m.entity_id)
+           OR EXISTS (SELECT 1 FROM public.entity_parents AS p
+                      WHERE p.parent_type = m.entity_type AND p.parent_id = m.entity_id)
+        UNION ALL
+        SELECT up.entity_type, up.entity_id, up.depth + 1, p.parent_type, p.parent_id
+        FROM up
+        JOIN public.entity_parents AS p
+          ON p.entity_type = up.ancestor_type AND p.entity_id = up.ancestor_id
+        WHERE up.depth < 7)
+    SELECT up.entity_type, up.entity_id, up.depth::smallint, up.ancestor_type, up.ancestor_id
+    FROM up
+    ORDER BY 1, 2, 3;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION refresh_entity_family(p_types text[], p_ids text[]); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.refresh_entity_family(p_types text[], p_ids text[]) IS 'Rewrites the senate.entity_family rows (the tree''s closure) of the listed entities (parallel arrays of kinds and ids) from public.entity_parents: a row per level (itself at depth 0, then up the parents) for each that has a parent or a child, none for the others. Called by senate.change_entity_parent under its tree lock for the moved entity, its subtree, and its old and new parent.';
 
 
 --
@@ -11311,6 +11801,513 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
 
 
 --
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+
+
+--
+-- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.spend_reservations (
+    reservation_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    model_tier text,
+    amount numeric NOT NULL,
+    reserved_by text NOT NULL,
+    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    settled_at timestamp with time zone,
+    settled_amount numeric,
+    released_at timestamp with time zone,
+    release_reason text,
+    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
+    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
+    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
+    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
+    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
+);
+
+
+--
+-- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
+
+
+--
+-- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
+
+
+--
+-- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
+
+
+--
+-- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
+
+
+--
+-- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
+
+
+--
+-- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
+
+
+--
+-- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
+
+
+--
+-- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
+
+
+--
+-- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
+
+
+--
+-- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
+-- Name: entity_family; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.entity_family (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    depth smallint NOT NULL,
+    ancestor_type text NOT NULL,
+    ancestor_id text NOT NULL,
+    CONSTRAINT entity_family_depth_check CHECK (((depth >= 0) AND (depth <= 7))),
+    CONSTRAINT entity_family_self_at_depth_0 CHECK (((depth = 0) = ((ancestor_type = entity_type) AND (ancestor_id = entity_id))))
+);
+
+
+--
+-- Name: TABLE entity_family; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.entity_family IS 'Closure of public.entity_parents, kept by set_entity_parent / clear_entity_parent: for every entity in a family (with a parent or a child), one row per level: depth 0 is itself, depth d its ancestor d levels up. An entity''s levels are one primary-key range; a level''s subtree (itself and its descendants) is one range of entity_family_ancestor_idx. Entities in no family have no row.';
+
+
+--
+-- Name: COLUMN entity_family.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_type IS 'Kind of the member entity.';
+
+
+--
+-- Name: COLUMN entity_family.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.entity_id IS 'Member entity identifier.';
+
+
+--
+-- Name: COLUMN entity_family.depth; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.depth IS 'Levels up from the member (0 = itself, 1 = parent, ... at most 7).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_type IS 'Kind of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
+-- Name: COLUMN entity_family.ancestor_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.entity_family.ancestor_id IS 'Identifier of the ancestor at this depth (the member itself at depth 0).';
+
+
+--
+-- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
+--
+
+CREATE TABLE senate.usage_rollups (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    resource_type text NOT NULL,
+    usage_day date NOT NULL,
+    resource_subclass text NOT NULL,
+    shard smallint NOT NULL,
+    amount_total numeric DEFAULT 0 NOT NULL,
+    cost_total_usd numeric DEFAULT 0 NOT NULL,
+    usage_rows bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
+);
+
+
+--
+-- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
+
+
+--
+-- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
+
+
+--
+-- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
+
+
+--
+-- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
+
+
+--
+-- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
+
+
+--
+-- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
+
+
+--
+-- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
+
+
+--
+-- Name: budget_levels; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.budget_levels AS
+ SELECT entity_type,
+    entity_id,
+    resource_type,
+    unit,
+    level,
+    level_entity_type,
+    level_entity_id,
+    period_start,
+    period_end,
+    effective_budget,
+    spent,
+    held,
+    available,
+    (row_number() OVER (PARTITION BY entity_type, entity_id, resource_type ORDER BY available, level) = 1) AS binds,
+    subtree_entities
+   FROM ( SELECT e.entity_type,
+            e.entity_id,
+            t.resource_type,
+            t.unit,
+            lv.level,
+            lv.level_type AS level_entity_type,
+            lv.level_id AS level_entity_id,
+            pb.period_start,
+            pb.period_end,
+            ce.effective_budget,
+            s.spent,
+            h.held,
+            GREATEST(((ce.effective_budget - s.spent) - h.held), (0)::numeric) AS available,
+            s.members AS subtree_entities
+           FROM (((((((public.resource_budgets e
+             CROSS JOIN public.resource_types t)
+             CROSS JOIN ( SELECT p.*::public.economics_policy AS policy,
+                    bounds.period_start,
+                    bounds.period_end
+                   FROM (public.economics_policy p
+                     CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) bounds(period_start, period_end, starts_at, ends_at))
+                  WHERE p.is_active) pb)
+             CROSS JOIN LATERAL ( SELECT 0 AS level,
+                    e.entity_type AS level_type,
+                    e.entity_id AS level_id
+                UNION ALL
+                 SELECT (f.depth)::integer AS depth,
+                    f.ancestor_type,
+                    f.ancestor_id
+                   FROM senate.entity_family f
+                  WHERE ((f.entity_type = e.entity_type) AND (f.entity_id = e.entity_id) AND (f.depth > 0))) lv)
+             JOIN public.resource_budgets lb ON (((lb.entity_type = lv.level_type) AND (lb.entity_id = lv.level_id))))
+             CROSS JOIN LATERAL ( SELECT senate.effective_class_budget(lb.*, t.resource_type, pb.policy) AS effective_budget) ce)
+             CROSS JOIN LATERAL ( SELECT (count(DISTINCT ROW(m.entity_type, m.entity_id)))::integer AS members,
+                    COALESCE(sum(r.amount_total), (0)::numeric) AS spent
+                   FROM (( SELECT lv.level_type AS entity_type,
+                            lv.level_id AS entity_id
+                        UNION ALL
+                         SELECT d.entity_type,
+                            d.entity_id
+                           FROM senate.entity_family d
+                          WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
+                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = t.resource_type) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
+             CROSS JOIN LATERAL ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS held
+                   FROM (( SELECT lv.level_type AS entity_type,
+                            lv.level_id AS entity_id
+                        UNION ALL
+                         SELECT d.entity_type,
+                            d.entity_id
+                           FROM senate.entity_family d
+                          WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
+                     JOIN public.spend_reservations o ON (((o.entity_type = m.entity_type) AND (o.entity_id = m.entity_id))))
+                  WHERE ((o.resource_type = t.resource_type) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)) x;
+
+
+--
+-- Name: VIEW budget_levels; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.budget_levels IS 'Every budget that applies to an entity''s spend, per resource class, in the current budget period: its own envelope (level 0) and, when it is in a family (entity_parents), each ancestor''s that has an envelope (level 1 = parent, 2 = grandparent, ...). A level''s spend and holds are its whole subtree''s (itself and every descendant), so available is what that level still lets the entity spend; binds marks the level with the least available (the nearest on a tie): the one that stops the entity first, as can_spend and reserve_spend judge it (tier caps aside: budget_tier_status). An entity in no family has one row per class, its own envelope, binding. Filter by entity_type and entity_id (and resource_type); ancestors without an envelope cap nothing and are not listed. Columns are only ever appended.';
+
+
+--
+-- Name: COLUMN budget_levels.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.entity_type IS 'Kind of the entity whose spend is bounded.';
+
+
+--
+-- Name: COLUMN budget_levels.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bounded.';
+
+
+--
+-- Name: COLUMN budget_levels.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+
+
+--
+-- Name: COLUMN budget_levels.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN budget_levels.level; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level IS 'Levels up from the entity: 0 its own envelope, 1 its parent''s, 2 its grandparent''s, ...';
+
+
+--
+-- Name: COLUMN budget_levels.level_entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level_entity_type IS 'Kind of the entity whose envelope this level is (the entity itself at level 0).';
+
+
+--
+-- Name: COLUMN budget_levels.level_entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.level_entity_id IS 'Entity whose envelope this level is (the entity itself at level 0).';
+
+
+--
+-- Name: COLUMN budget_levels.period_start; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.period_start IS 'First day of the current budget period (policy time zone).';
+
+
+--
+-- Name: COLUMN budget_levels.period_end; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.period_end IS 'First day AFTER the current budget period (exclusive bound).';
+
+
+--
+-- Name: COLUMN budget_levels.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.effective_budget IS 'Effective budget of the level''s envelope for the class (as budget_status), in unit.';
+
+
+--
+-- Name: COLUMN budget_levels.spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.spent IS 'Spend of the level''s whole subtree (the level''s entity and all its descendants) in the period, in unit (from senate.usage_rollups).';
+
+
+--
+-- Name: COLUMN budget_levels.held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.held IS 'Amount held by open reservations anywhere in the level''s subtree, in unit.';
+
+
+--
+-- Name: COLUMN budget_levels.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.available IS 'effective_budget - spent - held, floored at 0, in unit: what this level still lets the entity (or any of its subtree) spend.';
+
+
+--
+-- Name: COLUMN budget_levels.binds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.binds IS 'True for the level with the least available (the nearest on a tie): the level that stops the entity''s spending first.';
+
+
+--
+-- Name: COLUMN budget_levels.subtree_entities; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_levels.subtree_entities IS 'Entities in the level''s subtree (itself included), a count.';
+
+
+--
 -- Name: rebalance_changes; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -11325,7 +12322,7 @@ CREATE TABLE public.rebalance_changes (
     reason text NOT NULL,
     detail text,
     CONSTRAINT rebalance_changes_delta_consistent CHECK ((new_budget = (old_budget + delta))),
-    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
+    CONSTRAINT rebalance_changes_reason_check CHECK ((reason = ANY (ARRAY['idle_reclaim'::text, 'sustained_low_roi'::text, 'strong_roi_market_support'::text, 'family_lending'::text, 'reassigned_idle_budget'::text, 'reserve'::text]))),
     CONSTRAINT rebalance_changes_reserve_has_no_entity CHECK ((((entity_type IS NULL) = (entity_id IS NULL)) AND ((reason = 'reserve'::text) = (entity_type IS NULL))))
 );
 
@@ -11390,7 +12387,7 @@ COMMENT ON COLUMN public.rebalance_changes.delta IS 'new_budget - old_budget, in
 -- Name: COLUMN rebalance_changes.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve (net reserve change).';
+COMMENT ON COLUMN public.rebalance_changes.reason IS 'Rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending (idle budget of its family, before the global ranking), reassigned_idle_budget, or reserve (the reserve''s net change).';
 
 
 --
@@ -11416,7 +12413,9 @@ CREATE TABLE public.rebalance_runs (
     reductions integer NOT NULL,
     reclaims integer NOT NULL,
     reassignments integer NOT NULL,
+    family_loans integer DEFAULT 0 NOT NULL,
     CONSTRAINT rebalance_runs_actor_check CHECK (((length(actor) >= 1) AND (length(actor) <= 200))),
+    CONSTRAINT rebalance_runs_family_loans_check CHECK ((family_loans >= 0)),
     CONSTRAINT rebalance_runs_gains_check CHECK ((gains >= 0)),
     CONSTRAINT rebalance_runs_reassignments_check CHECK ((reassignments >= 0)),
     CONSTRAINT rebalance_runs_reclaims_check CHECK ((reclaims >= 0)),
@@ -11510,53 +12509,10 @@ COMMENT ON COLUMN public.rebalance_runs.reassignments IS 'Envelopes raised by re
 
 
 --
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+-- Name: COLUMN rebalance_runs.family_loans; Type: COMMENT; Schema: public; Owner: -
 --
 
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+COMMENT ON COLUMN public.rebalance_runs.family_loans IS 'Envelopes and classes that received idle budget of their family (rule family_lending), a count.';
 
 
 --
@@ -11694,7 +12650,7 @@ COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, pro
 -- Name: COLUMN budget_move_evidence.rule; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support or reassigned_idle_budget; else the cause type.';
+COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending or reassigned_idle_budget; else the cause type.';
 
 
 --
@@ -11927,131 +12883,6 @@ COMMENT ON COLUMN public.resource_daily_allowances.set_at IS 'When it was last s
 --
 
 COMMENT ON COLUMN public.resource_daily_allowances.note IS 'Why it was set.';
-
-
---
--- Name: spend_reservations; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.spend_reservations (
-    reservation_id bigint NOT NULL,
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    model_tier text,
-    amount numeric NOT NULL,
-    reserved_by text NOT NULL,
-    reserved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    settled_at timestamp with time zone,
-    settled_amount numeric,
-    released_at timestamp with time zone,
-    release_reason text,
-    CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
-    CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
-    CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
-    CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
-    CONSTRAINT spend_reservations_reserved_by_check CHECK (((length(reserved_by) >= 1) AND (length(reserved_by) <= 200))),
-    CONSTRAINT spend_reservations_settlement_complete CHECK (((settled_at IS NULL) = (settled_amount IS NULL)))
-);
-
-
---
--- Name: TABLE spend_reservations; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.spend_reservations IS 'Spend reservations (reserve_spend): amounts held against an entity''s effective budget for the current period until spent. Active = not settled, not released, expires_at > now; only active reservations count. A resource_usage row naming reservation_id settles it.';
-
-
---
--- Name: COLUMN spend_reservations.reservation_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reservation_id IS 'Identifier returned by reserve_spend(); name it in resource_usage.reservation_id.';
-
-
---
--- Name: COLUMN spend_reservations.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.entity_type IS 'Kind of entity the hold is for.';
-
-
---
--- Name: COLUMN spend_reservations.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.entity_id IS 'Entity the hold is for.';
-
-
---
--- Name: COLUMN spend_reservations.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.resource_type IS 'Resource class held.';
-
-
---
--- Name: COLUMN spend_reservations.model_tier; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.model_tier IS 'Model tier whose cap the hold also counts against (llm_tokens reserved with a model), else NULL.';
-
-
---
--- Name: COLUMN spend_reservations.amount; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.amount IS 'Amount held, in the unit of the class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN spend_reservations.reserved_by; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reserved_by IS 'Who reserved (the session user).';
-
-
---
--- Name: COLUMN spend_reservations.reserved_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.reserved_at IS 'When the hold was granted (clock time).';
-
-
---
--- Name: COLUMN spend_reservations.expires_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.expires_at IS 'When an unsettled hold stops counting (reserved_at + ttl).';
-
-
---
--- Name: COLUMN spend_reservations.settled_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.settled_at IS 'When the first usage row naming it was recorded; the hold ended then.';
-
-
---
--- Name: COLUMN spend_reservations.settled_amount; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.settled_amount IS 'Total amount of the usage rows naming it, in the unit of the class (may differ from amount).';
-
-
---
--- Name: COLUMN spend_reservations.released_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was released unused (by release_spend_reservation or as expired).';
-
-
---
--- Name: COLUMN spend_reservations.release_reason; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
 
 
 --
@@ -12365,94 +13196,6 @@ COMMENT ON COLUMN public.budget_tier_status.over_budget IS 'True when the tier''
 
 
 --
--- Name: usage_rollups; Type: TABLE; Schema: senate; Owner: -
---
-
-CREATE TABLE senate.usage_rollups (
-    entity_type text NOT NULL,
-    entity_id text NOT NULL,
-    resource_type text NOT NULL,
-    usage_day date NOT NULL,
-    resource_subclass text NOT NULL,
-    shard smallint NOT NULL,
-    amount_total numeric DEFAULT 0 NOT NULL,
-    cost_total_usd numeric DEFAULT 0 NOT NULL,
-    usage_rows bigint DEFAULT 0 NOT NULL,
-    CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
-
-
---
--- Name: TABLE usage_rollups; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON TABLE senate.usage_rollups IS 'Daily usage totals per entity, resource class and model tier or provider, kept by triggers on resource_usage in the same transaction; sharded by writer backend so concurrent writers do not contend. Sum over shard for the true figure. senate.reconcile_usage_rollups() proves them equal to resource_usage.';
-
-
---
--- Name: COLUMN usage_rollups.entity_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_type IS 'Kind of entity charged.';
-
-
---
--- Name: COLUMN usage_rollups.entity_id; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.entity_id IS 'Entity charged (as text).';
-
-
---
--- Name: COLUMN usage_rollups.resource_type; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_type IS 'Resource class.';
-
-
---
--- Name: COLUMN usage_rollups.usage_day; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_day IS 'Calendar day of the spend in the policy time zone.';
-
-
---
--- Name: COLUMN usage_rollups.resource_subclass; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.resource_subclass IS 'Model tier for llm_tokens (unknown when the model is not in llm_models), provider for api_calls, empty otherwise.';
-
-
---
--- Name: COLUMN usage_rollups.shard; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.shard IS 'Writer shard (backend pid mod 16); readers sum over it.';
-
-
---
--- Name: COLUMN usage_rollups.amount_total; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.amount_total IS 'Sum of resource_usage.amount, in the unit of the class.';
-
-
---
--- Name: COLUMN usage_rollups.cost_total_usd; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.cost_total_usd IS 'Sum of cost in USD (priced from llm_models or api_providers where a row has no cost).';
-
-
---
--- Name: COLUMN usage_rollups.usage_rows; Type: COMMENT; Schema: senate; Owner: -
---
-
-COMMENT ON COLUMN senate.usage_rollups.usage_rows IS 'Number of resource_usage rows folded in.';
-
-
---
 -- Name: daily_spend; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -12709,6 +13452,200 @@ ALTER TABLE public.economics_policy ALTER COLUMN policy_version ADD GENERATED AL
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: entity_parent_changes; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.entity_parent_changes (
+    change_id bigint NOT NULL,
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    old_parent_type text,
+    old_parent_id text,
+    new_parent_type text,
+    new_parent_id text,
+    changed_by text DEFAULT SESSION_USER NOT NULL,
+    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT entity_parent_changes_changes_something CHECK (((old_parent_type IS DISTINCT FROM new_parent_type) OR (old_parent_id IS DISTINCT FROM new_parent_id))),
+    CONSTRAINT entity_parent_changes_new_parent_whole CHECK (((new_parent_type IS NULL) = (new_parent_id IS NULL))),
+    CONSTRAINT entity_parent_changes_old_parent_whole CHECK (((old_parent_type IS NULL) = (old_parent_id IS NULL)))
+);
+
+
+--
+-- Name: TABLE entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.entity_parent_changes IS 'Append-only ledger of the family tree: one row per change of an entity''s parent (set, moved or cleared), with the parent before and after, the login that made it (session_user), when, and why. UPDATE, DELETE and TRUNCATE are refused (S4001).';
+
+
+--
+-- Name: COLUMN entity_parent_changes.change_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.change_id IS 'Order of the changes.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.entity_type IS 'Kind of the entity whose parent changed.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.entity_id IS 'Identifier of the entity whose parent changed.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.old_parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.old_parent_type IS 'Kind of its parent before; NULL when it had none.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.old_parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.old_parent_id IS 'Its parent before; NULL when it had none.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.new_parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.new_parent_type IS 'Kind of its parent after; NULL when cleared.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.new_parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.new_parent_id IS 'Its parent after; NULL when cleared.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.changed_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.changed_by IS 'Login (session_user) that made the change.';
+
+
+--
+-- Name: COLUMN entity_parent_changes.changed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.changed_at IS 'When the change was made (clock time).';
+
+
+--
+-- Name: COLUMN entity_parent_changes.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parent_changes.reason IS 'Why (1-2000 characters), as given to set_entity_parent / clear_entity_parent.';
+
+
+--
+-- Name: entity_parent_changes_change_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.entity_parent_changes ALTER COLUMN change_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.entity_parent_changes_change_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: entity_parents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.entity_parents (
+    entity_type text NOT NULL,
+    entity_id text NOT NULL,
+    parent_type text NOT NULL,
+    parent_id text NOT NULL,
+    set_by text DEFAULT SESSION_USER NOT NULL,
+    set_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT entity_parents_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
+    CONSTRAINT entity_parents_not_itself CHECK (((parent_type <> entity_type) OR (parent_id <> entity_id))),
+    CONSTRAINT entity_parents_parent_id_check CHECK (((length(parent_id) >= 1) AND (length(parent_id) <= 200))),
+    CONSTRAINT entity_parents_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000)))
+);
+
+
+--
+-- Name: TABLE entity_parents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.entity_parents IS 'The family tree of entities (issue 19): an entity''s parent, any kind under any other, one parent, no cycles, at most 8 levels. A parent''s envelope bounds the spend of its whole subtree (can_spend, reserve_spend, budget_levels). Written only by set_entity_parent() and clear_entity_parent(), each change ledgered in entity_parent_changes. An entity without a row has no parent.';
+
+
+--
+-- Name: COLUMN entity_parents.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.entity_type IS 'Kind of the child entity.';
+
+
+--
+-- Name: COLUMN entity_parents.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.entity_id IS 'Child entity identifier (1-200 characters).';
+
+
+--
+-- Name: COLUMN entity_parents.parent_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.parent_type IS 'Kind of the parent entity (any kind).';
+
+
+--
+-- Name: COLUMN entity_parents.parent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.parent_id IS 'Parent entity identifier (1-200 characters).';
+
+
+--
+-- Name: COLUMN entity_parents.set_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.set_by IS 'Login (session_user) that set the link.';
+
+
+--
+-- Name: COLUMN entity_parents.set_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.set_at IS 'When the link was set (clock time).';
+
+
+--
+-- Name: COLUMN entity_parents.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.entity_parents.reason IS 'Why the entity is under this parent (1-2000 characters), as given to set_entity_parent.';
+
+
+--
+-- Name: CONSTRAINT entity_parents_not_itself ON entity_parents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT entity_parents_not_itself ON public.entity_parents IS 'An entity is not its own parent (set_entity_parent refuses any cycle with S3014 before this).';
 
 
 --
@@ -14004,13 +14941,8 @@ CREATE VIEW public.senate_report_last_rebalance AS
             x.window_start,
             x.window_end,
             x.as_of,
-            x.policy_version,
-            x.actor,
             x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
+            x.actor
            FROM public.rebalance_runs x
           ORDER BY x.run_id DESC
          LIMIT 1) r
@@ -14121,7 +15053,7 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old
 -- Name: COLUMN senate_report_last_rebalance.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending, reassigned_idle_budget, or reserve.';
 
 
 --
@@ -14146,15 +15078,7 @@ CREATE VIEW public.senate_report_last_rebalance_summary AS
     trim_scale(round(sum(c.delta), 2)) AS total_delta
    FROM ((( SELECT x.run_id,
             x.window_start,
-            x.window_end,
-            x.as_of,
-            x.policy_version,
-            x.actor,
-            x.applied_at,
-            x.gains,
-            x.reductions,
-            x.reclaims,
-            x.reassignments
+            x.window_end
            FROM public.rebalance_runs x
           ORDER BY x.run_id DESC
          LIMIT 1) r
@@ -17163,6 +18087,22 @@ ALTER TABLE ONLY public.economics_policy
 
 
 --
+-- Name: entity_parent_changes entity_parent_changes_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parent_changes
+    ADD CONSTRAINT entity_parent_changes_pkey PRIMARY KEY (change_id);
+
+
+--
+-- Name: entity_parents entity_parents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_pkey PRIMARY KEY (entity_type, entity_id);
+
+
+--
 -- Name: entity_types entity_types_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -17415,6 +18355,14 @@ ALTER TABLE ONLY senate.cycle_locks
 
 
 --
+-- Name: entity_family entity_family_pkey; Type: CONSTRAINT; Schema: senate; Owner: -
+--
+
+ALTER TABLE ONLY senate.entity_family
+    ADD CONSTRAINT entity_family_pkey PRIMARY KEY (entity_type, entity_id, depth);
+
+
+--
 -- Name: error_codes error_codes_error_name_key; Type: CONSTRAINT; Schema: senate; Owner: -
 --
 
@@ -17640,6 +18588,20 @@ CREATE UNIQUE INDEX economics_policy_one_active_idx ON public.economics_policy U
 --
 
 COMMENT ON INDEX public.economics_policy_one_active_idx IS 'At most one active policy row.';
+
+
+--
+-- Name: entity_parent_changes_entity_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entity_parent_changes_entity_idx ON public.entity_parent_changes USING btree (entity_type, entity_id, change_id);
+
+
+--
+-- Name: entity_parents_parent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entity_parents_parent_idx ON public.entity_parents USING btree (parent_type, parent_id);
 
 
 --
@@ -17906,6 +18868,13 @@ CREATE INDEX world_model_gains_observed_idx ON public.world_model_gains USING bt
 --
 
 COMMENT ON INDEX public.world_model_gains_observed_idx IS 'Gains of all entities in a window.';
+
+
+--
+-- Name: entity_family_ancestor_idx; Type: INDEX; Schema: senate; Owner: -
+--
+
+CREATE INDEX entity_family_ancestor_idx ON senate.entity_family USING btree (ancestor_type, ancestor_id) INCLUDE (entity_type, entity_id, depth);
 
 
 --
@@ -18315,6 +19284,20 @@ COMMENT ON TRIGGER t10_refuse_ledger_changes ON public.budget_ledger IS 'The led
 
 
 --
+-- Name: entity_parent_changes t10_refuse_ledger_changes; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_ledger_changes BEFORE DELETE OR UPDATE ON public.entity_parent_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_ledger_changes ON entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_ledger_changes ON public.entity_parent_changes IS 'The tree''s ledger is append-only: UPDATE and DELETE are refused (S4001).';
+
+
+--
 -- Name: budget_ledger t10_refuse_ledger_truncate; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -18326,6 +19309,20 @@ CREATE TRIGGER t10_refuse_ledger_truncate BEFORE TRUNCATE ON public.budget_ledge
 --
 
 COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.budget_ledger IS 'The ledger is append-only: TRUNCATE is refused.';
+
+
+--
+-- Name: entity_parent_changes t10_refuse_ledger_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER t10_refuse_ledger_truncate BEFORE TRUNCATE ON public.entity_parent_changes FOR EACH STATEMENT EXECUTE FUNCTION senate.refuse_ledger_change();
+
+
+--
+-- Name: TRIGGER t10_refuse_ledger_truncate ON entity_parent_changes; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER t10_refuse_ledger_truncate ON public.entity_parent_changes IS 'The tree''s ledger is append-only: TRUNCATE is refused (S4001).';
 
 
 --
@@ -19314,6 +20311,22 @@ ALTER TABLE ONLY public.budget_snapshots
 
 ALTER TABLE ONLY public.budget_snapshots
     ADD CONSTRAINT budget_snapshots_resource_type_fkey FOREIGN KEY (resource_type) REFERENCES public.resource_types(resource_type);
+
+
+--
+-- Name: entity_parents entity_parents_entity_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_entity_type_fkey FOREIGN KEY (entity_type) REFERENCES public.entity_types(entity_type);
+
+
+--
+-- Name: entity_parents entity_parents_parent_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.entity_parents
+    ADD CONSTRAINT entity_parents_parent_type_fkey FOREIGN KEY (parent_type) REFERENCES public.entity_types(entity_type);
 
 
 --

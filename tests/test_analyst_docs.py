@@ -1,4 +1,4 @@
-"""db/docs/analyst.md (issue 16, point 6 "Analyst answers"): each of the five questions is
+"""db/docs/analyst.md (issue 16, point 6 "Analyst answers"; issue 19, the sixth): each question is
 answered by one documented query, and every SQL block of the page runs, as a real LOGIN member of
 senate_reader, on a small demo economy, returning rows with the columns the page lists under it."""
 
@@ -36,15 +36,16 @@ def questions() -> list[tuple[str, str, list[str]]]:
 QUESTIONS = questions()
 
 
-def test_the_page_answers_the_five_questions_each_with_its_view_or_function() -> None:
+def test_the_page_answers_the_six_questions_each_with_its_view_or_function() -> None:
     answers = {
         "over budget": "over_budget_and_throttled",
         "Why did this budget move": "budget_move_evidence",
         "next rebalance": "preview_rebalance(",
         "tiers and providers": "cost_by_tier_and_provider",
         "reserve pay for": "reserve_queue",
+        "Which level stops this analysis": "budget_levels",
     }
-    assert len(QUESTIONS) == 5
+    assert len(QUESTIONS) == 6
     for (heading, query, _), (question, answer) in zip(QUESTIONS, answers.items(), strict=True):
         assert question in heading
         assert answer in query, heading

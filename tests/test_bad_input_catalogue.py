@@ -848,6 +848,51 @@ CATALOGUE: list[Bad] = [
         "amount",
         needs=("reserve_spend",),
     ),
+    # --- the family tree (issue 19, migrations 0175 and 0177) --------------------------------
+    Bad(
+        "family-parent-unknown-kind",
+        "set_entity_parent",
+        "SELECT set_entity_parent('hypothesis', 'h-cat', 'planet', 'p-1', 'r')",
+        "unknown_entity_type",
+        "parent_type",
+    ),
+    Bad(
+        "family-parent-is-itself",
+        "set_entity_parent",
+        "SELECT set_entity_parent('hypothesis', 'h-cat', 'hypothesis', 'h-cat', 'r')",
+        "entity_parent_cycle",
+        "parent",
+    ),
+    Bad(
+        "family-reason-missing",
+        "set_entity_parent",
+        "SELECT set_entity_parent('hypothesis', 'h-cat', 'knowledge_gap', 'g-1', NULL)",
+        "22023",
+        "reason",
+    ),
+    Bad(
+        "family-reason-too-long",
+        "set_entity_parent",
+        "SELECT set_entity_parent('hypothesis', 'h-cat', 'knowledge_gap', 'g-1',"
+        " repeat('x', 2001))",
+        "text_too_long",
+        "reason",
+    ),
+    Bad(
+        "family-clear-without-parent",
+        "clear_entity_parent",
+        "SELECT clear_entity_parent('hypothesis', 'h-cat', 'r')",
+        "entity_parent_not_set",
+        "parent",
+    ),
+    Bad(
+        "policy-family-lending-limit-above-one",
+        "economics_policy",
+        policy("family_lending_limit", "1.5"),
+        "23514",
+        "family_lending_limit",
+        needs=("column:economics_policy.family_lending_limit",),
+    ),
     # --- bounded values (issue 15, migrations 0120-0121; bounds in senate.value_bounds) -------
     Bad("usage-amount-beyond-bound", "resource_usage", usage(amount="1e16"), "22003", "amount"),
     Bad("usage-amount-1e8000", "resource_usage", usage(amount="1e8000"), "22003", "amount"),

@@ -31,6 +31,7 @@ FIGURES = (
     "16 writers, 1k entities, 1 row/txn",
     "deadlocks (SQLSTATE 40P01)",
     "can_spend, one entity",
+    "can_spend, five levels deep",
     "budget_status, one entity",
     "budget_forecast, one entity",
     "daily_spend, one day",

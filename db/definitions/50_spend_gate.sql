@@ -583,6 +583,13 @@ DECLARE
     v_pool numeric;
     v_tier_left numeric;
     v_left numeric;
+    v_depth integer;
+    v_level_type text;
+    v_level_id text;
+    v_level_budget numeric;
+    v_level_spent numeric;
+    v_level_held numeric;
+    v_binds text := '';
 BEGIN
     SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
@@ -599,12 +606,39 @@ BEGIN
         RETURN;
     END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
+    -- the level with the least headroom binds first (the nearest on a tie). An entity in no
+    -- family has no senate.entity_family row: one index probe, and the check below is today's.
+    IF EXISTS (SELECT 1 FROM senate.entity_family AS f
+               WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+        SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
+        INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
+             v_left
+        FROM senate.family_levels($1, $2, $3, v.period_start, v.period_end, now()) AS l
+        ORDER BY l.headroom, l.depth
+        LIMIT 1;
+        IF FOUND THEN
+            v_pool := v_left;
+            v_binds := format('; binding level %s: %s %s', v_depth, v_level_type, v_level_id);
+        END IF;
+    END IF;
     v_tier_left := CASE WHEN v.tier_capped
                         THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
     v_left := least(v_pool, coalesce(v_tier_left, v_pool));
     IF v.throttled THEN
         RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
                                           v.throttled_until), v_left;
+    ELSIF $4 > v_pool AND v_depth > 0 THEN
+        RETURN QUERY SELECT false,
+            format('over_ancestor_budget: requested %s, remaining %s of the effective budget %s '
+                   'of %s %s, %s level(s) up (its family spent %s, held %s) in period %s..%s',
+                   $4, v_pool, v_level_budget, v_level_type, v_level_id, v_depth, v_level_spent,
+                   v_level_held, v.period_start, v.period_end - 1), v_left;
+    ELSIF $4 > v_pool AND v_depth = 0 THEN
+        RETURN QUERY SELECT false,
+            format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
+                   'held %s, with its descendants) in period %s..%s', $4, v_pool, v_level_budget,
+                   v_level_spent, v_level_held, v.period_start, v.period_end - 1), v_left;
     ELSIF $4 > v_pool THEN
         RETURN QUERY SELECT false,
             format('over_budget: requested %s, remaining %s of effective budget %s (spent %s, '
@@ -618,12 +652,12 @@ BEGIN
     ELSE
         RETURN QUERY SELECT true,
             format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
-                   '%s..%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
-                   v.period_end - 1), v_left;
+                   '%s..%s%s', $4, v_left, v.spent, v.held, v.effective_budget, v.period_start,
+                   v.period_end - 1, v_binds), v_left;
     END IF;
 END;
 $function$;
-COMMENT ON FUNCTION public.can_spend(text,text,text,numeric,text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. Reads one envelope, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(text,text,text,numeric,text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 -- define function public.reserve_spend(text,text,text,numeric,interval,text)
 CREATE OR REPLACE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval DEFAULT '00:15:00'::interval, model text DEFAULT NULL::text)
@@ -641,6 +675,17 @@ DECLARE
     v_tier_left numeric;
     v_now timestamptz;
     v_id bigint;
+    v_types text[];
+    v_ids text[];
+    v_locked_types text[];
+    v_locked_ids text[];
+    v_depth integer;
+    v_level_type text;
+    v_level_id text;
+    v_level_budget numeric;
+    v_level_spent numeric;
+    v_level_held numeric;
+    v_level_left numeric;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -685,10 +730,36 @@ BEGIN
     END IF;
 
     -- Serialize reservers of this entity; usage writers do not take this lock.
-    PERFORM 1 FROM public.resource_budgets AS b
-    WHERE b.entity_type = $1 AND b.entity_id = $2
-    FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM senate.entity_family AS f
+                   WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+        PERFORM 1 FROM public.resource_budgets AS b
+        WHERE b.entity_type = $1 AND b.entity_id = $2
+        FOR NO KEY UPDATE;
+    ELSE
+        -- In a family (issue 19), reservers of every entity under an ancestor queue on the
+        -- ancestor's envelope: the entity's and each ancestor's rows are locked in key order
+        -- (entity_type, entity_id), the order the rebalance and the tier-cap trigger lock
+        -- envelopes in, so two lockers never wait for each other in a circle. A parent changed
+        -- meanwhile (set_entity_parent committed between the reading and the locking) is
+        -- seen by the re-reading: the new ancestors are locked too before the check.
+        LOOP
+            SELECT coalesce(pg_catalog.array_agg(f.ancestor_type ORDER BY f.depth), '{}'),
+                   coalesce(pg_catalog.array_agg(f.ancestor_id ORDER BY f.depth), '{}')
+            INTO v_types, v_ids
+            FROM senate.entity_family AS f
+            WHERE f.entity_type = $1 AND f.entity_id = $2;
+            EXIT WHEN v_types = v_locked_types AND v_ids = v_locked_ids;
+            PERFORM 1 FROM public.resource_budgets AS b
+            JOIN unnest(v_types || $1, v_ids || $2) AS k (entity_type, entity_id)
+              ON b.entity_type = k.entity_type AND b.entity_id = k.entity_id
+            ORDER BY b.entity_type, b.entity_id
+            FOR NO KEY UPDATE OF b;
+            v_locked_types := v_types;
+            v_locked_ids := v_ids;
+        END LOOP;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                   WHERE b.entity_type = $1 AND b.entity_id = $2) THEN
         PERFORM senate.raise_error('S3003',
             pg_catalog.format('reserve_spend: %s %s has no budget envelope', $1, $2));
     END IF;
@@ -703,6 +774,29 @@ BEGIN
             pg_catalog.format('Throttled until %s.', v.throttled_until));
     END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
+    IF v_locked_types IS NOT NULL THEN
+        -- Every level with an envelope bounds its whole subtree; the least headroom binds.
+        SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
+        INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
+             v_level_left
+        FROM senate.family_levels($1, $2, $3, v.period_start, v.period_end, v_now) AS l
+        ORDER BY l.headroom, l.depth
+        LIMIT 1;
+        IF FOUND AND $4 > v_level_left THEN
+            PERFORM senate.raise_error('S3001',
+                pg_catalog.format('reserve_spend: %s %s asked for %s of %s, but only %s remains %s',
+                                  $1, $2, $4, $3, v_level_left,
+                                  CASE WHEN v_depth = 0
+                                       THEN 'of its envelope, with its descendants'' spend and holds'
+                                       ELSE pg_catalog.format('under %s %s, %s level(s) up',
+                                                              v_level_type, v_level_id, v_depth)
+                                  END),
+                pg_catalog.format('binding level %s: %s %s, effective budget %s, its family spent '
+                                  '%s, held %s, period %s..%s', v_depth, v_level_type, v_level_id,
+                                  v_level_budget, v_level_spent, v_level_held, v.period_start,
+                                  v.period_end - 1));
+        END IF;
+    END IF;
     IF $4 > v_pool THEN
         PERFORM senate.raise_error('S3001',
             pg_catalog.format('reserve_spend: %s %s asked for %s of %s, but only %s remains', $1, $2, $4, $3,
@@ -730,7 +824,7 @@ BEGIN
     RETURN v_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.reserve_spend(text,text,text,numeric,interval,text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
+COMMENT ON FUNCTION public.reserve_spend(text,text,text,numeric,interval,text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 -- define function public.release_spend_reservation(bigint)
 CREATE OR REPLACE FUNCTION public.release_spend_reservation(reservation_id bigint)

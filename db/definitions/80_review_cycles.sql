@@ -823,18 +823,91 @@ BEGIN
                    greatest(least(po.reclaimed, po.pool_a - coalesce(st.total, 0)), 0) AS pool_b
             FROM pool AS po
             LEFT JOIN strong_total AS st ON st.resource_type = po.resource_type
+        ), family_roots AS MATERIALIZED (
+            -- Families (issue 19): each member of a tree and its root (an ancestor without a
+            -- parent); siblings and cousins share a root. No tree, no rows.
+            SELECT f.entity_type, f.entity_id, f.ancestor_type AS root_type,
+                   f.ancestor_id AS root_id
+            FROM senate.entity_family AS f
+            WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS q
+                              WHERE q.entity_type = f.ancestor_type
+                                AND q.entity_id = f.ancestor_id)
+        ), family_pool AS (
+            -- What each family's idle members may lend: of each idle step, at most
+            -- family_lending_limit of the member's envelope.
+            SELECT s.resource_type, r.root_type, r.root_id,
+                   sum(least(s.step_amount, floor(p.family_lending_limit * s.old_budget)))
+                       AS lendable,
+                   count(*) AS lenders
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            WHERE s.rule = 'idle' AND s.step_amount > 0
+            GROUP BY s.resource_type, r.root_type, r.root_id
+        ), family_avail AS (
+            -- Within the reclaimed budget the reserve still holds after the strong gains (a
+            -- shortfall scales every family's pool down alike).
+            SELECT fp.resource_type, fp.root_type, fp.root_id, fp.lendable, fp.lenders,
+                   floor(fp.lendable * least(1, pb.pool_b / nullif(sum(fp.lendable) OVER
+                                                (PARTITION BY fp.resource_type), 0))) AS pool
+            FROM family_pool AS fp
+            JOIN pool_b AS pb ON pb.resource_type = fp.resource_type
+            WHERE fp.lendable > 0
+        ), family_borrowers AS (
+            -- Borrowers: the family's members the ranking would serve (not idle, not cut for
+            -- low ROI, not blocked, not already raised for strong ROI), each capped at
+            -- family_borrowing_limit of its envelope; ordered by cap for the water-filling.
+            SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.priority_rank,
+                   r.root_type, r.root_id, fa.pool, fa.lendable, fa.lenders, x.cap,
+                   row_number() OVER w AS i,
+                   count(*) OVER (PARTITION BY s.resource_type, r.root_type, r.root_id) AS n,
+                   coalesce(sum(x.cap) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                            0) AS caps_before
+            FROM cur AS s
+            JOIN family_roots AS r ON r.entity_type = s.entity_type AND r.entity_id = s.entity_id
+            JOIN family_avail AS fa
+              ON fa.resource_type = s.resource_type AND fa.root_type = r.root_type
+             AND fa.root_id = r.root_id
+            CROSS JOIN LATERAL (SELECT floor(p.family_borrowing_limit * s.old_budget) AS cap) AS x
+            WHERE s.rule = 'ranked' AND x.cap > 0 AND fa.pool > 0
+            WINDOW w AS (PARTITION BY s.resource_type, r.root_type, r.root_id
+                         ORDER BY x.cap, s.entity_type, s.entity_id)
+        ), family_level AS (
+            -- Water-filling (max-min fair): with caps c1 <= ... <= cn and pool P, the level
+            -- is (P - c1 - ... - c(i-1)) / (n - i + 1) for the first i whose cap reaches it;
+            -- no such i: every borrower gets its cap.
+            SELECT b.resource_type, b.root_type, b.root_id,
+                   (pg_catalog.array_agg((b.pool - b.caps_before) / (b.n - b.i + 1) ORDER BY b.i)
+                        FILTER (WHERE b.caps_before + b.cap * (b.n - b.i + 1) >= b.pool))[1]
+                       AS level
+            FROM family_borrowers AS b
+            GROUP BY b.resource_type, b.root_type, b.root_id
+        ), family_gain AS MATERIALIZED (
+            SELECT b.*, floor(least(b.cap, coalesce(l.level, b.cap))) AS gain, l.level
+            FROM family_borrowers AS b
+            JOIN family_level AS l
+              ON l.resource_type = b.resource_type AND l.root_type = b.root_type
+             AND l.root_id = b.root_id
+        ), family_total AS MATERIALIZED (
+            SELECT g.resource_type, sum(g.gain) AS total
+            FROM family_gain AS g
+            GROUP BY g.resource_type
         ), ranked AS (
             SELECT s.*, sum(s.step_amount) OVER (PARTITION BY s.resource_type
                                                  ORDER BY s.priority_rank
                                                  ROWS UNBOUNDED PRECEDING) AS cum
             FROM cur AS s
             WHERE s.rule = 'ranked' AND s.step_amount > 0
+              AND NOT EXISTS (SELECT 1 FROM family_gain AS g
+                              WHERE g.entity_type = s.entity_type AND g.entity_id = s.entity_id
+                                AND g.resource_type = s.resource_type AND g.gain > 0)
         ), ranked_gain AS (
-            SELECT s.*, greatest(least(s.step_amount, pb.pool_b - (s.cum - s.step_amount)), 0)
-                            AS gain
+            SELECT s.*, greatest(least(s.step_amount,
+                                       pb.pool_b - coalesce(ft.total, 0) - (s.cum - s.step_amount)),
+                                 0) AS gain
             FROM ranked AS s
             JOIN pool_b AS pb ON pb.resource_type = s.resource_type
-            WHERE pb.pool_b > 0
+            LEFT JOIN family_total AS ft ON ft.resource_type = s.resource_type
+            WHERE pb.pool_b - coalesce(ft.total, 0) > 0
         ), changes AS (
             SELECT f.entity_type, f.entity_id, f.resource_type, f.old_budget,
                    -f.step_amount AS delta,
@@ -851,6 +924,18 @@ BEGIN
                                     ELSE '' END
             FROM strong_gain AS s
             WHERE s.gain > 0
+            UNION ALL
+            SELECT g.entity_type, g.entity_id, g.resource_type, g.old_budget, g.gain,
+                   'family_lending',
+                   format('idle budget of its family (root %s %s) reassigned inside it before the '
+                          'global ranking: %s lendable from %s idle member(s) (at most %s of each '
+                          'one''s envelope), shared fairly by %s borrower(s): equal share %s, '
+                          'capped at %s (%s of its envelope)', g.root_type, g.root_id, g.pool,
+                          g.lenders, p.family_lending_limit, g.n,
+                          coalesce(round(g.level, 2)::text, 'above every cap'), g.cap,
+                          p.family_borrowing_limit)
+            FROM family_gain AS g
+            WHERE g.gain > 0
             UNION ALL
             SELECT s.entity_type, s.entity_id, s.resource_type, s.old_budget, s.gain,
                    'reassigned_idle_budget',
@@ -919,12 +1004,13 @@ BEGIN
     --    the reserve, and the plan.
     INSERT INTO public.rebalance_runs
         (window_start, window_end, as_of, policy_version, actor, gains, reductions, reclaims,
-         reassignments)
+         reassignments, family_loans)
     SELECT v_window_start, v_window_end, v_as_of, p.policy_version, v_actor,
            count(*) FILTER (WHERE x.reason = 'strong_roi_market_support'),
            count(*) FILTER (WHERE x.reason = 'sustained_low_roi'),
            count(*) FILTER (WHERE x.reason = 'idle_reclaim'),
-           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget')
+           count(*) FILTER (WHERE x.reason = 'reassigned_idle_budget'),
+           count(*) FILTER (WHERE x.reason = 'family_lending')
     FROM pg_temp.rebalance_plan AS x
     RETURNING run_id INTO v_run;
 
@@ -938,7 +1024,12 @@ BEGIN
             (3, 'strong_roi_market_support',
                 format('strong ROI (>= %s edges/token) and market support (>= %s): gain from the '
                        'reserve', p.roi_high_threshold, p.market_support_threshold)),
-            (4, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
+            (4, 'family_lending',
+                format('reclaimed idle budget reassigned inside its family before the global '
+                       'ranking: fair shares within family_lending_limit %s and '
+                       'family_borrowing_limit %s', p.family_lending_limit,
+                       p.family_borrowing_limit)),
+            (5, 'reassigned_idle_budget', 'reclaimed idle budget reassigned to the top of '
                                           'allocation_ranking')) AS r (ord, reason, note)
         WHERE EXISTS (SELECT 1 FROM pg_temp.rebalance_plan AS x WHERE x.reason = r.reason)
         ORDER BY r.ord
@@ -988,7 +1079,7 @@ BEGIN
     PERFORM set_config('work_mem', v_work_mem, true);
 END;
 $function$;
-COMMENT ON FUNCTION senate.plan_rebalance(timestamp with time zone,boolean,text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
+COMMENT ON FUNCTION senate.plan_rebalance(timestamp with time zone,boolean,text) IS 'The weekly rebalance engine, shared by run_rebalance (apply or dry run) and preview_rebalance: plans the rules for the review window of p_as_of (idle reclaim, low-ROI cut, strong-ROI gain, then the reclaimed idle budget: first inside each family, family_lending, fair shares within the policy''s lending and borrowing limits; then by allocation_ranking, reassigned_idle_budget) and, with p_apply, applies them (cycle lock, once per window, budgets, reserve, ledger, rebalance_runs, rebalance_changes) under p_actor. Without p_apply it writes nothing (temporary tables only). Validates nothing but the active policy: callers (run_rebalance, preview_rebalance) check their arguments. SECURITY INVOKER, EXECUTE revoked from PUBLIC: only those definer functions, running as senate_owner, call it.';
 
 -- define function public.preview_rebalance(timestamp with time zone)
 CREATE OR REPLACE FUNCTION public.preview_rebalance(as_of timestamp with time zone)

@@ -318,7 +318,9 @@ SELECT r.run_id,
        trim_scale(round(c.delta, 2)) AS delta,
        c.reason,
        c.detail
-FROM (SELECT x.* FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
+-- The run's columns by name: a new column of rebalance_runs is not a dependency of the view.
+FROM (SELECT x.run_id, x.window_start, x.window_end, x.as_of, x.applied_at, x.actor
+      FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
 JOIN public.rebalance_changes AS c ON c.run_id = r.run_id
 LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
 ORDER BY c.reason, c.resource_type, c.entity_type, c.entity_id;
@@ -336,7 +338,7 @@ COMMENT ON COLUMN public.senate_report_last_rebalance.unit IS 'Unit of the amoun
 COMMENT ON COLUMN public.senate_report_last_rebalance.old_budget IS 'Budget (or reserve balance) before, in unit (2 decimals).';
 COMMENT ON COLUMN public.senate_report_last_rebalance.new_budget IS 'Budget (or reserve balance) after, in unit (2 decimals).';
 COMMENT ON COLUMN public.senate_report_last_rebalance.delta IS 'new_budget - old_budget, in unit (2 decimals).';
-COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, reassigned_idle_budget, or reserve.';
+COMMENT ON COLUMN public.senate_report_last_rebalance.reason IS 'The rule: idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending, reassigned_idle_budget, or reserve.';
 COMMENT ON COLUMN public.senate_report_last_rebalance.detail IS 'The evidence the rule acted on (ROI figures, market weight, idle since, rank).';
 
 -- define view public.senate_report_spend_mix
@@ -447,7 +449,8 @@ SELECT r.run_id,
        c.reason,
        count(*) AS changes,
        trim_scale(round(sum(c.delta), 2)) AS total_delta
-FROM (SELECT x.* FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
+FROM (SELECT x.run_id, x.window_start, x.window_end
+      FROM public.rebalance_runs AS x ORDER BY x.run_id DESC LIMIT 1) AS r
 JOIN public.rebalance_changes AS c ON c.run_id = r.run_id
 LEFT JOIN public.resource_types AS rt ON rt.resource_type = c.resource_type
 GROUP BY r.run_id, r.window_start, r.window_end, c.resource_type, rt.unit, c.reason
@@ -559,7 +562,7 @@ COMMENT ON COLUMN public.budget_move_evidence.balance_after IS 'Budget after, in
 COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_before, in unit.';
 COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
 COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, proposal id, ... (NULL if none).';
-COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support or reassigned_idle_budget; else the cause type.';
+COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending or reassigned_idle_budget; else the cause type.';
 COMMENT ON COLUMN public.budget_move_evidence.evidence IS 'What the rule acted on for this entity (rebalance plan detail, the approved proposal, or the ledger note).';
 COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_start IS 'First day of the window the rebalance reviewed (NULL for other causes).';
 COMMENT ON COLUMN public.budget_move_evidence.rebalance_window_end IS 'First day after that window, exclusive (NULL for other causes).';

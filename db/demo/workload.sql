@@ -239,7 +239,8 @@ COMMENT ON FUNCTION demo.map_senators() IS
 
 CREATE OR REPLACE FUNCTION demo.generate_workload(
     p_seed integer, p_size text, p_last_day date DEFAULT NULL)
-RETURNS TABLE (first_day date, last_day date, entities bigint, envelopes bigint)
+RETURNS TABLE (first_day date, last_day date, entities bigint, envelopes bigint,
+               families bigint, family_members bigint)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -404,6 +405,67 @@ BEGIN
       ON k.entity_type = e.entity_type
     WHERE e.archetype <> 'newcomer';
 
+    -- Families (issue 19): a knowledge gap over two hypotheses, each over its analyses. Half
+    -- the hypotheses (a seeded half) sit under the steady, winning or near gaps, two per gap;
+    -- every analysis under one of those hypotheses; the other hypotheses and gaps and every
+    -- 'entity' stand alone (checked as they always were).
+    CREATE TEMP TABLE demo_families ON COMMIT DROP AS
+    WITH roots AS (
+        SELECT e.entity_id, row_number() OVER (ORDER BY demo.u(p_seed, e.entity_id || 'root'),
+                                                        e.entity_id) AS i
+        FROM demo.entities AS e
+        WHERE e.entity_type = 'knowledge_gap' AND e.archetype IN ('steady', 'winner', 'near')
+    ), hyps AS (
+        SELECT e.entity_id, row_number() OVER (ORDER BY demo.u(p_seed, e.entity_id || 'family'),
+                                                        e.entity_id) AS i
+        FROM demo.entities AS e
+        WHERE e.entity_type = 'hypothesis' AND e.archetype <> 'newcomer'
+    ), placed AS (
+        SELECT h.entity_id, h.i
+        FROM hyps AS h
+        WHERE h.i <= least((SELECT count(*) FROM hyps) / 2, 2 * (SELECT count(*) FROM roots))
+    ), anas AS (
+        SELECT e.entity_id, row_number() OVER (ORDER BY demo.u(p_seed, e.entity_id || 'family'),
+                                                        e.entity_id) AS i
+        FROM demo.entities AS e
+        WHERE e.entity_type = 'analysis'
+    )
+    SELECT 'hypothesis' AS entity_type, p.entity_id, 'knowledge_gap' AS parent_type,
+           r.entity_id AS parent_id
+    FROM placed AS p
+    JOIN roots AS r ON r.i = (p.i + 1) / 2
+    UNION ALL
+    SELECT 'analysis', a.entity_id, 'hypothesis', p.entity_id
+    FROM anas AS a
+    JOIN placed AS p ON p.i = 1 + (a.i - 1) % (SELECT count(*) FROM placed);
+    -- A gap's envelope bounds its family: its own size plus 0.7 of its descendants' opening
+    -- envelopes, so a family that spends at its usual rate fits, and one whose members spike
+    -- meets the gap's cap. The gap itself keeps spending at its own size (usage_rate scaled).
+    CREATE TEMP TABLE demo_family_sums ON COMMIT DROP AS
+    SELECT g.parent_id AS gap_id, sum(b.token_budget) AS tokens, sum(b.cpu_budget) AS cpu,
+           sum(b.storage_budget_gb) AS storage, sum(b.api_call_budget) AS api
+    FROM (SELECT f.parent_id, f.entity_type, f.entity_id FROM demo_families AS f
+          WHERE f.parent_type = 'knowledge_gap'
+          UNION ALL
+          SELECT h.parent_id, a.entity_type, a.entity_id
+          FROM demo_families AS a
+          JOIN demo_families AS h ON h.entity_type = a.parent_type AND h.entity_id = a.parent_id
+          WHERE h.parent_type = 'knowledge_gap') AS g
+    JOIN demo_initial_budgets AS b ON b.entity_type = g.entity_type AND b.entity_id = g.entity_id
+    GROUP BY g.parent_id;
+    UPDATE demo.entities AS e
+    SET usage_rate = round(e.usage_rate * b.token_budget / (b.token_budget + round(0.7 * f.tokens, -3)), 3)
+    FROM demo_family_sums AS f
+    JOIN demo_initial_budgets AS b ON b.entity_type = 'knowledge_gap' AND b.entity_id = f.gap_id
+    WHERE e.entity_type = 'knowledge_gap' AND e.entity_id = f.gap_id;
+    UPDATE demo_initial_budgets AS b
+    SET token_budget = b.token_budget + round(0.7 * f.tokens, -3),
+        cpu_budget = b.cpu_budget + round(0.7 * f.cpu, -1),
+        storage_budget_gb = b.storage_budget_gb + round(0.7 * f.storage),
+        api_call_budget = b.api_call_budget + round(0.7 * f.api, -1)
+    FROM demo_family_sums AS f
+    WHERE b.entity_type = 'knowledge_gap' AND b.entity_id = f.gap_id;
+
     -- The treasury funds the reserve (the only door for new resources) ...
     PERFORM public.fund_reserve(x.resource_type, x.amount, 'treasurer',
                                 'initial funding of the demo economy')
@@ -437,6 +499,13 @@ BEGIN
     WHERE r.resource_type = a.resource_type;
     PERFORM senate.clear_change_cause();
 
+    -- The family tree, ledgered (entity_parent_changes) with the demo's login and the reason.
+    PERFORM public.set_entity_parent(f.entity_type, f.entity_id, f.parent_type, f.parent_id,
+                                     format('demo: %s %s serves %s %s', f.entity_type,
+                                            f.entity_id, f.parent_type, f.parent_id))
+    FROM demo_families AS f
+    ORDER BY f.entity_type DESC, f.entity_id;
+
     -- Entities under review: their Exchange prices are held off (market weight 0).
     PERFORM public.place_governance_block(e.entity_type, e.entity_id,
                                           'Replication of the headline result under review',
@@ -448,14 +517,21 @@ BEGIN
 
     RETURN QUERY
     SELECT s.first_day, s.last_day, (SELECT count(*) FROM demo.entities),
-           (SELECT count(*) FROM public.resource_budgets)
+           (SELECT count(*) FROM public.resource_budgets),
+           (SELECT count(DISTINCT (p.parent_type, p.parent_id)) FROM public.entity_parents AS p
+            WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS c
+                              WHERE c.entity_type = p.parent_type AND c.entity_id = p.parent_id)),
+           (SELECT count(*) FROM public.entity_parents)
+           + (SELECT count(DISTINCT (p.parent_type, p.parent_id)) FROM public.entity_parents AS p
+              WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS c
+                                WHERE c.entity_type = p.parent_type AND c.entity_id = p.parent_id))
     FROM demo.settings AS s;
 END;
 $$;
 COMMENT ON FUNCTION demo.generate_workload(integer, text, date) IS
   'Sets up the demo economy for a seed and a size (small | default | large): entities with their '
   'archetypes, assessments, the reserve (fund_reserve) and the opening envelopes allocated from it, '
-  'governance blocks. Days are then simulated with demo.advance_day(). Deterministic for a seed.';
+  'families (knowledge gap -> hypotheses -> analyses, set_entity_parent), governance blocks. Days are then simulated with demo.advance_day(). Deterministic for a seed.';
 
 ---------------------------------------------------------------------------------------------
 -- One simulated day.

@@ -298,6 +298,7 @@ def compact_history(conn: Conn, size: Size, report: Report, usage_rows: int) -> 
 
 def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
     load_budgets(conn, 0, size.entities_small - 1)
+    conn.execute(q("link_family"))
     busy = bench_sql.BUSY_ENTITY
     peers = [
         probe(f"{PEER_B}, one class", "peer_check_one_class"),
@@ -309,6 +310,7 @@ def section_history(conn: Conn, url: str, size: Size, report: Report) -> None:
         probe("budget_status, one entity", "probe_budget_status", peer=peers[1]),
         probe("can_spend, busiest entity", "probe_can_spend", busy, peers[2]),
         probe("budget_forecast, one entity", "probe_budget_forecast"),
+        probe("can_spend, five levels deep", "probe_can_spend", bench_sql.FAMILY_DEEPEST),
     ]
     daily = Probe("daily_spend, one day", compose("probe_daily_spend"))
     daily_calls = max(10, size.calls // 20)

@@ -38,6 +38,9 @@ HOT_ENTITY = ("hypothesis", "bench-hot")
 #: The busiest generated entity (bench.entity_id_of(0); the generator's skew gives it about
 #: 1 / sqrt(active entities) of the history): its rows in a period grow with the history.
 BUSY_ENTITY = ("hypothesis", "bench-0")
+#: The deepest of a family five levels deep (issue 19): generated entities 1..5, each under the
+#: one before (sql/bench/history.sql, link_family), all of them busy ones with a history.
+FAMILY_DEEPEST = (ENTITY_TYPES[5 % 4], "bench-5")
 
 #: Settings that decide ingest and query speed, printed in the header.
 SETTINGS = (

@@ -51,6 +51,7 @@ RULES = (
     ("strong_roi_market_support", "raised for strong ROI"),
     ("sustained_low_roi", "cut for low ROI"),
     ("idle_reclaim", "idle reclaimed"),
+    ("family_lending", "lent in families"),
     ("reassigned_idle_budget", "reassigned"),
 )
 
@@ -140,8 +141,10 @@ def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, e
     setup = workload.generate(conn, seed, size)
     days = setup.days
     print(
-        f"workload: {setup.entities} entities ({setup.envelopes} with envelopes), "
-        f"{len(days)} days from {setup.first_day} to {setup.last_day}",
+        f"workload: {setup.entities} entities ({setup.envelopes} with envelopes; "
+        f"{setup.family_members} in {setup.families} families of a knowledge gap, its "
+        f"hypotheses and their analyses), {len(days)} days from {setup.first_day} to "
+        f"{setup.last_day}",
         file=out,
     )
     steps = workload.cycle_steps(conn)

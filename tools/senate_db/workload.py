@@ -40,6 +40,8 @@ class Setup:
     last_day: dt.date
     entities: int
     envelopes: int
+    families: int  # families (issue 19): roots with descendants, a knowledge gap each
+    family_members: int  # entities in those families, the roots included
 
     @property
     def days(self) -> list[dt.date]:

@@ -57,6 +57,14 @@ SELECT %(hot_type)s, %(hot_id)s, 5000000, 100000, 100, 5000, 0.9, 0.1, 0.5
 WHERE %(with_hot)s
 ON CONFLICT (entity_type, entity_id) DO NOTHING
 
+-- name: link_family
+-- A family five levels deep (issue 19): generated entities 2..5 each under the one before, so
+-- can_spend on bench-5 checks its envelope and four ancestors', each over its subtree's spend.
+SELECT count(public.set_entity_parent(bench.entity_type_of(n), bench.entity_id_of(n),
+                                      bench.entity_type_of(n - 1), bench.entity_id_of(n - 1),
+                                      'bench: a family five levels deep'))
+FROM generate_series(2, 5) AS n
+
 -- name: analyze_budgets
 ANALYZE public.resource_budgets
 
