@@ -67,7 +67,10 @@ CHANGED: dict[str, str] = {
     "comment no longer tells its history",
     # Comments that told history (migration numbers) now say what and why.
     "check_usage_references(": "comment",
-    "account_usage_inserts(": "comment",
+    "account_usage_inserts(": "issue 20: a single row in three short statements (read with its "
+    "prices and policy, lock, upsert) checked by PL/pgSQL expressions; a batch tested row by row "
+    "with cheap bounds, the exact check only when something may be invalid; batches of more "
+    "than 20000 rows summed by rollup key in one sorted level",
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments",
     "senate_report_reserve": "column comment",
