@@ -77,7 +77,8 @@ REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "refuse_forged_corrections(",
     "settle_spend_reservations(",
 )
-#: Functions whose body this release changed (plpgsql_check findings fixed), with why.
+#: Objects whose definition this release changed (function bodies, comments, a table's
+#: storage parameter), with why.
 CHANGED: dict[str, str] = {
     "backfill_compatibility_columns(": "a variable never used (v_next_sql)",
     "install_compatibility_sync(": "variables assigned but never read (v_id_type, v_old_derived)",
@@ -97,7 +98,11 @@ CHANGED: dict[str, str] = {
     "reconcile_usage_rollups(": "prices by the price in force at the usage's time",
     # Comments that told history (migration numbers) now say what and why.
     "check_usage_references(": "comment",
-    "account_usage_inserts(": "comment; prices by the price in force at the usage's time",
+    "account_usage_inserts(": "comment; prices by the price in force at the usage's time; "
+    "issue 20: a single row in three short statements (read with its prices and policy, lock, "
+    "upsert) checked by PL/pgSQL expressions; a batch tested row by row with cheap bounds, the "
+    "exact check only when something may be invalid; batches of more than 20000 rows summed by "
+    "rollup key in one sorted level",
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments (rule: family_lending too)",
     "senate_report_reserve": "column comment",
@@ -118,6 +123,7 @@ CHANGED_TABLES: dict[str, str] = {
     "llm_models": "column price_effective_from (0162)",
     "api_providers": "column price_effective_from (0162)",
     "rebalance_runs": "a new column (family_loans)",
+    "usage_rollups": "fillfactor 70 (0170), so that rollup updates stay HOT (issue 20)",
     "rebalance_changes": "family_lending in the reason check and the column comment",
 }
 

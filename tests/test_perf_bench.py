@@ -39,6 +39,12 @@ FIGURES = (
     "reconcile_usage_rollups()",
     "longest writer wait, live migration of",
     "inserts lost, live migration of",
+    # The price of each part of the one-row path (issue 20 point 3).
+    "single-row INSERT, pipelined: bare + one-row part: an empty statement trigger",
+    "single-row INSERT, pipelined: bare + one-row part: the same, SECURITY DEFINER",
+    "single-row INSERT, pipelined: bare + one-row part: read the row",
+    "single-row INSERT, pipelined: bare + one-row part: lock its kind and class",
+    "single-row INSERT, pipelined: bare + one-row part: upsert its rollup",
 )
 
 #: The peers' rows (issue 20 point 1), and our figures that carry a ``vs peer`` ratio.

@@ -270,33 +270,45 @@ def section_ingest(conn: Conn, size: Size, report: Report) -> None:
             )
 
 
-def section_breakdown(conn: Conn, size: Size, report: Report) -> None:
-    """What each trigger / foreign key costs alone (the bare copy plus that one component),
-    and what time partitioning by month would cost the bare table."""
-    tables = [BARE]
-    labels: dict[str, str] = {}
-    parts = conn.execute(bench_sql.q("usage_insert_components")).fetchall()
-    for i, (label, ddl) in enumerate(parts):
-        table = f"bench.with_{i}"
+def with_parts(conn: Conn, statement: str, prefix: str, labels: dict[str, str]) -> list[str]:
+    """A bare copy per (label, ddl) row of ``statement``, with that one part attached."""
+    tables = []
+    for i, (label, ddl) in enumerate(conn.execute(bench_sql.q(statement)).fetchall()):
+        table = f"bench.{prefix}_{i}"
         create_copy(conn, table, f"bench.bare + {label}")
         conn.execute(str(ddl).replace("{table}", table).encode())
         tables.append(table)
         labels[table] = f"bare + {label}"
+    return tables
+
+
+def section_breakdown(conn: Conn, size: Size, report: Report) -> None:
+    """What each trigger / foreign key costs alone (the bare copy plus that one component),
+    what time partitioning by month would cost the bare table, and, on single rows, what
+    each part of the rollup trigger's one-row path costs alone."""
+    labels: dict[str, str] = {}
+    tables = [BARE, *with_parts(conn, "usage_insert_components", "with", labels)]
     create_copy(
         conn, "bench.part", "bench.bare partitioned by month of created_at", partitioned=True
     )
     tables.append("bench.part")
     labels["bench.part"] = "bare, partitioned by month (design option)"
-    for name, writer in (
-        (f"multi-row INSERT, {MULTI_ROW}/stmt", write_multirow),
-        (f"COPY, {COPY_ROWS:,}/COPY", write_copy),
-        ("single-row INSERT, pipelined", write_pipelined),
+    conn.execute(bench_sql.q("create_single_row_parts"))
+    one_row_parts = with_parts(conn, "single_row_parts", "one_row", labels)
+    for name, writer, measured in (
+        (f"multi-row INSERT, {MULTI_ROW}/stmt", write_multirow, tables),
+        (f"COPY, {COPY_ROWS:,}/COPY", write_copy, tables),
+        ("single-row INSERT, pipelined", write_pipelined, tables + one_row_parts),
     ):
         result = paired(
-            conn, writer, tables, size.rounds, lambda r: ingest_rows(size.breakdown_rows, f"bd{r}")
+            conn,
+            writer,
+            measured,
+            size.rounds,
+            lambda r: ingest_rows(size.breakdown_rows, f"bd{r}"),
         )
         bare_rate = rate(size.breakdown_rows, statistics.median(result.wall[BARE]))
-        for table in tables[1:]:
+        for table in measured[1:]:
             report.add(
                 Figure(
                     "breakdown",
@@ -309,6 +321,6 @@ def section_breakdown(conn: Conn, size: Size, report: Report) -> None:
                 )
             )
     conn.execute(bench_sql.q("forget_breakdown_rollups"))
-    for table in tables[1:]:
+    for table in tables[1:] + one_row_parts:
         conn.execute(compose("drop_table", table=table))
     conn.execute(compose("empty_table", table=BARE))
