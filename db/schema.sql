@@ -3962,155 +3962,309 @@ DECLARE
     v_check_references boolean := TG_NARGS > 0 AND TG_ARGV[0] = 'check_references';
     v record;
     v_bad record;
+    v_unknown_kind boolean;
+    v_suspect boolean;
+    v_strict boolean;
+    v_time_zone text;
+    v_latest timestamptz;
+    v_earliest timestamptz;
     v_shard smallint;
 BEGIN
-    -- One query reads the statement's first row with everything it needs (kind and class
-    -- looked up and locked, prices, settings) and whether the statement holds more rows.
-    SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
-           u.resource_type::text AS resource_type, u.model::text AS model,
-           u.provider::text AS provider, u.amount::numeric AS amount, u.cost::numeric AS cost_usd,
-           (u.created_at::timestamptz AT TIME ZONE coalesce(pol.time_zone, 'UTC'))::date
-               AS usage_day,
-           u.created_at::timestamptz AS created_at,
-           -- Bounds (senate.value_bounds), tested whatever strict validation says.
-           coalesce(pg_catalog.abs(u.amount::numeric) > 1e15
-                    OR pg_catalog.scale(u.amount::numeric) > 18, false) AS amount_out_of_range,
-           coalesce(pg_catalog.abs(u.cost::numeric) > 1e9
-                    OR pg_catalog.scale(u.cost::numeric) > 18, false) AS cost_out_of_range,
-           u.corrects_usage_id IS NULL
-               AND coalesce(u.created_at::timestamptz
-                                > pg_catalog.clock_timestamp()
-                                  + coalesce(pol.usage_max_clock_skew, interval '10 minutes')
-                            OR u.created_at::timestamptz
-                                < pg_catalog.now() - coalesce(pol.usage_max_age, interval '10 years'),
-                            false) AS created_at_out_of_window,
-           CASE WHEN pg_catalog.length(u.provider::text) > 200
-                    THEN 'provider:' || pg_catalog.length(u.provider::text) || ' characters:200'
-                WHEN pg_catalog.octet_length(u.metadata::text) > 16384
-                    THEN 'metadata:' || pg_catalog.octet_length(u.metadata::text)
-                         || ' bytes:16384 bytes'
-                WHEN pg_catalog.length(u.entity_id::text) > 200
-                    THEN 'entity_id:' || pg_catalog.length(u.entity_id::text) || ' characters:200'
-                WHEN pg_catalog.length(u.model::text) > 200
-                    THEN 'model:' || pg_catalog.length(u.model::text) || ' characters:200'
-                WHEN pg_catalog.length(u.artifact_type::text) > 200
-                    THEN 'artifact_type:' || pg_catalog.length(u.artifact_type::text)
-                         || ' characters:200'
-                WHEN pg_catalog.length(u.artifact_id::text) > 200
-                    THEN 'artifact_id:' || pg_catalog.length(u.artifact_id::text)
-                         || ' characters:200'
-                WHEN pg_catalog.length(u.analysis_id::text) > 200
-                    THEN 'analysis_id:' || pg_catalog.length(u.analysis_id::text)
-                         || ' characters:200'
-                WHEN pg_catalog.length(u.task_id::text) > 200
-                    THEN 'task_id:' || pg_catalog.length(u.task_id::text) || ' characters:200'
-                WHEN pg_catalog.length(u.idempotency_key::text) > 200
-                    THEN 'idempotency_key:' || pg_catalog.length(u.idempotency_key::text)
-                         || ' characters:200'
-                WHEN pg_catalog.length(u.correction_reason::text) > 2000
-                    THEN 'correction_reason:' || pg_catalog.length(u.correction_reason::text)
-                         || ' characters:2000'
-           END AS too_large,
-           u.corrects_usage_id IS NULL
-               AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
-               AS bad_amount,
-           m.model IS NOT NULL AS model_known, m.model_tier, m.usd_per_token,
-           p.provider IS NOT NULL AS provider_known, p.usd_per_call,
-           et.known IS NOT NULL AS entity_type_known,
-           rt.known IS NOT NULL AS resource_type_known,
+    -- The common case, a service recording one row, costs three short statements: this one
+    -- reads the statement's first row with its model's or provider's price row, the active
+    -- policy and the settings (each a one-row lookup) and counts the statement's rows (it
+    -- stops at 20001); the next locks the row's kind and class FOR KEY SHARE, as a foreign
+    -- key would (they cannot be removed under a writer that names them); the last upserts the
+    -- rollup. The checks between them are PL/pgSQL expressions, compiled once per
+    -- transaction. A row that may be invalid, or whose kind or class is missing, takes the
+    -- batch path below, which finds the exact error.
+    SELECT n.entity_type::text AS entity_type, n.entity_id::text AS entity_id,
+           n.resource_type::text AS resource_type, n.model::text AS model,
+           n.provider::text AS provider, n.amount::numeric AS amount,
+           n.cost::numeric AS cost_usd, n.created_at::timestamptz AS created_at,
+           n.corrects_usage_id IS NULL AS not_correction,
+           n.artifact_type::text AS artifact_type, n.artifact_id::text AS artifact_id,
+           n.analysis_id::text AS analysis_id, n.task_id::text AS task_id,
+           n.idempotency_key::text AS idempotency_key,
+           n.correction_reason::text AS correction_reason, n.metadata,
+           (SELECT m FROM public.llm_models AS m WHERE m.model = n.model::text) AS m,
+           (SELECT p FROM public.api_providers AS p WHERE p.provider = n.provider::text) AS p,
+           (SELECT e FROM public.economics_policy AS e WHERE e.is_active) AS pol,
            coalesce((SELECT s.usage_strict_validation FROM senate.settings AS s), true)
                AS strict_validation,
-           pol.time_zone, pol.usage_max_clock_skew, pol.usage_max_age,
-           -- one row or more: stops reading after two, so a batch is not counted in full
-           (SELECT pg_catalog.count(*) FROM (SELECT FROM new_rows LIMIT 2) AS n) AS statement_rows
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM new_rows LIMIT 20001) AS x)
+               AS statement_rows
     INTO v
-    FROM new_rows AS u
-    LEFT JOIN LATERAL (SELECT e.time_zone, e.usage_max_clock_skew, e.usage_max_age
-                       FROM public.economics_policy AS e WHERE e.is_active) AS pol ON true
-    LEFT JOIN public.llm_models AS m ON m.model = u.model::text
-    LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
-    -- The kind and class are locked FOR KEY SHARE, as a foreign key would: a kind or class
-    -- cannot be removed under a writer that names it.
-    LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
-                       WHERE e.entity_type = u.entity_type::text FOR KEY SHARE) AS et ON true
-    LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
-                       WHERE t.resource_type = u.resource_type::text FOR KEY SHARE) AS rt ON true
+    FROM new_rows AS n
     LIMIT 1;
     IF NOT FOUND THEN
         RETURN NULL;  -- an INSERT of no rows
     END IF;
-
     IF v.statement_rows = 1 THEN
-        -- The common case, a service recording one row: checked here, one upsert.
-        IF v_check_references AND v.entity_type IS NOT NULL AND NOT v.entity_type_known THEN
-            PERFORM senate.raise_usage_insert_error('missing_entity_type', v.entity_type);
-        ELSIF v_check_references AND v.resource_type IS NOT NULL
-              AND NOT v.resource_type_known THEN
-            PERFORM senate.raise_usage_insert_error('missing_resource_type', v.resource_type);
-        ELSIF v.strict_validation AND v.bad_amount THEN
-            PERFORM senate.raise_usage_insert_error('bad_amount', v.amount::text);
-        ELSIF v.amount_out_of_range THEN
-            PERFORM senate.raise_usage_insert_error('amount_out_of_range', v.amount::text);
-        ELSIF v.cost_out_of_range THEN
-            PERFORM senate.raise_usage_insert_error('cost_out_of_range', v.cost_usd::text);
-        ELSIF v.created_at_out_of_window THEN
-            PERFORM senate.raise_usage_insert_error('created_at_out_of_window', v.created_at::text);
-        ELSIF v.too_large IS NOT NULL THEN
-            PERFORM senate.raise_usage_insert_error('too_large', v.too_large);
-        ELSIF v.strict_validation THEN
-            IF NOT v.entity_type_known THEN
-                PERFORM senate.raise_usage_insert_error('bad_entity_type', v.entity_type);
-            ELSIF NOT v.resource_type_known THEN
-                PERFORM senate.raise_usage_insert_error('bad_resource_type', v.resource_type);
-            ELSIF v.resource_type = 'llm_tokens' AND v.model IS NOT NULL
-                  AND NOT v.model_known THEN
-                PERFORM senate.raise_usage_insert_error('bad_model', v.model);
-            ELSIF v.resource_type = 'api_calls' AND v.provider IS NOT NULL
-                  AND NOT v.provider_known THEN
-                PERFORM senate.raise_usage_insert_error('bad_provider', v.provider);
+        PERFORM FROM public.entity_types AS e, public.resource_types AS t
+        WHERE e.entity_type = v.entity_type AND t.resource_type = v.resource_type
+        FOR KEY SHARE;
+        IF FOUND AND NOT coalesce(
+               -- Whether the row may be invalid: every check of the batch path or more
+               -- (a text no longer than its bound in bytes is no longer in characters; a
+               -- value of at most 8 bytes prints in far fewer than 16384), then names.
+               (v.strict_validation AND v.not_correction
+                AND (v.amount < 0 OR v.amount IN ('NaN', 'Infinity')))
+               OR pg_catalog.abs(v.amount) > 1e15 OR pg_catalog.scale(v.amount) > 18
+               OR pg_catalog.abs(v.cost_usd) > 1e9 OR pg_catalog.scale(v.cost_usd) > 18
+               OR (v.not_correction
+                   AND (v.created_at > pg_catalog.clock_timestamp()
+                                       + coalesce((v.pol).usage_max_clock_skew,
+                                                  interval '10 minutes')
+                        OR v.created_at < pg_catalog.now()
+                                          - coalesce((v.pol).usage_max_age, interval '10 years')))
+               OR pg_catalog.octet_length(v.provider) > 200
+               OR pg_catalog.octet_length(v.entity_id) > 200
+               OR pg_catalog.octet_length(v.model) > 200
+               OR pg_catalog.octet_length(v.artifact_type) > 200
+               OR pg_catalog.octet_length(v.artifact_id) > 200
+               OR pg_catalog.octet_length(v.analysis_id) > 200
+               OR pg_catalog.octet_length(v.task_id) > 200
+               OR pg_catalog.octet_length(v.idempotency_key) > 200
+               OR pg_catalog.octet_length(v.correction_reason) > 2000
+               OR (pg_catalog.pg_column_size(v.metadata) > 8
+                   AND pg_catalog.octet_length(v.metadata::text) > 16384)
+               OR (v.strict_validation AND v.resource_type = 'llm_tokens'
+                   AND v.model IS NOT NULL AND (v.m).model IS NULL)
+               OR (v.strict_validation AND v.resource_type = 'api_calls'
+                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL),
+               false) THEN
+            IF v.entity_id IS NULL OR v.created_at IS NULL OR v.amount IS NULL THEN
+                RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
             END IF;
+            v_shard := senate.usage_rollup_shard();
+            INSERT INTO senate.usage_rollups AS r
+                (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+                 amount_total, cost_total_usd, usage_rows)
+            VALUES (v.entity_type, v.entity_id, v.resource_type,
+                    (v.created_at AT TIME ZONE coalesce((v.pol).time_zone, 'UTC'))::date,
+                    CASE v.resource_type
+                        WHEN 'llm_tokens' THEN coalesce((v.m).model_tier, 'unknown')
+                        WHEN 'api_calls' THEN coalesce(v.provider, 'other')
+                        ELSE '' END,
+                    v_shard,
+                    v.amount,
+                    coalesce(v.cost_usd,
+                             CASE v.resource_type
+                                 WHEN 'llm_tokens' THEN v.amount * (v.m).usd_per_token
+                                 WHEN 'api_calls' THEN v.amount * (v.p).usd_per_call END,
+                             0),
+                    1)
+            ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass,
+                         shard)
+            DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                          cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                          usage_rows = r.usage_rows + excluded.usage_rows;
+            RETURN NULL;
         END IF;
-        IF v.entity_type IS NULL OR v.entity_id IS NULL OR v.resource_type IS NULL
-           OR v.usage_day IS NULL OR v.amount IS NULL THEN
-            RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
-        END IF;
-        INSERT INTO senate.usage_rollups AS r
-            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
-             amount_total, cost_total_usd, usage_rows)
-        VALUES (v.entity_type, v.entity_id, v.resource_type, v.usage_day,
-                CASE v.resource_type
-                    WHEN 'llm_tokens' THEN coalesce(v.model_tier, 'unknown')
-                    WHEN 'api_calls' THEN coalesce(v.provider, 'other')
-                    ELSE '' END,
-                senate.usage_rollup_shard(),
-                v.amount,
-                coalesce(v.cost_usd,
-                         CASE v.resource_type
-                             WHEN 'llm_tokens' THEN v.amount * v.usd_per_token
-                             WHEN 'api_calls' THEN v.amount * v.usd_per_call END,
-                         0),
-                1)
-        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
-        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
-                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
-                      usage_rows = r.usage_rows + excluded.usage_rows;
+    END IF;
+
+    -- A batch (multi-row INSERT, INSERT ... SELECT, COPY): one statement sums the rows by
+    -- rollup key, locks each kind and class FOR KEY SHARE once, upserts the rollups in key
+    -- order and tells whether any row may be invalid. Per row that costs the sums and one
+    -- cheap test (amounts and costs against their bounds, times against the policy window,
+    -- texts by their size in bytes); the largest scale among a group's values is the scale of
+    -- their sum. Only when something may be wrong does the exact check at the end run
+    -- (raising then rolls it all back, the rollups with the rows).
+    v_shard := senate.usage_rollup_shard();
+    v_strict := v.strict_validation;
+    v_time_zone := coalesce((v.pol).time_zone, 'UTC');
+    v_latest := pg_catalog.clock_timestamp()
+                + coalesce((v.pol).usage_max_clock_skew, interval '10 minutes');
+    v_earliest := pg_catalog.now() - coalesce((v.pol).usage_max_age, interval '10 years');
+    IF v.statement_rows <= 20000 THEN
+        -- Up to 20000 rows: summed per (kind, entity, class, day, model, provider) by
+        -- hashing, then priced per group (a service's batches: many rows, few groups).
+        WITH g AS MATERIALIZED (
+            SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+                   u.resource_type::text AS resource_type,
+                   (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
+                   u.model::text AS model, u.provider::text AS provider,
+                   sum(u.amount::numeric) AS amount,
+                   -- FILTERs that leave out NULL costs: no sum is started for unpriced rows
+                   sum(u.cost::numeric)
+                       FILTER (WHERE u.cost IS NOT NULL AND u.amount IS NOT NULL) AS cost_usd,
+                   sum(u.amount::numeric) FILTER (WHERE u.cost IS NOT NULL) AS priced_amount,
+                   count(u.amount) AS usage_rows,
+                   bool_or(u.amount IS NULL
+                           OR u.amount::numeric < 0 OR u.amount::numeric > 1e15
+                           OR u.cost::numeric < 0 OR u.cost::numeric > 1e9
+                           OR u.created_at::timestamptz > v_latest
+                           OR u.created_at::timestamptz < v_earliest
+                           OR pg_catalog.octet_length(u.provider::text) > 200
+                           OR pg_catalog.octet_length(u.entity_id::text) > 200
+                           OR pg_catalog.octet_length(u.model::text) > 200
+                           OR pg_catalog.octet_length(u.artifact_type::text) > 200
+                           OR pg_catalog.octet_length(u.artifact_id::text) > 200
+                           OR pg_catalog.octet_length(u.analysis_id::text) > 200
+                           OR pg_catalog.octet_length(u.task_id::text) > 200
+                           OR pg_catalog.octet_length(u.idempotency_key::text) > 200
+                           OR pg_catalog.octet_length(u.correction_reason::text) > 2000
+                           OR (pg_catalog.pg_column_size(u.metadata) > 8
+                               AND pg_catalog.octet_length(u.metadata::text) > 16384))
+                       AS suspect
+            FROM new_rows AS u
+            GROUP BY 1, 2, 3, 4, 5, 6
+        ),
+        k AS MATERIALIZED (
+            -- Each kind and class named, checked and locked FOR KEY SHARE once.
+            SELECT et.known IS NOT NULL AS entity_type_known,
+                   rt.known IS NOT NULL AS resource_type_known
+            FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
+            LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
+                               WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
+            LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
+                               WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt
+                ON true
+        ),
+        priced AS MATERIALIZED (
+            SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
+                   CASE g.resource_type
+                       WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                       WHEN 'api_calls' THEN coalesce(g.provider, 'other')
+                       ELSE '' END AS resource_subclass,
+                   g.amount,
+                   coalesce(g.cost_usd, 0)
+                   + coalesce(CASE g.resource_type
+                                  WHEN 'llm_tokens'
+                                      THEN (g.amount - coalesce(g.priced_amount, 0))
+                                           * m.usd_per_token
+                                  WHEN 'api_calls'
+                                      THEN (g.amount - coalesce(g.priced_amount, 0))
+                                           * p.usd_per_call
+                              END,
+                              0) AS cost_usd,
+                   g.usage_rows,
+                   g.suspect
+                   OR pg_catalog.scale(g.amount) > 18 OR pg_catalog.scale(g.cost_usd) > 18
+                   OR (v_strict
+                       AND ((g.resource_type = 'llm_tokens' AND g.model IS NOT NULL
+                             AND m.model IS NULL)
+                            OR (g.resource_type = 'api_calls' AND g.provider IS NOT NULL
+                                AND p.provider IS NULL))) AS suspect
+            FROM g
+            LEFT JOIN public.llm_models AS m ON m.model = g.model
+            LEFT JOIN public.api_providers AS p ON p.provider = g.provider
+        ),
+        rolled AS (
+            INSERT INTO senate.usage_rollups AS r
+                (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+                 amount_total, cost_total_usd, usage_rows)
+            SELECT c.entity_type, c.entity_id, c.resource_type, c.usage_day, c.resource_subclass,
+                   v_shard, sum(c.amount), sum(c.cost_usd), sum(c.usage_rows)
+            FROM priced AS c
+            WHERE c.entity_type IS NOT NULL AND c.entity_id IS NOT NULL
+              AND c.resource_type IS NOT NULL AND c.usage_day IS NOT NULL
+              AND c.usage_rows > 0
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY 1, 2, 3, 4, 5
+            ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass,
+                         shard)
+            DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                          cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                          usage_rows = r.usage_rows + excluded.usage_rows
+        )
+        SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
+               (SELECT bool_or(c.suspect) FROM priced AS c)
+        INTO v_unknown_kind, v_suspect;
+    ELSE
+        -- More rows (an import, a backfill): often about as many rollup keys as rows, so the
+        -- rows are priced one by one and summed per rollup key in key order, sorted in one
+        -- level (hashing them twice costs twice the memory and about twice the time).
+        WITH g AS MATERIALIZED (
+            SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+                   u.resource_type::text AS resource_type,
+                   (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
+                   CASE u.resource_type::text
+                       WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                       WHEN 'api_calls' THEN coalesce(u.provider::text, 'other')
+                       ELSE '' END AS resource_subclass,
+                   sum(u.amount::numeric) AS amount,
+                   sum(coalesce(u.cost::numeric,
+                                CASE u.resource_type::text
+                                    WHEN 'llm_tokens' THEN u.amount::numeric * m.usd_per_token
+                                    WHEN 'api_calls' THEN u.amount::numeric * p.usd_per_call END,
+                                0)) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
+                   count(u.amount) AS usage_rows,
+                   bool_or(u.amount IS NULL
+                           OR u.amount::numeric < 0 OR u.amount::numeric > 1e15
+                           OR u.cost::numeric < 0 OR u.cost::numeric > 1e9
+                           OR pg_catalog.scale(u.cost::numeric) > 18
+                           OR u.created_at::timestamptz > v_latest
+                           OR u.created_at::timestamptz < v_earliest
+                           OR pg_catalog.octet_length(u.provider::text) > 200
+                           OR pg_catalog.octet_length(u.entity_id::text) > 200
+                           OR pg_catalog.octet_length(u.model::text) > 200
+                           OR pg_catalog.octet_length(u.artifact_type::text) > 200
+                           OR pg_catalog.octet_length(u.artifact_id::text) > 200
+                           OR pg_catalog.octet_length(u.analysis_id::text) > 200
+                           OR pg_catalog.octet_length(u.task_id::text) > 200
+                           OR pg_catalog.octet_length(u.idempotency_key::text) > 200
+                           OR pg_catalog.octet_length(u.correction_reason::text) > 2000
+                           OR (pg_catalog.pg_column_size(u.metadata) > 8
+                               AND pg_catalog.octet_length(u.metadata::text) > 16384)
+                           OR (v_strict
+                               AND ((u.resource_type::text = 'llm_tokens'
+                                     AND u.model IS NOT NULL AND m.model IS NULL)
+                                    OR (u.resource_type::text = 'api_calls'
+                                        AND u.provider IS NOT NULL AND p.provider IS NULL))))
+                       AS suspect
+            FROM new_rows AS u
+            LEFT JOIN public.llm_models AS m ON m.model = u.model::text
+            LEFT JOIN public.api_providers AS p ON p.provider = u.provider::text
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY 1, 2, 3, 4, 5
+        ),
+        k AS MATERIALIZED (
+            -- Each kind and class named, checked and locked FOR KEY SHARE once.
+            SELECT et.known IS NOT NULL AS entity_type_known,
+                   rt.known IS NOT NULL AS resource_type_known
+            FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
+            LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
+                               WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
+            LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
+                               WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt
+                ON true
+        ),
+        rolled AS (
+            INSERT INTO senate.usage_rollups AS r
+                (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
+                 amount_total, cost_total_usd, usage_rows)
+            SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day, g.resource_subclass,
+                   v_shard, g.amount, g.cost_usd, g.usage_rows
+            FROM g
+            WHERE g.entity_type IS NOT NULL AND g.entity_id IS NOT NULL
+              AND g.resource_type IS NOT NULL AND g.usage_day IS NOT NULL
+              AND g.usage_rows > 0
+            ORDER BY 1, 2, 3, 4, 5
+            ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass,
+                         shard)
+            DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
+                          cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
+                          usage_rows = r.usage_rows + excluded.usage_rows
+        )
+        SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
+               (SELECT bool_or(g.suspect OR pg_catalog.scale(g.amount) > 18) FROM g)
+        INTO v_unknown_kind, v_suspect;
+    END IF;
+    IF NOT coalesce(v_suspect, false)
+       AND NOT (coalesce(v_unknown_kind, false) AND (v_check_references OR v_strict)) THEN
         RETURN NULL;
     END IF;
 
-    v_shard := senate.usage_rollup_shard();
-    -- A batch (multi-row INSERT, INSERT ... SELECT, COPY): one statement sums the rows by
-    -- rollup key, checks and locks each kind and class once, upserts the rollups in key
-    -- order and returns the first invalid group, if any (raising then rolls it all back).
+    -- Something may be wrong: find the first invalid group exactly, in this order:
+    -- references, amount, bounds, then names (a single row is reported the same way).
     WITH g AS MATERIALIZED (
         SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
                u.resource_type::text AS resource_type,
-               (u.created_at::timestamptz AT TIME ZONE coalesce(v.time_zone, 'UTC'))::date
+               (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date
                    AS usage_day,
                u.model::text AS model, u.provider::text AS provider,
-               sum(u.amount::numeric) AS amount,
-               sum(u.cost::numeric) FILTER (WHERE u.amount IS NOT NULL) AS cost_usd,
-               sum(u.amount::numeric) FILTER (WHERE u.cost IS NULL) AS unpriced_amount,
-               count(u.amount) AS usage_rows,
                min(u.amount::numeric) FILTER (
                    WHERE u.corrects_usage_id IS NULL
                      AND (u.amount::numeric < 0 OR u.amount::numeric IN ('NaN', 'Infinity'))
@@ -4126,9 +4280,9 @@ BEGIN
                    WHERE u.corrects_usage_id IS NULL
                      AND (u.created_at::timestamptz
                               > pg_catalog.clock_timestamp()
-                                + coalesce(v.usage_max_clock_skew, interval '10 minutes')
+                                + coalesce((v.pol).usage_max_clock_skew, interval '10 minutes')
                           OR u.created_at::timestamptz
-                              < pg_catalog.now() - coalesce(v.usage_max_age, interval '10 years')))
+                              < pg_catalog.now() - coalesce((v.pol).usage_max_age, interval '10 years')))
                    AS created_at_out_of_window,
                pg_catalog.min(CASE
                    WHEN pg_catalog.length(u.provider::text) > 200
@@ -4172,43 +4326,13 @@ BEGIN
                            WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
         LEFT JOIN LATERAL (SELECT true AS known FROM public.resource_types AS t
                            WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt ON true
-    ),
-    rolled AS (
-        INSERT INTO senate.usage_rollups AS r
-            (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard,
-             amount_total, cost_total_usd, usage_rows)
-        SELECT g.entity_type, g.entity_id, g.resource_type, g.usage_day,
-               CASE g.resource_type
-                   WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
-                   WHEN 'api_calls' THEN coalesce(g.provider, 'other')
-                   ELSE '' END,
-               v_shard,
-               sum(g.amount),
-               sum(coalesce(g.cost_usd, 0)
-                   + coalesce(CASE g.resource_type
-                                  WHEN 'llm_tokens' THEN g.unpriced_amount * m.usd_per_token
-                                  WHEN 'api_calls' THEN g.unpriced_amount * p.usd_per_call END,
-                              0)),
-               sum(g.usage_rows)
-        FROM g
-        LEFT JOIN public.llm_models AS m ON m.model = g.model
-        LEFT JOIN public.api_providers AS p ON p.provider = g.provider
-        WHERE g.entity_type IS NOT NULL AND g.entity_id IS NOT NULL
-          AND g.resource_type IS NOT NULL AND g.usage_day IS NOT NULL
-          AND g.usage_rows > 0
-        GROUP BY 1, 2, 3, 4, 5
-        ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (entity_type, entity_id, resource_type, usage_day, resource_subclass, shard)
-        DO UPDATE SET amount_total = r.amount_total + excluded.amount_total,
-                      cost_total_usd = r.cost_total_usd + excluded.cost_total_usd,
-                      usage_rows = r.usage_rows + excluded.usage_rows
     )
     SELECT CASE
                WHEN v_check_references AND g.entity_type IS NOT NULL
                     AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
                     AND NOT k.resource_type_known THEN 2
-               WHEN v.strict_validation AND g.bad_amount IS NOT NULL THEN 3
+               WHEN v_strict AND g.bad_amount IS NOT NULL THEN 3
                WHEN g.amount_out_of_range IS NOT NULL THEN 4
                WHEN g.cost_out_of_range IS NOT NULL THEN 5
                WHEN g.created_at_out_of_window IS NOT NULL THEN 6
@@ -4230,14 +4354,13 @@ BEGIN
        OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
        OR g.amount_out_of_range IS NOT NULL OR g.cost_out_of_range IS NOT NULL
        OR g.created_at_out_of_window IS NOT NULL OR g.too_large IS NOT NULL
-       OR (v.strict_validation AND (g.bad_amount IS NOT NULL
+       OR (v_strict AND (g.bad_amount IS NOT NULL
                          OR NOT k.entity_type_known
                          OR NOT k.resource_type_known
                          OR (g.resource_type = 'llm_tokens' AND g.model IS NOT NULL
                              AND m.model IS NULL)
                          OR (g.resource_type = 'api_calls' AND g.provider IS NOT NULL
                              AND p.provider IS NULL)))
-    -- Report in the order the one-row path checks: references, amount, bounds, then names.
     ORDER BY 1
     LIMIT 1;
     IF FOUND THEN
@@ -4268,7 +4391,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs one read and one upsert; a batch, one statement that sums the rows by rollup key first and upserts in key order.';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed. A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
 
 
 --
@@ -11610,7 +11733,8 @@ CREATE TABLE senate.usage_rollups (
     cost_total_usd numeric DEFAULT 0 NOT NULL,
     usage_rows bigint DEFAULT 0 NOT NULL,
     CONSTRAINT usage_rollups_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
-);
+)
+WITH (fillfactor='70');
 
 
 --

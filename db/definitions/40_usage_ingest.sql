@@ -846,8 +846,8 @@ BEGIN
                    u.model::text AS model, u.provider::text AS provider,
                    sum(u.amount::numeric) AS amount,
                    -- FILTERs that leave out NULL costs: no sum is started for unpriced rows
-                   sum(u.cost::numeric) FILTER (WHERE u.cost IS NOT NULL AND u.amount IS NOT NULL)
-                       AS cost_usd,
+                   sum(u.cost::numeric)
+                       FILTER (WHERE u.cost IS NOT NULL AND u.amount IS NOT NULL) AS cost_usd,
                    sum(u.amount::numeric) FILTER (WHERE u.cost IS NOT NULL) AS priced_amount,
                    count(u.amount) AS usage_rows,
                    bool_or(u.amount IS NULL
@@ -891,9 +891,11 @@ BEGIN
                    coalesce(g.cost_usd, 0)
                    + coalesce(CASE g.resource_type
                                   WHEN 'llm_tokens'
-                                      THEN (g.amount - coalesce(g.priced_amount, 0)) * m.usd_per_token
+                                      THEN (g.amount - coalesce(g.priced_amount, 0))
+                                           * m.usd_per_token
                                   WHEN 'api_calls'
-                                      THEN (g.amount - coalesce(g.priced_amount, 0)) * p.usd_per_call
+                                      THEN (g.amount - coalesce(g.priced_amount, 0))
+                                           * p.usd_per_call
                               END,
                               0) AS cost_usd,
                    g.usage_rows,
