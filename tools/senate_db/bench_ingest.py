@@ -270,10 +270,11 @@ def section_ingest(conn: Conn, size: Size, report: Report) -> None:
             )
 
 
-def with_parts(conn: Conn, statement: str, prefix: str, labels: dict[str, str]) -> list[str]:
-    """A bare copy per (label, ddl) row of ``statement``, with that one part attached."""
+def with_parts(conn: Conn, parts: str, prefix: str, labels: dict[str, str]) -> list[str]:
+    """A bare copy per (label, ddl) row the statement ``parts`` returns, with that one part
+    attached."""
     tables = []
-    for i, (label, ddl) in enumerate(conn.execute(bench_sql.q(statement)).fetchall()):
+    for i, (label, ddl) in enumerate(conn.execute(parts).fetchall()):
         table = f"bench.{prefix}_{i}"
         create_copy(conn, table, f"bench.bare + {label}")
         conn.execute(str(ddl).replace("{table}", table).encode())
@@ -287,14 +288,14 @@ def section_breakdown(conn: Conn, size: Size, report: Report) -> None:
     what time partitioning by month would cost the bare table, and, on single rows, what
     each part of the rollup trigger's one-row path costs alone."""
     labels: dict[str, str] = {}
-    tables = [BARE, *with_parts(conn, "usage_insert_components", "with", labels)]
+    tables = [BARE, *with_parts(conn, bench_sql.q("usage_insert_components"), "with", labels)]
     create_copy(
         conn, "bench.part", "bench.bare partitioned by month of created_at", partitioned=True
     )
     tables.append("bench.part")
     labels["bench.part"] = "bare, partitioned by month (design option)"
     conn.execute(bench_sql.q("create_single_row_parts"))
-    one_row_parts = with_parts(conn, "single_row_parts", "one_row", labels)
+    one_row_parts = with_parts(conn, bench_sql.q("single_row_parts"), "one_row", labels)
     for name, writer, measured in (
         (f"multi-row INSERT, {MULTI_ROW}/stmt", write_multirow, tables),
         (f"COPY, {COPY_ROWS:,}/COPY", write_copy, tables),
