@@ -149,7 +149,9 @@ def test_psql_runs_on_the_target_database(empty_db_url: str) -> None:
 
 
 def test_demo_migrates_and_ends_with_the_psql_command(empty_db_url: str) -> None:
-    result = senate_db("demo", "--database", empty_db_url)
+    # The default demo (520 entities, 36 days, families, the runway backtest) takes 15-40 s on
+    # an idle 2-core machine and over 120 s beside another test run: a guard, not a timing.
+    result = senate_db("demo", "--database", empty_db_url, timeout=600)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "pending:  0 migration(s)" in lines
