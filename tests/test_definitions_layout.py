@@ -102,7 +102,8 @@ CHANGED: dict[str, str] = {
     "issue 20: a single row in three short statements (read with its prices and policy, lock, "
     "upsert) checked by PL/pgSQL expressions; a batch tested row by row with cheap bounds, the "
     "exact check only when something may be invalid; batches of more than 20000 rows summed by "
-    "rollup key in one sorted level",
+    "rollup key in one sorted level; usage older than a price change repriced in one set-based "
+    "pass (was a correlated subquery per group: quadratic, and its estimated cost set off JIT)",
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments (rule: family_lending too)",
     "senate_report_reserve": "column comment",

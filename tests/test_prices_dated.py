@@ -413,3 +413,43 @@ def test_administrators_change_prices_and_readers_read_them(
     assert scalar(reader, "SELECT count(*) FROM price_changes") == 1
     assert scalar(reader, "SELECT count(*) FROM usage_price_periods"
                           " WHERE priced_name = 'claude-haiku'") == 2  # fmt: skip
+
+
+def test_a_backfill_over_many_groups_and_price_periods_is_priced_row_by_row_in_one_batch(
+    db: Conn,
+) -> None:
+    """A batch on the hashed path (up to 20,000 rows) with usage older than the latest price
+    change of its model and provider, spread over 300 rollup groups, both priced classes,
+    rows with their own cost mixed in: every unpriced row costs amount x the price in force at
+    its created_at, as the one-row and the sorted paths price it, and the rollups reconcile."""
+    db.execute(
+        "SELECT adopt_economics_policy('{\"usage_max_clock_skew\": \"0\"}', 'ops', 'no skew')"
+    )
+    # Three haiku prices (before day 6 at noon, until day 3 at noon, from then) and two
+    # scholar prices (a new one from now on: every backdated call is older than it).
+    correct(db, Decimal("0.000003"), at(db, 6, 12), at(db, 3, 12))
+    db.execute("SELECT set_usage_price('api_calls', 'semantic_scholar', 0.001, 'up')")
+    rows_in: list[Any] = []
+    expected = Decimal(0)
+    for i in range(3_000):
+        hour = at(db, 1 + i % 7, i % 24)
+        group = f"h-{i % 150}"
+        given = Decimal("0.5") if i % 11 == 0 else None
+        if i % 2:
+            price = Decimal("0.000003") if at(db, 6, 12) <= hour < at(db, 3, 12) else HAIKU
+            rows_in += [group, "llm_tokens", 1_000 + i, "claude-haiku", None, given, hour]
+            expected += given if given is not None else (1_000 + i) * price
+        else:
+            rows_in += [group, "api_calls", 1 + i % 5, None, "semantic_scholar", given, hour]
+            expected += given if given is not None else (1 + i % 5) * SCHOLAR
+    values = ", ".join(["('hypothesis', %s, %s, %s, %s, %s, %s::numeric, %s)"] * 3_000)
+    db.execute(
+        "INSERT INTO resource_usage (entity_type, entity_id, resource_type, amount, model,"
+        f" provider, cost, created_at) VALUES {values}",
+        rows_in,
+    )
+    assert scalar(db, "SELECT sum(cost_total_usd) FROM senate.usage_rollups") == expected
+    assert scalar(
+        db, "SELECT count(DISTINCT (entity_id, resource_type, usage_day)) FROM senate.usage_rollups"
+    ) > 300  # fmt: skip
+    assert reconciled(db)

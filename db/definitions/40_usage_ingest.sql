@@ -767,6 +767,7 @@ DECLARE
     v_bad record;
     v_unknown_kind boolean;
     v_suspect boolean;
+    v_backdated boolean;
     v_strict boolean;
     v_time_zone text;
     v_latest timestamptz;
@@ -946,52 +947,21 @@ BEGIN
                        ELSE '' END AS resource_subclass,
                    g.amount,
                    coalesce(g.cost_usd, 0)
-                   + coalesce(CASE
-                                  -- A group whose unpriced rows all follow the latest price
-                                  -- change: its amount at the current price.
-                                  WHEN g.resource_type = 'llm_tokens'
-                                       AND g.oldest_unpriced >= m.price_effective_from
+                   -- Unpriced rows at the current price; rows older than the latest price
+                   -- change are put right afterwards, one set-based pass, only when there
+                   -- are some (v_backdated).
+                   + coalesce(CASE g.resource_type
+                                  WHEN 'llm_tokens'
                                       THEN (g.amount - coalesce(g.priced_amount, 0)) * m.usd_per_token
-                                  WHEN g.resource_type = 'api_calls'
-                                       AND g.oldest_unpriced >= p.price_effective_from
+                                  WHEN 'api_calls'
                                       THEN (g.amount - coalesce(g.priced_amount, 0)) * p.usd_per_call
-                                  -- Otherwise (usage older than a price change, rare): its
-                                  -- unpriced rows one by one at the price in force at each.
-                                  WHEN g.resource_type = 'llm_tokens' AND g.oldest_unpriced IS NOT NULL
-                                       AND m.model IS NOT NULL
-                                      THEN (SELECT sum(u.amount::numeric * coalesce(
-                                                       senate.usage_price_at(
-                                                           'llm_tokens', m.model,
-                                                           u.created_at::timestamptz),
-                                                       m.usd_per_token))
-                                            FROM new_rows AS u
-                                            WHERE u.cost IS NULL AND u.amount IS NOT NULL
-                                              AND u.entity_type::text = g.entity_type
-                                              AND u.entity_id::text = g.entity_id
-                                              AND u.resource_type::text = g.resource_type
-                                              AND (u.created_at::timestamptz
-                                                   AT TIME ZONE v_time_zone)::date = g.usage_day
-                                              AND u.model::text IS NOT DISTINCT FROM g.model
-                                              AND u.provider::text IS NOT DISTINCT FROM g.provider)
-                                  WHEN g.resource_type = 'api_calls' AND g.oldest_unpriced IS NOT NULL
-                                       AND p.provider IS NOT NULL
-                                      THEN (SELECT sum(u.amount::numeric * coalesce(
-                                                       senate.usage_price_at(
-                                                           'api_calls', p.provider,
-                                                           u.created_at::timestamptz),
-                                                       p.usd_per_call))
-                                            FROM new_rows AS u
-                                            WHERE u.cost IS NULL AND u.amount IS NOT NULL
-                                              AND u.entity_type::text = g.entity_type
-                                              AND u.entity_id::text = g.entity_id
-                                              AND u.resource_type::text = g.resource_type
-                                              AND (u.created_at::timestamptz
-                                                   AT TIME ZONE v_time_zone)::date = g.usage_day
-                                              AND u.model::text IS NOT DISTINCT FROM g.model
-                                              AND u.provider::text IS NOT DISTINCT FROM g.provider)
                               END,
                               0) AS cost_usd,
                    g.usage_rows,
+                   coalesce(CASE g.resource_type
+                                WHEN 'llm_tokens' THEN g.oldest_unpriced < m.price_effective_from
+                                WHEN 'api_calls' THEN g.oldest_unpriced < p.price_effective_from
+                            END, false) AS backdated,
                    g.suspect
                    OR pg_catalog.scale(g.amount) > 18 OR pg_catalog.scale(g.cost_usd) > 18
                    OR (v_strict
@@ -1022,8 +992,43 @@ BEGIN
                           usage_rows = r.usage_rows + excluded.usage_rows
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
-               (SELECT bool_or(c.suspect) FROM priced AS c)
-        INTO v_unknown_kind, v_suspect;
+               (SELECT bool_or(c.suspect) FROM priced AS c),
+               (SELECT bool_or(c.backdated) FROM priced AS c)
+        INTO v_unknown_kind, v_suspect, v_backdated;
+        IF v_backdated THEN
+            -- Usage older than its model's or provider's latest price change (a backfill, or
+            -- any usage in the clock-skew window after a price change): each such row adds
+            -- amount x (price in force at its created_at - current price) to its rollup, in
+            -- one pass over the statement's rows (not one per group: a backfill spread over
+            -- many groups stays linear).
+            UPDATE senate.usage_rollups AS r
+            SET cost_total_usd = r.cost_total_usd + d.difference
+            FROM (SELECT u.entity_type::text AS entity_type, u.entity_id::text AS entity_id,
+                         u.resource_type::text AS resource_type,
+                         (u.created_at::timestamptz AT TIME ZONE v_time_zone)::date AS usage_day,
+                         CASE u.resource_type::text
+                             WHEN 'llm_tokens' THEN coalesce(m.model_tier, 'unknown')
+                             ELSE coalesce(u.provider::text, 'other') END AS resource_subclass,
+                         sum(u.amount::numeric
+                             * (coalesce(senate.usage_price_at(u.resource_type::text,
+                                                               coalesce(m.model, p.provider),
+                                                               u.created_at::timestamptz),
+                                         coalesce(m.usd_per_token, p.usd_per_call))
+                                - coalesce(m.usd_per_token, p.usd_per_call))) AS difference
+                  FROM new_rows AS u
+                  LEFT JOIN public.llm_models AS m
+                    ON u.resource_type::text = 'llm_tokens' AND m.model = u.model::text
+                  LEFT JOIN public.api_providers AS p
+                    ON u.resource_type::text = 'api_calls' AND p.provider = u.provider::text
+                  WHERE u.cost IS NULL AND u.amount IS NOT NULL
+                    AND (u.created_at::timestamptz < m.price_effective_from
+                         OR u.created_at::timestamptz < p.price_effective_from)
+                  GROUP BY 1, 2, 3, 4, 5) AS d
+            WHERE r.entity_type = d.entity_type AND r.entity_id = d.entity_id
+              AND r.resource_type = d.resource_type AND r.usage_day = d.usage_day
+              AND r.resource_subclass = d.resource_subclass AND r.shard = v_shard
+              AND d.difference <> 0;
+        END IF;
     ELSE
         -- More rows (an import, a backfill): often about as many rollup keys as rows, so the
         -- rows are priced one by one and summed per rollup key in key order, sorted in one
