@@ -256,3 +256,56 @@ def test_every_review_rule_acts_on_something(economy: Conn) -> None:
     assert thresholds == {Decimal("0.8"), Decimal("1.0")}
     weeks = workload.weeks(economy)
     assert sum(w.rebalance_changes or 0 for w in weeks) > 0
+
+
+def test_claude_sonnet_s_price_rises_mid_history_and_each_row_keeps_the_price_of_its_time(
+    economy: Conn,
+) -> None:
+    changes = economy.execute(
+        "SELECT change_kind, old_usd_per_unit, new_usd_per_unit,"
+        " (window_start AT TIME ZONE 'UTC')::date FROM price_changes"
+        " WHERE priced_name = 'claude-sonnet' ORDER BY change_id"
+    ).fetchall()
+    day = economy.execute("SELECT demo.price_change_day()").fetchone()
+    assert day is not None and day[0].isoweekday() == 1 and day[0] < LAST_DAY
+    assert [c[0] for c in changes] == ["correction", "set"]
+    assert (changes[0][1], changes[0][2], changes[0][3]) == (
+        Decimal("0.000009"), Decimal("0.000012"), day[0]
+    )  # fmt: skip
+    # Rows on both sides of the change, each priced at the price in force at its time (the
+    # reconciliation re-prices every row that way and finds the rollups equal).
+    before, after = economy.execute(
+        "SELECT count(*) FILTER (WHERE created_at < %s::timestamptz),"
+        " count(*) FILTER (WHERE created_at >= %s::timestamptz)"
+        " FROM resource_usage WHERE model = 'claude-sonnet' AND cost IS NULL",
+        (day[0], day[0]),
+    ).fetchone() or (0, 0)
+    assert before > 100 and after > 100
+    assert economy.execute("SELECT * FROM reconcile_usage_rollups()").fetchall() == []
+    # The days' logged cost is the rollups' cost.
+    logged, rolled = economy.execute(
+        "SELECT (SELECT sum(usage_cost_usd) FROM demo.day_log),"
+        " (SELECT sum(cost_total_usd) FROM senate.usage_rollups)"
+    ).fetchone() or (0, 0)
+    assert logged == rolled
+
+
+def test_one_envelope_is_set_to_run_out_on_thursday_and_the_reserve_pays_for_it(
+    economy: Conn,
+) -> None:
+    aimed = economy.execute(
+        "SELECT l.entity_type, l.entity_id, l.as_of, l.delta FROM budget_ledger AS l"
+        " WHERE l.cause_type = 'senate_adjustment' ORDER BY l.ledger_id"
+    ).fetchall()
+    assert len(aimed) == 2  # the envelope and the reserve, one transaction
+    envelope = next(a for a in aimed if a[0] is not None)
+    reserve = next(a for a in aimed if a[0] is None)
+    assert envelope[3] == -reserve[3] != 0
+    forecast = economy.execute(
+        "SELECT runway_status, runs_out_local FROM budget_forecast_as_of(%s)"
+        " WHERE entity_type = %s AND entity_id = %s AND resource_type = 'llm_tokens'",
+        (envelope[2], envelope[0], envelope[1]),
+    ).fetchone()
+    assert forecast is not None and forecast[0] == "runs_out"
+    # LAST_DAY is a Wednesday: the day after, at 14:00.
+    assert forecast[1] == dt.datetime.combine(LAST_DAY + dt.timedelta(days=1), dt.time(14))

@@ -644,7 +644,8 @@ BEGIN
                jsonb_build_object('pipeline', 'agent-runtime', 'demo', true)
         FROM plan_rows AS r
         ORDER BY r.entity_type, r.entity_id, r.resource_type, r.i
-        RETURNING entity_type, entity_id, resource_type, amount, cost, model, provider
+        RETURNING entity_type, entity_id, resource_type, amount, cost, model, provider,
+                  created_at
     ), gains AS (
         INSERT INTO public.world_model_gains
             (entity_type, entity_id, kg_edges_gained, papers_added, hypotheses_improved,
@@ -669,11 +670,13 @@ BEGIN
         RETURNING kg_edges_gained
     )
     SELECT (SELECT count(*) FROM ins),
-           (SELECT coalesce(sum(coalesce(i.cost, i.amount * m.usd_per_token,
-                                         i.amount * a.usd_per_call, 0)), 0)
-            FROM ins AS i
-            LEFT JOIN public.llm_models AS m ON m.model = i.model
-            LEFT JOIN public.api_providers AS a ON a.provider = i.provider),
+           -- at the price in force at each row's time, as the rollups price it
+           (SELECT coalesce(sum(coalesce(
+                       i.cost,
+                       i.amount * senate.usage_price_at('llm_tokens', i.model, i.created_at),
+                       i.amount * senate.usage_price_at('api_calls', i.provider, i.created_at),
+                       0)), 0)
+            FROM ins AS i),
            (SELECT coalesce(sum(kg_edges_gained), 0) FROM gains)
     INTO usage_rows, usage_cost_usd, kg_edges;
 END;
@@ -709,11 +712,12 @@ BEGIN
         WHERE (e.spike_day = p_day OR (e.archetype = 'spiker' AND p_day = v_last))
           AND e.spike_target * b.effective_budget > b.spent
         ORDER BY e.entity_type, e.entity_id
-        RETURNING amount, model
+        RETURNING amount, model, created_at
     )
-    SELECT count(*), coalesce(sum(i.amount * m.usd_per_token), 0)
+    SELECT count(*),
+           coalesce(sum(i.amount * senate.usage_price_at('llm_tokens', i.model, i.created_at)), 0)
     INTO usage_rows, usage_cost_usd
-    FROM ins AS i JOIN public.llm_models AS m ON m.model = i.model;
+    FROM ins AS i;
 END;
 $$;
 COMMENT ON FUNCTION demo.simulate_spikes(date) IS
@@ -977,6 +981,132 @@ COMMENT ON FUNCTION demo.run_daily_check_step(date) IS
   'Runs run_daily_check(day) and counts its actions: released, throttled period_budget, '
   'throttled daily_allowance, alert. NULL without run_daily_check.';
 
+-- A price change mid-history (issue 18): the vendor raises claude-sonnet from 9 to 12 USD per
+-- million tokens on the Monday after the middle of the simulated days. The past window (that
+-- Monday to now) is a documented correction (correct_usage_price: it reprices that window's
+-- rollups and records the price period), and from now on the new price is set
+-- (set_usage_price). Usage of the days after it is then priced at 12 on ingest, the days
+-- before keep 9: each row at the price in force at its created_at.
+CREATE OR REPLACE FUNCTION demo.price_change_day()
+RETURNS date
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT d::date
+    FROM demo.settings AS s
+    CROSS JOIN LATERAL generate_series(s.first_day + (s.last_day - s.first_day) / 2,
+                                       s.last_day, interval '1 day') AS d
+    WHERE extract(isodow FROM d) = 1
+    ORDER BY d
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION demo.price_change_day() IS
+  'The day claude-sonnet''s price changes in the demo: the first Monday from the middle of the '
+  'simulated days on (NULL when there is none).';
+
+CREATE OR REPLACE FUNCTION demo.change_price(p_day date)
+RETURNS SETOF public.price_changes
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_from timestamptz := (SELECT p_day::timestamp AT TIME ZONE s.time_zone FROM demo.settings AS s);
+BEGIN
+    RETURN QUERY
+    SELECT * FROM public.correct_usage_price(
+        'llm_tokens', 'claude-sonnet', 0.000012, v_from, now(),
+        format('demo: the vendor raised claude-sonnet from 9 to 12 USD per million tokens on %s',
+               p_day));
+    RETURN QUERY
+    SELECT * FROM public.set_usage_price(
+        'llm_tokens', 'claude-sonnet', 0.000012,
+        format('demo: claude-sonnet at 12 USD per million tokens from now on (raised on %s)',
+               p_day));
+END;
+$$;
+COMMENT ON FUNCTION demo.change_price(date) IS
+  'The demo''s price change: claude-sonnet 9 -> 12 USD per million tokens from p_day on, as a '
+  'correction of the past window (p_day .. now) plus a new price from now on. Returns the two '
+  'price_changes entries.';
+
+-- Runway (issue 18): on the last day, one steady hypothesis's token envelope is set so that at
+-- its estimated rate it runs out on Thursday of the current week (14:00), or half-way through
+-- what is left of the week when Thursday has passed: the daily check's forecast alert fires
+-- for it and the report's Runway section lists it first. The difference moves between the
+-- envelope and the reserve, so envelopes + reserve still equal what was funded.
+CREATE OR REPLACE FUNCTION demo.aim_runway(p_day date)
+RETURNS TABLE (entity_type text, entity_id text, token_budget numeric, runs_out_local timestamp)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_as_of timestamptz := demo.end_of_day(p_day);
+    v_tz text := (SELECT s.time_zone FROM demo.settings AS s);
+    f record;
+    v_target timestamptz;
+    v_base numeric;
+    v_delta numeric;
+BEGIN
+    SELECT b.* INTO f
+    FROM public.budget_forecast_as_of(v_as_of) AS b
+    JOIN demo.entities AS e
+      ON e.entity_type = b.entity_type AND e.entity_id = b.entity_id
+    JOIN public.resource_budgets AS rb
+      ON rb.entity_type = b.entity_type AND rb.entity_id = b.entity_id
+    WHERE b.resource_type = 'llm_tokens' AND e.archetype = 'steady'
+      AND b.entity_type = 'hypothesis' AND b.daily_rate > 0 AND rb.token_budget > 0
+      AND b.spent < b.effective_budget
+      AND NOT EXISTS (SELECT 1 FROM public.entity_parents AS ep
+                      WHERE (ep.entity_type, ep.entity_id) = (b.entity_type, b.entity_id)
+                         OR (ep.parent_type, ep.parent_id) = (b.entity_type, b.entity_id))
+    ORDER BY b.entity_id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    v_target := ((f.period_start + (4 - extract(isodow FROM f.period_start)::integer + 7) % 7)
+                 + time '14:00') AT TIME ZONE v_tz;
+    IF v_target <= v_as_of + interval '2 hours' OR v_target >= f.period_ends_at THEN
+        v_target := v_as_of + (f.period_ends_at - v_as_of) / 2;
+    END IF;
+    IF v_target <= v_as_of + interval '1 hour' THEN
+        RETURN;  -- the week is all but over
+    END IF;
+    -- The effective budget that runs out at v_target, back to the base budget (the market
+    -- weight scales it), rounded up to a whole token.
+    SELECT ceil((f.spent + f.daily_rate * extract(epoch FROM v_target - v_as_of) / 86400)
+                * rb.token_budget / f.effective_budget)
+    INTO v_base
+    FROM public.resource_budgets AS rb
+    WHERE rb.entity_type = f.entity_type AND rb.entity_id = f.entity_id;
+    SELECT v_base - rb.token_budget INTO v_delta
+    FROM public.resource_budgets AS rb
+    WHERE rb.entity_type = f.entity_type AND rb.entity_id = f.entity_id;
+    IF v_delta > (SELECT r.balance FROM public.senate_reserve AS r
+                  WHERE r.resource_type = 'llm_tokens') THEN
+        RETURN;  -- the reserve cannot pay for it
+    END IF;
+    PERFORM demo.date_changes(v_as_of);
+    -- Locks in the project's order: the envelope, then the reserve.
+    PERFORM senate.set_change_cause('senate_adjustment', NULL, 'senate-chair',
+        'demo: an envelope set to run out on Thursday at its rate');
+    UPDATE public.resource_budgets AS rb
+    SET token_budget = v_base, updated_at = now()
+    WHERE rb.entity_type = f.entity_type AND rb.entity_id = f.entity_id;
+    UPDATE public.senate_reserve AS r
+    SET balance = r.balance - v_delta, updated_at = now()
+    WHERE r.resource_type = 'llm_tokens';
+    PERFORM senate.clear_change_cause();
+    RETURN QUERY
+    SELECT b.entity_type, b.entity_id, v_base, b.runs_out_local
+    FROM public.budget_forecast_as_of(v_as_of) AS b
+    WHERE b.entity_type = f.entity_type AND b.entity_id = f.entity_id
+      AND b.resource_type = 'llm_tokens';
+END;
+$$;
+COMMENT ON FUNCTION demo.aim_runway(date) IS
+  'Sets one steady hypothesis''s token envelope (not in a family) so that it runs out on Thursday '
+  '14:00 of the current week at its forecast rate (or half-way through the rest of the week), '
+  'moving the difference to or from the reserve; returns it with its new budget and when it runs out.';
+
 CREATE OR REPLACE FUNCTION demo.advance_day(p_day date)
 RETURNS demo.day_log
 LANGUAGE plpgsql
@@ -1022,6 +1152,9 @@ BEGIN
         v_log.deferred := v_governance.deferred;
     END IF;
 
+    IF p_day = demo.price_change_day() THEN
+        PERFORM demo.change_price(p_day);
+    END IF;
     v_log.market_signals := demo.simulate_market(p_day);
     SELECT * INTO v_usage FROM demo.simulate_usage(p_day);
     v_log.usage_rows := v_usage.usage_rows;
@@ -1041,6 +1174,7 @@ BEGIN
     -- refreshed weekly before the rebalance, and once more on the last day for the report.
     IF p_day = s.last_day THEN
         PERFORM public.refresh_roi_scores(demo.end_of_day(p_day));
+        PERFORM demo.aim_runway(p_day);
     END IF;
     PERFORM demo.date_changes(demo.end_of_day(p_day));
     v_log.daily_check := demo.run_daily_check_step(p_day);

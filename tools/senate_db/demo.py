@@ -121,6 +121,45 @@ def backtest_lines(conn: psycopg.Connection[Any], first_day: dt.date) -> list[st
     ]
 
 
+def scenario_lines(conn: psycopg.Connection[Any]) -> list[str]:
+    """The two scenarios the workload stages (db/demo/workload.sql): claude-sonnet's price
+    change mid-history (demo.change_price) and the envelope aimed to run out on Thursday
+    (demo.aim_runway), each with the query that shows it. Nothing for what did not happen."""
+    lines: list[str] = []
+    change = conn.execute(
+        "SELECT priced_name, old_usd_per_unit * 1e6, new_usd_per_unit * 1e6, "
+        "(window_start AT TIME ZONE "
+        "(SELECT time_zone FROM economics_policy WHERE is_active))::date "
+        "FROM price_changes WHERE change_kind = 'correction' AND reason LIKE 'demo:%' "
+        "ORDER BY change_id LIMIT 1"
+    ).fetchone()
+    if change is not None:
+        lines.append(
+            f"price change mid-history: {change[0]} {Decimal(change[1]):.0f} -> "
+            f"{Decimal(change[2]):.0f} USD per million tokens from {change[3]} (usage before "
+            "it keeps the old price), SELECT * FROM price_changes"
+        )
+    runway = conn.execute(
+        "SELECT f.entity_type, f.entity_id, f.runs_out_local, f.daily_rate, f.spent, "
+        "f.effective_budget "
+        "FROM budget_ledger AS l "
+        "CROSS JOIN LATERAL budget_forecast_as_of(l.as_of) AS f "
+        "WHERE l.cause_type = 'senate_adjustment' AND l.account = 'entity_budget' "
+        "AND f.entity_type = l.entity_type AND f.entity_id = l.entity_id "
+        "AND f.resource_type = 'llm_tokens' AND f.runs_out_local IS NOT NULL "
+        "ORDER BY l.ledger_id DESC LIMIT 1"
+    ).fetchone()
+    if runway is not None:
+        kind, entity, at = runway[0], runway[1], runway[2]
+        lines.append(
+            f"runway: {kind} {entity} runs out {at:%A %Y-%m-%d %H:00} at "
+            f"{_amount(runway[3]).lstrip('+')} tokens/day (spent {_amount(runway[4]).lstrip('+')} "
+            f"of {_amount(runway[5]).lstrip('+')} this week), SELECT * FROM budget_forecast "
+            f"WHERE entity_id = '{entity}'"
+        )
+    return lines
+
+
 def week_lines(week: workload.WeekLog) -> list[str]:
     lines = [
         f"  week of {week.week_start}: {week.usage_rows:,} usage rows "
@@ -185,7 +224,7 @@ def simulate(conn: psycopg.Connection[Any], seed: int, size: str, out: TextIO, e
         f"rows, {totals[1]} proposals ({totals[2]} pending)",
         file=out,
     )
-    for line in backtest_lines(conn, setup.first_day):
+    for line in [*scenario_lines(conn), *backtest_lines(conn, setup.first_day)]:
         print(line, file=out)
 
 
