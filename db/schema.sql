@@ -2704,7 +2704,7 @@ $$;
 -- Name: FUNCTION decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction; for an entity with a parent, the parent''s unallocated budget in the class covers it first and the reserve only the rest: senate.apply_approved_proposal, allocation_proposal_coverage), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
 
 
 --
@@ -5206,6 +5206,16 @@ DECLARE
     v_unit text;
     v_balance numeric;
     v_prior senate.change_causes;
+    v_actor text;
+    v_note text;
+    v_parent_type text;
+    v_parent_id text;
+    v_parent_budget numeric;
+    v_children numeric;
+    v_unallocated numeric := 0;
+    v_covered numeric := 0;
+    v_rest numeric;
+    v_split text;
 BEGIN
     IF senate.legacy_proposal_writes_allowed() THEN
         RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
@@ -5216,38 +5226,117 @@ BEGIN
     SELECT c.* INTO v_prior FROM senate.change_causes AS c
     WHERE c.backend_pid = pg_catalog.pg_backend_pid()
       AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned();
-    PERFORM senate.set_change_cause(
-        'proposal_approval', NEW.id::text,
-        coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
-        coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id)));
+    v_actor := coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor);
+    v_note := coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id));
 
-    -- 1. The entity's envelope (created if absent), credited in the requested class.
-    INSERT INTO public.resource_budgets AS b
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
-    VALUES (NEW.entity_type::text, NEW.entity_id::text,
-            CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
-    ON CONFLICT (entity_type, entity_id) DO UPDATE
-    SET token_budget = b.token_budget + excluded.token_budget,
-        cpu_budget = b.cpu_budget + excluded.cpu_budget,
-        storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
-        api_call_budget = b.api_call_budget + excluded.api_call_budget,
-        updated_at = pg_catalog.now();
+    -- 0. A child (issue 19): its parent's unallocated budget in the class (the parent's base
+    --    budget minus its direct children's, floored at 0) covers the proposal first, as a
+    --    carve-out: the child's envelope grows, the parent's is unchanged (it still caps the
+    --    whole subtree) and the reserve is not drawn for that part. The child's and the
+    --    parent's envelopes are locked in key order (entity_type, entity_id), the order
+    --    reserve_spend, the rebalance and the tier-cap trigger lock envelopes in, before the
+    --    reserve row (as every approval: envelopes, then the reserve), so no lockers wait in
+    --    a circle. Approvals of siblings queue on the parent's row; the next statement has a
+    --    fresh snapshot (READ COMMITTED) that sees the carve-outs committed before it. An
+    --    entity without a parent skips all this: today's two statements below, unchanged.
+    SELECT p.parent_type, p.parent_id INTO v_parent_type, v_parent_id
+    FROM public.entity_parents AS p
+    WHERE p.entity_type = NEW.entity_type::text AND p.entity_id = NEW.entity_id::text;
+    IF v_parent_type IS NOT NULL THEN
+        PERFORM 1 FROM public.resource_budgets AS b
+        WHERE (b.entity_type = NEW.entity_type::text AND b.entity_id = NEW.entity_id::text)
+           OR (b.entity_type = v_parent_type AND b.entity_id = v_parent_id)
+        ORDER BY b.entity_type, b.entity_id
+        FOR NO KEY UPDATE OF b;
+        -- A new row version of the parent's envelope (same values: no ledger row), so that a
+        -- REPEATABLE READ or SERIALIZABLE approval of a sibling, whose snapshot cannot see
+        -- this one's carve-out, fails to lock it (40001, retry) instead of carving it again.
+        UPDATE public.resource_budgets AS b
+        SET updated_at = b.updated_at
+        WHERE b.entity_type = v_parent_type AND b.entity_id = v_parent_id
+        RETURNING senate.budget_amount(b, NEW.resource_type) INTO v_parent_budget;
+        IF v_parent_budget IS NOT NULL THEN
+            SELECT coalesce(pg_catalog.sum(senate.budget_amount(b, NEW.resource_type)), 0)
+            INTO v_children
+            FROM public.entity_parents AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            WHERE c.parent_type = v_parent_type AND c.parent_id = v_parent_id;
+            v_unallocated := greatest(v_parent_budget - v_children, 0);
+            v_covered := least(v_amount, v_unallocated);
+        END IF;
+        v_split := pg_catalog.format(
+            '%s %s of %s: %s covered by parent %s %s''s unallocated budget (its budget %s - its '
+            'children''s %s = %s before), %s from the Senate reserve',
+            v_amount, v_unit, NEW.resource_type, v_covered, v_parent_type, v_parent_id,
+            coalesce(v_parent_budget::text, 'none (no envelope)'), coalesce(v_children, 0),
+            v_unallocated, v_amount - v_covered);
+        v_note := v_note || ' [' || v_split || ']';
+    END IF;
+    v_rest := v_amount - v_covered;
 
-    -- 2. The reserve, debited only if it still covers the amount on the row
-    --    version this UPDATE locks (a concurrent approval may just have drawn it).
-    UPDATE public.senate_reserve AS r
-    SET balance = r.balance - v_amount, updated_at = pg_catalog.now()
-    WHERE r.resource_type = NEW.resource_type AND r.balance >= v_amount;
-    IF NOT FOUND THEN
-        SELECT r.balance INTO v_balance
-        FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
-        PERFORM senate.raise_error('S2029',
-            pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
-                              NEW.id, v_amount, v_unit, NEW.resource_type,
-                              coalesce(v_balance, 0)));
+    IF v_covered > 0 THEN
+        -- The carve-out, ledgered apart (cause proposal_carve_out) so that proposal_approval's
+        -- rows still net to zero per class (every credit under it is a reserve debit): the
+        -- parent's row shows the carve-out with delta 0 (its envelope is unchanged), the
+        -- child's its credit.
+        PERFORM senate.set_change_cause('proposal_carve_out', NEW.id::text, v_actor, v_note);
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_budget', v_parent_type, v_parent_id, NEW.resource_type, v_parent_budget,
+               v_parent_budget, c.cause_type, c.cause_id, c.actor, c.note
+        FROM senate.current_change_cause() AS c;
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+    END IF;
+
+    IF v_rest > 0 THEN
+        PERFORM senate.set_change_cause('proposal_approval', NEW.id::text, v_actor, v_note);
+
+        -- 1. The entity's envelope (created if absent), credited in the requested class.
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+
+        -- 2. The reserve, debited only if it still covers the amount on the row
+        --    version this UPDATE locks (a concurrent approval may just have drawn it).
+        UPDATE public.senate_reserve AS r
+        SET balance = r.balance - v_rest, updated_at = pg_catalog.now()
+        WHERE r.resource_type = NEW.resource_type AND r.balance >= v_rest;
+        IF NOT FOUND THEN
+            SELECT r.balance INTO v_balance
+            FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
+            PERFORM senate.raise_error('S2029',
+                pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
+                                  NEW.id, v_rest, v_unit, NEW.resource_type,
+                                  coalesce(v_balance, 0))
+                || CASE WHEN v_parent_type IS NOT NULL
+                        THEN pg_catalog.format(' (of %s asked, %s covered by parent %s %s)',
+                                               v_amount, v_covered, v_parent_type, v_parent_id)
+                        ELSE '' END);
+        END IF;
     END IF;
 
     PERFORM senate.set_change_cause(v_prior.cause_type, v_prior.cause_id, v_prior.actor,
@@ -5261,7 +5350,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class. For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -11059,6 +11148,340 @@ COMMENT ON FUNCTION senate.zero_blocked_market_weights() IS 'Statement-level tri
 
 
 --
+-- Name: budget_ledger; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.budget_ledger (
+    ledger_id bigint NOT NULL,
+    account text NOT NULL,
+    entity_type text,
+    entity_id text,
+    resource_type text NOT NULL,
+    balance_before numeric NOT NULL,
+    balance_after numeric NOT NULL,
+    delta numeric GENERATED ALWAYS AS ((balance_after - balance_before)) STORED,
+    cause_type text NOT NULL,
+    cause_id text,
+    actor text NOT NULL,
+    note text,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    transaction_id bigint DEFAULT txid_current() NOT NULL,
+    model_tier text,
+    session_login text DEFAULT SESSION_USER,
+    as_of timestamp with time zone,
+    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
+    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
+    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
+);
+
+
+--
+-- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
+
+
+--
+-- Name: COLUMN budget_ledger.ledger_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.ledger_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN budget_ledger.account; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.account IS 'entity_budget, reserve or entity_status.';
+
+
+--
+-- Name: COLUMN budget_ledger.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.entity_type IS 'Kind of entity (NULL for the reserve).';
+
+
+--
+-- Name: COLUMN budget_ledger.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.entity_id IS 'Entity identifier (NULL for the reserve).';
+
+
+--
+-- Name: COLUMN budget_ledger.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.resource_type IS 'Resource class whose balance changed.';
+
+
+--
+-- Name: COLUMN budget_ledger.balance_before; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.balance_before IS 'Balance before the change, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.balance_after; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.balance_after IS 'Balance after the change, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.delta IS 'balance_after - balance_before, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.cause_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.cause_type IS 'What caused the change: proposal_approval, rebalance, reserve_funding, throttle, release, direct_write, ...';
+
+
+--
+-- Name: COLUMN budget_ledger.cause_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.cause_id IS 'Identifier of the cause (proposal id, rebalance run id, ...), if any.';
+
+
+--
+-- Name: COLUMN budget_ledger.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.actor IS 'Who made the change (the named actor, else the session user).';
+
+
+--
+-- Name: COLUMN budget_ledger.note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.note IS 'Free-text reason.';
+
+
+--
+-- Name: COLUMN budget_ledger.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.recorded_at IS 'When the change was recorded (clock time).';
+
+
+--
+-- Name: COLUMN budget_ledger.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made the change; entries of one transaction belong together.';
+
+
+--
+-- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
+
+
+--
+-- Name: COLUMN budget_ledger.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
+
+
+--
+-- Name: COLUMN budget_ledger.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.as_of IS 'The economy time of the change: the as_of of the review cycle or session that made it (a past day when a cycle runs for one, the demo''s simulated days), else recorded_at. Set by trigger t98_stamp_as_of whatever the INSERT says; NULL for rows recorded before migration 0140 (read recorded_at).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
+
+
+--
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+
+
+--
+-- Name: allocation_proposal_coverage; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.allocation_proposal_coverage AS
+ SELECT p.id AS proposal_id,
+    p.entity_type,
+    p.entity_id,
+    p.resource_type,
+    rt.unit,
+    p.requested_tokens AS requested_amount,
+    par.entity_type AS parent_entity_type,
+    par.entity_id AS parent_entity_id,
+    COALESCE(m.from_parent, (0)::numeric) AS from_parent,
+    COALESCE(m.from_reserve, (0)::numeric) AS from_reserve,
+    m.applied_at
+   FROM (((public.allocation_proposals p
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = p.resource_type)))
+     CROSS JOIN LATERAL ( SELECT sum(l.delta) FILTER (WHERE (l.cause_type = 'proposal_carve_out'::text)) AS from_parent,
+            sum(l.delta) FILTER (WHERE (l.cause_type = 'proposal_approval'::text)) AS from_reserve,
+            max(l.recorded_at) AS applied_at
+           FROM public.budget_ledger l
+          WHERE ((l.cause_type = ANY (ARRAY['proposal_approval'::text, 'proposal_carve_out'::text])) AND (l.cause_id = (p.id)::text) AND (l.account = 'entity_budget'::text) AND (l.entity_type = p.entity_type) AND (l.entity_id = p.entity_id))
+         HAVING (count(*) > 0)) m)
+     LEFT JOIN LATERAL ( SELECT l.entity_type,
+            l.entity_id
+           FROM public.budget_ledger l
+          WHERE ((l.cause_type = 'proposal_carve_out'::text) AND (l.cause_id = (p.id)::text) AND (l.account = 'entity_budget'::text) AND ((l.entity_type IS DISTINCT FROM p.entity_type) OR (l.entity_id IS DISTINCT FROM p.entity_id)))
+          ORDER BY l.ledger_id
+         LIMIT 1) par ON (true));
+
+
+--
+-- Name: VIEW allocation_proposal_coverage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.allocation_proposal_coverage IS 'What paid for each applied approval: for every approved proposal that moved budget, the part covered by its parent''s unallocated budget (a carve-out: the child''s envelope grew, the parent''s is unchanged and still caps the subtree; ledger cause proposal_carve_out) and the part drawn from the Senate reserve (cause proposal_approval). An entity without a parent, or a parent with nothing unallocated, has from_parent 0. From budget_ledger, so it cannot disagree with it. Filter by proposal_id.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.proposal_id IS 'The approved proposal.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_id IS 'Entity it is for (its envelope was credited).';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.requested_amount IS 'Amount requested (and credited), in unit: from_parent + from_reserve.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.parent_entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_type IS 'Kind of the parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.parent_entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_id IS 'Parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.from_parent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_parent IS 'Part covered by the parent''s unallocated budget (its base budget minus its direct children''s, at approval), in unit; the reserve was not drawn for it.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.from_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_reserve IS 'Part drawn from the Senate reserve, in unit.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.applied_at IS 'When the approval''s budget change was recorded (ledger recorded_at, clock time).';
+
+
+--
 -- Name: allocation_proposal_transitions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -11778,174 +12201,6 @@ COMMENT ON COLUMN public.budget_forecast.runs_out_local IS 'runs_out_at as a loc
 
 
 --
--- Name: budget_ledger; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.budget_ledger (
-    ledger_id bigint NOT NULL,
-    account text NOT NULL,
-    entity_type text,
-    entity_id text,
-    resource_type text NOT NULL,
-    balance_before numeric NOT NULL,
-    balance_after numeric NOT NULL,
-    delta numeric GENERATED ALWAYS AS ((balance_after - balance_before)) STORED,
-    cause_type text NOT NULL,
-    cause_id text,
-    actor text NOT NULL,
-    note text,
-    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    transaction_id bigint DEFAULT txid_current() NOT NULL,
-    model_tier text,
-    session_login text DEFAULT SESSION_USER,
-    as_of timestamp with time zone,
-    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
-    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
-    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
-);
-
-
---
--- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
-
-
---
--- Name: COLUMN budget_ledger.ledger_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.ledger_id IS 'Order of recording.';
-
-
---
--- Name: COLUMN budget_ledger.account; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.account IS 'entity_budget, reserve or entity_status.';
-
-
---
--- Name: COLUMN budget_ledger.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.entity_type IS 'Kind of entity (NULL for the reserve).';
-
-
---
--- Name: COLUMN budget_ledger.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.entity_id IS 'Entity identifier (NULL for the reserve).';
-
-
---
--- Name: COLUMN budget_ledger.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.resource_type IS 'Resource class whose balance changed.';
-
-
---
--- Name: COLUMN budget_ledger.balance_before; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.balance_before IS 'Balance before the change, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.balance_after; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.balance_after IS 'Balance after the change, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.delta; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.delta IS 'balance_after - balance_before, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.cause_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.cause_type IS 'What caused the change: proposal_approval, rebalance, reserve_funding, throttle, release, direct_write, ...';
-
-
---
--- Name: COLUMN budget_ledger.cause_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.cause_id IS 'Identifier of the cause (proposal id, rebalance run id, ...), if any.';
-
-
---
--- Name: COLUMN budget_ledger.actor; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.actor IS 'Who made the change (the named actor, else the session user).';
-
-
---
--- Name: COLUMN budget_ledger.note; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.note IS 'Free-text reason.';
-
-
---
--- Name: COLUMN budget_ledger.recorded_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.recorded_at IS 'When the change was recorded (clock time).';
-
-
---
--- Name: COLUMN budget_ledger.transaction_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made the change; entries of one transaction belong together.';
-
-
---
--- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
-
-
---
--- Name: COLUMN budget_ledger.session_login; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
-
-
---
--- Name: COLUMN budget_ledger.as_of; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.as_of IS 'The economy time of the change: the as_of of the review cycle or session that made it (a past day when a cycle runs for one, the demo''s simulated days), else recorded_at. Set by trigger t98_stamp_as_of whatever the INSERT says; NULL for rows recorded before migration 0140 (read recorded_at).';
-
-
---
--- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
-
-
---
--- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
-
-
---
 -- Name: budget_ledger_ledger_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -11957,56 +12212,6 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
 
 
 --
@@ -12711,7 +12916,7 @@ CREATE VIEW public.budget_move_evidence AS
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = l.resource_type)))
      LEFT JOIN public.rebalance_changes c ON (((l.cause_type = 'rebalance'::text) AND (l.account = 'entity_budget'::text) AND (c.entity_type = l.entity_type) AND (c.entity_id = l.entity_id) AND (c.resource_type = l.resource_type) AND ((c.run_id)::text = l.cause_id))))
      LEFT JOIN public.rebalance_runs rr ON ((rr.run_id = c.run_id)))
-     LEFT JOIN public.allocation_proposals p ON (((l.cause_type = 'proposal_approval'::text) AND (p.entity_type = l.entity_type) AND (p.entity_id = l.entity_id) AND ((p.id)::text = l.cause_id))))
+     LEFT JOIN public.allocation_proposals p ON (((l.cause_type = ANY (ARRAY['proposal_approval'::text, 'proposal_carve_out'::text])) AND (p.entity_type = l.entity_type) AND (p.entity_id = l.entity_id) AND ((p.id)::text = l.cause_id))))
   WHERE (l.account = ANY (ARRAY['entity_budget'::text, 'entity_tier_budget'::text]));
 
 
@@ -12796,7 +13001,7 @@ COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_
 -- Name: COLUMN budget_move_evidence.cause_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
+COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval (from the reserve), proposal_carve_out (from the parent''s unallocated budget; the parent''s row has delta 0), direct_write, ...';
 
 
 --

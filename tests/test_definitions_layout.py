@@ -71,6 +71,8 @@ ADDED = (
     "family_lending_limit",
     "family_borrowing_limit",
     "family_loans",
+    # 0185 (issue 19, point 5): what paid for each approval, the parent or the reserve.
+    "allocation_proposal_coverage",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
@@ -104,13 +106,18 @@ CHANGED: dict[str, str] = {
     "exact check only when something may be invalid; batches of more than 20000 rows summed by "
     "rollup key in one sorted level",
     "explain_budget(": "comment",
-    "budget_move_evidence": "column comments (rule: family_lending too)",
+    "budget_move_evidence": "column comments (rule: family_lending too); an approval's "
+    "carve-out (proposal_carve_out) shows its proposal like its reserve part",
     "senate_report_reserve": "column comment",
     # Nested budgets (issue 19): every level of a family enforced.
     "can_spend(": "checks the envelope of every ancestor too (over_ancestor_budget, the binding "
     "level); an entity in no family: one index probe, the same answers",
     "reserve_spend(": "holds within every ancestor's envelope, locking the family's envelopes in "
     "key order",
+    "apply_approved_proposal(": "a child's proposal is covered first by its parent's "
+    "unallocated budget (a carve-out, ledgered as proposal_carve_out), the reserve only the rest "
+    "(issue 19, point 5); an entity without a parent: the same statements as before",
+    "decide_allocation_proposal(": "comment: the parent's unallocated budget first",
     "senate_report_last_rebalance": "column comment (rule: family_lending too); the run's "
     "columns by name, so 0177's rollback can drop rebalance_runs.family_loans (both views)",
 }

@@ -545,7 +545,7 @@ LEFT JOIN public.rebalance_changes AS c
       AND c.resource_type = l.resource_type AND c.run_id::text = l.cause_id
 LEFT JOIN public.rebalance_runs AS rr ON rr.run_id = c.run_id
 LEFT JOIN public.allocation_proposals AS p
-       ON l.cause_type = 'proposal_approval'
+       ON l.cause_type IN ('proposal_approval', 'proposal_carve_out')
       AND p.entity_type::text = l.entity_type AND p.entity_id::text = l.entity_id
       AND p.id::text = l.cause_id
 WHERE l.account IN ('entity_budget', 'entity_tier_budget');
@@ -560,7 +560,7 @@ COMMENT ON COLUMN public.budget_move_evidence.unit IS 'Unit of the amounts: toke
 COMMENT ON COLUMN public.budget_move_evidence.balance_before IS 'Budget before, in unit.';
 COMMENT ON COLUMN public.budget_move_evidence.balance_after IS 'Budget after, in unit.';
 COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_before, in unit.';
-COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
+COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval (from the reserve), proposal_carve_out (from the parent''s unallocated budget; the parent''s row has delta 0), direct_write, ...';
 COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, proposal id, ... (NULL if none).';
 COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending or reassigned_idle_budget; else the cause type.';
 COMMENT ON COLUMN public.budget_move_evidence.evidence IS 'What the rule acted on for this entity (rebalance plan detail, the approved proposal, or the ledger note).';
