@@ -15283,6 +15283,243 @@ COMMENT ON COLUMN public.senate_report_budget_by_period.over_budget_entities IS 
 
 
 --
+-- Name: senate_report_families; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_families AS
+ WITH pb AS (
+         SELECT p.*::public.economics_policy AS policy,
+            b.period_start,
+            b.period_end
+           FROM (public.economics_policy p
+             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) b(period_start, period_end, starts_at, ends_at))
+          WHERE p.is_active
+        ), roots AS (
+         SELECT r.root_type,
+            r.root_id,
+            row_number() OVER (ORDER BY rb.budget DESC NULLS LAST, r.root_type, r.root_id) AS family_rank
+           FROM (( SELECT DISTINCT p.parent_type AS root_type,
+                    p.parent_id AS root_id
+                   FROM public.entity_parents p
+                  WHERE (NOT (EXISTS ( SELECT 1
+                           FROM public.entity_parents q
+                          WHERE ((q.entity_type = p.parent_type) AND (q.entity_id = p.parent_id)))))) r
+             LEFT JOIN LATERAL ( SELECT senate.effective_class_budget(b.*, 'llm_tokens'::text, pb.policy) AS budget
+                   FROM (public.resource_budgets b
+                     CROSS JOIN pb)
+                  WHERE ((b.entity_type = r.root_type) AND (b.entity_id = r.root_id))) rb ON (true))
+        ), members AS MATERIALIZED (
+         SELECT t.family_rank,
+            f.entity_type,
+            f.entity_id,
+            (f.depth)::integer AS depth,
+            ( SELECT senate.effective_class_budget(b.*, 'llm_tokens'::text, pb.policy) AS effective_class_budget
+                   FROM public.resource_budgets b
+                  WHERE ((b.entity_type = f.entity_type) AND (b.entity_id = f.entity_id))) AS budget,
+            ( SELECT COALESCE(sum(r.amount_total), (0)::numeric) AS "coalesce"
+                   FROM senate.usage_rollups r
+                  WHERE ((r.entity_type = f.entity_type) AND (r.entity_id = f.entity_id) AND (r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))) AS own_spent,
+            ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS "coalesce"
+                   FROM public.spend_reservations o
+                  WHERE ((o.entity_type = f.entity_type) AND (o.entity_id = f.entity_id) AND (o.resource_type = 'llm_tokens'::text) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) AS own_held
+           FROM ((roots t
+             JOIN senate.entity_family f ON (((f.ancestor_type = t.root_type) AND (f.ancestor_id = t.root_id))))
+             CROSS JOIN pb)
+          WHERE (t.family_rank <= 5)
+        ), levels AS MATERIALIZED (
+         SELECT m.family_rank,
+            m.entity_type,
+            m.entity_id,
+            m.depth,
+            m.budget,
+            s_1.spent,
+            s_1.held,
+            s_1.members,
+                CASE
+                    WHEN (m.budget IS NOT NULL) THEN GREATEST(((m.budget - s_1.spent) - s_1.held), (0)::numeric)
+                    ELSE NULL::numeric
+                END AS headroom,
+            p.parent_type,
+            p.parent_id,
+            row_number() OVER (PARTITION BY m.family_rank, p.parent_type, p.parent_id ORDER BY s_1.spent DESC, m.entity_type, m.entity_id) AS sibling_rank
+           FROM ((members m
+             CROSS JOIN LATERAL ( SELECT sum(d.own_spent) AS spent,
+                    sum(d.own_held) AS held,
+                    count(*) AS members
+                   FROM (senate.entity_family x
+                     JOIN members d ON (((d.entity_type = x.entity_type) AND (d.entity_id = x.entity_id))))
+                  WHERE ((x.ancestor_type = m.entity_type) AND (x.ancestor_id = m.entity_id))) s_1)
+             LEFT JOIN public.entity_parents p ON (((p.entity_type = m.entity_type) AND (p.entity_id = m.entity_id))))
+        ), shown AS (
+         SELECT l.family_rank,
+            l.entity_type,
+            l.entity_id,
+            l.depth,
+            l.budget,
+            l.spent,
+            l.held,
+            l.members,
+            l.headroom,
+            l.parent_type,
+            l.parent_id,
+            l.sibling_rank,
+            path.ranks,
+            bind.entity_type AS bind_type,
+            bind.entity_id AS bind_id,
+            bind.up AS bind_up,
+            bind.headroom AS available,
+            ( SELECT count(*) AS count
+                   FROM levels c
+                  WHERE ((c.family_rank = l.family_rank) AND (c.parent_type = l.entity_type) AND (c.parent_id = l.entity_id) AND ((c.sibling_rank > 5) OR (c.depth > 2)))) AS not_shown
+           FROM ((levels l
+             CROSS JOIN LATERAL ( SELECT array_agg(a.sibling_rank ORDER BY x.depth DESC) AS ranks,
+                    bool_and((a.sibling_rank <= 5)) AS within
+                   FROM (senate.entity_family x
+                     JOIN levels a ON (((a.family_rank = l.family_rank) AND (a.entity_type = x.ancestor_type) AND (a.entity_id = x.ancestor_id))))
+                  WHERE ((x.entity_type = l.entity_type) AND (x.entity_id = l.entity_id))) path)
+             LEFT JOIN LATERAL ( SELECT a.entity_type,
+                    a.entity_id,
+                    x.depth AS up,
+                    a.headroom
+                   FROM (senate.entity_family x
+                     JOIN levels a ON (((a.family_rank = l.family_rank) AND (a.entity_type = x.ancestor_type) AND (a.entity_id = x.ancestor_id))))
+                  WHERE ((x.entity_type = l.entity_type) AND (x.entity_id = l.entity_id) AND (a.budget IS NOT NULL))
+                  ORDER BY a.headroom, x.depth
+                 LIMIT 1) bind ON (true))
+          WHERE ((l.depth <= 2) AND path.within)
+        )
+ SELECT (family_rank)::integer AS family_rank,
+    row_number() OVER (ORDER BY s.family_rank, ranks) AS tree_order,
+    depth,
+    (((
+        CASE
+            WHEN (depth = 0) THEN ''::text
+            ELSE (repeat('  '::text, (depth - 1)) || '└ '::text)
+        END || entity_type) || ' '::text) || entity_id) AS tree,
+    entity_type,
+    entity_id,
+    trim_scale(round(budget, 2)) AS effective_budget,
+    trim_scale(round(spent, 2)) AS subtree_spent,
+    trim_scale(round(held, 2)) AS subtree_held,
+    trim_scale(round(headroom, 2)) AS headroom,
+        CASE
+            WHEN (bind_up = 0) THEN 'itself'::text
+            WHEN (bind_up IS NOT NULL) THEN format('%s %s (%s up)'::text, bind_type, bind_id, bind_up)
+            ELSE NULL::text
+        END AS binding_level,
+    trim_scale(round(available, 2)) AS available,
+    (members)::integer AS subtree_members,
+    (not_shown)::integer AS children_not_shown
+   FROM shown s
+  ORDER BY (row_number() OVER (ORDER BY s.family_rank, ranks));
+
+
+--
+-- Name: VIEW senate_report_families; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_families IS 'The report''s tree of the largest families (issue 19): the five families whose root (a parent without a parent, entity_parents) has the largest effective token budget, as a tree in pre-order (tree_order): the root, then each member at most two levels below it, the five with the largest subtree spend under each parent (children_not_shown counts the rest). Per member, in tokens for the current budget period: its envelope''s effective budget, its subtree''s (itself and every descendant) spend and open holds, the headroom its envelope leaves, and the level that binds it (itself or an ancestor: the least headroom, the nearest on a tie, as can_spend and reserve_spend judge it) with what that leaves it. Rounded for reading (2 decimals); exact per level and class in budget_levels. Empty when there is no tree.';
+
+
+--
+-- Name: COLUMN senate_report_families.family_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.family_rank IS 'The family''s rank by its root''s effective token budget (1 = largest; roots without an envelope last).';
+
+
+--
+-- Name: COLUMN senate_report_families.tree_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.tree_order IS 'Order of the rows as a tree: each family''s root, then depth first, larger subtree spend first among siblings.';
+
+
+--
+-- Name: COLUMN senate_report_families.depth; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.depth IS 'Levels below the family''s root (0 = the root), at most 2.';
+
+
+--
+-- Name: COLUMN senate_report_families.tree; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.tree IS 'The member as a line of the tree: kind and id, indented by depth.';
+
+
+--
+-- Name: COLUMN senate_report_families.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.entity_type IS 'Kind of the member.';
+
+
+--
+-- Name: COLUMN senate_report_families.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.entity_id IS 'Member identifier.';
+
+
+--
+-- Name: COLUMN senate_report_families.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.effective_budget IS 'Effective token budget of its own envelope this period, in tokens (2 decimals); NULL: it has no envelope (it caps nothing).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_spent IS 'Token spend of its subtree (itself and every descendant) this period, in tokens (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_held IS 'Tokens held by open reservations in its subtree, in tokens (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_families.headroom; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.headroom IS 'effective_budget - subtree_spent - subtree_held, floored at 0, in tokens (2 decimals): what its own envelope still lets its subtree spend; NULL without an envelope.';
+
+
+--
+-- Name: COLUMN senate_report_families.binding_level; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.binding_level IS 'The level that stops its spending first: itself, or an ancestor (kind, id, levels up) with the least headroom; NULL when neither it nor any ancestor has an envelope.';
+
+
+--
+-- Name: COLUMN senate_report_families.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.available IS 'What it may still spend this period: the binding level''s headroom, in tokens (2 decimals; tier caps aside).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_members; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_members IS 'Entities in its subtree, itself included.';
+
+
+--
+-- Name: COLUMN senate_report_families.children_not_shown; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.children_not_shown IS 'Its children not shown (beyond the five largest by subtree spend, or deeper than two levels below the root).';
+
+
+--
 -- Name: senate_report_last_rebalance; Type: VIEW; Schema: public; Owner: -
 --
 

@@ -73,6 +73,8 @@ ADDED = (
     "family_loans",
     # 0185 (issue 19, point 5): what paid for each approval, the parent or the reserve.
     "allocation_proposal_coverage",
+    # 0186 (issue 19, point 3): the report's tree of the largest families.
+    "senate_report_families",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
