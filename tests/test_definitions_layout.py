@@ -90,7 +90,8 @@ CHANGED: dict[str, str] = {
     "dynamic RETURN QUERY (plpgsql_check could not see them set)",
     "adopt_economics_policy(": "the new policy row inserted with static SQL (OVERRIDING USER "
     "VALUE) instead of dynamic SQL into a row variable",
-    "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
+    "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record; in a "
+    "family an entity's spend is its subtree's, so an ancestor fires like an envelope (issue 19)",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
     "comment no longer tells its history; family_lending before the global ranking (issue 19)",
