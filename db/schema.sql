@@ -2064,14 +2064,36 @@ BEGIN
         FROM public.economics_policy AS e
         CROSS JOIN LATERAL senate.period_bounds($1, e.budget_period, e.time_zone) AS pb
         WHERE e.is_active
-    ), spend AS (
+    ), own AS (
+        -- Each entity's own spend; with one entity asked, it and its subtree's members
+        -- (senate.entity_family: none for an entity in no family).
         SELECT r.entity_type, r.entity_id, r.resource_type, sum(r.amount_total) AS spent
         FROM senate.usage_rollups AS r, p
         WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
           AND r.usage_day <= p.as_of_day
-          AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
+          AND ($2 IS NULL
+               OR (r.entity_type, r.entity_id) IN (
+                      SELECT $2, $3
+                      UNION ALL
+                      SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
+                      WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
         GROUP BY r.entity_type, r.entity_id, r.resource_type
-        HAVING sum(r.amount_total) > 0
+    ), spend AS (
+        -- In a family (issue 19), an ancestor's envelope bounds its whole subtree's spend
+        -- (as can_spend and reserve_spend count it): each member's spend counts for itself
+        -- and for every ancestor, so an ancestor fires like an envelope does. An entity in no
+        -- family: its own spend, as before.
+        SELECT x.entity_type, x.entity_id, x.resource_type, sum(x.spent) AS spent
+        FROM (SELECT o.entity_type, o.entity_id, o.resource_type, o.spent FROM own AS o
+              UNION ALL
+              SELECT f.ancestor_type, f.ancestor_id, o.resource_type, o.spent
+              FROM own AS o
+              JOIN senate.entity_family AS f
+                ON f.entity_type = o.entity_type AND f.entity_id = o.entity_id AND f.depth > 0)
+             AS x
+        WHERE $2 IS NULL OR (x.entity_type = $2 AND x.entity_id = $3)
+        GROUP BY x.entity_type, x.entity_id, x.resource_type
+        HAVING sum(x.spent) > 0
     ), crossed AS (
         SELECT s.entity_type, s.entity_id, s.resource_type, p.period_start, p.period_end,
                t.threshold, s.spent, e.effective_budget,
@@ -2119,7 +2141,7 @@ $_$;
 -- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 
 --
@@ -2704,7 +2726,7 @@ $$;
 -- Name: FUNCTION decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+COMMENT ON FUNCTION public.decide_allocation_proposal(p_proposal_id bigint, p_decision text, p_reviewer text, p_note text, p_revisit_at timestamp with time zone) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction; for an entity with a parent, the parent''s unallocated budget in the class covers it first and the reserve only the rest: senate.apply_approved_proposal, allocation_proposal_coverage), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
 
 
 --
@@ -5211,6 +5233,16 @@ DECLARE
     v_unit text;
     v_balance numeric;
     v_prior senate.change_causes;
+    v_actor text;
+    v_note text;
+    v_parent_type text;
+    v_parent_id text;
+    v_parent_budget numeric;
+    v_children numeric;
+    v_unallocated numeric := 0;
+    v_covered numeric := 0;
+    v_rest numeric;
+    v_split text;
 BEGIN
     IF senate.legacy_proposal_writes_allowed() THEN
         RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
@@ -5221,38 +5253,117 @@ BEGIN
     SELECT c.* INTO v_prior FROM senate.change_causes AS c
     WHERE c.backend_pid = pg_catalog.pg_backend_pid()
       AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned();
-    PERFORM senate.set_change_cause(
-        'proposal_approval', NEW.id::text,
-        coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
-        coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id)));
+    v_actor := coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor);
+    v_note := coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id));
 
-    -- 1. The entity's envelope (created if absent), credited in the requested class.
-    INSERT INTO public.resource_budgets AS b
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
-    VALUES (NEW.entity_type::text, NEW.entity_id::text,
-            CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
-    ON CONFLICT (entity_type, entity_id) DO UPDATE
-    SET token_budget = b.token_budget + excluded.token_budget,
-        cpu_budget = b.cpu_budget + excluded.cpu_budget,
-        storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
-        api_call_budget = b.api_call_budget + excluded.api_call_budget,
-        updated_at = pg_catalog.now();
+    -- 0. A child (issue 19): its parent's unallocated budget in the class (the parent's base
+    --    budget minus its direct children's, floored at 0) covers the proposal first, as a
+    --    carve-out: the child's envelope grows, the parent's is unchanged (it still caps the
+    --    whole subtree) and the reserve is not drawn for that part. The child's and the
+    --    parent's envelopes are locked in key order (entity_type, entity_id), the order
+    --    reserve_spend, the rebalance and the tier-cap trigger lock envelopes in, before the
+    --    reserve row (as every approval: envelopes, then the reserve), so no lockers wait in
+    --    a circle. Approvals of siblings queue on the parent's row; the next statement has a
+    --    fresh snapshot (READ COMMITTED) that sees the carve-outs committed before it. An
+    --    entity without a parent skips all this: today's two statements below, unchanged.
+    SELECT p.parent_type, p.parent_id INTO v_parent_type, v_parent_id
+    FROM public.entity_parents AS p
+    WHERE p.entity_type = NEW.entity_type::text AND p.entity_id = NEW.entity_id::text;
+    IF v_parent_type IS NOT NULL THEN
+        PERFORM 1 FROM public.resource_budgets AS b
+        WHERE (b.entity_type = NEW.entity_type::text AND b.entity_id = NEW.entity_id::text)
+           OR (b.entity_type = v_parent_type AND b.entity_id = v_parent_id)
+        ORDER BY b.entity_type, b.entity_id
+        FOR NO KEY UPDATE OF b;
+        -- A new row version of the parent's envelope (same values: no ledger row), so that a
+        -- REPEATABLE READ or SERIALIZABLE approval of a sibling, whose snapshot cannot see
+        -- this one's carve-out, fails to lock it (40001, retry) instead of carving it again.
+        UPDATE public.resource_budgets AS b
+        SET updated_at = b.updated_at
+        WHERE b.entity_type = v_parent_type AND b.entity_id = v_parent_id
+        RETURNING senate.budget_amount(b, NEW.resource_type) INTO v_parent_budget;
+        IF v_parent_budget IS NOT NULL THEN
+            SELECT coalesce(pg_catalog.sum(senate.budget_amount(b, NEW.resource_type)), 0)
+            INTO v_children
+            FROM public.entity_parents AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            WHERE c.parent_type = v_parent_type AND c.parent_id = v_parent_id;
+            v_unallocated := greatest(v_parent_budget - v_children, 0);
+            v_covered := least(v_amount, v_unallocated);
+        END IF;
+        v_split := pg_catalog.format(
+            '%s %s of %s: %s covered by parent %s %s''s unallocated budget (its budget %s - its '
+            'children''s %s = %s before), %s from the Senate reserve',
+            v_amount, v_unit, NEW.resource_type, v_covered, v_parent_type, v_parent_id,
+            coalesce(v_parent_budget::text, 'none (no envelope)'), coalesce(v_children, 0),
+            v_unallocated, v_amount - v_covered);
+        v_note := v_note || ' [' || v_split || ']';
+    END IF;
+    v_rest := v_amount - v_covered;
 
-    -- 2. The reserve, debited only if it still covers the amount on the row
-    --    version this UPDATE locks (a concurrent approval may just have drawn it).
-    UPDATE public.senate_reserve AS r
-    SET balance = r.balance - v_amount, updated_at = pg_catalog.now()
-    WHERE r.resource_type = NEW.resource_type AND r.balance >= v_amount;
-    IF NOT FOUND THEN
-        SELECT r.balance INTO v_balance
-        FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
-        PERFORM senate.raise_error('S2029',
-            pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
-                              NEW.id, v_amount, v_unit, NEW.resource_type,
-                              coalesce(v_balance, 0)));
+    IF v_covered > 0 THEN
+        -- The carve-out, ledgered apart (cause proposal_carve_out) so that proposal_approval's
+        -- rows still net to zero per class (every credit under it is a reserve debit): the
+        -- parent's row shows the carve-out with delta 0 (its envelope is unchanged), the
+        -- child's its credit.
+        PERFORM senate.set_change_cause('proposal_carve_out', NEW.id::text, v_actor, v_note);
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_budget', v_parent_type, v_parent_id, NEW.resource_type, v_parent_budget,
+               v_parent_budget, c.cause_type, c.cause_id, c.actor, c.note
+        FROM senate.current_change_cause() AS c;
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+    END IF;
+
+    IF v_rest > 0 THEN
+        PERFORM senate.set_change_cause('proposal_approval', NEW.id::text, v_actor, v_note);
+
+        -- 1. The entity's envelope (created if absent), credited in the requested class.
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+
+        -- 2. The reserve, debited only if it still covers the amount on the row
+        --    version this UPDATE locks (a concurrent approval may just have drawn it).
+        UPDATE public.senate_reserve AS r
+        SET balance = r.balance - v_rest, updated_at = pg_catalog.now()
+        WHERE r.resource_type = NEW.resource_type AND r.balance >= v_rest;
+        IF NOT FOUND THEN
+            SELECT r.balance INTO v_balance
+            FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
+            PERFORM senate.raise_error('S2029',
+                pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
+                                  NEW.id, v_rest, v_unit, NEW.resource_type,
+                                  coalesce(v_balance, 0))
+                || CASE WHEN v_parent_type IS NOT NULL
+                        THEN pg_catalog.format(' (of %s asked, %s covered by parent %s %s)',
+                                               v_amount, v_covered, v_parent_type, v_parent_id)
+                        ELSE '' END);
+        END IF;
     END IF;
 
     PERFORM senate.set_change_cause(v_prior.cause_type, v_prior.cause_id, v_prior.actor,
@@ -5266,7 +5377,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class. For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -11064,6 +11175,340 @@ COMMENT ON FUNCTION senate.zero_blocked_market_weights() IS 'Statement-level tri
 
 
 --
+-- Name: budget_ledger; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.budget_ledger (
+    ledger_id bigint NOT NULL,
+    account text NOT NULL,
+    entity_type text,
+    entity_id text,
+    resource_type text NOT NULL,
+    balance_before numeric NOT NULL,
+    balance_after numeric NOT NULL,
+    delta numeric GENERATED ALWAYS AS ((balance_after - balance_before)) STORED,
+    cause_type text NOT NULL,
+    cause_id text,
+    actor text NOT NULL,
+    note text,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    transaction_id bigint DEFAULT txid_current() NOT NULL,
+    model_tier text,
+    session_login text DEFAULT SESSION_USER,
+    as_of timestamp with time zone,
+    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
+    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
+    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
+);
+
+
+--
+-- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
+
+
+--
+-- Name: COLUMN budget_ledger.ledger_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.ledger_id IS 'Order of recording.';
+
+
+--
+-- Name: COLUMN budget_ledger.account; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.account IS 'entity_budget, reserve or entity_status.';
+
+
+--
+-- Name: COLUMN budget_ledger.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.entity_type IS 'Kind of entity (NULL for the reserve).';
+
+
+--
+-- Name: COLUMN budget_ledger.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.entity_id IS 'Entity identifier (NULL for the reserve).';
+
+
+--
+-- Name: COLUMN budget_ledger.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.resource_type IS 'Resource class whose balance changed.';
+
+
+--
+-- Name: COLUMN budget_ledger.balance_before; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.balance_before IS 'Balance before the change, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.balance_after; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.balance_after IS 'Balance after the change, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.delta; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.delta IS 'balance_after - balance_before, in the unit of the class.';
+
+
+--
+-- Name: COLUMN budget_ledger.cause_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.cause_type IS 'What caused the change: proposal_approval, rebalance, reserve_funding, throttle, release, direct_write, ...';
+
+
+--
+-- Name: COLUMN budget_ledger.cause_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.cause_id IS 'Identifier of the cause (proposal id, rebalance run id, ...), if any.';
+
+
+--
+-- Name: COLUMN budget_ledger.actor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.actor IS 'Who made the change (the named actor, else the session user).';
+
+
+--
+-- Name: COLUMN budget_ledger.note; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.note IS 'Free-text reason.';
+
+
+--
+-- Name: COLUMN budget_ledger.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.recorded_at IS 'When the change was recorded (clock time).';
+
+
+--
+-- Name: COLUMN budget_ledger.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made the change; entries of one transaction belong together.';
+
+
+--
+-- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
+
+
+--
+-- Name: COLUMN budget_ledger.session_login; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
+
+
+--
+-- Name: COLUMN budget_ledger.as_of; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.budget_ledger.as_of IS 'The economy time of the change: the as_of of the review cycle or session that made it (a past day when a cycle runs for one, the demo''s simulated days), else recorded_at. Set by trigger t98_stamp_as_of whatever the INSERT says; NULL for rows recorded before migration 0140 (read recorded_at).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
+
+
+--
+-- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
+
+
+--
+-- Name: resource_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.resource_types (
+    resource_type text NOT NULL,
+    unit text NOT NULL,
+    budget_column text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+)
+WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
+
+
+--
+-- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+
+
+--
+-- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
+
+
+--
+-- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+
+
+--
+-- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
+
+
+--
+-- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
+
+
+--
+-- Name: allocation_proposal_coverage; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.allocation_proposal_coverage AS
+ SELECT p.id AS proposal_id,
+    p.entity_type,
+    p.entity_id,
+    p.resource_type,
+    rt.unit,
+    p.requested_tokens AS requested_amount,
+    par.entity_type AS parent_entity_type,
+    par.entity_id AS parent_entity_id,
+    COALESCE(m.from_parent, (0)::numeric) AS from_parent,
+    COALESCE(m.from_reserve, (0)::numeric) AS from_reserve,
+    m.applied_at
+   FROM (((public.allocation_proposals p
+     LEFT JOIN public.resource_types rt ON ((rt.resource_type = p.resource_type)))
+     CROSS JOIN LATERAL ( SELECT sum(l.delta) FILTER (WHERE (l.cause_type = 'proposal_carve_out'::text)) AS from_parent,
+            sum(l.delta) FILTER (WHERE (l.cause_type = 'proposal_approval'::text)) AS from_reserve,
+            max(l.recorded_at) AS applied_at
+           FROM public.budget_ledger l
+          WHERE ((l.cause_type = ANY (ARRAY['proposal_approval'::text, 'proposal_carve_out'::text])) AND (l.cause_id = (p.id)::text) AND (l.account = 'entity_budget'::text) AND (l.entity_type = p.entity_type) AND (l.entity_id = p.entity_id))
+         HAVING (count(*) > 0)) m)
+     LEFT JOIN LATERAL ( SELECT l.entity_type,
+            l.entity_id
+           FROM public.budget_ledger l
+          WHERE ((l.cause_type = 'proposal_carve_out'::text) AND (l.cause_id = (p.id)::text) AND (l.account = 'entity_budget'::text) AND ((l.entity_type IS DISTINCT FROM p.entity_type) OR (l.entity_id IS DISTINCT FROM p.entity_id)))
+          ORDER BY l.ledger_id
+         LIMIT 1) par ON (true));
+
+
+--
+-- Name: VIEW allocation_proposal_coverage; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.allocation_proposal_coverage IS 'What paid for each applied approval: for every approved proposal that moved budget, the part covered by its parent''s unallocated budget (a carve-out: the child''s envelope grew, the parent''s is unchanged and still caps the subtree; ledger cause proposal_carve_out) and the part drawn from the Senate reserve (cause proposal_approval). An entity without a parent, or a parent with nothing unallocated, has from_parent 0. From budget_ledger, so it cannot disagree with it. Filter by proposal_id.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.proposal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.proposal_id IS 'The approved proposal.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_type IS 'Kind of entity it is for.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_id IS 'Entity it is for (its envelope was credited).';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.resource_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.resource_type IS 'Resource class requested.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.unit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.requested_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.requested_amount IS 'Amount requested (and credited), in unit: from_parent + from_reserve.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.parent_entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_type IS 'Kind of the parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.parent_entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_id IS 'Parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.from_parent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_parent IS 'Part covered by the parent''s unallocated budget (its base budget minus its direct children''s, at approval), in unit; the reserve was not drawn for it.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.from_reserve; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_reserve IS 'Part drawn from the Senate reserve, in unit.';
+
+
+--
+-- Name: COLUMN allocation_proposal_coverage.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.allocation_proposal_coverage.applied_at IS 'When the approval''s budget change was recorded (ledger recorded_at, clock time).';
+
+
+--
 -- Name: allocation_proposal_transitions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -11783,174 +12228,6 @@ COMMENT ON COLUMN public.budget_forecast.runs_out_local IS 'runs_out_at as a loc
 
 
 --
--- Name: budget_ledger; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.budget_ledger (
-    ledger_id bigint NOT NULL,
-    account text NOT NULL,
-    entity_type text,
-    entity_id text,
-    resource_type text NOT NULL,
-    balance_before numeric NOT NULL,
-    balance_after numeric NOT NULL,
-    delta numeric GENERATED ALWAYS AS ((balance_after - balance_before)) STORED,
-    cause_type text NOT NULL,
-    cause_id text,
-    actor text NOT NULL,
-    note text,
-    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    transaction_id bigint DEFAULT txid_current() NOT NULL,
-    model_tier text,
-    session_login text DEFAULT SESSION_USER,
-    as_of timestamp with time zone,
-    CONSTRAINT budget_ledger_account_check CHECK ((account = ANY (ARRAY['entity_budget'::text, 'reserve'::text, 'entity_status'::text, 'entity_tier_budget'::text]))),
-    CONSTRAINT budget_ledger_reserve_has_no_entity CHECK (((account = 'reserve'::text) = ((entity_type IS NULL) AND (entity_id IS NULL)))),
-    CONSTRAINT budget_ledger_tier_only_for_tier_account CHECK (((account = 'entity_tier_budget'::text) = (model_tier IS NOT NULL)))
-);
-
-
---
--- Name: TABLE budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.budget_ledger IS 'Append-only ledger of every change to resource_budgets (account entity_budget), to per-tier token caps (account entity_tier_budget, tier in model_tier), to the Senate reserve (account reserve) and of throttle status changes (account entity_status, delta 0). Invariant: per account, entity, resource class and tier, the deltas add up to the current balance.';
-
-
---
--- Name: COLUMN budget_ledger.ledger_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.ledger_id IS 'Order of recording.';
-
-
---
--- Name: COLUMN budget_ledger.account; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.account IS 'entity_budget, reserve or entity_status.';
-
-
---
--- Name: COLUMN budget_ledger.entity_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.entity_type IS 'Kind of entity (NULL for the reserve).';
-
-
---
--- Name: COLUMN budget_ledger.entity_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.entity_id IS 'Entity identifier (NULL for the reserve).';
-
-
---
--- Name: COLUMN budget_ledger.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.resource_type IS 'Resource class whose balance changed.';
-
-
---
--- Name: COLUMN budget_ledger.balance_before; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.balance_before IS 'Balance before the change, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.balance_after; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.balance_after IS 'Balance after the change, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.delta; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.delta IS 'balance_after - balance_before, in the unit of the class.';
-
-
---
--- Name: COLUMN budget_ledger.cause_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.cause_type IS 'What caused the change: proposal_approval, rebalance, reserve_funding, throttle, release, direct_write, ...';
-
-
---
--- Name: COLUMN budget_ledger.cause_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.cause_id IS 'Identifier of the cause (proposal id, rebalance run id, ...), if any.';
-
-
---
--- Name: COLUMN budget_ledger.actor; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.actor IS 'Who made the change (the named actor, else the session user).';
-
-
---
--- Name: COLUMN budget_ledger.note; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.note IS 'Free-text reason.';
-
-
---
--- Name: COLUMN budget_ledger.recorded_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.recorded_at IS 'When the change was recorded (clock time).';
-
-
---
--- Name: COLUMN budget_ledger.transaction_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.transaction_id IS 'Transaction that made the change; entries of one transaction belong together.';
-
-
---
--- Name: COLUMN budget_ledger.model_tier; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.model_tier IS 'Model tier of an entity_tier_budget entry (NULL for every other account).';
-
-
---
--- Name: COLUMN budget_ledger.session_login; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.session_login IS 'Login that made the change (session_user), set by trigger t99_stamp_session_login whatever the INSERT says; NULL for rows recorded before migration 0111.';
-
-
---
--- Name: COLUMN budget_ledger.as_of; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.budget_ledger.as_of IS 'The economy time of the change: the as_of of the review cycle or session that made it (a past day when a cycle runs for one, the demo''s simulated days), else recorded_at. Set by trigger t98_stamp_as_of whatever the INSERT says; NULL for rows recorded before migration 0140 (read recorded_at).';
-
-
---
--- Name: CONSTRAINT budget_ledger_account_check ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT budget_ledger_account_check ON public.budget_ledger IS 'Accounts: entity_budget, reserve, entity_status, entity_tier_budget (added by 0016).';
-
-
---
--- Name: CONSTRAINT budget_ledger_tier_only_for_tier_account ON budget_ledger; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT budget_ledger_tier_only_for_tier_account ON public.budget_ledger IS 'model_tier is set exactly for entity_tier_budget entries.';
-
-
---
 -- Name: budget_ledger_ledger_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -11962,56 +12239,6 @@ ALTER TABLE public.budget_ledger ALTER COLUMN ledger_id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: resource_types; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.resource_types (
-    resource_type text NOT NULL,
-    unit text NOT NULL,
-    budget_column text NOT NULL,
-    description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
-    CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
-)
-WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
-
-
---
--- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
-
-
---
--- Name: COLUMN resource_types.resource_type; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as written in resource_usage.resource_type.';
-
-
---
--- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
-
-
---
--- Name: COLUMN resource_types.budget_column; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.budget_column IS 'Column of resource_budgets holding the envelope for this class.';
-
-
---
--- Name: COLUMN resource_types.description; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.resource_types.description IS 'What the class pays for.';
 
 
 --
@@ -12716,7 +12943,7 @@ CREATE VIEW public.budget_move_evidence AS
      LEFT JOIN public.resource_types rt ON ((rt.resource_type = l.resource_type)))
      LEFT JOIN public.rebalance_changes c ON (((l.cause_type = 'rebalance'::text) AND (l.account = 'entity_budget'::text) AND (c.entity_type = l.entity_type) AND (c.entity_id = l.entity_id) AND (c.resource_type = l.resource_type) AND ((c.run_id)::text = l.cause_id))))
      LEFT JOIN public.rebalance_runs rr ON ((rr.run_id = c.run_id)))
-     LEFT JOIN public.allocation_proposals p ON (((l.cause_type = 'proposal_approval'::text) AND (p.entity_type = l.entity_type) AND (p.entity_id = l.entity_id) AND ((p.id)::text = l.cause_id))))
+     LEFT JOIN public.allocation_proposals p ON (((l.cause_type = ANY (ARRAY['proposal_approval'::text, 'proposal_carve_out'::text])) AND (p.entity_type = l.entity_type) AND (p.entity_id = l.entity_id) AND ((p.id)::text = l.cause_id))))
   WHERE (l.account = ANY (ARRAY['entity_budget'::text, 'entity_tier_budget'::text]));
 
 
@@ -12801,7 +13028,7 @@ COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_
 -- Name: COLUMN budget_move_evidence.cause_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
+COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval (from the reserve), proposal_carve_out (from the parent''s unallocated budget; the parent''s row has delta 0), direct_write, ...';
 
 
 --
@@ -15080,6 +15307,243 @@ COMMENT ON COLUMN public.senate_report_budget_by_period.utilization IS 'spent / 
 --
 
 COMMENT ON COLUMN public.senate_report_budget_by_period.over_budget_entities IS 'Entities over their effective budget at the snapshot, in entities.';
+
+
+--
+-- Name: senate_report_families; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.senate_report_families AS
+ WITH pb AS (
+         SELECT p.*::public.economics_policy AS policy,
+            b.period_start,
+            b.period_end
+           FROM (public.economics_policy p
+             CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) b(period_start, period_end, starts_at, ends_at))
+          WHERE p.is_active
+        ), roots AS (
+         SELECT r.root_type,
+            r.root_id,
+            row_number() OVER (ORDER BY rb.budget DESC NULLS LAST, r.root_type, r.root_id) AS family_rank
+           FROM (( SELECT DISTINCT p.parent_type AS root_type,
+                    p.parent_id AS root_id
+                   FROM public.entity_parents p
+                  WHERE (NOT (EXISTS ( SELECT 1
+                           FROM public.entity_parents q
+                          WHERE ((q.entity_type = p.parent_type) AND (q.entity_id = p.parent_id)))))) r
+             LEFT JOIN LATERAL ( SELECT senate.effective_class_budget(b.*, 'llm_tokens'::text, pb.policy) AS budget
+                   FROM (public.resource_budgets b
+                     CROSS JOIN pb)
+                  WHERE ((b.entity_type = r.root_type) AND (b.entity_id = r.root_id))) rb ON (true))
+        ), members AS MATERIALIZED (
+         SELECT t.family_rank,
+            f.entity_type,
+            f.entity_id,
+            (f.depth)::integer AS depth,
+            ( SELECT senate.effective_class_budget(b.*, 'llm_tokens'::text, pb.policy) AS effective_class_budget
+                   FROM public.resource_budgets b
+                  WHERE ((b.entity_type = f.entity_type) AND (b.entity_id = f.entity_id))) AS budget,
+            ( SELECT COALESCE(sum(r.amount_total), (0)::numeric) AS "coalesce"
+                   FROM senate.usage_rollups r
+                  WHERE ((r.entity_type = f.entity_type) AND (r.entity_id = f.entity_id) AND (r.resource_type = 'llm_tokens'::text) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))) AS own_spent,
+            ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS "coalesce"
+                   FROM public.spend_reservations o
+                  WHERE ((o.entity_type = f.entity_type) AND (o.entity_id = f.entity_id) AND (o.resource_type = 'llm_tokens'::text) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) AS own_held
+           FROM ((roots t
+             JOIN senate.entity_family f ON (((f.ancestor_type = t.root_type) AND (f.ancestor_id = t.root_id))))
+             CROSS JOIN pb)
+          WHERE (t.family_rank <= 5)
+        ), levels AS MATERIALIZED (
+         SELECT m.family_rank,
+            m.entity_type,
+            m.entity_id,
+            m.depth,
+            m.budget,
+            s_1.spent,
+            s_1.held,
+            s_1.members,
+                CASE
+                    WHEN (m.budget IS NOT NULL) THEN GREATEST(((m.budget - s_1.spent) - s_1.held), (0)::numeric)
+                    ELSE NULL::numeric
+                END AS headroom,
+            p.parent_type,
+            p.parent_id,
+            row_number() OVER (PARTITION BY m.family_rank, p.parent_type, p.parent_id ORDER BY s_1.spent DESC, m.entity_type, m.entity_id) AS sibling_rank
+           FROM ((members m
+             CROSS JOIN LATERAL ( SELECT sum(d.own_spent) AS spent,
+                    sum(d.own_held) AS held,
+                    count(*) AS members
+                   FROM (senate.entity_family x
+                     JOIN members d ON (((d.entity_type = x.entity_type) AND (d.entity_id = x.entity_id))))
+                  WHERE ((x.ancestor_type = m.entity_type) AND (x.ancestor_id = m.entity_id))) s_1)
+             LEFT JOIN public.entity_parents p ON (((p.entity_type = m.entity_type) AND (p.entity_id = m.entity_id))))
+        ), shown AS (
+         SELECT l.family_rank,
+            l.entity_type,
+            l.entity_id,
+            l.depth,
+            l.budget,
+            l.spent,
+            l.held,
+            l.members,
+            l.headroom,
+            l.parent_type,
+            l.parent_id,
+            l.sibling_rank,
+            path.ranks,
+            bind.entity_type AS bind_type,
+            bind.entity_id AS bind_id,
+            bind.up AS bind_up,
+            bind.headroom AS available,
+            ( SELECT count(*) AS count
+                   FROM levels c
+                  WHERE ((c.family_rank = l.family_rank) AND (c.parent_type = l.entity_type) AND (c.parent_id = l.entity_id) AND ((c.sibling_rank > 5) OR (c.depth > 2)))) AS not_shown
+           FROM ((levels l
+             CROSS JOIN LATERAL ( SELECT array_agg(a.sibling_rank ORDER BY x.depth DESC) AS ranks,
+                    bool_and((a.sibling_rank <= 5)) AS within
+                   FROM (senate.entity_family x
+                     JOIN levels a ON (((a.family_rank = l.family_rank) AND (a.entity_type = x.ancestor_type) AND (a.entity_id = x.ancestor_id))))
+                  WHERE ((x.entity_type = l.entity_type) AND (x.entity_id = l.entity_id))) path)
+             LEFT JOIN LATERAL ( SELECT a.entity_type,
+                    a.entity_id,
+                    x.depth AS up,
+                    a.headroom
+                   FROM (senate.entity_family x
+                     JOIN levels a ON (((a.family_rank = l.family_rank) AND (a.entity_type = x.ancestor_type) AND (a.entity_id = x.ancestor_id))))
+                  WHERE ((x.entity_type = l.entity_type) AND (x.entity_id = l.entity_id) AND (a.budget IS NOT NULL))
+                  ORDER BY a.headroom, x.depth
+                 LIMIT 1) bind ON (true))
+          WHERE ((l.depth <= 2) AND path.within)
+        )
+ SELECT (family_rank)::integer AS family_rank,
+    row_number() OVER (ORDER BY s.family_rank, ranks) AS tree_order,
+    depth,
+    (((
+        CASE
+            WHEN (depth = 0) THEN ''::text
+            ELSE (repeat('  '::text, (depth - 1)) || '└ '::text)
+        END || entity_type) || ' '::text) || entity_id) AS tree,
+    entity_type,
+    entity_id,
+    trim_scale(round(budget, 2)) AS effective_budget,
+    trim_scale(round(spent, 2)) AS subtree_spent,
+    trim_scale(round(held, 2)) AS subtree_held,
+    trim_scale(round(headroom, 2)) AS headroom,
+        CASE
+            WHEN (bind_up = 0) THEN 'itself'::text
+            WHEN (bind_up IS NOT NULL) THEN format('%s %s (%s up)'::text, bind_type, bind_id, bind_up)
+            ELSE NULL::text
+        END AS binding_level,
+    trim_scale(round(available, 2)) AS available,
+    (members)::integer AS subtree_members,
+    (not_shown)::integer AS children_not_shown
+   FROM shown s
+  ORDER BY (row_number() OVER (ORDER BY s.family_rank, ranks));
+
+
+--
+-- Name: VIEW senate_report_families; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.senate_report_families IS 'The report''s tree of the largest families (issue 19): the five families whose root (a parent without a parent, entity_parents) has the largest effective token budget, as a tree in pre-order (tree_order): the root, then each member at most two levels below it, the five with the largest subtree spend under each parent (children_not_shown counts the rest). Per member, in tokens for the current budget period: its envelope''s effective budget, its subtree''s (itself and every descendant) spend and open holds, the headroom its envelope leaves, and the level that binds it (itself or an ancestor: the least headroom, the nearest on a tie, as can_spend and reserve_spend judge it) with what that leaves it. Rounded for reading (2 decimals); exact per level and class in budget_levels. Empty when there is no tree.';
+
+
+--
+-- Name: COLUMN senate_report_families.family_rank; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.family_rank IS 'The family''s rank by its root''s effective token budget (1 = largest; roots without an envelope last).';
+
+
+--
+-- Name: COLUMN senate_report_families.tree_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.tree_order IS 'Order of the rows as a tree: each family''s root, then depth first, larger subtree spend first among siblings.';
+
+
+--
+-- Name: COLUMN senate_report_families.depth; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.depth IS 'Levels below the family''s root (0 = the root), at most 2.';
+
+
+--
+-- Name: COLUMN senate_report_families.tree; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.tree IS 'The member as a line of the tree: kind and id, indented by depth.';
+
+
+--
+-- Name: COLUMN senate_report_families.entity_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.entity_type IS 'Kind of the member.';
+
+
+--
+-- Name: COLUMN senate_report_families.entity_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.entity_id IS 'Member identifier.';
+
+
+--
+-- Name: COLUMN senate_report_families.effective_budget; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.effective_budget IS 'Effective token budget of its own envelope this period, in tokens (2 decimals); NULL: it has no envelope (it caps nothing).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_spent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_spent IS 'Token spend of its subtree (itself and every descendant) this period, in tokens (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_held; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_held IS 'Tokens held by open reservations in its subtree, in tokens (2 decimals).';
+
+
+--
+-- Name: COLUMN senate_report_families.headroom; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.headroom IS 'effective_budget - subtree_spent - subtree_held, floored at 0, in tokens (2 decimals): what its own envelope still lets its subtree spend; NULL without an envelope.';
+
+
+--
+-- Name: COLUMN senate_report_families.binding_level; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.binding_level IS 'The level that stops its spending first: itself, or an ancestor (kind, id, levels up) with the least headroom; NULL when neither it nor any ancestor has an envelope.';
+
+
+--
+-- Name: COLUMN senate_report_families.available; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.available IS 'What it may still spend this period: the binding level''s headroom, in tokens (2 decimals; tier caps aside).';
+
+
+--
+-- Name: COLUMN senate_report_families.subtree_members; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.subtree_members IS 'Entities in its subtree, itself included.';
+
+
+--
+-- Name: COLUMN senate_report_families.children_not_shown; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.senate_report_families.children_not_shown IS 'Its children not shown (beyond the five largest by subtree spend, or deeper than two levels below the root).';
 
 
 --

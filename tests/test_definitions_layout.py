@@ -71,6 +71,10 @@ ADDED = (
     "family_lending_limit",
     "family_borrowing_limit",
     "family_loans",
+    # 0185 (issue 19, point 5): what paid for each approval, the parent or the reserve.
+    "allocation_proposal_coverage",
+    # 0186 (issue 19, point 3): the report's tree of the largest families.
+    "senate_report_families",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
@@ -86,7 +90,8 @@ CHANGED: dict[str, str] = {
     "dynamic RETURN QUERY (plpgsql_check could not see them set)",
     "adopt_economics_policy(": "the new policy row inserted with static SQL (OVERRIDING USER "
     "VALUE) instead of dynamic SQL into a row variable",
-    "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
+    "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record; in a "
+    "family an entity's spend is its subtree's, so an ancestor fires like an envelope (issue 19)",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
     "comment no longer tells its history; family_lending before the global ranking (issue 19)",
@@ -105,13 +110,18 @@ CHANGED: dict[str, str] = {
     "rollup key in one sorted level; usage older than a price change repriced in one set-based "
     "pass (was a correlated subquery per group: quadratic, and its estimated cost set off JIT)",
     "explain_budget(": "comment",
-    "budget_move_evidence": "column comments (rule: family_lending too)",
+    "budget_move_evidence": "column comments (rule: family_lending too); an approval's "
+    "carve-out (proposal_carve_out) shows its proposal like its reserve part",
     "senate_report_reserve": "column comment",
     # Nested budgets (issue 19): every level of a family enforced.
     "can_spend(": "checks the envelope of every ancestor too (over_ancestor_budget, the binding "
     "level); an entity in no family: one index probe, the same answers",
     "reserve_spend(": "holds within every ancestor's envelope, locking the family's envelopes in "
     "key order",
+    "apply_approved_proposal(": "a child's proposal is covered first by its parent's "
+    "unallocated budget (a carve-out, ledgered as proposal_carve_out), the reserve only the rest "
+    "(issue 19, point 5); an entity without a parent: the same statements as before",
+    "decide_allocation_proposal(": "comment: the parent's unallocated budget first",
     "senate_report_last_rebalance": "column comment (rule: family_lending too); the run's "
     "columns by name, so 0177's rollback can drop rebalance_runs.family_loans (both views)",
 }

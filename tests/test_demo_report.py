@@ -87,7 +87,7 @@ def test_the_small_demo_gives_every_section_something_to_show(economy: Conn) -> 
     data = report.read(economy, "economy")
     shown = {s.section.key for s in data.sections if s.rows}
     expected = {"top_allocations", "over_budget", "roi_leaders", "roi_laggards",
-                "pending_proposals", "reserve", "spend_mix"}  # fmt: skip
+                "pending_proposals", "reserve", "spend_mix", "families"}  # fmt: skip
     steps = economy.execute("SELECT * FROM demo.cycle_steps()").fetchone()
     if steps is not None and steps[0] and steps[1]:
         expected |= {"throttled", "last_rebalance", "last_rebalance_summary"}
@@ -166,6 +166,70 @@ def test_the_runway_section_lists_what_runs_out_soonest_first(economy: Conn) -> 
         "SELECT count(*) FROM budget_forecast WHERE runway_status = 'runs_out'"
     ).fetchone()
     assert exact == (runway.total,)
+
+
+def test_the_families_section_draws_the_largest_families_as_trees_with_their_binding_levels(
+    economy: Conn,
+) -> None:
+    data = report.read(economy, "economy")
+    families = data.section("families")
+    assert families is not None and families.rows
+    with economy.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM senate_report_families ORDER BY tree_order").fetchall()
+        # The five roots with the largest effective token budget, largest first.
+        roots = cur.execute(
+            """
+            SELECT p.parent_type AS entity_type, p.parent_id AS entity_id
+            FROM (SELECT DISTINCT parent_type, parent_id FROM entity_parents) AS p
+            LEFT JOIN budget_status AS s
+              ON s.entity_type = p.parent_type AND s.entity_id = p.parent_id
+             AND s.resource_type = 'llm_tokens'
+            WHERE NOT EXISTS (SELECT 1 FROM entity_parents AS q
+                              WHERE (q.entity_type, q.entity_id) = (p.parent_type, p.parent_id))
+            ORDER BY s.effective_budget DESC NULLS LAST, 1, 2 LIMIT 5
+            """
+        ).fetchall()
+        levels = cur.execute(
+            "SELECT entity_type, entity_id, level, level_entity_type, level_entity_id,"
+            " effective_budget, spent, held, available, binds"
+            " FROM budget_levels WHERE resource_type = 'llm_tokens'"
+        ).fetchall()
+    assert [(r["entity_type"], r["entity_id"]) for r in rows if r["depth"] == 0] == [
+        (r["entity_type"], r["entity_id"]) for r in roots
+    ]
+    assert [r["family_rank"] for r in rows] == sorted(r["family_rank"] for r in rows)
+    assert {r["family_rank"] for r in rows} == set(range(1, len(roots) + 1))
+    assert max(r["depth"] for r in rows) <= 2
+    # Every member with an envelope: its figures and its binding level are budget_levels'.
+    by_entity: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for lv in levels:
+        by_entity.setdefault((lv["entity_type"], lv["entity_id"]), []).append(lv)
+    checked = 0
+    for row in rows:
+        own = by_entity.get((row["entity_type"], row["entity_id"]))
+        if own is None:
+            continue
+        mine = next(lv for lv in own if lv["level"] == 0)
+        binding = next(lv for lv in own if lv["binds"])
+        assert row["effective_budget"] == round(mine["effective_budget"], 2)
+        assert row["subtree_spent"] == round(mine["spent"], 2)
+        assert row["subtree_held"] == round(mine["held"], 2)
+        assert row["headroom"] == round(mine["available"], 2)
+        assert row["available"] == round(binding["available"], 2)
+        expected = (
+            "itself"
+            if binding["level"] == 0
+            else f"{binding['level_entity_type']} {binding['level_entity_id']} "
+            f"({binding['level']} up)"
+        )
+        assert row["binding_level"] == expected, row
+        checked += 1
+    assert checked > 0
+    # Some member of the demo's families is bound by an ancestor, and the text shows the tree.
+    assert any(r["binding_level"] not in (None, "itself") for r in rows)
+    text = report.render_text(data)
+    assert families.section.title in text
+    assert any(line.lstrip().startswith("1  \u2514 ") for line in text.splitlines())
 
 
 def test_the_weekly_bars_are_labelled_with_their_weeks(economy: Conn) -> None:
@@ -358,6 +422,7 @@ def test_the_small_demo_runs_end_to_end_and_prints_the_reports_figures(
             assert any(line.startswith("runway backtest, SELECT * FROM forecast_backtest(")
                        for line in lines)  # fmt: skip
             assert any(line.startswith("  weighted error (WAPE) tokens ") for line in lines)
+            assert any(line.startswith("Largest families as trees") for line in lines)
             # The printed report carries the views' figures of the demo database.
             with psycopg.connect(demo_url, autocommit=True) as conn:
                 data = report.read(conn, demo_name)

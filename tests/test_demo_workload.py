@@ -121,7 +121,10 @@ def test_the_ledger_explains_every_budget_and_nothing_was_created_outside_the_re
     economy: Conn,
 ) -> None:
     assert economy.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
-    # Conservation: envelopes + reserve = everything ever funded, class by class.
+    # Conservation: envelopes + reserve = everything ever funded, class by class, plus what
+    # approvals carved out of parents' envelopes (issue 19: a child's carved budget is nested
+    # in its parent's envelope, which is unchanged and still caps the subtree: counted twice
+    # in a sum of envelopes, funded once).
     rows = economy.execute(
         """
         SELECT t.resource_type,
@@ -129,12 +132,21 @@ def test_the_ledger_explains_every_budget_and_nothing_was_created_outside_the_re
                + (SELECT balance FROM senate_reserve AS r WHERE r.resource_type = t.resource_type),
                (SELECT sum(delta) FROM budget_ledger AS l
                 WHERE l.account = 'reserve' AND l.cause_type = 'reserve_funding'
+                  AND l.resource_type = t.resource_type),
+               (SELECT coalesce(sum(delta), 0) FROM budget_ledger AS l
+                WHERE l.account = 'entity_budget' AND l.cause_type = 'proposal_carve_out'
                   AND l.resource_type = t.resource_type)
         FROM resource_types AS t ORDER BY 1
         """
     ).fetchall()
-    for resource_type, held, funded in rows:
-        assert held == funded, resource_type
+    for resource_type, held, funded, carved in rows:
+        assert held == funded + carved, resource_type
+    # Approvals drew from the reserve exactly what they credited under proposal_approval.
+    unbalanced = economy.execute(
+        "SELECT resource_type FROM budget_ledger WHERE cause_type = 'proposal_approval'"
+        " GROUP BY resource_type HAVING sum(delta) <> 0"
+    ).fetchall()
+    assert unbalanced == []
     causes = {r[0] for r in economy.execute("SELECT DISTINCT cause_type FROM budget_ledger")}
     assert "direct_write" not in causes
     assert {"reserve_funding", "initial_allocation", "proposal_approval"} <= causes

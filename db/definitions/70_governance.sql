@@ -786,6 +786,56 @@ COMMENT ON COLUMN public.allocation_proposal_tallies.quorum_met IS 'approvals + 
 COMMENT ON COLUMN public.allocation_proposal_tallies.majority_reached IS 'approvals > rejections.';
 COMMENT ON COLUMN public.allocation_proposal_tallies.approvable IS 'Pending, quorum met and majority reached (the reserve is checked at decision time).';
 
+-- define view public.allocation_proposal_coverage
+CREATE OR REPLACE VIEW public.allocation_proposal_coverage AS
+SELECT p.id AS proposal_id,
+       p.entity_type::text AS entity_type,
+       p.entity_id::text AS entity_id,
+       p.resource_type,
+       rt.unit,
+       p.requested_tokens::numeric AS requested_amount,
+       par.entity_type AS parent_entity_type,
+       par.entity_id AS parent_entity_id,
+       coalesce(m.from_parent, 0) AS from_parent,
+       coalesce(m.from_reserve, 0) AS from_reserve,
+       m.applied_at
+FROM public.allocation_proposals AS p
+LEFT JOIN public.resource_types AS rt ON rt.resource_type = p.resource_type
+-- What the approval credited the entity, per cause (budget_ledger_cause_idx).
+CROSS JOIN LATERAL (
+    SELECT sum(l.delta) FILTER (WHERE l.cause_type = 'proposal_carve_out') AS from_parent,
+           sum(l.delta) FILTER (WHERE l.cause_type = 'proposal_approval') AS from_reserve,
+           max(l.recorded_at) AS applied_at
+    FROM public.budget_ledger AS l
+    WHERE l.cause_type IN ('proposal_approval', 'proposal_carve_out')
+      AND l.cause_id = p.id::text
+      AND l.account = 'entity_budget'
+      AND l.entity_type = p.entity_type::text AND l.entity_id = p.entity_id::text
+    HAVING count(*) > 0
+) AS m
+-- The parent whose envelope the carve-out came from: its delta-0 row.
+LEFT JOIN LATERAL (
+    SELECT l.entity_type, l.entity_id
+    FROM public.budget_ledger AS l
+    WHERE l.cause_type = 'proposal_carve_out' AND l.cause_id = p.id::text
+      AND l.account = 'entity_budget'
+      AND (l.entity_type, l.entity_id) IS DISTINCT FROM (p.entity_type::text, p.entity_id::text)
+    ORDER BY l.ledger_id
+    LIMIT 1
+) AS par ON true;
+COMMENT ON VIEW public.allocation_proposal_coverage IS 'What paid for each applied approval: for every approved proposal that moved budget, the part covered by its parent''s unallocated budget (a carve-out: the child''s envelope grew, the parent''s is unchanged and still caps the subtree; ledger cause proposal_carve_out) and the part drawn from the Senate reserve (cause proposal_approval). An entity without a parent, or a parent with nothing unallocated, has from_parent 0. From budget_ledger, so it cannot disagree with it. Filter by proposal_id.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.proposal_id IS 'The approved proposal.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_type IS 'Kind of entity it is for.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.entity_id IS 'Entity it is for (its envelope was credited).';
+COMMENT ON COLUMN public.allocation_proposal_coverage.resource_type IS 'Resource class requested.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.requested_amount IS 'Amount requested (and credited), in unit: from_parent + from_reserve.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_type IS 'Kind of the parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.parent_entity_id IS 'Parent whose unallocated budget covered from_parent; NULL when nothing was carved out.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_parent IS 'Part covered by the parent''s unallocated budget (its base budget minus its direct children''s, at approval), in unit; the reserve was not drawn for it.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.from_reserve IS 'Part drawn from the Senate reserve, in unit.';
+COMMENT ON COLUMN public.allocation_proposal_coverage.applied_at IS 'When the approval''s budget change was recorded (ledger recorded_at, clock time).';
+
 -- define function public.cast_allocation_vote(public.allocation_proposals.id%TYPE,text,text,text)
 CREATE OR REPLACE FUNCTION public.cast_allocation_vote(
     p_proposal_id public.allocation_proposals.id%TYPE,
@@ -921,6 +971,16 @@ DECLARE
     v_unit text;
     v_balance numeric;
     v_prior senate.change_causes;
+    v_actor text;
+    v_note text;
+    v_parent_type text;
+    v_parent_id text;
+    v_parent_budget numeric;
+    v_children numeric;
+    v_unallocated numeric := 0;
+    v_covered numeric := 0;
+    v_rest numeric;
+    v_split text;
 BEGIN
     IF senate.legacy_proposal_writes_allowed() THEN
         RETURN NULL;  -- a legacy consumer's approval records a decision and moves nothing
@@ -931,38 +991,117 @@ BEGIN
     SELECT c.* INTO v_prior FROM senate.change_causes AS c
     WHERE c.backend_pid = pg_catalog.pg_backend_pid()
       AND c.transaction_id = pg_catalog.pg_current_xact_id_if_assigned();
-    PERFORM senate.set_change_cause(
-        'proposal_approval', NEW.id::text,
-        coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor),
-        coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id)));
+    v_actor := coalesce(NEW.reviewer::text, (senate.current_change_cause()).actor);
+    v_note := coalesce(NEW.decision_note, pg_catalog.format('proposal %s approved', NEW.id));
 
-    -- 1. The entity's envelope (created if absent), credited in the requested class.
-    INSERT INTO public.resource_budgets AS b
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
-    VALUES (NEW.entity_type::text, NEW.entity_id::text,
-            CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
-    ON CONFLICT (entity_type, entity_id) DO UPDATE
-    SET token_budget = b.token_budget + excluded.token_budget,
-        cpu_budget = b.cpu_budget + excluded.cpu_budget,
-        storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
-        api_call_budget = b.api_call_budget + excluded.api_call_budget,
-        updated_at = pg_catalog.now();
+    -- 0. A child (issue 19): its parent's unallocated budget in the class (the parent's base
+    --    budget minus its direct children's, floored at 0) covers the proposal first, as a
+    --    carve-out: the child's envelope grows, the parent's is unchanged (it still caps the
+    --    whole subtree) and the reserve is not drawn for that part. The child's and the
+    --    parent's envelopes are locked in key order (entity_type, entity_id), the order
+    --    reserve_spend, the rebalance and the tier-cap trigger lock envelopes in, before the
+    --    reserve row (as every approval: envelopes, then the reserve), so no lockers wait in
+    --    a circle. Approvals of siblings queue on the parent's row; the next statement has a
+    --    fresh snapshot (READ COMMITTED) that sees the carve-outs committed before it. An
+    --    entity without a parent skips all this: today's two statements below, unchanged.
+    SELECT p.parent_type, p.parent_id INTO v_parent_type, v_parent_id
+    FROM public.entity_parents AS p
+    WHERE p.entity_type = NEW.entity_type::text AND p.entity_id = NEW.entity_id::text;
+    IF v_parent_type IS NOT NULL THEN
+        PERFORM 1 FROM public.resource_budgets AS b
+        WHERE (b.entity_type = NEW.entity_type::text AND b.entity_id = NEW.entity_id::text)
+           OR (b.entity_type = v_parent_type AND b.entity_id = v_parent_id)
+        ORDER BY b.entity_type, b.entity_id
+        FOR NO KEY UPDATE OF b;
+        -- A new row version of the parent's envelope (same values: no ledger row), so that a
+        -- REPEATABLE READ or SERIALIZABLE approval of a sibling, whose snapshot cannot see
+        -- this one's carve-out, fails to lock it (40001, retry) instead of carving it again.
+        UPDATE public.resource_budgets AS b
+        SET updated_at = b.updated_at
+        WHERE b.entity_type = v_parent_type AND b.entity_id = v_parent_id
+        RETURNING senate.budget_amount(b, NEW.resource_type) INTO v_parent_budget;
+        IF v_parent_budget IS NOT NULL THEN
+            SELECT coalesce(pg_catalog.sum(senate.budget_amount(b, NEW.resource_type)), 0)
+            INTO v_children
+            FROM public.entity_parents AS c
+            JOIN public.resource_budgets AS b
+              ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
+            WHERE c.parent_type = v_parent_type AND c.parent_id = v_parent_id;
+            v_unallocated := greatest(v_parent_budget - v_children, 0);
+            v_covered := least(v_amount, v_unallocated);
+        END IF;
+        v_split := pg_catalog.format(
+            '%s %s of %s: %s covered by parent %s %s''s unallocated budget (its budget %s - its '
+            'children''s %s = %s before), %s from the Senate reserve',
+            v_amount, v_unit, NEW.resource_type, v_covered, v_parent_type, v_parent_id,
+            coalesce(v_parent_budget::text, 'none (no envelope)'), coalesce(v_children, 0),
+            v_unallocated, v_amount - v_covered);
+        v_note := v_note || ' [' || v_split || ']';
+    END IF;
+    v_rest := v_amount - v_covered;
 
-    -- 2. The reserve, debited only if it still covers the amount on the row
-    --    version this UPDATE locks (a concurrent approval may just have drawn it).
-    UPDATE public.senate_reserve AS r
-    SET balance = r.balance - v_amount, updated_at = pg_catalog.now()
-    WHERE r.resource_type = NEW.resource_type AND r.balance >= v_amount;
-    IF NOT FOUND THEN
-        SELECT r.balance INTO v_balance
-        FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
-        PERFORM senate.raise_error('S2029',
-            pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
-                              NEW.id, v_amount, v_unit, NEW.resource_type,
-                              coalesce(v_balance, 0)));
+    IF v_covered > 0 THEN
+        -- The carve-out, ledgered apart (cause proposal_carve_out) so that proposal_approval's
+        -- rows still net to zero per class (every credit under it is a reserve debit): the
+        -- parent's row shows the carve-out with delta 0 (its envelope is unchanged), the
+        -- child's its credit.
+        PERFORM senate.set_change_cause('proposal_carve_out', NEW.id::text, v_actor, v_note);
+        INSERT INTO public.budget_ledger
+            (account, entity_type, entity_id, resource_type, balance_before, balance_after,
+             cause_type, cause_id, actor, note)
+        SELECT 'entity_budget', v_parent_type, v_parent_id, NEW.resource_type, v_parent_budget,
+               v_parent_budget, c.cause_type, c.cause_id, c.actor, c.note
+        FROM senate.current_change_cause() AS c;
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_covered ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+    END IF;
+
+    IF v_rest > 0 THEN
+        PERFORM senate.set_change_cause('proposal_approval', NEW.id::text, v_actor, v_note);
+
+        -- 1. The entity's envelope (created if absent), credited in the requested class.
+        INSERT INTO public.resource_budgets AS b
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        VALUES (NEW.entity_type::text, NEW.entity_id::text,
+                CASE v_column WHEN 'token_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'cpu_budget' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'storage_budget_gb' THEN v_rest ELSE 0 END,
+                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END)
+        ON CONFLICT (entity_type, entity_id) DO UPDATE
+        SET token_budget = b.token_budget + excluded.token_budget,
+            cpu_budget = b.cpu_budget + excluded.cpu_budget,
+            storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
+            api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            updated_at = pg_catalog.now();
+
+        -- 2. The reserve, debited only if it still covers the amount on the row
+        --    version this UPDATE locks (a concurrent approval may just have drawn it).
+        UPDATE public.senate_reserve AS r
+        SET balance = r.balance - v_rest, updated_at = pg_catalog.now()
+        WHERE r.resource_type = NEW.resource_type AND r.balance >= v_rest;
+        IF NOT FOUND THEN
+            SELECT r.balance INTO v_balance
+            FROM public.senate_reserve AS r WHERE r.resource_type = NEW.resource_type;
+            PERFORM senate.raise_error('S2029',
+                pg_catalog.format('proposal %s needs %s %s of %s, but the Senate reserve holds %s',
+                                  NEW.id, v_rest, v_unit, NEW.resource_type,
+                                  coalesce(v_balance, 0))
+                || CASE WHEN v_parent_type IS NOT NULL
+                        THEN pg_catalog.format(' (of %s asked, %s covered by parent %s %s)',
+                                               v_amount, v_covered, v_parent_type, v_parent_id)
+                        ELSE '' END);
+        END IF;
     END IF;
 
     PERFORM senate.set_change_cause(v_prior.cause_type, v_prior.cause_id, v_prior.actor,
@@ -970,7 +1109,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class. For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
 
 -- define function senate.lock_proposal(public.allocation_proposals.id%TYPE,text)
 CREATE OR REPLACE FUNCTION senate.lock_proposal(
@@ -1062,7 +1201,7 @@ BEGIN
     WHERE p.id = p_proposal_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.decide_allocation_proposal(public.allocation_proposals.id%TYPE,text,text,text,timestamptz) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
+COMMENT ON FUNCTION public.decide_allocation_proposal(public.allocation_proposals.id%TYPE,text,text,text,timestamptz) IS 'Records the Senate''s decision on a pending proposal, as the session''s senator (session_user mapped through senate.senate_members; p_reviewer is kept for compatibility: NULL, or the session''s own senator id or login name): approved (needs quorum and majority of current members'' votes under the policy version recorded on the proposal and a reserve that covers the amount; moves the amount from the reserve to the entity''s budget, once, in this transaction; for an entity with a parent, the parent''s unallocated budget in the class covers it first and the reserve only the rest: senate.apply_approved_proposal, allocation_proposal_coverage), rejected (final) or deferred (until p_revisit_at, default now + the policy deferral_period; reopen with reopen_allocation_proposal). A proposer never decides their own proposal. Returns the proposal''s new status with the entity''s budget and the reserve of the class after it. Errors: S5010 login is no senator, S5011 p_reviewer names someone else, S5013 own proposal, S2026 bad decision, S2011 note too long, S2031 bad revisit date, S2023 no such proposal, S2021 not pending (e.g. decided concurrently), S2027 quorum, S2028 majority, S2029 reserve, S2001-S2005 evidence.';
 
 -- define function public.reopen_allocation_proposal(public.allocation_proposals.id%TYPE,text,text)
 CREATE OR REPLACE FUNCTION public.reopen_allocation_proposal(

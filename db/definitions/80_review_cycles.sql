@@ -118,14 +118,36 @@ BEGIN
         FROM public.economics_policy AS e
         CROSS JOIN LATERAL senate.period_bounds($1, e.budget_period, e.time_zone) AS pb
         WHERE e.is_active
-    ), spend AS (
+    ), own AS (
+        -- Each entity's own spend; with one entity asked, it and its subtree's members
+        -- (senate.entity_family: none for an entity in no family).
         SELECT r.entity_type, r.entity_id, r.resource_type, sum(r.amount_total) AS spent
         FROM senate.usage_rollups AS r, p
         WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
           AND r.usage_day <= p.as_of_day
-          AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
+          AND ($2 IS NULL
+               OR (r.entity_type, r.entity_id) IN (
+                      SELECT $2, $3
+                      UNION ALL
+                      SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
+                      WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
         GROUP BY r.entity_type, r.entity_id, r.resource_type
-        HAVING sum(r.amount_total) > 0
+    ), spend AS (
+        -- In a family (issue 19), an ancestor's envelope bounds its whole subtree's spend
+        -- (as can_spend and reserve_spend count it): each member's spend counts for itself
+        -- and for every ancestor, so an ancestor fires like an envelope does. An entity in no
+        -- family: its own spend, as before.
+        SELECT x.entity_type, x.entity_id, x.resource_type, sum(x.spent) AS spent
+        FROM (SELECT o.entity_type, o.entity_id, o.resource_type, o.spent FROM own AS o
+              UNION ALL
+              SELECT f.ancestor_type, f.ancestor_id, o.resource_type, o.spent
+              FROM own AS o
+              JOIN senate.entity_family AS f
+                ON f.entity_type = o.entity_type AND f.entity_id = o.entity_id AND f.depth > 0)
+             AS x
+        WHERE $2 IS NULL OR (x.entity_type = $2 AND x.entity_id = $3)
+        GROUP BY x.entity_type, x.entity_id, x.resource_type
+        HAVING sum(x.spent) > 0
     ), crossed AS (
         SELECT s.entity_type, s.entity_id, s.resource_type, p.period_start, p.period_end,
                t.threshold, s.spent, e.effective_budget,
@@ -167,7 +189,7 @@ BEGIN
     PERFORM pg_catalog.set_config('jit', v_jit, true);
 END;
 $function$;
-COMMENT ON FUNCTION public.check_spend_alerts(timestamp with time zone,text,text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(timestamp with time zone,text,text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 -- define function public.run_daily_check(date)
 CREATE OR REPLACE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date)

@@ -545,7 +545,7 @@ LEFT JOIN public.rebalance_changes AS c
       AND c.resource_type = l.resource_type AND c.run_id::text = l.cause_id
 LEFT JOIN public.rebalance_runs AS rr ON rr.run_id = c.run_id
 LEFT JOIN public.allocation_proposals AS p
-       ON l.cause_type = 'proposal_approval'
+       ON l.cause_type IN ('proposal_approval', 'proposal_carve_out')
       AND p.entity_type::text = l.entity_type AND p.entity_id::text = l.entity_id
       AND p.id::text = l.cause_id
 WHERE l.account IN ('entity_budget', 'entity_tier_budget');
@@ -560,7 +560,7 @@ COMMENT ON COLUMN public.budget_move_evidence.unit IS 'Unit of the amounts: toke
 COMMENT ON COLUMN public.budget_move_evidence.balance_before IS 'Budget before, in unit.';
 COMMENT ON COLUMN public.budget_move_evidence.balance_after IS 'Budget after, in unit.';
 COMMENT ON COLUMN public.budget_move_evidence.delta IS 'balance_after - balance_before, in unit.';
-COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval, direct_write, ...';
+COMMENT ON COLUMN public.budget_move_evidence.cause_type IS 'What caused it: rebalance, proposal_approval (from the reserve), proposal_carve_out (from the parent''s unallocated budget; the parent''s row has delta 0), direct_write, ...';
 COMMENT ON COLUMN public.budget_move_evidence.cause_id IS 'Rebalance run id, proposal id, ... (NULL if none).';
 COMMENT ON COLUMN public.budget_move_evidence.rule IS 'The rule: for a rebalance idle_reclaim, sustained_low_roi, strong_roi_market_support, family_lending or reassigned_idle_budget; else the cause type.';
 COMMENT ON COLUMN public.budget_move_evidence.evidence IS 'What the rule acted on for this entity (rebalance plan detail, the approved proposal, or the ledger note).';
@@ -658,3 +658,132 @@ COMMENT ON COLUMN public.senate_report_runway.projected_utilization IS 'Projecte
 COMMENT ON COLUMN public.senate_report_runway.runs_out_local IS 'When it runs out at that rate, local wall-clock time in the policy time zone, to the hour.';
 COMMENT ON COLUMN public.senate_report_runway.runs_out_at IS 'When it runs out at that rate (timestamptz, exact).';
 COMMENT ON COLUMN public.senate_report_runway.period_end IS 'First day after the budget period (exclusive bound).';
+-- define view public.senate_report_families
+CREATE OR REPLACE VIEW public.senate_report_families AS
+WITH pb AS (
+    SELECT p AS policy, b.period_start, b.period_end
+    FROM public.economics_policy AS p
+    CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS b
+    WHERE p.is_active
+), roots AS (
+    -- The families: one per root (a parent without a parent), ranked by the root's effective
+    -- token budget (the cap of the whole family), largest first; the first five are shown.
+    SELECT r.root_type, r.root_id,
+           row_number() OVER (ORDER BY rb.budget DESC NULLS LAST, r.root_type, r.root_id)
+               AS family_rank
+    FROM (SELECT DISTINCT p.parent_type AS root_type, p.parent_id AS root_id
+          FROM public.entity_parents AS p
+          WHERE NOT EXISTS (SELECT 1 FROM public.entity_parents AS q
+                            WHERE q.entity_type = p.parent_type
+                              AND q.entity_id = p.parent_id)) AS r
+    LEFT JOIN LATERAL (
+        SELECT senate.effective_class_budget(b, 'llm_tokens', pb.policy) AS budget
+        FROM public.resource_budgets AS b CROSS JOIN pb
+        WHERE b.entity_type = r.root_type AND b.entity_id = r.root_id) AS rb ON true
+), members AS MATERIALIZED (
+    -- Every member of those families (the root at depth 0), its own envelope's effective
+    -- token budget, its own token spend this period and its open token holds.
+    SELECT t.family_rank, f.entity_type, f.entity_id, f.depth::integer AS depth,
+           (SELECT senate.effective_class_budget(b, 'llm_tokens', pb.policy)
+            FROM public.resource_budgets AS b
+            WHERE b.entity_type = f.entity_type AND b.entity_id = f.entity_id) AS budget,
+           (SELECT coalesce(sum(r.amount_total), 0) FROM senate.usage_rollups AS r
+            WHERE r.entity_type = f.entity_type AND r.entity_id = f.entity_id
+              AND r.resource_type = 'llm_tokens'
+              AND r.usage_day >= pb.period_start AND r.usage_day < pb.period_end) AS own_spent,
+           (SELECT coalesce(sum(o.amount), 0) FROM public.spend_reservations AS o
+            WHERE o.entity_type = f.entity_type AND o.entity_id = f.entity_id
+              AND o.resource_type = 'llm_tokens' AND o.settled_at IS NULL
+              AND o.released_at IS NULL AND o.expires_at > now()) AS own_held
+    FROM roots AS t
+    JOIN senate.entity_family AS f ON f.ancestor_type = t.root_type AND f.ancestor_id = t.root_id
+    CROSS JOIN pb
+    WHERE t.family_rank <= 5
+), levels AS MATERIALIZED (
+    -- Each member's subtree (itself and its descendants): spend, holds and size; the
+    -- headroom its envelope leaves (as budget_levels.available); its rank among its
+    -- siblings by subtree spend.
+    SELECT m.family_rank, m.entity_type, m.entity_id, m.depth, m.budget, s.spent, s.held,
+           s.members,
+           CASE WHEN m.budget IS NOT NULL THEN greatest(m.budget - s.spent - s.held, 0) END
+               AS headroom,
+           p.parent_type, p.parent_id,
+           row_number() OVER (PARTITION BY m.family_rank, p.parent_type, p.parent_id
+                              ORDER BY s.spent DESC, m.entity_type, m.entity_id) AS sibling_rank
+    FROM members AS m
+    CROSS JOIN LATERAL (
+        SELECT sum(d.own_spent) AS spent, sum(d.own_held) AS held, count(*) AS members
+        FROM senate.entity_family AS x
+        JOIN members AS d ON d.entity_type = x.entity_type AND d.entity_id = x.entity_id
+        WHERE x.ancestor_type = m.entity_type AND x.ancestor_id = m.entity_id) AS s
+    LEFT JOIN public.entity_parents AS p
+      ON p.entity_type = m.entity_type AND p.entity_id = m.entity_id
+), shown AS (
+    SELECT l.*, path.ranks,
+           -- Its levels (itself, then each ancestor with an envelope): the least headroom binds,
+           -- the nearest on a tie, as can_spend and reserve_spend judge it.
+           bind.entity_type AS bind_type, bind.entity_id AS bind_id, bind.up AS bind_up,
+           bind.headroom AS available,
+           (SELECT count(*) FROM levels AS c
+            WHERE c.family_rank = l.family_rank AND c.parent_type = l.entity_type
+              AND c.parent_id = l.entity_id AND (c.sibling_rank > 5 OR c.depth > 2)) AS not_shown
+    FROM levels AS l
+    -- The path from the root (sibling ranks), for the tree's order; shown when every step
+    -- of it is among the five largest siblings and it is at most two levels below the root.
+    CROSS JOIN LATERAL (
+        SELECT pg_catalog.array_agg(a.sibling_rank ORDER BY x.depth DESC) AS ranks,
+               bool_and(a.sibling_rank <= 5) AS within
+        FROM senate.entity_family AS x
+        JOIN levels AS a
+          ON a.family_rank = l.family_rank
+         AND a.entity_type = x.ancestor_type AND a.entity_id = x.ancestor_id
+        WHERE x.entity_type = l.entity_type AND x.entity_id = l.entity_id) AS path
+    LEFT JOIN LATERAL (
+        SELECT a.entity_type, a.entity_id, x.depth AS up, a.headroom
+        FROM senate.entity_family AS x
+        JOIN levels AS a
+          ON a.family_rank = l.family_rank
+         AND a.entity_type = x.ancestor_type AND a.entity_id = x.ancestor_id
+        WHERE x.entity_type = l.entity_type AND x.entity_id = l.entity_id
+          AND a.budget IS NOT NULL
+        ORDER BY a.headroom, x.depth
+        LIMIT 1) AS bind ON true
+    WHERE l.depth <= 2 AND path.within
+)
+SELECT s.family_rank::integer AS family_rank,
+       row_number() OVER (ORDER BY s.family_rank, s.ranks) AS tree_order,
+       s.depth,
+       CASE WHEN s.depth = 0 THEN ''
+            ELSE pg_catalog.repeat(U&'\00A0\00A0', s.depth - 1) || U&'\2514 ' END
+           || s.entity_type || ' ' || s.entity_id AS tree,
+       s.entity_type,
+       s.entity_id,
+       trim_scale(round(s.budget, 2)) AS effective_budget,
+       trim_scale(round(s.spent, 2)) AS subtree_spent,
+       trim_scale(round(s.held, 2)) AS subtree_held,
+       trim_scale(round(s.headroom, 2)) AS headroom,
+       CASE WHEN s.bind_up = 0 THEN 'itself'
+            WHEN s.bind_up IS NOT NULL
+                THEN pg_catalog.format('%s %s (%s up)', s.bind_type, s.bind_id, s.bind_up)
+       END AS binding_level,
+       trim_scale(round(s.available, 2)) AS available,
+       s.members::integer AS subtree_members,
+       s.not_shown::integer AS children_not_shown
+FROM shown AS s
+ORDER BY 2;
+COMMENT ON VIEW public.senate_report_families IS 'The report''s tree of the largest families (issue 19): the five families whose root (a parent without a parent, entity_parents) has the largest effective token budget, as a tree in pre-order (tree_order): the root, then each member at most two levels below it, the five with the largest subtree spend under each parent (children_not_shown counts the rest). Per member, in tokens for the current budget period: its envelope''s effective budget, its subtree''s (itself and every descendant) spend and open holds, the headroom its envelope leaves, and the level that binds it (itself or an ancestor: the least headroom, the nearest on a tie, as can_spend and reserve_spend judge it) with what that leaves it. Rounded for reading (2 decimals); exact per level and class in budget_levels. Empty when there is no tree.';
+COMMENT ON COLUMN public.senate_report_families.family_rank IS 'The family''s rank by its root''s effective token budget (1 = largest; roots without an envelope last).';
+COMMENT ON COLUMN public.senate_report_families.tree_order IS 'Order of the rows as a tree: each family''s root, then depth first, larger subtree spend first among siblings.';
+COMMENT ON COLUMN public.senate_report_families.depth IS 'Levels below the family''s root (0 = the root), at most 2.';
+COMMENT ON COLUMN public.senate_report_families.tree IS 'The member as a line of the tree: kind and id, indented by depth.';
+COMMENT ON COLUMN public.senate_report_families.entity_type IS 'Kind of the member.';
+COMMENT ON COLUMN public.senate_report_families.entity_id IS 'Member identifier.';
+COMMENT ON COLUMN public.senate_report_families.effective_budget IS 'Effective token budget of its own envelope this period, in tokens (2 decimals); NULL: it has no envelope (it caps nothing).';
+COMMENT ON COLUMN public.senate_report_families.subtree_spent IS 'Token spend of its subtree (itself and every descendant) this period, in tokens (2 decimals).';
+COMMENT ON COLUMN public.senate_report_families.subtree_held IS 'Tokens held by open reservations in its subtree, in tokens (2 decimals).';
+COMMENT ON COLUMN public.senate_report_families.headroom IS 'effective_budget - subtree_spent - subtree_held, floored at 0, in tokens (2 decimals): what its own envelope still lets its subtree spend; NULL without an envelope.';
+COMMENT ON COLUMN public.senate_report_families.binding_level IS 'The level that stops its spending first: itself, or an ancestor (kind, id, levels up) with the least headroom; NULL when neither it nor any ancestor has an envelope.';
+COMMENT ON COLUMN public.senate_report_families.available IS 'What it may still spend this period: the binding level''s headroom, in tokens (2 decimals; tier caps aside).';
+COMMENT ON COLUMN public.senate_report_families.subtree_members IS 'Entities in its subtree, itself included.';
+COMMENT ON COLUMN public.senate_report_families.children_not_shown IS 'Its children not shown (beyond the five largest by subtree spend, or deeper than two levels below the root).';
+

@@ -152,6 +152,26 @@ SECTIONS: tuple[Section, ...] = (
         per_class=True,
     ),
     Section(
+        "families",
+        "Largest families as trees (top 5 by the root's token budget; tokens this period): "
+        "each level's budget, its subtree's spend and holds, headroom, the level that binds",
+        "senate_report_families",
+        (
+            Column("family_rank", "#", fmt_count),
+            Column("tree", "family", numeric=False),
+            Column("effective_budget", "budget", fmt_amount),
+            Column("subtree_spent", "subtree spent", fmt_amount),
+            Column("subtree_held", "held", fmt_amount),
+            Column("headroom", "headroom", fmt_amount),
+            Column("binding_level", "binds", numeric=False),
+            Column("available", "may spend", fmt_amount),
+            Column("children_not_shown", "more", fmt_count),
+        ),
+        "tree_order",
+        limit=None,
+        empty="no families (entity_parents is empty)",
+    ),
+    Section(
         "roi_leaders",
         "ROI leaders (KG edges per token, current ROI window)",
         "senate_report_roi_leaders",
