@@ -318,3 +318,37 @@ def test_a_carve_out_is_explained_on_the_parent_and_the_child(db: Conn) -> None:
         Decimal(scalar(db, "SELECT sum(delta) FROM budget_ledger WHERE cause_id = %s", (str(pid),)))
         == 60_000 - 10_000
     )
+
+
+def test_the_rebalance_never_reclaims_carved_budget_into_the_reserve(db: Conn) -> None:
+    """Budget carved out of a parent's unallocated budget was never drawn from the reserve: an
+    idle child loses at most what it holds beyond its carve-outs, so the reserve never gains
+    budget nobody funded (reserve + envelopes - carved budget still held = what was funded)."""
+    from cycles_support import envelope as aged_envelope
+
+    fund(db, 100_000)
+    # The gap and its hypothesis are old enough for the idle rule; neither spends.
+    aged_envelope(db, "g-1", entity_type="knowledge_gap", tokens=40_000)
+    aged_envelope(db, "h-1", tokens=1_000)
+    link(db, ("hypothesis", "h-1"), GAP)
+    funded = reserve(db) + scalar(db, "SELECT sum(token_budget) FROM resource_budgets")
+    pid = approve(db, "h-1", 20_000)
+    assert coverage(db, pid)[2:] == (20_000, 0)
+    assert budget(db, "h-1") == 21_000
+    # The grant is a month old (a recent grant is not idle): dated back behind the guards.
+    db.execute("SET session_replication_role = replica")
+    db.execute(
+        "UPDATE allocation_proposals SET decided_at = now() - interval '30 days' WHERE id = %s",
+        (pid,),
+    )
+    db.execute("RESET session_replication_role")
+    db.execute("SELECT * FROM run_rebalance(dry_run => false, actor => 'senate-chair')")
+    # The idle rule's step (a quarter of 21,000) is held back to the 1,000 that came from
+    # the reserve; the 20,000 carved stays in the family, under the gap's unchanged cap.
+    assert budget(db, "h-1") >= 20_000
+    held = budget(db, "h-1")
+    assert held is not None
+    carved_held = min(Decimal(20_000), held)
+    envelopes = scalar(db, "SELECT sum(token_budget) FROM resource_budgets")
+    assert reserve(db) + envelopes - carved_held == funded
+    assert_books_balance(db)

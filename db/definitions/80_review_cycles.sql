@@ -808,11 +808,24 @@ BEGIN
         WITH cur AS MATERIALIZED (
             SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
                    c.priority_score, c.detail, x.old_budget,
-                   floor(p.max_rebalance_step * x.old_budget) AS step_amount
+                   -- A cut (idle, low ROI) never takes budget carved out of a parent's
+                   -- unallocated budget (cause proposal_carve_out): that budget was never drawn
+                   -- from the reserve, so sending it there would create budget nobody funded;
+                   -- it stays in the family, under the parent's unchanged cap.
+                   CASE WHEN c.rule IN ('idle', 'low_roi')
+                        THEN least(floor(p.max_rebalance_step * x.old_budget),
+                                   greatest(x.old_budget - k.carved, 0))
+                        ELSE floor(p.max_rebalance_step * x.old_budget) END AS step_amount
             FROM pg_temp.rebalance_candidates AS c
             JOIN public.resource_budgets AS b
               ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
             CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(l.delta), 0) AS carved
+                FROM public.budget_ledger AS l
+                WHERE l.entity_type = c.entity_type AND l.entity_id = c.entity_id
+                  AND l.account = 'entity_budget' AND l.resource_type = c.resource_type
+                  AND l.cause_type = 'proposal_carve_out' AND c.rule IN ('idle', 'low_roi')) AS k
             WHERE v_pass = 1 OR c.locked
         ), freed AS (
             SELECT f.resource_type, sum(f.step_amount) AS freed,
