@@ -964,9 +964,28 @@ CREATE FUNCTION public.budget_status_as_of(as_of timestamp with time zone) RETUR
                     CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
                     WHERE p.is_active) AS rp
         WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd: the USD cost of every class, read only for the envelopes with
+        -- a cost budget (one probe of resource_budgets for the others).
+        SELECT ub.entity_type, ub.entity_id, 'usd', c.cost, c.cost
+        FROM public.resource_budgets AS ub
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS up
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(r.cost_total_usd), 0) AS cost
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = ub.entity_type AND r.entity_id = ub.entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= up.period_start AND r.usage_day < up.period_end) AS c
+        WHERE senate.budget_amount(ub, 'usd') IS NOT NULL) AS s
       ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
      AND s.resource_type = t.resource_type
+    -- The money class only for envelopes with a cost budget (every unit class has a budget).
+    WHERE x.base_budget IS NOT NULL
 $$;
 
 
@@ -974,7 +993,7 @@ $$;
 -- Name: FUNCTION budget_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). The money class usd appears only for envelopes with a cost budget (cost_budget_usd), its spend being the USD cost of all their usage. An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
 
 
 --
@@ -1065,8 +1084,13 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_binds text := '';
+    v_family boolean := false;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
 BEGIN
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
     END IF;
@@ -1080,12 +1104,19 @@ BEGIN
                             0::numeric;
         RETURN;
     END IF;
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        RETURN QUERY SELECT false,
+            format('no_budget: %s %s has no cost budget (resource_budgets.cost_budget_usd is NULL)',
+                   $1, $2), 0::numeric;
+        RETURN;
+    END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
     -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
     -- the level with the least headroom binds first (the nearest on a tie). An entity in no
     -- family has no senate.entity_family row: one index probe, and the check below is today's.
     IF EXISTS (SELECT 1 FROM senate.entity_family AS f
                WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+        v_family := true;
         SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
         INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
              v_left
@@ -1100,6 +1131,38 @@ BEGIN
     v_tier_left := CASE WHEN v.tier_capped
                         THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
     v_left := least(v_pool, coalesce(v_tier_left, v_pool));
+    -- The money (issue 18): a unit request of an entity whose envelope, or an ancestor's, has
+    -- a cost budget must also fit the USD left, at the price in force now
+    -- (senate.cost_request_price). Without a cost budget anywhere: nothing more is read.
+    IF $3 <> 'usd' THEN
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - v.cost_spent_usd - v.cost_held_usd, 0);
+            v_usd_where := format('of the cost budget %s USD (spent %s USD, held %s USD)',
+                                  v.cost_budget_usd, v.cost_spent_usd, v.cost_held_usd);
+        END IF;
+        IF v_family AND EXISTS (SELECT 1 FROM senate.entity_family AS f
+                                JOIN public.resource_budgets AS lb
+                                  ON lb.entity_type = f.ancestor_type
+                                 AND lb.entity_id = f.ancestor_id
+                                WHERE f.entity_type = $1 AND f.entity_id = $2
+                                  AND lb.cost_budget_usd IS NOT NULL) THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, now()) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := format('of the cost budget %s USD of %s %s, %s level(s) up (its family '
+                                  'spent %s USD, held %s USD)', u.effective_budget, u.level_type,
+                                  u.level_id, u.depth, u.spent, u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * coalesce(v.usd_per_unit,
+                                           senate.cost_request_price($3, $5, now()));
+            v_left := least(v_left, CASE WHEN v_usd_left <= 0 THEN 0
+                                         WHEN v_request_usd > 0 THEN floor(v_usd_left * $4 / v_request_usd)
+                                         ELSE v_left END);
+        END IF;
+    END IF;
     IF v.throttled THEN
         RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
                                           v.throttled_until), v_left;
@@ -1124,6 +1187,11 @@ BEGIN
             format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
                    'held %s) in period %s..%s', $4, v_tier_left, v.model_tier, v.tier_effective_budget,
                    v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
+    ELSIF v_usd_left IS NOT NULL AND (v_usd_left <= 0 OR v_request_usd > v_usd_left) THEN
+        RETURN QUERY SELECT false,
+            format('over_cost_budget: requested %s %s priced %s USD, remaining %s USD %s in period '
+                   '%s..%s', $4, $3, trim_scale(v_request_usd), v_usd_left, v_usd_where,
+                   v.period_start, v.period_end - 1), v_left;
     ELSE
         RETURN QUERY SELECT true,
             format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
@@ -1138,7 +1206,7 @@ $_$;
 -- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Money (issue 18): when the envelope, or an ancestor''s, has a cost budget (resource_budgets.cost_budget_usd), a request of a unit class must also fit the USD left (cost budget - USD cost of all its usage this period - USD held, per level as above), priced at senate.cost_request_price (the model''s price in force now; without a model the highest model price; api_calls the highest provider price; cpu_seconds and storage_gb_hours 0, though an exhausted cost budget refuses them too): reason over_cost_budget with the USD figures, and remaining is also bounded by the units the USD left buys. resource_type usd asks for USD directly (no_budget when the envelope has no cost budget). An envelope without a cost budget (NULL) gets exactly the unit answers. Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 
 --
@@ -3828,6 +3896,10 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_level_left numeric;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -3839,7 +3911,7 @@ BEGIN
             pg_catalog.format('reserve_spend: a %s snapshot cannot see concurrent reservations',
                               pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
     END IF;
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, clock_timestamp());
     IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
                                          v.resource_type_known, v.model_known) THEN
         PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
@@ -3909,7 +3981,12 @@ BEGIN
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
     -- held the lock before us, and every usage (with its settlements) committed so far.
     v_now := clock_timestamp();
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, v_now);
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        PERFORM senate.raise_error('S3003',
+            pg_catalog.format('reserve_spend: %s %s has no cost budget (resource_budgets.'
+                              'cost_budget_usd is NULL): nothing to hold USD against', $1, $2));
+    END IF;
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             pg_catalog.format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -3957,11 +4034,51 @@ BEGIN
                        v.period_end - 1));
         END IF;
     END IF;
+    -- The money (issue 18), under the same locks: a unit request of an entity whose envelope,
+    -- or an ancestor's, has a cost budget also fits the USD left at the price in force now;
+    -- the hold keeps that price (amount_usd) until it ends.
+    IF $3 = 'usd' THEN
+        v_request_usd := $4;
+    ELSE
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - v.cost_spent_usd - v.cost_held_usd, 0);
+            v_usd_where := pg_catalog.format('cost budget %s USD, spent %s USD, held %s USD',
+                                             v.cost_budget_usd, v.cost_spent_usd, v.cost_held_usd);
+        END IF;
+        IF v_locked_types IS NOT NULL
+           AND EXISTS (SELECT 1 FROM senate.entity_family AS f
+                       JOIN public.resource_budgets AS lb
+                         ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+                       WHERE f.entity_type = $1 AND f.entity_id = $2
+                         AND lb.cost_budget_usd IS NOT NULL) THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, v_now) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := pg_catalog.format('binding level %s: %s %s, cost budget %s USD, its '
+                                             'family spent %s USD, held %s USD', u.depth,
+                                             u.level_type, u.level_id, u.effective_budget, u.spent,
+                                             u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * coalesce(v.usd_per_unit,
+                                           senate.cost_request_price($3, $6, v_now));
+            IF v_usd_left <= 0 OR v_request_usd > v_usd_left THEN
+                PERFORM senate.raise_error('S3001',
+                    pg_catalog.format('reserve_spend: %s %s asked for %s of %s, priced %s USD, but '
+                                      'only %s USD remains of its cost budget', $1, $2, $4, $3,
+                                      pg_catalog.trim_scale(v_request_usd), v_usd_left),
+                    pg_catalog.format('%s, period %s..%s', v_usd_where, v.period_start,
+                                      v.period_end - 1));
+            END IF;
+        END IF;
+    END IF;
 
     INSERT INTO public.spend_reservations
         (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
-         expires_at)
-    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5)
+         expires_at, amount_usd)
+    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5, v_request_usd)
     RETURNING reservation_id INTO v_id;
     RETURN v_id;
 END;
@@ -3972,7 +4089,7 @@ $_$;
 -- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Money (issue 18): with a cost budget on the envelope or an ancestor''s, a unit request also fits the USD left at the price of can_spend (senate.cost_request_price), and the hold keeps that price (amount_usd) until it ends; resource_type usd holds USD directly (settled by usage of any class naming it). Refusals raise: S3001 over budget, tier cap or cost budget, S3002 throttled, S3003 no envelope (or, for usd, no cost budget), S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 
 --
@@ -4749,7 +4866,9 @@ BEGIN
                OR (v.strict_validation AND v.resource_type = 'llm_tokens'
                    AND v.model IS NOT NULL AND (v.m).model IS NULL)
                OR (v.strict_validation AND v.resource_type = 'api_calls'
-                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL),
+                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL)
+               -- usd is the money budget class: no usage row is of it (S3018).
+               OR v.resource_type = 'usd',
                false) THEN
             IF v.entity_id IS NULL OR v.created_at IS NULL OR v.amount IS NULL THEN
                 RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
@@ -4844,7 +4963,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -4937,6 +5057,7 @@ BEGIN
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
                (SELECT bool_or(c.suspect) FROM priced AS c)
+               OR (SELECT bool_or(k.usd_class) FROM k)
         INTO v_unknown_kind, v_suspect;
     ELSE
         -- More rows (an import, a backfill): often about as many rollup keys as rows, so the
@@ -5001,7 +5122,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -5028,6 +5150,7 @@ BEGIN
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
                (SELECT bool_or(g.suspect OR pg_catalog.scale(g.amount) > 18) FROM g)
+               OR (SELECT bool_or(k.usd_class) FROM k)
         INTO v_unknown_kind, v_suspect;
     END IF;
     IF NOT coalesce(v_suspect, false)
@@ -5106,6 +5229,7 @@ BEGIN
                            WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt ON true
     )
     SELECT CASE
+               WHEN g.resource_type = 'usd' THEN 12
                WHEN v_check_references AND g.entity_type IS NOT NULL
                     AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
@@ -5130,6 +5254,7 @@ BEGIN
     LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_known)
        OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
+       OR g.resource_type = 'usd'
        OR g.amount_out_of_range IS NOT NULL OR g.cost_out_of_range IS NOT NULL
        OR g.created_at_out_of_window IS NOT NULL OR g.too_large IS NOT NULL
        OR (v_strict AND (g.bad_amount IS NOT NULL
@@ -5146,7 +5271,7 @@ BEGIN
             (ARRAY['missing_entity_type', 'missing_resource_type', 'bad_amount',
                    'amount_out_of_range', 'cost_out_of_range', 'created_at_out_of_window',
                    'too_large', 'bad_entity_type', 'bad_resource_type', 'bad_model',
-                   'bad_provider'])[v_bad.problem_rank],
+                   'bad_provider', 'usd_usage'])[v_bad.problem_rank],
             CASE v_bad.problem_rank
                 WHEN 1 THEN v_bad.entity_type
                 WHEN 2 THEN v_bad.resource_type
@@ -5158,6 +5283,7 @@ BEGIN
                 WHEN 8 THEN v_bad.entity_type
                 WHEN 9 THEN v_bad.resource_type
                 WHEN 10 THEN v_bad.model
+                WHEN 12 THEN v_bad.resource_type
                 ELSE v_bad.provider END);
     END IF;
     RETURN NULL;
@@ -5169,7 +5295,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), refuses rows of the money class usd (S3018), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
 
 
 --
@@ -5621,8 +5747,10 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    cost_budget_usd numeric,
     CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
+    CONSTRAINT resource_budgets_cost_budget_usd_check CHECK (((cost_budget_usd >= (0)::numeric) AND (cost_budget_usd <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
@@ -5723,10 +5851,24 @@ COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last 
 
 
 --
+-- Name: COLUMN resource_budgets.cost_budget_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budgets.cost_budget_usd IS 'Optional cost budget of the envelope, in USD per budget period (resource class usd): its spend is the USD cost of all its usage (sum of usage_rollups.cost_total_usd over every class) and the gate refuses a request whose price does not fit. NULL (the default): no money gate, only the unit budgets apply. Finite and >= 0.';
+
+
+--
 -- Name: CONSTRAINT resource_budgets_api_call_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT resource_budgets_api_call_budget_not_nan ON public.resource_budgets IS 'api_call_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_cost_budget_usd_check ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_cost_budget_usd_check ON public.resource_budgets IS 'cost_budget_usd is NULL or a finite amount >= 0 in USD (NaN and infinity refused).';
 
 
 --
@@ -5776,6 +5918,7 @@ CREATE FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type 
         WHEN 'cpu_seconds' THEN b.cpu_budget
         WHEN 'storage_gb_hours' THEN b.storage_budget_gb
         WHEN 'api_calls' THEN b.api_call_budget
+        WHEN 'usd' THEN b.cost_budget_usd
     END
 $$;
 
@@ -5784,7 +5927,7 @@ $$;
 -- Name: FUNCTION budget_amount(b public.resource_budgets, p_resource_type text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type text) IS 'The base budget of one resource class in a resource_budgets row (NULL for an unknown class).';
+COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type text) IS 'The base budget of one resource class in a resource_budgets row, in the unit of the class (for usd: cost_budget_usd in USD, NULL when the envelope has no cost budget); NULL for an unknown class.';
 
 
 --
@@ -6376,6 +6519,38 @@ COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, 
 
 
 --
+-- Name: cost_request_price(text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN p_resource_type = 'usd' THEN 1::numeric
+        WHEN p_resource_type = 'llm_tokens' AND p_model IS NOT NULL THEN
+            (SELECT coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of), m.usd_per_token)
+             FROM public.llm_models AS m WHERE m.model = p_model)
+        WHEN p_resource_type = 'llm_tokens' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of),
+                                          m.usd_per_token)), 0)
+             FROM public.llm_models AS m)
+        WHEN p_resource_type = 'api_calls' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('api_calls', a.provider, p_as_of),
+                                          a.usd_per_call)), 0)
+             FROM public.api_providers AS a)
+        ELSE 0::numeric
+    END
+$$;
+
+
+--
+-- Name: FUNCTION cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'The price the spend gate charges a request against a cost budget, in USD per unit of the class, in force at p_as_of: llm_tokens with a model, that model''s price (usage_price_at, else llm_models.usd_per_token); llm_tokens without a model, the highest price of any model (the request may run on any); api_calls (the gate names no provider), the highest price of any provider; cpu_seconds and storage_gb_hours, 0 (they carry caller-given costs only, so they spend the money envelope when recorded, and an exhausted one refuses them); usd, 1.';
+
+
+--
 -- Name: current_change_as_of(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6522,18 +6697,36 @@ BEGIN
         WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
     ), members AS MATERIALIZED (
         -- The root's subtree holds every level's: each member's spend and holds are read once.
+        -- The money class usd (issue 18): the USD cost of every class, the USD of every hold.
         SELECT m.entity_type, m.entity_id,
-               (SELECT coalesce(sum(r.amount_total), 0)
-                FROM senate.usage_rollups AS r
-                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-                  AND r.resource_type = p_resource_type
-                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
-               (SELECT coalesce(sum(o.amount), 0)
-                FROM public.spend_reservations AS o
-                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-                  AND o.resource_type = p_resource_type
-                  AND o.settled_at IS NULL AND o.released_at IS NULL
-                  AND o.expires_at > p_as_of) AS held
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(r.cost_total_usd), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
+                                                       'storage_gb_hours', 'api_calls'])
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               ELSE
+                   (SELECT coalesce(sum(r.amount_total), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = p_resource_type
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               END AS spent,
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(o.amount_usd), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               ELSE
+                   (SELECT coalesce(sum(o.amount), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.resource_type = p_resource_type
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               END AS held
         FROM senate.entity_family AS m
         JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
               ORDER BY x.depth DESC LIMIT 1) AS root
@@ -6558,6 +6751,8 @@ BEGIN
         FROM senate.entity_family AS d
         JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
         WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
+    -- A level without a budget of the class (only usd can be unset) bounds nothing.
+    WHERE e.effective_budget IS NOT NULL
     ORDER BY l.depth;
 END;
 $$;
@@ -6567,7 +6762,7 @@ $$;
 -- Name: FUNCTION family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
+COMMENT ON FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class; for the money class usd, spent is the USD cost of every class and held the USD of every hold (spend_reservations.amount_usd), and levels without a cost budget are left out. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
 
 
 --
@@ -6591,6 +6786,113 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
+
+
+--
+-- Name: gate_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone, cost_budget_usd numeric, cost_spent_usd numeric, cost_held_usd numeric, usd_per_unit numeric)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT et.entity_type IS NOT NULL,
+           rt.resource_type IS NOT NULL,
+           m.model IS NOT NULL,
+           m.model_tier,
+           b.entity_id IS NOT NULL,
+           p.period_start,
+           p.period_end,
+           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
+           -- The money class usd: its spend and holds are the entity's USD over all classes.
+           CASE WHEN p_resource_type = 'usd' THEN u.cost_spent ELSE s.spent END,
+           CASE WHEN p_resource_type = 'usd' THEN u.cost_held ELSE h.held END,
+           c.model_tier IS NOT NULL,
+           public.effective_budget(c.token_budget,
+                                   senate.applied_market_weight(
+                                       b.market_weight, b.priority_score,
+                                       (p.policy).min_priority_for_market_weight,
+                                       (p.policy).max_market_boost,
+                                       (p.policy).max_market_penalty)),
+           s.tier_spent,
+           h.tier_held,
+           t.throttled_until IS NOT NULL,
+           t.reason,
+           t.throttled_until,
+           u.cost_budget,
+           u.cost_spent,
+           u.cost_held,
+           u.usd_per_unit
+    FROM (SELECT e AS policy, pb.period_start, pb.period_end
+          FROM public.economics_policy AS e
+          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
+          WHERE e.is_active) AS p
+    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
+    LEFT JOIN public.llm_models AS m ON m.model = p_model
+    LEFT JOIN public.resource_budgets AS b
+      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
+    LEFT JOIN public.resource_budget_tiers AS c
+      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
+     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_total), 0) AS spent,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
+                   AS tier_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+          AND r.resource_type = p_resource_type
+          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held,
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
+        FROM public.spend_reservations AS o
+        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+          AND o.resource_type = p_resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
+               max(x.throttled_until) AS throttled_until
+        FROM public.spend_throttles AS x
+        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
+          AND x.resource_type = p_resource_type
+          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t
+    -- The money envelope (issue 18): read only when the envelope has a cost budget or the
+    -- class asked is usd (a CASE runs its subquery only when taken): an envelope without one
+    -- costs nothing more than before.
+    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, 'usd', p.policy) AS cost_budget)
+        AS ub
+    CROSS JOIN LATERAL (
+        SELECT ub.cost_budget,
+               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(r.cost_total_usd), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
+                                                       'storage_gb_hours', 'api_calls'])
+                      AND r.usage_day >= p.period_start AND r.usage_day < p.period_end)
+               END AS cost_spent,
+               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(o.amount_usd), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               END AS cost_held,
+               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
+                   senate.cost_request_price(p_resource_type, p_model, p_as_of)
+               END AS usd_per_unit) AS u;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle; then the money envelope: cost_budget_usd (effective cost budget in USD, NULL when the envelope has none), and only when it has one or the class is usd, cost_spent_usd (USD cost of all its usage this period), cost_held_usd (USD its open holds keep) and usd_per_unit (senate.cost_request_price of the class and model). Amounts in the unit of the class (for usd, spent and held are the USD figures). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
 
 
 --
@@ -8317,6 +8619,14 @@ BEGIN
                                         pg_catalog.split_part(p_value, ':', 3)),
             DETAIL = 'The bounds are listed in senate.value_bounds.',
             HINT = 'Store a reference to large content, not the content.';
+    WHEN 'usd_usage' THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3018', TABLE = 'resource_usage', COLUMN = 'resource_type',
+            MESSAGE = pg_catalog.format('resource_usage.resource_type %L is the money budget class: '
+                                        'no usage row is of it', p_value),
+            DETAIL = 'The spend of a USD budget is the cost of the usage of the other classes '
+                     '(usage_rollups.cost_total_usd).',
+            HINT = 'Record the usage in its own class (llm_tokens, cpu_seconds, storage_gb_hours, '
+                   'api_calls) with its cost.';
     ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
             MESSAGE = pg_catalog.format('resource_usage.provider %L is not in api_providers', p_value),
@@ -8330,7 +8640,7 @@ $$;
 -- Name: FUNCTION raise_usage_insert_error(p_problem text, p_value text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound). Called by senate.account_usage_inserts().';
+COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound); usd_usage (S3018: a row of the money class usd). Called by senate.account_usage_inserts().';
 
 
 --
@@ -8374,7 +8684,8 @@ BEGIN
         FROM new_rows AS n
         CROSS JOIN LATERAL (VALUES ('llm_tokens', n.token_budget), ('cpu_seconds', n.cpu_budget),
                                    ('storage_gb_hours', n.storage_budget_gb),
-                                   ('api_calls', n.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', n.api_call_budget),
+                                   ('usd', n.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY n.entity_type, n.entity_id, v.resource_type;
@@ -8392,7 +8703,8 @@ BEGIN
             ('llm_tokens', o.token_budget, n.token_budget),
             ('cpu_seconds', o.cpu_budget, n.cpu_budget),
             ('storage_gb_hours', o.storage_budget_gb, n.storage_budget_gb),
-            ('api_calls', o.api_call_budget, n.api_call_budget)) AS v (resource_type, before, after)
+            ('api_calls', o.api_call_budget, n.api_call_budget),
+            ('usd', o.cost_budget_usd, n.cost_budget_usd)) AS v (resource_type, before, after)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE coalesce(v.before, 0) <> coalesce(v.after, 0)
         ORDER BY 2, 3, 4;
@@ -8405,7 +8717,8 @@ BEGIN
         FROM old_rows AS o
         CROSS JOIN LATERAL (VALUES ('llm_tokens', o.token_budget), ('cpu_seconds', o.cpu_budget),
                                    ('storage_gb_hours', o.storage_budget_gb),
-                                   ('api_calls', o.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', o.api_call_budget),
+                                   ('usd', o.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY o.entity_type, o.entity_id, v.resource_type;
@@ -8419,7 +8732,7 @@ $$;
 -- Name: FUNCTION record_budget_changes(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets, with the cause from senate.current_change_cause().';
+COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets (the cost budget as class usd, in USD; NULL counts as 0), with the cause from senate.current_change_cause().';
 
 
 --
@@ -10352,11 +10665,14 @@ BEGIN
     -- its ttl), so nobody ends another's hold by naming its (sequential) id.
     UPDATE public.spend_reservations AS r
     SET settled_at = coalesce(r.settled_at, pg_catalog.clock_timestamp()),
-        settled_amount = coalesce(r.settled_amount, 0) + NEW.amount::numeric
+        settled_amount = coalesce(r.settled_amount, 0)
+                         + CASE WHEN r.resource_type = 'usd' THEN coalesce(NEW.cost::numeric, 0)
+                                ELSE NEW.amount::numeric END
     WHERE r.reservation_id = NEW.reservation_id
       AND r.entity_type = NEW.entity_type::text
       AND r.entity_id = NEW.entity_id::text
-      AND r.resource_type = NEW.resource_type::text
+      -- A hold of USD (class usd) is settled by usage of any class.
+      AND (r.resource_type = NEW.resource_type::text OR r.resource_type = 'usd')
       AND (r.reserved_by = session_user
            OR pg_catalog.pg_has_role(session_user, 'senate_admin', 'MEMBER'));
     RETURN NULL;
@@ -10368,7 +10684,7 @@ $$;
 -- Name: FUNCTION settle_spend_reservation(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, and written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts. A row naming another login''s reservation settles nothing.';
+COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, or any class for a hold of class usd; written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts (for a usd hold, their given costs in USD). A row naming another login''s reservation settles nothing.';
 
 
 --
@@ -10398,68 +10714,13 @@ COMMENT ON FUNCTION senate.shorten_value(p_value text) IS 'A value for an error 
 --
 
 CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    SELECT et.entity_type IS NOT NULL,
-           rt.resource_type IS NOT NULL,
-           m.model IS NOT NULL,
-           m.model_tier,
-           b.entity_id IS NOT NULL,
-           p.period_start,
-           p.period_end,
-           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
-           s.spent,
-           h.held,
-           c.model_tier IS NOT NULL,
-           public.effective_budget(c.token_budget,
-                                   senate.applied_market_weight(
-                                       b.market_weight, b.priority_score,
-                                       (p.policy).min_priority_for_market_weight,
-                                       (p.policy).max_market_boost,
-                                       (p.policy).max_market_penalty)),
-           s.tier_spent,
-           h.tier_held,
-           t.throttled_until IS NOT NULL,
-           t.reason,
-           t.throttled_until
-    FROM (SELECT e AS policy, pb.period_start, pb.period_end
-          FROM public.economics_policy AS e
-          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
-          WHERE e.is_active) AS p
-    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
-    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
-    LEFT JOIN public.llm_models AS m ON m.model = p_model
-    LEFT JOIN public.resource_budgets AS b
-      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
-    LEFT JOIN public.resource_budget_tiers AS c
-      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
-     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(r.amount_total), 0) AS spent,
-               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
-                   AS tier_spent
-        FROM senate.usage_rollups AS r
-        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
-          AND r.resource_type = p_resource_type
-          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(o.amount), 0) AS held,
-               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
-        FROM public.spend_reservations AS o
-        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
-          AND o.resource_type = p_resource_type
-          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
-    CROSS JOIN LATERAL (
-        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
-               max(x.throttled_until) AS throttled_until
-        FROM public.spend_throttles AS x
-        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
-          AND x.resource_type = p_resource_type
-          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
-END;
+    SELECT g.entity_type_known, g.resource_type_known, g.model_known, g.model_tier,
+           g.has_envelope, g.period_start, g.period_end, g.effective_budget, g.spent, g.held,
+           g.tier_capped, g.tier_effective_budget, g.tier_spent, g.tier_held, g.throttled,
+           g.throttle_reason, g.throttled_until
+    FROM senate.gate_position(p_entity_type, p_entity_id, p_resource_type, p_model, p_as_of) AS g
 $$;
 
 
@@ -10467,7 +10728,7 @@ $$;
 -- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query: whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate runs before every spend); no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: the unit columns of senate.gate_position (known entity type, class, model and its tier, envelope, period, effective budget, spent, held, tier cap / spend / holds, throttle), in the unit of the class. No row when no policy is active.';
 
 
 --
@@ -11968,7 +12229,7 @@ CREATE TABLE public.resource_types (
     unit text NOT NULL,
     budget_column text NOT NULL,
     description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text, 'cost_budget_usd'::text]))),
     CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
 )
 WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
@@ -11978,7 +12239,7 @@ WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 -- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+COMMENT ON TABLE public.resource_types IS 'The resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope: four usage classes (llm_tokens, cpu_seconds, storage_gb_hours, api_calls) and usd, the optional cost budget in USD, spent by the cost of the others'' usage.';
 
 
 --
@@ -11992,7 +12253,7 @@ COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as
 -- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls), or USD for the money class usd (no usage row).';
 
 
 --
@@ -12027,7 +12288,9 @@ CREATE TABLE public.spend_reservations (
     settled_amount numeric,
     released_at timestamp with time zone,
     release_reason text,
+    amount_usd numeric,
     CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_amount_usd_check CHECK (((amount_usd >= (0)::numeric) AND (amount_usd <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
     CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
     CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
@@ -12132,6 +12395,20 @@ COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was re
 --
 
 COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
+-- Name: COLUMN spend_reservations.amount_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount_usd IS 'USD this hold keeps from the money envelope while open: the amount of a hold of class usd; for a unit hold of an entity whose envelope (or an ancestor''s) has a cost budget, the price of its amount in force at reservation time; NULL otherwise (no money held).';
+
+
+--
+-- Name: CONSTRAINT spend_reservations_amount_usd_check ON spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_reservations_amount_usd_check ON public.spend_reservations IS 'amount_usd is NULL or a finite amount >= 0 in USD.';
 
 
 --
@@ -13076,8 +13353,16 @@ CREATE VIEW public.budget_status AS
             o.resource_type,
             sum(o.amount) AS held
            FROM public.spend_reservations o
-          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))
-          GROUP BY o.entity_type, o.entity_id, o.resource_type) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()) AND (o.resource_type <> 'usd'::text))
+          GROUP BY o.entity_type, o.entity_id, o.resource_type
+        UNION ALL
+         SELECT o.entity_type,
+            o.entity_id,
+            'usd'::text,
+            sum(o.amount_usd) AS sum
+           FROM public.spend_reservations o
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()) AND (o.amount_usd IS NOT NULL))
+          GROUP BY o.entity_type, o.entity_id) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
      LEFT JOIN public.resource_daily_allowances a ON (((a.entity_type = s.entity_type) AND (a.entity_id = s.entity_id) AND (a.resource_type = s.resource_type))))
      LEFT JOIN ( SELECT x.entity_type,
             x.entity_id,
@@ -13114,14 +13399,14 @@ COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
 -- Name: COLUMN budget_status.resource_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (the cost budget) only for envelopes that have one.';
 
 
 --
 -- Name: COLUMN budget_status.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours, calls or USD.';
 
 
 --
@@ -13163,7 +13448,7 @@ COMMENT ON COLUMN public.budget_status.period_end IS 'First day AFTER the curren
 -- Name: COLUMN budget_status.spent; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups).';
+COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups); for usd, the USD cost of the usage of every class.';
 
 
 --
@@ -13198,7 +13483,7 @@ COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds t
 -- Name: COLUMN budget_status.held; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit.';
+COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit; for usd, the USD all open holds keep (spend_reservations.amount_usd).';
 
 
 --

@@ -71,6 +71,12 @@ ADDED = (
     "family_lending_limit",
     "family_borrowing_limit",
     "family_loans",
+    # USD envelopes (issue 18, 0180): the cost budget, the USD a hold keeps, the gate's reading
+    # with money and its price.
+    "cost_budget_usd",
+    "amount_usd",
+    "gate_position(",
+    "cost_request_price(",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
@@ -113,6 +119,14 @@ CHANGED: dict[str, str] = {
     "key order",
     "senate_report_last_rebalance": "column comment (rule: family_lending too); the run's "
     "columns by name, so 0177's rollback can drop rebalance_runs.family_loans (both views)",
+    # USD envelopes (issue 18, 0180): money is the budget class usd.
+    "budget_amount(": "the cost budget is the base budget of the class usd",
+    "record_budget_changes(": "ledgers the cost budget (class usd)",
+    "spend_position(": "the unit columns of senate.gate_position",
+    "settle_spend_reservation(": "a hold of class usd is settled by usage of any class",
+    "raise_usage_insert_error(": "S3018: no usage row is of the money class usd",
+    "budget_status_as_of(": "the money class usd for envelopes with a cost budget",
+    "budget_status": "the money class usd: spend the USD of every class, held the USD of holds",
 }
 #: Tables whose definition this release changed (versioned migrations), with why.
 CHANGED_TABLES: dict[str, str] = {
@@ -125,6 +139,9 @@ CHANGED_TABLES: dict[str, str] = {
     "rebalance_runs": "a new column (family_loans)",
     "usage_rollups": "fillfactor 70 (0170), so that rollup updates stay HOT (issue 20)",
     "rebalance_changes": "family_lending in the reason check and the column comment",
+    "resource_budgets": "column cost_budget_usd and its check (0180)",
+    "resource_types": "the class usd: budget_column check widened, comments (0180)",
+    "spend_reservations": "column amount_usd and its check (0180)",
 }
 
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$")

@@ -195,18 +195,36 @@ BEGIN
         WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
     ), members AS MATERIALIZED (
         -- The root's subtree holds every level's: each member's spend and holds are read once.
+        -- The money class usd (issue 18): the USD cost of every class, the USD of every hold.
         SELECT m.entity_type, m.entity_id,
-               (SELECT coalesce(sum(r.amount_total), 0)
-                FROM senate.usage_rollups AS r
-                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-                  AND r.resource_type = p_resource_type
-                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
-               (SELECT coalesce(sum(o.amount), 0)
-                FROM public.spend_reservations AS o
-                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-                  AND o.resource_type = p_resource_type
-                  AND o.settled_at IS NULL AND o.released_at IS NULL
-                  AND o.expires_at > p_as_of) AS held
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(r.cost_total_usd), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
+                                                       'storage_gb_hours', 'api_calls'])
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               ELSE
+                   (SELECT coalesce(sum(r.amount_total), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = p_resource_type
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               END AS spent,
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(o.amount_usd), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               ELSE
+                   (SELECT coalesce(sum(o.amount), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.resource_type = p_resource_type
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               END AS held
         FROM senate.entity_family AS m
         JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
               ORDER BY x.depth DESC LIMIT 1) AS root
@@ -231,10 +249,12 @@ BEGIN
         FROM senate.entity_family AS d
         JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
         WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
+    -- A level without a budget of the class (only usd can be unset) bounds nothing.
+    WHERE e.effective_budget IS NOT NULL
     ORDER BY l.depth;
 END;
 $function$;
-COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
+COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class; for the money class usd, spent is the USD cost of every class and held the USD of every hold (spend_reservations.amount_usd), and levels without a cost budget are left out. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
 
 -- define view public.budget_levels
 CREATE OR REPLACE VIEW public.budget_levels AS
