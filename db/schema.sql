@@ -885,6 +885,8 @@ CREATE FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) RET
                                                               / s.daily_rate * 86400)::double precision),
                                pb.ends_at)
                END AS runs_out_at) AS o
+    -- The money class usd has no runway yet (its spend is the cost of every class).
+    WHERE t.resource_type <> 'usd'
 $$;
 
 
@@ -892,7 +894,7 @@ $$;
 -- Name: FUNCTION budget_forecast_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()).';
+COMMENT ON FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()). The money class usd (cost budgets) is not forecast.';
 
 
 --
@@ -2140,6 +2142,18 @@ BEGIN
           AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
         GROUP BY r.entity_type, r.entity_id, r.resource_type
         HAVING sum(r.amount_total) > 0
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD cost of every class.
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, p
+        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
+          AND r.usage_day <= p.as_of_day
+          AND ($2 IS NULL OR (r.entity_type = $2 AND r.entity_id = $3))
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.entity_type = r.entity_type AND ub.entity_id = r.entity_id
+                        AND senate.budget_amount(ub, 'usd') IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
+        HAVING sum(r.cost_total_usd) > 0
     ), crossed AS (
         SELECT s.entity_type, s.entity_id, s.resource_type, p.period_start, p.period_end,
                t.threshold, s.spent, e.effective_budget,
@@ -2187,7 +2201,7 @@ $_$;
 -- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (the money class usd for envelopes with a cost budget: the USD cost of all their usage against it) (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period, writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 
 --
@@ -3528,6 +3542,10 @@ BEGIN
                      FROM public.resource_budgets AS b), 0)
     FROM public.resource_types AS t
     LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+    -- The money class usd only once it is in use (a reserve or a cost budget).
+    WHERE t.resource_type <> 'usd' OR r.resource_type IS NOT NULL
+       OR EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                  WHERE senate.budget_amount(b, 'usd') IS NOT NULL)
     ORDER BY t.resource_type
     ON CONFLICT (snapshot_at, resource_type) DO UPDATE
     SET balance = excluded.balance, allocated = excluded.allocated,
@@ -4407,6 +4425,20 @@ BEGIN
         WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
         GROUP BY r.entity_type, r.entity_id, r.resource_type
         HAVING sum(r.amount_total) > 0
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD cost of every class.
+        SELECT r.entity_type, r.entity_id, 'usd',
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               sum(r.cost_total_usd),
+               sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, pb
+        WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.entity_type = r.entity_type AND ub.entity_id = r.entity_id
+                        AND senate.budget_amount(ub, 'usd') IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
+        HAVING sum(r.cost_total_usd) > 0
     ), measured AS (
         SELECT s.*, pb.period_start, pb.period_end, e.effective_budget,
                coalesce(a.daily_allowance,
@@ -4511,7 +4543,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class (usd: envelopes with a cost budget, their USD cost of every class) whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -5349,17 +5381,22 @@ BEGIN
 
     -- 1. The entity's envelope (created if absent), credited in the requested class.
     INSERT INTO public.resource_budgets AS b
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+         cost_budget_usd)
     VALUES (NEW.entity_type::text, NEW.entity_id::text,
             CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
             CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
             CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
+            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END,
+            -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+            CASE v_column WHEN 'cost_budget_usd' THEN v_amount END)
     ON CONFLICT (entity_type, entity_id) DO UPDATE
     SET token_budget = b.token_budget + excluded.token_budget,
         cpu_budget = b.cpu_budget + excluded.cpu_budget,
         storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
         api_call_budget = b.api_call_budget + excluded.api_call_budget,
+        cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                               ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd END,
         updated_at = pg_catalog.now();
 
     -- 2. The reserve, debited only if it still covers the amount on the row
@@ -5387,7 +5424,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class (a proposal of class usd: the cost budget in USD, set from NULL when the envelope had none) and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -9739,11 +9776,16 @@ BEGIN
          AND a.resource_type = t.resource_type
         CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
                                                 p.budget_period, p.time_zone) AS pb
+        -- The money class usd: the USD cost of every usage class.
         CROSS JOIN LATERAL (
-            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                     ELSE r.amount_total END), 0) AS spent
             FROM senate.usage_rollups AS r
             WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
-              AND r.resource_type = t.resource_type
+              AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                              THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                         'storage_gb_hours', 'api_calls']
+                                              ELSE ARRAY[t.resource_type] END)
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
@@ -12611,7 +12653,11 @@ CREATE VIEW public.budget_levels AS
              JOIN public.resource_budgets lb ON (((lb.entity_type = lv.level_type) AND (lb.entity_id = lv.level_id))))
              CROSS JOIN LATERAL ( SELECT senate.effective_class_budget(lb.*, t.resource_type, pb.policy) AS effective_budget) ce)
              CROSS JOIN LATERAL ( SELECT (count(DISTINCT ROW(m.entity_type, m.entity_id)))::integer AS members,
-                    COALESCE(sum(r.amount_total), (0)::numeric) AS spent
+                    COALESCE(sum(
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN r.cost_total_usd
+                            ELSE r.amount_total
+                        END), (0)::numeric) AS spent
                    FROM (( SELECT lv.level_type AS entity_type,
                             lv.level_id AS entity_id
                         UNION ALL
@@ -12619,8 +12665,16 @@ CREATE VIEW public.budget_levels AS
                             d.entity_id
                            FROM senate.entity_family d
                           WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
-                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = t.resource_type) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
-             CROSS JOIN LATERAL ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS held
+                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = ANY (
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN ARRAY['llm_tokens'::text, 'cpu_seconds'::text, 'storage_gb_hours'::text, 'api_calls'::text]
+                            ELSE ARRAY[t.resource_type]
+                        END)) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
+             CROSS JOIN LATERAL ( SELECT COALESCE(sum(
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN o.amount_usd
+                            ELSE o.amount
+                        END), (0)::numeric) AS held
                    FROM (( SELECT lv.level_type AS entity_type,
                             lv.level_id AS entity_id
                         UNION ALL
@@ -12629,7 +12683,8 @@ CREATE VIEW public.budget_levels AS
                            FROM senate.entity_family d
                           WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
                      JOIN public.spend_reservations o ON (((o.entity_type = m.entity_type) AND (o.entity_id = m.entity_id))))
-                  WHERE ((o.resource_type = t.resource_type) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)) x;
+                  WHERE (((o.resource_type = t.resource_type) OR (t.resource_type = 'usd'::text)) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)
+          WHERE (ce.effective_budget IS NOT NULL)) x;
 
 
 --
@@ -12657,7 +12712,7 @@ COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bound
 -- Name: COLUMN budget_levels.resource_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (cost budgets) at the levels that have one, its spend the USD cost of every class and its holds the USD they keep.';
 
 
 --
@@ -16064,6 +16119,7 @@ CREATE VIEW public.senate_report_reserve AS
           WHERE ((g.account = 'reserve'::text) AND (g.entity_type IS NULL) AND (g.entity_id IS NULL) AND (g.resource_type = t.resource_type))
           ORDER BY g.ledger_id DESC
          LIMIT 1) l ON (true))
+  WHERE ((t.resource_type <> 'usd'::text) OR (r.resource_type IS NOT NULL) OR (a.allocated > (0)::numeric) OR (q.pending_requested IS NOT NULL))
   ORDER BY t.resource_type;
 
 
@@ -16085,7 +16141,7 @@ COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.
 -- Name: COLUMN senate_report_reserve.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours, calls or USD (class usd, listed once it has a reserve, a cost budget or a pending proposal).';
 
 
 --

@@ -111,7 +111,7 @@ CHANGED: dict[str, str] = {
     "rollup key in one sorted level",
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments (rule: family_lending too)",
-    "senate_report_reserve": "column comment",
+    "senate_report_reserve": "column comment; the class usd once it is in use",
     # Nested budgets (issue 19): every level of a family enforced.
     "can_spend(": "checks the envelope of every ancestor too (over_ancestor_budget, the binding "
     "level); an entity in no family: one index probe, the same answers",
@@ -127,6 +127,9 @@ CHANGED: dict[str, str] = {
     "raise_usage_insert_error(": "S3018: no usage row is of the money class usd",
     "budget_status_as_of(": "the money class usd for envelopes with a cost budget",
     "budget_status": "the money class usd: spend the USD of every class, held the USD of holds",
+    "budget_forecast_as_of(": "the money class usd is not forecast",
+    "record_economy_snapshot(": "the reserve of usd once the class is in use",
+    "apply_approved_proposal(": "a proposal of class usd credits the cost budget",
 }
 #: Tables whose definition this release changed (versioned migrations), with why.
 CHANGED_TABLES: dict[str, str] = {

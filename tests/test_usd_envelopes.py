@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from governance_support import approved_proposal, fund, status_of
 from reliability_support import RoleSessions, role_sessions, scalar
 from test_families_gate import PREVIOUS_RELEASE, answers, setup_economy
 
@@ -263,3 +264,62 @@ def test_an_entity_without_a_usd_budget_gets_exactly_the_previous_release_s_answ
         )
         assert db.execute(status).fetchall() == previous.execute(status).fetchall()
     assert now == before
+
+
+def test_the_reserve_and_proposals_may_be_in_usd(db: Conn) -> None:
+    fund(db, Decimal("50"), "usd")
+    envelope(db, "h-1", 1_000, None)
+    pid = approved_proposal(db, amount=20, entity_id="h-1", resource_type="usd")
+    assert status_of(db, pid) == "approved"
+    assert scalar(db, "SELECT cost_budget_usd FROM resource_budgets") == 20
+    assert scalar(db, "SELECT balance FROM senate_reserve WHERE resource_type = 'usd'") == 30
+    # A second one adds to the cost budget; the reserve keeps budgets + reserve = funded.
+    approved_proposal(db, amount=5, entity_id="h-1", resource_type="usd")
+    assert scalar(db, "SELECT cost_budget_usd FROM resource_budgets") == 25
+    assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
+    row = db.execute(
+        "SELECT unit, balance, allocated FROM senate_report_reserve WHERE resource_type = 'usd'"
+    ).fetchone()
+    assert row == ("USD", 25, 25)
+
+
+def test_the_daily_check_alerts_and_throttles_on_money_like_on_units(db: Conn) -> None:
+    envelope(db, "h-1", 1_000_000, "1.00")
+    envelope(db, "h-2", 1_000_000, None)
+    spend(db, "h-1", 30_000)  # $1.35: over the cost budget, well within the tokens
+    spend(db, "h-2", 30_000)
+    actions = db.execute(
+        "SELECT action, entity_id, resource_type, kind FROM run_daily_check()"
+        " WHERE resource_type = 'usd' ORDER BY 1, 2, 4"
+    ).fetchall()
+    assert ("throttled", "h-1", "usd", "period_budget") in actions
+    assert {a[1] for a in actions} == {"h-1"}
+    assert any(a[0] == "alert" for a in actions)
+    # The throttle stops the money class, and a unit request through the money.
+    allowed, reason, _ = can(db, "h-1", 1, resource="usd", model=None)
+    assert not allowed and reason.startswith("throttled:")
+    assert not can(db, "h-1", 1)[0]
+    assert can(db, "h-2", 1)[0]
+    # Raising the cost budget lifts it.
+    db.execute("UPDATE resource_budgets SET cost_budget_usd = 10 WHERE entity_id = 'h-1'")
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM spend_throttles"
+            " WHERE released_at IS NULL AND kind = 'period_budget'",
+        )
+        == 0
+    )
+    assert can(db, "h-1", 1_000)[0]
+
+
+def test_budget_levels_show_the_cost_budget_of_each_level_that_has_one(db: Conn) -> None:
+    envelope(db, "G", 1_000_000, "1.00", kind="knowledge_gap")
+    envelope(db, "H1", 1_000_000, None)
+    db.execute("SELECT set_entity_parent('hypothesis', 'H1', 'knowledge_gap', 'G', 'test')")
+    spend(db, "H1", 10_000)  # $0.45
+    rows = db.execute(
+        "SELECT level, level_entity_id, effective_budget, spent, available, binds"
+        " FROM budget_levels WHERE entity_id = 'H1' AND resource_type = 'usd'"
+    ).fetchall()
+    assert rows == [(1, "G", Decimal("1.00"), Decimal("0.450000"), Decimal("0.550000"), True)]

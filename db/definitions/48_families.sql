@@ -300,8 +300,10 @@ FROM (
                                    AS effective_budget) AS ce
     -- A level's spend and holds are its whole subtree's: itself and every descendant.
     CROSS JOIN LATERAL (
+        -- The money class usd: the USD cost of every usage class.
         SELECT count(DISTINCT (m.entity_type, m.entity_id))::integer AS members,
-               coalesce(sum(r.amount_total), 0) AS spent
+               coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                 ELSE r.amount_total END), 0) AS spent
         FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
               UNION ALL
               SELECT d.entity_type, d.entity_id
@@ -310,11 +312,16 @@ FROM (
                 AND d.depth > 0) AS m
         LEFT JOIN senate.usage_rollups AS r
           ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-         AND r.resource_type = t.resource_type
+         AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                         THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                    'storage_gb_hours', 'api_calls']
+                                         ELSE ARRAY[t.resource_type] END)
          AND r.usage_day >= pb.period_start AND r.usage_day < pb.period_end
     ) AS s
     CROSS JOIN LATERAL (
-        SELECT coalesce(sum(o.amount), 0) AS held
+        -- The money class usd: the USD every hold keeps.
+        SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN o.amount_usd
+                                 ELSE o.amount END), 0) AS held
         FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
               UNION ALL
               SELECT d.entity_type, d.entity_id
@@ -323,14 +330,16 @@ FROM (
                 AND d.depth > 0) AS m
         JOIN public.spend_reservations AS o
           ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-        WHERE o.resource_type = t.resource_type
+        WHERE (o.resource_type = t.resource_type OR t.resource_type = 'usd')
           AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
     ) AS h
+    -- A level without a budget of the class (only the cost budget, usd, may be unset).
+    WHERE ce.effective_budget IS NOT NULL
 ) AS x;
 COMMENT ON VIEW public.budget_levels IS 'Every budget that applies to an entity''s spend, per resource class, in the current budget period: its own envelope (level 0) and, when it is in a family (entity_parents), each ancestor''s that has an envelope (level 1 = parent, 2 = grandparent, ...). A level''s spend and holds are its whole subtree''s (itself and every descendant), so available is what that level still lets the entity spend; binds marks the level with the least available (the nearest on a tie): the one that stops the entity first, as can_spend and reserve_spend judge it (tier caps aside: budget_tier_status). An entity in no family has one row per class, its own envelope, binding. Filter by entity_type and entity_id (and resource_type); ancestors without an envelope cap nothing and are not listed. Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_levels.entity_type IS 'Kind of the entity whose spend is bounded.';
 COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bounded.';
-COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (cost budgets) at the levels that have one, its spend the USD cost of every class and its holds the USD they keep.';
 COMMENT ON COLUMN public.budget_levels.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
 COMMENT ON COLUMN public.budget_levels.level IS 'Levels up from the entity: 0 its own envelope, 1 its parent''s, 2 its grandparent''s, ...';
 COMMENT ON COLUMN public.budget_levels.level_entity_type IS 'Kind of the entity whose envelope this level is (the entity itself at level 0).';

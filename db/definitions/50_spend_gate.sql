@@ -394,11 +394,16 @@ BEGIN
          AND a.resource_type = t.resource_type
         CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
                                                 p.budget_period, p.time_zone) AS pb
+        -- The money class usd: the USD cost of every usage class.
         CROSS JOIN LATERAL (
-            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                     ELSE r.amount_total END), 0) AS spent
             FROM senate.usage_rollups AS r
             WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
-              AND r.resource_type = t.resource_type
+              AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                              THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                         'storage_gb_hours', 'api_calls']
+                                              ELSE ARRAY[t.resource_type] END)
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind

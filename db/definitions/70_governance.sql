@@ -938,17 +938,22 @@ BEGIN
 
     -- 1. The entity's envelope (created if absent), credited in the requested class.
     INSERT INTO public.resource_budgets AS b
-        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+        (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+         cost_budget_usd)
     VALUES (NEW.entity_type::text, NEW.entity_id::text,
             CASE v_column WHEN 'token_budget' THEN v_amount ELSE 0 END,
             CASE v_column WHEN 'cpu_budget' THEN v_amount ELSE 0 END,
             CASE v_column WHEN 'storage_budget_gb' THEN v_amount ELSE 0 END,
-            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END)
+            CASE v_column WHEN 'api_call_budget' THEN v_amount ELSE 0 END,
+            -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+            CASE v_column WHEN 'cost_budget_usd' THEN v_amount END)
     ON CONFLICT (entity_type, entity_id) DO UPDATE
     SET token_budget = b.token_budget + excluded.token_budget,
         cpu_budget = b.cpu_budget + excluded.cpu_budget,
         storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
         api_call_budget = b.api_call_budget + excluded.api_call_budget,
+        cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                               ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd END,
         updated_at = pg_catalog.now();
 
     -- 2. The reserve, debited only if it still covers the amount on the row
@@ -970,7 +975,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class (a proposal of class usd: the cost budget in USD, set from NULL when the envelope had none) and debits the Senate reserve by the same amount (S2029 when it does not cover it), with ledger cause proposal_approval and cause_id the proposal id (then restores the caller''s cause). Locks the budget row, then the reserve row. Does nothing for a session with senate.legacy_proposal_writes on.';
 
 -- define function senate.lock_proposal(public.allocation_proposals.id%TYPE,text)
 CREATE OR REPLACE FUNCTION senate.lock_proposal(

@@ -39,8 +39,78 @@ END;
 $$;
 COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
 COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
--- budget_status reads spend_reservations.amount_usd: back to its query before 0180 (same
--- columns), so that the column can go.
+-- budget_levels and budget_status read spend_reservations.amount_usd: back to their queries
+-- before 0180 (same columns), so that the column can go.
+CREATE OR REPLACE VIEW public.budget_levels AS
+SELECT x.entity_type, x.entity_id, x.resource_type, x.unit, x.level, x.level_entity_type,
+       x.level_entity_id, x.period_start, x.period_end, x.effective_budget, x.spent, x.held,
+       x.available,
+       row_number() OVER (PARTITION BY x.entity_type, x.entity_id, x.resource_type
+                          ORDER BY x.available, x.level) = 1 AS binds,
+       x.subtree_entities
+FROM (
+    SELECT e.entity_type,
+           e.entity_id,
+           t.resource_type,
+           t.unit,
+           lv.level,
+           lv.level_type AS level_entity_type,
+           lv.level_id AS level_entity_id,
+           pb.period_start,
+           pb.period_end,
+           ce.effective_budget,
+           s.spent,
+           h.held,
+           greatest(ce.effective_budget - s.spent - h.held, 0) AS available,
+           s.members AS subtree_entities
+    FROM public.resource_budgets AS e
+    CROSS JOIN public.resource_types AS t
+    CROSS JOIN (SELECT p AS policy, bounds.period_start, bounds.period_end
+                FROM public.economics_policy AS p
+                CROSS JOIN LATERAL senate.period_bounds(now(), p.budget_period, p.time_zone) AS bounds
+                WHERE p.is_active) AS pb
+    -- The levels of the entity: itself (0), then each ancestor (senate.entity_family).
+    CROSS JOIN LATERAL (
+        SELECT 0 AS level, e.entity_type AS level_type, e.entity_id AS level_id
+        UNION ALL
+        SELECT f.depth::integer, f.ancestor_type, f.ancestor_id
+        FROM senate.entity_family AS f
+        WHERE f.entity_type = e.entity_type AND f.entity_id = e.entity_id AND f.depth > 0
+    ) AS lv
+    -- A level applies when it has an envelope.
+    JOIN public.resource_budgets AS lb
+      ON lb.entity_type = lv.level_type AND lb.entity_id = lv.level_id
+    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(lb, t.resource_type, pb.policy)
+                                   AS effective_budget) AS ce
+    -- A level's spend and holds are its whole subtree's: itself and every descendant.
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT (m.entity_type, m.entity_id))::integer AS members,
+               coalesce(sum(r.amount_total), 0) AS spent
+        FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
+              UNION ALL
+              SELECT d.entity_type, d.entity_id
+              FROM senate.entity_family AS d
+              WHERE d.ancestor_type = lv.level_type AND d.ancestor_id = lv.level_id
+                AND d.depth > 0) AS m
+        LEFT JOIN senate.usage_rollups AS r
+          ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+         AND r.resource_type = t.resource_type
+         AND r.usage_day >= pb.period_start AND r.usage_day < pb.period_end
+    ) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held
+        FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
+              UNION ALL
+              SELECT d.entity_type, d.entity_id
+              FROM senate.entity_family AS d
+              WHERE d.ancestor_type = lv.level_type AND d.ancestor_id = lv.level_id
+                AND d.depth > 0) AS m
+        JOIN public.spend_reservations AS o
+          ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+        WHERE o.resource_type = t.resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
+    ) AS h
+) AS x;
 CREATE OR REPLACE VIEW public.budget_status AS
 SELECT s.entity_type, s.entity_id, s.resource_type, s.unit, s.base_budget, s.market_weight,
        s.effective_budget, s.period_start, s.period_end, s.spent, s.spent_cost_usd,
