@@ -1087,10 +1087,12 @@ DECLARE
     v_level_held numeric;
     v_binds text := '';
     v_family boolean := false;
+    v_family_cost boolean := false;
     v_request_usd numeric;
     v_usd_left numeric;
     v_usd_where text;
     u record;
+    c record;
 BEGIN
     SELECT * INTO v FROM senate.gate_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
@@ -1112,13 +1114,27 @@ BEGIN
                    $1, $2), 0::numeric;
         RETURN;
     END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, now());
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
     -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
     -- the level with the least headroom binds first (the nearest on a tie). An entity in no
     -- family has no senate.entity_family row: one index probe, and the check below is today's.
-    IF EXISTS (SELECT 1 FROM senate.entity_family AS f
-               WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
-        v_family := true;
+    -- The same probe tells whether a level of the family has a cost budget (issue 18).
+    SELECT pg_catalog.count(*) > 0,
+           coalesce(bool_or(senate.budget_amount(lb, 'usd') IS NOT NULL), false)
+    INTO v_family, v_family_cost
+    FROM senate.entity_family AS f
+    LEFT JOIN public.resource_budgets AS lb
+      ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+    WHERE f.entity_type = $1 AND f.entity_id = $2;
+    IF v_family THEN
         SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
         INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
              v_left
@@ -1138,16 +1154,11 @@ BEGIN
     -- (senate.cost_request_price). Without a cost budget anywhere: nothing more is read.
     IF $3 <> 'usd' THEN
         IF v.cost_budget_usd IS NOT NULL THEN
-            v_usd_left := greatest(v.cost_budget_usd - v.cost_spent_usd - v.cost_held_usd, 0);
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
             v_usd_where := format('of the cost budget %s USD (spent %s USD, held %s USD)',
-                                  v.cost_budget_usd, v.cost_spent_usd, v.cost_held_usd);
+                                  v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
         END IF;
-        IF v_family AND EXISTS (SELECT 1 FROM senate.entity_family AS f
-                                JOIN public.resource_budgets AS lb
-                                  ON lb.entity_type = f.ancestor_type
-                                 AND lb.entity_id = f.ancestor_id
-                                WHERE f.entity_type = $1 AND f.entity_id = $2
-                                  AND lb.cost_budget_usd IS NOT NULL) THEN
+        IF v_family_cost THEN
             SELECT l.* INTO u
             FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, now()) AS l
             ORDER BY l.headroom, l.depth
@@ -1158,8 +1169,7 @@ BEGIN
                                   u.level_id, u.depth, u.spent, u.held);
         END IF;
         IF v_usd_left IS NOT NULL THEN
-            v_request_usd := $4 * coalesce(v.usd_per_unit,
-                                           senate.cost_request_price($3, $5, now()));
+            v_request_usd := $4 * senate.cost_request_price($3, $5, now());
             v_left := least(v_left, CASE WHEN v_usd_left <= 0 THEN 0
                                          WHEN v_request_usd > 0 THEN floor(v_usd_left * $4 / v_request_usd)
                                          ELSE v_left END);
@@ -3918,6 +3928,7 @@ DECLARE
     v_usd_left numeric;
     v_usd_where text;
     u record;
+    c record;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -4005,6 +4016,14 @@ BEGIN
             pg_catalog.format('reserve_spend: %s %s has no cost budget (resource_budgets.'
                               'cost_budget_usd is NULL): nothing to hold USD against', $1, $2));
     END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, v_now);
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             pg_catalog.format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -4059,9 +4078,9 @@ BEGIN
         v_request_usd := $4;
     ELSE
         IF v.cost_budget_usd IS NOT NULL THEN
-            v_usd_left := greatest(v.cost_budget_usd - v.cost_spent_usd - v.cost_held_usd, 0);
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
             v_usd_where := pg_catalog.format('cost budget %s USD, spent %s USD, held %s USD',
-                                             v.cost_budget_usd, v.cost_spent_usd, v.cost_held_usd);
+                                             v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
         END IF;
         IF v_locked_types IS NOT NULL
            AND EXISTS (SELECT 1 FROM senate.entity_family AS f
@@ -4080,8 +4099,7 @@ BEGIN
                                              u.held);
         END IF;
         IF v_usd_left IS NOT NULL THEN
-            v_request_usd := $4 * coalesce(v.usd_per_unit,
-                                           senate.cost_request_price($3, $6, v_now));
+            v_request_usd := $4 * senate.cost_request_price($3, $6, v_now);
             IF v_usd_left <= 0 OR v_request_usd > v_usd_left THEN
                 PERFORM senate.raise_error('S3001',
                     pg_catalog.format('reserve_spend: %s %s asked for %s of %s, priced %s USD, but '
@@ -6556,6 +6574,36 @@ COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, 
 
 
 --
+-- Name: cost_position(text, text, date, date, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) RETURNS TABLE(cost_spent_usd numeric, cost_held_usd numeric)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT (SELECT coalesce(sum(r.cost_total_usd), 0)
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= p_period_start AND r.usage_day < p_period_end),
+           (SELECT coalesce(sum(o.amount_usd), 0)
+            FROM public.spend_reservations AS o
+            WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+              AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The money of one entity (issue 18): cost_spent_usd, the USD cost of all its usage in the period p_period_start..p_period_end (usage_rollups.cost_total_usd of every class, one index range per class), and cost_held_usd, the USD its open holds keep at p_as_of (spend_reservations.amount_usd). Read by the spend gate only for envelopes with a cost budget. PL/pgSQL so that its plan is cached per session.';
+
+
+--
 -- Name: cost_request_price(text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6829,7 +6877,7 @@ COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigge
 -- Name: gate_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
 --
 
-CREATE FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone, cost_budget_usd numeric, cost_spent_usd numeric, cost_held_usd numeric, usd_per_unit numeric)
+CREATE FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone, cost_budget_usd numeric)
     LANGUAGE plpgsql STABLE
     AS $$
 #variable_conflict use_column
@@ -6843,9 +6891,8 @@ BEGIN
            p.period_start,
            p.period_end,
            coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
-           -- The money class usd: its spend and holds are the entity's USD over all classes.
-           CASE WHEN p_resource_type = 'usd' THEN u.cost_spent ELSE s.spent END,
-           CASE WHEN p_resource_type = 'usd' THEN u.cost_held ELSE h.held END,
+           s.spent,
+           h.held,
            c.model_tier IS NOT NULL,
            public.effective_budget(c.token_budget,
                                    senate.applied_market_weight(
@@ -6858,10 +6905,7 @@ BEGIN
            t.throttled_until IS NOT NULL,
            t.reason,
            t.throttled_until,
-           u.cost_budget,
-           u.cost_spent,
-           u.cost_held,
-           u.usd_per_unit
+           senate.effective_class_budget(b, 'usd', p.policy)
     FROM (SELECT e AS policy, pb.period_start, pb.period_end
           FROM public.economics_policy AS e
           CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
@@ -6895,32 +6939,7 @@ BEGIN
         FROM public.spend_throttles AS x
         WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
           AND x.resource_type = p_resource_type
-          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t
-    -- The money envelope (issue 18): read only when the envelope has a cost budget or the
-    -- class asked is usd (a CASE runs its subquery only when taken): an envelope without one
-    -- costs nothing more than before.
-    CROSS JOIN LATERAL (SELECT senate.effective_class_budget(b, 'usd', p.policy) AS cost_budget)
-        AS ub
-    CROSS JOIN LATERAL (
-        SELECT ub.cost_budget,
-               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
-                   (SELECT coalesce(sum(r.cost_total_usd), 0)
-                    FROM senate.usage_rollups AS r
-                    WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
-                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
-                                                       'storage_gb_hours', 'api_calls'])
-                      AND r.usage_day >= p.period_start AND r.usage_day < p.period_end)
-               END AS cost_spent,
-               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
-                   (SELECT coalesce(sum(o.amount_usd), 0)
-                    FROM public.spend_reservations AS o
-                    WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
-                      AND o.settled_at IS NULL AND o.released_at IS NULL
-                      AND o.expires_at > p_as_of)
-               END AS cost_held,
-               CASE WHEN ub.cost_budget IS NOT NULL OR p_resource_type = 'usd' THEN
-                   senate.cost_request_price(p_resource_type, p_model, p_as_of)
-               END AS usd_per_unit) AS u;
+          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
 END;
 $$;
 
@@ -6929,7 +6948,7 @@ $$;
 -- Name: FUNCTION gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle; then the money envelope: cost_budget_usd (effective cost budget in USD, NULL when the envelope has none), and only when it has one or the class is usd, cost_spent_usd (USD cost of all its usage this period), cost_held_usd (USD its open holds keep) and usd_per_unit (senate.cost_request_price of the class and model). Amounts in the unit of the class (for usd, spent and held are the USD figures). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle, and cost_budget_usd: the effective cost budget in USD (NULL when the envelope has none; then the gate reads nothing more). Amounts in the unit of the class (for usd, spent and held are 0 here: the gate reads them with senate.cost_position). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
 
 
 --

@@ -77,6 +77,7 @@ ADDED = (
     "amount_usd",
     "gate_position(",
     "cost_request_price(",
+    "cost_position(",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",

@@ -12,8 +12,10 @@ $$;
 DELETE FROM senate.function_hardening
 WHERE function_oid IN (
     pg_catalog.to_regprocedure('senate.gate_position(text, text, text, text, timestamptz)'),
-    pg_catalog.to_regprocedure('senate.cost_request_price(text, text, timestamptz)'));
+    pg_catalog.to_regprocedure('senate.cost_request_price(text, text, timestamptz)'),
+    pg_catalog.to_regprocedure('senate.cost_position(text, text, date, date, timestamptz)'));
 DROP FUNCTION IF EXISTS senate.gate_position(text, text, text, text, timestamptz);
+DROP FUNCTION IF EXISTS senate.cost_position(text, text, date, date, timestamptz);
 DROP FUNCTION IF EXISTS senate.cost_request_price(text, text, timestamptz);
 DELETE FROM public.resource_types AS t
 WHERE t.resource_type = 'usd'
