@@ -885,6 +885,8 @@ CREATE FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) RET
                                                               / s.daily_rate * 86400)::double precision),
                                pb.ends_at)
                END AS runs_out_at) AS o
+    -- The money class usd has no runway yet (its spend is the cost of every class).
+    WHERE t.resource_type <> 'usd'
 $$;
 
 
@@ -892,7 +894,7 @@ $$;
 -- Name: FUNCTION budget_forecast_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()).';
+COMMENT ON FUNCTION public.budget_forecast_as_of(as_of timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()). The money class usd (cost budgets) is not forecast.';
 
 
 --
@@ -964,9 +966,28 @@ CREATE FUNCTION public.budget_status_as_of(as_of timestamp with time zone) RETUR
                     CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
                     WHERE p.is_active) AS rp
         WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd: the USD cost of every class, read only for the envelopes with
+        -- a cost budget (one probe of resource_budgets for the others).
+        SELECT ub.entity_type, ub.entity_id, 'usd', c.cost, c.cost
+        FROM public.resource_budgets AS ub
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS up
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(r.cost_total_usd), 0) AS cost
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = ub.entity_type AND r.entity_id = ub.entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= up.period_start AND r.usage_day < up.period_end) AS c
+        WHERE senate.budget_amount(ub, 'usd') IS NOT NULL) AS s
       ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
      AND s.resource_type = t.resource_type
+    -- The money class only for envelopes with a cost budget (every unit class has a budget).
+    WHERE x.base_budget IS NOT NULL
 $$;
 
 
@@ -974,7 +995,7 @@ $$;
 -- Name: FUNCTION budget_status_as_of(as_of timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+COMMENT ON FUNCTION public.budget_status_as_of(as_of timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). The money class usd appears only for envelopes with a cost budget (cost_budget_usd), its spend being the USD cost of all their usage. An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
 
 
 --
@@ -1065,8 +1086,15 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_binds text := '';
+    v_family boolean := false;
+    v_family_cost boolean := false;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
+    c record;
 BEGIN
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
     END IF;
@@ -1080,12 +1108,33 @@ BEGIN
                             0::numeric;
         RETURN;
     END IF;
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        RETURN QUERY SELECT false,
+            format('no_budget: %s %s has no cost budget (resource_budgets.cost_budget_usd is NULL)',
+                   $1, $2), 0::numeric;
+        RETURN;
+    END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, now());
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
     -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
     -- the level with the least headroom binds first (the nearest on a tie). An entity in no
     -- family has no senate.entity_family row: one index probe, and the check below is today's.
-    IF EXISTS (SELECT 1 FROM senate.entity_family AS f
-               WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+    -- The same probe tells whether a level of the family has a cost budget (issue 18).
+    SELECT pg_catalog.count(*) > 0,
+           coalesce(bool_or(senate.budget_amount(lb, 'usd') IS NOT NULL), false)
+    INTO v_family, v_family_cost
+    FROM senate.entity_family AS f
+    LEFT JOIN public.resource_budgets AS lb
+      ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+    WHERE f.entity_type = $1 AND f.entity_id = $2;
+    IF v_family THEN
         SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
         INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
              v_left
@@ -1100,6 +1149,32 @@ BEGIN
     v_tier_left := CASE WHEN v.tier_capped
                         THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
     v_left := least(v_pool, coalesce(v_tier_left, v_pool));
+    -- The money (issue 18): a unit request of an entity whose envelope, or an ancestor's, has
+    -- a cost budget must also fit the USD left, at the price in force now
+    -- (senate.cost_request_price). Without a cost budget anywhere: nothing more is read.
+    IF $3 <> 'usd' THEN
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
+            v_usd_where := format('of the cost budget %s USD (spent %s USD, held %s USD)',
+                                  v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
+        END IF;
+        IF v_family_cost THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, now()) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := format('of the cost budget %s USD of %s %s, %s level(s) up (its family '
+                                  'spent %s USD, held %s USD)', u.effective_budget, u.level_type,
+                                  u.level_id, u.depth, u.spent, u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * senate.cost_request_price($3, $5, now());
+            v_left := least(v_left, CASE WHEN v_usd_left <= 0 THEN 0
+                                         WHEN v_request_usd > 0 THEN floor(v_usd_left * $4 / v_request_usd)
+                                         ELSE v_left END);
+        END IF;
+    END IF;
     IF v.throttled THEN
         RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
                                           v.throttled_until), v_left;
@@ -1124,6 +1199,11 @@ BEGIN
             format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
                    'held %s) in period %s..%s', $4, v_tier_left, v.model_tier, v.tier_effective_budget,
                    v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
+    ELSIF v_usd_left IS NOT NULL AND (v_usd_left <= 0 OR v_request_usd > v_usd_left) THEN
+        RETURN QUERY SELECT false,
+            format('over_cost_budget: requested %s %s priced %s USD, remaining %s USD %s in period '
+                   '%s..%s', $4, $3, trim_scale(v_request_usd), v_usd_left, v_usd_where,
+                   v.period_start, v.period_end - 1), v_left;
     ELSE
         RETURN QUERY SELECT true,
             format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
@@ -1138,7 +1218,7 @@ $_$;
 -- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Money (issue 18): when the envelope, or an ancestor''s, has a cost budget (resource_budgets.cost_budget_usd), a request of a unit class must also fit the USD left (cost budget - USD cost of all its usage this period - USD held, per level as above), priced at senate.cost_request_price (the model''s price in force now; without a model the highest model price; api_calls the highest provider price; cpu_seconds and storage_gb_hours 0, though an exhausted cost budget refuses them too): reason over_cost_budget with the USD figures, and remaining is also bounded by the units the USD left buys. resource_type usd asks for USD directly (no_budget when the envelope has no cost budget). An envelope without a cost budget (NULL) gets exactly the unit answers. Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 
 --
@@ -2078,6 +2158,22 @@ BEGIN
                       SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
                       WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
         GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd (issue 18): the USD cost of every class, counted only when some
+        -- envelope has a cost budget (an envelope without one has no usd budget to cross).
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, p
+        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
+          AND r.usage_day <= p.as_of_day
+          AND ($2 IS NULL
+               OR (r.entity_type, r.entity_id) IN (
+                      SELECT $2, $3
+                      UNION ALL
+                      SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
+                      WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
     ), spend AS (
         -- In a family (issue 19), an ancestor's envelope bounds its whole subtree's spend
         -- (as can_spend and reserve_spend count it): each member's spend counts for itself
@@ -2141,7 +2237,7 @@ $_$;
 -- Name: FUNCTION check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(as_of timestamp with time zone, entity_type text, entity_id text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (the money class usd for envelopes with a cost budget: the USD cost of all their usage against it) (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 
 --
@@ -3482,6 +3578,10 @@ BEGIN
                      FROM public.resource_budgets AS b), 0)
     FROM public.resource_types AS t
     LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+    -- The money class usd only once it is in use (a reserve or a cost budget).
+    WHERE t.resource_type <> 'usd' OR r.resource_type IS NOT NULL
+       OR EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                  WHERE senate.budget_amount(b, 'usd') IS NOT NULL)
     ORDER BY t.resource_type
     ON CONFLICT (snapshot_at, resource_type) DO UPDATE
     SET balance = excluded.balance, allocated = excluded.allocated,
@@ -3850,6 +3950,11 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_level_left numeric;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
+    c record;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -3861,7 +3966,7 @@ BEGIN
             pg_catalog.format('reserve_spend: a %s snapshot cannot see concurrent reservations',
                               pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
     END IF;
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, clock_timestamp());
     IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
                                          v.resource_type_known, v.model_known) THEN
         PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
@@ -3931,7 +4036,20 @@ BEGIN
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
     -- held the lock before us, and every usage (with its settlements) committed so far.
     v_now := clock_timestamp();
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, v_now);
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        PERFORM senate.raise_error('S3003',
+            pg_catalog.format('reserve_spend: %s %s has no cost budget (resource_budgets.'
+                              'cost_budget_usd is NULL): nothing to hold USD against', $1, $2));
+    END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, v_now);
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             pg_catalog.format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -3979,11 +4097,50 @@ BEGIN
                        v.period_end - 1));
         END IF;
     END IF;
+    -- The money (issue 18), under the same locks: a unit request of an entity whose envelope,
+    -- or an ancestor's, has a cost budget also fits the USD left at the price in force now;
+    -- the hold keeps that price (amount_usd) until it ends.
+    IF $3 = 'usd' THEN
+        v_request_usd := $4;
+    ELSE
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
+            v_usd_where := pg_catalog.format('cost budget %s USD, spent %s USD, held %s USD',
+                                             v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
+        END IF;
+        IF v_locked_types IS NOT NULL
+           AND EXISTS (SELECT 1 FROM senate.entity_family AS f
+                       JOIN public.resource_budgets AS lb
+                         ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+                       WHERE f.entity_type = $1 AND f.entity_id = $2
+                         AND lb.cost_budget_usd IS NOT NULL) THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, v_now) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := pg_catalog.format('binding level %s: %s %s, cost budget %s USD, its '
+                                             'family spent %s USD, held %s USD', u.depth,
+                                             u.level_type, u.level_id, u.effective_budget, u.spent,
+                                             u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * senate.cost_request_price($3, $6, v_now);
+            IF v_usd_left <= 0 OR v_request_usd > v_usd_left THEN
+                PERFORM senate.raise_error('S3001',
+                    pg_catalog.format('reserve_spend: %s %s asked for %s of %s, priced %s USD, but '
+                                      'only %s USD remains of its cost budget', $1, $2, $4, $3,
+                                      pg_catalog.trim_scale(v_request_usd), v_usd_left),
+                    pg_catalog.format('%s, period %s..%s', v_usd_where, v.period_start,
+                                      v.period_end - 1));
+            END IF;
+        END IF;
+    END IF;
 
     INSERT INTO public.spend_reservations
         (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
-         expires_at)
-    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5)
+         expires_at, amount_usd)
+    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5, v_request_usd)
     RETURNING reservation_id INTO v_id;
     RETURN v_id;
 END;
@@ -3994,7 +4151,7 @@ $_$;
 -- Name: FUNCTION reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
+COMMENT ON FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval, model text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Money (issue 18): with a cost budget on the envelope or an ancestor''s, a unit request also fits the USD left at the price of can_spend (senate.cost_request_price), and the hold keeps that price (amount_usd) until it ends; resource_type usd holds USD directly (settled by usage of any class naming it). Refusals raise: S3001 over budget, tier cap or cost budget, S3002 throttled, S3003 no envelope (or, for usd, no cost budget), S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 
 --
@@ -4312,6 +4469,20 @@ BEGIN
         WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
         GROUP BY r.entity_type, r.entity_id, r.resource_type
         HAVING sum(r.amount_total) > 0
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD cost of every class.
+        SELECT r.entity_type, r.entity_id, 'usd',
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               sum(r.cost_total_usd),
+               sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, pb
+        WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.entity_type = r.entity_type AND ub.entity_id = r.entity_id
+                        AND senate.budget_amount(ub, 'usd') IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
+        HAVING sum(r.cost_total_usd) > 0
     ), measured AS (
         SELECT s.*, pb.period_start, pb.period_end, e.effective_budget,
                coalesce(a.daily_allowance,
@@ -4416,7 +4587,7 @@ $_$;
 -- Name: FUNCTION run_daily_check(as_of date); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(as_of date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class (usd: envelopes with a cost budget, their USD cost of every class) whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 
 --
@@ -4772,7 +4943,9 @@ BEGIN
                OR (v.strict_validation AND v.resource_type = 'llm_tokens'
                    AND v.model IS NOT NULL AND (v.m).model IS NULL)
                OR (v.strict_validation AND v.resource_type = 'api_calls'
-                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL),
+                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL)
+               -- usd is the money budget class: no usage row is of it (S3018).
+               OR v.resource_type = 'usd',
                false) THEN
             IF v.entity_id IS NULL OR v.created_at IS NULL OR v.amount IS NULL THEN
                 RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
@@ -4867,7 +5040,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -4928,7 +5102,8 @@ BEGIN
                           usage_rows = r.usage_rows + excluded.usage_rows
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
-               (SELECT bool_or(c.suspect) FROM priced AS c),
+               (SELECT bool_or(c.suspect) FROM priced AS c)
+               OR (SELECT bool_or(k.usd_class) FROM k),
                (SELECT bool_or(c.backdated) FROM priced AS c)
         INTO v_unknown_kind, v_suspect, v_backdated;
         IF v_backdated THEN
@@ -5028,7 +5203,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -5055,6 +5231,7 @@ BEGIN
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
                (SELECT bool_or(g.suspect OR pg_catalog.scale(g.amount) > 18) FROM g)
+               OR (SELECT bool_or(k.usd_class) FROM k)
         INTO v_unknown_kind, v_suspect;
     END IF;
     IF NOT coalesce(v_suspect, false)
@@ -5133,6 +5310,7 @@ BEGIN
                            WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt ON true
     )
     SELECT CASE
+               WHEN g.resource_type = 'usd' THEN 12
                WHEN v_check_references AND g.entity_type IS NOT NULL
                     AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
@@ -5157,6 +5335,7 @@ BEGIN
     LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_known)
        OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
+       OR g.resource_type = 'usd'
        OR g.amount_out_of_range IS NOT NULL OR g.cost_out_of_range IS NOT NULL
        OR g.created_at_out_of_window IS NOT NULL OR g.too_large IS NOT NULL
        OR (v_strict AND (g.bad_amount IS NOT NULL
@@ -5173,7 +5352,7 @@ BEGIN
             (ARRAY['missing_entity_type', 'missing_resource_type', 'bad_amount',
                    'amount_out_of_range', 'cost_out_of_range', 'created_at_out_of_window',
                    'too_large', 'bad_entity_type', 'bad_resource_type', 'bad_model',
-                   'bad_provider'])[v_bad.problem_rank],
+                   'bad_provider', 'usd_usage'])[v_bad.problem_rank],
             CASE v_bad.problem_rank
                 WHEN 1 THEN v_bad.entity_type
                 WHEN 2 THEN v_bad.resource_type
@@ -5185,6 +5364,7 @@ BEGIN
                 WHEN 8 THEN v_bad.entity_type
                 WHEN 9 THEN v_bad.resource_type
                 WHEN 10 THEN v_bad.model
+                WHEN 12 THEN v_bad.resource_type
                 ELSE v_bad.provider END);
     END IF;
     RETURN NULL;
@@ -5196,7 +5376,7 @@ $$;
 -- Name: FUNCTION account_usage_inserts(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), refuses rows of the money class usd (S3018), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
 
 
 --
@@ -5315,17 +5495,23 @@ BEGIN
                v_parent_budget, c.cause_type, c.cause_id, c.actor, c.note
         FROM senate.current_change_cause() AS c;
         INSERT INTO public.resource_budgets AS b
-            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+             cost_budget_usd)
         VALUES (NEW.entity_type::text, NEW.entity_id::text,
                 CASE v_column WHEN 'token_budget' THEN v_covered ELSE 0 END,
                 CASE v_column WHEN 'cpu_budget' THEN v_covered ELSE 0 END,
                 CASE v_column WHEN 'storage_budget_gb' THEN v_covered ELSE 0 END,
-                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END)
+                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END,
+                -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+                CASE v_column WHEN 'cost_budget_usd' THEN v_covered END)
         ON CONFLICT (entity_type, entity_id) DO UPDATE
         SET token_budget = b.token_budget + excluded.token_budget,
             cpu_budget = b.cpu_budget + excluded.cpu_budget,
             storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
             api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                                   ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd
+                              END,
             updated_at = pg_catalog.now();
     END IF;
 
@@ -5334,17 +5520,23 @@ BEGIN
 
         -- 1. The entity's envelope (created if absent), credited in the requested class.
         INSERT INTO public.resource_budgets AS b
-            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+             cost_budget_usd)
         VALUES (NEW.entity_type::text, NEW.entity_id::text,
                 CASE v_column WHEN 'token_budget' THEN v_rest ELSE 0 END,
                 CASE v_column WHEN 'cpu_budget' THEN v_rest ELSE 0 END,
                 CASE v_column WHEN 'storage_budget_gb' THEN v_rest ELSE 0 END,
-                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END)
+                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END,
+                -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+                CASE v_column WHEN 'cost_budget_usd' THEN v_rest END)
         ON CONFLICT (entity_type, entity_id) DO UPDATE
         SET token_budget = b.token_budget + excluded.token_budget,
             cpu_budget = b.cpu_budget + excluded.cpu_budget,
             storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
             api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                                   ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd
+                              END,
             updated_at = pg_catalog.now();
 
         -- 2. The reserve, debited only if it still covers the amount on the row
@@ -5377,7 +5569,7 @@ $$;
 -- Name: FUNCTION apply_approved_proposal(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class. For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class (a proposal of class usd: the cost budget in USD, set from NULL when the envelope had none). For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
 
 
 --
@@ -5737,8 +5929,10 @@ CREATE TABLE public.resource_budgets (
     roi_score numeric,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    cost_budget_usd numeric,
     CONSTRAINT resource_budgets_api_call_budget_check CHECK (((api_call_budget >= (0)::numeric) AND (api_call_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_api_call_budget_not_nan CHECK ((api_call_budget <> 'NaN'::numeric)),
+    CONSTRAINT resource_budgets_cost_budget_usd_check CHECK (((cost_budget_usd >= (0)::numeric) AND (cost_budget_usd <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_cpu_budget_check CHECK (((cpu_budget >= (0)::numeric) AND (cpu_budget <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT resource_budgets_cpu_budget_not_nan CHECK ((cpu_budget <> 'NaN'::numeric)),
     CONSTRAINT resource_budgets_entity_id_check CHECK (((length(entity_id) >= 1) AND (length(entity_id) <= 200))),
@@ -5839,10 +6033,24 @@ COMMENT ON COLUMN public.resource_budgets.updated_at IS 'When the envelope last 
 
 
 --
+-- Name: COLUMN resource_budgets.cost_budget_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.resource_budgets.cost_budget_usd IS 'Optional cost budget of the envelope, in USD per budget period (resource class usd): its spend is the USD cost of all its usage (sum of usage_rollups.cost_total_usd over every class) and the gate refuses a request whose price does not fit. NULL (the default): no money gate, only the unit budgets apply. Finite and >= 0.';
+
+
+--
 -- Name: CONSTRAINT resource_budgets_api_call_budget_not_nan ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT resource_budgets_api_call_budget_not_nan ON public.resource_budgets IS 'api_call_budget is a number: NaN is refused (it would poison every sum).';
+
+
+--
+-- Name: CONSTRAINT resource_budgets_cost_budget_usd_check ON resource_budgets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT resource_budgets_cost_budget_usd_check ON public.resource_budgets IS 'cost_budget_usd is NULL or a finite amount >= 0 in USD (NaN and infinity refused).';
 
 
 --
@@ -5892,6 +6100,7 @@ CREATE FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type 
         WHEN 'cpu_seconds' THEN b.cpu_budget
         WHEN 'storage_gb_hours' THEN b.storage_budget_gb
         WHEN 'api_calls' THEN b.api_call_budget
+        WHEN 'usd' THEN b.cost_budget_usd
     END
 $$;
 
@@ -5900,7 +6109,7 @@ $$;
 -- Name: FUNCTION budget_amount(b public.resource_budgets, p_resource_type text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type text) IS 'The base budget of one resource class in a resource_budgets row (NULL for an unknown class).';
+COMMENT ON FUNCTION senate.budget_amount(b public.resource_budgets, p_resource_type text) IS 'The base budget of one resource class in a resource_budgets row, in the unit of the class (for usd: cost_budget_usd in USD, NULL when the envelope has no cost budget); NULL for an unknown class.';
 
 
 --
@@ -6492,6 +6701,68 @@ COMMENT ON FUNCTION senate.column_default_test(p_table regclass, p_column text, 
 
 
 --
+-- Name: cost_position(text, text, date, date, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) RETURNS TABLE(cost_spent_usd numeric, cost_held_usd numeric)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT (SELECT coalesce(sum(r.cost_total_usd), 0)
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= p_period_start AND r.usage_day < p_period_end),
+           (SELECT coalesce(sum(o.amount_usd), 0)
+            FROM public.spend_reservations AS o
+            WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+              AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The money of one entity (issue 18): cost_spent_usd, the USD cost of all its usage in the period p_period_start..p_period_end (usage_rollups.cost_total_usd of every class, one index range per class), and cost_held_usd, the USD its open holds keep at p_as_of (spend_reservations.amount_usd). Read by the spend gate only for envelopes with a cost budget. PL/pgSQL so that its plan is cached per session.';
+
+
+--
+-- Name: cost_request_price(text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS numeric
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN p_resource_type = 'usd' THEN 1::numeric
+        WHEN p_resource_type = 'llm_tokens' AND p_model IS NOT NULL THEN
+            (SELECT coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of), m.usd_per_token)
+             FROM public.llm_models AS m WHERE m.model = p_model)
+        WHEN p_resource_type = 'llm_tokens' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of),
+                                          m.usd_per_token)), 0)
+             FROM public.llm_models AS m)
+        WHEN p_resource_type = 'api_calls' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('api_calls', a.provider, p_as_of),
+                                          a.usd_per_call)), 0)
+             FROM public.api_providers AS a)
+        ELSE 0::numeric
+    END
+$$;
+
+
+--
+-- Name: FUNCTION cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'The price the spend gate charges a request against a cost budget, in USD per unit of the class, in force at p_as_of: llm_tokens with a model, that model''s price (usage_price_at, else llm_models.usd_per_token); llm_tokens without a model, the highest price of any model (the request may run on any); api_calls (the gate names no provider), the highest price of any provider; cpu_seconds and storage_gb_hours, 0 (they carry caller-given costs only, so they spend the money envelope when recorded, and an exhausted one refuses them); usd, 1.';
+
+
+--
 -- Name: current_change_as_of(); Type: FUNCTION; Schema: senate; Owner: -
 --
 
@@ -6638,18 +6909,36 @@ BEGIN
         WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
     ), members AS MATERIALIZED (
         -- The root's subtree holds every level's: each member's spend and holds are read once.
+        -- The money class usd (issue 18): the USD cost of every class, the USD of every hold.
         SELECT m.entity_type, m.entity_id,
-               (SELECT coalesce(sum(r.amount_total), 0)
-                FROM senate.usage_rollups AS r
-                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-                  AND r.resource_type = p_resource_type
-                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
-               (SELECT coalesce(sum(o.amount), 0)
-                FROM public.spend_reservations AS o
-                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-                  AND o.resource_type = p_resource_type
-                  AND o.settled_at IS NULL AND o.released_at IS NULL
-                  AND o.expires_at > p_as_of) AS held
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(r.cost_total_usd), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
+                                                       'storage_gb_hours', 'api_calls'])
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               ELSE
+                   (SELECT coalesce(sum(r.amount_total), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = p_resource_type
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               END AS spent,
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(o.amount_usd), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               ELSE
+                   (SELECT coalesce(sum(o.amount), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.resource_type = p_resource_type
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               END AS held
         FROM senate.entity_family AS m
         JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
               ORDER BY x.depth DESC LIMIT 1) AS root
@@ -6674,6 +6963,8 @@ BEGIN
         FROM senate.entity_family AS d
         JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
         WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
+    -- A level without a budget of the class (only usd can be unset) bounds nothing.
+    WHERE e.effective_budget IS NOT NULL
     ORDER BY l.depth;
 END;
 $$;
@@ -6683,7 +6974,7 @@ $$;
 -- Name: FUNCTION family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
+COMMENT ON FUNCTION senate.family_levels(p_entity_type text, p_entity_id text, p_resource_type text, p_period_start date, p_period_end date, p_as_of timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class; for the money class usd, spent is the USD cost of every class and held the USD of every hold (spend_reservations.amount_usd), and levels without a cost budget are left out. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
 
 
 --
@@ -6707,6 +6998,84 @@ $$;
 --
 
 COMMENT ON FUNCTION senate.follow_latest_assessment() IS 'Statement-level trigger on allocation_signals: brings the priority_score of the envelopes the statement assessed up to their latest assessment (one set-based UPDATE).';
+
+
+--
+-- Name: gate_position(text, text, text, text, timestamp with time zone); Type: FUNCTION; Schema: senate; Owner: -
+--
+
+CREATE FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone, cost_budget_usd numeric)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT et.entity_type IS NOT NULL,
+           rt.resource_type IS NOT NULL,
+           m.model IS NOT NULL,
+           m.model_tier,
+           b.entity_id IS NOT NULL,
+           p.period_start,
+           p.period_end,
+           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
+           s.spent,
+           h.held,
+           c.model_tier IS NOT NULL,
+           public.effective_budget(c.token_budget,
+                                   senate.applied_market_weight(
+                                       b.market_weight, b.priority_score,
+                                       (p.policy).min_priority_for_market_weight,
+                                       (p.policy).max_market_boost,
+                                       (p.policy).max_market_penalty)),
+           s.tier_spent,
+           h.tier_held,
+           t.throttled_until IS NOT NULL,
+           t.reason,
+           t.throttled_until,
+           senate.effective_class_budget(b, 'usd', p.policy)
+    FROM (SELECT e AS policy, pb.period_start, pb.period_end
+          FROM public.economics_policy AS e
+          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
+          WHERE e.is_active) AS p
+    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
+    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
+    LEFT JOIN public.llm_models AS m ON m.model = p_model
+    LEFT JOIN public.resource_budgets AS b
+      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
+    LEFT JOIN public.resource_budget_tiers AS c
+      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
+     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_total), 0) AS spent,
+               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
+                   AS tier_spent
+        FROM senate.usage_rollups AS r
+        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+          AND r.resource_type = p_resource_type
+          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(o.amount), 0) AS held,
+               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
+        FROM public.spend_reservations AS o
+        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+          AND o.resource_type = p_resource_type
+          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
+               max(x.throttled_until) AS throttled_until
+        FROM public.spend_throttles AS x
+        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
+          AND x.resource_type = p_resource_type
+          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
+--
+
+COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle, and cost_budget_usd: the effective cost budget in USD (NULL when the envelope has none; then the gate reads nothing more). Amounts in the unit of the class (for usd, spent and held are 0 here: the gate reads them with senate.cost_position). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
 
 
 --
@@ -7971,11 +8340,24 @@ BEGIN
         WITH cur AS MATERIALIZED (
             SELECT c.entity_type, c.entity_id, c.resource_type, c.rule, c.priority_rank,
                    c.priority_score, c.detail, x.old_budget,
-                   floor(p.max_rebalance_step * x.old_budget) AS step_amount
+                   -- A cut (idle, low ROI) never takes budget carved out of a parent's
+                   -- unallocated budget (cause proposal_carve_out): that budget was never drawn
+                   -- from the reserve, so sending it there would create budget nobody funded;
+                   -- it stays in the family, under the parent's unchanged cap.
+                   CASE WHEN c.rule IN ('idle', 'low_roi')
+                        THEN least(floor(p.max_rebalance_step * x.old_budget),
+                                   greatest(x.old_budget - k.carved, 0))
+                        ELSE floor(p.max_rebalance_step * x.old_budget) END AS step_amount
             FROM pg_temp.rebalance_candidates AS c
             JOIN public.resource_budgets AS b
               ON b.entity_type = c.entity_type AND b.entity_id = c.entity_id
             CROSS JOIN LATERAL (SELECT senate.budget_amount(b, c.resource_type) AS old_budget) AS x
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(l.delta), 0) AS carved
+                FROM public.budget_ledger AS l
+                WHERE l.entity_type = c.entity_type AND l.entity_id = c.entity_id
+                  AND l.account = 'entity_budget' AND l.resource_type = c.resource_type
+                  AND l.cause_type = 'proposal_carve_out' AND c.rule IN ('idle', 'low_roi')) AS k
             WHERE v_pass = 1 OR c.locked
         ), freed AS (
             SELECT f.resource_type, sum(f.step_amount) AS freed,
@@ -8433,6 +8815,14 @@ BEGIN
                                         pg_catalog.split_part(p_value, ':', 3)),
             DETAIL = 'The bounds are listed in senate.value_bounds.',
             HINT = 'Store a reference to large content, not the content.';
+    WHEN 'usd_usage' THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3018', TABLE = 'resource_usage', COLUMN = 'resource_type',
+            MESSAGE = pg_catalog.format('resource_usage.resource_type %L is the money budget class: '
+                                        'no usage row is of it', p_value),
+            DETAIL = 'The spend of a USD budget is the cost of the usage of the other classes '
+                     '(usage_rollups.cost_total_usd).',
+            HINT = 'Record the usage in its own class (llm_tokens, cpu_seconds, storage_gb_hours, '
+                   'api_calls) with its cost.';
     ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
             MESSAGE = pg_catalog.format('resource_usage.provider %L is not in api_providers', p_value),
@@ -8446,7 +8836,7 @@ $$;
 -- Name: FUNCTION raise_usage_insert_error(p_problem text, p_value text); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound). Called by senate.account_usage_inserts().';
+COMMENT ON FUNCTION senate.raise_usage_insert_error(p_problem text, p_value text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound); usd_usage (S3018: a row of the money class usd). Called by senate.account_usage_inserts().';
 
 
 --
@@ -8490,7 +8880,8 @@ BEGIN
         FROM new_rows AS n
         CROSS JOIN LATERAL (VALUES ('llm_tokens', n.token_budget), ('cpu_seconds', n.cpu_budget),
                                    ('storage_gb_hours', n.storage_budget_gb),
-                                   ('api_calls', n.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', n.api_call_budget),
+                                   ('usd', n.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY n.entity_type, n.entity_id, v.resource_type;
@@ -8508,7 +8899,8 @@ BEGIN
             ('llm_tokens', o.token_budget, n.token_budget),
             ('cpu_seconds', o.cpu_budget, n.cpu_budget),
             ('storage_gb_hours', o.storage_budget_gb, n.storage_budget_gb),
-            ('api_calls', o.api_call_budget, n.api_call_budget)) AS v (resource_type, before, after)
+            ('api_calls', o.api_call_budget, n.api_call_budget),
+            ('usd', o.cost_budget_usd, n.cost_budget_usd)) AS v (resource_type, before, after)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE coalesce(v.before, 0) <> coalesce(v.after, 0)
         ORDER BY 2, 3, 4;
@@ -8521,7 +8913,8 @@ BEGIN
         FROM old_rows AS o
         CROSS JOIN LATERAL (VALUES ('llm_tokens', o.token_budget), ('cpu_seconds', o.cpu_budget),
                                    ('storage_gb_hours', o.storage_budget_gb),
-                                   ('api_calls', o.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', o.api_call_budget),
+                                   ('usd', o.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY o.entity_type, o.entity_id, v.resource_type;
@@ -8535,7 +8928,7 @@ $$;
 -- Name: FUNCTION record_budget_changes(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets, with the cause from senate.current_change_cause().';
+COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets (the cost budget as class usd, in USD; NULL counts as 0), with the cause from senate.current_change_cause().';
 
 
 --
@@ -9542,11 +9935,16 @@ BEGIN
          AND a.resource_type = t.resource_type
         CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
                                                 p.budget_period, p.time_zone) AS pb
+        -- The money class usd: the USD cost of every usage class.
         CROSS JOIN LATERAL (
-            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                     ELSE r.amount_total END), 0) AS spent
             FROM senate.usage_rollups AS r
             WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
-              AND r.resource_type = t.resource_type
+              AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                              THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                         'storage_gb_hours', 'api_calls']
+                                              ELSE ARRAY[t.resource_type] END)
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
@@ -10468,11 +10866,14 @@ BEGIN
     -- its ttl), so nobody ends another's hold by naming its (sequential) id.
     UPDATE public.spend_reservations AS r
     SET settled_at = coalesce(r.settled_at, pg_catalog.clock_timestamp()),
-        settled_amount = coalesce(r.settled_amount, 0) + NEW.amount::numeric
+        settled_amount = coalesce(r.settled_amount, 0)
+                         + CASE WHEN r.resource_type = 'usd' THEN coalesce(NEW.cost::numeric, 0)
+                                ELSE NEW.amount::numeric END
     WHERE r.reservation_id = NEW.reservation_id
       AND r.entity_type = NEW.entity_type::text
       AND r.entity_id = NEW.entity_id::text
-      AND r.resource_type = NEW.resource_type::text
+      -- A hold of USD (class usd) is settled by usage of any class.
+      AND (r.resource_type = NEW.resource_type::text OR r.resource_type = 'usd')
       AND (r.reserved_by = session_user
            OR pg_catalog.pg_has_role(session_user, 'senate_admin', 'MEMBER'));
     RETURN NULL;
@@ -10484,7 +10885,7 @@ $$;
 -- Name: FUNCTION settle_spend_reservation(); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, and written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts. A row naming another login''s reservation settles nothing.';
+COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, or any class for a hold of class usd; written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts (for a usd hold, their given costs in USD). A row naming another login''s reservation settles nothing.';
 
 
 --
@@ -10514,68 +10915,13 @@ COMMENT ON FUNCTION senate.shorten_value(p_value text) IS 'A value for an error 
 --
 
 CREATE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    SELECT et.entity_type IS NOT NULL,
-           rt.resource_type IS NOT NULL,
-           m.model IS NOT NULL,
-           m.model_tier,
-           b.entity_id IS NOT NULL,
-           p.period_start,
-           p.period_end,
-           coalesce(senate.effective_class_budget(b, p_resource_type, p.policy), 0),
-           s.spent,
-           h.held,
-           c.model_tier IS NOT NULL,
-           public.effective_budget(c.token_budget,
-                                   senate.applied_market_weight(
-                                       b.market_weight, b.priority_score,
-                                       (p.policy).min_priority_for_market_weight,
-                                       (p.policy).max_market_boost,
-                                       (p.policy).max_market_penalty)),
-           s.tier_spent,
-           h.tier_held,
-           t.throttled_until IS NOT NULL,
-           t.reason,
-           t.throttled_until
-    FROM (SELECT e AS policy, pb.period_start, pb.period_end
-          FROM public.economics_policy AS e
-          CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
-          WHERE e.is_active) AS p
-    LEFT JOIN public.entity_types AS et ON et.entity_type = p_entity_type
-    LEFT JOIN public.resource_types AS rt ON rt.resource_type = p_resource_type
-    LEFT JOIN public.llm_models AS m ON m.model = p_model
-    LEFT JOIN public.resource_budgets AS b
-      ON b.entity_type = p_entity_type AND b.entity_id = p_entity_id
-    LEFT JOIN public.resource_budget_tiers AS c
-      ON c.entity_type = p_entity_type AND c.entity_id = p_entity_id
-     AND c.model_tier = m.model_tier AND p_resource_type = 'llm_tokens'
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(r.amount_total), 0) AS spent,
-               coalesce(sum(r.amount_total) FILTER (WHERE r.resource_subclass = m.model_tier), 0)
-                   AS tier_spent
-        FROM senate.usage_rollups AS r
-        WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
-          AND r.resource_type = p_resource_type
-          AND r.usage_day >= p.period_start AND r.usage_day < p.period_end) AS s
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(o.amount), 0) AS held,
-               coalesce(sum(o.amount) FILTER (WHERE o.model_tier = m.model_tier), 0) AS tier_held
-        FROM public.spend_reservations AS o
-        WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
-          AND o.resource_type = p_resource_type
-          AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of) AS h
-    CROSS JOIN LATERAL (
-        SELECT string_agg(x.reason, '; ' ORDER BY x.kind) AS reason,
-               max(x.throttled_until) AS throttled_until
-        FROM public.spend_throttles AS x
-        WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
-          AND x.resource_type = p_resource_type
-          AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
-END;
+    SELECT g.entity_type_known, g.resource_type_known, g.model_known, g.model_tier,
+           g.has_envelope, g.period_start, g.period_end, g.effective_budget, g.spent, g.held,
+           g.tier_capped, g.tier_effective_budget, g.tier_spent, g.tier_held, g.throttled,
+           g.throttle_reason, g.throttled_until
+    FROM senate.gate_position(p_entity_type, p_entity_id, p_resource_type, p_model, p_as_of) AS g
 $$;
 
 
@@ -10583,7 +10929,7 @@ $$;
 -- Name: FUNCTION spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query: whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate runs before every spend); no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+COMMENT ON FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: the unit columns of senate.gate_position (known entity type, class, model and its tier, envelope, period, effective budget, spent, held, tier cap / spend / holds, throttle), in the unit of the class. No row when no policy is active.';
 
 
 --
@@ -11351,7 +11697,7 @@ CREATE TABLE public.resource_types (
     unit text NOT NULL,
     budget_column text NOT NULL,
     description text NOT NULL,
-    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text]))),
+    CONSTRAINT resource_types_budget_column_check CHECK ((budget_column = ANY (ARRAY['token_budget'::text, 'cpu_budget'::text, 'storage_budget_gb'::text, 'api_call_budget'::text, 'cost_budget_usd'::text]))),
     CONSTRAINT resource_types_resource_type_check CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,62}$'::text))
 )
 WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
@@ -11361,7 +11707,7 @@ WITH (autovacuum_analyze_threshold='1', autovacuum_analyze_scale_factor='0');
 -- Name: TABLE resource_types; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.resource_types IS 'The four first-class resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope.';
+COMMENT ON TABLE public.resource_types IS 'The resource classes the Senate allocates, with their unit and the resource_budgets column that holds each class''s envelope: four usage classes (llm_tokens, cpu_seconds, storage_gb_hours, api_calls) and usd, the optional cost budget in USD, spent by the cost of the others'' usage.';
 
 
 --
@@ -11375,7 +11721,7 @@ COMMENT ON COLUMN public.resource_types.resource_type IS 'Resource class name as
 -- Name: COLUMN resource_types.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls).';
+COMMENT ON COLUMN public.resource_types.unit IS 'Unit of resource_usage.amount for this class (tokens, CPU-seconds, GB-hours, calls), or USD for the money class usd (no usage row).';
 
 
 --
@@ -12259,7 +12605,9 @@ CREATE TABLE public.spend_reservations (
     settled_amount numeric,
     released_at timestamp with time zone,
     release_reason text,
+    amount_usd numeric,
     CONSTRAINT spend_reservations_amount_check CHECK (((amount > (0)::numeric) AND (amount <> ALL (ARRAY['Infinity'::numeric, 'NaN'::numeric])))),
+    CONSTRAINT spend_reservations_amount_usd_check CHECK (((amount_usd >= (0)::numeric) AND (amount_usd <> ALL (ARRAY['NaN'::numeric, 'Infinity'::numeric])))),
     CONSTRAINT spend_reservations_expiry_after_reservation CHECK ((expires_at > reserved_at)),
     CONSTRAINT spend_reservations_release_complete CHECK (((released_at IS NULL) = (release_reason IS NULL))),
     CONSTRAINT spend_reservations_release_reason_check CHECK ((release_reason = ANY (ARRAY['released'::text, 'expired'::text]))),
@@ -12364,6 +12712,20 @@ COMMENT ON COLUMN public.spend_reservations.released_at IS 'When the hold was re
 --
 
 COMMENT ON COLUMN public.spend_reservations.release_reason IS 'released (by the caller) or expired (ttl passed; marked by cleanup_spend_reservations).';
+
+
+--
+-- Name: COLUMN spend_reservations.amount_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.spend_reservations.amount_usd IS 'USD this hold keeps from the money envelope while open: the amount of a hold of class usd; for a unit hold of an entity whose envelope (or an ancestor''s) has a cost budget, the price of its amount in force at reservation time; NULL otherwise (no money held).';
+
+
+--
+-- Name: CONSTRAINT spend_reservations_amount_usd_check ON spend_reservations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT spend_reservations_amount_usd_check ON public.spend_reservations IS 'amount_usd is NULL or a finite amount >= 0 in USD.';
 
 
 --
@@ -12566,7 +12928,11 @@ CREATE VIEW public.budget_levels AS
              JOIN public.resource_budgets lb ON (((lb.entity_type = lv.level_type) AND (lb.entity_id = lv.level_id))))
              CROSS JOIN LATERAL ( SELECT senate.effective_class_budget(lb.*, t.resource_type, pb.policy) AS effective_budget) ce)
              CROSS JOIN LATERAL ( SELECT (count(DISTINCT ROW(m.entity_type, m.entity_id)))::integer AS members,
-                    COALESCE(sum(r.amount_total), (0)::numeric) AS spent
+                    COALESCE(sum(
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN r.cost_total_usd
+                            ELSE r.amount_total
+                        END), (0)::numeric) AS spent
                    FROM (( SELECT lv.level_type AS entity_type,
                             lv.level_id AS entity_id
                         UNION ALL
@@ -12574,8 +12940,16 @@ CREATE VIEW public.budget_levels AS
                             d.entity_id
                            FROM senate.entity_family d
                           WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
-                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = t.resource_type) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
-             CROSS JOIN LATERAL ( SELECT COALESCE(sum(o.amount), (0)::numeric) AS held
+                     LEFT JOIN senate.usage_rollups r ON (((r.entity_type = m.entity_type) AND (r.entity_id = m.entity_id) AND (r.resource_type = ANY (
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN ARRAY['llm_tokens'::text, 'cpu_seconds'::text, 'storage_gb_hours'::text, 'api_calls'::text]
+                            ELSE ARRAY[t.resource_type]
+                        END)) AND (r.usage_day >= pb.period_start) AND (r.usage_day < pb.period_end))))) s)
+             CROSS JOIN LATERAL ( SELECT COALESCE(sum(
+                        CASE
+                            WHEN (t.resource_type = 'usd'::text) THEN o.amount_usd
+                            ELSE o.amount
+                        END), (0)::numeric) AS held
                    FROM (( SELECT lv.level_type AS entity_type,
                             lv.level_id AS entity_id
                         UNION ALL
@@ -12584,7 +12958,8 @@ CREATE VIEW public.budget_levels AS
                            FROM senate.entity_family d
                           WHERE ((d.ancestor_type = lv.level_type) AND (d.ancestor_id = lv.level_id) AND (d.depth > 0))) m
                      JOIN public.spend_reservations o ON (((o.entity_type = m.entity_type) AND (o.entity_id = m.entity_id))))
-                  WHERE ((o.resource_type = t.resource_type) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)) x;
+                  WHERE (((o.resource_type = t.resource_type) OR (t.resource_type = 'usd'::text)) AND (o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))) h)
+          WHERE (ce.effective_budget IS NOT NULL)) x;
 
 
 --
@@ -12612,7 +12987,7 @@ COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bound
 -- Name: COLUMN budget_levels.resource_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (cost budgets) at the levels that have one, its spend the USD cost of every class and its holds the USD they keep.';
 
 
 --
@@ -13308,8 +13683,16 @@ CREATE VIEW public.budget_status AS
             o.resource_type,
             sum(o.amount) AS held
            FROM public.spend_reservations o
-          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()))
-          GROUP BY o.entity_type, o.entity_id, o.resource_type) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()) AND (o.resource_type <> 'usd'::text))
+          GROUP BY o.entity_type, o.entity_id, o.resource_type
+        UNION ALL
+         SELECT o.entity_type,
+            o.entity_id,
+            'usd'::text,
+            sum(o.amount_usd) AS sum
+           FROM public.spend_reservations o
+          WHERE ((o.settled_at IS NULL) AND (o.released_at IS NULL) AND (o.expires_at > now()) AND (o.amount_usd IS NOT NULL))
+          GROUP BY o.entity_type, o.entity_id) h ON (((h.entity_type = s.entity_type) AND (h.entity_id = s.entity_id) AND (h.resource_type = s.resource_type))))
      LEFT JOIN public.resource_daily_allowances a ON (((a.entity_type = s.entity_type) AND (a.entity_id = s.entity_id) AND (a.resource_type = s.resource_type))))
      LEFT JOIN ( SELECT x.entity_type,
             x.entity_id,
@@ -13346,14 +13729,14 @@ COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
 -- Name: COLUMN budget_status.resource_type; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (the cost budget) only for envelopes that have one.';
 
 
 --
 -- Name: COLUMN budget_status.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours, calls or USD.';
 
 
 --
@@ -13395,7 +13778,7 @@ COMMENT ON COLUMN public.budget_status.period_end IS 'First day AFTER the curren
 -- Name: COLUMN budget_status.spent; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups).';
+COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups); for usd, the USD cost of the usage of every class.';
 
 
 --
@@ -13430,7 +13813,7 @@ COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds t
 -- Name: COLUMN budget_status.held; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit.';
+COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit; for usd, the USD all open holds keep (spend_reservations.amount_usd).';
 
 
 --
@@ -16248,6 +16631,7 @@ CREATE VIEW public.senate_report_reserve AS
           WHERE ((g.account = 'reserve'::text) AND (g.entity_type IS NULL) AND (g.entity_id IS NULL) AND (g.resource_type = t.resource_type))
           ORDER BY g.ledger_id DESC
          LIMIT 1) l ON (true))
+  WHERE ((t.resource_type <> 'usd'::text) OR (r.resource_type IS NOT NULL) OR (a.allocated > (0)::numeric) OR (q.pending_requested IS NOT NULL))
   ORDER BY t.resource_type;
 
 
@@ -16269,7 +16653,7 @@ COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.
 -- Name: COLUMN senate_report_reserve.unit; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours, calls or USD (class usd, listed once it has a reserve, a cost budget or a pending proposal).';
 
 
 --

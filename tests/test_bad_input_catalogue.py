@@ -848,6 +848,31 @@ CATALOGUE: list[Bad] = [
         "amount",
         needs=("reserve_spend",),
     ),
+    # --- USD envelopes (issue 18, migration 0180) ---------------------------------------------
+    Bad(
+        "budget-negative-usd",
+        "resource_budgets",
+        budget("cost_budget_usd", "-1"),
+        "23514",
+        "cost_budget_usd",
+        needs=("column:resource_budgets.cost_budget_usd",),
+    ),
+    Bad(
+        "budget-nan-usd",
+        "resource_budgets",
+        budget("cost_budget_usd", "'NaN'"),
+        "23514",
+        "cost_budget_usd",
+        needs=("column:resource_budgets.cost_budget_usd",),
+    ),
+    Bad(
+        "usage-of-the-money-class",
+        "resource_usage",
+        usage(rt="'usd'", model="NULL"),
+        "usd_usage_refused",
+        "resource_type",
+        needs=("column:resource_budgets.cost_budget_usd",),
+    ),
     # --- the family tree (issue 19, migrations 0175 and 0177) --------------------------------
     Bad(
         "family-parent-unknown-kind",

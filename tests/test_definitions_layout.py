@@ -75,6 +75,13 @@ ADDED = (
     "allocation_proposal_coverage",
     # 0186 (issue 19, point 3): the report's tree of the largest families.
     "senate_report_families",
+    # USD envelopes (issue 18, 0180): the cost budget, the USD a hold keeps, the gate's reading
+    # with money and its price.
+    "cost_budget_usd",
+    "amount_usd",
+    "gate_position(",
+    "cost_request_price(",
+    "cost_position(",
 )
 REMOVED = (  # 0154: trigger functions no trigger runs since 0058
     "validate_usage_inserts(",
@@ -91,7 +98,8 @@ CHANGED: dict[str, str] = {
     "adopt_economics_policy(": "the new policy row inserted with static SQL (OVERRIDING USER "
     "VALUE) instead of dynamic SQL into a row variable",
     "check_spend_alerts(": "array_agg of the inserted rows as spend_alerts, not record; in a "
-    "family an entity's spend is its subtree's, so an ancestor fires like an envelope (issue 19)",
+    "family an entity's spend is its subtree's, so an ancestor fires like an envelope (issue 19); "
+    "the money class usd (issue 18)",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
     "comment no longer tells its history; family_lending before the global ranking (issue 19)",
@@ -112,7 +120,7 @@ CHANGED: dict[str, str] = {
     "explain_budget(": "comment",
     "budget_move_evidence": "column comments (rule: family_lending too); an approval's "
     "carve-out (proposal_carve_out) shows its proposal like its reserve part",
-    "senate_report_reserve": "column comment",
+    "senate_report_reserve": "column comment; the class usd once it is in use",
     # Nested budgets (issue 19): every level of a family enforced.
     "can_spend(": "checks the envelope of every ancestor too (over_ancestor_budget, the binding "
     "level); an entity in no family: one index probe, the same answers",
@@ -120,10 +128,21 @@ CHANGED: dict[str, str] = {
     "key order",
     "apply_approved_proposal(": "a child's proposal is covered first by its parent's "
     "unallocated budget (a carve-out, ledgered as proposal_carve_out), the reserve only the rest "
-    "(issue 19, point 5); an entity without a parent: the same statements as before",
+    "(issue 19, point 5); an entity without a parent: the same statements as before; a proposal "
+    "of class usd credits the cost budget (issue 18)",
     "decide_allocation_proposal(": "comment: the parent's unallocated budget first",
     "senate_report_last_rebalance": "column comment (rule: family_lending too); the run's "
     "columns by name, so 0177's rollback can drop rebalance_runs.family_loans (both views)",
+    # USD envelopes (issue 18, 0180): money is the budget class usd.
+    "budget_amount(": "the cost budget is the base budget of the class usd",
+    "record_budget_changes(": "ledgers the cost budget (class usd)",
+    "spend_position(": "the unit columns of senate.gate_position",
+    "settle_spend_reservation(": "a hold of class usd is settled by usage of any class",
+    "raise_usage_insert_error(": "S3018: no usage row is of the money class usd",
+    "budget_status_as_of(": "the money class usd for envelopes with a cost budget",
+    "budget_status": "the money class usd: spend the USD of every class, held the USD of holds",
+    "budget_forecast_as_of(": "the money class usd is not forecast",
+    "record_economy_snapshot(": "the reserve of usd once the class is in use",
 }
 #: Tables whose definition this release changed (versioned migrations), with why.
 CHANGED_TABLES: dict[str, str] = {
@@ -136,6 +155,9 @@ CHANGED_TABLES: dict[str, str] = {
     "rebalance_runs": "a new column (family_loans)",
     "usage_rollups": "fillfactor 70 (0170), so that rollup updates stay HOT (issue 20)",
     "rebalance_changes": "family_lending in the reason check and the column comment",
+    "resource_budgets": "column cost_budget_usd and its check (0180)",
+    "resource_types": "the class usd: budget_column check widened, comments (0180)",
+    "spend_reservations": "column amount_usd and its check (0180)",
 }
 
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$")

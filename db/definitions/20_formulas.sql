@@ -15,9 +15,10 @@ AS $function$
         WHEN 'cpu_seconds' THEN b.cpu_budget
         WHEN 'storage_gb_hours' THEN b.storage_budget_gb
         WHEN 'api_calls' THEN b.api_call_budget
+        WHEN 'usd' THEN b.cost_budget_usd
     END
 $function$;
-COMMENT ON FUNCTION senate.budget_amount(public.resource_budgets,text) IS 'The base budget of one resource class in a resource_budgets row (NULL for an unknown class).';
+COMMENT ON FUNCTION senate.budget_amount(public.resource_budgets,text) IS 'The base budget of one resource class in a resource_budgets row, in the unit of the class (for usd: cost_budget_usd in USD, NULL when the envelope has no cost budget); NULL for an unknown class.';
 
 -- define function senate.weighted_allocation_score(numeric,numeric,numeric,numeric,numeric,numeric,numeric,numeric)
 CREATE OR REPLACE FUNCTION senate.weighted_allocation_score(evidence_strength numeric, novelty numeric, strategic_alignment numeric, community_interest numeric, weight_evidence_strength numeric, weight_novelty numeric, weight_strategic_alignment numeric, weight_community_interest numeric)

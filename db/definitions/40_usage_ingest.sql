@@ -745,6 +745,14 @@ BEGIN
                                         pg_catalog.split_part(p_value, ':', 3)),
             DETAIL = 'The bounds are listed in senate.value_bounds.',
             HINT = 'Store a reference to large content, not the content.';
+    WHEN 'usd_usage' THEN
+        RAISE EXCEPTION USING ERRCODE = 'S3018', TABLE = 'resource_usage', COLUMN = 'resource_type',
+            MESSAGE = pg_catalog.format('resource_usage.resource_type %L is the money budget class: '
+                                        'no usage row is of it', p_value),
+            DETAIL = 'The spend of a USD budget is the cost of the usage of the other classes '
+                     '(usage_rollups.cost_total_usd).',
+            HINT = 'Record the usage in its own class (llm_tokens, cpu_seconds, storage_gb_hours, '
+                   'api_calls) with its cost.';
     ELSE
         RAISE EXCEPTION USING ERRCODE = '23503', TABLE = 'resource_usage', COLUMN = 'provider',
             MESSAGE = pg_catalog.format('resource_usage.provider %L is not in api_providers', p_value),
@@ -752,7 +760,7 @@ BEGIN
     END CASE;
 END;
 $function$;
-COMMENT ON FUNCTION senate.raise_usage_insert_error(text,text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound). Called by senate.account_usage_inserts().';
+COMMENT ON FUNCTION senate.raise_usage_insert_error(text,text) IS 'Raises the error for an invalid inserted usage row, naming the column and value: missing_entity_type / missing_resource_type (reference check, 23503), bad_amount (23514), bad_entity_type / bad_resource_type / bad_model / bad_provider (strict validation, 23503); always: amount_out_of_range / cost_out_of_range (22003), created_at_out_of_window (S5031), too_large (22001; value column:size:bound); usd_usage (S3018: a row of the money class usd). Called by senate.account_usage_inserts().';
 
 -- define function senate.account_usage_inserts()
 CREATE OR REPLACE FUNCTION senate.account_usage_inserts()
@@ -836,7 +844,9 @@ BEGIN
                OR (v.strict_validation AND v.resource_type = 'llm_tokens'
                    AND v.model IS NOT NULL AND (v.m).model IS NULL)
                OR (v.strict_validation AND v.resource_type = 'api_calls'
-                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL),
+                   AND v.provider IS NOT NULL AND (v.p).provider IS NULL)
+               -- usd is the money budget class: no usage row is of it (S3018).
+               OR v.resource_type = 'usd',
                false) THEN
             IF v.entity_id IS NULL OR v.created_at IS NULL OR v.amount IS NULL THEN
                 RETURN NULL;  -- not countable (a deployed table without NOT NULLs)
@@ -931,7 +941,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -992,7 +1003,8 @@ BEGIN
                           usage_rows = r.usage_rows + excluded.usage_rows
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
-               (SELECT bool_or(c.suspect) FROM priced AS c),
+               (SELECT bool_or(c.suspect) FROM priced AS c)
+               OR (SELECT bool_or(k.usd_class) FROM k),
                (SELECT bool_or(c.backdated) FROM priced AS c)
         INTO v_unknown_kind, v_suspect, v_backdated;
         IF v_backdated THEN
@@ -1092,7 +1104,8 @@ BEGIN
         k AS MATERIALIZED (
             -- Each kind and class named, checked and locked FOR KEY SHARE once.
             SELECT et.known IS NOT NULL AS entity_type_known,
-                   rt.known IS NOT NULL AS resource_type_known
+                   rt.known IS NOT NULL AS resource_type_known,
+                   d.resource_type = 'usd' AS usd_class
             FROM (SELECT DISTINCT g.entity_type, g.resource_type FROM g) AS d
             LEFT JOIN LATERAL (SELECT true AS known FROM public.entity_types AS e
                                WHERE e.entity_type = d.entity_type FOR KEY SHARE) AS et ON true
@@ -1119,6 +1132,7 @@ BEGIN
         )
         SELECT (SELECT bool_or(NOT k.entity_type_known OR NOT k.resource_type_known) FROM k),
                (SELECT bool_or(g.suspect OR pg_catalog.scale(g.amount) > 18) FROM g)
+               OR (SELECT bool_or(k.usd_class) FROM k)
         INTO v_unknown_kind, v_suspect;
     END IF;
     IF NOT coalesce(v_suspect, false)
@@ -1197,6 +1211,7 @@ BEGIN
                            WHERE t.resource_type = d.resource_type FOR KEY SHARE) AS rt ON true
     )
     SELECT CASE
+               WHEN g.resource_type = 'usd' THEN 12
                WHEN v_check_references AND g.entity_type IS NOT NULL
                     AND NOT k.entity_type_known THEN 1
                WHEN v_check_references AND g.resource_type IS NOT NULL
@@ -1221,6 +1236,7 @@ BEGIN
     LEFT JOIN public.api_providers AS p ON p.provider = g.provider
     WHERE (v_check_references AND g.entity_type IS NOT NULL AND NOT k.entity_type_known)
        OR (v_check_references AND g.resource_type IS NOT NULL AND NOT k.resource_type_known)
+       OR g.resource_type = 'usd'
        OR g.amount_out_of_range IS NOT NULL OR g.cost_out_of_range IS NOT NULL
        OR g.created_at_out_of_window IS NOT NULL OR g.too_large IS NOT NULL
        OR (v_strict AND (g.bad_amount IS NOT NULL
@@ -1237,7 +1253,7 @@ BEGIN
             (ARRAY['missing_entity_type', 'missing_resource_type', 'bad_amount',
                    'amount_out_of_range', 'cost_out_of_range', 'created_at_out_of_window',
                    'too_large', 'bad_entity_type', 'bad_resource_type', 'bad_model',
-                   'bad_provider'])[v_bad.problem_rank],
+                   'bad_provider', 'usd_usage'])[v_bad.problem_rank],
             CASE v_bad.problem_rank
                 WHEN 1 THEN v_bad.entity_type
                 WHEN 2 THEN v_bad.resource_type
@@ -1249,12 +1265,13 @@ BEGIN
                 WHEN 8 THEN v_bad.entity_type
                 WHEN 9 THEN v_bad.resource_type
                 WHEN 10 THEN v_bad.model
+                WHEN 12 THEN v_bad.resource_type
                 ELSE v_bad.provider END);
     END IF;
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
+COMMENT ON FUNCTION senate.account_usage_inserts() IS 'Statement-level AFTER INSERT trigger on resource_usage: locks the named entity kinds and resource classes FOR KEY SHARE (argument ''check_references'', where the deployment''s foreign keys to entity_types and resource_types were replaced by this check; 23503 for an unknown one), validates the rows while senate.settings.usage_strict_validation is on (23514 amount, 23503 entity_type / resource_type / model / provider), refuses rows of the money class usd (S3018), always tests the bounds of senate.value_bounds (22003 amount / cost, S5031 created_at outside the policy window, 22001 text or metadata too large; correction rows are exempt from the time window only) and upserts senate.usage_rollups into the shard this transaction claimed, pricing rows without a cost at the price in force at their created_at (the current price of llm_models / api_providers from its price_effective_from, else senate.price_periods). A one-row statement costs three short statements (read with prices and policy, lock, upsert); a batch, one statement that sums the rows by rollup key (hashed up to 20000 rows, sorted beyond), upserts in key order and tests each row cheaply for anything that may be invalid; only then does an exact check find and raise the first error (references, amount, bounds, names).';
 
 -- define function senate.refuse_forged_correction_row()
 CREATE OR REPLACE FUNCTION senate.refuse_forged_correction_row()

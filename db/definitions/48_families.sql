@@ -195,18 +195,36 @@ BEGIN
         WHERE l.entity_type = p_entity_type AND l.entity_id = p_entity_id
     ), members AS MATERIALIZED (
         -- The root's subtree holds every level's: each member's spend and holds are read once.
+        -- The money class usd (issue 18): the USD cost of every class, the USD of every hold.
         SELECT m.entity_type, m.entity_id,
-               (SELECT coalesce(sum(r.amount_total), 0)
-                FROM senate.usage_rollups AS r
-                WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-                  AND r.resource_type = p_resource_type
-                  AND r.usage_day >= p_period_start AND r.usage_day < p_period_end) AS spent,
-               (SELECT coalesce(sum(o.amount), 0)
-                FROM public.spend_reservations AS o
-                WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-                  AND o.resource_type = p_resource_type
-                  AND o.settled_at IS NULL AND o.released_at IS NULL
-                  AND o.expires_at > p_as_of) AS held
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(r.cost_total_usd), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds',
+                                                       'storage_gb_hours', 'api_calls'])
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               ELSE
+                   (SELECT coalesce(sum(r.amount_total), 0)
+                    FROM senate.usage_rollups AS r
+                    WHERE r.entity_type = m.entity_type AND r.entity_id = m.entity_id
+                      AND r.resource_type = p_resource_type
+                      AND r.usage_day >= p_period_start AND r.usage_day < p_period_end)
+               END AS spent,
+               CASE WHEN p_resource_type = 'usd' THEN
+                   (SELECT coalesce(sum(o.amount_usd), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               ELSE
+                   (SELECT coalesce(sum(o.amount), 0)
+                    FROM public.spend_reservations AS o
+                    WHERE o.entity_type = m.entity_type AND o.entity_id = m.entity_id
+                      AND o.resource_type = p_resource_type
+                      AND o.settled_at IS NULL AND o.released_at IS NULL
+                      AND o.expires_at > p_as_of)
+               END AS held
         FROM senate.entity_family AS m
         JOIN (SELECT x.ancestor_type, x.ancestor_id FROM levels AS x
               ORDER BY x.depth DESC LIMIT 1) AS root
@@ -231,10 +249,12 @@ BEGIN
         FROM senate.entity_family AS d
         JOIN members AS ms ON ms.entity_type = d.entity_type AND ms.entity_id = d.entity_id
         WHERE d.ancestor_type = l.ancestor_type AND d.ancestor_id = l.ancestor_id) AS s
+    -- A level without a budget of the class (only usd can be unset) bounds nothing.
+    WHERE e.effective_budget IS NOT NULL
     ORDER BY l.depth;
 END;
 $function$;
-COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
+COMMENT ON FUNCTION senate.family_levels(text,text,text,date,date,timestamp with time zone) IS 'The levels the spend gate checks for an entity in a family, nearest first: itself (depth 0) and each ancestor that has an envelope, with its effective budget for the class, the spend of its whole subtree (itself and all descendants) in the period p_period_start..p_period_end (from senate.usage_rollups), the open holds of that subtree at p_as_of, and headroom = effective budget - spent - held floored at 0. Amounts in the unit of the class; for the money class usd, spent is the USD cost of every class and held the USD of every hold (spend_reservations.amount_usd), and levels without a cost budget are left out. No rows for an entity in no family. PL/pgSQL so that its plan is cached per session.';
 
 -- define view public.budget_levels
 CREATE OR REPLACE VIEW public.budget_levels AS
@@ -280,8 +300,10 @@ FROM (
                                    AS effective_budget) AS ce
     -- A level's spend and holds are its whole subtree's: itself and every descendant.
     CROSS JOIN LATERAL (
+        -- The money class usd: the USD cost of every usage class.
         SELECT count(DISTINCT (m.entity_type, m.entity_id))::integer AS members,
-               coalesce(sum(r.amount_total), 0) AS spent
+               coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                 ELSE r.amount_total END), 0) AS spent
         FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
               UNION ALL
               SELECT d.entity_type, d.entity_id
@@ -290,11 +312,16 @@ FROM (
                 AND d.depth > 0) AS m
         LEFT JOIN senate.usage_rollups AS r
           ON r.entity_type = m.entity_type AND r.entity_id = m.entity_id
-         AND r.resource_type = t.resource_type
+         AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                         THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                    'storage_gb_hours', 'api_calls']
+                                         ELSE ARRAY[t.resource_type] END)
          AND r.usage_day >= pb.period_start AND r.usage_day < pb.period_end
     ) AS s
     CROSS JOIN LATERAL (
-        SELECT coalesce(sum(o.amount), 0) AS held
+        -- The money class usd: the USD every hold keeps.
+        SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN o.amount_usd
+                                 ELSE o.amount END), 0) AS held
         FROM (SELECT lv.level_type AS entity_type, lv.level_id AS entity_id
               UNION ALL
               SELECT d.entity_type, d.entity_id
@@ -303,14 +330,16 @@ FROM (
                 AND d.depth > 0) AS m
         JOIN public.spend_reservations AS o
           ON o.entity_type = m.entity_type AND o.entity_id = m.entity_id
-        WHERE o.resource_type = t.resource_type
+        WHERE (o.resource_type = t.resource_type OR t.resource_type = 'usd')
           AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
     ) AS h
+    -- A level without a budget of the class (only the cost budget, usd, may be unset).
+    WHERE ce.effective_budget IS NOT NULL
 ) AS x;
 COMMENT ON VIEW public.budget_levels IS 'Every budget that applies to an entity''s spend, per resource class, in the current budget period: its own envelope (level 0) and, when it is in a family (entity_parents), each ancestor''s that has an envelope (level 1 = parent, 2 = grandparent, ...). A level''s spend and holds are its whole subtree''s (itself and every descendant), so available is what that level still lets the entity spend; binds marks the level with the least available (the nearest on a tie): the one that stops the entity first, as can_spend and reserve_spend judge it (tier caps aside: budget_tier_status). An entity in no family has one row per class, its own envelope, binding. Filter by entity_type and entity_id (and resource_type); ancestors without an envelope cap nothing and are not listed. Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_levels.entity_type IS 'Kind of the entity whose spend is bounded.';
 COMMENT ON COLUMN public.budget_levels.entity_id IS 'Entity whose spend is bounded.';
-COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
+COMMENT ON COLUMN public.budget_levels.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (cost budgets) at the levels that have one, its spend the USD cost of every class and its holds the USD they keep.';
 COMMENT ON COLUMN public.budget_levels.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
 COMMENT ON COLUMN public.budget_levels.level IS 'Levels up from the entity: 0 its own envelope, 1 its parent''s, 2 its grandparent''s, ...';
 COMMENT ON COLUMN public.budget_levels.level_entity_type IS 'Kind of the entity whose envelope this level is (the entity itself at level 0).';

@@ -105,11 +105,30 @@ AS $function$
                     CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
                     WHERE p.is_active) AS rp
         WHERE r.usage_day >= rp.period_start AND r.usage_day < rp.period_end
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS s
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd: the USD cost of every class, read only for the envelopes with
+        -- a cost budget (one probe of resource_budgets for the others).
+        SELECT ub.entity_type, ub.entity_id, 'usd', c.cost, c.cost
+        FROM public.resource_budgets AS ub
+        CROSS JOIN (SELECT bounds.period_start, bounds.period_end
+                    FROM public.economics_policy AS p
+                    CROSS JOIN LATERAL senate.period_bounds(as_of, p.budget_period, p.time_zone) AS bounds
+                    WHERE p.is_active) AS up
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(r.cost_total_usd), 0) AS cost
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = ub.entity_type AND r.entity_id = ub.entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= up.period_start AND r.usage_day < up.period_end) AS c
+        WHERE senate.budget_amount(ub, 'usd') IS NOT NULL) AS s
       ON s.entity_type = b.entity_type AND s.entity_id = b.entity_id
      AND s.resource_type = t.resource_type
+    -- The money class only for envelopes with a cost budget (every unit class has a budget).
+    WHERE x.base_budget IS NOT NULL
 $function$;
-COMMENT ON FUNCTION public.budget_status_as_of(timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
+COMMENT ON FUNCTION public.budget_status_as_of(timestamp with time zone) IS 'budget_status for the budget period containing as_of (budgets, weights and policy as they are now; spend of that period). The money class usd appears only for envelopes with a cost budget (cost_budget_usd), its spend being the USD cost of all their usage. An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_status is budget_status_as_of(now()).';
 
 -- define view public.budget_status
 CREATE OR REPLACE VIEW public.budget_status AS
@@ -129,7 +148,15 @@ LEFT JOIN (
     SELECT o.entity_type, o.entity_id, o.resource_type, sum(o.amount) AS held
     FROM public.spend_reservations AS o
     WHERE o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
-    GROUP BY o.entity_type, o.entity_id, o.resource_type) AS h
+      AND o.resource_type <> 'usd'
+    GROUP BY o.entity_type, o.entity_id, o.resource_type
+    UNION ALL
+    -- The money class usd: the USD every open hold keeps (a hold of class usd, its amount).
+    SELECT o.entity_type, o.entity_id, 'usd', sum(o.amount_usd)
+    FROM public.spend_reservations AS o
+    WHERE o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > now()
+      AND o.amount_usd IS NOT NULL
+    GROUP BY o.entity_type, o.entity_id) AS h
   ON h.entity_type = s.entity_type AND h.entity_id = s.entity_id
  AND h.resource_type = s.resource_type
 LEFT JOIN public.resource_daily_allowances AS a
@@ -147,19 +174,19 @@ LEFT JOIN (
 COMMENT ON VIEW public.budget_status IS 'Per entity and resource class, the current budget period (budget_period_bounds(now())): base budget, applied market weight, effective budget, spend, remaining, utilization, over-budget flag; then what open reservations hold, what the spend gate would still grant, the daily allowance, and the active throttle. Reads senate.usage_rollups (fast at any history size); filter by entity_type and entity_id. Columns are only ever appended.';
 COMMENT ON COLUMN public.budget_status.entity_type IS 'Kind of entity.';
 COMMENT ON COLUMN public.budget_status.entity_id IS 'Entity identifier.';
-COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls.';
-COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.budget_status.resource_type IS 'Resource class: llm_tokens, cpu_seconds, storage_gb_hours, api_calls; usd (the cost budget) only for envelopes that have one.';
+COMMENT ON COLUMN public.budget_status.unit IS 'Unit of the budget and spend columns: tokens, CPU-seconds, GB-hours, calls or USD.';
 COMMENT ON COLUMN public.budget_status.base_budget IS 'Envelope for the class per budget period from resource_budgets, in unit.';
 COMMENT ON COLUMN public.budget_status.market_weight IS 'Applied market weight (unitless): resource_budgets.market_weight clamped to the active policy bounds, 0 below its priority threshold.';
 COMMENT ON COLUMN public.budget_status.effective_budget IS 'effective_budget(base_budget, market_weight) = base_budget * (1 + market_weight), in unit.';
 COMMENT ON COLUMN public.budget_status.period_start IS 'First day of the current budget period (policy time zone).';
 COMMENT ON COLUMN public.budget_status.period_end IS 'First day AFTER the current budget period (exclusive bound).';
-COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups).';
+COMMENT ON COLUMN public.budget_status.spent IS 'Amount used in the current period, in unit (from senate.usage_rollups); for usd, the USD cost of the usage of every class.';
 COMMENT ON COLUMN public.budget_status.spent_cost_usd IS 'Cost of the spend in the current period, in USD.';
 COMMENT ON COLUMN public.budget_status.remaining IS 'effective_budget - spent, floored at 0, in unit.';
 COMMENT ON COLUMN public.budget_status.utilization IS 'spent / effective_budget as a fraction (1 = 100 %); NULL when the effective budget is 0.';
 COMMENT ON COLUMN public.budget_status.over_budget IS 'True when spent exceeds the effective budget.';
-COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit.';
+COMMENT ON COLUMN public.budget_status.held IS 'Amount held by open spend reservations (reserve_spend), in unit; for usd, the USD all open holds keep (spend_reservations.amount_usd).';
 COMMENT ON COLUMN public.budget_status.available IS 'What can_spend / reserve_spend would still grant: remaining - held, floored at 0, in unit (tier caps aside).';
 COMMENT ON COLUMN public.budget_status.daily_allowance IS 'Daily allowance the daily check applies, in unit per day: resource_daily_allowances if set, else effective_budget / days in the budget period.';
 COMMENT ON COLUMN public.budget_status.throttled IS 'True while a throttle from the daily check is active for this entity and class (can_spend refuses).';
@@ -367,11 +394,16 @@ BEGIN
          AND a.resource_type = t.resource_type
         CROSS JOIN LATERAL senate.period_bounds(t.window_start::timestamp AT TIME ZONE p.time_zone,
                                                 p.budget_period, p.time_zone) AS pb
+        -- The money class usd: the USD cost of every usage class.
         CROSS JOIN LATERAL (
-            SELECT coalesce(sum(r.amount_total), 0) AS spent
+            SELECT coalesce(sum(CASE WHEN t.resource_type = 'usd' THEN r.cost_total_usd
+                                     ELSE r.amount_total END), 0) AS spent
             FROM senate.usage_rollups AS r
             WHERE r.entity_type = t.entity_type AND r.entity_id = t.entity_id
-              AND r.resource_type = t.resource_type
+              AND r.resource_type = ANY (CASE WHEN t.resource_type = 'usd'
+                                              THEN ARRAY['llm_tokens', 'cpu_seconds',
+                                                         'storage_gb_hours', 'api_calls']
+                                              ELSE ARRAY[t.resource_type] END)
               AND r.usage_day >= t.window_start AND r.usage_day < t.window_end) AS s
         CROSS JOIN LATERAL (
             SELECT CASE t.kind
@@ -454,9 +486,33 @@ END;
 $function$;
 COMMENT ON FUNCTION senate.release_throttles_of_removed_allowances() IS 'Statement-level trigger on resource_daily_allowances (DELETE): removing an explicit allowance returns to the derived one, which may lift a throttle.';
 
--- define function senate.spend_position(text,text,text,text,timestamp with time zone)
-CREATE OR REPLACE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone)
- RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
+-- define function senate.cost_request_price(text,text,timestamp with time zone)
+CREATE OR REPLACE FUNCTION senate.cost_request_price(p_resource_type text, p_model text, p_as_of timestamp with time zone)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+    SELECT CASE
+        WHEN p_resource_type = 'usd' THEN 1::numeric
+        WHEN p_resource_type = 'llm_tokens' AND p_model IS NOT NULL THEN
+            (SELECT coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of), m.usd_per_token)
+             FROM public.llm_models AS m WHERE m.model = p_model)
+        WHEN p_resource_type = 'llm_tokens' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('llm_tokens', m.model, p_as_of),
+                                          m.usd_per_token)), 0)
+             FROM public.llm_models AS m)
+        WHEN p_resource_type = 'api_calls' THEN
+            (SELECT coalesce(max(coalesce(senate.usage_price_at('api_calls', a.provider, p_as_of),
+                                          a.usd_per_call)), 0)
+             FROM public.api_providers AS a)
+        ELSE 0::numeric
+    END
+$function$;
+COMMENT ON FUNCTION senate.cost_request_price(text,text,timestamp with time zone) IS 'The price the spend gate charges a request against a cost budget, in USD per unit of the class, in force at p_as_of: llm_tokens with a model, that model''s price (usage_price_at, else llm_models.usd_per_token); llm_tokens without a model, the highest price of any model (the request may run on any); api_calls (the gate names no provider), the highest price of any provider; cpu_seconds and storage_gb_hours, 0 (they carry caller-given costs only, so they spend the money envelope when recorded, and an exhausted one refuses them); usd, 1.';
+
+-- define function senate.gate_position(text,text,text,text,timestamp with time zone)
+CREATE OR REPLACE FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone)
+ RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone, cost_budget_usd numeric)
  LANGUAGE plpgsql
  STABLE
 AS $function$
@@ -484,7 +540,8 @@ BEGIN
            h.tier_held,
            t.throttled_until IS NOT NULL,
            t.reason,
-           t.throttled_until
+           t.throttled_until,
+           senate.effective_class_budget(b, 'usd', p.policy)
     FROM (SELECT e AS policy, pb.period_start, pb.period_end
           FROM public.economics_policy AS e
           CROSS JOIN LATERAL senate.period_bounds(p_as_of, e.budget_period, e.time_zone) AS pb
@@ -521,7 +578,43 @@ BEGIN
           AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
 END;
 $function$;
-COMMENT ON FUNCTION senate.spend_position(text,text,text,text,timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query: whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), and any active throttle. Amounts in the unit of the class. No row when no policy is active. PL/pgSQL so that its plan is cached per session (the gate runs before every spend); no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+COMMENT ON FUNCTION senate.gate_position(text,text,text,text,timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle, and cost_budget_usd: the effective cost budget in USD (NULL when the envelope has none; then the gate reads nothing more). Amounts in the unit of the class (for usd, spent and held are 0 here: the gate reads them with senate.cost_position). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+
+-- define function senate.cost_position(text,text,date,date,timestamp with time zone)
+CREATE OR REPLACE FUNCTION senate.cost_position(p_entity_type text, p_entity_id text, p_period_start date, p_period_end date, p_as_of timestamp with time zone)
+ RETURNS TABLE(cost_spent_usd numeric, cost_held_usd numeric)
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+    RETURN QUERY
+    SELECT (SELECT coalesce(sum(r.cost_total_usd), 0)
+            FROM senate.usage_rollups AS r
+            WHERE r.entity_type = p_entity_type AND r.entity_id = p_entity_id
+              AND r.resource_type = ANY (ARRAY['llm_tokens', 'cpu_seconds', 'storage_gb_hours',
+                                               'api_calls'])
+              AND r.usage_day >= p_period_start AND r.usage_day < p_period_end),
+           (SELECT coalesce(sum(o.amount_usd), 0)
+            FROM public.spend_reservations AS o
+            WHERE o.entity_type = p_entity_type AND o.entity_id = p_entity_id
+              AND o.settled_at IS NULL AND o.released_at IS NULL AND o.expires_at > p_as_of);
+END;
+$function$;
+COMMENT ON FUNCTION senate.cost_position(text,text,date,date,timestamp with time zone) IS 'The money of one entity (issue 18): cost_spent_usd, the USD cost of all its usage in the period p_period_start..p_period_end (usage_rollups.cost_total_usd of every class, one index range per class), and cost_held_usd, the USD its open holds keep at p_as_of (spend_reservations.amount_usd). Read by the spend gate only for envelopes with a cost budget. PL/pgSQL so that its plan is cached per session.';
+
+-- define function senate.spend_position(text,text,text,text,timestamp with time zone)
+CREATE OR REPLACE FUNCTION senate.spend_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone)
+ RETURNS TABLE(entity_type_known boolean, resource_type_known boolean, model_known boolean, model_tier text, has_envelope boolean, period_start date, period_end date, effective_budget numeric, spent numeric, held numeric, tier_capped boolean, tier_effective_budget numeric, tier_spent numeric, tier_held numeric, throttled boolean, throttle_reason text, throttled_until timestamp with time zone)
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT g.entity_type_known, g.resource_type_known, g.model_known, g.model_tier,
+           g.has_envelope, g.period_start, g.period_end, g.effective_budget, g.spent, g.held,
+           g.tier_capped, g.tier_effective_budget, g.tier_spent, g.tier_held, g.throttled,
+           g.throttle_reason, g.throttled_until
+    FROM senate.gate_position(p_entity_type, p_entity_id, p_resource_type, p_model, p_as_of) AS g
+$function$;
+COMMENT ON FUNCTION senate.spend_position(text,text,text,text,timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of: the unit columns of senate.gate_position (known entity type, class, model and its tier, envelope, period, effective budget, spent, held, tier cap / spend / holds, throttle), in the unit of the class. No row when no policy is active.';
 
 -- define function senate.check_spend_request(text,text,text,numeric,text,boolean,boolean,boolean)
 CREATE OR REPLACE FUNCTION senate.check_spend_request(p_entity_type text, p_entity_id text, p_resource_type text, p_amount numeric, p_model text, p_entity_type_known boolean, p_resource_type_known boolean, p_model_known boolean)
@@ -590,8 +683,15 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_binds text := '';
+    v_family boolean := false;
+    v_family_cost boolean := false;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
+    c record;
 BEGIN
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $5, now());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $5, now());
     IF NOT FOUND THEN
         PERFORM senate.raise_error('S1002', 'can_spend: no economics_policy is active');
     END IF;
@@ -605,12 +705,33 @@ BEGIN
                             0::numeric;
         RETURN;
     END IF;
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        RETURN QUERY SELECT false,
+            format('no_budget: %s %s has no cost budget (resource_budgets.cost_budget_usd is NULL)',
+                   $1, $2), 0::numeric;
+        RETURN;
+    END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, now());
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     v_pool := greatest(v.effective_budget - v.spent - v.held, 0);
     -- In a family (issue 19), every level with an envelope bounds the spend of its subtree:
     -- the level with the least headroom binds first (the nearest on a tie). An entity in no
     -- family has no senate.entity_family row: one index probe, and the check below is today's.
-    IF EXISTS (SELECT 1 FROM senate.entity_family AS f
-               WHERE f.entity_type = $1 AND f.entity_id = $2) THEN
+    -- The same probe tells whether a level of the family has a cost budget (issue 18).
+    SELECT pg_catalog.count(*) > 0,
+           coalesce(bool_or(senate.budget_amount(lb, 'usd') IS NOT NULL), false)
+    INTO v_family, v_family_cost
+    FROM senate.entity_family AS f
+    LEFT JOIN public.resource_budgets AS lb
+      ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+    WHERE f.entity_type = $1 AND f.entity_id = $2;
+    IF v_family THEN
         SELECT l.depth, l.level_type, l.level_id, l.effective_budget, l.spent, l.held, l.headroom
         INTO v_depth, v_level_type, v_level_id, v_level_budget, v_level_spent, v_level_held,
              v_left
@@ -625,6 +746,32 @@ BEGIN
     v_tier_left := CASE WHEN v.tier_capped
                         THEN greatest(v.tier_effective_budget - v.tier_spent - v.tier_held, 0) END;
     v_left := least(v_pool, coalesce(v_tier_left, v_pool));
+    -- The money (issue 18): a unit request of an entity whose envelope, or an ancestor's, has
+    -- a cost budget must also fit the USD left, at the price in force now
+    -- (senate.cost_request_price). Without a cost budget anywhere: nothing more is read.
+    IF $3 <> 'usd' THEN
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
+            v_usd_where := format('of the cost budget %s USD (spent %s USD, held %s USD)',
+                                  v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
+        END IF;
+        IF v_family_cost THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, now()) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := format('of the cost budget %s USD of %s %s, %s level(s) up (its family '
+                                  'spent %s USD, held %s USD)', u.effective_budget, u.level_type,
+                                  u.level_id, u.depth, u.spent, u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * senate.cost_request_price($3, $5, now());
+            v_left := least(v_left, CASE WHEN v_usd_left <= 0 THEN 0
+                                         WHEN v_request_usd > 0 THEN floor(v_usd_left * $4 / v_request_usd)
+                                         ELSE v_left END);
+        END IF;
+    END IF;
     IF v.throttled THEN
         RETURN QUERY SELECT false, format('throttled: %s (until %s)', v.throttle_reason,
                                           v.throttled_until), v_left;
@@ -649,6 +796,11 @@ BEGIN
             format('over_tier_budget: requested %s, remaining %s of the %s tier cap %s (spent %s, '
                    'held %s) in period %s..%s', $4, v_tier_left, v.model_tier, v.tier_effective_budget,
                    v.tier_spent, v.tier_held, v.period_start, v.period_end - 1), v_left;
+    ELSIF v_usd_left IS NOT NULL AND (v_usd_left <= 0 OR v_request_usd > v_usd_left) THEN
+        RETURN QUERY SELECT false,
+            format('over_cost_budget: requested %s %s priced %s USD, remaining %s USD %s in period '
+                   '%s..%s', $4, $3, trim_scale(v_request_usd), v_usd_left, v_usd_where,
+                   v.period_start, v.period_end - 1), v_left;
     ELSE
         RETURN QUERY SELECT true,
             format('within_budget: requested %s, remaining %s (spent %s, held %s of %s) in period '
@@ -657,7 +809,7 @@ BEGIN
     END IF;
 END;
 $function$;
-COMMENT ON FUNCTION public.can_spend(text,text,text,numeric,text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(text,text,text,numeric,text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Money (issue 18): when the envelope, or an ancestor''s, has a cost budget (resource_budgets.cost_budget_usd), a request of a unit class must also fit the USD left (cost budget - USD cost of all its usage this period - USD held, per level as above), priced at senate.cost_request_price (the model''s price in force now; without a model the highest model price; api_calls the highest provider price; cpu_seconds and storage_gb_hours 0, though an exhausted cost budget refuses them too): reason over_cost_budget with the USD figures, and remaining is also bounded by the units the USD left buys. resource_type usd asks for USD directly (no_budget when the envelope has no cost budget). An envelope without a cost budget (NULL) gets exactly the unit answers. Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 -- define function public.reserve_spend(text,text,text,numeric,interval,text)
 CREATE OR REPLACE FUNCTION public.reserve_spend(entity_type text, entity_id text, resource_type text, amount numeric, ttl interval DEFAULT '00:15:00'::interval, model text DEFAULT NULL::text)
@@ -686,6 +838,11 @@ DECLARE
     v_level_spent numeric;
     v_level_held numeric;
     v_level_left numeric;
+    v_request_usd numeric;
+    v_usd_left numeric;
+    v_usd_where text;
+    u record;
+    c record;
 BEGIN
     -- SERIALIZABLE is refused like REPEATABLE READ: its snapshot is taken at the first
     -- statement and never sees holds committed after it, so the budget row lock below would
@@ -697,7 +854,7 @@ BEGIN
             pg_catalog.format('reserve_spend: a %s snapshot cannot see concurrent reservations',
                               pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))));
     END IF;
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, clock_timestamp());
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, clock_timestamp());
     IF NOT senate.spend_request_is_valid($2, $3, $4, $6, v.entity_type_known,
                                          v.resource_type_known, v.model_known) THEN
         PERFORM senate.check_spend_request($1, $2, $3, $4, $6, v.entity_type_known,
@@ -767,7 +924,20 @@ BEGIN
     -- A new statement, so a fresh snapshot: it sees every hold committed by reservers that
     -- held the lock before us, and every usage (with its settlements) committed so far.
     v_now := clock_timestamp();
-    SELECT * INTO v FROM senate.spend_position($1, $2, $3, $6, v_now);
+    SELECT * INTO v FROM senate.gate_position($1, $2, $3, $6, v_now);
+    IF $3 = 'usd' AND v.cost_budget_usd IS NULL THEN
+        PERFORM senate.raise_error('S3003',
+            pg_catalog.format('reserve_spend: %s %s has no cost budget (resource_budgets.'
+                              'cost_budget_usd is NULL): nothing to hold USD against', $1, $2));
+    END IF;
+    -- The money (issue 18), read only for an envelope with a cost budget.
+    IF v.cost_budget_usd IS NOT NULL THEN
+        SELECT * INTO c FROM senate.cost_position($1, $2, v.period_start, v.period_end, v_now);
+        IF $3 = 'usd' THEN
+            v.spent := c.cost_spent_usd;
+            v.held := c.cost_held_usd;
+        END IF;
+    END IF;
     IF v.throttled THEN
         PERFORM senate.raise_error('S3002',
             pg_catalog.format('reserve_spend: %s %s is throttled for %s: %s', $1, $2, $3, v.throttle_reason),
@@ -815,16 +985,55 @@ BEGIN
                        v.period_end - 1));
         END IF;
     END IF;
+    -- The money (issue 18), under the same locks: a unit request of an entity whose envelope,
+    -- or an ancestor's, has a cost budget also fits the USD left at the price in force now;
+    -- the hold keeps that price (amount_usd) until it ends.
+    IF $3 = 'usd' THEN
+        v_request_usd := $4;
+    ELSE
+        IF v.cost_budget_usd IS NOT NULL THEN
+            v_usd_left := greatest(v.cost_budget_usd - c.cost_spent_usd - c.cost_held_usd, 0);
+            v_usd_where := pg_catalog.format('cost budget %s USD, spent %s USD, held %s USD',
+                                             v.cost_budget_usd, c.cost_spent_usd, c.cost_held_usd);
+        END IF;
+        IF v_locked_types IS NOT NULL
+           AND EXISTS (SELECT 1 FROM senate.entity_family AS f
+                       JOIN public.resource_budgets AS lb
+                         ON lb.entity_type = f.ancestor_type AND lb.entity_id = f.ancestor_id
+                       WHERE f.entity_type = $1 AND f.entity_id = $2
+                         AND lb.cost_budget_usd IS NOT NULL) THEN
+            SELECT l.* INTO u
+            FROM senate.family_levels($1, $2, 'usd', v.period_start, v.period_end, v_now) AS l
+            ORDER BY l.headroom, l.depth
+            LIMIT 1;
+            v_usd_left := u.headroom;
+            v_usd_where := pg_catalog.format('binding level %s: %s %s, cost budget %s USD, its '
+                                             'family spent %s USD, held %s USD', u.depth,
+                                             u.level_type, u.level_id, u.effective_budget, u.spent,
+                                             u.held);
+        END IF;
+        IF v_usd_left IS NOT NULL THEN
+            v_request_usd := $4 * senate.cost_request_price($3, $6, v_now);
+            IF v_usd_left <= 0 OR v_request_usd > v_usd_left THEN
+                PERFORM senate.raise_error('S3001',
+                    pg_catalog.format('reserve_spend: %s %s asked for %s of %s, priced %s USD, but '
+                                      'only %s USD remains of its cost budget', $1, $2, $4, $3,
+                                      pg_catalog.trim_scale(v_request_usd), v_usd_left),
+                    pg_catalog.format('%s, period %s..%s', v_usd_where, v.period_start,
+                                      v.period_end - 1));
+            END IF;
+        END IF;
+    END IF;
 
     INSERT INTO public.spend_reservations
         (entity_type, entity_id, resource_type, model_tier, amount, reserved_by, reserved_at,
-         expires_at)
-    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5)
+         expires_at, amount_usd)
+    VALUES ($1, $2, $3, v.model_tier, $4, session_user, v_now, v_now + $5, v_request_usd)
     RETURNING reservation_id INTO v_id;
     RETURN v_id;
 END;
 $function$;
-COMMENT ON FUNCTION public.reserve_spend(text,text,text,numeric,interval,text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Refusals raise: S3001 over budget or tier cap, S3002 throttled, S3003 no envelope, S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
+COMMENT ON FUNCTION public.reserve_spend(text,text,text,numeric,interval,text) IS 'Holds amount (in the unit of the class) of resource_type against the entity''s effective budget for the current period and returns the reservation id, to be named in resource_usage.reservation_id when the spend is recorded (that settles it; the actual amount may be lower). The hold ends at settlement, release_spend_reservation(), or after ttl. Granted only if spent + held + amount <= effective budget (and within the model tier''s cap when a model is given and its tier is capped), under the entity''s budget row lock: parallel reservers never together pass the budget. In a family (entity_parents), also within the envelope of every ancestor that has one, counting the spend and holds of its whole subtree; the entity''s and the ancestors'' envelope rows are locked in key order, so reservers anywhere under an ancestor queue on it and never together pass it (the refusal is S3001, its message naming the binding level). Money (issue 18): with a cost budget on the envelope or an ancestor''s, a unit request also fits the USD left at the price of can_spend (senate.cost_request_price), and the hold keeps that price (amount_usd) until it ends; resource_type usd holds USD directly (settled by usage of any class naming it). Refusals raise: S3001 over budget, tier cap or cost budget, S3002 throttled, S3003 no envelope (or, for usd, no cost budget), S5032 the login already holds economics_policy.max_open_holds_per_login open holds; S3005 bad ttl, S3006 REPEATABLE READ or SERIALIZABLE caller, S3004 model, S2006-S2009 arguments. The hold belongs to the calling login (reserved_by = session_user): only it or a senate_admin member releases or settles it.';
 
 -- define function public.release_spend_reservation(bigint)
 CREATE OR REPLACE FUNCTION public.release_spend_reservation(reservation_id bigint)
@@ -917,17 +1126,20 @@ BEGIN
     -- its ttl), so nobody ends another's hold by naming its (sequential) id.
     UPDATE public.spend_reservations AS r
     SET settled_at = coalesce(r.settled_at, pg_catalog.clock_timestamp()),
-        settled_amount = coalesce(r.settled_amount, 0) + NEW.amount::numeric
+        settled_amount = coalesce(r.settled_amount, 0)
+                         + CASE WHEN r.resource_type = 'usd' THEN coalesce(NEW.cost::numeric, 0)
+                                ELSE NEW.amount::numeric END
     WHERE r.reservation_id = NEW.reservation_id
       AND r.entity_type = NEW.entity_type::text
       AND r.entity_id = NEW.entity_id::text
-      AND r.resource_type = NEW.resource_type::text
+      -- A hold of USD (class usd) is settled by usage of any class.
+      AND (r.resource_type = NEW.resource_type::text OR r.resource_type = 'usd')
       AND (r.reserved_by = session_user
            OR pg_catalog.pg_has_role(session_user, 'senate_admin', 'MEMBER'));
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, and written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts. A row naming another login''s reservation settles nothing.';
+COMMENT ON FUNCTION senate.settle_spend_reservation() IS 'AFTER INSERT row trigger on resource_usage, fired only for rows naming a reservation: settles it (same entity and class, or any class for a hold of class usd; written by the login that reserved it or a senate_admin member): the hold ends, settled_amount adds up the rows'' amounts (for a usd hold, their given costs in USD). A row naming another login''s reservation settles nothing.';
 
 -- define function public.explain_budget(text,text,boolean)
 CREATE OR REPLACE FUNCTION public.explain_budget(p_entity_type text, p_entity_id text, include_unchanged boolean DEFAULT true)

@@ -89,8 +89,10 @@ AS $function$
                                                               / s.daily_rate * 86400)::double precision),
                                pb.ends_at)
                END AS runs_out_at) AS o
+    -- The money class usd has no runway yet (its spend is the cost of every class).
+    WHERE t.resource_type <> 'usd'
 $function$;
-COMMENT ON FUNCTION public.budget_forecast_as_of(timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()).';
+COMMENT ON FUNCTION public.budget_forecast_as_of(timestamp with time zone) IS 'budget_forecast as of a time: the runway of every envelope and resource class in the budget period containing as_of (budgets, weights and policy as they are now; spend up to as_of''s day; rate from the forecast_window_days complete days before it). An inlinable SQL function: filters on entity_type and entity_id reach the rollup scan. budget_forecast is budget_forecast_as_of(now()). The money class usd (cost budgets) is not forecast.';
 
 -- define view public.budget_forecast
 CREATE OR REPLACE VIEW public.budget_forecast AS

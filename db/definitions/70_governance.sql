@@ -1053,17 +1053,23 @@ BEGIN
                v_parent_budget, c.cause_type, c.cause_id, c.actor, c.note
         FROM senate.current_change_cause() AS c;
         INSERT INTO public.resource_budgets AS b
-            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+             cost_budget_usd)
         VALUES (NEW.entity_type::text, NEW.entity_id::text,
                 CASE v_column WHEN 'token_budget' THEN v_covered ELSE 0 END,
                 CASE v_column WHEN 'cpu_budget' THEN v_covered ELSE 0 END,
                 CASE v_column WHEN 'storage_budget_gb' THEN v_covered ELSE 0 END,
-                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END)
+                CASE v_column WHEN 'api_call_budget' THEN v_covered ELSE 0 END,
+                -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+                CASE v_column WHEN 'cost_budget_usd' THEN v_covered END)
         ON CONFLICT (entity_type, entity_id) DO UPDATE
         SET token_budget = b.token_budget + excluded.token_budget,
             cpu_budget = b.cpu_budget + excluded.cpu_budget,
             storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
             api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                                   ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd
+                              END,
             updated_at = pg_catalog.now();
     END IF;
 
@@ -1072,17 +1078,23 @@ BEGIN
 
         -- 1. The entity's envelope (created if absent), credited in the requested class.
         INSERT INTO public.resource_budgets AS b
-            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget)
+            (entity_type, entity_id, token_budget, cpu_budget, storage_budget_gb, api_call_budget,
+             cost_budget_usd)
         VALUES (NEW.entity_type::text, NEW.entity_id::text,
                 CASE v_column WHEN 'token_budget' THEN v_rest ELSE 0 END,
                 CASE v_column WHEN 'cpu_budget' THEN v_rest ELSE 0 END,
                 CASE v_column WHEN 'storage_budget_gb' THEN v_rest ELSE 0 END,
-                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END)
+                CASE v_column WHEN 'api_call_budget' THEN v_rest ELSE 0 END,
+                -- A proposal in USD (class usd) credits the cost budget (NULL stays NULL else).
+                CASE v_column WHEN 'cost_budget_usd' THEN v_rest END)
         ON CONFLICT (entity_type, entity_id) DO UPDATE
         SET token_budget = b.token_budget + excluded.token_budget,
             cpu_budget = b.cpu_budget + excluded.cpu_budget,
             storage_budget_gb = b.storage_budget_gb + excluded.storage_budget_gb,
             api_call_budget = b.api_call_budget + excluded.api_call_budget,
+            cost_budget_usd = CASE WHEN excluded.cost_budget_usd IS NULL THEN b.cost_budget_usd
+                                   ELSE coalesce(b.cost_budget_usd, 0) + excluded.cost_budget_usd
+                              END,
             updated_at = pg_catalog.now();
 
         -- 2. The reserve, debited only if it still covers the amount on the row
@@ -1109,7 +1121,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class. For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
+COMMENT ON FUNCTION senate.apply_approved_proposal() IS 'Row trigger on allocation_proposals, on the transition to approved: credits the entity''s resource_budgets row (created if absent) with the requested amount in the requested class (a proposal of class usd: the cost budget in USD, set from NULL when the envelope had none). For an entity with a parent (entity_parents), the parent''s unallocated budget in the class (its base budget minus its direct children''s base budgets, floored at 0) covers it first, as a carve-out: the child''s envelope grows by min(requested, unallocated), the parent''s is unchanged (it still caps the whole subtree), ledgered with cause proposal_carve_out (a delta-0 row on the parent, the credit on the child); only the rest is drawn from the Senate reserve (cause proposal_approval: the credit and the equal reserve debit; S2029 when the reserve does not cover the rest). Both notes say what each covered. An entity without a parent: all from the reserve, exactly as before. cause_id is the proposal id; the caller''s cause is restored. Locks the child''s and the parent''s envelopes in key order, then the reserve row; approvals of siblings queue on the parent''s envelope and never over-carve it (a REPEATABLE READ sibling gets 40001 instead). Does nothing for a session with senate.legacy_proposal_writes on.';
 
 -- define function senate.lock_proposal(public.allocation_proposals.id%TYPE,text)
 CREATE OR REPLACE FUNCTION senate.lock_proposal(

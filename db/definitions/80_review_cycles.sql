@@ -132,6 +132,22 @@ BEGIN
                       SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
                       WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
         GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd (issue 18): the USD cost of every class, counted only when some
+        -- envelope has a cost budget (an envelope without one has no usd budget to cross).
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, p
+        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
+          AND r.usage_day <= p.as_of_day
+          AND ($2 IS NULL
+               OR (r.entity_type, r.entity_id) IN (
+                      SELECT $2, $3
+                      UNION ALL
+                      SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
+                      WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
     ), spend AS (
         -- In a family (issue 19), an ancestor's envelope bounds its whole subtree's spend
         -- (as can_spend and reserve_spend count it): each member's spend counts for itself
@@ -189,7 +205,7 @@ BEGIN
     PERFORM pg_catalog.set_config('jit', v_jit, true);
 END;
 $function$;
-COMMENT ON FUNCTION public.check_spend_alerts(timestamp with time zone,text,text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
+COMMENT ON FUNCTION public.check_spend_alerts(timestamp with time zone,text,text) IS 'Fires the spend alerts due as of as_of (default now): for every entity and class (the money class usd for envelopes with a cost budget: the USD cost of all their usage against it) (or one entity) whose spend in the budget period containing as_of (days up to as_of) has reached a policy alert threshold x its effective budget for the first time this period (in a family, entity_parents: an entity''s spend is its whole subtree''s, itself and every descendant, as the spend gate counts it against its envelope, so an ancestor fires like an envelope does; spent is then the subtree''s), writes a spend_alerts row (fired_as_of = as_of, fired_at = the clock) and sends pg_notify(''senate_spend_alerts'', JSON of identifiers only: alert_id, entity_type, entity_id, resource_type, threshold); listeners re-read the row from spend_alerts by alert_id (any login can NOTIFY a channel, so a payload proves nothing). Waits at most 5 s for a lock (lock_timeout). Returns the new alerts. Schedule it every minute; run_daily_check() calls it too. Errors: S3008 as_of in the future or NULL, 22023 only one of entity_type / entity_id.';
 
 -- define function public.run_daily_check(date)
 CREATE OR REPLACE FUNCTION public.run_daily_check(as_of date DEFAULT NULL::date)
@@ -263,6 +279,20 @@ BEGIN
         WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
         GROUP BY r.entity_type, r.entity_id, r.resource_type
         HAVING sum(r.amount_total) > 0
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD cost of every class.
+        SELECT r.entity_type, r.entity_id, 'usd',
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               coalesce(sum(r.cost_total_usd) FILTER (WHERE r.usage_day = v_day), 0),
+               sum(r.cost_total_usd),
+               sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r, pb
+        WHERE r.usage_day >= pb.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.entity_type = r.entity_type AND ub.entity_id = r.entity_id
+                        AND senate.budget_amount(ub, 'usd') IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id
+        HAVING sum(r.cost_total_usd) > 0
     ), measured AS (
         SELECT s.*, pb.period_start, pb.period_end, e.effective_budget,
                coalesce(a.daily_allowance,
@@ -361,7 +391,7 @@ BEGIN
     PERFORM set_config('jit', v_jit, true);
 END;
 $function$;
-COMMENT ON FUNCTION public.run_daily_check(date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
+COMMENT ON FUNCTION public.run_daily_check(date) IS 'Daily spend-safety review for the day as_of (default: today in the policy time zone; a future day -> S3008). Releases the throttles that are due (window ended, or spend within the allowance again), throttles each entity and class (usd: envelopes with a cost budget, their USD cost of every class) whose spend on that day passed its daily allowance (until the day ends) or whose spend in the budget period passed its effective budget (until the period ends), fires the spend alerts due (check_spend_alerts) and the forecast alerts due (check_forecast_alerts: projected spend at period end past a forecast threshold); with economics_policy.throttle_on_forecast on, also throttles each envelope and class whose runway says runs_out (budget_forecast_as_of at the end of the day; kind forecast, until the period ends or the projection is within the budget again). Returns one row per action (released, throttled, alert, forecast_alert) with the window, spend (unit of the class) and cost (USD), the allowance passed and the reason (amounts rounded to 2 decimals for reading). Throttles and releases are in budget_ledger (account entity_status, cause throttle | release). For a past day the rows carry that day''s times (budget_ledger.as_of, spend_throttles.throttled_as_of / released_as_of, spend_alerts.fired_as_of): releases as of its start, throttles and alerts as of its end. Idempotent for a day.';
 
 -- define function senate.lock_cycle(text,interval)
 CREATE OR REPLACE FUNCTION senate.lock_cycle(p_cycle text, p_wait interval DEFAULT '00:00:05'::interval)
@@ -507,6 +537,10 @@ BEGIN
                      FROM public.resource_budgets AS b), 0)
     FROM public.resource_types AS t
     LEFT JOIN public.senate_reserve AS r ON r.resource_type = t.resource_type
+    -- The money class usd only once it is in use (a reserve or a cost budget).
+    WHERE t.resource_type <> 'usd' OR r.resource_type IS NOT NULL
+       OR EXISTS (SELECT 1 FROM public.resource_budgets AS b
+                  WHERE senate.budget_amount(b, 'usd') IS NOT NULL)
     ORDER BY t.resource_type
     ON CONFLICT (snapshot_at, resource_type) DO UPDATE
     SET balance = excluded.balance, allocated = excluded.allocated,

@@ -77,7 +77,8 @@ BEGIN
         FROM new_rows AS n
         CROSS JOIN LATERAL (VALUES ('llm_tokens', n.token_budget), ('cpu_seconds', n.cpu_budget),
                                    ('storage_gb_hours', n.storage_budget_gb),
-                                   ('api_calls', n.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', n.api_call_budget),
+                                   ('usd', n.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY n.entity_type, n.entity_id, v.resource_type;
@@ -95,7 +96,8 @@ BEGIN
             ('llm_tokens', o.token_budget, n.token_budget),
             ('cpu_seconds', o.cpu_budget, n.cpu_budget),
             ('storage_gb_hours', o.storage_budget_gb, n.storage_budget_gb),
-            ('api_calls', o.api_call_budget, n.api_call_budget)) AS v (resource_type, before, after)
+            ('api_calls', o.api_call_budget, n.api_call_budget),
+            ('usd', o.cost_budget_usd, n.cost_budget_usd)) AS v (resource_type, before, after)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE coalesce(v.before, 0) <> coalesce(v.after, 0)
         ORDER BY 2, 3, 4;
@@ -108,7 +110,8 @@ BEGIN
         FROM old_rows AS o
         CROSS JOIN LATERAL (VALUES ('llm_tokens', o.token_budget), ('cpu_seconds', o.cpu_budget),
                                    ('storage_gb_hours', o.storage_budget_gb),
-                                   ('api_calls', o.api_call_budget)) AS v (resource_type, amount)
+                                   ('api_calls', o.api_call_budget),
+                                   ('usd', o.cost_budget_usd)) AS v (resource_type, amount)
         CROSS JOIN senate.current_change_cause() AS c
         WHERE v.amount <> 0
         ORDER BY o.entity_type, o.entity_id, v.resource_type;
@@ -116,7 +119,7 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
-COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets, with the cause from senate.current_change_cause().';
+COMMENT ON FUNCTION senate.record_budget_changes() IS 'Statement-level trigger: writes one budget_ledger row per changed budget column of resource_budgets (the cost budget as class usd, in USD; NULL counts as 0), with the cause from senate.current_change_cause().';
 
 -- define function senate.record_reserve_changes()
 CREATE OR REPLACE FUNCTION senate.record_reserve_changes()

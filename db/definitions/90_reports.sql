@@ -288,10 +288,13 @@ LEFT JOIN LATERAL (SELECT g.recorded_at, g.cause_type, g.delta, g.as_of
                      AND g.resource_type = t.resource_type
                    ORDER BY g.ledger_id DESC
                    LIMIT 1) AS l ON true
+-- The money class usd once it is in use: a reserve, a cost budget or a pending proposal.
+WHERE t.resource_type <> 'usd' OR r.resource_type IS NOT NULL OR a.allocated > 0
+   OR q.pending_requested IS NOT NULL
 ORDER BY t.resource_type;
 COMMENT ON VIEW public.senate_report_reserve IS 'The Senate reserve per resource class: balance, what is allocated to envelopes, the reserve''s share of the two, what pending proposals ask for, and the last change (from the ledger: its cause, amount, economy time and clock time). Rounded for reading (amounts 2 decimals, share 4); exact in senate_reserve and budget_ledger.';
 COMMENT ON COLUMN public.senate_report_reserve.resource_type IS 'Resource class.';
-COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours or calls.';
+COMMENT ON COLUMN public.senate_report_reserve.unit IS 'Unit of the amounts: tokens, CPU-seconds, GB-hours, calls or USD (class usd, listed once it has a reserve, a cost budget or a pending proposal).';
 COMMENT ON COLUMN public.senate_report_reserve.balance IS 'Reserve balance, in unit (2 decimals).';
 COMMENT ON COLUMN public.senate_report_reserve.allocated IS 'Sum of the base budgets of every envelope, in unit.';
 COMMENT ON COLUMN public.senate_report_reserve.reserve_share IS 'balance / (balance + allocated) as a fraction (4 decimals); NULL when both are 0.';
