@@ -157,6 +157,7 @@ def project_objects(
     functions: list[dict[str, Any]] = []
     triggers: list[dict[str, Any]] = []
     columns: list[dict[str, Any]] = []
+    added_later = _added_columns(text for _, text in texts)
     lines = schema.splitlines()
     for i, line in enumerate(lines):
         m = _ENTRY.match(line)
@@ -174,7 +175,10 @@ def project_objects(
                 }
             )
             if kind == "TABLE":
-                columns.extend(_table_columns(lines, i, schema_name, name))
+                columns.extend(
+                    {**c, "added": (c["table"], c["column"]) in added_later}
+                    for c in _table_columns(lines, i, schema_name, name)
+                )
         elif kind in ("FUNCTION", "PROCEDURE"):
             fname, _, args = name.partition("(")
             functions.append(
@@ -213,6 +217,25 @@ def project_objects(
         "columns": columns,
         "first_migration": texts[0][0] if texts else None,
     }
+
+
+_ALTER_TABLE = re.compile(
+    r"ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:public\.)?(?P<table>\w+)(?P<rest>[^;]*);",
+    re.IGNORECASE,
+)
+_ADD_IF_MISSING = re.compile(r"ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\s+(?P<column>\w+)", re.IGNORECASE)
+
+
+def _added_columns(texts: Any) -> set[tuple[str, str]]:
+    """(table, column) pairs a migration adds with ADD COLUMN IF NOT EXISTS: a deployed table
+    the project adopts may lack them (the migration adds them), unlike the columns its CREATE
+    TABLE names."""
+    found: set[tuple[str, str]] = set()
+    for text in texts:
+        for m in _ALTER_TABLE.finditer(text):
+            for c in _ADD_IF_MISSING.finditer(m["rest"]):
+                found.add((m["table"].lower(), c["column"].lower()))
+    return found
 
 
 def _table_columns(lines: list[str], start: int, schema: str, table: str) -> list[dict[str, str]]:

@@ -79,7 +79,8 @@ proj_trg AS (
 ),
 proj_col AS (
     SELECT c ->> 'schema' AS nsp, c ->> 'table' AS tbl, c ->> 'column' AS col,
-           c ->> 'type' AS typ, to_regtype(c ->> 'type') AS typ_oid
+           c ->> 'type' AS typ, to_regtype(c ->> 'type') AS typ_oid,
+           coalesce((c ->> 'added')::boolean, false) AS added
     FROM arg, jsonb_array_elements(j -> 'columns') AS c
 ),
 deployed_names (tbl) AS (
@@ -369,7 +370,7 @@ findings (severity, code, object, message) AS (
     SELECT CASE WHEN pr.kind = 'index' THEN 'WARNING'
                 WHEN pr.kind = 'table' AND c.relkind IN ('r', 'p') AND NOT EXISTS (
                     SELECT 1 FROM proj_col AS pc
-                    WHERE pc.nsp = pr.nsp AND pc.tbl = pr.name
+                    WHERE pc.nsp = pr.nsp AND pc.tbl = pr.name AND NOT pc.added
                       AND NOT EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = c.oid
                                       AND a.attname = pc.col AND a.attnum > 0 AND NOT a.attisdropped))
                 THEN 'WARNING' ELSE 'BLOCKER' END,
@@ -383,7 +384,7 @@ findings (severity, code, object, message) AS (
                     'the deployed table lacks columns the project uses: ' || (
                         SELECT string_agg(format('%s %s', pc.col, pc.typ), ', ')
                         FROM proj_col AS pc
-                        WHERE pc.nsp = pr.nsp AND pc.tbl = pr.name
+                        WHERE pc.nsp = pr.nsp AND pc.tbl = pr.name AND NOT pc.added
                           AND NOT EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = c.oid
                                           AND a.attname = pc.col AND a.attnum > 0 AND NOT a.attisdropped))
                       || format('; %s would adopt it as is (CREATE TABLE IF NOT EXISTS) and fail or '
