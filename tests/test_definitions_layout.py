@@ -102,7 +102,8 @@ CHANGED: dict[str, str] = {
     "the money class usd (issue 18)",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
-    "comment no longer tells its history; family_lending before the global ranking (issue 19)",
+    "comment no longer tells its history; family_lending before the global ranking (issue 19); "
+    "a cut never takes carved budget; the money class usd like any class (issue 18)",
     # Issue 18: throttle on forecast (0160), dated prices (0162).
     "run_daily_check(": "throttles on forecast when the policy says so",
     "release_lifted_throttles(": "releases forecast throttles",

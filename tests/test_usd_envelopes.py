@@ -323,3 +323,37 @@ def test_budget_levels_show_the_cost_budget_of_each_level_that_has_one(db: Conn)
         " FROM budget_levels WHERE entity_id = 'H1' AND resource_type = 'usd'"
     ).fetchall()
     assert rows == [(1, "G", Decimal("1.00"), Decimal("0.450000"), Decimal("0.550000"), True)]
+
+
+def test_the_weekly_rebalance_moves_cost_budgets_like_unit_budgets_and_conserves_the_money(
+    db: Conn,
+) -> None:
+    """The class usd in the rebalance: an idle cost budget (no USD spent in the idle window)
+    is reclaimed into the usd reserve and reassigned, a spender's is not reclaimed, an envelope
+    without a cost budget keeps none, and cost budgets + the usd reserve are conserved."""
+    fund(db, Decimal("100"), "usd")
+    for eid, usd in (("h-idle", "40"), ("h-busy", "40"), ("h-none", None)):
+        envelope(db, eid, 100_000, usd)
+    db.execute("UPDATE resource_budgets SET created_at = now() - interval '60 days'")
+    spend(db, "h-busy", 1_000)  # $0.045 of claude-opus, and tokens: neither is idle
+    spend(db, "h-idle", 1_000, model=None, resource="cpu_seconds", cost="0")  # tokens idle
+    money = (
+        "SELECT sum(cost_budget_usd) + (SELECT balance FROM senate_reserve"
+        " WHERE resource_type = 'usd') FROM resource_budgets"
+    )
+    before = scalar(db, money)
+    found = db.execute(
+        "SELECT entity_id, resource_type, delta, reason"
+        " FROM run_rebalance(dry_run => false, actor => 'senate-chair')"
+        " WHERE resource_type = 'usd'"
+    ).fetchall()
+    moves = {(r[0], r[3]): r[2] for r in found}
+    assert moves[("h-idle", "idle_reclaim")] < 0  # no money spent: its cost budget is idle
+    assert ("h-busy", "idle_reclaim") not in moves
+    assert all(r[0] != "h-none" for r in found)
+    assert (
+        scalar(db, "SELECT cost_budget_usd FROM resource_budgets WHERE entity_id = 'h-none'")
+        is None
+    )
+    assert scalar(db, money) == before
+    assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
