@@ -313,6 +313,27 @@ def test_the_daily_check_alerts_and_throttles_on_money_like_on_units(db: Conn) -
     assert can(db, "h-1", 1_000)[0]
 
 
+def test_a_daily_allowance_in_usd_throttles_every_class_of_the_envelope(db: Conn) -> None:
+    """Within the period's cost budget but over its daily allowance in USD: the daily check
+    throttles the class usd, and that stops a request of any class (all usage costs money),
+    as a unit class's daily allowance stops that class."""
+    envelope(db, "h-1", 10_000_000, "100.00", cpu=1_000)
+    envelope(db, "h-2", 10_000_000, None, cpu=1_000)
+    db.execute("SELECT set_daily_allowance('hypothesis', 'h-1', 'usd', 1, 'ops', 'a dollar a day')")
+    spend(db, "h-1", 30_000)  # $1.35 today: over the allowance, far within $100 and the tokens
+    spend(db, "h-2", 30_000)
+    actions = db.execute(
+        "SELECT action, entity_id, resource_type, kind FROM run_daily_check()"
+        " WHERE action = 'throttled'"
+    ).fetchall()
+    assert actions == [("throttled", "h-1", "usd", "daily_allowance")]
+    for resource, amount, model in (("llm_tokens", 1, "claude-haiku"), ("cpu_seconds", 1, None)):
+        allowed, reason, _ = can(db, "h-1", amount, resource=resource, model=model)
+        assert not allowed and reason.startswith("throttled:"), resource
+        assert can(db, "h-2", amount, resource=resource, model=model)[0]
+    assert refused(db, RESERVE, ("hypothesis", "h-1", "llm_tokens", 1, "claude-haiku")) == "S3002"
+
+
 def test_budget_levels_show_the_cost_budget_of_each_level_that_has_one(db: Conn) -> None:
     envelope(db, "G", 1_000_000, "1.00", kind="knowledge_gap")
     envelope(db, "H1", 1_000_000, None)
