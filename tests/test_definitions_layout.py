@@ -143,7 +143,8 @@ CHANGED: dict[str, str] = {
     "budget_status_as_of(": "the money class usd for envelopes with a cost budget",
     "budget_status": "the money class usd: spend the USD of every class, held the USD of holds",
     "budget_forecast_as_of(": "the money class usd is not forecast",
-    "record_economy_snapshot(": "the reserve of usd once the class is in use",
+    "record_economy_snapshot(": "the reserve of usd once the class is in use; the spend of the "
+    "class usd (the USD of every class)",
 }
 #: Tables whose definition this release changed (versioned migrations), with why.
 CHANGED_TABLES: dict[str, str] = {

@@ -378,3 +378,17 @@ def test_the_weekly_rebalance_moves_cost_budgets_like_unit_budgets_and_conserves
     )
     assert scalar(db, money) == before
     assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
+
+
+def test_the_economy_snapshot_records_the_money_spent_against_cost_budgets(db: Conn) -> None:
+    envelope(db, "h-1", 1_000_000, "10.00")
+    envelope(db, "h-2", 1_000_000, None)
+    spend(db, "h-1", 20_000)  # 0.90 USD of claude-opus
+    spend(db, "h-2", 20_000)
+    spend(db, "h-1", 10, model=None, resource="cpu_seconds", cost="0.25")
+    db.execute("SELECT record_economy_snapshot()")
+    row = db.execute(
+        "SELECT envelopes, base_budget, spent, spent_cost_usd FROM budget_snapshots"
+        " WHERE resource_type = 'usd'"
+    ).fetchone()
+    assert row == (1, Decimal("10.00"), Decimal("1.15"), Decimal("1.15"))

@@ -518,7 +518,16 @@ BEGIN
         FROM senate.usage_rollups AS r
         CROSS JOIN public.budget_period_bounds(as_of) AS p
         WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS u
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD of every class.
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd), sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r
+        CROSS JOIN public.budget_period_bounds(as_of) AS p
+        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id) AS u
       ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
      AND u.resource_type = b.resource_type
     GROUP BY b.entity_type, b.resource_type
