@@ -128,9 +128,11 @@ def test_the_ledger_explains_every_budget_and_nothing_was_created_outside_the_re
     rows = economy.execute(
         """
         SELECT t.resource_type,
-               (SELECT sum(senate.budget_amount(b, t.resource_type)) FROM resource_budgets AS b)
-               + (SELECT balance FROM senate_reserve AS r WHERE r.resource_type = t.resource_type),
-               (SELECT sum(delta) FROM budget_ledger AS l
+               coalesce((SELECT sum(senate.budget_amount(b, t.resource_type))
+                         FROM resource_budgets AS b), 0)
+               + coalesce((SELECT balance FROM senate_reserve AS r
+                           WHERE r.resource_type = t.resource_type), 0),
+               (SELECT coalesce(sum(delta), 0) FROM budget_ledger AS l
                 WHERE l.account = 'reserve' AND l.cause_type = 'reserve_funding'
                   AND l.resource_type = t.resource_type),
                (SELECT coalesce(sum(delta), 0) FROM budget_ledger AS l
