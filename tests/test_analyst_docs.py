@@ -1,5 +1,5 @@
 """db/docs/analyst.md (issue 16, point 6 "Analyst answers"; issue 19, the sixth; issue 18, the
-seventh and eighth): each question is answered by one documented query, and every SQL block of
+seventh to ninth): each question is answered by one documented query, and every SQL block of
 the page runs, as a real LOGIN member of senate_reader, on a small demo economy, returning rows
 with the columns the page lists under it."""
 
@@ -37,7 +37,7 @@ def questions() -> list[tuple[str, str, list[str]]]:
 QUESTIONS = questions()
 
 
-def test_the_page_answers_the_eight_questions_each_with_its_view_or_function() -> None:
+def test_the_page_answers_the_nine_questions_each_with_its_view_or_function() -> None:
     answers = {
         "over budget": "over_budget_and_throttled",
         "Why did this budget move": "budget_move_evidence",
@@ -47,8 +47,9 @@ def test_the_page_answers_the_eight_questions_each_with_its_view_or_function() -
         "Which level stops this analysis": "budget_levels",
         "run out before the period ends": "budget_forecast",
         "Which prices changed": "price_changes",
+        "closest to their money limit": "budget_levels",
     }
-    assert len(QUESTIONS) == 8
+    assert len(QUESTIONS) == 9
     for (heading, query, _), (question, answer) in zip(QUESTIONS, answers.items(), strict=True):
         assert question in heading
         assert answer in query, heading

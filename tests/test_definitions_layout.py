@@ -102,7 +102,8 @@ CHANGED: dict[str, str] = {
     "the money class usd (issue 18)",
     "check_forecast_alerts(": "array_agg of the inserted rows as spend_alerts, not record",
     "plan_rebalance(": "plpgsql_check pragmas declaring its two temporary tables; its "
-    "comment no longer tells its history; family_lending before the global ranking (issue 19)",
+    "comment no longer tells its history; family_lending before the global ranking (issue 19); "
+    "a cut never takes carved budget; the money class usd like any class (issue 18)",
     # Issue 18: throttle on forecast (0160), dated prices (0162).
     "run_daily_check(": "throttles on forecast when the policy says so",
     "release_lifted_throttles(": "releases forecast throttles",
@@ -142,7 +143,8 @@ CHANGED: dict[str, str] = {
     "budget_status_as_of(": "the money class usd for envelopes with a cost budget",
     "budget_status": "the money class usd: spend the USD of every class, held the USD of holds",
     "budget_forecast_as_of(": "the money class usd is not forecast",
-    "record_economy_snapshot(": "the reserve of usd once the class is in use",
+    "record_economy_snapshot(": "the reserve of usd once the class is in use; the spend of the "
+    "class usd (the USD of every class)",
 }
 #: Tables whose definition this release changed (versioned migrations), with why.
 CHANGED_TABLES: dict[str, str] = {

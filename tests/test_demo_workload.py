@@ -128,9 +128,11 @@ def test_the_ledger_explains_every_budget_and_nothing_was_created_outside_the_re
     rows = economy.execute(
         """
         SELECT t.resource_type,
-               (SELECT sum(senate.budget_amount(b, t.resource_type)) FROM resource_budgets AS b)
-               + (SELECT balance FROM senate_reserve AS r WHERE r.resource_type = t.resource_type),
-               (SELECT sum(delta) FROM budget_ledger AS l
+               coalesce((SELECT sum(senate.budget_amount(b, t.resource_type))
+                         FROM resource_budgets AS b), 0)
+               + coalesce((SELECT balance FROM senate_reserve AS r
+                           WHERE r.resource_type = t.resource_type), 0),
+               (SELECT coalesce(sum(delta), 0) FROM budget_ledger AS l
                 WHERE l.account = 'reserve' AND l.cause_type = 'reserve_funding'
                   AND l.resource_type = t.resource_type),
                (SELECT coalesce(sum(delta), 0) FROM budget_ledger AS l
@@ -321,3 +323,23 @@ def test_one_envelope_is_set_to_run_out_on_thursday_and_the_reserve_pays_for_it(
     assert forecast is not None and forecast[0] == "runs_out"
     # LAST_DAY is a Wednesday: the day after, at 14:00.
     assert forecast[1] == dt.datetime.combine(LAST_DAY + dt.timedelta(days=1), dt.time(14))
+
+
+def test_each_family_s_gap_has_a_cost_budget_funded_from_the_usd_reserve(economy: Conn) -> None:
+    gaps, others = economy.execute(
+        "SELECT count(*) FILTER (WHERE b.entity_id IN (SELECT parent_id FROM entity_parents"
+        "                                              WHERE parent_type = 'knowledge_gap')),"
+        " count(*) FILTER (WHERE b.entity_id NOT IN (SELECT parent_id FROM entity_parents"
+        "                                            WHERE parent_type = 'knowledge_gap'))"
+        " FROM resource_budgets AS b WHERE b.cost_budget_usd IS NOT NULL"
+    ).fetchone() or (0, 0)
+    families = economy.execute(
+        "SELECT count(DISTINCT parent_id) FROM entity_parents WHERE parent_type = 'knowledge_gap'"
+    ).fetchone()
+    assert families is not None and gaps == families[0] > 0 and others == 0
+    # The families' money (the whole subtree's USD) crossed alert thresholds on simulated days.
+    alerts = economy.execute(
+        "SELECT count(*) FROM spend_alerts WHERE resource_type = 'usd'"
+        " AND entity_type = 'knowledge_gap'"
+    ).fetchone()
+    assert alerts is not None and alerts[0] > 0

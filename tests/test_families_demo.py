@@ -58,11 +58,23 @@ def test_the_gate_and_budget_levels_agree_on_what_stops_each_analysis(economy: C
     levels = sorted({level for _, level, _ in rows})
     print(f"[demo] binding levels of the analyses' token spend: {levels}")
     assert len(levels) >= 2
+    dearest = economy.execute("SELECT max(usd_per_token) FROM llm_models").fetchone()
+    assert dearest is not None
     for entity_id, _, available in rows:
         remaining = economy.execute(
             "SELECT remaining FROM can_spend('analysis', %s, 'llm_tokens', 1)", (entity_id,)
         ).fetchone()
-        assert remaining == (available,), entity_id
+        # The family's money (its gap's cost budget, issue 18) also bounds it: the tokens the
+        # USD left buys at the dearest model's price (a request names no model).
+        money = economy.execute(
+            "SELECT available FROM budget_levels WHERE entity_type = 'analysis'"
+            " AND entity_id = %s AND resource_type = 'usd' AND binds",
+            (entity_id,),
+        ).fetchone()
+        expected = available
+        if money is not None:
+            expected = min(available, max(money[0], 0) // dearest[0])
+        assert remaining == (expected,), entity_id
 
 
 def test_the_demo_s_rebalances_lend_inside_families_and_conserve_every_class(

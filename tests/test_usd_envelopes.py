@@ -313,6 +313,27 @@ def test_the_daily_check_alerts_and_throttles_on_money_like_on_units(db: Conn) -
     assert can(db, "h-1", 1_000)[0]
 
 
+def test_a_daily_allowance_in_usd_throttles_every_class_of_the_envelope(db: Conn) -> None:
+    """Within the period's cost budget but over its daily allowance in USD: the daily check
+    throttles the class usd, and that stops a request of any class (all usage costs money),
+    as a unit class's daily allowance stops that class."""
+    envelope(db, "h-1", 10_000_000, "100.00", cpu=1_000)
+    envelope(db, "h-2", 10_000_000, None, cpu=1_000)
+    db.execute("SELECT set_daily_allowance('hypothesis', 'h-1', 'usd', 1, 'ops', 'a dollar a day')")
+    spend(db, "h-1", 30_000)  # $1.35 today: over the allowance, far within $100 and the tokens
+    spend(db, "h-2", 30_000)
+    actions = db.execute(
+        "SELECT action, entity_id, resource_type, kind FROM run_daily_check()"
+        " WHERE action = 'throttled'"
+    ).fetchall()
+    assert actions == [("throttled", "h-1", "usd", "daily_allowance")]
+    for resource, amount, model in (("llm_tokens", 1, "claude-haiku"), ("cpu_seconds", 1, None)):
+        allowed, reason, _ = can(db, "h-1", amount, resource=resource, model=model)
+        assert not allowed and reason.startswith("throttled:"), resource
+        assert can(db, "h-2", amount, resource=resource, model=model)[0]
+    assert refused(db, RESERVE, ("hypothesis", "h-1", "llm_tokens", 1, "claude-haiku")) == "S3002"
+
+
 def test_budget_levels_show_the_cost_budget_of_each_level_that_has_one(db: Conn) -> None:
     envelope(db, "G", 1_000_000, "1.00", kind="knowledge_gap")
     envelope(db, "H1", 1_000_000, None)
@@ -323,3 +344,51 @@ def test_budget_levels_show_the_cost_budget_of_each_level_that_has_one(db: Conn)
         " FROM budget_levels WHERE entity_id = 'H1' AND resource_type = 'usd'"
     ).fetchall()
     assert rows == [(1, "G", Decimal("1.00"), Decimal("0.450000"), Decimal("0.550000"), True)]
+
+
+def test_the_weekly_rebalance_moves_cost_budgets_like_unit_budgets_and_conserves_the_money(
+    db: Conn,
+) -> None:
+    """The class usd in the rebalance: an idle cost budget (no USD spent in the idle window)
+    is reclaimed into the usd reserve and reassigned, a spender's is not reclaimed, an envelope
+    without a cost budget keeps none, and cost budgets + the usd reserve are conserved."""
+    fund(db, Decimal("100"), "usd")
+    for eid, usd in (("h-idle", "40"), ("h-busy", "40"), ("h-none", None)):
+        envelope(db, eid, 100_000, usd)
+    db.execute("UPDATE resource_budgets SET created_at = now() - interval '60 days'")
+    spend(db, "h-busy", 1_000)  # $0.045 of claude-opus, and tokens: neither is idle
+    spend(db, "h-idle", 1_000, model=None, resource="cpu_seconds", cost="0")  # tokens idle
+    money = (
+        "SELECT sum(cost_budget_usd) + (SELECT balance FROM senate_reserve"
+        " WHERE resource_type = 'usd') FROM resource_budgets"
+    )
+    before = scalar(db, money)
+    found = db.execute(
+        "SELECT entity_id, resource_type, delta, reason"
+        " FROM run_rebalance(dry_run => false, actor => 'senate-chair')"
+        " WHERE resource_type = 'usd'"
+    ).fetchall()
+    moves = {(r[0], r[3]): r[2] for r in found}
+    assert moves[("h-idle", "idle_reclaim")] < 0  # no money spent: its cost budget is idle
+    assert ("h-busy", "idle_reclaim") not in moves
+    assert all(r[0] != "h-none" for r in found)
+    assert (
+        scalar(db, "SELECT cost_budget_usd FROM resource_budgets WHERE entity_id = 'h-none'")
+        is None
+    )
+    assert scalar(db, money) == before
+    assert db.execute("SELECT * FROM check_ledger_invariant()").fetchall() == []
+
+
+def test_the_economy_snapshot_records_the_money_spent_against_cost_budgets(db: Conn) -> None:
+    envelope(db, "h-1", 1_000_000, "10.00")
+    envelope(db, "h-2", 1_000_000, None)
+    spend(db, "h-1", 20_000)  # 0.90 USD of claude-opus
+    spend(db, "h-2", 20_000)
+    spend(db, "h-1", 10, model=None, resource="cpu_seconds", cost="0.25")
+    db.execute("SELECT record_economy_snapshot()")
+    row = db.execute(
+        "SELECT envelopes, base_budget, spent, spent_cost_usd FROM budget_snapshots"
+        " WHERE resource_type = 'usd'"
+    ).fetchone()
+    assert row == (1, Decimal("10.00"), Decimal("1.15"), Decimal("1.15"))

@@ -518,7 +518,16 @@ BEGIN
         FROM senate.usage_rollups AS r
         CROSS JOIN public.budget_period_bounds(as_of) AS p
         WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS u
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD of every class.
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd), sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r
+        CROSS JOIN public.budget_period_bounds(as_of) AS p
+        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id) AS u
       ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
      AND u.resource_type = b.resource_type
     GROUP BY b.entity_type, b.resource_type
@@ -714,11 +723,15 @@ BEGIN
                                             p.max_market_penalty) AS market_weight
         FROM ranked_envelopes AS b
         CROSS JOIN public.resource_types AS rt
+        -- The money class usd (issue 18) like any class, for envelopes with a cost budget,
+        -- once the class has a reserve to reclaim into and lend from (fund_reserve('usd')).
+        JOIN public.senate_reserve AS sr ON sr.resource_type = rt.resource_type
         WHERE CASE rt.resource_type
                   WHEN 'llm_tokens' THEN b.token_budget
                   WHEN 'cpu_seconds' THEN b.cpu_budget
                   WHEN 'storage_gb_hours' THEN b.storage_budget_gb
                   WHEN 'api_calls' THEN b.api_call_budget
+                  WHEN 'usd' THEN b.cost_budget_usd
               END > 0
     ), usage AS MATERIALIZED (
         -- One pass over the rollups of the days that matter, for both the idle test and
@@ -731,6 +744,17 @@ BEGIN
         FROM senate.usage_rollups AS r
         WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
         GROUP BY 1, 2, 3, 4
+        UNION ALL
+        -- The money class usd: the USD of every class (spent money is not idle), read only
+        -- when some envelope has a cost budget.
+        SELECT r.entity_type, r.entity_id, 'usd', NULL::integer,
+               sum(r.cost_total_usd) FILTER (WHERE r.usage_day >= v_idle_start),
+               sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY 1, 2
     ), recent AS (
         SELECT u.entity_type, u.entity_id, u.resource_type
         FROM usage AS u
@@ -1111,13 +1135,16 @@ BEGIN
             cpu_budget = b.cpu_budget + d.cpu_seconds,
             storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
             api_call_budget = b.api_call_budget + d.api_calls,
+            cost_budget_usd = CASE WHEN d.usd = 0 THEN b.cost_budget_usd
+                                   ELSE b.cost_budget_usd + d.usd END,
             updated_at = now()
         FROM (SELECT x.entity_type, x.entity_id,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
                          AS storage_gb_hours,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'usd'), 0) AS usd
               FROM pg_temp.rebalance_plan AS x
               WHERE x.reason = v_reason
               GROUP BY x.entity_type, x.entity_id) AS d

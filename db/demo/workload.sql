@@ -506,6 +506,36 @@ BEGIN
     FROM demo_families AS f
     ORDER BY f.entity_type DESC, f.entity_id;
 
+    -- Money (issue 18): each knowledge gap at the head of a family also gets a cost budget,
+    -- 30 USD per million tokens of its token envelope a week, funded into the usd reserve and
+    -- allocated out of it like the unit budgets; the family's spend in USD counts against it
+    -- (can_spend, budget_status, alerts, the rebalance). Every other envelope has none (NULL:
+    -- no money gate). Skipped on a database without USD envelopes.
+    IF EXISTS (SELECT 1 FROM pg_attribute AS a
+               WHERE a.attrelid = 'public.resource_budgets'::regclass
+                 AND a.attname = 'cost_budget_usd' AND NOT a.attisdropped) THEN
+        CREATE TEMP TABLE demo_cost_budgets ON COMMIT DROP AS
+        SELECT b.entity_type, b.entity_id, round(b.token_budget * 0.00003, 2) AS usd
+        FROM demo_initial_budgets AS b
+        WHERE b.entity_type = 'knowledge_gap'
+          AND b.entity_id IN (SELECT f.parent_id FROM demo_families AS f
+                              WHERE f.parent_type = 'knowledge_gap');
+        PERFORM public.fund_reserve('usd', round(sum(c.usd) * 1.25, 2), 'treasurer',
+                                    'initial funding of the demo economy (money)')
+        FROM demo_cost_budgets AS c
+        HAVING sum(c.usd) > 0;
+        PERFORM senate.set_change_cause('initial_allocation', NULL, 'senate-chair',
+                                        'cost budgets of the demo families, USD per week');
+        EXECUTE 'UPDATE public.resource_budgets AS b SET cost_budget_usd = c.usd
+                 FROM demo_cost_budgets AS c
+                 WHERE b.entity_type = c.entity_type AND b.entity_id = c.entity_id';
+        UPDATE public.senate_reserve AS r
+        SET balance = r.balance - (SELECT sum(c.usd) FROM demo_cost_budgets AS c),
+            updated_at = now()
+        WHERE r.resource_type = 'usd';
+        PERFORM senate.clear_change_cause();
+    END IF;
+
     -- Entities under review: their Exchange prices are held off (market weight 0).
     PERFORM public.place_governance_block(e.entity_type, e.entity_id,
                                           'Replication of the headline result under review',
@@ -592,6 +622,7 @@ BEGIN
         JOIN public.budget_status_as_of(v_as_of) AS b
           ON b.entity_type = e.entity_type AND b.entity_id = e.entity_id
         WHERE b.effective_budget > 0
+          AND b.resource_type <> 'usd'  -- money is spent through the unit classes
           AND (e.idle_from IS NULL OR p_day < e.idle_from)
           AND NOT EXISTS (SELECT 1 FROM demo.throttled_on(p_day) AS t
                           WHERE t.entity_type = e.entity_type AND t.entity_id = e.entity_id

@@ -122,9 +122,10 @@ def backtest_lines(conn: psycopg.Connection[Any], first_day: dt.date) -> list[st
 
 
 def scenario_lines(conn: psycopg.Connection[Any]) -> list[str]:
-    """The two scenarios the workload stages (db/demo/workload.sql): claude-sonnet's price
-    change mid-history (demo.change_price) and the envelope aimed to run out on Thursday
-    (demo.aim_runway), each with the query that shows it. Nothing for what did not happen."""
+    """The scenarios the workload stages (db/demo/workload.sql): claude-sonnet's price change
+    mid-history (demo.change_price), the families' cost budgets in USD and the envelope aimed
+    to run out on Thursday (demo.aim_runway), each with the query that shows it. Nothing for
+    what did not happen."""
     lines: list[str] = []
     change = conn.execute(
         "SELECT priced_name, old_usd_per_unit * 1e6, new_usd_per_unit * 1e6, "
@@ -138,6 +139,16 @@ def scenario_lines(conn: psycopg.Connection[Any]) -> list[str]:
             f"price change mid-history: {change[0]} {Decimal(change[1]):.0f} -> "
             f"{Decimal(change[2]):.0f} USD per million tokens from {change[3]} (usage before "
             "it keeps the old price), SELECT * FROM price_changes"
+        )
+    money = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE spent >= 0.8 * effective_budget) "
+        "FROM budget_levels WHERE resource_type = 'usd' AND level = 0"
+    ).fetchone()
+    if money is not None and money[0]:
+        lines.append(
+            f"money: {money[0]} families have a cost budget in USD (their gap's), "
+            f"{money[1]} of them at 80 % or more this week, SELECT * FROM budget_levels "
+            "WHERE resource_type = 'usd' AND level = 0"
         )
     runway = conn.execute(
         "SELECT f.entity_type, f.entity_id, f.runs_out_local, f.daily_rate, f.spent, "
