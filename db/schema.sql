@@ -1218,7 +1218,7 @@ $_$;
 -- Name: FUNCTION can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class, or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Money (issue 18): when the envelope, or an ancestor''s, has a cost budget (resource_budgets.cost_budget_usd), a request of a unit class must also fit the USD left (cost budget - USD cost of all its usage this period - USD held, per level as above), priced at senate.cost_request_price (the model''s price in force now; without a model the highest model price; api_calls the highest provider price; cpu_seconds and storage_gb_hours 0, though an exhausted cost budget refuses them too): reason over_cost_budget with the USD figures, and remaining is also bounded by the units the USD left buys. resource_type usd asks for USD directly (no_budget when the envelope has no cost budget). An envelope without a cost budget (NULL) gets exactly the unit answers. Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
+COMMENT ON FUNCTION public.can_spend(entity_type text, entity_id text, resource_type text, amount numeric, model text) IS 'Pre-execution gate: may this entity spend amount (in the unit of the class: tokens, CPU-seconds, GB-hours, calls) of resource_type now? allowed is false when it has no envelope, is throttled for the class (or for the money class usd, which stops every class), or amount > remaining; reason starts with within_budget, no_budget, throttled, over_budget, over_ancestor_budget or over_tier_budget, then the figures. remaining = what it may still spend this budget period before this request: effective budget - spent - held by open reservations (and, with a model whose tier has a cap, also within that cap), floored at 0. In a family (entity_parents), the entity''s envelope and every ancestor''s that has one each bound the spend and holds of their whole subtree: remaining is the least headroom over those levels, the level with the least binds (over_ancestor_budget names it and how many levels up; within_budget ends with the binding level). Money (issue 18): when the envelope, or an ancestor''s, has a cost budget (resource_budgets.cost_budget_usd), a request of a unit class must also fit the USD left (cost budget - USD cost of all its usage this period - USD held, per level as above), priced at senate.cost_request_price (the model''s price in force now; without a model the highest model price; api_calls the highest provider price; cpu_seconds and storage_gb_hours 0, though an exhausted cost budget refuses them too): reason over_cost_budget with the USD figures, and remaining is also bounded by the units the USD left buys. resource_type usd asks for USD directly (no_budget when the envelope has no cost budget). An envelope without a cost budget (NULL) gets exactly the unit answers. Reads the envelopes, the current period''s rollups, open holds and throttles: constant time at any usage history. Only a check: parallel callers may each be allowed; use reserve_spend to hold the amount. Errors: S2006-S2009 bad arguments, S3004 unknown model or model for a class other than llm_tokens.';
 
 
 --
@@ -3559,7 +3559,16 @@ BEGIN
         FROM senate.usage_rollups AS r
         CROSS JOIN public.budget_period_bounds(as_of) AS p
         WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
-        GROUP BY r.entity_type, r.entity_id, r.resource_type) AS u
+        GROUP BY r.entity_type, r.entity_id, r.resource_type
+        UNION ALL
+        -- The money class usd (envelopes with a cost budget): the USD of every class.
+        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd), sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r
+        CROSS JOIN public.budget_period_bounds(as_of) AS p
+        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY r.entity_type, r.entity_id) AS u
       ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
      AND u.resource_type = b.resource_type
     GROUP BY b.entity_type, b.resource_type
@@ -7065,7 +7074,10 @@ BEGIN
                max(x.throttled_until) AS throttled_until
         FROM public.spend_throttles AS x
         WHERE x.entity_type = p_entity_type AND x.entity_id = p_entity_id
-          AND x.resource_type = p_resource_type
+          -- A throttle of the money class usd (over its cost budget or its daily allowance in
+          -- USD) stops every class: all usage costs money. Only envelopes with a cost budget
+          -- are ever throttled on usd.
+          AND x.resource_type IN (p_resource_type, 'usd')
           AND x.released_at IS NULL AND x.throttled_until > p_as_of) AS t;
 END;
 $$;
@@ -7075,7 +7087,7 @@ $$;
 -- Name: FUNCTION gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone); Type: COMMENT; Schema: senate; Owner: -
 --
 
-COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle, and cost_budget_usd: the effective cost budget in USD (NULL when the envelope has none; then the gate reads nothing more). Amounts in the unit of the class (for usd, spent and held are 0 here: the gate reads them with senate.cost_position). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
+COMMENT ON FUNCTION senate.gate_position(p_entity_type text, p_entity_id text, p_resource_type text, p_model text, p_as_of timestamp with time zone) IS 'Where an entity stands for one resource class at p_as_of, in one query (the spend gate''s reading): whether the entity type, the class and the model are known (and the model''s tier), envelope present, current budget period, effective budget, spent this period (rollups), held by open reservations, the model tier''s effective cap / spend / holds (when a cap exists), any active throttle (of the class, or of the money class usd, which stops every class), and cost_budget_usd: the effective cost budget in USD (NULL when the envelope has none; then the gate reads nothing more). Amounts in the unit of the class (for usd, spent and held are 0 here: the gate reads them with senate.cost_position). No row when no policy is active. PL/pgSQL so that its plan is cached per session; no SET clause (its callers pin search_path; every name in it is schema-qualified).';
 
 
 --
@@ -8212,11 +8224,15 @@ BEGIN
                                             p.max_market_penalty) AS market_weight
         FROM ranked_envelopes AS b
         CROSS JOIN public.resource_types AS rt
+        -- The money class usd (issue 18) like any class, for envelopes with a cost budget,
+        -- once the class has a reserve to reclaim into and lend from (fund_reserve('usd')).
+        JOIN public.senate_reserve AS sr ON sr.resource_type = rt.resource_type
         WHERE CASE rt.resource_type
                   WHEN 'llm_tokens' THEN b.token_budget
                   WHEN 'cpu_seconds' THEN b.cpu_budget
                   WHEN 'storage_gb_hours' THEN b.storage_budget_gb
                   WHEN 'api_calls' THEN b.api_call_budget
+                  WHEN 'usd' THEN b.cost_budget_usd
               END > 0
     ), usage AS MATERIALIZED (
         -- One pass over the rollups of the days that matter, for both the idle test and
@@ -8229,6 +8245,17 @@ BEGIN
         FROM senate.usage_rollups AS r
         WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
         GROUP BY 1, 2, 3, 4
+        UNION ALL
+        -- The money class usd: the USD of every class (spent money is not idle), read only
+        -- when some envelope has a cost budget.
+        SELECT r.entity_type, r.entity_id, 'usd', NULL::integer,
+               sum(r.cost_total_usd) FILTER (WHERE r.usage_day >= v_idle_start),
+               sum(r.cost_total_usd)
+        FROM senate.usage_rollups AS r
+        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day
+          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                      WHERE ub.cost_budget_usd IS NOT NULL)
+        GROUP BY 1, 2
     ), recent AS (
         SELECT u.entity_type, u.entity_id, u.resource_type
         FROM usage AS u
@@ -8609,13 +8636,16 @@ BEGIN
             cpu_budget = b.cpu_budget + d.cpu_seconds,
             storage_budget_gb = b.storage_budget_gb + d.storage_gb_hours,
             api_call_budget = b.api_call_budget + d.api_calls,
+            cost_budget_usd = CASE WHEN d.usd = 0 THEN b.cost_budget_usd
+                                   ELSE b.cost_budget_usd + d.usd END,
             updated_at = now()
         FROM (SELECT x.entity_type, x.entity_id,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'llm_tokens'), 0) AS llm_tokens,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'cpu_seconds'), 0) AS cpu_seconds,
                      coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'storage_gb_hours'), 0)
                          AS storage_gb_hours,
-                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'api_calls'), 0) AS api_calls,
+                     coalesce(sum(x.delta) FILTER (WHERE x.resource_type = 'usd'), 0) AS usd
               FROM pg_temp.rebalance_plan AS x
               WHERE x.reason = v_reason
               GROUP BY x.entity_type, x.entity_id) AS d
