@@ -114,40 +114,33 @@ BEGIN
         SELECT e AS policy, pb.period_start, pb.period_end,
                (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(e.alert_thresholds) AS t)
                    AS thresholds,
-               ($1 AT TIME ZONE e.time_zone)::date AS as_of_day
+               ($1 AT TIME ZONE e.time_zone)::date AS as_of_day,
+               EXISTS (SELECT 1 FROM public.resource_budgets AS ub
+                       WHERE ub.cost_budget_usd IS NOT NULL) AS money
         FROM public.economics_policy AS e
         CROSS JOIN LATERAL senate.period_bounds($1, e.budget_period, e.time_zone) AS pb
         WHERE e.is_active
     ), own AS (
         -- Each entity's own spend; with one entity asked, it and its subtree's members
-        -- (senate.entity_family: none for an entity in no family).
-        SELECT r.entity_type, r.entity_id, r.resource_type, sum(r.amount_total) AS spent
-        FROM senate.usage_rollups AS r, p
+        -- (senate.entity_family: none for an entity in no family). Each rollup row counts for
+        -- its class and, once some envelope has a cost budget (issue 18), its USD for the
+        -- money class usd (the USD cost of every class): one scan of the period's rollups.
+        SELECT r.entity_type, r.entity_id, c.resource_type, sum(c.amount) AS spent
+        FROM senate.usage_rollups AS r
+        CROSS JOIN p
+        CROSS JOIN LATERAL (VALUES (r.resource_type, r.amount_total),
+                                   ('usd', CASE WHEN p.money THEN r.cost_total_usd END))
+             AS c (resource_type, amount)
         WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
           AND r.usage_day <= p.as_of_day
+          AND c.amount IS NOT NULL
           AND ($2 IS NULL
                OR (r.entity_type, r.entity_id) IN (
                       SELECT $2, $3
                       UNION ALL
                       SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
                       WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
-        GROUP BY r.entity_type, r.entity_id, r.resource_type
-        UNION ALL
-        -- The money class usd (issue 18): the USD cost of every class, counted only when some
-        -- envelope has a cost budget (an envelope without one has no usd budget to cross).
-        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd)
-        FROM senate.usage_rollups AS r, p
-        WHERE r.usage_day >= p.period_start AND r.usage_day < p.period_end
-          AND r.usage_day <= p.as_of_day
-          AND ($2 IS NULL
-               OR (r.entity_type, r.entity_id) IN (
-                      SELECT $2, $3
-                      UNION ALL
-                      SELECT d.entity_type, d.entity_id FROM senate.entity_family AS d
-                      WHERE d.ancestor_type = $2 AND d.ancestor_id = $3 AND d.depth > 0))
-          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
-                      WHERE ub.cost_budget_usd IS NOT NULL)
-        GROUP BY r.entity_type, r.entity_id
+        GROUP BY r.entity_type, r.entity_id, c.resource_type
     ), spend AS (
         -- In a family (issue 19), an ancestor's envelope bounds its whole subtree's spend
         -- (as can_spend and reserve_spend count it): each member's spend counts for itself
