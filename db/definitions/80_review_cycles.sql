@@ -506,21 +506,21 @@ BEGIN
            count(*) FILTER (WHERE coalesce(u.spent, 0) > b.effective_budget)
     FROM public.budget_status_as_of(as_of) AS b
     LEFT JOIN (
-        SELECT r.entity_type, r.entity_id, r.resource_type,
-               sum(r.amount_total) AS spent, sum(r.cost_total_usd) AS spent_cost_usd
+        -- Each rollup row counts for its class and, once some envelope has a cost budget
+        -- (issue 18), its USD for the money class usd (the USD of every class): one scan.
+        SELECT r.entity_type, r.entity_id, c.resource_type,
+               sum(c.amount) AS spent, sum(c.cost_usd) AS spent_cost_usd
         FROM senate.usage_rollups AS r
         CROSS JOIN public.budget_period_bounds(as_of) AS p
+        CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (
+                                            SELECT 1 FROM public.resource_budgets AS ub
+                                            WHERE ub.cost_budget_usd IS NOT NULL)
+                                        THEN r.cost_total_usd END AS usd) AS m
+        CROSS JOIN LATERAL (VALUES (r.resource_type, r.amount_total, r.cost_total_usd),
+                                   ('usd', m.usd, m.usd)) AS c (resource_type, amount, cost_usd)
         WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
-        GROUP BY r.entity_type, r.entity_id, r.resource_type
-        UNION ALL
-        -- The money class usd (envelopes with a cost budget): the USD of every class.
-        SELECT r.entity_type, r.entity_id, 'usd', sum(r.cost_total_usd), sum(r.cost_total_usd)
-        FROM senate.usage_rollups AS r
-        CROSS JOIN public.budget_period_bounds(as_of) AS p
-        WHERE r.usage_day >= p.period_start AND r.usage_day <= v_day
-          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
-                      WHERE ub.cost_budget_usd IS NOT NULL)
-        GROUP BY r.entity_type, r.entity_id) AS u
+          AND c.amount IS NOT NULL
+        GROUP BY r.entity_type, r.entity_id, c.resource_type) AS u
       ON u.entity_type = b.entity_type AND u.entity_id = b.entity_id
      AND u.resource_type = b.resource_type
     GROUP BY b.entity_type, b.resource_type
@@ -728,26 +728,24 @@ BEGIN
               END > 0
     ), usage AS MATERIALIZED (
         -- One pass over the rollups of the days that matter, for both the idle test and
-        -- the ROI windows (k = window index, NULL outside the ROI windows).
-        SELECT r.entity_type, r.entity_id, r.resource_type,
+        -- the ROI windows (k = window index, NULL outside the ROI windows). Each rollup row
+        -- counts for its class and, once some envelope has a cost budget (issue 18), its USD
+        -- for the money class usd (the USD of every class: spent money is not idle).
+        SELECT r.entity_type, r.entity_id, c.resource_type,
                CASE WHEN r.usage_day >= v_history_start AND r.usage_day < v_window_end
                     THEN (v_window_end - 1 - r.usage_day) / v_days END AS k,
-               sum(r.amount_total) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
-               sum(r.amount_total) AS amount
+               sum(c.amount) FILTER (WHERE r.usage_day >= v_idle_start) AS recent_amount,
+               sum(c.amount) AS amount
         FROM senate.usage_rollups AS r
+        CROSS JOIN LATERAL (VALUES (r.resource_type, r.amount_total),
+                                   ('usd', CASE WHEN EXISTS (
+                                                    SELECT 1 FROM public.resource_budgets AS ub
+                                                    WHERE ub.cost_budget_usd IS NOT NULL)
+                                                THEN r.cost_total_usd END))
+             AS c (resource_type, amount)
         WHERE r.usage_day >= least(v_history_start, v_idle_start) AND r.usage_day <= v_as_of_day
+          AND c.amount IS NOT NULL
         GROUP BY 1, 2, 3, 4
-        UNION ALL
-        -- The money class usd: the USD of every class (spent money is not idle), read only
-        -- when some envelope has a cost budget.
-        SELECT r.entity_type, r.entity_id, 'usd', NULL::integer,
-               sum(r.cost_total_usd) FILTER (WHERE r.usage_day >= v_idle_start),
-               sum(r.cost_total_usd)
-        FROM senate.usage_rollups AS r
-        WHERE r.usage_day >= v_idle_start AND r.usage_day <= v_as_of_day
-          AND EXISTS (SELECT 1 FROM public.resource_budgets AS ub
-                      WHERE ub.cost_budget_usd IS NOT NULL)
-        GROUP BY 1, 2
     ), recent AS (
         SELECT u.entity_type, u.entity_id, u.resource_type
         FROM usage AS u
